@@ -1,0 +1,65 @@
+"""The eventlog's exceptions: one base, subclasses named by what the caller can do."""
+
+from __future__ import annotations
+
+
+class LogError(Exception):
+    """Base of every error lograph's event log raises."""
+
+
+class ConflictError(LogError):
+    """Another writer appended to the thread first; nothing of this append was written.
+
+    Reload the thread (its head moved) and decide again; never retry blindly.
+    """
+
+    def __init__(self, thread: str, expected_head: int, actual_head: int | None = None) -> None:
+        self.thread = thread
+        self.expected_head = expected_head
+        self.actual_head = actual_head
+        where = f"; its head is now {actual_head}" if actual_head is not None else ""
+        super().__init__(
+            f"thread {thread!r} was advanced by another writer (expected head {expected_head}{where}); "
+            "nothing was written: reload the thread and try again"
+        )
+
+
+class CorruptLogError(LogError):
+    """A stored event does not match the hash chain or cannot be decoded."""
+
+    def __init__(self, thread: str, seq: int, reason: str) -> None:
+        self.thread = thread
+        self.seq = seq
+        self.reason = reason
+        super().__init__(f"thread {thread!r}, event {seq}: {reason}")
+
+
+class SchemaVersionError(LogError):
+    """The store was written by a newer lograph; it is refused rather than misread."""
+
+
+class StoreUnavailableError(LogError):
+    """The store could not be reached or opened (missing file, read-only, server down)."""
+
+
+class CodecError(LogError):
+    """Base of encode and decode errors."""
+
+
+class EncodeError(CodecError, TypeError):
+    """A value has a type the codec cannot store; raised when written, never when read."""
+
+    def __init__(self, path: str, type_: type, hint: str = "") -> None:
+        self.path = path
+        self.type = type_
+        name = f"{type_.__module__}.{type_.__qualname__}"
+        extra = f"; {hint}" if hint else ""
+        super().__init__(
+            f"cannot store a value of type {name} at {path}{extra}: use a supported type "
+            "(dataclass, pydantic model, enum, or a builtin container) or register it with "
+            "lograph.eventlog.register_type"
+        )
+
+
+class DecodeError(CodecError):
+    """Stored bytes name a type that is not registered, or are not valid CBOR."""

@@ -1,0 +1,127 @@
+"""The event record, its closed set of kinds, the hash chain and checkpoint ids.
+
+Rules:
+- ``seq`` is dense per thread from 1, across all branches: it is creation order.
+- ``parent`` is the seq of the previous event on the same branch (0 for the first
+  event of a thread); a fork's first event points at the fork point.
+- ``hash`` = sha256(parent's hash + header + body). A header field or body that was
+  edited after the fact breaks the chain from that event on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+from enum import StrEnum
+
+GENESIS = b"\x00" * 32
+
+
+class Kind(StrEnum):
+    """Every kind of event. A closed set: add with care, never reinterpret."""
+
+    RUN_STARTED = "run.started"
+    NODE_STARTED = "node.started"
+    NODE_WRITES = "node.writes"
+    NODE_FAILED = "node.failed"
+    TASK_RESULT = "task.result"
+    INTERRUPT = "interrupt"
+    RESUME = "resume"
+    STATE_UPDATED = "state.updated"
+    CHECKPOINT = "checkpoint"
+    RUN_FINISHED = "run.finished"
+
+
+KINDS = frozenset(k.value for k in Kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One immutable entry of a thread's log. ``body`` is CBOR (see the codec)."""
+
+    seq: int
+    parent: int
+    kind: str
+    run_id: str
+    step: int
+    task_id: str
+    ns: str
+    ts: float
+    body: bytes
+    hash: bytes
+
+
+def chain_hash(
+    parent_hash: bytes,
+    seq: int,
+    parent: int,
+    kind: str,
+    run_id: str,
+    step: int,
+    task_id: str,
+    ns: str,
+    ts: float,
+    body: bytes,
+) -> bytes:
+    h = hashlib.sha256(parent_hash)
+    h.update(struct.pack(">qqqd", seq, parent, step, ts))
+    for text in (kind, run_id, task_id, ns):
+        raw = text.encode()
+        h.update(struct.pack(">I", len(raw)))
+        h.update(raw)
+    h.update(body)
+    return h.digest()
+
+
+def make_event(
+    parent_hash: bytes,
+    *,
+    seq: int,
+    parent: int,
+    kind: str,
+    run_id: str = "",
+    step: int = 0,
+    task_id: str = "",
+    ns: str = "",
+    ts: float,
+    body: bytes,
+) -> Event:
+    """Build an event and seal it into the chain after ``parent_hash``."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown event kind {kind!r}; the kinds are {sorted(KINDS)}")
+    digest = chain_hash(parent_hash, seq, parent, kind, run_id, step, task_id, ns, ts, body)
+    return Event(seq, parent, kind, run_id, step, task_id, ns, ts, body, digest)
+
+
+def verify_link(event: Event, parent_hash: bytes) -> bool:
+    """True if ``event`` is sealed after ``parent_hash`` and unedited."""
+    return event.hash == chain_hash(
+        parent_hash,
+        event.seq,
+        event.parent,
+        event.kind,
+        event.run_id,
+        event.step,
+        event.task_id,
+        event.ns,
+        event.ts,
+        event.body,
+    )
+
+
+def checkpoint_id(seq: int, digest: bytes) -> str:
+    """The id users see for the checkpoint event ``seq``: sortable, and bound to its hash."""
+    h = f"{seq:016x}{digest[:8].hex()}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def parse_checkpoint_id(value: str) -> tuple[int, str]:
+    """Return ``(seq, hash prefix hex)`` of a checkpoint id, or raise ValueError."""
+    h = value.replace("-", "")
+    if len(h) != 32:
+        raise ValueError(f"{value!r} is not a lograph checkpoint id")
+    try:
+        return int(h[:16], 16), h[16:]
+    except ValueError:
+        raise ValueError(f"{value!r} is not a lograph checkpoint id") from None

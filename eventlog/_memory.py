@@ -1,0 +1,77 @@
+"""The in-memory event log: development and tests; gone with the process."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ._errors import ConflictError
+from ._event import Event
+from ._port import Append, ThreadInfo, check_append
+
+
+class MemoryLog:
+    """An :class:`EventLog` in a dict. Appends are atomic because they never await."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, list[Event]] = {}
+        self._snapshots: dict[str, dict[int, bytes]] = {}
+        self._closed = False
+
+    def _append_now(self, thread: str, events: Sequence[Event], expect_head: int) -> None:
+        check_append(thread, events, expect_head)
+        log = self._events.setdefault(thread, [])
+        if len(log) != expect_head:
+            raise ConflictError(thread, expect_head, len(log))
+        log.extend(events)
+
+    async def append(self, thread: str, events: Sequence[Event], expect_head: int) -> None:
+        self._append_now(thread, events, expect_head)
+
+    async def append_batch(self, batch: Sequence[Append]) -> list[BaseException | None]:
+        results: list[BaseException | None] = []
+        for item in batch:
+            try:
+                self._append_now(item.thread, item.events, item.expect_head)
+            except (ConflictError, ValueError) as e:
+                results.append(e)
+            else:
+                results.append(None)
+        return results
+
+    async def read(self, thread: str, *, after: int = 0, upto: int | None = None) -> list[Event]:
+        log = self._events.get(thread, [])
+        end = len(log) if upto is None else min(upto, len(log))
+        return log[max(after, 0) : end]
+
+    async def head(self, thread: str) -> int:
+        return len(self._events.get(thread, ()))
+
+    async def threads(self) -> list[ThreadInfo]:
+        return [
+            ThreadInfo(t, len(ev), len(ev), sum(len(e.body) for e in ev), ev[-1].ts)
+            for t, ev in sorted(self._events.items())
+            if ev
+        ]
+
+    async def put_snapshot(self, thread: str, seq: int, data: bytes) -> None:
+        self._snapshots.setdefault(thread, {})[seq] = data
+
+    async def latest_snapshot(self, thread: str, upto: int) -> tuple[int, bytes] | None:
+        snaps = self._snapshots.get(thread)
+        if not snaps:
+            return None
+        best = max((s for s in snaps if s <= upto), default=None)
+        return None if best is None else (best, snaps[best])
+
+    async def snapshots(self, thread: str) -> list[int]:
+        return sorted(self._snapshots.get(thread, ()))
+
+    async def delete_snapshots(self, thread: str) -> None:
+        self._snapshots.pop(thread, None)
+
+    async def delete_thread(self, thread: str) -> None:
+        self._events.pop(thread, None)
+        self._snapshots.pop(thread, None)
+
+    async def aclose(self) -> None:
+        self._closed = True
