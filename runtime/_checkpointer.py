@@ -1,0 +1,81 @@
+"""A store as the runtime sees it: its event log, its log writer and its thread actors.
+
+Adapters subclass :class:`Checkpointer` (``MemorySaver``, ``SqliteSaver``,
+``PostgresSaver``); graphs take one as ``compile(checkpointer=...)``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from lograph.eventlog import EventLog
+
+from ._commit import Committer
+from ._sync import run_sync
+
+if TYPE_CHECKING:
+    from ._actor import ThreadActor
+
+
+class Checkpointer:
+    """Owns one :class:`EventLog`. ``aclose()`` closes the log and is safe to call twice."""
+
+    #: idle thread actors kept per store (least recently used are evicted)
+    max_actors = 4096
+
+    def __init__(self, log: EventLog, *, snapshot_every: int = 400) -> None:
+        self.log = log
+        self.writer = Committer(log)
+        self.snapshot_every = snapshot_every
+        self._actors: OrderedDict[str, ThreadActor] = OrderedDict()
+        self._closed = False
+
+    def actor(self, thread: str) -> ThreadActor:
+        """The thread's actor, created on first use; idle ones past ``max_actors`` evicted."""
+        from ._actor import ThreadActor
+
+        actor = self._actors.get(thread)
+        if actor is None:
+            actor = self._actors[thread] = ThreadActor(self, thread)
+            while len(self._actors) > self.max_actors:
+                oldest, idle = next(iter(self._actors.items()))
+                if idle.busy:
+                    break
+                del self._actors[oldest]
+        else:
+            self._actors.move_to_end(thread)
+        return actor
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Remove every event and snapshot of the thread; its actor forgets it."""
+        thread = str(thread_id)
+        await self.log.delete_thread(thread)
+        actor = self._actors.pop(thread, None)
+        if actor is not None:
+            actor.forget()
+
+    def delete_thread(self, thread_id: str) -> None:
+        run_sync(self.adelete_thread, thread_id, method="delete_thread", amethod="adelete_thread")
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._actors.clear()
+        await self.log.aclose()
+
+    def close(self) -> None:
+        run_sync(self.aclose, method="close", amethod="aclose")
+
+    async def __aenter__(self) -> Any:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
