@@ -15,6 +15,7 @@ from ._errors import (
     StoreUnavailableError,
 )
 from ._event import GENESIS, KINDS, Event, Kind, chain_hash, checkpoint_id, make_event, parse_checkpoint_id, verify_link
+from ._fold import Checkpoint, apply, delta, dump_snapshot, fold, load_snapshot
 from ._memory import MemoryLog
 from ._port import Append, EventLog, ThreadInfo, ancestry, check_append
 
@@ -22,6 +23,7 @@ __all__ = [
     "GENESIS",
     "KINDS",
     "Append",
+    "Checkpoint",
     "CodecError",
     "ConflictError",
     "CorruptLogError",
@@ -36,11 +38,16 @@ __all__ = [
     "StoreUnavailableError",
     "ThreadInfo",
     "ancestry",
+    "apply",
     "chain_hash",
     "check_append",
     "checkpoint_id",
     "decode",
+    "delta",
+    "dump_snapshot",
     "encode",
+    "fold",
+    "load_snapshot",
     "make_event",
     "parse_checkpoint_id",
     "register_type",

@@ -1,0 +1,49 @@
+"""lograph's runtime: the graph model (LangGraph's API) and the engine on the event log."""
+
+from ._checkpointer import Checkpointer
+from ._compiled import CompiledGraph
+from ._context import get_stream_writer, interrupt
+from ._errors import (
+    ConflictError,
+    EmptyInputError,
+    GraphError,
+    GraphRecursionError,
+    GraphValidationError,
+    InvalidUpdateError,
+    NonDeterminismError,
+    ResumeError,
+)
+from ._graph import StateGraph
+from ._messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage, SystemMessage, ToolMessage, add_messages
+from ._types import END, START, Command, Interrupt, PregelTask, RetryPolicy, Send, StateSnapshot
+
+__all__ = [
+    "END",
+    "START",
+    "AIMessage",
+    "BaseMessage",
+    "Checkpointer",
+    "Command",
+    "CompiledGraph",
+    "ConflictError",
+    "EmptyInputError",
+    "GraphError",
+    "GraphRecursionError",
+    "GraphValidationError",
+    "HumanMessage",
+    "Interrupt",
+    "InvalidUpdateError",
+    "NonDeterminismError",
+    "PregelTask",
+    "RemoveMessage",
+    "ResumeError",
+    "RetryPolicy",
+    "Send",
+    "StateGraph",
+    "StateSnapshot",
+    "SystemMessage",
+    "ToolMessage",
+    "add_messages",
+    "get_stream_writer",
+    "interrupt",
+]

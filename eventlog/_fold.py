@@ -1,0 +1,168 @@
+"""Fold: events -> checkpoint. Pure and deterministic; snapshots are a cache of it.
+
+The fold knows nothing of graphs' code. A ``checkpoint`` event carries the step's
+effect on the state as data (per channel: ``["set", value]`` or ``["ext", items]`` for
+an append), the tasks planned for the next step and the join barriers, so replaying a
+log needs no reducer. Events between two checkpoints describe the *open* step: the
+writes of finished tasks, failures, ``@task`` results, interrupts and resume values.
+
+Event bodies (CBOR maps; keys are part of the storage format):
+- run.started    {"input": any, "resume": bool, "durability": str, "metadata": map}
+- node.started   {"name": str, "path": list, "attempt": int}
+- node.writes    {"name": str, "writes": [[channel, value], ...]}
+- node.failed    {"name": str, "error": str, "type": str, "attempt": int, "final": bool}
+- task.result    {"name": str, "ok": bool, "value": any}      (error repr when not ok)
+- interrupt      {"interrupts": [{"id": str, "value": any}]}
+- resume         {"values": {interrupt_id: value}, "metadata": map}
+- state.updated  {"as_node": str|None, "values": any, "metadata": map}
+- checkpoint     {"source": str, "delta": {channel: [op, value]}, "next": [task, ...],
+                  "barriers": {name: [source, ...]}, "metadata": map}
+- run.finished   {"status": "done"|"interrupted"|"failed"|"cancelled", "error": str|None}
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._codec import decode, encode
+from ._event import GENESIS, Event, Kind, checkpoint_id
+
+SET = "set"
+EXTEND = "ext"
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    """The state of one branch of a thread after its last folded event."""
+
+    head: int = 0
+    head_hash: bytes = GENESIS
+    checkpoint: int = 0
+    checkpoint_hash: bytes = GENESIS
+    parent_checkpoint: int = 0
+    parent_checkpoint_hash: bytes = GENESIS
+    step: int = -2
+    created_at: float = 0.0
+    values: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+    updated: list[str] = field(default_factory=list)
+    next: list[dict[str, Any]] = field(default_factory=list)
+    barriers: dict[str, list[str]] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    # the open step: what happened since the last checkpoint event
+    writes: dict[str, list[list[Any]]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    interrupts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resumes: dict[str, Any] = field(default_factory=dict)
+    run_id: str = ""
+    run_status: str = ""
+
+    @property
+    def id(self) -> str | None:
+        return checkpoint_id(self.checkpoint, self.checkpoint_hash) if self.checkpoint else None
+
+    @property
+    def parent_id(self) -> str | None:
+        if not self.parent_checkpoint:
+            return None
+        return checkpoint_id(self.parent_checkpoint, self.parent_checkpoint_hash)
+
+    def copy(self) -> Checkpoint:
+        """A copy that later folding cannot change (values are replaced, never mutated)."""
+        c = copy.copy(self)
+        for name in ("values", "versions", "barriers", "metadata", "writes", "errors", "results",
+                     "interrupts", "resumes"):
+            setattr(c, name, dict(getattr(self, name)))
+        c.next = list(self.next)
+        c.updated = list(self.updated)
+        return c
+
+
+def apply(cp: Checkpoint, event: Event, body: Any = None) -> None:
+    """Fold one event into ``cp`` in place. ``body`` saves a decode when the caller has it."""
+    data = decode(event.body) if body is None else body
+    kind = event.kind
+    if kind == Kind.NODE_WRITES:
+        cp.writes[event.task_id] = data["writes"]
+        cp.errors.pop(event.task_id, None)
+    elif kind == Kind.CHECKPOINT:
+        _apply_checkpoint(cp, event, data)
+    elif kind == Kind.TASK_RESULT:
+        cp.results[event.task_id] = data
+    elif kind == Kind.NODE_FAILED:
+        if data.get("final", True):
+            cp.errors[event.task_id] = data["error"]
+    elif kind == Kind.INTERRUPT:
+        for item in data["interrupts"]:
+            cp.interrupts[item["id"]] = {"value": item["value"], "task_id": event.task_id}
+    elif kind == Kind.RESUME:
+        for iid, value in data["values"].items():
+            cp.resumes[iid] = value
+            cp.interrupts.pop(iid, None)
+    elif kind == Kind.RUN_STARTED:
+        cp.run_id, cp.run_status = event.run_id, "running"
+    elif kind == Kind.RUN_FINISHED:
+        cp.run_id, cp.run_status = event.run_id, data["status"]
+    cp.head, cp.head_hash = event.seq, event.hash
+
+
+def _apply_checkpoint(cp: Checkpoint, event: Event, data: dict[str, Any]) -> None:
+    values = cp.values
+    for channel, (op, value) in data["delta"].items():
+        if op == EXTEND:
+            values[channel] = [*values.get(channel, ()), *value]
+        else:
+            values[channel] = value
+        cp.versions[channel] = event.seq
+    cp.updated = list(data["delta"])
+    cp.parent_checkpoint, cp.parent_checkpoint_hash = cp.checkpoint, cp.checkpoint_hash
+    cp.checkpoint, cp.checkpoint_hash = event.seq, event.hash
+    cp.step = event.step
+    cp.created_at = event.ts
+    cp.next = data["next"]
+    cp.barriers = data["barriers"]
+    cp.metadata = data["metadata"]
+    cp.writes, cp.errors, cp.results = {}, {}, {}
+    cp.interrupts, cp.resumes = {}, {}
+
+
+def fold(snapshot: Checkpoint | None, events: Iterable[Event]) -> Checkpoint:
+    """The checkpoint after ``events`` (one branch, oldest first) on top of ``snapshot``."""
+    cp = Checkpoint() if snapshot is None else snapshot.copy()
+    for event in events:
+        apply(cp, event)
+    return cp
+
+
+def delta(old: Any, new: Any) -> list[Any] | None:
+    """How a channel changed, as data: None (same object), ["ext", items] or ["set", new]."""
+    if new is old:
+        return None
+    if type(new) is list and type(old) is list and len(new) >= len(old):
+        n = len(old)
+        if all(a is b for a, b in zip(old, new[:n], strict=True)):
+            return [EXTEND, new[n:]]
+    return [SET, new]
+
+
+_SNAPSHOT_FIELDS = (
+    "head", "head_hash", "checkpoint", "checkpoint_hash", "parent_checkpoint",
+    "parent_checkpoint_hash", "step", "created_at", "values", "versions", "updated", "next",
+    "barriers", "metadata", "writes", "errors", "results", "interrupts", "resumes", "run_id",
+    "run_status",
+)
+
+
+def dump_snapshot(cp: Checkpoint) -> bytes:
+    return encode([1, [getattr(cp, f) for f in _SNAPSHOT_FIELDS]], path="snapshot")
+
+
+def load_snapshot(data: bytes) -> Checkpoint:
+    version, fields = decode(data)
+    if version != 1:
+        raise ValueError(f"snapshot format {version} is newer than this lograph")
+    return Checkpoint(**dict(zip(_SNAPSHOT_FIELDS, fields, strict=True)))

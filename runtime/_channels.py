@@ -1,0 +1,142 @@
+"""State schemas -> channels: a reducer per key, or last-value. Pure logic, no I/O."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import InvalidUpdateError
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    name: str
+    reducer: Callable[[Any, Any], Any] | None = None
+    initial: Callable[[], Any] | None = None  # the empty value a reducer starts from
+
+
+def _reducer_of(hint: Any) -> Callable[[Any, Any], Any] | None:
+    if typing.get_origin(hint) is typing.Annotated:
+        for meta in reversed(hint.__metadata__):
+            if callable(meta):
+                return typing.cast(Callable[[Any, Any], Any], meta)
+    return None
+
+
+def _initial_of(hint: Any) -> Callable[[], Any] | None:
+    base = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+    factory = typing.get_origin(base) or base
+    if isinstance(factory, type):
+        try:
+            factory()
+        except Exception:  # noqa: BLE001 - no empty value: the first write is taken as is
+            return None
+        return factory
+    return None
+
+
+def _is_pydantic(schema: Any) -> bool:
+    return isinstance(schema, type) and hasattr(schema, "model_fields") and hasattr(schema, "model_validate")
+
+
+def channels_of(schema: Any) -> dict[str, Channel]:
+    """The channels of a TypedDict, dataclass or pydantic v2 model state schema."""
+    if _is_pydantic(schema):
+        out: dict[str, Channel] = {}
+        for name, info in schema.model_fields.items():
+            reducer = next((m for m in reversed(info.metadata) if callable(m)), None)
+            out[name] = Channel(name, reducer, _initial_of(info.annotation) if reducer else None)
+        return out
+    try:
+        hints = typing.get_type_hints(schema, include_extras=True)
+    except Exception as e:  # noqa: BLE001 - an unresolvable annotation: say which schema
+        raise TypeError(f"cannot read the annotations of state schema {schema!r}: {e}") from e
+    if not hints:
+        raise TypeError(
+            f"state schema {schema!r} declares no keys; use a TypedDict, dataclass or pydantic model"
+        )
+    out = {}
+    for name, hint in hints.items():
+        reducer = _reducer_of(hint)
+        out[name] = Channel(name, reducer, _initial_of(hint) if reducer else None)
+    return out
+
+
+class StateCodec:
+    """Converts between channel values (a dict) and what nodes see (the schema's type)."""
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+        self.channels = channels_of(schema)
+        self.kind = (
+            "pydantic" if _is_pydantic(schema)
+            else "dataclass" if dataclasses.is_dataclass(schema)
+            else "dict"
+        )
+
+    def to_node(self, values: dict[str, Any]) -> Any:
+        if self.kind == "dict":
+            return dict(values)
+        if self.kind == "pydantic":
+            return self.schema.model_construct(**values) if values else self.schema.model_construct()
+        return self.schema(**values)
+
+    def updates(self, output: Any, node: str) -> list[tuple[str, Any]]:
+        """A node's return value as ``(channel, value)`` writes, in key order."""
+        if output is None:
+            return []
+        if isinstance(output, dict):
+            items = list(output.items())
+        elif self.kind == "pydantic" and isinstance(output, self.schema):
+            items = [(k, getattr(output, k)) for k in output.model_fields_set or self.channels]
+        elif self.kind == "dataclass" and isinstance(output, self.schema):
+            items = [(f.name, getattr(output, f.name)) for f in dataclasses.fields(output)]
+        elif _is_pydantic(type(output)):
+            items = [(k, getattr(output, k)) for k in output.model_fields_set]
+        else:
+            raise InvalidUpdateError(
+                f"node {node!r} returned {type(output).__name__}; return a dict of state keys, "
+                "a Command, or None"
+            )
+        for key, _ in items:
+            if key not in self.channels:
+                raise InvalidUpdateError(
+                    f"node {node!r} wrote key {key!r}, which is not in the state schema "
+                    f"(keys: {sorted(self.channels)})"
+                )
+        return items
+
+
+def reduce_writes(
+    channels: dict[str, Channel], values: dict[str, Any], writes: list[tuple[str, Any]]
+) -> dict[str, Any]:
+    """The new values of the channels ``writes`` touch (writes in task-path order)."""
+    grouped: dict[str, list[Any]] = {}
+    for key, value in writes:
+        grouped.setdefault(key, []).append(value)
+    out: dict[str, Any] = {}
+    for key, items in grouped.items():
+        channel = channels.get(key)
+        if channel is None:
+            raise InvalidUpdateError(f"write to unknown state key {key!r}")
+        if channel.reducer is None:
+            if len(items) > 1:
+                raise InvalidUpdateError(
+                    f"state key {key!r} received {len(items)} values in one step and has no "
+                    "reducer; give it one with Annotated[type, reducer], or write it from one node"
+                )
+            out[key] = items[0]
+        else:
+            current = values.get(key, _MISSING)
+            if current is _MISSING and channel.initial is not None:
+                current = channel.initial()
+            for item in items:
+                current = item if current is _MISSING else channel.reducer(current, item)
+            out[key] = current
+    return out
+
+
+_MISSING: Any = object()

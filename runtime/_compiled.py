@@ -1,0 +1,465 @@
+"""``CompiledGraph``: the run API (ainvoke/astream/get_state/update_state/history).
+
+Async first; every sync method calls its async twin through the one blocking portal.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from lograph.eventlog import Checkpoint, Event, Kind, MemoryLog, decode, parse_checkpoint_id
+from lograph.eventlog._fold import apply
+
+from ._channels import reduce_writes
+from ._checkpointer import Checkpointer
+from ._engine import Run, new_run_id
+from ._errors import EmptyInputError, InvalidUpdateError, NonDeterminismError, ResumeError
+from ._journal import Journal
+from ._step import GOTO, TaskPlan, boundary, plan, start_next
+from ._sync import run_sync
+from ._types import DURABILITIES, END, START, Command, Interrupt, PregelTask, StateSnapshot
+
+if TYPE_CHECKING:
+    from ._actor import ThreadActor
+    from ._graph import Structure
+
+STREAM_MODES = ("values", "updates", "custom", "debug")
+_RESERVED = {"thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map"}
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat()
+
+
+class CompiledGraph:
+    def __init__(
+        self, structure: Structure, checkpointer: Checkpointer | bool | None,
+        interrupt_before: tuple[str, ...], interrupt_after: tuple[str, ...], *, name: str,
+    ) -> None:
+        self.structure = structure
+        self.checkpointer = checkpointer if isinstance(checkpointer, Checkpointer) else None
+        self.interrupt_before = interrupt_before
+        self.interrupt_after = interrupt_after
+        self.name = name
+
+    # -- configuration ----------------------------------------------------------------
+
+    def _target(self, config: dict[str, Any] | None, *, need_saver: bool = True) -> tuple[Checkpointer, str, str]:
+        configurable = (config or {}).get("configurable") or {}
+        if self.checkpointer is None:
+            if need_saver:
+                raise ValueError("this graph has no checkpointer: compile(checkpointer=...) first")
+            return Checkpointer(MemoryLog()), "", ""
+        if "thread_id" not in configurable or configurable["thread_id"] in (None, ""):
+            raise ValueError(
+                "a graph with a checkpointer needs config={'configurable': {'thread_id': ...}} "
+                "(also accepted: checkpoint_ns, checkpoint_id)"
+            )
+        return self.checkpointer, str(configurable["thread_id"]), configurable.get("checkpoint_ns") or ""
+
+    @staticmethod
+    def _metadata(config: dict[str, Any] | None) -> dict[str, Any]:
+        config = config or {}
+        out = {}
+        for source in (config.get("configurable") or {}, config.get("metadata") or {}):
+            for k, v in source.items():
+                if k not in _RESERVED and not k.startswith("__") and isinstance(v, str | int | float | bool):
+                    out[k] = v
+        return out
+
+    async def _locate(self, saver: Checkpointer, thread: str, checkpoint_id: str) -> int:
+        """The seq of checkpoint ``checkpoint_id`` in ``thread``, or a ValueError saying so."""
+        try:
+            seq, prefix = parse_checkpoint_id(checkpoint_id)
+        except ValueError:
+            raise ValueError(f"checkpoint_id {checkpoint_id!r} is not a lograph checkpoint id") from None
+        events = await saver.log.read(thread, after=seq - 1, upto=seq) if seq > 0 else []
+        if not events or events[0].kind != Kind.CHECKPOINT or events[0].hash[:8].hex() != prefix:
+            raise ValueError(f"checkpoint_id {checkpoint_id!r} does not exist in thread {thread!r}")
+        return seq
+
+    # -- running ---------------------------------------------------------------------
+
+    async def _run(
+        self, input: Any, config: dict[str, Any] | None, *, durability: str | None,
+        emit: Any, interrupt_before: Any = None, interrupt_after: Any = None,
+    ) -> dict[str, Any]:
+        durability = durability or "async"
+        if durability not in DURABILITIES:
+            raise ValueError(f"durability must be one of {DURABILITIES}, got {durability!r}")
+        ephemeral = self.checkpointer is None
+        saver, thread, ns = self._target(config, need_saver=False)
+        if ephemeral:
+            durability = "exit"
+        configurable = (config or {}).get("configurable") or {}
+        actor = saver.actor(thread)
+        async with actor.turn():
+            cp, head = (actor.cached or Checkpoint()).copy(), actor.head
+            target = configurable.get("checkpoint_id")
+            fork = False
+            if target:
+                seq = await self._locate(saver, thread, target)
+                if seq != cp.checkpoint:
+                    cp, fork = await actor.load(seq), True
+            resume = self._resume_map(input, cp) if isinstance(input, Command) else None
+            if input is None and not cp.checkpoint:
+                raise EmptyInputError(f"thread {thread!r} has nothing to resume: pass an input")
+            run = Run(
+                self.structure, Journal(saver, thread, cp, head, durability), config=config or {},
+                run_id=new_run_id(), ns=ns, emit=emit,
+                interrupt_before=_names(interrupt_before, self.interrupt_before),
+                interrupt_after=_names(interrupt_after, self.interrupt_after),
+                recursion_limit=int((config or {}).get("recursion_limit", 25)),
+                metadata=self._metadata(config),
+            )
+            status = await self._drive(run, input, resume, fork)
+            journal = run.journal
+            actor.advanced(journal.cp, journal.next_seq - 1)
+            if durability != "exit" or status != "failed":
+                await actor.maybe_snapshot(journal.cp)
+            return self._output(journal.cp)
+
+    async def _drive(self, run: Run, input: Any, resume: dict[str, Any] | None, fork: bool) -> str:
+        journal = run.journal
+        error: BaseException | None = None
+        status = "failed"
+        step = journal.cp.step + 1
+        async with anyio.create_task_group() as tg:
+            journal.start(tg)
+            try:
+                fresh = input is not None and not isinstance(input, Command)
+                journal.add(Kind.RUN_STARTED, {"resume": not fresh, "fork": fork,
+                                               "durability": journal.durability,
+                                               "metadata": run.metadata}, run_id=run.run_id, ns=run.ns)
+                if resume:
+                    journal.add(Kind.RESUME, {"values": resume, "metadata": run.metadata},
+                                run_id=run.run_id, ns=run.ns)
+                if fresh:
+                    journal.add(Kind.CHECKPOINT, run._checkpoint_body(
+                        "input", step, {}, start_next(input), journal.cp.barriers),
+                        run_id=run.run_id, step=step, ns=run.ns)
+                elif fork:
+                    journal.add(Kind.CHECKPOINT, run._checkpoint_body(
+                        "fork", step, {}, journal.cp.next, journal.cp.barriers),
+                        run_id=run.run_id, step=step, ns=run.ns)
+                status = await run.steps(resuming=not fresh)
+                journal.add(Kind.RUN_FINISHED, {"status": status, "error": None}, run_id=run.run_id, ns=run.ns)
+            except NonDeterminismError as e:
+                journal.discard()
+                error = e
+            except anyio.get_cancelled_exc_class():
+                journal.add(Kind.RUN_FINISHED, {"status": "cancelled", "error": None}, run_id=run.run_id, ns=run.ns)
+                await journal.close()
+                raise
+            except Exception as e:  # noqa: BLE001 - recorded, re-raised below
+                journal.add(Kind.RUN_FINISHED, {"status": "failed", "error": repr(e)}, run_id=run.run_id, ns=run.ns)
+                error = e
+            await journal.close()
+        failure = journal.error()
+        if failure is not None:
+            raise failure
+        if error is not None:
+            raise error
+        return status
+
+    def _resume_map(self, command: Command, cp: Checkpoint) -> dict[str, Any] | None:
+        if command.resume is None:
+            if command.update is not None or command.goto:
+                raise NotImplementedError("Command(update=/goto=) as input: use update_state()")
+            return None
+        pending = list(cp.interrupts)
+        if not pending:
+            raise ResumeError("Command(resume=...) but nothing is waiting for an answer on this thread")
+        value = command.resume
+        if isinstance(value, dict) and value and all(isinstance(k, str) and len(k) == 32 for k in value):
+            unknown = [k for k in value if k not in cp.interrupts]
+            if unknown:
+                raise ResumeError(f"no pending interrupt has id {unknown[0]!r}; pending: {pending}")
+            return dict(value)
+        if len(pending) > 1:
+            raise ResumeError(
+                f"{len(pending)} interrupts are pending: resume with a map "
+                f"{{interrupt_id: value}}; pending ids: {pending}"
+            )
+        return {pending[0]: value}
+
+    def _output(self, cp: Checkpoint) -> dict[str, Any]:
+        values = self._live_values(cp)
+        if cp.interrupts:
+            values["__interrupt__"] = [Interrupt(v["value"], iid) for iid, v in cp.interrupts.items()]
+        return values
+
+    def _live_values(self, cp: Checkpoint) -> dict[str, Any]:
+        values = dict(cp.values)
+        if cp.writes:
+            order = {t.id: i for i, t in enumerate(plan(cp))}
+            writes = [
+                (k, v)
+                for tid in sorted(cp.writes, key=lambda t: order.get(t, len(order)))
+                for k, v in cp.writes[tid] if k != GOTO
+            ]
+            values.update(reduce_writes(self.structure.state.channels, values, writes))
+        return values
+
+    async def ainvoke(
+        self, input: Any, config: dict[str, Any] | None = None, *, durability: str | None = None,
+        interrupt_before: Any = None, interrupt_after: Any = None, **_: Any,
+    ) -> dict[str, Any]:
+        return await self._run(input, config, durability=durability, emit=_ignore,
+                               interrupt_before=interrupt_before, interrupt_after=interrupt_after)
+
+    def invoke(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+        return run_sync(lambda: self.ainvoke(input, config, **kwargs), method="invoke", amethod="ainvoke")
+
+    async def astream(
+        self, input: Any, config: dict[str, Any] | None = None, *, stream_mode: Any = "values",
+        durability: str | None = None, interrupt_before: Any = None, interrupt_after: Any = None,
+        **_: Any,
+    ) -> AsyncIterator[Any]:
+        modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
+        for m in modes:
+            if m not in STREAM_MODES:
+                raise ValueError(f"unknown stream_mode {m!r}; use one of {STREAM_MODES}")
+        single = isinstance(stream_mode, str)
+        send, receive = anyio.create_memory_object_stream[Any](float("inf"))
+
+        def emit(mode: str, chunk: Any) -> None:
+            if mode in modes:
+                send.send_nowait(chunk if single else (mode, chunk))
+
+        async def produce() -> None:
+            async with send:
+                await self._run(input, config, durability=durability, emit=emit,
+                                interrupt_before=interrupt_before, interrupt_after=interrupt_after)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(produce)
+            async with receive:
+                async for item in receive:
+                    yield item
+
+    def stream(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[Any]:
+        from ._sync import in_event_loop, portal
+
+        if in_event_loop():
+            raise RuntimeError("stream() was called inside a running event loop; use `async for ... in graph.astream(...)`")
+        items: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+        async def pump() -> None:
+            try:
+                async for item in self.astream(input, config, **kwargs):
+                    items.put(("item", item))
+            except BaseException as e:  # noqa: BLE001 - handed to the consuming thread
+                items.put(("error", e))
+            else:
+                items.put(("end", None))
+
+        portal().start_task_soon(pump)
+        while True:
+            kind, value = items.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+
+    # -- reading state ---------------------------------------------------------------
+
+    async def _checkpoint_at(self, config: dict[str, Any] | None) -> tuple[Checkpointer, str, Checkpoint, bool]:
+        saver, thread, _ = self._target(config)
+        target = ((config or {}).get("configurable") or {}).get("checkpoint_id")
+        actor = saver.actor(thread)
+        if target:
+            seq = await self._locate(saver, thread, target)
+            return saver, thread, await actor.load(seq), False
+        return saver, thread, await _head_state(actor), True
+
+    async def aget_state(self, config: dict[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
+        saver, thread, cp, live = await self._checkpoint_at(config)
+        ns = ((config or {}).get("configurable") or {}).get("checkpoint_ns") or ""
+        return self._snapshot(thread, ns, cp, live=live)
+
+    def get_state(self, config: dict[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
+        return run_sync(lambda: self.aget_state(config, subgraphs=subgraphs), method="get_state", amethod="aget_state")
+
+    def _snapshot(self, thread: str, ns: str, cp: Checkpoint, *, live: bool) -> StateSnapshot:
+        base = {"thread_id": thread, "checkpoint_ns": ns}
+        if not cp.checkpoint:
+            return StateSnapshot({}, (), {"configurable": base}, None, None, None, (), ())
+        tasks = plan(cp, ns)
+        by_task: dict[str, list[Interrupt]] = {}
+        for iid, item in cp.interrupts.items():
+            by_task.setdefault(item["task_id"], []).append(Interrupt(item["value"], iid))
+        pregel = tuple(
+            PregelTask(
+                t.id, t.name, t.path, error=cp.errors.get(t.id), interrupts=tuple(by_task.get(t.id, ())),
+                result=_result(cp.writes[t.id]) if t.id in cp.writes else None,
+            )
+            for t in tasks
+        )
+        if live:
+            values = self._live_values(cp)
+            nxt = tuple(t.name for t in tasks if t.id not in cp.writes)
+            pregel = tuple(p for p in pregel if p.id not in cp.writes)
+        else:
+            values, nxt = dict(cp.values), tuple(t.name for t in tasks)
+        parent = cp.parent_id
+        return StateSnapshot(
+            values, nxt, {"configurable": {**base, "checkpoint_id": cp.id}}, dict(cp.metadata),
+            _iso(cp.created_at),
+            {"configurable": {**base, "checkpoint_id": parent}} if parent else None,
+            pregel, tuple(i for p in pregel for i in p.interrupts),
+        )
+
+    async def aget_state_history(
+        self, config: dict[str, Any], *, filter: dict[str, Any] | None = None,
+        before: dict[str, Any] | None = None, limit: int | None = None,
+    ) -> AsyncIterator[StateSnapshot]:
+        saver, thread, ns = self._target(config)
+        events = await saver.log.read(thread)
+        below = None
+        if before:
+            bid = (before.get("configurable") or {}).get("checkpoint_id")
+            if bid:
+                below = parse_checkpoint_id(bid)[0]
+        count = 0
+        for cp in reversed(_records(events)):
+            if below is not None and cp.checkpoint >= below:
+                continue
+            if filter and any(cp.metadata.get(k) != v for k, v in filter.items()):
+                continue
+            if limit is not None and count >= limit:
+                return
+            count += 1
+            yield self._snapshot(thread, ns, cp, live=False)
+
+    def get_state_history(self, config: dict[str, Any], **kwargs: Any) -> Iterator[StateSnapshot]:
+        async def collect() -> list[StateSnapshot]:
+            return [s async for s in self.aget_state_history(config, **kwargs)]
+
+        return iter(run_sync(collect, method="get_state_history", amethod="aget_state_history"))
+
+    # -- updating state --------------------------------------------------------------
+
+    async def aupdate_state(
+        self, config: dict[str, Any], values: Any, as_node: str | None = None, **_: Any,
+    ) -> dict[str, Any]:
+        saver, thread, ns = self._target(config)
+        actor = saver.actor(thread)
+        configurable = config.get("configurable") or {}
+        async with actor.turn():
+            cp, head = (actor.cached or Checkpoint()).copy(), actor.head
+            if configurable.get("checkpoint_id"):
+                seq = await self._locate(saver, thread, configurable["checkpoint_id"])
+                if seq != cp.checkpoint:
+                    cp = await actor.load(seq)
+            node = as_node or await self._infer_as_node(saver, thread, cp)
+            if node not in (END, START, "__copy__", "__input__") and node not in self.structure.nodes:
+                raise InvalidUpdateError(f"as_node={node!r} is not a node of this graph")
+            journal = Journal(saver, thread, cp, head, "sync")
+            run = Run(self.structure, journal, config=config, run_id=new_run_id(), ns=ns,
+                      emit=_ignore, interrupt_before=(), interrupt_after=(), recursion_limit=0,
+                      metadata=self._metadata(config))
+            step = cp.step + 1
+            if node == "__copy__":
+                body = run._checkpoint_body("fork", step, {}, cp.next, cp.barriers)
+            else:
+                name = START if node == "__input__" else node
+                writes = [] if node == END and values is None else (
+                    await run._start_writes(values) if name == START
+                    else (await run._node_writes(self.structure.nodes[name], values))[0]
+                    if name != END else [[k, v] for k, v in self.structure.state.updates(values, END)]
+                )
+                b = boundary(self.structure, cp, [(TaskPlan("update", name, ("pull", name)), writes)])
+                nxt = [] if name == END else b.next
+                body = run._checkpoint_body("update", step, b.delta, nxt, b.barriers)
+            journal.add(Kind.STATE_UPDATED, {"as_node": node, "values": values, "metadata": run.metadata},
+                        run_id=run.run_id, step=step, ns=ns)
+            journal.add(Kind.CHECKPOINT, body, run_id=run.run_id, step=step, ns=ns)
+            await journal.close()
+            actor.advanced(journal.cp, journal.next_seq - 1)
+            return {"configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": journal.cp.id}}
+
+    def update_state(self, config: dict[str, Any], values: Any, as_node: str | None = None, **kw: Any) -> dict[str, Any]:
+        return run_sync(lambda: self.aupdate_state(config, values, as_node, **kw),
+                        method="update_state", amethod="aupdate_state")
+
+    async def _infer_as_node(self, saver: Checkpointer, thread: str, cp: Checkpoint) -> str:
+        if not cp.checkpoint:
+            return START
+        events = await saver.log.read(thread, upto=cp.checkpoint)
+        writers: list[str] = []
+        cursor = cp.checkpoint
+        by_seq = {e.seq: e for e in events}
+        event = by_seq[cursor]
+        cursor = event.parent
+        while cursor and by_seq[cursor].kind != Kind.CHECKPOINT:
+            e = by_seq[cursor]
+            if e.kind == Kind.NODE_WRITES:
+                writers.append(decode(e.body)["name"])
+            cursor = e.parent
+        names = sorted({w for w in writers if w != START})
+        if len(names) == 1:
+            return names[0]
+        if not names:
+            return START if any(w == START for w in writers) or not writers else names[0]
+        raise InvalidUpdateError(f"ambiguous update: several nodes wrote last ({names}); pass as_node=")
+
+
+def _result(writes: list[list[Any]]) -> dict[str, Any]:
+    return {k: v for k, v in writes if k != GOTO}
+
+
+def _names(override: Any, default: tuple[str, ...]) -> tuple[str, ...]:
+    if override is None:
+        return default
+    return (override,) if isinstance(override, str) else tuple(override)
+
+
+def _ignore(mode: str, chunk: Any) -> None:
+    return None
+
+
+async def _head_state(actor: ThreadActor) -> Checkpoint:
+    """The fold at the thread's head without waiting for a running turn."""
+    head = await actor.saver.log.head(actor.thread)
+    if actor.cached is not None and head == actor.head:
+        return actor.cached.copy()
+    return await actor.load(head) if head else Checkpoint()
+
+
+def _records(events: list[Event]) -> list[Checkpoint]:
+    """Every checkpoint of every branch, as a record of its step (open-step events included)."""
+    states: dict[int, Checkpoint] = {}
+    by_seq = {e.seq: e for e in events}
+    records: dict[int, Checkpoint] = {}
+
+    def state_at(seq: int) -> Checkpoint:
+        chain: list[Event] = []
+        while seq:
+            chain.append(by_seq[seq])
+            seq = by_seq[seq].parent
+        cp = Checkpoint()
+        for e in reversed(chain):
+            apply(cp, e)
+        return cp
+
+    for e in events:
+        base = states.pop(e.parent, None)
+        if base is None:
+            base = state_at(e.parent) if e.parent else Checkpoint()
+        if e.kind == Kind.CHECKPOINT and base.checkpoint and base.checkpoint not in records:
+            records[base.checkpoint] = base.copy()
+        apply(base, e)
+        states[e.seq] = base
+    for cp in states.values():
+        if cp.checkpoint and cp.checkpoint not in records:
+            records[cp.checkpoint] = cp
+    return [records[k] for k in sorted(records)]

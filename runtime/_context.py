@@ -1,0 +1,101 @@
+"""What code inside a node or task can reach: ``interrupt()``, the stream writer, tasks.
+
+Each running node or task has a :class:`TaskContext` in a context variable (copied
+into worker threads for sync functions). ``interrupt()`` is control flow the user sees
+as data: it unwinds the node with :class:`GraphInterrupt` (a BaseException, so an
+``except Exception`` in user code cannot swallow it) and the engine records it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sniffio
+
+from ._step import interrupt_id
+from ._types import Interrupt
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+    from ._engine import Run
+
+
+class GraphInterrupt(BaseException):  # noqa: N818 - LangGraph's name
+    """Raised by ``interrupt()`` to pause the node; caught by the engine, never by users."""
+
+    def __init__(self, interrupts: list[Interrupt]) -> None:
+        super().__init__(interrupts)
+        self.interrupts = interrupts
+
+
+@dataclass(slots=True)
+class TaskContext:
+    run: Run
+    task_id: str
+    name: str
+    tg: TaskGroup
+    calls: int = 0
+    interrupts: int = 0
+    children: list[Any] = field(default_factory=list)
+
+
+_current: contextvars.ContextVar[TaskContext | None] = contextvars.ContextVar(
+    "lograph_task", default=None
+)
+
+
+def current(what: str) -> TaskContext:
+    ctx = _current.get()
+    if ctx is None:
+        raise RuntimeError(f"{what} can only be called inside a running node, entrypoint or task")
+    return ctx
+
+
+def enter(ctx: TaskContext) -> contextvars.Token[TaskContext | None]:
+    return _current.set(ctx)
+
+
+def leave(token: contextvars.Token[TaskContext | None]) -> None:
+    _current.reset(token)
+
+
+def in_loop_thread() -> bool:
+    try:
+        sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return False
+    return True
+
+
+def interrupt(value: Any) -> Any:
+    """Pause for a human. Returns the resume value once ``Command(resume=...)`` answers it.
+
+    The k-th ``interrupt()`` of a task gets the k-th answer; the node restarts from its
+    top on resume, so code before an answered interrupt runs again (put side effects in
+    tasks).
+    """
+    ctx = current("interrupt()")
+    index = ctx.interrupts
+    ctx.interrupts += 1
+    iid = interrupt_id(ctx.task_id, index)
+    resumes = ctx.run.journal.cp.resumes
+    if iid in resumes:
+        return resumes[iid]
+    raise GraphInterrupt([Interrupt(value=value, id=iid)])
+
+
+def get_stream_writer() -> Callable[[Any], None]:
+    """A function that sends a value to ``stream_mode="custom"`` consumers."""
+    ctx = _current.get()
+    if ctx is None:
+        return lambda _value: None
+    run = ctx.run
+    if in_loop_thread():
+        return lambda value: run.emit("custom", value)
+    from anyio.from_thread import run_sync
+
+    return lambda value: run_sync(run.emit, "custom", value)

@@ -1,0 +1,312 @@
+"""The superstep engine: runs a graph's steps on a thread's journal.
+
+Rules:
+- Decide, then do: each step's tasks are planned from the folded checkpoint; their
+  ``node.started`` events and the checkpoint before them are made durable together
+  (one commit per step in ``sync`` mode) before any of them runs.
+- Tasks of a step run concurrently in one task group; a finished task's writes are
+  recorded as it finishes (and committed at once in ``sync`` mode if siblings are
+  still running, so a crash never re-runs it); all writes are applied together at the
+  step boundary in task-path order.
+- Resuming re-plans the open step from the log: tasks with recorded writes are not run
+  again; their writes join the boundary as if they had just finished.
+- A failing task cancels its running siblings, is recorded as ``node.failed`` and its
+  exception propagates; ``interrupt()`` is recorded and ends the run as "interrupted"
+  once the step's other tasks have finished.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from lograph.eventlog import EncodeError, Kind
+
+from ._context import GraphInterrupt, TaskContext, enter, leave
+from ._errors import GraphRecursionError, NonDeterminismError
+from ._journal import Journal, encode_writes_error
+from ._step import GOTO, TaskPlan, boundary, plan
+from ._types import END, START, Command, Interrupt, Send
+
+if TYPE_CHECKING:
+    from ._graph import Branch, NodeSpec, Structure
+
+Emit = Callable[[str, Any], None]
+
+
+@functools.lru_cache(maxsize=1024)
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class Run:
+    """One run of a graph on one thread: the steps from where the log stands to a stop."""
+
+    def __init__(
+        self,
+        structure: Structure,
+        journal: Journal,
+        *,
+        config: dict[str, Any],
+        run_id: str,
+        ns: str,
+        emit: Emit,
+        interrupt_before: tuple[str, ...],
+        interrupt_after: tuple[str, ...],
+        recursion_limit: int,
+        metadata: dict[str, Any],
+    ) -> None:
+        self.structure = structure
+        self.journal = journal
+        self.config = config
+        self.run_id = run_id
+        self.ns = ns
+        self.emit = emit
+        self.before = interrupt_before
+        self.after = interrupt_after
+        self.limit = recursion_limit
+        self.metadata = metadata
+        self.failure: BaseException | None = None
+        self.new_interrupts: list[Interrupt] = []
+        self.running = 0
+
+    # -- the loop -----------------------------------------------------------------
+
+    async def steps(self, *, resuming: bool) -> str:
+        """Run steps until none is planned or the run pauses. Returns the run's status."""
+        journal = self.journal
+        taken = 0
+        first = True
+        while True:
+            cp = journal.cp
+            tasks = plan(cp, self.ns)
+            if not tasks:
+                return "done"
+            if not (first and resuming) and _matches(self.before, tasks):
+                return "interrupted"
+            first = False
+            if taken > self.limit:
+                raise GraphRecursionError(
+                    f"recursion limit of {self.limit} reached without hitting a stop condition; "
+                    "raise it with config={'recursion_limit': N} or check the graph for a loop"
+                )
+            self._check_known(tasks)
+            todo = [t for t in tasks if t.id not in cp.writes]
+            step = cp.step + 1
+            for t in todo:
+                journal.add(Kind.NODE_STARTED, {"name": t.name, "path": list(t.path), "attempt": 1},
+                            run_id=self.run_id, step=step, task_id=t.id, ns=self.ns)
+            await journal.barrier()
+            await self._run_tasks(todo, step)
+            if self.failure is not None:
+                raise self.failure
+            if self.new_interrupts or journal.cp.interrupts:
+                return "interrupted"
+            finished = [(t, journal.cp.writes[t.id]) for t in tasks]
+            b = boundary(self.structure, journal.cp, finished)
+            journal.add(Kind.CHECKPOINT, self._checkpoint_body("loop", step, b.delta, b.next, b.barriers),
+                        run_id=self.run_id, step=step, ns=self.ns)
+            taken += 0 if all(t.name == START for t in tasks) else 1
+            self.emit("values", journal.cp.values)
+            self.emit("debug", self._debug_checkpoint())
+            if _matches(self.after, tasks):
+                await journal.barrier()
+                return "interrupted"
+
+    def _check_known(self, tasks: list[TaskPlan]) -> None:
+        for t in tasks:
+            if t.name != START and t.name not in self.structure.nodes:
+                raise NonDeterminismError(
+                    f"the log plans node {t.name!r} for this step, but the graph has no such node "
+                    f"(nodes: {sorted(self.structure.nodes)})"
+                )
+
+    def _checkpoint_body(
+        self, source: str, step: int, delta: dict[str, Any], nxt: list[dict[str, Any]],
+        barriers: dict[str, list[str]],
+    ) -> dict[str, Any]:
+        meta = {"source": source, "step": step, "parents": {}, **self.metadata}
+        return {"source": source, "delta": delta, "next": nxt, "barriers": barriers, "metadata": meta}
+
+    # -- tasks ----------------------------------------------------------------------
+
+    async def _run_tasks(self, todo: list[TaskPlan], step: int) -> None:
+        async with anyio.create_task_group() as tg:
+            self.running = len(todo)
+            for t in todo:
+                tg.start_soon(self._run_task, t, step, tg)
+
+    async def _run_task(self, task: TaskPlan, step: int, tg: Any) -> None:
+        journal = self.journal
+        try:
+            writes, update = await self._execute(task, step, tg)
+        except GraphInterrupt as gi:
+            self.running -= 1
+            journal.add(Kind.INTERRUPT, {"interrupts": [{"id": i.id, "value": i.value} for i in gi.interrupts]},
+                        run_id=self.run_id, step=step, task_id=task.id, ns=self.ns)
+            self.new_interrupts.extend(gi.interrupts)
+            self.emit("updates", {"__interrupt__": tuple(gi.interrupts)})
+            return
+        except Exception as e:  # noqa: BLE001 - recorded, then re-raised by steps()
+            self.running -= 1
+            if self.failure is None:
+                self.failure = e
+                tg.cancel_scope.cancel()
+            return
+        self.running -= 1
+        try:
+            journal.add(Kind.NODE_WRITES, {"name": task.name, "writes": writes},
+                        run_id=self.run_id, step=step, task_id=task.id, ns=self.ns)
+        except EncodeError as e:
+            if self.failure is None:
+                self.failure = encode_writes_error(writes, task.name) or e
+                tg.cancel_scope.cancel()
+            return
+        if task.name != START:
+            self.emit("updates", {task.name: update})
+            self.emit("debug", {"type": "task_result", "step": step, "timestamp": _now(),
+                                "payload": {"id": task.id, "name": task.name, "error": None,
+                                            "result": writes, "interrupts": []}})
+        if self.running > 0:
+            await journal.barrier()  # siblings still run: make this task's work durable now
+
+    async def _execute(self, task: TaskPlan, step: int, tg: Any) -> tuple[list[list[Any]], Any]:
+        if task.name == START:
+            return await self._start_writes(task.arg), None
+        node = self.structure.nodes[task.name]
+        state = task.arg if task.push else self.structure.state.to_node(self.journal.cp.values)
+        self.emit("debug", {"type": "task", "step": step, "timestamp": _now(),
+                            "payload": {"id": task.id, "name": task.name, "input": state, "triggers": []}})
+        attempt = 1
+        while True:
+            ctx = TaskContext(self, task.id, task.name, tg)
+            try:
+                output = await self.call(node.fn, node.is_async, state, ctx)
+                return await self._node_writes(node, output)
+            except (GraphInterrupt, anyio.get_cancelled_exc_class()):
+                raise
+            except Exception as e:
+                policy = node.retry
+                final = policy is None or attempt >= policy.max_attempts or not policy.should_retry(e)
+                self.journal.add(
+                    Kind.NODE_FAILED,
+                    {"name": task.name, "error": repr(e), "type": type(e).__name__,
+                     "attempt": attempt, "final": final},
+                    run_id=self.run_id, step=step, task_id=task.id, ns=self.ns,
+                )
+                if final:
+                    raise
+                assert policy is not None
+                await anyio.sleep(policy.delay(attempt))
+                attempt += 1
+
+    async def call(self, fn: Callable[..., Any], is_async: bool, arg: Any, ctx: TaskContext) -> Any:
+        """Call user code with ``ctx`` current: async inline, sync in a worker thread."""
+        kwargs = {"config": self.config} if _accepts(fn, "config") else {}
+        token = enter(ctx)
+        try:
+            if is_async:
+                return await fn(arg, **kwargs)
+            return await anyio.to_thread.run_sync(functools.partial(fn, arg, **kwargs))
+        finally:
+            leave(token)
+
+    # -- writes ---------------------------------------------------------------------
+
+    async def _start_writes(self, value: Any) -> list[list[Any]]:
+        writes = [[k, v] for k, v in self.structure.state.updates(value, START)]
+        goto = await self._route(START, writes)
+        return writes + [[GOTO, goto]] if goto else writes
+
+    async def _node_writes(self, node: NodeSpec, output: Any) -> tuple[list[list[Any]], Any]:
+        goto: list[Any] = []
+        if isinstance(output, Command):
+            if output.graph == Command.PARENT:
+                raise NotImplementedError("Command(graph=Command.PARENT) outside a subgraph")
+            update = output.update
+            goto = _targets(output.goto)
+        elif isinstance(output, Send):
+            update, goto = None, [output]
+        else:
+            update = output
+        writes = [[k, v] for k, v in self.structure.state.updates(update, node.name)]
+        goto += await self._route(node.name, writes)
+        if goto:
+            writes.append([GOTO, goto])
+        return writes, (dict(update) if isinstance(update, dict) else update)
+
+    async def _route(self, name: str, writes: list[list[Any]]) -> list[Any]:
+        """Evaluate ``name``'s conditional edges on the state plus its own writes."""
+        branches = self.structure.branches.get(name)
+        if not branches:
+            return []
+        from ._channels import reduce_writes
+
+        values = self.journal.cp.values
+        local = {**values, **reduce_writes(self.structure.state.channels, values,
+                                           [(k, v) for k, v in writes])}
+        state = self.structure.state.to_node(local)
+        out: list[Any] = []
+        for br in branches:
+            result = br.path(state)
+            if br.is_async or inspect.isawaitable(result):
+                result = await result
+            out += _branch_targets(br, result)
+        return out
+
+    def _debug_checkpoint(self) -> dict[str, Any]:
+        cp = self.journal.cp
+        return {"type": "checkpoint", "step": cp.step, "timestamp": _now(),
+                "payload": {"values": dict(cp.values), "metadata": cp.metadata,
+                            "next": [t["name"] for t in cp.next]}}
+
+
+def _targets(goto: Any) -> list[Any]:
+    if goto is None or goto == ():
+        return []
+    if isinstance(goto, str | Send):
+        return [goto]
+    return list(goto)
+
+
+def _branch_targets(br: Branch, result: Any) -> list[Any]:
+    items = result if isinstance(result, list | tuple) else [result]
+    out = []
+    for item in items:
+        if isinstance(item, Send):
+            out.append(item)
+            continue
+        if br.path_map is not None:
+            if item not in br.path_map:
+                raise ValueError(
+                    f"conditional edge returned {item!r}, which is not in its path map "
+                    f"{sorted(map(str, br.path_map))}"
+                )
+            item = br.path_map[item]
+        if item is None or item == END:
+            continue
+        out.append(item)
+    return out
+
+
+def _matches(names: tuple[str, ...], tasks: list[TaskPlan]) -> bool:
+    if not names:
+        return False
+    return any(t.name != START and ("*" in names or t.name in names) for t in tasks)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+
+
+def new_run_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,206 @@
+"""The graph model: ``StateGraph`` (the builder) and its validated, compiled structure."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._channels import StateCodec
+from ._errors import GraphValidationError
+from ._types import END, START, RetryPolicy
+
+if TYPE_CHECKING:
+    from ._checkpointer import Checkpointer
+    from ._compiled import CompiledGraph
+
+
+@dataclass(slots=True)
+class NodeSpec:
+    name: str
+    fn: Callable[..., Any]
+    is_async: bool
+    retry: RetryPolicy | None = None
+    subgraph: Any = None  # a CompiledGraph used as a node
+    input_schema: Any = None
+
+
+@dataclass(slots=True)
+class Branch:
+    path: Callable[..., Any]
+    path_map: dict[Hashable, str] | None
+    is_async: bool
+
+
+@dataclass(slots=True)
+class Join:
+    key: str
+    sources: tuple[str, ...]
+    target: str
+
+
+@dataclass(slots=True)
+class Structure:
+    """What the engine needs of a graph; immutable once compiled."""
+
+    state: StateCodec
+    nodes: dict[str, NodeSpec]
+    edges: dict[str, list[str]] = field(default_factory=dict)
+    joins: list[Join] = field(default_factory=list)
+    branches: dict[str, list[Branch]] = field(default_factory=dict)
+
+    def joins_from(self, node: str) -> list[Join]:
+        return [j for j in self.joins if node in j.sources]
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    target = getattr(fn, "__call__", None) if not inspect.isroutine(fn) else fn
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(target)
+
+
+class StateGraph:
+    """Build a graph of nodes over a typed state; ``compile()`` it to run it."""
+
+    def __init__(self, state_schema: Any, config_schema: Any = None, **_: Any) -> None:
+        self._state = StateCodec(state_schema)
+        self.nodes: dict[str, NodeSpec] = {}
+        self._edges: list[tuple[str, str]] = []
+        self._joins: list[tuple[tuple[str, ...], str]] = []
+        self._branches: dict[str, list[Branch]] = {}
+
+    def add_node(
+        self,
+        node: str | Callable[..., Any],
+        action: Callable[..., Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        retry_policy: RetryPolicy | None = None,
+        input: Any = None,
+        input_schema: Any = None,
+        **_: Any,
+    ) -> StateGraph:
+        if action is None:
+            if isinstance(node, str):
+                raise GraphValidationError(f"add_node({node!r}) needs a function to run")
+            action, node = node, getattr(node, "__name__", None) or type(node).__name__
+        if not isinstance(node, str) or not node:
+            raise GraphValidationError(f"a node's name must be a non-empty string, got {node!r}")
+        if node in (START, END) or node.startswith("__"):
+            raise GraphValidationError(f"node name {node!r} is reserved")
+        if node in self.nodes:
+            raise GraphValidationError(f"node {node!r} is already in the graph")
+        from ._compiled import CompiledGraph
+
+        sub = action if isinstance(action, CompiledGraph) else None
+        fn = action if sub is None else sub.ainvoke
+        self.nodes[node] = NodeSpec(
+            node, fn, sub is not None or _is_async(fn), retry or retry_policy, sub,
+            input_schema or input,
+        )
+        return self
+
+    def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:
+        if isinstance(start_key, str):
+            if start_key == END:
+                raise GraphValidationError("END cannot be the start of an edge")
+            if end_key == START:
+                raise GraphValidationError("START cannot be the end of an edge")
+            self._edges.append((start_key, end_key))
+        else:
+            sources = tuple(start_key)
+            if not sources:
+                raise GraphValidationError(f"a join into {end_key!r} needs at least one source")
+            self._joins.append((sources, end_key))
+        return self
+
+    def add_conditional_edges(
+        self,
+        source: str,
+        path: Callable[..., Any],
+        path_map: dict[Hashable, str] | list[str] | None = None,
+    ) -> StateGraph:
+        mapping = {p: p for p in path_map} if isinstance(path_map, list) else path_map
+        self._branches.setdefault(source, []).append(Branch(path, mapping, _is_async(path)))
+        return self
+
+    def add_sequence(self, nodes: Sequence[Any]) -> StateGraph:
+        names = []
+        for item in nodes:
+            name, fn = item if isinstance(item, tuple) else (item.__name__, item)
+            self.add_node(name, fn)
+            names.append(name)
+        for a, b in zip(names, names[1:], strict=False):
+            self.add_edge(a, b)
+        return self
+
+    def set_entry_point(self, key: str) -> StateGraph:
+        return self.add_edge(START, key)
+
+    def set_conditional_entry_point(
+        self, path: Callable[..., Any], path_map: dict[Hashable, str] | list[str] | None = None
+    ) -> StateGraph:
+        return self.add_conditional_edges(START, path, path_map)
+
+    def set_finish_point(self, key: str) -> StateGraph:
+        return self.add_edge(key, END)
+
+    def validate(self, interrupts: Sequence[str] = ()) -> Structure:
+        known = set(self.nodes)
+        for a, b in self._edges:
+            if a != START and a not in known:
+                raise GraphValidationError(f"edge {a!r} -> {b!r}: unknown source node {a!r}")
+            if b != END and b not in known:
+                raise GraphValidationError(f"edge {a!r} -> {b!r}: unknown target node {b!r}")
+        for sources, target in self._joins:
+            for s in sources:
+                if s not in known:
+                    raise GraphValidationError(f"join {list(sources)} -> {target!r}: unknown node {s!r}")
+            if target != END and target not in known:
+                raise GraphValidationError(f"join {list(sources)} -> {target!r}: unknown target {target!r}")
+        for source, branches in self._branches.items():
+            if source != START and source not in known:
+                raise GraphValidationError(f"conditional edge from unknown node {source!r}")
+            for br in branches:
+                for dest in (br.path_map or {}).values():
+                    if dest != END and dest not in known:
+                        raise GraphValidationError(
+                            f"conditional edge from {source!r}: path map names unknown node {dest!r}"
+                        )
+        if not any(a == START for a, _ in self._edges) and START not in self._branches:
+            raise GraphValidationError(
+                "the graph has no entry point: add_edge(START, node) or set_entry_point(node)"
+            )
+        for name in interrupts:
+            if name != "*" and name not in known:
+                raise GraphValidationError(f"interrupt list names unknown node {name!r}")
+        edges: dict[str, list[str]] = {}
+        for a, b in self._edges:
+            if b not in edges.setdefault(a, []):
+                edges[a].append(b)
+        joins = [Join(f"join:{'+'.join(s)}:{t}", s, t) for s, t in self._joins]
+        return Structure(self._state, dict(self.nodes), edges, joins, dict(self._branches))
+
+    def compile(
+        self,
+        checkpointer: Checkpointer | bool | None = None,
+        *,
+        interrupt_before: Sequence[str] | str | None = None,
+        interrupt_after: Sequence[str] | str | None = None,
+        name: str | None = None,
+        **_: Any,
+    ) -> CompiledGraph:
+        from ._compiled import CompiledGraph
+
+        before = _interrupt_list(interrupt_before)
+        after = _interrupt_list(interrupt_after)
+        structure = self.validate([*before, *after])
+        return CompiledGraph(structure, checkpointer, before, after, name=name or "LangGraph")
+
+
+def _interrupt_list(value: Sequence[str] | str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)

@@ -1,0 +1,133 @@
+"""A run's journal: builds events, folds them into the live checkpoint, makes them durable.
+
+The engine never keeps state of its own: it appends events here and reads the fold.
+So ``fold(log) == live state`` holds by construction.
+
+Durability (the design's contract):
+- ``sync``: ``barrier()`` returns once every event so far is committed. The engine calls
+  it before anything that depends on those events runs.
+- ``async``: ``barrier()`` hands the events to this run's flusher through a bounded
+  stream (a slow disk slows the run instead of growing memory); ``close()`` waits for
+  the flusher, so the run's last events are durable before ``ainvoke`` returns.
+- ``exit``: events stay here until ``close()``, which writes them in one transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from lograph.eventlog import Checkpoint, EncodeError, Event, encode, make_event
+from lograph.eventlog._fold import apply
+
+from ._checkpointer import Checkpointer
+
+ASYNC_QUEUE = 64  # batches in flight to the writer per run before the run waits
+
+
+class Journal:
+    def __init__(
+        self, saver: Checkpointer, thread: str, cp: Checkpoint, head: int, durability: str
+    ) -> None:
+        self.saver = saver
+        self.thread = thread
+        self.cp = cp
+        self.durability = durability
+        self.next_seq = head + 1
+        self.durable_head = head
+        self.pending: list[Event] = []
+        self._send: MemoryObjectSendStream[list[Event]] | None = None
+        self._error: BaseException | None = None
+
+    def add(
+        self, kind: str, body: dict[str, Any], *, run_id: str = "", step: int = 0,
+        task_id: str = "", ns: str = "",
+    ) -> Event:
+        """Seal an event after the branch's head and fold it. Raises EncodeError, writing nothing."""
+        data = encode(body, path=kind)
+        event = make_event(
+            self.cp.head_hash, seq=self.next_seq, parent=self.cp.head, kind=kind, run_id=run_id,
+            step=step, task_id=task_id, ns=ns, ts=time.time(), body=data,
+        )
+        apply(self.cp, event, body)
+        self.next_seq += 1
+        self.pending.append(event)
+        return event
+
+    def start(self, tg: TaskGroup) -> None:
+        """In ``async`` mode, start this run's flusher in the run's task group."""
+        if self.durability == "async":
+            send, receive = anyio.create_memory_object_stream[list[Event]](ASYNC_QUEUE)
+            self._send = send
+            tg.start_soon(self._flush, receive)
+
+    async def barrier(self) -> None:
+        """A durability point: see the module docstring for what each mode does here."""
+        if self._error is not None:
+            raise self._error
+        if not self.pending or self.durability == "exit":
+            return
+        events, self.pending = self.pending, []
+        if self._send is not None:
+            await self._send.send(events)
+        else:
+            await self._commit(events)
+
+    async def _commit(self, events: list[Event]) -> None:
+        await self.saver.writer.commit(self.thread, events, self.durable_head)
+        self.durable_head = events[-1].seq
+
+    async def _flush(self, receive: MemoryObjectReceiveStream[list[Event]]) -> None:
+        # Shielded: it ends when close() closes the stream, which every run does.
+        with anyio.CancelScope(shield=True):
+            await self._drain(receive)
+
+    async def _drain(self, receive: MemoryObjectReceiveStream[list[Event]]) -> None:
+        async with receive:
+            async for events in receive:
+                while True:  # take whatever else is already queued: one transaction
+                    try:
+                        events = events + receive.receive_nowait()
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                if self._error is not None:
+                    continue
+                try:
+                    await self._commit(events)
+                except Exception as e:  # noqa: BLE001 - surfaced by the next barrier/close
+                    self._error = e
+
+    async def close(self) -> None:
+        """Make everything durable (all modes). Shielded: a cancelled run still records its end."""
+        with anyio.CancelScope(shield=True):
+            if self._send is not None:
+                if self.pending:
+                    events, self.pending = self.pending, []
+                    await self._send.send(events)
+                await self._send.aclose()
+                self._send = None
+                return  # the task group waits for the flusher; the caller checks error()
+            if self.pending and self._error is None:
+                events, self.pending = self.pending, []
+                await self._commit(events)
+
+    def error(self) -> BaseException | None:
+        return self._error
+
+    def discard(self) -> None:
+        """Forget events not yet handed to the writer (a run that must write nothing more)."""
+        self.pending = []
+
+
+def encode_writes_error(writes: list[list[Any]], node: str) -> EncodeError | None:
+    """Find which channel of a node's writes cannot be stored (the slow path of an error)."""
+    for channel, value in writes:
+        try:
+            encode(value, path=f"channel {channel!r} written by node {node!r}")
+        except EncodeError as e:
+            return e
+    return None

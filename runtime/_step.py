@@ -1,0 +1,126 @@
+"""The superstep's pure logic: task ids, planning, and the step boundary.
+
+Rules (as LangGraph's Pregel loop):
+- A checkpoint lists the tasks of the next step: triggered nodes by name, then the
+  ``Send`` packets in the order they were written.
+- A task's writes are applied at the step boundary, all tasks together, in task-path
+  order (never completion order); routing decisions travel with the writes under
+  ``GOTO`` so a resumed step needs no router to run again.
+- A task id is a hash of the checkpoint it starts from (its seq and chain hash) and
+  its path, so replaying the same log recomputes the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from lograph.eventlog import Checkpoint
+from lograph.eventlog._fold import delta
+
+from ._channels import reduce_writes
+from ._graph import Structure
+from ._types import END, START, Send
+
+GOTO = "__goto__"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPlan:
+    id: str
+    name: str
+    path: tuple[Any, ...]
+    arg: Any = None
+    push: bool = False
+
+
+def _uuid(digest: str) -> str:
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+def task_id(checkpoint_hash: bytes, ns: str, path: tuple[Any, ...]) -> str:
+    raw = checkpoint_hash + f"|{ns}|{path!r}".encode()
+    return _uuid(hashlib.sha256(raw).hexdigest())
+
+
+def call_id(parent_task: str, index: int) -> str:
+    return _uuid(hashlib.sha256(f"{parent_task}|call|{index}".encode()).hexdigest())
+
+
+def interrupt_id(task: str, index: int) -> str:
+    return hashlib.sha256(f"{task}|interrupt|{index}".encode()).hexdigest()[:32]
+
+
+def plan(cp: Checkpoint, ns: str = "") -> list[TaskPlan]:
+    """The tasks of the step that starts at ``cp``'s checkpoint, in path order."""
+    out = []
+    for t in cp.next:
+        path = tuple(t["path"])
+        out.append(TaskPlan(task_id(cp.checkpoint_hash, ns, path), t["name"], path,
+                            t.get("arg"), path[0] == "push"))
+    return out
+
+
+def start_next(input_value: Any) -> list[dict[str, Any]]:
+    return [{"name": START, "path": ["pull", START], "arg": input_value}]
+
+
+def successors(structure: Structure, name: str) -> list[str]:
+    return [d for d in structure.edges.get(name, ()) if d != END]
+
+
+@dataclass(slots=True)
+class Boundary:
+    delta: dict[str, list[Any]]
+    next: list[dict[str, Any]]
+    barriers: dict[str, list[str]]
+    values: dict[str, Any]
+
+
+def boundary(
+    structure: Structure, cp: Checkpoint, finished: list[tuple[TaskPlan, list[list[Any]]]]
+) -> Boundary:
+    """Apply a step's writes (``finished`` in any order) and plan the next step."""
+    finished = sorted(finished, key=lambda tw: _path_key(tw[0].path))
+    writes: list[tuple[str, Any]] = []
+    pulls: set[str] = set()
+    sends: list[Send] = []
+    barriers = {k: list(v) for k, v in cp.barriers.items()}
+    for task, task_writes in finished:
+        for channel, value in task_writes:
+            if channel == GOTO:
+                for target in value:
+                    if isinstance(target, Send):
+                        sends.append(target)
+                    elif target != END:
+                        pulls.add(target)
+            else:
+                writes.append((channel, value))
+        pulls.update(successors(structure, task.name))
+        for join in structure.joins_from(task.name):
+            seen = barriers.setdefault(join.key, [])
+            if task.name not in seen:
+                seen.append(task.name)
+    for join in structure.joins:
+        if join.key in barriers and set(barriers[join.key]) >= set(join.sources):
+            del barriers[join.key]
+            if join.target != END:
+                pulls.add(join.target)
+    new_values = reduce_writes(structure.state.channels, cp.values, writes)
+    changes = {}
+    for key, value in new_values.items():
+        change = delta(cp.values.get(key, _ABSENT), value)
+        if change is not None:
+            changes[key] = change
+    values = {**cp.values, **new_values}
+    nxt: list[dict[str, Any]] = [{"name": n, "path": ["pull", n]} for n in sorted(pulls)]
+    nxt += [{"name": s.node, "path": ["push", i], "arg": s.arg} for i, s in enumerate(sends)]
+    return Boundary(changes, nxt, barriers, values)
+
+
+def _path_key(path: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple((0, p) if isinstance(p, int) else (1, str(p)) for p in path)
+
+
+_ABSENT: Any = object()

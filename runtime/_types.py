@@ -1,0 +1,106 @@
+"""The public value types of the graph model (LangGraph-compatible)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, NamedTuple
+
+START = "__start__"
+END = "__end__"
+
+Durability = Literal["exit", "async", "sync"]
+DURABILITIES = ("exit", "async", "sync")
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Run ``node`` in the next step with ``arg`` as its input (map-reduce)."""
+
+    node: str
+    arg: Any
+
+    def __repr__(self) -> str:
+        return f"Send(node={self.node!r}, arg={self.arg!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Returned from a node: update the state and choose where to go. As input: resume."""
+
+    PARENT: ClassVar[str] = "__parent__"
+
+    graph: str | None = None
+    update: Any = None
+    resume: Any = None
+    goto: Any = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """A pause waiting for a human; ``id`` is stable (task path + index)."""
+
+    value: Any
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    initial_interval: float = 0.5
+    backoff_factor: float = 2.0
+    max_interval: float = 128.0
+    max_attempts: int = 3
+    jitter: bool = True
+    retry_on: type[BaseException] | Sequence[type[BaseException]] | Callable[[BaseException], bool] = (
+        field(default_factory=lambda: default_retry_on)
+    )
+
+    def should_retry(self, error: BaseException) -> bool:
+        rule = self.retry_on
+        if isinstance(rule, type):
+            return isinstance(error, rule)
+        if isinstance(rule, Sequence):
+            return isinstance(error, tuple(rule))
+        return bool(rule(error))
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before attempt ``attempt + 1`` (attempts count from 1)."""
+        wait = min(self.max_interval, self.initial_interval * self.backoff_factor ** (attempt - 1))
+        return wait + random.uniform(0, 1) if self.jitter else wait
+
+
+def default_retry_on(error: BaseException) -> bool:
+    """As LangGraph: retry connection errors and the unknown; not programming errors."""
+    if isinstance(error, ConnectionError):
+        return True
+    programming = (ValueError, TypeError, ArithmeticError, ImportError, LookupError, NameError,
+                   SyntaxError, RuntimeError, ReferenceError, StopIteration, StopAsyncIteration,
+                   OSError)
+    if isinstance(error, programming):
+        return False
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    if isinstance(status, int):
+        return 500 <= status < 600
+    return True
+
+
+class PregelTask(NamedTuple):
+    id: str
+    name: str
+    path: tuple[Any, ...]
+    error: Any = None
+    interrupts: tuple[Interrupt, ...] = ()
+    state: Any = None
+    result: Any = None
+
+
+class StateSnapshot(NamedTuple):
+    values: dict[str, Any] | Any
+    next: tuple[str, ...]
+    config: dict[str, Any]
+    metadata: dict[str, Any] | None
+    created_at: str | None
+    parent_config: dict[str, Any] | None
+    tasks: tuple[PregelTask, ...]
+    interrupts: tuple[Interrupt, ...] = ()
