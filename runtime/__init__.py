@@ -13,6 +13,7 @@ from ._errors import (
     NonDeterminismError,
     ResumeError,
 )
+from ._func import entrypoint, task
 from ._graph import StateGraph
 from ._messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage, SystemMessage, ToolMessage, add_messages
 from ._types import END, START, Command, Interrupt, PregelTask, RetryPolicy, Send, StateSnapshot
@@ -44,6 +45,8 @@ __all__ = [
     "SystemMessage",
     "ToolMessage",
     "add_messages",
+    "entrypoint",
     "get_stream_writer",
     "interrupt",
+    "task",
 ]

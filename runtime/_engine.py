@@ -210,13 +210,20 @@ class Run:
                 attempt += 1
 
     async def call(self, fn: Callable[..., Any], is_async: bool, arg: Any, ctx: TaskContext) -> Any:
-        """Call user code with ``ctx`` current: async inline, sync in a worker thread."""
+        """Call a node with ``ctx`` current (and ``config=`` if it takes one)."""
         kwargs = {"config": self.config} if _accepts(fn, "config") else {}
+        return await self.call_with(fn, is_async, (arg,), kwargs, ctx)
+
+    async def call_with(
+        self, fn: Callable[..., Any], is_async: bool, args: tuple[Any, ...],
+        kwargs: dict[str, Any], ctx: TaskContext,
+    ) -> Any:
+        """Call user code with ``ctx`` current: async inline, sync in a worker thread."""
         token = enter(ctx)
         try:
             if is_async:
-                return await fn(arg, **kwargs)
-            return await anyio.to_thread.run_sync(functools.partial(fn, arg, **kwargs))
+                return await fn(*args, **kwargs)
+            return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
         finally:
             leave(token)
 

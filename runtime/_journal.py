@@ -42,6 +42,7 @@ class Journal:
         self.pending: list[Event] = []
         self._send: MemoryObjectSendStream[list[Event]] | None = None
         self._error: BaseException | None = None
+        self._order = anyio.Lock()  # concurrent barriers (parallel tasks) commit in seq order
 
     def add(
         self, kind: str, body: dict[str, Any], *, run_id: str = "", step: int = 0,
@@ -71,14 +72,17 @@ class Journal:
             raise self._error
         if not self.pending or self.durability == "exit":
             return
-        events, self.pending = self.pending, []
-        if self._send is not None:
-            await self._send.send(events)
-        else:
-            await self._commit(events)
+        async with self._order:
+            if not self.pending:
+                return  # a sibling's barrier committed ours while we waited
+            events, self.pending = self.pending, []
+            if self._send is not None:
+                await self._send.send(events)
+            else:
+                await self._commit(events)
 
     async def _commit(self, events: list[Event]) -> None:
-        await self.saver.writer.commit(self.thread, events, self.durable_head)
+        await self.saver.writer.commit(self.thread, events, events[0].seq - 1)
         self.durable_head = events[-1].seq
 
     async def _flush(self, receive: MemoryObjectReceiveStream[list[Event]]) -> None:

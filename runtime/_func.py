@@ -1,0 +1,210 @@
+"""The functional API: ``@task`` (memoized, durable calls) and ``@entrypoint``.
+
+A task call gets a deterministic id from its caller's task id and its call index. On
+replay a recorded successful result is returned without running the task; a recorded
+failure runs it again (as LangGraph). A recorded call under another task name means
+the code changed under the thread: NonDeterminismError, naming both.
+In ``sync`` mode a task's result is committed before its caller continues.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+import anyio
+from anyio.from_thread import run as run_from_thread
+from anyio.from_thread import run_sync as run_sync_from_thread
+
+from lograph.eventlog import EncodeError, Kind
+
+from ._checkpointer import Checkpointer
+from ._compiled import CompiledGraph
+from ._context import GraphInterrupt, TaskContext, current, in_loop_thread
+from ._errors import NonDeterminismError
+from ._graph import StateGraph
+from ._step import call_id
+from ._types import START, RetryPolicy
+
+
+class TaskFuture:
+    """The pending result of a task call: ``await`` it, or ``.result()`` in sync code."""
+
+    def __init__(self) -> None:
+        self._done = anyio.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def _set(self, value: Any = None, error: BaseException | None = None) -> None:
+        self._value, self._error = value, error
+        self._done.set()
+
+    async def _wait(self) -> Any:
+        await self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._wait().__await__()
+
+    def result(self, timeout: float | None = None) -> Any:
+        if in_loop_thread():
+            raise RuntimeError("TaskFuture.result() blocks; inside async code use `await future`")
+        return run_from_thread(self._wait)
+
+
+class Task:
+    def __init__(self, fn: Callable[..., Any], *, name: str | None = None, retry: RetryPolicy | None = None) -> None:
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", "task")
+        self.retry = retry
+        self.is_async = inspect.iscoroutinefunction(fn)
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> TaskFuture:
+        ctx = current(f"task {self.name!r}")
+        index = ctx.calls
+        ctx.calls += 1
+        tid = call_id(ctx.task_id, index)
+        future = TaskFuture()
+        record = ctx.run.journal.cp.results.get(tid)
+        if record is not None and record["name"] != self.name:
+            raise NonDeterminismError(
+                f"replay of {ctx.name!r}: call #{index} was recorded as task {record['name']!r}, "
+                f"but the code now calls task {self.name!r}"
+            )
+        if record is not None and record["ok"]:
+            future._set(record["value"])
+            return future
+        runner = functools.partial(self._run, ctx, tid, args, kwargs, future)
+        if in_loop_thread():
+            ctx.tg.start_soon(runner)
+        else:
+            run_sync_from_thread(ctx.tg.start_soon, runner)
+        return future
+
+    async def _run(self, parent: TaskContext, tid: str, args: tuple[Any, ...],
+                   kwargs: dict[str, Any], future: TaskFuture) -> None:
+        run = parent.run
+        journal = run.journal
+        attempt = 1
+        while True:
+            ctx = TaskContext(run, tid, self.name, parent.tg)
+            try:
+                value = await run.call_with(self.fn, self.is_async, args, kwargs, ctx)
+                break
+            except GraphInterrupt as gi:
+                future._set(error=gi)
+                return
+            except anyio.get_cancelled_exc_class():
+                raise
+            except Exception as e:  # noqa: BLE001 - handed to the caller through the future
+                policy = self.retry
+                final = policy is None or attempt >= policy.max_attempts or not policy.should_retry(e)
+                journal.add(Kind.TASK_RESULT, {"name": self.name, "ok": False, "value": repr(e),
+                                               "attempt": attempt},
+                            run_id=run.run_id, step=journal.cp.step + 1, task_id=tid, ns=run.ns)
+                if final:
+                    future._set(error=e)
+                    return
+                assert policy is not None
+                await anyio.sleep(policy.delay(attempt))
+                attempt += 1
+        try:
+            journal.add(Kind.TASK_RESULT, {"name": self.name, "ok": True, "value": value, "attempt": attempt},
+                        run_id=run.run_id, step=journal.cp.step + 1, task_id=tid, ns=run.ns)
+        except EncodeError as e:
+            future._set(error=e)
+            return
+        await journal.barrier()  # sync mode: durable before the caller continues
+        future._set(value)
+
+
+def task(fn: Callable[..., Any] | None = None, *, name: str | None = None,
+         retry: RetryPolicy | None = None, retry_policy: RetryPolicy | None = None) -> Any:
+    """Decorate a function whose calls are recorded and replayed (side effects go here)."""
+    if fn is None:
+        return lambda f: Task(f, name=name, retry=retry or retry_policy)
+    return Task(fn, name=name, retry=retry or retry_policy)
+
+
+class _EntryState(TypedDict, total=False):
+    __input__: Any
+    __end__: Any
+    __previous__: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _Final:
+    value: Any
+    save: Any
+
+
+class EntrypointGraph(CompiledGraph):
+    """A one-node graph around a function: input in, return value out, ``previous`` kept."""
+
+    def _wrap(self, input: Any) -> Any:
+        from ._types import Command
+
+        if input is None or isinstance(input, Command):
+            return input
+        return {"__input__": input}
+
+    async def ainvoke(self, input: Any, config: dict[str, Any] | None = None, **kw: Any) -> Any:
+        return await super().ainvoke(self._wrap(input), config, **kw)
+
+    def astream(self, input: Any, config: dict[str, Any] | None = None, **kw: Any) -> Any:
+        return super().astream(self._wrap(input), config, **kw)
+
+    def _output(self, cp: Any) -> Any:
+        out = super()._output(cp)
+        if "__interrupt__" in out:
+            return {"__interrupt__": out["__interrupt__"]}
+        return out.get("__end__")
+
+
+class entrypoint:  # noqa: N801 - LangGraph's name
+    """Turn a function into a durable workflow: ``@entrypoint(checkpointer=saver)``."""
+
+    final = _Final
+
+    def __init__(self, checkpointer: Checkpointer | None = None, *, retry: RetryPolicy | None = None,
+                 retry_policy: RetryPolicy | None = None, **_: Any) -> None:
+        self.checkpointer = checkpointer
+        self.retry = retry or retry_policy
+
+    def __call__(self, fn: Callable[..., Any]) -> EntrypointGraph:
+        wants_previous = "previous" in inspect.signature(fn).parameters
+        is_async = inspect.iscoroutinefunction(fn)
+
+        async def node(state: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+            from ._context import current as ctx_of
+
+            ctx = ctx_of("entrypoint")
+            kwargs = {"previous": state.get("__previous__")} if wants_previous else {}
+            if _accepts_config(fn):
+                kwargs["config"] = config
+            value = await ctx.run.call_with(fn, is_async, (state.get("__input__"),), kwargs, ctx)
+            if isinstance(value, _Final):
+                return {"__end__": value.value, "__previous__": value.save}
+            return {"__end__": value, "__previous__": value}
+
+        builder = StateGraph(_EntryState)
+        name = getattr(fn, "__name__", "entrypoint")
+        builder.add_node(name, node, retry=self.retry)
+        builder.add_edge(START, name)
+        structure = builder.validate()
+        graph = EntrypointGraph(structure, self.checkpointer, (), (), name=name)
+        functools.update_wrapper(graph, fn)  # type: ignore[arg-type]
+        return graph
+
+
+def _accepts_config(fn: Callable[..., Any]) -> bool:
+    try:
+        return "config" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
