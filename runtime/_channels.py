@@ -77,9 +77,20 @@ class StateCodec:
             else "dict"
         )
 
-    def to_node(self, values: dict[str, Any]) -> Any:
-        if self.kind == "dict":
+        self._initial = {c.name: c.initial for c in self.channels.values() if c.initial is not None}
+
+    def visible(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Values as users see them: reducer keys never written hold their empty value."""
+        if len(values) >= len(self.channels) or not self._initial:
             return dict(values)
+        out = {k: f() for k, f in self._initial.items() if k not in values}
+        out.update(values)
+        return out
+
+    def to_node(self, values: dict[str, Any]) -> Any:
+        values = self.visible(values)
+        if self.kind == "dict":
+            return values
         if self.kind == "pydantic":
             return self.schema.model_construct(**values) if values else self.schema.model_construct()
         return self.schema(**values)

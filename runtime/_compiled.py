@@ -118,6 +118,7 @@ class CompiledGraph:
                 recursion_limit=int((config or {}).get("recursion_limit", 25)),
                 metadata=self._metadata(config),
             )
+            run.checkpointed = not ephemeral
             status = await self._drive(run, input, resume, fork)
             journal = run.journal
             actor.advanced(journal.cp, journal.next_seq - 1)
@@ -141,13 +142,9 @@ class CompiledGraph:
                     journal.add(Kind.RESUME, {"values": resume, "metadata": run.metadata},
                                 run_id=run.run_id, ns=run.ns)
                 if fresh:
-                    journal.add(Kind.CHECKPOINT, run._checkpoint_body(
-                        "input", step, {}, start_next(input), journal.cp.barriers),
-                        run_id=run.run_id, step=step, ns=run.ns)
+                    run.add_checkpoint("input", step, {}, start_next(input), journal.cp.barriers)
                 elif fork:
-                    journal.add(Kind.CHECKPOINT, run._checkpoint_body(
-                        "fork", step, {}, journal.cp.next, journal.cp.barriers),
-                        run_id=run.run_id, step=step, ns=run.ns)
+                    run.add_checkpoint("fork", step, {}, journal.cp.next, journal.cp.barriers)
                 status = await run.steps(resuming=not fresh)
                 journal.add(Kind.RUN_FINISHED, {"status": status, "error": None}, run_id=run.run_id, ns=run.ns)
             except NonDeterminismError as e:
@@ -196,7 +193,7 @@ class CompiledGraph:
         return values
 
     def _live_values(self, cp: Checkpoint) -> dict[str, Any]:
-        values = dict(cp.values)
+        values = self.structure.state.visible(cp.values)
         if cp.writes:
             order = {t.id: i for i, t in enumerate(plan(cp))}
             writes = [
@@ -218,7 +215,7 @@ class CompiledGraph:
         return run_sync(lambda: self.ainvoke(input, config, **kwargs), method="invoke", amethod="ainvoke")
 
     async def astream(
-        self, input: Any, config: dict[str, Any] | None = None, *, stream_mode: Any = "values",
+        self, input: Any, config: dict[str, Any] | None = None, *, stream_mode: Any = "updates",
         durability: str | None = None, interrupt_before: Any = None, interrupt_after: Any = None,
         **_: Any,
     ) -> AsyncIterator[Any]:
@@ -309,7 +306,7 @@ class CompiledGraph:
             nxt = tuple(t.name for t in tasks if t.id not in cp.writes)
             pregel = tuple(p for p in pregel if p.id not in cp.writes)
         else:
-            values, nxt = dict(cp.values), tuple(t.name for t in tasks)
+            values, nxt = self.structure.state.visible(cp.values), tuple(t.name for t in tasks)
         parent = cp.parent_id
         return StateSnapshot(
             values, nxt, {"configurable": {**base, "checkpoint_id": cp.id}}, dict(cp.metadata),

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-import time
+from datetime import datetime, timezone
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -78,6 +78,7 @@ class Run:
         self.failure: BaseException | None = None
         self.new_interrupts: list[Interrupt] = []
         self.running = 0
+        self.checkpointed = True
 
     # -- the loop -----------------------------------------------------------------
 
@@ -94,7 +95,7 @@ class Run:
             if not (first and resuming) and _matches(self.before, tasks):
                 return "interrupted"
             first = False
-            if taken > self.limit:
+            if taken >= self.limit and not all(t.name == START for t in tasks):
                 raise GraphRecursionError(
                     f"recursion limit of {self.limit} reached without hitting a stop condition; "
                     "raise it with config={'recursion_limit': N} or check the graph for a loop"
@@ -113,11 +114,9 @@ class Run:
                 return "interrupted"
             finished = [(t, journal.cp.writes[t.id]) for t in tasks]
             b = boundary(self.structure, journal.cp, finished)
-            journal.add(Kind.CHECKPOINT, self._checkpoint_body("loop", step, b.delta, b.next, b.barriers),
-                        run_id=self.run_id, step=step, ns=self.ns)
+            self.add_checkpoint("loop", step, b.delta, b.next, b.barriers)
             taken += 0 if all(t.name == START for t in tasks) else 1
-            self.emit("values", journal.cp.values)
-            self.emit("debug", self._debug_checkpoint())
+            self.emit("values", self.structure.state.visible(journal.cp.values))
             if _matches(self.after, tasks):
                 await journal.barrier()
                 return "interrupted"
@@ -129,6 +128,15 @@ class Run:
                     f"the log plans node {t.name!r} for this step, but the graph has no such node "
                     f"(nodes: {sorted(self.structure.nodes)})"
                 )
+
+    def add_checkpoint(
+        self, source: str, step: int, delta: dict[str, Any], nxt: list[dict[str, Any]],
+        barriers: dict[str, list[str]],
+    ) -> None:
+        body = self._checkpoint_body(source, step, delta, nxt, barriers)
+        self.journal.add(Kind.CHECKPOINT, body, run_id=self.run_id, step=step, ns=self.ns)
+        if self.checkpointed:
+            self.emit("debug", self._debug_checkpoint())
 
     def _checkpoint_body(
         self, source: str, step: int, delta: dict[str, Any], nxt: list[dict[str, Any]],
@@ -175,7 +183,7 @@ class Run:
             self.emit("updates", {task.name: update})
             self.emit("debug", {"type": "task_result", "step": step, "timestamp": _now(),
                                 "payload": {"id": task.id, "name": task.name, "error": None,
-                                            "result": writes, "interrupts": []}})
+                                            "result": update, "interrupts": []}})
         if self.running > 0:
             await journal.barrier()  # siblings still run: make this task's work durable now
 
@@ -312,7 +320,7 @@ def _matches(names: tuple[str, ...], tasks: list[TaskPlan]) -> bool:
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    return datetime.now(timezone.utc).isoformat()
 
 
 def new_run_id() -> str:
