@@ -281,7 +281,7 @@ class Run:
     def _debug_checkpoint(self) -> dict[str, Any]:
         cp = self.journal.cp
         return {"type": "checkpoint", "step": cp.step, "timestamp": _now(),
-                "payload": {"values": dict(cp.values), "metadata": cp.metadata,
+                "payload": {"values": self.structure.state.visible(cp.values), "metadata": cp.metadata,
                             "next": [t["name"] for t in cp.next]}}
 
 
