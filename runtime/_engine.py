@@ -280,9 +280,14 @@ class Run:
 
     def _debug_checkpoint(self) -> dict[str, Any]:
         cp = self.journal.cp
+        base = {"thread_id": self.journal.thread, "checkpoint_ns": self.ns}
+        parent = cp.parent_id
         return {"type": "checkpoint", "step": cp.step, "timestamp": _now(),
-                "payload": {"values": self.structure.state.visible(cp.values), "metadata": cp.metadata,
-                            "next": [t["name"] for t in cp.next]}}
+                "payload": {"values": self.structure.state.visible(cp.values),
+                            "metadata": cp.metadata, "next": [t["name"] for t in cp.next],
+                            "config": {"configurable": {**base, "checkpoint_id": cp.id}},
+                            "parent_config": {"configurable": {**base, "checkpoint_id": parent}}
+                            if parent else None}}
 
 
 def _targets(goto: Any) -> list[Any]:
