@@ -5,6 +5,7 @@ Async first; every sync method calls its async twin through the one blocking por
 
 from __future__ import annotations
 
+import concurrent.futures
 import queue
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -237,9 +238,12 @@ class CompiledGraph:
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(produce)
-            async with receive:
-                async for item in receive:
-                    yield item
+            try:
+                async with receive:
+                    async for item in receive:
+                        yield item
+            except GeneratorExit:  # closed early: stop the run (recorded as cancelled)
+                tg.cancel_scope.cancel()
 
     def stream(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[Any]:
         from ._sync import in_event_loop, portal
@@ -257,15 +261,20 @@ class CompiledGraph:
             else:
                 items.put(("end", None))
 
-        portal().start_task_soon(pump)
-        while True:
-            kind, value = items.get()
-            if kind == "item":
-                yield value
-            elif kind == "error":
-                raise value
-            else:
-                return
+        future = portal().start_task_soon(pump)
+        try:
+            while True:
+                kind, value = items.get()
+                if kind == "item":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    return
+        finally:
+            if not future.done():  # closed early: cancel the run and wait until it has stopped
+                future.cancel()
+                concurrent.futures.wait([future])
 
     # -- reading state ---------------------------------------------------------------
 
