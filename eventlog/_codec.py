@@ -1,34 +1,688 @@
-"""Placeholder codec (being replaced by the full cbor2 codec)."""
+"""The event log's codec: Python values to CBOR bytes and back, types kept exactly.
+
+Rules:
+- ``decode(encode(x))`` is ``x`` with every type kept, at any depth: a tuple stays a
+  tuple, a dataclass or pydantic model stays its class, an enum stays its member.
+- An unsupported type fails in ``encode``, with the path to the value and its type.
+  A subclass of a builtin never decays to its base: it is stored as itself (enum,
+  dataclass, model, registered class) or refused.
+- ``decode`` runs no code the data picks: no pickle, no import of a module the data
+  names, no lookup that can run code (a module's ``__getattr__``, a metaclass's). A
+  class named in the data comes from the registry (``register_type``; encoding an
+  enum, dataclass or model registers its class) or, without importing, from a module
+  already in ``sys.modules`` if it is a dataclass, a pydantic model or an enum. The
+  one import is ``langchain_core.messages``, for the message classes it exports.
+  Dataclasses are rebuilt without ``__init__`` (their fields are the state), pydantic
+  models as pydantic unpickles them.
+- Equal values encode to equal bytes where Python allows: set members are sorted by
+  their encoding; dicts keep insertion order, which Python treats as meaningful.
+- The fast path is cbor2's native encoder. ``_ENCODERS`` maps every type met so far
+  to its encoder; cbor2 looks each value's type up in it, and a type not in it yet is
+  decided once, in ``_EncoderTable.__missing__``. Paths are computed only on failure.
+
+Tags (a storage format: never reuse or reinterpret a number; only add new ones).
+cbor2's native tags that are kept: 2 and 3 (bignum int), 30 (Fraction, [numerator,
+denominator]), 37 (UUID, 16 bytes), 43000 (complex, [real, imag]). Every other
+native tag is refused on decode. lograph's own, in a private range:
+
+    6000000  tuple          array of items
+    6000001  set            array of members, sorted by their encoding
+    6000002  frozenset      same as set
+    6000003  bytearray      byte string
+    6000004  datetime       [year, month, day, hour, minute, second, microsecond, fold, tzinfo]
+    6000005  date           [year, month, day]
+    6000006  time           [hour, minute, second, microsecond, fold, tzinfo]
+    6000007  timedelta      [days, seconds, microseconds]
+    6000008  timezone       [offset in microseconds] or [offset, name]
+    6000009  ZoneInfo       its key, such as "Europe/Paris"
+    6000010  Decimal        str(value), exact, including NaN, sNaN and Infinity
+    6000011  OrderedDict    map
+    6000012  Counter        map
+    6000013  defaultdict    [factory (class name or null), map]
+    6000014  deque          [maxlen or null, array of items]
+    6000015  range          [start, stop, step]
+    6000016  enum member    [class name, member name]; a Flag stores [class name, value]
+    6000017  dataclass      [class name, {field name: value}]
+    6000018  pydantic model [class name, {field: value}, extra, sorted fields_set, private]
+    6000019  builtin subclass (registered)  [class name, the value as its builtin base]
+
+A class name is ``"module:qualname"``; langchain-core messages use their public
+module, ``"langchain_core.messages:AIMessage"``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+import enum
+import importlib
+import sys
+from collections import Counter, OrderedDict, defaultdict, deque
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from decimal import Decimal
+from fractions import Fraction
+from functools import cache, partial
+from io import BytesIO
+from types import ModuleType
+from typing import Any, Final
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import cbor2
+from cbor2 import (
+    CBORDecodeEOF,
+    CBORDecodeError,
+    CBORDecoder,
+    CBOREncodeError,
+    CBOREncoder,
+    CBORTag,
+    dumps,
+)
 
 from ._errors import DecodeError, EncodeError
 
+TAG_TUPLE: Final = 6_000_000
+TAG_SET: Final = 6_000_001
+TAG_FROZENSET: Final = 6_000_002
+TAG_BYTEARRAY: Final = 6_000_003
+TAG_DATETIME: Final = 6_000_004
+TAG_DATE: Final = 6_000_005
+TAG_TIME: Final = 6_000_006
+TAG_TIMEDELTA: Final = 6_000_007
+TAG_TIMEZONE: Final = 6_000_008
+TAG_ZONEINFO: Final = 6_000_009
+TAG_DECIMAL: Final = 6_000_010
+TAG_ORDEREDDICT: Final = 6_000_011
+TAG_COUNTER: Final = 6_000_012
+TAG_DEFAULTDICT: Final = 6_000_013
+TAG_DEQUE: Final = 6_000_014
+TAG_RANGE: Final = 6_000_015
+TAG_ENUM: Final = 6_000_016
+TAG_DATACLASS: Final = 6_000_017
+TAG_MODEL: Final = 6_000_018
+TAG_SUBCLASS: Final = 6_000_019
 
-def _default(encoder: Any, value: Any) -> None:
-    if isinstance(value, tuple):
-        encoder.encode(cbor2.CBORTag(4000, list(value)))
-        return
-    raise EncodeError("value", type(value))
+# cbor2 decodes these natively into types lograph never writes (regexes, MIME
+# messages, IP addresses, shared references, ...): refused, never built.
+_REFUSED_NATIVE = (0, 1, 4, 5, 25, 28, 29, 35, 36, 52, 54, 100, 256, 258, 260, 261, 1004, 55799)
+# Decoding is iterative in cbor2; this only bounds hostile input (encode stops near
+# the recursion limit, about 1000 levels).
+_MAX_DEPTH = 100_000
+
+_LANGCHAIN_MESSAGES: Final = "langchain_core.messages"
+_MICROSECOND: Final = timedelta(microseconds=1)
+_BUILTIN_BASES: Final = (list, tuple, dict, set, frozenset, str, bytes, int, float)
+
+Encode = Callable[[CBOREncoder, Any], None]
+
+_REGISTRY: dict[str, type] = {}
 
 
-def _tag(decoder: Any, tag: Any) -> Any:
-    if tag.tag == 4000:
-        return tuple(tag.value)
-    raise DecodeError(f"unknown tag {tag.tag}")
+# --- class names and kinds -------------------------------------------------------
+
+
+def _class_name(cls: type) -> str:
+    module = cls.__module__
+    if module.startswith(_LANGCHAIN_MESSAGES + "."):
+        public = sys.modules.get(_LANGCHAIN_MESSAGES)
+        if public is not None and getattr(public, cls.__qualname__, None) is cls:
+            module = _LANGCHAIN_MESSAGES
+    return f"{module}:{cls.__qualname__}"
+
+
+def _register(cls: type) -> str:
+    name = _class_name(cls)
+    _REGISTRY[name] = cls
+    return name
+
+
+def _is_model(cls: type) -> bool:
+    """A pydantic v2 model class; pydantic is never imported here (it is optional)."""
+    main = sys.modules.get("pydantic.main")
+    return main is not None and issubclass(cls, main.BaseModel)
+
+
+def _is_dataclass(cls: type) -> bool:
+    try:  # not hasattr: a metaclass __getattr__ must not run for a name in the data
+        type.__getattribute__(cls, "__dataclass_fields__")
+    except AttributeError:
+        return False
+    return True
+
+
+def _is_enum(cls: type) -> bool:
+    return issubclass(cls, enum.Enum)
+
+
+def _is_found_by_name(cls: type) -> bool:
+    """Kinds that decode may take from an imported module without registration."""
+    return _is_enum(cls) or _is_dataclass(cls) or _is_model(cls)
+
+
+def _registered_base(cls: type) -> type | None:
+    if _REGISTRY.get(_class_name(cls)) is not cls:
+        return None
+    return next((base for base in _BUILTIN_BASES if issubclass(cls, base)), None)
+
+
+# --- encoding: one encoder per type ----------------------------------------------
+
+
+class _Unsupported(Exception):
+    """Raised inside cbor2 for a value it must not store; ``encode`` adds the path."""
+
+    def __init__(self, type_: type, hint: str = "") -> None:
+        super().__init__(type_, hint)
+        self.type = type_
+        self.hint = hint
+
+
+def _encode_none(enc: CBOREncoder, _value: None) -> None:
+    enc.encode_none()
+
+
+def _tagged_array(tag: int) -> Encode:
+    def encode(enc: CBOREncoder, value: Any) -> None:
+        enc.encode_length(6, tag)
+        enc.encode_array(value)
+
+    return encode
+
+
+def _tagged_set(tag: int) -> Encode:
+    def encode(enc: CBOREncoder, value: Any) -> None:
+        enc.encode_length(6, tag)
+        enc.encode_array(sorted(value, key=enc.encode_sortable_key))
+
+    return encode
+
+
+def _tagged_map(tag: int) -> Encode:
+    def encode(enc: CBOREncoder, value: Any) -> None:
+        enc.encode_length(6, tag)
+        enc.encode_map(value)
+
+    return encode
+
+
+def _encode_bytearray(enc: CBOREncoder, value: bytearray) -> None:
+    enc.encode_length(6, TAG_BYTEARRAY)
+    enc.encode_bytearray(value)
+
+
+def _encode_datetime(enc: CBOREncoder, dt: datetime) -> None:
+    fields = [dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, dt.microsecond]
+    enc.encode_semantic(TAG_DATETIME, [*fields, dt.fold, dt.tzinfo])
+
+
+def _encode_date(enc: CBOREncoder, d: date) -> None:
+    enc.encode_semantic(TAG_DATE, [d.year, d.month, d.day])
+
+
+def _encode_time(enc: CBOREncoder, t: time) -> None:
+    fields = [t.hour, t.minute, t.second, t.microsecond, t.fold, t.tzinfo]
+    enc.encode_semantic(TAG_TIME, fields)
+
+
+def _encode_timedelta(enc: CBOREncoder, td: timedelta) -> None:
+    enc.encode_semantic(TAG_TIMEDELTA, [td.days, td.seconds, td.microseconds])
+
+
+def _encode_timezone(enc: CBOREncoder, tz: timezone) -> None:
+    offset, *name = tz.__getinitargs__()
+    enc.encode_semantic(TAG_TIMEZONE, [offset // _MICROSECOND, *name])
+
+
+def _encode_zoneinfo(enc: CBOREncoder, tz: ZoneInfo) -> None:
+    if tz.key is None:
+        raise _Unsupported(ZoneInfo, "it has no key (it was read from a file): use ZoneInfo(key)")
+    enc.encode_semantic(TAG_ZONEINFO, tz.key)
+
+
+def _encode_decimal(enc: CBOREncoder, value: Decimal) -> None:
+    enc.encode_semantic(TAG_DECIMAL, str(value))
+
+
+def _encode_defaultdict(enc: CBOREncoder, value: defaultdict[Any, Any]) -> None:
+    enc.encode_length(6, TAG_DEFAULTDICT)
+    enc.encode_length(4, 2)
+    enc.encode(_factory_name(value.default_factory))
+    enc.encode_map(value)
+
+
+def _encode_deque(enc: CBOREncoder, value: deque[Any]) -> None:
+    enc.encode_semantic(TAG_DEQUE, [value.maxlen, list(value)])
+
+
+def _encode_range(enc: CBOREncoder, value: range) -> None:
+    enc.encode_semantic(TAG_RANGE, [value.start, value.stop, value.step])
+
+
+_BUILTIN_FACTORIES = (list, dict, set, frozenset, tuple, int, float, complex, str, bytes, bool)
+_STDLIB_FACTORIES = (bytearray, OrderedDict, Counter, deque, Decimal, Fraction)
+_FACTORIES: Final = {_class_name(t): t for t in (*_BUILTIN_FACTORIES, *_STDLIB_FACTORIES)}
+
+
+def _factory_name(factory: object) -> str | None:
+    if factory is None:
+        return None
+    if isinstance(factory, type):
+        name = _class_name(factory)
+        if _FACTORIES.get(name) is factory or _REGISTRY.get(name) is factory:
+            return name
+        if _is_found_by_name(factory):
+            return _register(factory)
+    raise _Unsupported(
+        defaultdict,
+        f"its default_factory {factory!r} is neither a builtin type nor a registered class",
+    )
+
+
+def _enum_encoder(cls: type[enum.Enum]) -> Encode:
+    name = _register(cls)
+    key = "value" if issubclass(cls, enum.Flag) else "name"
+
+    def encode(enc: CBOREncoder, member: enum.Enum) -> None:
+        enc.encode_semantic(TAG_ENUM, [name, getattr(member, key)])
+
+    return encode
+
+
+def _dataclass_encoder(cls: type) -> Encode:
+    name = _register(cls)
+    fields = tuple(f.name for f in dataclasses.fields(cls))
+
+    def encode(enc: CBOREncoder, obj: Any) -> None:
+        enc.encode_semantic(TAG_DATACLASS, [name, {f: getattr(obj, f) for f in fields}])
+
+    return encode
+
+
+def _model_encoder(cls: type) -> Encode:
+    name = _register(cls)
+
+    def encode(enc: CBOREncoder, model: Any) -> None:
+        enc.encode_semantic(TAG_MODEL, [name, *_model_state(model)])
+
+    return encode
+
+
+def _model_state(model: Any) -> tuple[Any, ...]:
+    """What pydantic pickles (``__getstate__``), in a fixed order; RootModel lacks two."""
+    return (
+        model.__dict__,
+        getattr(model, "__pydantic_extra__", None),
+        sorted(model.__pydantic_fields_set__),
+        getattr(model, "__pydantic_private__", None),
+    )
+
+
+def _subclass_encoder(cls: type, base: type) -> Encode:
+    name = _class_name(cls)
+
+    def encode(enc: CBOREncoder, value: Any) -> None:
+        enc.encode_semantic(TAG_SUBCLASS, [name, base(value)])
+
+    return encode
+
+
+def _encoder_for(cls: type) -> Encode:
+    """Decide how to store instances of ``cls`` (a type not seen before)."""
+    if _is_enum(cls):
+        return _enum_encoder(cls)
+    if _is_dataclass(cls):
+        return _dataclass_encoder(cls)
+    if _is_model(cls):
+        return _model_encoder(cls)
+    base = _registered_base(cls)
+    if base is not None:
+        return _subclass_encoder(cls, base)
+    raise _Unsupported(cls, _unsupported_hint(cls))
+
+
+def _unsupported_hint(cls: type) -> str:
+    if _REGISTRY.get(_class_name(cls)) is cls:
+        return (
+            "it is registered, but only enums, dataclasses, pydantic models and builtin "
+            "subclasses are stored; other registered classes serve as defaultdict factories"
+        )
+    if issubclass(cls, tzinfo):
+        return "store time zones as zoneinfo.ZoneInfo or datetime.timezone"
+    base = next((b for b in cls.__mro__[1:-1] if b in _ENCODERS), None)
+    if base is not None:
+        return f"it subclasses {base.__name__}, and storing it as one would lose its type"
+    return ""
+
+
+class _EncoderTable(dict[type, Encode]):
+    """type -> its encoder, as cbor2's ``encoders``; an unseen type is decided once."""
+
+    def __missing__(self, cls: type) -> Encode:
+        encode = _encoder_for(cls)
+        self[cls] = encode
+        return encode
+
+
+_ENCODERS: Final = _EncoderTable(
+    {
+        type(None): _encode_none,
+        bool: CBOREncoder.encode_bool,
+        int: CBOREncoder.encode_int,
+        float: CBOREncoder.encode_float,
+        complex: CBOREncoder.encode_complex,
+        str: CBOREncoder.encode_string,
+        bytes: CBOREncoder.encode_bytes,
+        list: CBOREncoder.encode_array,
+        dict: CBOREncoder.encode_map,
+        UUID: CBOREncoder.encode_uuid,
+        Fraction: CBOREncoder.encode_rational,
+        tuple: _tagged_array(TAG_TUPLE),
+        set: _tagged_set(TAG_SET),
+        frozenset: _tagged_set(TAG_FROZENSET),
+        bytearray: _encode_bytearray,
+        datetime: _encode_datetime,
+        date: _encode_date,
+        time: _encode_time,
+        timedelta: _encode_timedelta,
+        timezone: _encode_timezone,
+        ZoneInfo: _encode_zoneinfo,
+        Decimal: _encode_decimal,
+        OrderedDict: _tagged_map(TAG_ORDEREDDICT),
+        Counter: _tagged_map(TAG_COUNTER),
+        defaultdict: _encode_defaultdict,
+        deque: _encode_deque,
+        range: _encode_range,
+    }
+)
+
+_ENCODE_FAILURES: Final = (_Unsupported, CBOREncodeError, UnicodeEncodeError)
 
 
 def encode(value: Any, path: str = "value") -> bytes:
-    return cbor2.dumps(value, default=_default)
+    """Return the CBOR bytes of ``value``.
+
+    Raises EncodeError if ``value`` holds something that cannot be stored; its
+    ``path`` starts with ``path`` and leads to the offending value (``.type``).
+    """
+    try:
+        return dumps(value, encoders=_ENCODERS)
+    except RecursionError:
+        raise EncodeError(path, type(value), "it is nested too deeply") from None
+    except _ENCODE_FAILURES as exc:
+        raise _locate(value, path, exc, frozenset()) from None
+
+
+# --- encoding failures: find where -------------------------------------------------
+
+
+def _failure(value: Any) -> BaseException | None:
+    try:
+        dumps(value, encoders=_ENCODERS)
+    except _ENCODE_FAILURES as exc:
+        return exc
+    return None
+
+
+def _locate(value: Any, path: str, exc: BaseException, seen: frozenset[int]) -> EncodeError:
+    """The error of the innermost value that fails to encode (re-walks, slow path)."""
+    seen = seen | {id(value)}
+    for suffix, child in _children(value):
+        where = path + suffix
+        if id(child) in seen:
+            return EncodeError(where, type(child), "it contains itself (a reference cycle)")
+        child_exc = _failure(child)
+        if child_exc is not None:
+            return _locate(child, where, child_exc, seen)
+    if isinstance(exc, _Unsupported):
+        return EncodeError(path, exc.type, exc.hint)
+    return EncodeError(path, type(value), str(exc))
+
+
+def _children(value: Any) -> Iterator[tuple[str, Any]]:
+    """(path suffix, value) of what a supported container stores."""
+    try:
+        _ENCODERS[type(value)]
+    except _Unsupported:
+        return
+    if isinstance(value, Mapping):
+        for i, (key, item) in enumerate(value.items()):
+            yield f".<key {i}>", key
+            yield f"[{key!r}]", item
+    elif isinstance(value, (list, tuple, deque)):
+        for i, item in enumerate(value):
+            yield f"[{i}]", item
+    elif isinstance(value, (set, frozenset)):
+        for i, item in enumerate(value):
+            yield f".<member {i}>", item
+    elif _is_dataclass(type(value)):
+        for f in dataclasses.fields(value):
+            yield f".{f.name}", getattr(value, f.name)
+    elif _is_model(type(value)):
+        fields, extra, _, private = _model_state(value)
+        for name, item in (*fields.items(), *(extra or {}).items(), *(private or {}).items()):
+            yield f".{name}", item
+    elif isinstance(value, (datetime, time)):
+        yield ".tzinfo", value.tzinfo
+
+
+# --- decoding ----------------------------------------------------------------------
+
+
+def _find_class(name: str) -> object:
+    """The object ``name`` designates in an imported module, or None; imports nothing
+    but langchain-core's messages, and runs no module ``__getattr__`` or descriptor."""
+    module_name, _, qualname = name.partition(":")
+    if module_name == _LANGCHAIN_MESSAGES:
+        return _langchain_class(qualname)
+    obj: object = sys.modules.get(module_name)
+    for part in qualname.split("."):
+        namespace = vars(obj) if isinstance(obj, (ModuleType, type)) else {}
+        obj = namespace.get(part)
+    return obj
+
+
+def _langchain_class(qualname: str) -> object:
+    try:
+        messages = importlib.import_module(_LANGCHAIN_MESSAGES)
+    except ImportError as e:
+        raise DecodeError(
+            f"stored data holds a langchain-core {qualname}; install langchain-core"
+        ) from e
+    if qualname not in getattr(messages, "__all__", ()):
+        return None
+    found = getattr(messages, qualname)
+    return found if isinstance(found, type) and _is_model(found) else None
+
+
+def _resolve(name: str) -> type:
+    cls = _REGISTRY.get(name)
+    if cls is not None:
+        return cls
+    found = _find_class(name)
+    if isinstance(found, type) and _is_found_by_name(found):
+        return found
+    raise DecodeError(
+        f"stored data names the type {name!r}, which is not registered in this process: "
+        "call lograph.eventlog.register_type on it before decoding (dataclasses, pydantic "
+        "models and enums are also found once their module is imported)"
+    )
+
+
+def _resolve_kind(name: str, kind: Callable[[type], bool], what: str) -> type:
+    cls = _resolve(name)
+    if not kind(cls):
+        raise DecodeError(f"stored data names {name!r} as {what}, but it is not one")
+    return cls
+
+
+def _decode_enum(value: Any, _immutable: bool) -> enum.Enum:
+    name, key = value
+    cls = _resolve_kind(name, _is_enum, "an enum")
+    try:
+        return cls(key) if issubclass(cls, enum.Flag) else cls[key]
+    except (KeyError, ValueError) as e:
+        raise DecodeError(f"enum {name!r} has no member {key!r}") from e
+
+
+def _decode_dataclass(value: Any, _immutable: bool) -> Any:
+    name, stored = value
+    cls = _resolve_kind(name, _is_dataclass, "a dataclass")
+    stored = dict(stored)
+    obj = cls.__new__(cls)
+    for f in _dataclass_fields(cls):
+        found = f.name in stored
+        object.__setattr__(obj, f.name, stored.pop(f.name) if found else _default(name, f))
+    if stored:
+        raise DecodeError(f"stored {name!r} has fields the class does not: {sorted(stored)}")
+    return obj
+
+
+@cache
+def _dataclass_fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
+    return dataclasses.fields(cls)
+
+
+def _default(name: str, f: dataclasses.Field[Any]) -> Any:
+    """A field missing from data written before it was added to the class."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    raise DecodeError(f"stored {name!r} lacks the field {f.name!r}, which has no default")
+
+
+def _decode_model(value: Any, _immutable: bool) -> Any:
+    """Rebuilt as pydantic unpickles: no validation, no ``__init__``."""
+    name, fields, extra, fields_set, private = value
+    cls = _resolve_kind(name, _is_model, "a pydantic model")
+    model = cls.__new__(cls)
+    model.__setstate__(
+        {
+            "__dict__": dict(fields),
+            "__pydantic_extra__": None if extra is None else dict(extra),
+            "__pydantic_fields_set__": set(fields_set),
+            "__pydantic_private__": None if private is None else dict(private),
+        }
+    )
+    return model
+
+
+def _decode_subclass(value: Any, _immutable: bool) -> Any:
+    name, base_value = value
+    cls = _REGISTRY.get(name)
+    if cls is None or _registered_base(cls) is None:
+        raise DecodeError(
+            f"stored data names the builtin subclass {name!r}, which is not registered: "
+            "call lograph.eventlog.register_type on it before decoding"
+        )
+    is_namedtuple = issubclass(cls, tuple) and hasattr(cls, "_fields")
+    return cls._make(base_value) if is_namedtuple else cls(base_value)
+
+
+def _decode_defaultdict(value: Any, _immutable: bool) -> defaultdict[Any, Any]:
+    factory_name, items = value
+    if factory_name is None:
+        return defaultdict(None, items)
+    factory = _FACTORIES.get(factory_name) or _resolve(factory_name)
+    return defaultdict(factory, items)
+
+
+def _decode_datetime(value: Any, _immutable: bool) -> datetime:
+    *fields, fold, tz = value
+    return datetime(*fields, tzinfo=tz, fold=fold)
+
+
+def _decode_time(value: Any, _immutable: bool) -> time:
+    *fields, fold, tz = value
+    return time(*fields, tzinfo=tz, fold=fold)
+
+
+def _decode_timezone(value: Any, _immutable: bool) -> timezone:
+    offset, *name = value
+    return timezone(offset * _MICROSECOND, *name)
+
+
+def _decode_zoneinfo(key: Any, _immutable: bool) -> ZoneInfo:
+    try:
+        return ZoneInfo(key)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise DecodeError(f"unknown time zone {key!r}: install tzdata or fix the zone name") from e
+
+
+def _refuse_tag(tag: int, _value: Any, _immutable: bool) -> None:
+    raise DecodeError(f"CBOR tag {tag} is not one lograph writes: the data is not an event body")
+
+
+def _unknown_tag(tag: CBORTag, _immutable: bool) -> None:
+    _refuse_tag(tag.tag, tag.value, _immutable)
+
+
+_DECODERS: Final[dict[int, Callable[[Any, bool], Any]]] = {
+    **{tag: partial(_refuse_tag, tag) for tag in _REFUSED_NATIVE},
+    TAG_TUPLE: lambda v, _: tuple(v),
+    TAG_SET: lambda v, _: set(v),
+    TAG_FROZENSET: lambda v, _: frozenset(v),
+    TAG_BYTEARRAY: lambda v, _: bytearray(v),
+    TAG_DATETIME: _decode_datetime,
+    TAG_DATE: lambda v, _: date(*v),
+    TAG_TIME: _decode_time,
+    TAG_TIMEDELTA: lambda v, _: timedelta(*v),
+    TAG_TIMEZONE: _decode_timezone,
+    TAG_ZONEINFO: _decode_zoneinfo,
+    TAG_DECIMAL: lambda v, _: Decimal(v),
+    TAG_ORDEREDDICT: lambda v, _: OrderedDict(v),
+    TAG_COUNTER: lambda v, _: Counter(v),
+    TAG_DEFAULTDICT: _decode_defaultdict,
+    TAG_DEQUE: lambda v, _: deque(v[1], v[0]),
+    TAG_RANGE: lambda v, _: range(*v),
+    TAG_ENUM: _decode_enum,
+    TAG_DATACLASS: _decode_dataclass,
+    TAG_MODEL: _decode_model,
+    TAG_SUBCLASS: _decode_subclass,
+}
 
 
 def decode(data: bytes) -> Any:
-    return cbor2.loads(data, tag_hook=_tag)
+    """Return the value ``data`` encodes. Builds only the types listed above.
+
+    Raises DecodeError if the data is not one complete CBOR value written by
+    ``encode``, or names a class this process does not allow (see the module rules).
+    """
+    decoder = CBORDecoder(
+        BytesIO(data),
+        semantic_decoders=_DECODERS,
+        tag_hook=_unknown_tag,
+        max_depth=_MAX_DEPTH,
+        allow_indefinite=False,
+        allow_duplicate_keys=False,
+    )
+    try:
+        value = decoder.decode()
+    except CBORDecodeError as exc:
+        raise _decode_error(exc) from None
+    try:
+        decoder.read(1)
+    except CBORDecodeEOF:
+        return value
+    raise DecodeError("bytes follow the encoded value: the data is corrupt")
+
+
+def _decode_error(exc: CBORDecodeError) -> DecodeError:
+    cause = exc.__cause__
+    if isinstance(cause, DecodeError):
+        return cause
+    detail = f"{exc}: {cause}" if cause is not None else str(exc)
+    return DecodeError(f"not a valid encoded value ({detail})")
 
 
 def register_type(cls: type) -> type:
+    """Allow instances of ``cls`` in stored values and decode them back as ``cls``.
+
+    Usable as a class decorator; returns ``cls``. Needed for a class decode must find
+    before its module is imported, a class defined inside a function, a subclass of a
+    builtin container or scalar, and a class used as a defaultdict's default_factory.
+    Registering a second class under the same module and qualname replaces the first.
+    """
+    if not isinstance(cls, type):
+        raise TypeError(f"register_type takes a class, not {cls!r}")
+    _register(cls)
     return cls

@@ -77,7 +77,8 @@ class Journal:
                 return  # a sibling's barrier committed ours while we waited
             events, self.pending = self.pending, []
             if self._send is not None:
-                await self._send.send(events)
+                with anyio.CancelScope(shield=True):  # taken from pending: must reach the writer
+                    await self._send.send(events)
             else:
                 await self._commit(events)
 

@@ -1,0 +1,73 @@
+"""The one place where asyncpg's errors become lograph's (``raise ... from e``).
+
+Ladder:
+- transient (the server restarted, a connection dropped, a serialization failure or a
+  deadlock): retried by the caller within its budget, then StoreUnavailableError;
+- unique violation on an event's key: ConflictError for that append only;
+- the schema or its tables are missing: SchemaVersionError saying to call setup();
+- anything else from the server or the driver: StoreUnavailableError naming the
+  operation and the SQLSTATE.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from lograph.eventlog import ConflictError, LogError, SchemaVersionError, StoreUnavailableError
+
+__all__ = ["is_conflict", "is_transient", "translate"]
+
+# serialization failure, deadlock, admin/crash shutdown, cannot connect now (starting up)
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "57P01", "57P02", "57P03"})
+# undefined table, invalid schema name
+_MISSING_SQLSTATES = frozenset({"42P01", "3F000"})
+# unique violation: another writer stored the key; not-null on seq: the append's base
+# event is not stored (see the gap check in _pg_sql)
+_CONFLICT_SQLSTATES = frozenset({"23505", "23502"})
+
+
+def is_transient(e: BaseException) -> bool:
+    """True for a failure that a retry on a fresh connection may cure."""
+    if isinstance(e, OSError):  # refused, reset, timeouts (TimeoutError is an OSError)
+        return True
+    if isinstance(e, asyncpg.PostgresConnectionError):  # SQLSTATE class 08
+        return True
+    if isinstance(e, asyncpg.PostgresError):
+        return getattr(e, "sqlstate", None) in _TRANSIENT_SQLSTATES
+    if isinstance(e, asyncpg.InterfaceError):
+        return "connection is closed" in str(e)
+    # asyncpg's protocol is out of step with the server, e.g. a connection the server
+    # terminated while it sat idle in the pool: a fresh connection cures it
+    return isinstance(e, asyncpg.InternalClientError)
+
+
+def is_conflict(e: BaseException) -> bool:
+    """True when an append's insert failed because its thread moved on (or back)."""
+    return isinstance(e, asyncpg.PostgresError) and getattr(e, "sqlstate", None) in _CONFLICT_SQLSTATES
+
+
+def conflict(e: BaseException, thread: str, expect_head: int, actual: int | None) -> ConflictError:
+    err = ConflictError(thread, expect_head, actual)
+    err.__cause__ = e
+    return err
+
+
+def translate(e: BaseException, what: str, schema: str, *, gave_up_after: float | None = None) -> LogError:
+    """The lograph error for driver error ``e`` raised while doing ``what``."""
+    if gave_up_after is not None:
+        err: LogError = StoreUnavailableError(
+            f"PostgreSQL store unavailable: {what} kept failing for {gave_up_after:.1f}s "
+            f"({type(e).__name__}: {e}); check that the server is up and reachable, "
+            "then retry (an append's outcome is unknown: reload the thread's head)"
+        )
+    elif isinstance(e, asyncpg.PostgresError) and getattr(e, "sqlstate", None) in _MISSING_SQLSTATES:
+        err = SchemaVersionError(
+            f"PostgreSQL schema {schema!r} is not set up (missing: {e}); "
+            "call `await log.setup()` (or `saver.setup()`) once before using the store"
+        )
+    elif isinstance(e, asyncpg.PostgresError):
+        sqlstate = getattr(e, "sqlstate", "?")
+        err = StoreUnavailableError(f"PostgreSQL refused {what} (SQLSTATE {sqlstate}): {e}")
+    else:
+        err = StoreUnavailableError(f"PostgreSQL store failed during {what}: {type(e).__name__}: {e}")
+    err.__cause__ = e
+    return err

@@ -1,0 +1,430 @@
+"""``PostgresLog``: the event log port on asyncpg.
+
+Rules of the append (the hard part):
+- Validate every item with ``check_append`` before any I/O; a bad item fails alone.
+- Fast path: the whole batch is ONE ``INSERT ... SELECT FROM unnest(...)`` statement in
+  autocommit, so one round trip and one implicit transaction. It either stores every
+  item or nothing.
+- If that statement hits a conflict (a unique violation: a thread moved on; or the
+  gap check: a base event is missing), the batch is redone in one transaction with
+  each item in its own savepoint: a conflicting item gets ConflictError and writes
+  nothing, the others commit together.
+- Transient failures (connection lost, server restarting, serialization failure,
+  deadlock) are retried with backoff for ``retry_for`` seconds. A failure may hit
+  after the server committed (connection lost during COMMIT), so before every retry
+  the items still pending are looked up: an item whose first event is stored with the
+  same hash succeeded and is not sent again. Nothing is ever written twice.
+- Past the budget: StoreUnavailableError; the batch's outcome is then unknown.
+
+Every driver call runs on the pool's home loop through the one bridge, so the log
+works from asyncio and trio hosts alike; driver errors are translated in
+``_pg_errors`` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import anyio
+import asyncpg
+from lograph.eventlog import (
+    Append,
+    Event,
+    LogError,
+    SchemaVersionError,
+    StoreUnavailableError,
+    ThreadInfo,
+    check_append,
+)
+
+from ._bridge import Bridge
+from ._pg_errors import conflict, is_conflict, is_transient, translate
+from ._pg_sql import SCHEMA_VERSION, Statements, lock_key
+
+__all__ = ["PostgresLog"]
+
+T = TypeVar("T")
+Conn = Any  # asyncpg.Connection or a pool's proxy of one
+
+_MAX_SEQ = 2**63 - 1
+_FIRST_DELAY = 0.05
+_MAX_DELAY = 1.0
+
+
+async def _no_reset(conn: Conn) -> None:
+    """Pool reset hook: lograph sets no session state, so skip asyncpg's reset query.
+
+    (asyncpg still rolls back an open transaction on release.) Saves a round trip per
+    pooled call on pools this module creates.
+    """
+
+
+async def _retrying(
+    what: str, schema: str, budget: float, attempt: Callable[[bool], Awaitable[T]]
+) -> T:
+    """Run ``attempt(again)`` until it succeeds, retrying transient failures for ``budget`` s.
+
+    The one place errors are translated: lograph errors pass through; driver errors
+    become lograph errors (``raise ... from e``).
+    """
+    deadline = time.monotonic() + budget
+    delay = _FIRST_DELAY
+    again = False
+    while True:
+        try:
+            return await attempt(again)
+        except LogError:
+            raise
+        except Exception as e:
+            if not is_transient(e):
+                raise translate(e, what, schema) from e
+            if time.monotonic() + delay > deadline:
+                raise translate(e, what, schema, gave_up_after=budget) from e
+        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+        delay = min(delay * 2, _MAX_DELAY)
+        again = True
+
+
+def _columns(batch: Sequence[Append], items: Sequence[int]) -> list[list[Any]]:
+    """The insert statement's twelve parallel arrays for ``items`` of ``batch``."""
+    cols: list[list[Any]] = [[] for _ in range(12)]
+    (threads, seqs, parents, kinds, run_ids, steps, task_ids, nss, tss, bodies, hashes,
+     bases) = cols
+    for i in items:
+        item = batch[i]
+        for e in item.events:
+            threads.append(item.thread)
+            seqs.append(e.seq)
+            parents.append(e.parent)
+            kinds.append(e.kind)
+            run_ids.append(e.run_id)
+            steps.append(e.step)
+            task_ids.append(e.task_id)
+            nss.append(e.ns)
+            tss.append(e.ts)
+            bodies.append(e.body)
+            hashes.append(e.hash)
+            bases.append(item.expect_head)
+    return cols
+
+
+class PostgresLog:
+    """An :class:`EventLog` in a PostgreSQL schema. Open with :meth:`open` or :meth:`from_pool`.
+
+    Call :meth:`setup` once per database (idempotent); every other method checks the
+    schema version on first use and says so when setup is missing.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        bridge: Bridge,
+        *,
+        schema: str = "lograph",
+        owns_pool: bool = False,
+        retry_for: float = 10.0,
+    ) -> None:
+        self._sql = Statements(schema)
+        self.schema = schema
+        self.retry_for = retry_for
+        self._pool = pool
+        self._bridge = bridge
+        self._owns_pool = owns_pool
+        self._ready = False
+        self._closed = False
+
+    # -- opening and closing ---------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        dsn: str,
+        *,
+        schema: str = "lograph",
+        min_size: int = 1,
+        max_size: int = 16,
+        retry_for: float = 10.0,
+        **pool_kwargs: Any,
+    ) -> PostgresLog:
+        """Connect a pool to ``dsn`` on this task's loop (a private loop on trio hosts).
+
+        Connection failures are retried for ``retry_for`` seconds, then raise
+        StoreUnavailableError. The log owns the pool: ``aclose()`` closes it.
+        """
+        Statements(schema)  # a bad schema name fails before any I/O
+        bridge = Bridge.here()
+        pool_kwargs.setdefault("reset", _no_reset)
+        settings = pool_kwargs.setdefault("server_settings", {})
+        settings.setdefault("application_name", "lograph")
+
+        async def attempt(again: bool) -> asyncpg.Pool:
+            return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, **pool_kwargs)
+
+        async def connect() -> asyncpg.Pool:
+            return await _retrying("connecting", schema, retry_for, attempt)
+
+        pool = await bridge.run(connect)
+        return cls(pool, bridge, schema=schema, owns_pool=True, retry_for=retry_for)
+
+    @classmethod
+    def from_pool(cls, pool: asyncpg.Pool, *, schema: str = "lograph", retry_for: float = 10.0) -> PostgresLog:
+        """Use an existing asyncpg pool (its loop is the driver's home); ``aclose`` leaves it open."""
+        loop = getattr(pool, "_loop", None)
+        bridge = Bridge(loop) if isinstance(loop, asyncio.AbstractEventLoop) else Bridge.here()
+        return cls(pool, bridge, schema=schema, owns_pool=False, retry_for=retry_for)
+
+    async def aclose(self) -> None:
+        """Close the pool if this log opened it. Safe to call twice; never cancelled halfway."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._owns_pool or self._bridge.home.is_closed():
+            return
+        with anyio.CancelScope(shield=True):
+            await self._bridge.run(self._close_pool)
+
+    async def _close_pool(self) -> None:
+        try:
+            await asyncio.wait_for(self._pool.close(), timeout=10)
+        except Exception:  # the server is gone or slow: drop the sockets instead
+            self._pool.terminate()
+
+    async def __aenter__(self) -> PostgresLog:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- schema ------------------------------------------------------------------------
+
+    async def setup(self) -> None:
+        """Create or migrate the schema to this lograph's version. Idempotent.
+
+        Migrations run in one transaction under an advisory lock, so concurrent setups
+        (several workers starting at once) are safe. A schema written by a newer
+        lograph raises SchemaVersionError and is left untouched.
+        """
+        await self._call("setup", self._setup_on, check=False)
+
+    async def _setup_on(self, conn: Conn) -> None:
+        try:
+            version = await conn.fetchval(self._sql.version)
+        except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+            version = None
+        if version != SCHEMA_VERSION:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(self.schema))
+                await conn.execute(self._sql.create_schema)
+                await conn.execute(self._sql.create_version)
+                version = await conn.fetchval(self._sql.version)
+                self._refuse_newer(version)
+                for n in range(version, SCHEMA_VERSION):
+                    for statement in self._sql.migrations[n]:
+                        await conn.execute(statement)
+                    await conn.execute(self._sql.record_version, n + 1)
+        self._ready = True
+
+    def _refuse_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"PostgreSQL schema {self.schema!r} is at version {version}, written by a newer "
+                f"lograph; this lograph understands versions up to {SCHEMA_VERSION}: upgrade "
+                "lograph (the schema is left untouched)"
+            )
+
+    async def _check_version(self, conn: Conn) -> None:
+        version = await conn.fetchval(self._sql.version)
+        self._refuse_newer(version)
+        if version < SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"PostgreSQL schema {self.schema!r} is at version {version}, this lograph needs "
+                f"version {SCHEMA_VERSION}: call `await log.setup()` (or `saver.setup()`) to "
+                "migrate it"
+            )
+        self._ready = True
+
+    async def schema_version(self) -> int:
+        """The stored schema version (0 when setup never ran)."""
+
+        async def fetch(conn: Conn) -> int:
+            try:
+                return int(await conn.fetchval(self._sql.version))
+            except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+                return 0
+
+        return await self._call("reading the schema version", fetch, check=False)
+
+    # -- the one path to the driver --------------------------------------------------------
+
+    async def _call(
+        self,
+        what: str,
+        fn: Callable[[Conn], Awaitable[T]],
+        *,
+        before_retry: Callable[[Conn], Awaitable[None]] | None = None,
+        check: bool = True,
+    ) -> T:
+        """Run ``fn(conn)`` on a pooled connection on the home loop, retrying transient errors."""
+        if self._closed:
+            raise StoreUnavailableError(f"the PostgreSQL log (schema {self.schema!r}) is closed")
+
+        async def attempt(again: bool) -> T:
+            async with self._pool.acquire() as conn:
+                if check and not self._ready:
+                    await self._check_version(conn)
+                if again and before_retry is not None:
+                    await before_retry(conn)
+                return await fn(conn)
+
+        async def home() -> T:
+            return await _retrying(what, self.schema, self.retry_for, attempt)
+
+        return await self._bridge.run(home)
+
+    # -- appends -------------------------------------------------------------------------
+
+    async def append(self, thread: str, events: Sequence[Event], expect_head: int) -> None:
+        [error] = await self.append_batch([Append(thread, tuple(events), expect_head)])
+        if error is not None:
+            raise error
+
+    async def append_batch(self, batch: Sequence[Append]) -> list[BaseException | None]:
+        results: list[BaseException | None] = [None] * len(batch)
+        pending: list[int] = []
+        for i, item in enumerate(batch):
+            try:
+                check_append(item.thread, item.events, item.expect_head)
+            except ValueError as e:
+                results[i] = e
+            else:
+                pending.append(i)
+        if not pending:
+            return results
+        # key order for every writer (no deadlocks); a thread's items keep their order
+        pending.sort(key=lambda i: batch[i].thread)
+
+        async def write(conn: Conn) -> None:
+            await self._write(conn, batch, pending, results)
+
+        async def resolve(conn: Conn) -> None:
+            await self._drop_stored(conn, batch, pending)
+
+        await self._call("append", write, before_retry=resolve)
+        return results
+
+    async def _write(
+        self, conn: Conn, batch: Sequence[Append], pending: list[int], results: list[BaseException | None]
+    ) -> None:
+        """Store the pending items; on return ``pending`` is empty and ``results`` final."""
+        try:
+            await conn.execute(self._sql.insert, *_columns(batch, pending))
+        except asyncpg.PostgresError as e:
+            if not is_conflict(e):
+                raise
+        else:
+            pending.clear()
+            return
+        conflicts: dict[int, BaseException] = {}
+        async with conn.transaction():
+            for i in pending:
+                item = batch[i]
+                try:
+                    async with conn.transaction():  # a savepoint: this item alone
+                        await conn.execute(self._sql.insert, *_columns(batch, [i]))
+                except asyncpg.PostgresError as e:
+                    if not is_conflict(e):
+                        raise
+                    actual = await conn.fetchval(self._sql.head, item.thread)
+                    conflicts[i] = conflict(e, item.thread, item.expect_head, actual)
+        for i, err in conflicts.items():
+            results[i] = err
+        pending.clear()
+
+    async def _drop_stored(self, conn: Conn, batch: Sequence[Append], pending: list[int]) -> None:
+        """After an unknown outcome: drop from ``pending`` the items already stored.
+
+        An item is stored if its first event is, with the same hash (its events commit
+        together). A different hash is another writer's event: the retry will then
+        report the conflict.
+        """
+        if not pending:
+            return
+        rows = await conn.fetch(
+            self._sql.stored_hashes,
+            pending,
+            [batch[i].thread for i in pending],
+            [batch[i].events[0].seq for i in pending],
+        )
+        stored = {int(r[0]) for r in rows if bytes(r[1]) == batch[int(r[0])].events[0].hash}
+        pending[:] = [i for i in pending if i not in stored]
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def read(self, thread: str, *, after: int = 0, upto: int | None = None) -> list[Event]:
+        end = _MAX_SEQ if upto is None else upto
+
+        async def fetch(conn: Conn) -> list[Event]:
+            return [Event(*r) for r in await conn.fetch(self._sql.read, thread, after, end)]
+
+        return await self._call("read", fetch)
+
+    async def head(self, thread: str) -> int:
+        async def fetch(conn: Conn) -> int:
+            return int(await conn.fetchval(self._sql.head, thread))
+
+        return await self._call("head", fetch)
+
+    async def threads(self) -> list[ThreadInfo]:
+        async def fetch(conn: Conn) -> list[ThreadInfo]:
+            return [ThreadInfo(*r) for r in await conn.fetch(self._sql.threads)]
+
+        return await self._call("threads", fetch)
+
+    async def storage_bytes(self) -> int:
+        """Bytes on disk of the events and snapshots tables with their indexes."""
+
+        async def fetch(conn: Conn) -> int:
+            return int(await conn.fetchval(self._sql.storage_bytes, self.schema))
+
+        return await self._call("storage_bytes", fetch)
+
+    # -- snapshots and deletion -------------------------------------------------------------
+
+    async def put_snapshot(self, thread: str, seq: int, data: bytes) -> None:
+        async def put(conn: Conn) -> None:
+            await conn.execute(self._sql.put_snapshot, thread, seq, data)
+
+        await self._call("put_snapshot", put)
+
+    async def latest_snapshot(self, thread: str, upto: int) -> tuple[int, bytes] | None:
+        async def fetch(conn: Conn) -> tuple[int, bytes] | None:
+            row = await conn.fetchrow(self._sql.latest_snapshot, thread, upto)
+            return None if row is None else (int(row[0]), bytes(row[1]))
+
+        return await self._call("latest_snapshot", fetch)
+
+    async def snapshots(self, thread: str) -> list[int]:
+        async def fetch(conn: Conn) -> list[int]:
+            return [int(r[0]) for r in await conn.fetch(self._sql.snapshots, thread)]
+
+        return await self._call("snapshots", fetch)
+
+    async def delete_snapshots(self, thread: str) -> None:
+        async def delete(conn: Conn) -> None:
+            await conn.execute(self._sql.delete_snapshots, thread)
+
+        await self._call("delete_snapshots", delete)
+
+    async def delete_thread(self, thread: str) -> None:
+        async def delete(conn: Conn) -> None:
+            await conn.execute(self._sql.delete_thread, thread)
+
+        await self._call("delete_thread", delete)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<PostgresLog schema={self.schema!r} {state}>"

@@ -1,0 +1,130 @@
+"""The PostgreSQL store's schema, its forward migrations and every statement it runs.
+
+Rules:
+- The schema name is user-chosen, so it is always quoted (``quote_ident``); every table
+  is named through it, never through ``search_path``.
+- ``MIGRATIONS[i]`` takes a schema from version ``i`` to ``i + 1``. Append only: a
+  released migration is never edited, so a database's version says what it holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Statements", "lock_key", "quote_ident"]
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as a PostgreSQL identifier, whatever characters it holds."""
+    if not name or "\x00" in name:
+        raise ValueError(f"invalid PostgreSQL schema name {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lock_key(schema: str) -> int:
+    """The advisory lock serialising setup of ``schema`` across processes (a signed int64)."""
+    digest = hashlib.sha256(f"lograph.setup:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+#: each entry is a list of statements; ``{s}`` is the quoted schema
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE {s}.events (
+            thread  text             NOT NULL,
+            seq     bigint           NOT NULL,
+            parent  bigint           NOT NULL,
+            kind    text             NOT NULL,
+            run_id  text             NOT NULL,
+            step    bigint           NOT NULL,  -- int64, as the hash packs it
+            task_id text             NOT NULL,
+            ns      text             NOT NULL,
+            ts      double precision NOT NULL,
+            body    bytea            NOT NULL,
+            hash    bytea            NOT NULL,
+            PRIMARY KEY (thread, seq)
+        )""",
+        """CREATE TABLE {s}.snapshots (
+            thread text   NOT NULL,
+            seq    bigint NOT NULL,
+            data   bytea  NOT NULL,
+            PRIMARY KEY (thread, seq)
+        )""",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_COLUMNS = "seq, parent, kind, run_id, step, task_id, ns, ts, body, hash"
+
+
+class Statements:
+    """Every statement for one schema, built once."""
+
+    def __init__(self, schema: str) -> None:
+        s = self.schema = quote_ident(schema)
+        self.create_schema = f"CREATE SCHEMA IF NOT EXISTS {s}"
+        self.create_version = (
+            f"CREATE TABLE IF NOT EXISTS {s}.lograph_schema_version ("
+            "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        self.version = f"SELECT coalesce(max(version), 0) FROM {s}.lograph_schema_version"
+        self.record_version = f"INSERT INTO {s}.lograph_schema_version (version) VALUES ($1)"
+        self.migrations = [[stmt.format(s=s) for stmt in step] for step in MIGRATIONS]
+
+        # One statement appends any number of items. Rows arrive sorted by (thread, seq)
+        # so concurrent writers take the key locks in one order. The gap check: an
+        # item's first row stores NULL into seq (a NOT NULL violation) unless the
+        # event it follows (its base, expect_head) is stored, so an append beyond the
+        # head fails whole instead of leaving a hole. Later rows of an item follow
+        # rows of the same statement, which the check cannot see, so they skip it.
+        self.insert = f"""
+            INSERT INTO {s}.events (thread, {_COLUMNS})
+            SELECT t.thread,
+                   CASE WHEN t.base = 0 OR t.seq <> t.base + 1 OR EXISTS (
+                            SELECT 1 FROM {s}.events p
+                            WHERE p.thread = t.thread AND p.seq = t.base)
+                        THEN t.seq END,
+                   t.parent, t.kind, t.run_id, t.step, t.task_id, t.ns, t.ts, t.body, t.hash
+            FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
+                        $6::bigint[], $7::text[], $8::text[], $9::float8[], $10::bytea[],
+                        $11::bytea[], $12::bigint[])
+                 AS t(thread, seq, parent, kind, run_id, step, task_id, ns, ts, body, hash,
+                      base)"""
+        # After an unknown outcome: which first events of the pending items are stored.
+        self.stored_hashes = f"""
+            SELECT t.i, e.hash
+            FROM unnest($1::integer[], $2::text[], $3::bigint[]) AS t(i, thread, seq)
+            JOIN {s}.events e ON e.thread = t.thread AND e.seq = t.seq"""
+        self.read = (
+            f"SELECT {_COLUMNS} FROM {s}.events "
+            "WHERE thread = $1 AND seq > $2 AND seq <= $3 ORDER BY seq"
+        )
+        self.head = f"SELECT coalesce(max(seq), 0) FROM {s}.events WHERE thread = $1"
+        self.threads = f"""
+            SELECT g.thread, g.head, g.n, g.bytes, l.ts
+            FROM (SELECT thread, max(seq) AS head, count(*) AS n,
+                         coalesce(sum(octet_length(body)), 0) AS bytes
+                  FROM {s}.events GROUP BY thread) AS g
+            JOIN {s}.events l ON l.thread = g.thread AND l.seq = g.head
+            ORDER BY g.thread COLLATE "C" """
+        self.put_snapshot = (
+            f"INSERT INTO {s}.snapshots (thread, seq, data) VALUES ($1, $2, $3) "
+            "ON CONFLICT (thread, seq) DO UPDATE SET data = EXCLUDED.data"
+        )
+        self.latest_snapshot = (
+            f"SELECT seq, data FROM {s}.snapshots WHERE thread = $1 AND seq <= $2 "
+            "ORDER BY seq DESC LIMIT 1"
+        )
+        self.snapshots = f"SELECT seq FROM {s}.snapshots WHERE thread = $1 ORDER BY seq"
+        self.delete_snapshots = f"DELETE FROM {s}.snapshots WHERE thread = $1"
+        # one statement, so one implicit transaction: events and snapshots go together
+        self.delete_thread = (
+            f"WITH gone AS (DELETE FROM {s}.events WHERE thread = $1) "
+            f"DELETE FROM {s}.snapshots WHERE thread = $1"
+        )
+        # $1 is the raw schema name; format('%I') quotes it as an identifier
+        self.storage_bytes = (
+            "SELECT pg_total_relation_size(format('%I.events', $1::text)::regclass) "
+            "+ pg_total_relation_size(format('%I.snapshots', $1::text)::regclass)"
+        )

@@ -1,0 +1,399 @@
+"""The SQLite store's SQL: plain functions of a ``sqlite3.Connection``, no async.
+
+Every function here runs on the driver's worker thread as ONE unit (see
+``adapters/sqlite.py``): a write transaction is begun, done and committed (or rolled
+back) inside one call, so a cancelled caller can never leave the connection inside a
+transaction, and a group commit costs one round trip to the driver whatever its size.
+
+Rules:
+- The connection is in autocommit mode (``isolation_level=None``); writes open their
+  transaction explicitly with ``BEGIN IMMEDIATE``, which takes SQLite's write lock at
+  once. Everything between BEGIN and COMMIT therefore sees no other writer: the head
+  check of an append is race-free.
+- ``(thread, seq)`` is the primary key: it is the backstop of the head check.
+- The schema is versioned in ``meta``; forward migrations run at open inside one write
+  transaction; a file from a newer lograph is refused, never misread or changed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from lograph.eventlog import (
+    Append,
+    ConflictError,
+    Event,
+    SchemaVersionError,
+    StoreUnavailableError,
+    ThreadInfo,
+)
+
+T = TypeVar("T")
+
+#: SQLite 3.37 brought STRICT tables.
+MIN_SQLITE = (3, 37, 0)
+
+SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+#: MIGRATIONS[v] takes a store from schema version v to v + 1. Append only; never edit.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE events (
+            thread  TEXT    NOT NULL,
+            seq     INTEGER NOT NULL,
+            parent  INTEGER NOT NULL,
+            kind    TEXT    NOT NULL,
+            run_id  TEXT    NOT NULL,
+            step    INTEGER NOT NULL,
+            task_id TEXT    NOT NULL,
+            ns      TEXT    NOT NULL,
+            ts      REAL    NOT NULL,
+            body    BLOB    NOT NULL,
+            hash    BLOB    NOT NULL,
+            PRIMARY KEY (thread, seq)
+        ) STRICT, WITHOUT ROWID""",
+        """CREATE TABLE snapshots (
+            thread TEXT    NOT NULL,
+            seq    INTEGER NOT NULL,
+            data   BLOB    NOT NULL,
+            PRIMARY KEY (thread, seq)
+        ) STRICT, WITHOUT ROWID""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_META = (
+    "CREATE TABLE IF NOT EXISTS meta ("
+    "key TEXT PRIMARY KEY NOT NULL, value ANY NOT NULL) STRICT, WITHOUT ROWID"
+)
+_INSERT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_HEAD = "SELECT max(seq) FROM events WHERE thread = ?"
+_READ = (
+    "SELECT seq, parent, kind, run_id, step, task_id, ns, ts, body, hash FROM events "
+    "WHERE thread = ? AND seq > ? AND seq <= ? ORDER BY seq"
+)
+# One min/max aggregate: SQLite takes the bare column ``ts`` from the row holding max(seq).
+_THREADS = (
+    "SELECT thread, max(seq), count(*), sum(length(body)), ts FROM events "
+    "GROUP BY thread ORDER BY thread"
+)
+_MAX_SEQ = 2**63 - 1
+
+# SQLite primary result codes (extended codes carry them in their low byte).
+_PERM = 3
+_BUSY = 5
+_LOCKED = 6
+_READONLY = 8
+_IOERR = 10
+_CORRUPT = 11
+_FULL = 13
+_CANTOPEN = 14
+_NOTADB = 26
+_CONSTRAINT_PRIMARYKEY = 1555
+
+
+# --- errors ------------------------------------------------------------------------
+
+
+def _code(e: sqlite3.Error) -> int:
+    code = getattr(e, "sqlite_errorcode", None)
+    return -1 if code is None else code & 0xFF
+
+
+def is_busy(e: sqlite3.Error) -> bool:
+    return _code(e) in (_BUSY, _LOCKED)
+
+
+def store_error(e: sqlite3.Error, path: str, busy_timeout: float) -> StoreUnavailableError:
+    """What a driver error means to the caller. The adapter's one translation table."""
+    code = _code(e)
+    where = f"the SQLite store {path!r}"
+    if code in (_BUSY, _LOCKED):
+        return StoreUnavailableError(
+            f"{where} stayed locked by another connection for more than {busy_timeout:g} s "
+            f"({e}): another process holds a long write transaction; retry later, or open "
+            "the store with a larger busy_timeout"
+        )
+    if code == _READONLY:
+        return StoreUnavailableError(
+            f"{where} is read-only ({e}): lograph must write to it; make the file and its "
+            "directory writable (the WAL needs the -wal and -shm files beside it), or copy "
+            "it somewhere writable"
+        )
+    if code in (_CANTOPEN, _PERM):
+        parent = Path(path).parent if path != ":memory:" else Path(".")
+        return StoreUnavailableError(
+            f"cannot open {where} ({e}): check that the directory {str(parent)!r} exists "
+            "and is writable, and that the path names a file, not a directory"
+        )
+    if code in (_NOTADB, _CORRUPT):
+        return StoreUnavailableError(
+            f"{where} is not a readable SQLite database ({e}): point lograph at a new file, "
+            "or restore the store from a backup"
+        )
+    if code == _FULL:
+        return StoreUnavailableError(f"{where}: the disk is full ({e}); free space and retry")
+    if code == _IOERR:
+        return StoreUnavailableError(f"{where}: disk I/O error ({e}); check the disk")
+    return StoreUnavailableError(f"{where} failed: {e} ({type(e).__name__})")
+
+
+def _item_error(e: sqlite3.IntegrityError, item: Append, head: int) -> BaseException:
+    """A constraint failure of one append: the primary key means another writer won."""
+    if getattr(e, "sqlite_errorcode", None) == _CONSTRAINT_PRIMARYKEY:
+        return ConflictError(item.thread, item.expect_head, head)
+    return ValueError(
+        f"thread {item.thread!r}: an event has a field of the wrong type for the store ({e}); "
+        "build events with lograph.eventlog.make_event"
+    )
+
+
+# --- opening -------------------------------------------------------------------------
+
+
+def check_options(synchronous: str, busy_timeout: float) -> str:
+    """Validate the open options before any I/O; return the PRAGMA value."""
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        need = ".".join(map(str, MIN_SQLITE))
+        raise StoreUnavailableError(
+            f"lograph's SQLite store needs SQLite {need} or newer (STRICT tables); this "
+            f"Python links SQLite {sqlite3.sqlite_version}: use a newer Python build"
+        )
+    mode = str(synchronous).upper()
+    if mode not in SYNCHRONOUS:
+        raise ValueError(f"synchronous={synchronous!r}: use one of {', '.join(SYNCHRONOUS)}")
+    if not busy_timeout >= 0:
+        raise ValueError(f"busy_timeout={busy_timeout!r}: use a number of seconds >= 0")
+    return mode
+
+
+def setup(conn: sqlite3.Connection, path: str, synchronous: str, busy_timeout: float) -> None:
+    """Configure a fresh connection and bring the schema up to date (idempotent)."""
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+    if mode not in ("wal", "memory"):
+        raise StoreUnavailableError(
+            f"the SQLite store {path!r} cannot use write-ahead logging (journal mode stays "
+            f"{mode!r}); put it on a local file system"
+        )
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    write(conn, busy_timeout, _migrate, path)
+
+
+def _migrate(conn: sqlite3.Connection, path: str) -> None:
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    version = _version(conn, path) if "meta" in tables else 0
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"the SQLite store {path!r} has schema version {version}, but this lograph knows "
+            f"versions up to {SCHEMA_VERSION}: it was written by a newer lograph; upgrade "
+            "lograph to open it (the file was not changed)"
+        )
+    if version == 0 and tables & {"events", "snapshots"}:
+        raise StoreUnavailableError(
+            f"the SQLite store {path!r} has tables {sorted(tables)} but no lograph schema "
+            "version: it was not made by lograph; use another file"
+        )
+    conn.execute(_META)
+    for step in MIGRATIONS[version:]:
+        for statement in step:
+            conn.execute(statement)
+    # Always a write, even when nothing migrated: a read-only store fails here, at open.
+    conn.execute(
+        "INSERT INTO meta VALUES ('schema_version', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (SCHEMA_VERSION,),
+    )
+
+
+def _version(conn: sqlite3.Connection, path: str) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        return 0
+    if not isinstance(row[0], int) or row[0] < 0:
+        raise SchemaVersionError(
+            f"the SQLite store {path!r} records schema version {row[0]!r}, which no lograph "
+            "writes: the file was edited by hand or by another program; use another file"
+        )
+    return row[0]
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0])
+
+
+# --- transactions --------------------------------------------------------------------
+
+
+def begin_immediate(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Take the write lock, retrying SQLITE_BUSY with backoff for ``busy_timeout`` s.
+
+    SQLite's busy handler already waits inside each attempt; the loop covers the
+    cases where SQLite reports BUSY without waiting (WAL recovery by another process).
+    The last BUSY error propagates once the time is spent.
+    """
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.001
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as e:
+            left = deadline - time.monotonic()
+            if not is_busy(e) or left <= 0:
+                raise
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, 0.05)
+
+
+def write(conn: sqlite3.Connection, busy_timeout: float, fn: Callable[..., T], *args: object) -> T:
+    """Run ``fn(conn, *args)`` in one write transaction: all of it commits, or none."""
+    begin_immediate(conn, busy_timeout)
+    try:
+        result = fn(conn, *args)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:  # the first error is the one to report
+                pass
+        raise
+    return result
+
+
+def _head(conn: sqlite3.Connection, thread: str) -> int:
+    row = conn.execute(_HEAD, (thread,)).fetchone()
+    return 0 if row[0] is None else int(row[0])
+
+
+def _rows(item: Append) -> list[tuple[object, ...]]:
+    t = item.thread
+    return [
+        (t, e.seq, e.parent, e.kind, e.run_id, e.step, e.task_id, e.ns, e.ts, e.body, e.hash)
+        for e in item.events
+    ]
+
+
+class _Refused(Exception):
+    """The primary key or a column type refused a row that the head check let through."""
+
+
+def append_batch(
+    conn: sqlite3.Connection, busy_timeout: float, batch: Sequence[Append]
+) -> list[BaseException | None]:
+    """Append every item whose head still matches, in one write transaction.
+
+    Items are applied in order (a later item may build on an earlier one of the same
+    thread); a mismatched head is a ConflictError for that item only. The accepted
+    items' rows go in with one executemany. Should the primary key (the backstop) or a
+    column type refuse a row anyway, that transaction is rolled back and a second one
+    appends the items one by one, so the failure lands on its own item alone.
+    """
+    try:
+        return write(conn, busy_timeout, _append_all, batch)
+    except _Refused:
+        return write(conn, busy_timeout, _append_one_by_one, batch)
+
+
+def _append_all(conn: sqlite3.Connection, batch: Sequence[Append]) -> list[BaseException | None]:
+    heads: dict[str, int] = {}
+    results: list[BaseException | None] = []
+    rows: list[tuple[object, ...]] = []
+    for item in batch:
+        head = heads.get(item.thread)
+        if head is None:
+            head = heads[item.thread] = _head(conn, item.thread)
+        if head != item.expect_head:
+            results.append(ConflictError(item.thread, item.expect_head, head))
+            continue
+        rows += _rows(item)
+        heads[item.thread] = item.events[-1].seq
+        results.append(None)
+    try:
+        conn.executemany(_INSERT, rows)
+    except sqlite3.IntegrityError as e:
+        raise _Refused from e
+    return results
+
+
+def _append_one_by_one(
+    conn: sqlite3.Connection, batch: Sequence[Append]
+) -> list[BaseException | None]:
+    """The backstop path: each item inside its own savepoint, so one refusal undoes one item."""
+    heads: dict[str, int] = {}
+    results: list[BaseException | None] = []
+    for item in batch:
+        head = heads.get(item.thread)
+        if head is None:
+            head = heads[item.thread] = _head(conn, item.thread)
+        if head != item.expect_head:
+            results.append(ConflictError(item.thread, item.expect_head, head))
+            continue
+        conn.execute("SAVEPOINT item")
+        try:
+            conn.executemany(_INSERT, _rows(item))
+        except sqlite3.IntegrityError as e:
+            conn.execute("ROLLBACK TO item")
+            conn.execute("RELEASE item")
+            heads[item.thread] = _head(conn, item.thread)
+            results.append(_item_error(e, item, heads[item.thread]))
+            continue
+        conn.execute("RELEASE item")
+        heads[item.thread] = item.events[-1].seq
+        results.append(None)
+    return results
+
+
+def put_snapshot(conn: sqlite3.Connection, thread: str, seq: int, data: bytes) -> None:
+    conn.execute(
+        "INSERT INTO snapshots VALUES (?, ?, ?) "
+        "ON CONFLICT (thread, seq) DO UPDATE SET data = excluded.data",
+        (thread, seq, data),
+    )
+
+
+def delete_snapshots(conn: sqlite3.Connection, thread: str) -> None:
+    conn.execute("DELETE FROM snapshots WHERE thread = ?", (thread,))
+
+
+def delete_thread(conn: sqlite3.Connection, thread: str) -> None:
+    conn.execute("DELETE FROM events WHERE thread = ?", (thread,))
+    conn.execute("DELETE FROM snapshots WHERE thread = ?", (thread,))
+
+
+# --- reads (each one statement, its own read transaction) ------------------------------
+
+
+def read(conn: sqlite3.Connection, thread: str, after: int, upto: int | None) -> list[Event]:
+    end = _MAX_SEQ if upto is None else min(upto, _MAX_SEQ)
+    return [Event(*row) for row in conn.execute(_READ, (thread, after, end))]
+
+
+def head(conn: sqlite3.Connection, thread: str) -> int:
+    return _head(conn, thread)
+
+
+def threads(conn: sqlite3.Connection) -> list[ThreadInfo]:
+    return [
+        ThreadInfo(thread, head, count, size or 0, ts)
+        for thread, head, count, size, ts in conn.execute(_THREADS)
+    ]
+
+
+def latest_snapshot(conn: sqlite3.Connection, thread: str, upto: int) -> tuple[int, bytes] | None:
+    row = conn.execute(
+        "SELECT seq, data FROM snapshots WHERE thread = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
+        (thread, min(upto, _MAX_SEQ)),
+    ).fetchone()
+    return None if row is None else (int(row[0]), bytes(row[1]))
+
+
+def snapshots(conn: sqlite3.Connection, thread: str) -> list[int]:
+    rows = conn.execute("SELECT seq FROM snapshots WHERE thread = ? ORDER BY seq", (thread,))
+    return [int(row[0]) for row in rows]

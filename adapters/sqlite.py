@@ -1,0 +1,343 @@
+"""The SQLite store: one file, the embedded default.
+
+Usage::
+
+    with SqliteSaver.from_conn_string("./lograph.db") as saver:          # sync code
+        ...
+    async with SqliteSaver.from_conn_string("./lograph.db") as saver:    # asyncio or trio
+        ...
+
+What survives what (the file runs in WAL mode; ``synchronous`` is set at open):
+
+- ``synchronous="FULL"`` (the default): a committed append is fsynced before the call
+  returns; it survives a process kill and a power loss or OS crash.
+- ``synchronous="NORMAL"``: a committed append survives a process kill, but the last
+  commits before a power loss or OS crash may be lost (the WAL is synced only at
+  checkpoints). The file is never corrupted either way. Several times faster.
+- ``"OFF"`` and ``"EXTRA"`` are accepted and mean what SQLite says.
+
+Concurrency: every write is one ``BEGIN IMMEDIATE`` transaction holding SQLite's write
+lock, and an append checks the thread's head inside it, so two processes on one file
+are safe: appends to different threads both commit; two appends to one thread at the
+same head cannot both win (the loser gets ConflictError and wrote nothing). A lock held
+by another connection is waited for up to ``busy_timeout`` seconds (default 5), then
+reported as StoreUnavailableError; SQLite's own errors never reach the caller.
+
+How it runs: aiosqlite keeps one ``sqlite3`` connection on a worker thread, and that
+driver belongs to the asyncio loop it was opened on (its home, see ``_bridge.py``):
+on a trio host or from the sync facade every call is submitted to the home loop.
+Each operation is ONE call on the worker thread (a whole group commit included; see
+``_sqlite_sql.py``): one round trip per transaction, and a cancelled caller never
+leaves a transaction half-done on the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
+
+import aiosqlite
+import anyio
+import anyio.lowlevel
+from lograph.eventlog import Append, Event, StoreUnavailableError, ThreadInfo, check_append
+from lograph.runtime._checkpointer import Checkpointer
+from lograph.runtime._sync import in_event_loop, portal
+
+from . import _sqlite_sql as sql
+from ._bridge import Bridge
+
+__all__ = ["AsyncSqliteSaver", "SqliteLog", "SqliteSaver", "SqliteSaverOpener"]
+
+# aiosqlite has no public "run this function on the connection's thread"; its own
+# Cursor uses ``Connection._execute`` for exactly that. Fail at import, not mid-run.
+if not callable(getattr(aiosqlite.Connection, "_execute", None)):  # pragma: no cover
+    raise ImportError(
+        f"lograph's SQLite store needs aiosqlite's Connection._execute, which aiosqlite "
+        f"{getattr(aiosqlite, '__version__', '?')} lacks: install aiosqlite>=0.20,<1"
+    )
+
+
+@contextmanager
+def _translated(path: str, busy_timeout: float) -> Iterator[None]:
+    """The one place where driver errors become lograph errors."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise sql.store_error(e, path, busy_timeout) from e
+
+
+def _location(path: str | os.PathLike[str]) -> tuple[str, bool]:
+    name = os.fspath(path)
+    return name, name.startswith("file:")
+
+
+def _daemonize(db: Any) -> None:
+    """Make the driver's worker thread a daemon, before it starts.
+
+    aiosqlite's thread is not a daemon, so a store someone forgot to close would hang
+    the interpreter at exit (Python joins such threads before running atexit hooks).
+    Abandoning it is safe: every transaction is one call on that thread, and SQLite
+    ignores a transaction whose commit never completed; a caller that got no answer
+    was promised nothing. (aiosqlite < 0.21 made the Connection the Thread itself.)
+    """
+    thread = getattr(db, "_thread", db)
+    if isinstance(thread, threading.Thread) and not thread.is_alive():
+        thread.daemon = True
+
+
+def _try_open(name: str, uri: bool) -> None:
+    sqlite3.connect(name, uri=uri).close()
+
+
+async def _connect(name: str, uri: bool, synchronous: str, busy_timeout: float) -> Any:
+    """On the home loop: open the driver and set the file up; close it if that fails."""
+    # When sqlite3.connect itself fails, aiosqlite stops its worker thread with a
+    # future nobody awaits, and the thread later crashes on the closed loop. Surface
+    # "cannot open" here first, on a plain thread, so that path is never taken.
+    await asyncio.to_thread(_try_open, name, uri)
+    db: Any = aiosqlite.connect(name, uri=uri, isolation_level=None, timeout=busy_timeout)
+    _daemonize(db)
+    await db
+    try:
+        await db._execute(sql.setup, db._conn, name, synchronous, busy_timeout)
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+class SqliteLog:
+    """The :class:`~lograph.eventlog.EventLog` port on one SQLite file. Open with :meth:`open`.
+
+    An async context manager; ``aclose()`` closes the connection on its home loop and is
+    safe to call twice. After ``aclose()`` every call raises StoreUnavailableError.
+    """
+
+    def __init__(self, db: Any, bridge: Bridge, path: str, busy_timeout: float) -> None:
+        self._db = db
+        self._conn: sqlite3.Connection = db._conn
+        self._bridge = bridge
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: str = "FULL",
+        busy_timeout: float = 5.0,
+    ) -> SqliteLog:
+        """Open (creating if needed) and migrate the store at ``path``.
+
+        ``path`` is a file path, ``":memory:"``, or a ``file:`` URI. Raises ValueError
+        for a bad option (nothing touched), StoreUnavailableError when the file cannot
+        be opened for writing, SchemaVersionError when a newer lograph wrote it.
+        """
+        mode = sql.check_options(synchronous, busy_timeout)
+        name, uri = _location(path)
+        bridge = Bridge.here()
+        # Shielded: a cancellation must not strand an opened driver nobody can close.
+        with anyio.CancelScope(shield=True), _translated(name, busy_timeout):
+            db = await bridge.run(_connect, name, uri, mode, busy_timeout)
+        log = cls(db, bridge, name, busy_timeout)
+        try:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        except BaseException:
+            await log.aclose()
+            raise
+        return log
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<SqliteLog {self.path!r} {state}>"
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(connection, *args)`` on the driver's thread, on the driver's home loop."""
+        if self._closed:
+            raise StoreUnavailableError(f"the SQLite store {self.path!r} is closed; open it again")
+        with _translated(self.path, self.busy_timeout):
+            return await self._bridge.run(self._db._execute, fn, self._conn, *args)
+
+    async def _write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(connection, *args)`` inside one BEGIN IMMEDIATE ... COMMIT."""
+        return await self._call(sql.write, self.busy_timeout, fn, *args)
+
+    # --- the EventLog port -----------------------------------------------------------
+
+    async def append(self, thread: str, events: Sequence[Event], expect_head: int) -> None:
+        (error,) = await self.append_batch([Append(thread, tuple(events), expect_head)])
+        if error is not None:
+            raise error
+
+    async def append_batch(self, batch: Sequence[Append]) -> list[BaseException | None]:
+        results: list[BaseException | None] = [None] * len(batch)
+        valid: list[int] = []
+        for i, item in enumerate(batch):
+            try:
+                check_append(item.thread, item.events, item.expect_head)
+            except ValueError as e:
+                results[i] = e
+            else:
+                valid.append(i)
+        if valid:
+            done = await self._call(sql.append_batch, self.busy_timeout, [batch[i] for i in valid])
+            for i, outcome in zip(valid, done, strict=True):
+                results[i] = outcome
+        return results
+
+    async def read(self, thread: str, *, after: int = 0, upto: int | None = None) -> list[Event]:
+        events: list[Event] = await self._call(sql.read, thread, after, upto)
+        return events
+
+    async def head(self, thread: str) -> int:
+        seq: int = await self._call(sql.head, thread)
+        return seq
+
+    async def threads(self) -> list[ThreadInfo]:
+        infos: list[ThreadInfo] = await self._call(sql.threads)
+        return infos
+
+    async def put_snapshot(self, thread: str, seq: int, data: bytes) -> None:
+        await self._write(sql.put_snapshot, thread, seq, data)
+
+    async def latest_snapshot(self, thread: str, upto: int) -> tuple[int, bytes] | None:
+        found: tuple[int, bytes] | None = await self._call(sql.latest_snapshot, thread, upto)
+        return found
+
+    async def snapshots(self, thread: str) -> list[int]:
+        seqs: list[int] = await self._call(sql.snapshots, thread)
+        return seqs
+
+    async def delete_snapshots(self, thread: str) -> None:
+        await self._write(sql.delete_snapshots, thread)
+
+    async def delete_thread(self, thread: str) -> None:
+        await self._write(sql.delete_thread, thread)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True), _translated(self.path, self.busy_timeout):
+            if self._bridge.home.is_closed():
+                # The loop that owned the driver is gone: stop its thread directly.
+                self._db.stop()
+            else:
+                await self._bridge.run(self._db.close)
+
+    async def __aenter__(self) -> SqliteLog:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class SqliteSaver(Checkpointer):
+    """A checkpointer on one SQLite file (alias ``AsyncSqliteSaver``).
+
+    Open with ``SqliteSaver.from_conn_string(path)`` as ``with`` (sync code) or
+    ``async with`` (asyncio or trio), or wrap an opened :class:`SqliteLog`.
+    """
+
+    log: SqliteLog
+
+    def __init__(self, log: SqliteLog, *, snapshot_every: int = 400) -> None:
+        if not isinstance(log, SqliteLog):
+            raise TypeError(
+                f"SqliteSaver(log) takes an opened SqliteLog, not {type(log).__name__}; "
+                "to open a file use `SqliteSaver.from_conn_string(path)`"
+            )
+        super().__init__(log, snapshot_every=snapshot_every)
+
+    @classmethod
+    def from_conn_string(
+        cls,
+        conn_string: str | os.PathLike[str],
+        *,
+        synchronous: str = "FULL",
+        busy_timeout: float = 5.0,
+        snapshot_every: int = 400,
+    ) -> SqliteSaverOpener:
+        """A context manager opening the store at ``conn_string`` (a path, ``":memory:"``
+        or a ``file:`` URI): ``with`` in sync code, ``async with`` in async code.
+
+        Bad options raise ValueError here, before anything is opened.
+        """
+        sql.check_options(synchronous, busy_timeout)
+        opts = {"synchronous": synchronous, "busy_timeout": busy_timeout}
+        return SqliteSaverOpener(cls, conn_string, opts, snapshot_every)
+
+    def setup(self) -> None:
+        """Nothing to do: the schema was created or migrated when the store opened.
+
+        Kept (idempotent) so code written for LangGraph's savers runs unchanged.
+        """
+
+    async def asetup(self) -> None:
+        """Nothing to do: see :meth:`setup`."""
+
+
+AsyncSqliteSaver = SqliteSaver
+
+
+class SqliteSaverOpener:
+    """What ``SqliteSaver.from_conn_string`` returns: enter it once, with or async with.
+
+    ``with``: the store is opened and closed on the sync facade's portal (its loop is the
+    driver's home). ``async with``: opened on the caller's loop (asyncio or trio).
+    """
+
+    def __init__(
+        self,
+        cls: type[SqliteSaver],
+        path: str | os.PathLike[str],
+        opts: dict[str, Any],
+        snapshot_every: int,
+    ) -> None:
+        self._cls = cls
+        self._path = path
+        self._opts = opts
+        self._snapshot_every = snapshot_every
+        self._saver: SqliteSaver | None = None
+        self._used = False
+
+    def _claim(self) -> None:
+        if self._used:
+            raise RuntimeError(
+                "a SqliteSaver.from_conn_string(...) context can be entered once; "
+                "call from_conn_string again to open the store again"
+            )
+        self._used = True
+
+    def __enter__(self) -> SqliteSaver:
+        if in_event_loop():
+            raise RuntimeError(
+                "`with SqliteSaver.from_conn_string(...)` was used inside a running event "
+                "loop, where it would block it; use `async with` instead"
+            )
+        self._claim()
+        log = portal().call(partial(SqliteLog.open, self._path, **self._opts))
+        self._saver = self._cls(log, snapshot_every=self._snapshot_every)
+        return self._saver
+
+    def __exit__(self, *exc: object) -> None:
+        if self._saver is not None:
+            self._saver.close()
+
+    async def __aenter__(self) -> SqliteSaver:
+        self._claim()
+        log = await SqliteLog.open(self._path, **self._opts)
+        self._saver = self._cls(log, snapshot_every=self._snapshot_every)
+        return self._saver
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._saver is not None:
+            await self._saver.aclose()
