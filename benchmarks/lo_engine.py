@@ -1,0 +1,50 @@
+"""lograph as a benchmark engine: its StateGraph API and its savers per store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from types import SimpleNamespace
+from typing import Any
+
+from lograph.adapters.memory import MemorySaver
+from lograph.adapters.postgres import AsyncPostgresSaver
+from lograph.adapters.sqlite import SqliteSaver
+from lograph.runtime import END, START, StateGraph
+
+from ._stores import Place
+
+POOL_SIZE = 16  # the same for both engines
+
+
+class LographEngine:
+    name = "lograph"
+    api = SimpleNamespace(StateGraph=StateGraph, START=START, END=END)
+
+    def versions(self) -> dict[str, str]:
+        return {"lograph": version("lograph")}
+
+    @asynccontextmanager
+    async def saver(self, place: Place, *, fresh: bool = True) -> AsyncIterator[Any]:
+        """The engine's saver at ``place``; ``fresh=False`` opens what a previous saver left."""
+        if place.kind == "memory":
+            yield MemorySaver()
+        elif place.kind == "sqlite":
+            async with SqliteSaver.from_conn_string(place.path) as saver:
+                yield saver
+        else:
+            assert place.dsn is not None and place.schema is not None
+            async with AsyncPostgresSaver.from_conn_string(
+                place.dsn, schema=place.schema, max_size=POOL_SIZE
+            ) as saver:
+                if fresh:
+                    await saver.setup()
+                yield saver
+
+    def stats(self, saver: Any) -> dict[str, Any]:
+        """Store transactions and appends so far: how well group commit batches."""
+        writer = getattr(saver, "writer", None)
+        if writer is None:
+            return {}
+        return {"transactions": writer.transactions, "appends": writer.appends}
