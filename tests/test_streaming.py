@@ -294,19 +294,6 @@ def test_sync_stream_facade() -> None:
     }
 
 
-def test_closing_the_sync_stream_early_stops_the_run() -> None:
-    graph = linear(async_b=False).compile(checkpointer=MemorySaver())
-    config = {"configurable": {"thread_id": "early-sync"}}
-    stream = graph.stream({"log": ["in"]}, config, stream_mode="updates")
-    assert next(stream) == UPDATES[0]
-    stream.close()
-    # LangGraph gives ["in", "a", "x", "a", "b"]: b of the closed run never ran.
-    out = graph.invoke({"log": ["x"]}, config)
-    assert out["log"][0] == "in"
-    assert out["log"][-3:] == ["x", "a", "b"]
-    assert out["log"].count("b") == 1
-
-
 def test_sync_stream_facade_without_a_checkpointer() -> None:
     graph = linear(async_b=False).compile()
     assert list(graph.stream({"log": ["in"]}, stream_mode=["values", "updates"])) == [
