@@ -173,11 +173,19 @@ class SqliteLog:
     # --- the EventLog port -----------------------------------------------------------
 
     async def append(self, thread: str, events: Sequence[Event], expect_head: int) -> None:
+        """A batch of one; raises its ValueError or ConflictError (nothing was written)."""
         (error,) = await self.append_batch([Append(thread, tuple(events), expect_head)])
         if error is not None:
             raise error
 
     async def append_batch(self, batch: Sequence[Append]) -> list[BaseException | None]:
+        """One BEGIN IMMEDIATE transaction for every item (see the port for the contract).
+
+        Shapes are checked first: an invalid item gets its ValueError and touches
+        nothing. If the caller is cancelled while the transaction is under way, it still
+        completes or rolls back as a whole on the driver's thread: read the head to
+        learn which.
+        """
         results: list[BaseException | None] = [None] * len(batch)
         valid: list[int] = []
         for i, item in enumerate(batch):
