@@ -5,6 +5,7 @@ Ladder:
   deadlock): retried by the caller within its budget, then StoreUnavailableError;
 - unique violation on an event's key: ConflictError for that append only;
 - the schema or its tables are missing: SchemaVersionError saying to call setup();
+- malformed connection settings (a bad DSN): ValueError;
 - anything else from the server or the driver: StoreUnavailableError naming the
   operation and the SQLSTATE.
 """
@@ -12,7 +13,7 @@ Ladder:
 from __future__ import annotations
 
 import asyncpg
-from lograph.eventlog import ConflictError, LogError, SchemaVersionError, StoreUnavailableError
+from lograph.eventlog import ConflictError, SchemaVersionError, StoreUnavailableError
 
 __all__ = ["is_conflict", "is_transient", "translate"]
 
@@ -51,10 +52,15 @@ def conflict(e: BaseException, thread: str, expect_head: int, actual: int | None
     return err
 
 
-def translate(e: BaseException, what: str, schema: str, *, gave_up_after: float | None = None) -> LogError:
+def translate(
+    e: BaseException, what: str, schema: str, *, gave_up_after: float | None = None
+) -> Exception:
     """The lograph error for driver error ``e`` raised while doing ``what``."""
-    if gave_up_after is not None:
-        err: LogError = StoreUnavailableError(
+    err: Exception
+    if isinstance(e, asyncpg.ClientConfigurationError):
+        err = ValueError(f"invalid PostgreSQL connection settings: {e}")
+    elif gave_up_after is not None:
+        err = StoreUnavailableError(
             f"PostgreSQL store unavailable: {what} kept failing for {gave_up_after:.1f}s "
             f"({type(e).__name__}: {e}); check that the server is up and reachable, "
             "then retry (an append's outcome is unknown: reload the thread's head)"

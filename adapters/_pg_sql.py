@@ -78,12 +78,15 @@ class Statements:
         # event it follows (its base, expect_head) is stored, so an append beyond the
         # head fails whole instead of leaving a hole. Later rows of an item follow
         # rows of the same statement, which the check cannot see, so they skip it.
+        # The check is a scalar subquery, never EXISTS: PostgreSQL may turn EXISTS into
+        # a hashed subplan that reads the whole table on every append (seen with
+        # generic plans); a scalar subquery is always one primary-key probe.
         self.insert = f"""
             INSERT INTO {s}.events (thread, {_COLUMNS})
             SELECT t.thread,
-                   CASE WHEN t.base = 0 OR t.seq <> t.base + 1 OR EXISTS (
-                            SELECT 1 FROM {s}.events p
-                            WHERE p.thread = t.thread AND p.seq = t.base)
+                   CASE WHEN t.base = 0 OR t.seq <> t.base + 1 OR (
+                            SELECT p.seq FROM {s}.events p
+                            WHERE p.thread = t.thread AND p.seq = t.base) IS NOT NULL
                         THEN t.seq END,
                    t.parent, t.kind, t.run_id, t.step, t.task_id, t.ns, t.ts, t.body, t.hash
             FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
@@ -92,10 +95,11 @@ class Statements:
                  AS t(thread, seq, parent, kind, run_id, step, task_id, ns, ts, body, hash,
                       base)"""
         # After an unknown outcome: which first events of the pending items are stored.
+        # (a scalar subquery per item: always a primary-key probe, never a table scan)
         self.stored_hashes = f"""
-            SELECT t.i, e.hash
-            FROM unnest($1::integer[], $2::text[], $3::bigint[]) AS t(i, thread, seq)
-            JOIN {s}.events e ON e.thread = t.thread AND e.seq = t.seq"""
+            SELECT t.i, (SELECT e.hash FROM {s}.events e
+                         WHERE e.thread = t.thread AND e.seq = t.seq)
+            FROM unnest($1::integer[], $2::text[], $3::bigint[]) AS t(i, thread, seq)"""
         self.read = (
             f"SELECT {_COLUMNS} FROM {s}.events "
             "WHERE thread = $1 AND seq > $2 AND seq <= $3 ORDER BY seq"

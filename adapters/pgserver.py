@@ -6,6 +6,11 @@ creates one database and exposes its ``dsn``. ``stop()`` stops the server and re
 the directory; it is safe to call twice and also runs at interpreter exit, so a crashed
 test run leaves no server behind.
 
+A watchdog process (started with the server, in a session of its own) holds the read
+end of a pipe whose write end only the owning process holds: when the owner dies in any
+way, even SIGKILL, where atexit never runs, the watchdog sees end-of-file, stops the
+server and removes the directory.
+
 ``initdb`` refuses to run as root: as root, every server command runs as the
 ``postgres`` user (``runuser -u postgres --``) and the directory is chowned to it.
 
@@ -22,6 +27,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -41,6 +47,20 @@ def find_bindir() -> Path:
         "cannot find PostgreSQL's pg_ctl: install PostgreSQL (initdb and pg_ctl) "
         "and put its bin directory on the PATH"
     )
+
+
+_WATCHDOG = r"""
+import os, shutil, subprocess, sys
+root, pg_ctl, as_postgres = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+sys.stdin.buffer.read()  # end-of-file: the owner closed the pipe or died
+data = os.path.join(root, "data")
+if os.path.exists(os.path.join(data, "postmaster.pid")):
+    cmd = [pg_ctl, "-D", data, "-m", "immediate", "-w", "stop"]
+    if as_postgres:
+        cmd = ["runuser", "-u", "postgres", "--", *cmd]
+    subprocess.run(cmd, cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+shutil.rmtree(root, ignore_errors=True)
+"""
 
 
 def _free_port() -> int:
@@ -74,6 +94,7 @@ class TempPostgres:
         self.root: Path | None = None
         self._bindir: Path | None = None
         self._running = False
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
     # -- public surface ------------------------------------------------------------
 
@@ -105,6 +126,15 @@ class TempPostgres:
         self.root = Path(tempfile.mkdtemp(prefix="lograph-pg-"))
         atexit.register(self.stop)
         try:
+            self._watchdog = subprocess.Popen(
+                [sys.executable, "-c", _WATCHDOG, str(self.root), str(self._bindir / "pg_ctl"),
+                 "1" if _is_root() else "0"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd="/",
+                start_new_session=True,  # outlives a signal sent to the test run's group
+            )
             if _is_root():
                 shutil.chown(self.root, user="postgres", group="postgres")
             self._run(
@@ -163,6 +193,12 @@ class TempPostgres:
                     )
         finally:
             shutil.rmtree(root, ignore_errors=True)
+            watchdog, self._watchdog = self._watchdog, None
+            if watchdog is not None:
+                with contextlib.suppress(Exception):
+                    assert watchdog.stdin is not None
+                    watchdog.stdin.close()  # it wakes, finds nothing left, exits
+                    watchdog.wait(timeout=30)
 
     def __enter__(self) -> TempPostgres:
         return self.start()

@@ -48,7 +48,8 @@ def server() -> TempPostgres:
 
 
 async def dsn() -> str:
-    return (await anyio.to_thread.run_sync(server)).dsn
+    started: TempPostgres = await anyio.to_thread.run_sync(server)
+    return started.dsn
 
 
 def fresh_schema() -> str:

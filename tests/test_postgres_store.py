@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import anyio
 import asyncpg
 import pytest
 from lograph.adapters._bridge import Bridge
+from lograph.adapters._pg_sql import Statements
 from lograph.adapters.pgserver import TempPostgres, _free_port
 from lograph.adapters.postgres import (
     SCHEMA_VERSION,
@@ -176,6 +178,55 @@ async def test_unreachable_server_is_store_unavailable(anyio_backend: str) -> No
         await PostgresLog.open(f"postgresql://postgres@127.0.0.1:{port}/x", retry_for=0.3)
 
 
+@pytest.mark.anyio
+async def test_bad_dsn_is_a_value_error(anyio_backend: str) -> None:
+    with pytest.raises(ValueError, match="invalid PostgreSQL connection settings"):
+        await PostgresLog.open("mysql://nobody@127.0.0.1/x")
+
+
+@pytest.mark.anyio
+async def test_missing_database_fails_at_once(anyio_backend: str) -> None:
+    dsn = (await pg.dsn()).rsplit("/", 1)[0] + "/no_such_db"
+    with anyio.fail_after(5):  # not transient: no retrying for retry_for seconds
+        with pytest.raises(StoreUnavailableError, match="3D000"):
+            await PostgresLog.open(dsn, retry_for=60)
+
+
+@pytest.mark.anyio
+async def test_generic_plans_probe_the_primary_key(anyio_backend: str) -> None:
+    """Regression: an EXISTS gap check became a hashed subplan reading the whole table
+    on every append once PostgreSQL chose a generic plan (fresh tables invite it)."""
+    dsn, schema = await pg.dsn(), pg.fresh_schema()
+    async with await PostgresLog.open(dsn, schema=schema) as log:
+        await log.setup()
+    sql = Statements(schema)
+    arrays = "'{t,t}','{2,3}','{1,2}','{k,k}','{r,r}','{0,0}','{a,a}','{n,n}','{0,0}','{x,y}','{x,y}','{1,1}'"
+    probes = {
+        "ins": (sql.insert, arrays),
+        "stored": (sql.stored_hashes, "'{0}','{t}','{1}'"),
+        "rd": (sql.read, "'t', 0, 10"),
+        "hd": (sql.head, "'t'"),
+        "snap": (sql.latest_snapshot, "'t', 10"),
+    }
+
+    async def plans() -> dict[str, str]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("SET plan_cache_mode = force_generic_plan")
+            out = {}
+            for name, (statement, args) in probes.items():
+                await conn.execute(f"PREPARE {name} AS {statement}")
+                rows = await conn.fetch(f"EXPLAIN EXECUTE {name}({args})")
+                out[name] = "\n".join(r[0] for r in rows)
+            return out
+        finally:
+            await conn.close()
+
+    for name, plan in (await Bridge.here().run(plans)).items():
+        assert "Seq Scan" not in plan, f"{name}:\n{plan}"
+        assert "_pkey" in plan, f"{name}:\n{plan}"
+
+
 # -- appends --------------------------------------------------------------------------
 
 
@@ -304,7 +355,7 @@ async def test_from_an_existing_pool(anyio_backend: str) -> None:
 
 def test_saver_refuses_other_connections() -> None:
     with pytest.raises(TypeError, match="from_conn_string"):
-        AsyncPostgresSaver("postgresql://x")  # type: ignore[arg-type]
+        AsyncPostgresSaver("postgresql://x")
 
 
 def test_sync_saver_from_plain_sync_code() -> None:
@@ -354,7 +405,7 @@ async def test_terminated_connections_are_retried(anyio_backend: str) -> None:
             killed = await raw(
                 dsn, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                      "WHERE application_name = $1", app)
-            assert killed >= 1
+            assert isinstance(killed, int) and killed >= 1
             await log.append_batch([
                 Append("t", tuple(events[3 * k:3 * k + 3]), 3 * k),
                 Append(f"o{k}", tuple(chain(1)), 0),
@@ -372,7 +423,7 @@ async def test_lost_commit_acknowledgement_is_not_written_twice(
     write = PostgresLog._write
 
     async def write_then_lose(self: PostgresLog, conn: object, *args: object) -> None:
-        await write(self, conn, *args)  # type: ignore[arg-type]
+        await write(self, conn, *args)
         if not lost:
             lost.append(1)
             raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
@@ -385,6 +436,20 @@ async def test_lost_commit_acknowledgement_is_not_written_twice(
         await log.append("a", chain(1, start=3, after=a[-1]), 2)
         assert_chain(await log.read("a"))
         assert await log.head("b") == 1
+
+        # the same through the savepoint path: one item of the batch conflicts
+        lost.clear()
+        c = chain(2)
+        results = await log.append_batch([
+            Append("c", tuple(c), 0),
+            Append("b", tuple(chain(1, tag="stale")), 0),
+            Append("d", tuple(chain(3)), 0),
+        ])
+        assert lost
+        assert results[0] is None and results[2] is None
+        assert isinstance(results[1], ConflictError) and results[1].actual_head == 1
+        assert await log.read("c") == c
+        assert [e.seq for e in await log.read("d")] == [1, 2, 3]
 
 
 @pytest.fixture(scope="module")
@@ -459,7 +524,7 @@ def test_temp_postgres_lifecycle() -> None:
     server.stop()  # twice is fine
     assert not root.exists()
     with pytest.raises(RuntimeError, match="not started"):
-        _ = server.dsn if server.port is None else server.datadir
+        _ = server.datadir
 
 
 def test_temp_postgres_reports_why_it_cannot_start() -> None:
@@ -469,3 +534,25 @@ def test_temp_postgres_reports_why_it_cannot_start() -> None:
         bad.start()
     assert "shared_buffers" in str(info.value)
     assert bad.root is None  # cleaned up
+
+
+def test_temp_postgres_leaves_nothing_when_its_owner_is_killed(tmp_path: Path) -> None:
+    pg.server()  # skips when no server can start here at all
+    script = tmp_path / "owner.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal
+        from lograph.adapters.pgserver import TempPostgres
+        server = TempPostgres(fsync=False, max_connections=10).start()
+        print(server.root, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # no atexit, no finally
+    """))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -9, proc.stderr
+    root = Path(proc.stdout.strip())
+    assert root.name.startswith("lograph-pg-")
+    deadline = time.monotonic() + 30
+    while root.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not root.exists()
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(root) not in ps  # no server left running on it
