@@ -14,6 +14,8 @@ Rules:
   one import is ``langchain_core.messages``, for the message classes it exports.
   Dataclasses are rebuilt without ``__init__`` (their fields are the state), pydantic
   models as pydantic unpickles them.
+- One known limit: cbor2 decodes dict keys immutably, so an object hashed by identity
+  (an ``eq=False`` dataclass, say) used as a dict key gets its lists back as tuples.
 - Equal values encode to equal bytes where Python allows: set members are sorted by
   their encoding; dicts keep insertion order, which Python treats as meaningful.
 - The fast path is cbor2's native encoder. ``_ENCODERS`` maps every type met so far
@@ -26,7 +28,7 @@ denominator]), 37 (UUID, 16 bytes), 43000 (complex, [real, imag]). Every other
 native tag is refused on decode. lograph's own, in a private range:
 
     6000000  tuple          array of items
-    6000001  set            array of members, sorted by their encoding
+    6000001  set            array of members, sorted by their encoded bytes
     6000002  frozenset      same as set
     6000003  bytearray      byte string
     6000004  datetime       [year, month, day, hour, minute, second, microsecond, fold, tzinfo]
@@ -191,7 +193,7 @@ def _tagged_array(tag: int) -> Encode:
 def _tagged_set(tag: int) -> Encode:
     def encode(enc: CBOREncoder, value: Any) -> None:
         enc.encode_length(6, tag)
-        enc.encode_array(sorted(value, key=enc.encode_sortable_key))
+        enc.encode_array(sorted(value, key=enc.encode_to_bytes))
 
     return encode
 
@@ -228,7 +230,7 @@ def _encode_timedelta(enc: CBOREncoder, td: timedelta) -> None:
 
 
 def _encode_timezone(enc: CBOREncoder, tz: timezone) -> None:
-    offset, *name = tz.__getinitargs__()
+    offset, *name = tz.__getinitargs__()  # type: ignore[attr-defined]
     enc.encode_semantic(TAG_TIMEZONE, [offset // _MICROSECOND, *name])
 
 
@@ -507,7 +509,7 @@ def _resolve(name: str) -> type:
     )
 
 
-def _resolve_kind(name: str, kind: Callable[[type], bool], what: str) -> type:
+def _resolve_kind(name: str, kind: Callable[[type], bool], what: str) -> Any:
     cls = _resolve(name)
     if not kind(cls):
         raise DecodeError(f"stored data names {name!r} as {what}, but it is not one")
@@ -568,7 +570,7 @@ def _decode_model(value: Any, _immutable: bool) -> Any:
 
 def _decode_subclass(value: Any, _immutable: bool) -> Any:
     name, base_value = value
-    cls = _REGISTRY.get(name)
+    cls: Any = _REGISTRY.get(name)
     if cls is None or _registered_base(cls) is None:
         raise DecodeError(
             f"stored data names the builtin subclass {name!r}, which is not registered: "
@@ -587,13 +589,13 @@ def _decode_defaultdict(value: Any, _immutable: bool) -> defaultdict[Any, Any]:
 
 
 def _decode_datetime(value: Any, _immutable: bool) -> datetime:
-    *fields, fold, tz = value
-    return datetime(*fields, tzinfo=tz, fold=fold)
+    year, month, day, hour, minute, second, microsecond, fold, tz = value
+    return datetime(year, month, day, hour, minute, second, microsecond, tz, fold=fold)
 
 
 def _decode_time(value: Any, _immutable: bool) -> time:
-    *fields, fold, tz = value
-    return time(*fields, tzinfo=tz, fold=fold)
+    hour, minute, second, microsecond, fold, tz = value
+    return time(hour, minute, second, microsecond, tz, fold=fold)
 
 
 def _decode_timezone(value: Any, _immutable: bool) -> timezone:
@@ -612,10 +614,11 @@ def _refuse_tag(tag: int, _value: Any, _immutable: bool) -> None:
     raise DecodeError(f"CBOR tag {tag} is not one lograph writes: the data is not an event body")
 
 
-def _unknown_tag(tag: CBORTag, _immutable: bool) -> None:
-    _refuse_tag(tag.tag, tag.value, _immutable)
+def _unknown_tag(tag: CBORTag, immutable: bool) -> None:
+    _refuse_tag(tag.tag, tag.value, immutable)
 
 
+# Not tag_hook: cbor2 decodes what a tag_hook receives as immutable (lists as tuples).
 _DECODERS: Final[dict[int, Callable[[Any, bool], Any]]] = {
     **{tag: partial(_refuse_tag, tag) for tag in _REFUSED_NATIVE},
     TAG_TUPLE: lambda v, _: tuple(v),

@@ -137,6 +137,12 @@ class OddTZ(tzinfo):
     def utcoffset(self, dt: datetime | None) -> timedelta:
         return timedelta(hours=1)
 
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "odd"
+
 
 # --- comparing with types ------------------------------------------------------------
 
@@ -265,32 +271,34 @@ hashables = st.recursive(
 )
 
 
+SMALL = 3
+
+
 def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    small = {"max_size": 3}
     return (
-        st.lists(inner, **small)
-        | st.lists(inner, **small).map(tuple)
-        | st.dictionaries(hashables, inner, **small)
-        | st.sets(hashables, **small)
-        | st.frozensets(hashables, **small)
-        | st.builds(deque, st.lists(inner, **small), st.none() | st.integers(0, 4))
-        | st.dictionaries(st.text(max_size=3), inner, **small).map(OrderedDict)
-        | st.dictionaries(hashables, st.integers(), **small).map(Counter)
+        st.lists(inner, max_size=SMALL)
+        | st.lists(inner, max_size=SMALL).map(tuple)
+        | st.dictionaries(hashables, inner, max_size=SMALL)
+        | st.sets(hashables, max_size=SMALL)
+        | st.frozensets(hashables, max_size=SMALL)
+        | st.builds(deque, st.lists(inner, max_size=SMALL), st.none() | st.integers(0, 4))
+        | st.dictionaries(st.text(max_size=3), inner, max_size=SMALL).map(OrderedDict)
+        | st.dictionaries(hashables, st.integers(), max_size=SMALL).map(Counter)
         | st.builds(
             defaultdict,
             st.sampled_from([None, list, int, Bucket, Point]),
-            st.dictionaries(hashables, inner, **small),
+            st.dictionaries(hashables, inner, max_size=SMALL),
         )
         | st.builds(Point, inner, inner)
         | st.builds(Slotted, inner)
-        | st.builds(Inner, t=st.lists(st.integers(), **small).map(tuple), any=inner)
+        | st.builds(Inner, t=st.lists(st.integers(), max_size=SMALL).map(tuple), any=inner)
         | st.builds(
             Outer,
             inner=st.builds(Inner, t=st.just((1,)), any=inner),
-            items=st.lists(inner, **small),
+            items=st.lists(inner, max_size=SMALL),
         )
         | st.builds(Loose, x=st.integers(), extra_field=inner)
-        | st.builds(MyList, st.lists(inner, **small))
+        | st.builds(MyList, st.lists(inner, max_size=SMALL))
     )
 
 
@@ -408,7 +416,7 @@ EXAMPLES: dict[str, Any] = {
     "pydantic with tuple field": Outer(
         inner=Inner(t=(1, 2), any=[(3,), {4}]), items=[(5,), Point(6)]
     ),
-    "pydantic extras": Loose(x=1, extra=(2, 3)),
+    "pydantic extras": Loose.model_validate({"x": 1, "extra": (2, 3)}),
     "frozen pydantic as key": {FrozenModel(k="a"): 1},
     "counter": Counter({"a": 3, "b": 0, "c": -2}),
     "deque": deque([1, (2,)], maxlen=5),
