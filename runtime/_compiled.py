@@ -90,6 +90,7 @@ class CompiledGraph:
     async def _run(
         self, input: Any, config: dict[str, Any] | None, *, durability: str | None,
         emit: Any, interrupt_before: Any = None, interrupt_after: Any = None,
+        modes: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         durability = durability or "async"
         if durability not in DURABILITIES:
@@ -120,6 +121,7 @@ class CompiledGraph:
                 metadata=self._metadata(config),
             )
             run.checkpointed = not ephemeral
+            run.debug = "debug" in modes
             status = await self._drive(run, input, resume, fork)
             journal = run.journal
             actor.advanced(journal.cp, journal.next_seq - 1)
@@ -234,7 +236,8 @@ class CompiledGraph:
         async def produce() -> None:
             async with send:
                 await self._run(input, config, durability=durability, emit=emit,
-                                interrupt_before=interrupt_before, interrupt_after=interrupt_after)
+                                interrupt_before=interrupt_before, interrupt_after=interrupt_after,
+                                modes=tuple(modes))
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(produce)

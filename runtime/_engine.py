@@ -79,6 +79,7 @@ class Run:
         self.new_interrupts: list[Interrupt] = []
         self.running = 0
         self.checkpointed = True
+        self.debug = False  # build debug payloads only when someone streams them
 
     # -- the loop -----------------------------------------------------------------
 
@@ -135,7 +136,7 @@ class Run:
     ) -> None:
         body = self._checkpoint_body(source, step, delta, nxt, barriers)
         self.journal.add(Kind.CHECKPOINT, body, run_id=self.run_id, step=step, ns=self.ns)
-        if self.checkpointed:
+        if self.checkpointed and self.debug:
             self.emit("debug", self._debug_checkpoint())
 
     def _checkpoint_body(
@@ -181,6 +182,7 @@ class Run:
             return
         if task.name != START:
             self.emit("updates", {task.name: update})
+        if task.name != START and self.debug:
             self.emit("debug", {"type": "task_result", "step": step, "timestamp": _now(),
                                 "payload": {"id": task.id, "name": task.name, "error": None,
                                             "result": update, "interrupts": []}})
@@ -192,7 +194,8 @@ class Run:
             return await self._start_writes(task.arg), None
         node = self.structure.nodes[task.name]
         state = task.arg if task.push else self.structure.state.to_node(self.journal.cp.values)
-        self.emit("debug", {"type": "task", "step": step, "timestamp": _now(),
+        if self.debug:
+            self.emit("debug", {"type": "task", "step": step, "timestamp": _now(),
                             "payload": {"id": task.id, "name": task.name, "input": state, "triggers": []}})
         attempt = 1
         while True:
