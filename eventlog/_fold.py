@@ -7,7 +7,7 @@ log needs no reducer. Events between two checkpoints describe the *open* step: t
 writes of finished tasks, failures, ``@task`` results, interrupts and resume values.
 
 Event bodies (CBOR maps; keys are part of the storage format):
-- run.started    {"input": any, "resume": bool, "durability": str, "metadata": map}
+- run.started    {"resume": bool, "durability": str, "fork"?: true, "metadata"?: map}
 - node.started   {"name": str, "path": list, "attempt": int}
 - node.writes    {"name": str, "writes": [[channel, value], ...]}
 - node.failed    {"name": str, "error": str, "type": str, "attempt": int, "final": bool}
@@ -15,14 +15,20 @@ Event bodies (CBOR maps; keys are part of the storage format):
 - interrupt      {"interrupts": [{"id": str, "value": any}]}
 - resume         {"values": {interrupt_id: value}, "metadata": map}
 - state.updated  {"as_node": str|None, "values": any, "metadata": map}
-- checkpoint     {"source": str, "delta": {channel: [op, value]}, "next": [task, ...],
-                  "barriers": {name: [source, ...]}, "metadata": map}
+- checkpoint     {"source": str, "delta": {channel: [op, value?]}, "next": [task, ...],
+                  "barriers"?: {name: [source, ...]}, "metadata"?: map}
+  ``op`` is "set" (the new value), "ext" (items appended) or "w" (no value: the
+  channel's list was extended by the open step's writes to it, taken in task order;
+  the task order is the ``next`` of the previous checkpoint, so a write is stored
+  once). "metadata" holds the caller's metadata only; source and step are the event's.
 - run.finished   {"status": "done"|"interrupted"|"failed"|"cancelled", "error": str|None}
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +38,13 @@ from ._event import GENESIS, Event, Kind, checkpoint_id
 
 SET = "set"
 EXTEND = "ext"
+WRITES = "w"
+
+
+def task_id(checkpoint_hash: bytes, ns: str, path: tuple[Any, ...]) -> str:
+    """The id of the task at ``path`` in the step after a checkpoint: stable on replay."""
+    d = hashlib.sha256(checkpoint_hash + f"|{ns}|{path!r}".encode()).hexdigest()
+    return f"{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:32]}"
 
 
 @dataclass(slots=True)
@@ -112,11 +125,14 @@ def apply(cp: Checkpoint, event: Event, body: Any = None) -> None:
 
 def _apply_checkpoint(cp: Checkpoint, event: Event, data: dict[str, Any]) -> None:
     values = cp.values
-    for channel, (op, value) in data["delta"].items():
-        if op == EXTEND:
-            values[channel] = [*values.get(channel, ()), *value]
+    for channel, change in data["delta"].items():
+        op = change[0]
+        if op == WRITES:
+            values[channel] = [*values.get(channel, ()), *_written(cp, event.ns, channel)]
+        elif op == EXTEND:
+            values[channel] = [*values.get(channel, ()), *change[1]]
         else:
-            values[channel] = value
+            values[channel] = change[1]
         cp.versions[channel] = event.seq
     cp.updated = list(data["delta"])
     cp.parent_checkpoint, cp.parent_checkpoint_hash = cp.checkpoint, cp.checkpoint_hash
@@ -124,10 +140,21 @@ def _apply_checkpoint(cp: Checkpoint, event: Event, data: dict[str, Any]) -> Non
     cp.step = event.step
     cp.created_at = event.ts
     cp.next = data["next"]
-    cp.barriers = data["barriers"]
-    cp.metadata = data["metadata"]
+    cp.barriers = data.get("barriers") or {}
+    cp.metadata = {"source": data["source"], "step": event.step, "parents": {}, **data.get("metadata", {})}
     cp.writes, cp.errors, cp.results = {}, {}, {}
     cp.interrupts, cp.resumes = {}, {}
+
+
+def _written(cp: Checkpoint, ns: str, channel: str) -> list[Any]:
+    """The items the open step's tasks wrote to ``channel``, in task order."""
+    items: list[Any] = []
+    for t in cp.next:
+        writes = cp.writes.get(task_id(cp.checkpoint_hash, ns, tuple(t["path"])), ())
+        for key, value in writes:
+            if key == channel:
+                items += value
+    return items
 
 
 def fold(snapshot: Checkpoint | None, events: Iterable[Event]) -> Checkpoint:
@@ -143,9 +170,8 @@ def delta(old: Any, new: Any) -> list[Any] | None:
     if new is old:
         return None
     if type(new) is list and type(old) is list and len(new) >= len(old):
-        n = len(old)
-        if all(a is b for a, b in zip(old, new[:n], strict=True)):
-            return [EXTEND, new[n:]]
+        if all(map(operator.is_, old, new)):
+            return [EXTEND, new[len(old):]]
     return [SET, new]
 
 

@@ -138,9 +138,12 @@ class CompiledGraph:
             journal.start(tg)
             try:
                 fresh = input is not None and not isinstance(input, Command)
-                journal.add(Kind.RUN_STARTED, {"resume": not fresh, "fork": fork,
-                                               "durability": journal.durability,
-                                               "metadata": run.metadata}, run_id=run.run_id, ns=run.ns)
+                started: dict[str, Any] = {"resume": not fresh, "durability": journal.durability}
+                if fork:
+                    started["fork"] = True
+                if run.metadata:
+                    started["metadata"] = run.metadata
+                journal.add(Kind.RUN_STARTED, started, run_id=run.run_id, ns=run.ns)
                 if resume:
                     journal.add(Kind.RESUME, {"values": resume, "metadata": run.metadata},
                                 run_id=run.run_id, ns=run.ns)

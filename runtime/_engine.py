@@ -87,7 +87,7 @@ class Run:
         """Run steps until none is planned or the run pauses. Returns the run's status."""
         journal = self.journal
         taken = 0
-        first = True
+        first = first_step = True
         while True:
             cp = journal.cp
             tasks = plan(cp, self.ns)
@@ -96,27 +96,34 @@ class Run:
             if not (first and resuming) and _matches(self.before, tasks):
                 return "interrupted"
             first = False
-            if taken >= self.limit and not all(t.name == START for t in tasks):
+            if taken >= self.limit and tasks[0].name != START:
                 raise GraphRecursionError(
                     f"recursion limit of {self.limit} reached without hitting a stop condition; "
                     "raise it with config={'recursion_limit': N} or check the graph for a loop"
                 )
             self._check_known(tasks)
-            todo = [t for t in tasks if t.id not in cp.writes]
             step = cp.step + 1
-            for t in todo:
-                journal.add(Kind.NODE_STARTED, {"name": t.name, "path": list(t.path), "attempt": 1},
-                            run_id=self.run_id, step=step, task_id=t.id, ns=self.ns)
-            await journal.barrier()
-            await self._run_tasks(todo, step)
-            if self.failure is not None:
-                raise self.failure
-            if self.new_interrupts or journal.cp.interrupts:
-                return "interrupted"
-            finished = [(t, journal.cp.writes[t.id]) for t in tasks]
-            b = boundary(self.structure, journal.cp, finished)
+            if tasks[0].name == START:  # the input step runs no user code: nothing to record
+                finished = [(t, await self._start_writes(t.arg)) for t in tasks]
+                b = boundary(self.structure, cp, finished)
+            else:
+                todo = [t for t in tasks if t.id not in cp.writes]
+                for t in todo:
+                    journal.add(Kind.NODE_STARTED, {"name": t.name, "path": list(t.path), "attempt": 1},
+                                run_id=self.run_id, step=step, task_id=t.id, ns=self.ns)
+                journal.hold = resuming and first_step and bool(cp.results)
+                await journal.barrier()
+                await self._run_tasks(todo, step)
+                journal.hold = False
+                if self.failure is not None:
+                    raise self.failure
+                if self.new_interrupts or journal.cp.interrupts:
+                    return "interrupted"
+                writes = journal.cp.writes
+                b = boundary(self.structure, journal.cp, [(t, writes[t.id]) for t in tasks], recorded=True)
+            first_step = False
             self.add_checkpoint("loop", step, b.delta, b.next, b.barriers)
-            taken += 0 if all(t.name == START for t in tasks) else 1
+            taken += 0 if tasks[0].name == START else 1
             self.emit("values", self.structure.state.visible(journal.cp.values))
             if _matches(self.after, tasks):
                 await journal.barrier()
@@ -143,8 +150,12 @@ class Run:
         self, source: str, step: int, delta: dict[str, Any], nxt: list[dict[str, Any]],
         barriers: dict[str, list[str]],
     ) -> dict[str, Any]:
-        meta = {"source": source, "step": step, "parents": {}, **self.metadata}
-        return {"source": source, "delta": delta, "next": nxt, "barriers": barriers, "metadata": meta}
+        body: dict[str, Any] = {"source": source, "delta": delta, "next": nxt}
+        if barriers:
+            body["barriers"] = barriers
+        if self.metadata:
+            body["metadata"] = self.metadata
+        return body
 
     # -- tasks ----------------------------------------------------------------------
 
@@ -332,4 +343,5 @@ def _now() -> str:
 
 
 def new_run_id() -> str:
-    return str(uuid.uuid4())
+    """64 random bits as 16 hex digits: unique within a thread, and every event carries it."""
+    return uuid.uuid4().hex[:16]

@@ -91,6 +91,9 @@ class Task:
                    kwargs: dict[str, Any], future: TaskFuture) -> None:
         run = parent.run
         journal = run.journal
+        if journal.hold:  # the replay reached new work: what it replayed so far matched
+            journal.hold = False
+            await journal.barrier()
         attempt = 1
         while True:
             ctx = TaskContext(run, tid, self.name, parent.tg)

@@ -43,6 +43,9 @@ class Journal:
         self._send: MemoryObjectSendStream[list[Event]] | None = None
         self._error: BaseException | None = None
         self._order = anyio.Lock()  # concurrent barriers (parallel tasks) commit in seq order
+        # Replaying recorded @task results: barriers wait until the code makes a call the
+        # log has no answer for, so a replay that diverges (NonDeterminismError) writes nothing.
+        self.hold = False
 
     def add(
         self, kind: str, body: dict[str, Any], *, run_id: str = "", step: int = 0,
@@ -70,7 +73,7 @@ class Journal:
         """A durability point: see the module docstring for what each mode does here."""
         if self._error is not None:
             raise self._error
-        if not self.pending or self.durability == "exit":
+        if not self.pending or self.durability == "exit" or self.hold:
             return
         async with self._order:
             if not self.pending:

@@ -13,11 +13,12 @@ Rules (as LangGraph's Pregel loop):
 from __future__ import annotations
 
 import hashlib
+import operator
 from dataclasses import dataclass
 from typing import Any
 
 from lograph.eventlog import Checkpoint
-from lograph.eventlog._fold import delta
+from lograph.eventlog._fold import WRITES, delta, task_id
 
 from ._channels import reduce_writes
 from ._graph import Structure
@@ -37,11 +38,6 @@ class TaskPlan:
 
 def _uuid(digest: str) -> str:
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
-
-
-def task_id(checkpoint_hash: bytes, ns: str, path: tuple[Any, ...]) -> str:
-    raw = checkpoint_hash + f"|{ns}|{path!r}".encode()
-    return _uuid(hashlib.sha256(raw).hexdigest())
 
 
 def call_id(parent_task: str, index: int) -> str:
@@ -79,9 +75,15 @@ class Boundary:
 
 
 def boundary(
-    structure: Structure, cp: Checkpoint, finished: list[tuple[TaskPlan, list[list[Any]]]]
+    structure: Structure, cp: Checkpoint, finished: list[tuple[TaskPlan, list[list[Any]]]],
+    recorded: bool = False,
 ) -> Boundary:
-    """Apply a step's writes (``finished`` in any order) and plan the next step."""
+    """Apply a step's writes (``finished`` in any order) and plan the next step.
+
+    ``recorded``: every task's writes are in the log's open step, so a channel that an
+    ``operator.add`` reducer extended by exactly those writes is stored as a reference
+    to them (``["w"]``) instead of a second copy of the values.
+    """
     finished = sorted(finished, key=lambda tw: _path_key(tw[0].path))
     writes: list[tuple[str, Any]] = []
     pulls: set[str] = set()
@@ -108,15 +110,29 @@ def boundary(
             if join.target != END:
                 pulls.add(join.target)
     new_values = reduce_writes(structure.state.channels, cp.values, writes)
-    changes = {}
+    changes: dict[str, list[Any]] = {}
     for key, value in new_values.items():
-        change = delta(cp.values.get(key, _ABSENT), value)
+        old = cp.values.get(key, _ABSENT)
+        if recorded and _extends(structure, key, old, value, writes):
+            changes[key] = [WRITES]
+            continue
+        change = delta(old, value)
         if change is not None:
             changes[key] = change
     values = {**cp.values, **new_values}
     nxt: list[dict[str, Any]] = [{"name": n, "path": ["pull", n]} for n in sorted(pulls)]
     nxt += [{"name": s.node, "path": ["push", i], "arg": s.arg} for i, s in enumerate(sends)]
     return Boundary(changes, nxt, barriers, values)
+
+
+def _extends(structure: Structure, key: str, old: Any, new: Any, writes: list[tuple[str, Any]]) -> bool:
+    """True if ``new`` is ``old`` + the step's writes to ``key`` (list ``operator.add``)."""
+    channel = structure.state.channels[key]
+    if channel.reducer is not operator.add or type(new) is not list:
+        return False
+    if type(old) is not list and not (old is _ABSENT and channel.initial is list):
+        return False
+    return all(type(v) is list for k, v in writes if k == key)
 
 
 def _path_key(path: tuple[Any, ...]) -> tuple[Any, ...]:
