@@ -52,6 +52,10 @@ class Event:
     hash: bytes
 
 
+_HEADER = struct.Struct(">qqqdI")
+_LENGTH = struct.Struct(">I")
+
+
 def chain_hash(
     parent_hash: bytes,
     seq: int,
@@ -64,14 +68,14 @@ def chain_hash(
     ts: float,
     body: bytes,
 ) -> bytes:
-    h = hashlib.sha256(parent_hash)
-    h.update(struct.pack(">qqqd", seq, parent, step, ts))
-    for text in (kind, run_id, task_id, ns):
-        raw = text.encode()
-        h.update(struct.pack(">I", len(raw)))
-        h.update(raw)
-    h.update(body)
-    return h.digest()
+    """sha256 over: parent hash, seq/parent/step/ts, then kind, run_id, task_id and ns
+    (each length-prefixed), then the body."""
+    k, r, t, n = kind.encode(), run_id.encode(), task_id.encode(), ns.encode()
+    pack = _LENGTH.pack
+    return hashlib.sha256(b"".join((
+        parent_hash, _HEADER.pack(seq, parent, step, ts, len(k)), k, pack(len(r)), r,
+        pack(len(t)), t, pack(len(n)), n, body,
+    ))).digest()
 
 
 def make_event(

@@ -46,7 +46,7 @@ class ThreadActor:
         key = loop_key()
         lock = self._locks.get(key)
         if lock is None:
-            lock = self._locks[key] = anyio.Lock()
+            lock = self._locks[key] = anyio.Lock(fast_acquire=True)
         async with lock:
             self.busy = True
             try:

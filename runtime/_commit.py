@@ -54,7 +54,7 @@ class Committer:
         key = loop_key()
         lock = self._locks.get(key)
         if lock is None:
-            lock = self._locks[key] = anyio.Lock()
+            lock = self._locks[key] = anyio.Lock(fast_acquire=True)
         return lock
 
     async def commit(self, thread: str, events: Sequence[Event], expect_head: int) -> None:

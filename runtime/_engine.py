@@ -162,6 +162,9 @@ class Run:
     async def _run_tasks(self, todo: list[TaskPlan], step: int) -> None:
         async with anyio.create_task_group() as tg:
             self.running = len(todo)
+            if len(todo) == 1:  # no sibling to run beside: save a task spawn
+                await self._run_task(todo[0], step, tg)
+                return
             for t in todo:
                 tg.start_soon(self._run_task, t, step, tg)
 

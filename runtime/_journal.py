@@ -6,9 +6,11 @@ So ``fold(log) == live state`` holds by construction.
 Durability (the design's contract):
 - ``sync``: ``barrier()`` returns once every event so far is committed. The engine calls
   it before anything that depends on those events runs.
-- ``async``: ``barrier()`` hands the events to this run's flusher through a bounded
-  stream (a slow disk slows the run instead of growing memory); ``close()`` waits for
-  the flusher, so the run's last events are durable before ``ainvoke`` returns.
+- ``async``: ``barrier()`` hands the events to this run's flusher and returns without
+  waiting, unless more than ``ASYNC_LIMIT`` events are still uncommitted: then the run
+  waits for the flusher (a slow disk slows the run instead of growing memory).
+  ``close()`` waits for the flusher, so the run's last events are durable before
+  ``ainvoke`` returns.
 - ``exit``: events stay here until ``close()``, which writes them in one transaction.
 """
 
@@ -19,14 +21,13 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from lograph.eventlog import Checkpoint, EncodeError, Event, encode, make_event
 from lograph.eventlog._fold import apply
 
 from ._checkpointer import Checkpointer
 
-ASYNC_QUEUE = 64  # batches in flight to the writer per run before the run waits
+ASYNC_LIMIT = 512  # events handed to the flusher but not yet committed before the run waits
 
 
 class Journal:
@@ -40,9 +41,14 @@ class Journal:
         self.next_seq = head + 1
         self.durable_head = head
         self.pending: list[Event] = []
-        self._send: MemoryObjectSendStream[list[Event]] | None = None
         self._error: BaseException | None = None
-        self._order = anyio.Lock()  # concurrent barriers (parallel tasks) commit in seq order
+        self._order = anyio.Lock(fast_acquire=True)  # parallel tasks' barriers commit in seq order
+        # async mode: the flusher's queue, its wake-up call and the run's wait for room
+        self._flusher = False
+        self._queued: list[Event] = []
+        self._wake = anyio.Event()
+        self._room: anyio.Event | None = None
+        self._closing = False
         # Replaying recorded @task results: barriers wait until the code makes a call the
         # log has no answer for, so a replay that diverges (NonDeterminismError) writes nothing.
         self.hold = False
@@ -65,9 +71,8 @@ class Journal:
     def start(self, tg: TaskGroup) -> None:
         """In ``async`` mode, start this run's flusher in the run's task group."""
         if self.durability == "async":
-            send, receive = anyio.create_memory_object_stream[list[Event]](ASYNC_QUEUE)
-            self._send = send
-            tg.start_soon(self._flush, receive)
+            self._flusher = True
+            tg.start_soon(self._flush)
 
     async def barrier(self) -> None:
         """A durability point: see the module docstring for what each mode does here."""
@@ -75,49 +80,52 @@ class Journal:
             raise self._error
         if not self.pending or self.durability == "exit" or self.hold:
             return
+        if self._flusher:
+            self._queued += self.pending
+            self.pending = []
+            self._wake.set()
+            while len(self._queued) > ASYNC_LIMIT and self._error is None:  # backpressure
+                self._room = anyio.Event()
+                await self._room.wait()
+            return
         async with self._order:
             if not self.pending:
                 return  # a sibling's barrier committed ours while we waited
             events, self.pending = self.pending, []
-            if self._send is not None:
-                with anyio.CancelScope(shield=True):  # taken from pending: must reach the writer
-                    await self._send.send(events)
-            else:
-                await self._commit(events)
+            await self._commit(events)
 
     async def _commit(self, events: list[Event]) -> None:
         await self.saver.writer.commit(self.thread, events, events[0].seq - 1)
         self.durable_head = events[-1].seq
 
-    async def _flush(self, receive: MemoryObjectReceiveStream[list[Event]]) -> None:
-        # Shielded: it ends when close() closes the stream, which every run does.
+    async def _flush(self) -> None:
+        # Shielded: it ends once close() has been called and the queue is empty.
         with anyio.CancelScope(shield=True):
-            await self._drain(receive)
-
-    async def _drain(self, receive: MemoryObjectReceiveStream[list[Event]]) -> None:
-        async with receive:
-            async for events in receive:
-                while True:  # take whatever else is already queued: one transaction
-                    try:
-                        events = events + receive.receive_nowait()
-                    except (anyio.WouldBlock, anyio.EndOfStream):
-                        break
-                if self._error is not None:
-                    continue
-                try:
-                    await self._commit(events)
-                except Exception as e:  # noqa: BLE001 - surfaced by the next barrier/close
-                    self._error = e
+            while True:
+                await self._wake.wait()
+                self._wake = anyio.Event()
+                while self._queued:
+                    events, self._queued = self._queued, []
+                    if self._room is not None:
+                        self._room.set()
+                    if self._error is None:
+                        try:
+                            await self._commit(events)
+                        except Exception as e:  # noqa: BLE001 - surfaced by the next barrier/close
+                            self._error = e
+                if self._closing:
+                    if self._room is not None:
+                        self._room.set()
+                    return
 
     async def close(self) -> None:
         """Make everything durable (all modes). Shielded: a cancelled run still records its end."""
         with anyio.CancelScope(shield=True):
-            if self._send is not None:
-                if self.pending:
-                    events, self.pending = self.pending, []
-                    await self._send.send(events)
-                await self._send.aclose()
-                self._send = None
+            if self._flusher:
+                self._queued += self.pending
+                self.pending = []
+                self._closing = True
+                self._wake.set()
                 return  # the task group waits for the flusher; the caller checks error()
             if self.pending and self._error is None:
                 events, self.pending = self.pending, []
