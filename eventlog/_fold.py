@@ -73,6 +73,8 @@ class Checkpoint:
     resumes: dict[str, Any] = field(default_factory=dict)
     run_id: str = ""
     run_status: str = ""
+    # subgraphs running in the open step: their own fold, by checkpoint namespace
+    children: dict[str, Checkpoint] = field(default_factory=dict)
 
     @property
     def id(self) -> str | None:
@@ -92,12 +94,36 @@ class Checkpoint:
             setattr(c, name, dict(getattr(self, name)))
         c.next = list(self.next)
         c.updated = list(self.updated)
+        c.children = {ns: child.copy() for ns, child in self.children.items()}
         return c
 
 
 def apply(cp: Checkpoint, event: Event, body: Any = None) -> None:
-    """Fold one event into ``cp`` in place. ``body`` saves a decode when the caller has it."""
+    """Fold one event into ``cp`` in place. ``body`` saves a decode when the caller has it.
+
+    An event of a subgraph (``ns`` not empty) folds into ``cp.children[ns]``; the
+    branch's head moves either way. A checkpoint of the top graph ends its open step,
+    and with it the subgraphs that ran in that step.
+    """
     data = decode(event.body) if body is None else body
+    if event.ns:
+        child = cp.children.get(event.ns)
+        if child is None:
+            child = cp.children[event.ns] = Checkpoint()
+        _apply(child, event, data)
+        child.head, child.head_hash = event.seq, event.hash
+    else:
+        _apply(cp, event, data)
+        if event.kind == Kind.CHECKPOINT:
+            cp.children = {}
+        elif event.kind == Kind.RESUME:
+            for child in cp.children.values():  # the interrupt was raised inside a subgraph
+                for iid in data["values"]:
+                    child.interrupts.pop(iid, None)
+    cp.head, cp.head_hash = event.seq, event.hash
+
+
+def _apply(cp: Checkpoint, event: Event, data: Any) -> None:
     kind = event.kind
     if kind == Kind.NODE_WRITES:
         cp.writes[event.task_id] = data["writes"]
@@ -120,7 +146,6 @@ def apply(cp: Checkpoint, event: Event, body: Any = None) -> None:
         cp.run_id, cp.run_status = event.run_id, "running"
     elif kind == Kind.RUN_FINISHED:
         cp.run_id, cp.run_status = event.run_id, data["status"]
-    cp.head, cp.head_hash = event.seq, event.hash
 
 
 def _apply_checkpoint(cp: Checkpoint, event: Event, data: dict[str, Any]) -> None:
@@ -181,14 +206,23 @@ _SNAPSHOT_FIELDS = (
     "barriers", "metadata", "writes", "errors", "results", "interrupts", "resumes", "run_id",
     "run_status",
 )
+SNAPSHOT_FORMAT = 2  # 2: subgraphs' folds ride along (format 1 had none)
+
+
+def _fields(cp: Checkpoint) -> list[Any]:
+    return [getattr(cp, f) for f in _SNAPSHOT_FIELDS]
 
 
 def dump_snapshot(cp: Checkpoint) -> bytes:
-    return encode([1, [getattr(cp, f) for f in _SNAPSHOT_FIELDS]], path="snapshot")
+    children = {ns: _fields(child) for ns, child in cp.children.items()}
+    return encode([SNAPSHOT_FORMAT, _fields(cp), children], path="snapshot")
 
 
 def load_snapshot(data: bytes) -> Checkpoint:
-    version, fields = decode(data)
-    if version != 1:
+    version, fields, *rest = decode(data)
+    if version > SNAPSHOT_FORMAT:
         raise ValueError(f"snapshot format {version} is newer than this lograph")
-    return Checkpoint(**dict(zip(_SNAPSHOT_FIELDS, fields, strict=True)))
+    cp = Checkpoint(**dict(zip(_SNAPSHOT_FIELDS, fields, strict=True)))
+    for ns, child in (rest[0] if rest else {}).items():
+        cp.children[ns] = Checkpoint(**dict(zip(_SNAPSHOT_FIELDS, child, strict=True)))
+    return cp

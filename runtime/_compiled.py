@@ -21,7 +21,9 @@ from ._channels import reduce_writes
 from ._checkpointer import Checkpointer
 from ._engine import Run, new_run_id
 from ._errors import EmptyInputError, InvalidUpdateError, NonDeterminismError, ResumeError
-from ._journal import Journal
+from ._context import GraphInterrupt, TaskContext, in_loop_thread
+from ._context import _current as _current_task
+from ._journal import Journal, SubJournal
 from ._step import GOTO, TaskPlan, boundary, plan, start_next
 from ._sync import run_sync
 from ._types import DURABILITIES, END, START, Command, Interrupt, PregelTask, StateSnapshot
@@ -45,6 +47,7 @@ class CompiledGraph:
     ) -> None:
         self.structure = structure
         self.checkpointer = checkpointer if isinstance(checkpointer, Checkpointer) else None
+        self.inherits = checkpointer is None or checkpointer is True  # runs as a subgraph when nested
         self.interrupt_before = interrupt_before
         self.interrupt_after = interrupt_after
         self.name = name
@@ -214,11 +217,77 @@ class CompiledGraph:
         self, input: Any, config: dict[str, Any] | None = None, *, durability: str | None = None,
         interrupt_before: Any = None, interrupt_after: Any = None, **_: Any,
     ) -> dict[str, Any]:
+        ctx = _current_task.get()
+        if ctx is not None and self._nests_in(ctx):
+            return await self._nested(input, ctx)
         return await self._run(input, config, durability=durability, emit=_ignore,
                                interrupt_before=interrupt_before, interrupt_after=interrupt_after)
 
     def invoke(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+        ctx = _current_task.get()
+        if ctx is not None and self._nests_in(ctx) and not in_loop_thread():
+            # a sync node (in a worker thread) runs a subgraph: run it on the node's loop
+            from anyio.from_thread import run as run_from_thread
+
+            return run_from_thread(self._nested, input, ctx)
         return run_sync(lambda: self.ainvoke(input, config, **kwargs), method="invoke", amethod="ainvoke")
+
+    # -- subgraphs -------------------------------------------------------------------
+
+    def _nests_in(self, ctx: TaskContext) -> bool:
+        """Run as a subgraph of the task ``ctx``: no store of its own, or the caller's."""
+        journal = ctx.run.journal
+        root = journal.root if isinstance(journal, SubJournal) else journal
+        return self.inherits or self.checkpointer is root.saver
+
+    async def _nested(self, input: Any, ctx: TaskContext) -> Any:
+        """Run this graph inside the task ``ctx``, on the caller's log, under its own namespace.
+
+        The namespace is ``"<node>:<task id>"`` (joined with ``|`` when nested deeper), so
+        when the caller's task runs again (a resume, a crash) the subgraph folds what it
+        already did from the log and continues: its finished nodes do not run again.
+        """
+        parent = ctx.run
+        index = ctx.subgraphs
+        ctx.subgraphs += 1
+        part = f"{ctx.name}:{ctx.task_id}" + (f":{index}" if index else "")
+        ns = f"{parent.ns}|{part}" if parent.ns else part
+        journal = parent.journal
+        journal = SubJournal(journal.root if isinstance(journal, SubJournal) else journal, ns)
+        cp = journal.cp
+        resuming = bool(cp.checkpoint)
+
+        def emit(mode: str, chunk: Any) -> None:
+            if mode == "custom":
+                parent.emit(mode, chunk)
+
+        run = Run(
+            self.structure, journal, config=parent.config, run_id=parent.run_id, ns=ns, emit=emit,
+            interrupt_before=self.interrupt_before, interrupt_after=self.interrupt_after,
+            recursion_limit=parent.limit, metadata=parent.metadata,
+        )
+        run.checkpointed = parent.checkpointed
+        if not resuming:
+            if input is None or isinstance(input, Command):
+                raise EmptyInputError(f"subgraph {self.name!r} was given no input")
+            run.add_checkpoint("input", cp.step + 1, {}, start_next(self._own_keys(input)), {})
+        status = await run.steps(resuming=resuming)
+        if status == "interrupted":
+            cp = journal.cp
+            raise GraphInterrupt([Interrupt(v["value"], iid) for iid, v in cp.interrupts.items()])
+        return self._output(journal.cp)
+
+    def _own_keys(self, value: Any) -> Any:
+        """A caller's state as this graph's input: the keys this graph has."""
+        if not isinstance(value, dict):
+            if hasattr(value, "model_dump"):
+                value = {k: getattr(value, k) for k in type(value).model_fields}
+            elif hasattr(value, "__dataclass_fields__"):
+                value = {k: getattr(value, k) for k in value.__dataclass_fields__}
+            else:
+                return value
+        channels = self.structure.state.channels
+        return {k: v for k, v in value.items() if k in channels}
 
     async def astream(
         self, input: Any, config: dict[str, Any] | None = None, *, stream_mode: Any = "updates",
@@ -296,39 +365,29 @@ class CompiledGraph:
     async def aget_state(self, config: dict[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
         saver, thread, cp, live = await self._checkpoint_at(config)
         ns = ((config or {}).get("configurable") or {}).get("checkpoint_ns") or ""
-        return self._snapshot(thread, ns, cp, live=live)
+        if ns:  # a subgraph's state: it lives in the open step of the top graph
+            graph: CompiledGraph | None = self
+            for part in ns.split("|"):
+                graph = graph._subgraph(part.split(":", 1)[0]) if graph is not None else None
+            return _snapshot_of(graph, thread, ns, cp.children.get(ns) or Checkpoint(),
+                                live=live, subgraphs=subgraphs, root=cp)
+        return self._snapshot(thread, ns, cp, live=live, subgraphs=subgraphs, root=cp)
+
+    def _subgraph(self, node: str) -> CompiledGraph | None:
+        """The compiled graph node ``node`` is, if it is one (a graph run inside a node's
+        code is not known here: its state is shown as stored)."""
+        spec = self.structure.nodes.get(node)
+        return spec.subgraph if spec is not None else None
 
     def get_state(self, config: dict[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
         return run_sync(lambda: self.aget_state(config, subgraphs=subgraphs), method="get_state", amethod="aget_state")
 
-    def _snapshot(self, thread: str, ns: str, cp: Checkpoint, *, live: bool) -> StateSnapshot:
-        base = {"thread_id": thread, "checkpoint_ns": ns}
-        if not cp.checkpoint:
-            return StateSnapshot({}, (), {"configurable": base}, None, None, None, (), ())
-        tasks = plan(cp, ns)
-        by_task: dict[str, list[Interrupt]] = {}
-        for iid, item in cp.interrupts.items():
-            by_task.setdefault(item["task_id"], []).append(Interrupt(item["value"], iid))
-        pregel = tuple(
-            PregelTask(
-                t.id, t.name, t.path, error=cp.errors.get(t.id), interrupts=tuple(by_task.get(t.id, ())),
-                result=_result(cp.writes[t.id]) if t.id in cp.writes else None,
-            )
-            for t in tasks
-        )
-        if live:
-            values = self._live_values(cp)
-            nxt = tuple(t.name for t in tasks if t.id not in cp.writes)
-            pregel = tuple(p for p in pregel if p.id not in cp.writes)
-        else:
-            values, nxt = self.structure.state.visible(cp.values), tuple(t.name for t in tasks)
-        parent = cp.parent_id
-        return StateSnapshot(
-            values, nxt, {"configurable": {**base, "checkpoint_id": cp.id}}, dict(cp.metadata),
-            _iso(cp.created_at),
-            {"configurable": {**base, "checkpoint_id": parent}} if parent else None,
-            pregel, tuple(i for p in pregel for i in p.interrupts),
-        )
+    def _snapshot(
+        self, thread: str, ns: str, cp: Checkpoint, *, live: bool, subgraphs: bool = False,
+        root: Checkpoint | None = None,
+    ) -> StateSnapshot:
+        return _snapshot_of(self, thread, ns, cp, live=live, subgraphs=subgraphs, root=root)
+
 
     async def aget_state_history(
         self, config: dict[str, Any], *, filter: dict[str, Any] | None = None,
@@ -412,9 +471,9 @@ class CompiledGraph:
         by_seq = {e.seq: e for e in events}
         event = by_seq[cursor]
         cursor = event.parent
-        while cursor and by_seq[cursor].kind != Kind.CHECKPOINT:
+        while cursor and not (by_seq[cursor].kind == Kind.CHECKPOINT and not by_seq[cursor].ns):
             e = by_seq[cursor]
-            if e.kind == Kind.NODE_WRITES:
+            if e.kind == Kind.NODE_WRITES and not e.ns:
                 writers.append(decode(e.body)["name"])
             cursor = e.parent
         names = sorted({w for w in writers if w != START})
@@ -423,6 +482,53 @@ class CompiledGraph:
         if not names:
             return START if any(w == START for w in writers) or not writers else names[0]
         raise InvalidUpdateError(f"ambiguous update: several nodes wrote last ({names}); pass as_node=")
+
+
+def _snapshot_of(
+    graph: CompiledGraph | None, thread: str, ns: str, cp: Checkpoint, *, live: bool,
+    subgraphs: bool = False, root: Checkpoint | None = None,
+) -> StateSnapshot:
+    """``cp`` as a StateSnapshot; ``graph`` None shows a subgraph's values as stored."""
+    base = {"thread_id": thread, "checkpoint_ns": ns}
+    if not cp.checkpoint:
+        return StateSnapshot({}, (), {"configurable": base}, None, None, None, (), ())
+    tasks = plan(cp, ns)
+    by_task: dict[str, list[Interrupt]] = {}
+    for iid, item in cp.interrupts.items():
+        by_task.setdefault(item["task_id"], []).append(Interrupt(item["value"], iid))
+    children = root.children if root is not None else {}
+
+    def state_of(t: TaskPlan) -> Any:
+        if not subgraphs:
+            return None
+        child_ns = f"{ns}|{t.name}:{t.id}" if ns else f"{t.name}:{t.id}"
+        child = children.get(child_ns)
+        if child is None:
+            return None
+        sub = graph._subgraph(t.name) if graph is not None else None
+        return _snapshot_of(sub, thread, child_ns, child, live=live, subgraphs=True, root=root)
+
+    pregel = tuple(
+        PregelTask(
+            t.id, t.name, t.path, error=cp.errors.get(t.id), interrupts=tuple(by_task.get(t.id, ())),
+            state=state_of(t), result=_result(cp.writes[t.id]) if t.id in cp.writes else None,
+        )
+        for t in tasks
+    )
+    if live:
+        values = graph._live_values(cp) if graph is not None else dict(cp.values)
+        nxt = tuple(t.name for t in tasks if t.id not in cp.writes)
+        pregel = tuple(p for p in pregel if p.id not in cp.writes)
+    else:
+        values = graph.structure.state.visible(cp.values) if graph is not None else dict(cp.values)
+        nxt = tuple(t.name for t in tasks)
+    parent = cp.parent_id
+    return StateSnapshot(
+        values, nxt, {"configurable": {**base, "checkpoint_id": cp.id}}, dict(cp.metadata),
+        _iso(cp.created_at),
+        {"configurable": {**base, "checkpoint_id": parent}} if parent else None,
+        pregel, tuple(i for p in pregel for i in p.interrupts),
+    )
 
 
 def _result(writes: list[list[Any]]) -> dict[str, Any]:
@@ -467,7 +573,7 @@ def _records(events: list[Event]) -> list[Checkpoint]:
         base = states.pop(e.parent, None)
         if base is None:
             base = state_at(e.parent) if e.parent else Checkpoint()
-        if e.kind == Kind.CHECKPOINT and base.checkpoint and base.checkpoint not in records:
+        if e.kind == Kind.CHECKPOINT and not e.ns and base.checkpoint and base.checkpoint not in records:
             records[base.checkpoint] = base.copy()
         apply(base, e)
         states[e.seq] = base

@@ -25,11 +25,23 @@ if TYPE_CHECKING:
 
 
 class GraphInterrupt(BaseException):  # noqa: N818 - LangGraph's name
-    """Raised by ``interrupt()`` to pause the node; caught by the engine, never by users."""
+    """Raised by ``interrupt()`` to pause the node; caught by the engine, never by users.
+
+    A subgraph that pauses raises it in its caller's task with the subgraph's pending
+    interrupts (none when it stopped at an ``interrupt_before``/``_after`` breakpoint).
+    """
 
     def __init__(self, interrupts: list[Interrupt]) -> None:
         super().__init__(interrupts)
         self.interrupts = interrupts
+
+
+class ParentCommand(BaseException):  # noqa: N818 - LangGraph's name
+    """A subgraph node returned ``Command(graph=Command.PARENT)``: the caller's task applies it."""
+
+    def __init__(self, command: Any) -> None:
+        super().__init__(command)
+        self.command = command
 
 
 @dataclass(slots=True)
@@ -40,6 +52,7 @@ class TaskContext:
     tg: TaskGroup
     calls: int = 0
     interrupts: int = 0
+    subgraphs: int = 0  # graphs invoked from this task so far (each gets its own namespace)
     children: list[Any] = field(default_factory=list)
 
 
@@ -82,7 +95,7 @@ def interrupt(value: Any) -> Any:
     index = ctx.interrupts
     ctx.interrupts += 1
     iid = interrupt_id(ctx.task_id, index)
-    resumes = ctx.run.journal.cp.resumes
+    resumes = ctx.run.journal.resumes
     if iid in resumes:
         return resumes[iid]
     raise GraphInterrupt([Interrupt(value=value, id=iid)])

@@ -28,8 +28,8 @@ import anyio
 
 from lograph.eventlog import EncodeError, Kind
 
-from ._context import GraphInterrupt, TaskContext, enter, leave
-from ._errors import GraphRecursionError, NonDeterminismError
+from ._context import GraphInterrupt, ParentCommand, TaskContext, enter, leave
+from ._errors import GraphRecursionError, InvalidUpdateError, NonDeterminismError
 from ._journal import Journal, encode_writes_error
 from ._step import GOTO, TaskPlan, boundary, plan
 from ._types import END, START, Command, Interrupt, Send
@@ -77,6 +77,7 @@ class Run:
         self.metadata = metadata
         self.failure: BaseException | None = None
         self.new_interrupts: list[Interrupt] = []
+        self.paused = False  # a subgraph stopped at a breakpoint inside one of this run's tasks
         self.running = 0
         self.checkpointed = True
         self.debug = False  # build debug payloads only when someone streams them
@@ -117,7 +118,7 @@ class Run:
                 journal.hold = False
                 if self.failure is not None:
                     raise self.failure
-                if self.new_interrupts or journal.cp.interrupts:
+                if self.new_interrupts or self.paused or journal.cp.interrupts:
                     return "interrupted"
                 writes = journal.cp.writes
                 b = boundary(self.structure, journal.cp, [(t, writes[t.id]) for t in tasks], recorded=True)
@@ -177,9 +178,10 @@ class Run:
             journal.add(Kind.INTERRUPT, {"interrupts": [{"id": i.id, "value": i.value} for i in gi.interrupts]},
                         run_id=self.run_id, step=step, task_id=task.id, ns=self.ns)
             self.new_interrupts.extend(gi.interrupts)
+            self.paused = self.paused or not gi.interrupts
             self.emit("updates", {"__interrupt__": tuple(gi.interrupts)})
             return
-        except Exception as e:  # noqa: BLE001 - recorded, then re-raised by steps()
+        except (Exception, ParentCommand) as e:  # noqa: BLE001 - recorded, then re-raised by steps()
             self.running -= 1
             if self.failure is None:
                 self.failure = e
@@ -215,9 +217,12 @@ class Run:
         while True:
             ctx = TaskContext(self, task.id, task.name, tg)
             try:
-                output = await self.call(node.fn, node.is_async, state, ctx)
+                try:
+                    output = await self.call(node.fn, node.is_async, state, ctx)
+                except ParentCommand as pc:  # a subgraph this node ran sent us a command
+                    output = pc.command
                 return await self._node_writes(node, output)
-            except (GraphInterrupt, anyio.get_cancelled_exc_class()):
+            except (GraphInterrupt, ParentCommand, anyio.get_cancelled_exc_class()):
                 raise
             except Exception as e:
                 policy = node.retry
@@ -263,13 +268,20 @@ class Run:
         goto: list[Any] = []
         if isinstance(output, Command):
             if output.graph == Command.PARENT:
-                raise NotImplementedError("Command(graph=Command.PARENT) outside a subgraph")
+                if not self.ns:
+                    raise InvalidUpdateError(
+                        f"node {node.name!r} returned Command(graph=Command.PARENT), but its graph "
+                        "is not running as a subgraph"
+                    )
+                raise ParentCommand(Command(update=output.update, goto=output.goto))
             update = output.update
             goto = _targets(output.goto)
         elif isinstance(output, Send):
             update, goto = None, [output]
         else:
             update = output
+            if node.subgraph is not None and isinstance(update, dict):  # its keys that are ours
+                update = {k: v for k, v in update.items() if k in self.structure.state.channels}
         writes = [[k, v] for k, v in self.structure.state.updates(update, node.name)]
         goto += await self._route(node.name, writes)
         if goto:

@@ -131,12 +131,49 @@ class Journal:
                 events, self.pending = self.pending, []
                 await self._commit(events)
 
+    @property
+    def resumes(self) -> dict[str, Any]:
+        """Answers to interrupts, wherever in the graph (subgraphs included) they were raised."""
+        return self.cp.resumes
+
     def error(self) -> BaseException | None:
         return self._error
 
     def discard(self) -> None:
         """Forget events not yet handed to the writer (a run that must write nothing more)."""
         self.pending = []
+
+
+class SubJournal:
+    """A subgraph's view of its caller's journal: same chain, its own fold (``cp``).
+
+    Events are sealed on the thread's branch like any other, under the subgraph's
+    checkpoint namespace, so the fold keeps the subgraph's state apart; durability
+    points are the caller's.
+    """
+
+    def __init__(self, root: Journal, ns: str) -> None:
+        self.root = root
+        self.ns = ns
+        self.thread = root.thread
+        self.durability = root.durability
+        self.hold = False  # replay holds are the top run's business
+
+    @property
+    def cp(self) -> Checkpoint:
+        child = self.root.cp.children.get(self.ns)
+        return child if child is not None else Checkpoint()
+
+    @property
+    def resumes(self) -> dict[str, Any]:
+        return self.root.cp.resumes
+
+    def add(self, kind: str, body: dict[str, Any], *, run_id: str = "", step: int = 0,
+            task_id: str = "", ns: str = "") -> Event:
+        return self.root.add(kind, body, run_id=run_id, step=step, task_id=task_id, ns=self.ns)
+
+    async def barrier(self) -> None:
+        await self.root.barrier()
 
 
 def encode_writes_error(writes: list[list[Any]], node: str) -> EncodeError | None:
