@@ -39,6 +39,8 @@ from ._event import GENESIS, Event, Kind, checkpoint_id
 SET = "set"
 EXTEND = "ext"
 WRITES = "w"
+# The writes of a Command(update=, goto=) given as input: the open step's first writes.
+NULL_TASK = "00000000-0000-0000-0000-000000000000"
 
 
 def task_id(checkpoint_hash: bytes, ns: str, path: tuple[Any, ...]) -> str:
@@ -174,9 +176,8 @@ def _apply_checkpoint(cp: Checkpoint, event: Event, data: dict[str, Any]) -> Non
 def _written(cp: Checkpoint, ns: str, channel: str) -> list[Any]:
     """The items the open step's tasks wrote to ``channel``, in task order."""
     items: list[Any] = []
-    for t in cp.next:
-        writes = cp.writes.get(task_id(cp.checkpoint_hash, ns, tuple(t["path"])), ())
-        for key, value in writes:
+    for tid in (task_id(cp.checkpoint_hash, ns, tuple(t["path"])) for t in cp.next):
+        for key, value in cp.writes.get(tid, ()):
             if key == channel:
                 items += value
     return items

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from lograph.eventlog import Checkpoint, Event, Kind, MemoryLog, decode, parse_checkpoint_id
+from lograph.eventlog import Checkpoint, Event, Kind, MemoryLog, decode, encode, parse_checkpoint_id
+from lograph.eventlog._fold import NULL_TASK
 from lograph.eventlog._fold import apply
 
 from ._channels import reduce_writes
@@ -24,7 +25,7 @@ from ._errors import EmptyInputError, InvalidUpdateError, NonDeterminismError, R
 from ._context import GraphInterrupt, TaskContext, in_loop_thread
 from ._context import _current as _current_task
 from ._journal import Journal, SubJournal
-from ._step import GOTO, TaskPlan, boundary, plan, start_next
+from ._step import GOTO, INPUT_TASK, TaskPlan, boundary, plan, start_next
 from ._sync import run_sync
 from ._types import DURABILITIES, END, START, Command, Interrupt, PregelTask, StateSnapshot
 
@@ -137,10 +138,15 @@ class CompiledGraph:
         error: BaseException | None = None
         status = "failed"
         step = journal.cp.step + 1
+        command = input if isinstance(input, Command) else None
+        null: list[list[Any]] | None = None
+        if command is not None and (command.update is not None or command.goto):
+            null = run.command_writes(command)  # bad input fails here, before any event
+            encode(null, path="Command(update=...) given as input")
         async with anyio.create_task_group() as tg:
             journal.start(tg)
             try:
-                fresh = input is not None and not isinstance(input, Command)
+                fresh = input is not None and command is None
                 started: dict[str, Any] = {"resume": not fresh, "durability": journal.durability}
                 if fork:
                     started["fork"] = True
@@ -150,6 +156,10 @@ class CompiledGraph:
                 if resume:
                     journal.add(Kind.RESUME, {"values": resume, "metadata": run.metadata},
                                 run_id=run.run_id, ns=run.ns)
+                if null is not None:
+                    journal.add(Kind.NODE_WRITES, {"name": INPUT_TASK, "writes": null,
+                                                   "metadata": run.metadata},
+                                run_id=run.run_id, step=step, task_id=NULL_TASK, ns=run.ns)
                 if fresh:
                     run.add_checkpoint("input", step, {}, start_next(input), journal.cp.barriers)
                 elif fork:
@@ -175,9 +185,9 @@ class CompiledGraph:
         return status
 
     def _resume_map(self, command: Command, cp: Checkpoint) -> dict[str, Any] | None:
+        if not cp.checkpoint:
+            raise EmptyInputError("a Command as input needs a thread with state; pass the input itself")
         if command.resume is None:
-            if command.update is not None or command.goto:
-                raise NotImplementedError("Command(update=/goto=) as input: use update_state()")
             return None
         pending = list(cp.interrupts)
         if not pending:
@@ -205,6 +215,7 @@ class CompiledGraph:
         values = self.structure.state.visible(cp.values)
         if cp.writes:
             order = {t.id: i for i, t in enumerate(plan(cp))}
+            order[NULL_TASK] = -1  # a Command input's writes come first
             writes = [
                 (k, v)
                 for tid in sorted(cp.writes, key=lambda t: order.get(t, len(order)))
@@ -476,7 +487,7 @@ class CompiledGraph:
             if e.kind == Kind.NODE_WRITES and not e.ns:
                 writers.append(decode(e.body)["name"])
             cursor = e.parent
-        names = sorted({w for w in writers if w != START})
+        names = sorted({w for w in writers if w not in (START, INPUT_TASK)})
         if len(names) == 1:
             return names[0]
         if not names:

@@ -31,7 +31,7 @@ from lograph.eventlog import EncodeError, Kind
 from ._context import GraphInterrupt, ParentCommand, TaskContext, enter, leave
 from ._errors import GraphRecursionError, InvalidUpdateError, NonDeterminismError
 from ._journal import Journal, encode_writes_error
-from ._step import GOTO, TaskPlan, boundary, plan
+from ._step import GOTO, NULL_TASK, TaskPlan, boundary, null_task, plan, step_values
 from ._types import END, START, Command, Interrupt, Send
 
 if TYPE_CHECKING:
@@ -92,8 +92,13 @@ class Run:
         while True:
             cp = journal.cp
             tasks = plan(cp, self.ns)
+            null = [(null_task(), cp.writes[NULL_TASK])] if NULL_TASK in cp.writes else []
             if not tasks:
-                return "done"
+                if not null:
+                    return "done"
+                b = boundary(self.structure, cp, null)  # a Command input alone
+                self.add_checkpoint("loop", cp.step + 1, b.delta, b.next, b.barriers)
+                continue
             if not (first and resuming) and _matches(self.before, tasks):
                 return "interrupted"
             first = False
@@ -106,7 +111,7 @@ class Run:
             step = cp.step + 1
             if tasks[0].name == START:  # the input step runs no user code: nothing to record
                 finished = [(t, await self._start_writes(t.arg)) for t in tasks]
-                b = boundary(self.structure, cp, finished)
+                b = boundary(self.structure, cp, finished + null)
             else:
                 todo = [t for t in tasks if t.id not in cp.writes]
                 for t in todo:
@@ -121,7 +126,9 @@ class Run:
                 if self.new_interrupts or self.paused or journal.cp.interrupts:
                     return "interrupted"
                 writes = journal.cp.writes
-                b = boundary(self.structure, journal.cp, [(t, writes[t.id]) for t in tasks], recorded=True)
+                # (a Command input's goto adds tasks the fold cannot see in ``next``: no refs)
+                b = boundary(self.structure, journal.cp, [(t, writes[t.id]) for t in tasks] + null,
+                             recorded=not null)
             first_step = False
             self.add_checkpoint("loop", step, b.delta, b.next, b.barriers)
             taken += 0 if tasks[0].name == START else 1
@@ -209,7 +216,8 @@ class Run:
         if task.name == START:
             return await self._start_writes(task.arg), None
         node = self.structure.nodes[task.name]
-        state = task.arg if task.push else self.structure.state.to_node(self.journal.cp.values)
+        state = task.arg if task.push else self.structure.state.to_node(
+            step_values(self.structure, self.journal.cp))
         if self.debug:
             self.emit("debug", {"type": "task", "step": step, "timestamp": _now(),
                             "payload": {"id": task.id, "name": task.name, "input": state, "triggers": []}})
@@ -264,6 +272,24 @@ class Run:
         goto = await self._route(START, writes)
         return writes + [[GOTO, goto]] if goto else writes
 
+    def command_writes(self, command: Command) -> list[list[Any]]:
+        """A ``Command(update=, goto=)`` given as input, as the open step's first writes.
+
+        Raises InvalidUpdateError (an unknown key or node) before anything is written.
+        """
+        writes = [[k, v] for k, v in self.structure.state.updates(command.update, "__input__")]
+        goto = _targets(command.goto)
+        for target in goto:
+            name = target.node if isinstance(target, Send) else target
+            if name != END and name not in self.structure.nodes:
+                raise InvalidUpdateError(
+                    f"Command(goto=...) names {name!r}, which is not a node of this graph "
+                    f"(nodes: {sorted(self.structure.nodes)})"
+                )
+        if goto:
+            writes.append([GOTO, goto])
+        return writes
+
     async def _node_writes(self, node: NodeSpec, output: Any) -> tuple[list[list[Any]], Any]:
         goto: list[Any] = []
         if isinstance(output, Command):
@@ -295,7 +321,7 @@ class Run:
             return []
         from ._channels import reduce_writes
 
-        values = self.journal.cp.values
+        values = step_values(self.structure, self.journal.cp)
         local = {**values, **reduce_writes(self.structure.state.channels, values,
                                            [(k, v) for k, v in writes])}
         state = self.structure.state.to_node(local)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lograph.eventlog import Checkpoint
-from lograph.eventlog._fold import WRITES, delta, task_id
+from lograph.eventlog._fold import NULL_TASK, WRITES, delta, task_id
 
 from ._channels import reduce_writes
 from ._graph import Structure
@@ -49,13 +49,54 @@ def interrupt_id(task: str, index: int) -> str:
 
 
 def plan(cp: Checkpoint, ns: str = "") -> list[TaskPlan]:
-    """The tasks of the step that starts at ``cp``'s checkpoint, in path order."""
+    """The tasks of the step that starts at ``cp``'s checkpoint, in path order.
+
+    A ``Command(goto=...)`` given as input adds its targets to the open step.
+    """
+    planned = cp.next
+    null = cp.writes.get(NULL_TASK)
+    if null:
+        planned = planned + _goto_tasks(planned, null)
     out = []
-    for t in cp.next:
+    for t in planned:
         path = tuple(t["path"])
         out.append(TaskPlan(task_id(cp.checkpoint_hash, ns, path), t["name"], path,
                             t.get("arg"), path[0] == "push"))
     return out
+
+
+def _goto_tasks(planned: list[dict[str, Any]], writes: list[list[Any]]) -> list[dict[str, Any]]:
+    pulls = {t["name"] for t in planned if t["path"][0] == "pull"}
+    pushes = sum(1 for t in planned if t["path"][0] == "push")
+    out: list[dict[str, Any]] = []
+    for channel, targets in writes:
+        if channel != GOTO:
+            continue
+        for target in targets:
+            if isinstance(target, Send):
+                out.append({"name": target.node, "path": ["push", pushes], "arg": target.arg})
+                pushes += 1
+            elif target not in pulls and target != END:
+                pulls.add(target)
+                out.append({"name": target, "path": ["pull", target]})
+    return out
+
+
+INPUT_TASK = "__input__"
+
+
+def null_task() -> TaskPlan:
+    """The writes of a ``Command(update=...)`` input: applied first, before the step's tasks."""
+    return TaskPlan(NULL_TASK, INPUT_TASK, ())
+
+
+def step_values(structure: Structure, cp: Checkpoint) -> dict[str, Any]:
+    """The state a step's tasks see: the checkpoint, plus a Command input's updates."""
+    null = cp.writes.get(NULL_TASK)
+    if not null:
+        return cp.values
+    writes = [(k, v) for k, v in null if k != GOTO]
+    return {**cp.values, **reduce_writes(structure.state.channels, cp.values, writes)}
 
 
 def start_next(input_value: Any) -> list[dict[str, Any]]:
@@ -90,6 +131,9 @@ def boundary(
     sends: list[Send] = []
     barriers = {k: list(v) for k, v in cp.barriers.items()}
     for task, task_writes in finished:
+        if task.id == NULL_TASK:  # a Command input: its goto targets ran in this step
+            writes += [(channel, value) for channel, value in task_writes if channel != GOTO]
+            continue
         for channel, value in task_writes:
             if channel == GOTO:
                 for target in value:

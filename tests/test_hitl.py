@@ -182,3 +182,102 @@ async def test_unknown_checkpoint_id_is_a_clear_error(anyio_backend: str, store_
             await graph.aget_state(bad)
         with pytest.raises(ValueError, match="not a lograph checkpoint id"):
             await graph.ainvoke(None, {"configurable": {"thread_id": "u", "checkpoint_id": "nope"}})
+
+
+# --- Command(update=, goto=) as input ------------------------------------------------------
+
+
+class Gate(TypedDict):
+    log: Annotated[list, operator.add]
+    k: str
+
+
+def gate(ran: list[str], fail_once: list[str] | None = None) -> StateGraph:
+    def a(state: Gate) -> dict[str, Any]:
+        ran.append("a")
+        return {"log": [f"a:{state.get('k', '-')}"]}
+
+    def b(state: Gate) -> dict[str, Any]:
+        ran.append("b")
+        if fail_once:
+            raise RuntimeError(fail_once.pop())
+        answer = interrupt("ok?") if state.get("k") == "ask" else "no"
+        return {"log": [f"b:{state.get('k', '-')}:{answer}"]}
+
+    g = StateGraph(Gate)
+    g.add_node("a", a)
+    g.add_node("b", b)
+    g.add_edge(START, "a")
+    g.add_edge("a", "b")
+    g.add_edge("b", END)
+    return g
+
+
+async def test_command_resume_with_update_edits_the_state_the_node_sees(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = gate([]).compile(checkpointer=saver)
+        config = {"configurable": {"thread_id": "c"}, "metadata": {"user": "ana"}}
+        out = await graph.ainvoke({"log": [], "k": "ask"}, config)
+        assert "__interrupt__" in out
+        out = await graph.ainvoke(Command(resume="yes", update={"log": ["edited"]}), config)
+        assert out == {"log": ["a:ask", "edited", "b:ask:yes"], "k": "ask"}  # as LangGraph 1.2.22
+        history = [(s.metadata["source"], s.metadata["step"], s.next) async for s in graph.aget_state_history(config)]
+        assert history[:3] == [("loop", 2, ()), ("loop", 1, ("b",)), ("loop", 0, ("a",))]
+        writes = [e for e in await log_of(saver, "c") if e.kind == "node.writes" and e.task_id.startswith("0000")]
+        assert len(writes) == 1  # the edit is in the log, as the input's writes
+
+
+async def test_command_update_and_goto_on_a_finished_thread(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    ran: list[str] = []
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = gate(ran).compile(checkpointer=saver)
+        config = {"configurable": {"thread_id": "c"}}
+        await graph.ainvoke({"log": [], "k": "x"}, config)
+        out = await graph.ainvoke(Command(update={"log": ["u"], "k": "y"}), config)
+        assert out == {"log": ["a:x", "b:x:no", "u"], "k": "y"}
+        state = await graph.aget_state(config)
+        assert (state.metadata["source"], state.metadata["step"], state.next) == ("loop", 3, ())
+        out = await graph.ainvoke(Command(goto="b", update={"k": "z"}), config)
+        assert out == {"log": ["a:x", "b:x:no", "u", "b:z:no"], "k": "z"}
+        assert ran == ["a", "b", "b"]
+        # the fold of the log alone agrees (the actor's cached fold dropped)
+        saver.actor("c").forget()
+        assert (await graph.aget_state(config)).values == out
+
+
+async def test_bad_command_input_is_an_error_and_writes_nothing(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    from lograph.runtime import EmptyInputError, InvalidUpdateError
+
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = gate([]).compile(checkpointer=saver)
+        config = {"configurable": {"thread_id": "c"}}
+        with pytest.raises(EmptyInputError):
+            await graph.ainvoke(Command(update={"k": "y"}), config)
+        await graph.ainvoke({"log": [], "k": "x"}, config)
+        before = await log_of(saver, "c")
+        with pytest.raises(InvalidUpdateError, match="'nope'"):
+            await graph.ainvoke(Command(update={"nope": 1}), config)
+        with pytest.raises(InvalidUpdateError, match="'ghost', which is not a node"):
+            await graph.ainvoke(Command(goto="ghost"), config)
+        assert await log_of(saver, "c") == before
+
+
+async def test_command_update_survives_a_failed_step(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    ran: list[str] = []
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = gate(ran, fail_once=["flaky"]).compile(checkpointer=saver, interrupt_before=["b"])
+        config = {"configurable": {"thread_id": "c"}}
+        await graph.ainvoke({"log": [], "k": "x"}, config)
+        with pytest.raises(RuntimeError, match="flaky"):
+            await graph.ainvoke(Command(update={"k": "edited"}), config, durability="sync")
+        out = await graph.ainvoke(None, config, durability="sync")  # the edit is still there
+        assert out == {"log": ["a:x", "b:edited:no"], "k": "edited"}
+        assert ran == ["a", "b", "b"]
