@@ -6,6 +6,7 @@ Async first; every sync method calls its async twin through the one blocking por
 from __future__ import annotations
 
 import concurrent.futures
+from contextlib import aclosing
 import queue
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -94,7 +95,7 @@ class CompiledGraph:
     async def _run(
         self, input: Any, config: dict[str, Any] | None, *, durability: str | None,
         emit: Any, interrupt_before: Any = None, interrupt_after: Any = None,
-        modes: tuple[str, ...] = (),
+        modes: tuple[str, ...] = (), pace: Any = None,
     ) -> dict[str, Any]:
         durability = durability or "async"
         if durability not in DURABILITIES:
@@ -126,6 +127,7 @@ class CompiledGraph:
             )
             run.checkpointed = not ephemeral
             run.debug = "debug" in modes
+            run.pace = pace
             status = await self._drive(run, input, resume, fork)
             journal = run.journal
             actor.advanced(journal.cp, journal.next_seq - 1)
@@ -310,17 +312,29 @@ class CompiledGraph:
             if m not in STREAM_MODES:
                 raise ValueError(f"unknown stream_mode {m!r}; use one of {STREAM_MODES}")
         single = isinstance(stream_mode, str)
+        # The run emits without waiting (emit is called from inside the engine), but at
+        # each step's end it waits until the consumer has taken everything emitted so
+        # far: the run is never more than a step ahead, so closing the stream early stops
+        # it before the next step, as a LangGraph generator would.
         send, receive = anyio.create_memory_object_stream[Any](float("inf"))
+        drained = anyio.Event()
+        drained.set()
 
         def emit(mode: str, chunk: Any) -> None:
+            nonlocal drained
             if mode in modes:
+                if drained.is_set():
+                    drained = anyio.Event()
                 send.send_nowait(chunk if single else (mode, chunk))
+
+        async def pace() -> None:
+            await drained.wait()
 
         async def produce() -> None:
             async with send:
                 await self._run(input, config, durability=durability, emit=emit,
                                 interrupt_before=interrupt_before, interrupt_after=interrupt_after,
-                                modes=tuple(modes))
+                                modes=tuple(modes), pace=pace)
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(produce)
@@ -328,6 +342,8 @@ class CompiledGraph:
                 async with receive:
                     async for item in receive:
                         yield item
+                        if not receive.statistics().current_buffer_used:
+                            drained.set()  # the consumer asks for more than the run emitted
             except GeneratorExit:  # closed early: stop the run (recorded as cancelled)
                 tg.cancel_scope.cancel()
 
@@ -337,22 +353,31 @@ class CompiledGraph:
         if in_event_loop():
             raise RuntimeError("stream() was called inside a running event loop; use `async for ... in graph.astream(...)`")
         items: queue.Queue[tuple[str, Any]] = queue.Queue()
+        asked: list[anyio.Event] = []  # set when this thread wants the next item
 
         async def pump() -> None:
             try:
-                async for item in self.astream(input, config, **kwargs):
-                    items.put(("item", item))
+                # closed here, in this task, also when cancelled (an async generator left to
+                # the loop's finalizer would exit its task group from another task)
+                async with aclosing(self.astream(input, config, **kwargs)) as chunks:
+                    async for item in chunks:
+                        want = anyio.Event()
+                        asked.append(want)
+                        items.put(("item", item))
+                        await want.wait()  # the run advances only as fast as this thread reads
             except BaseException as e:  # noqa: BLE001 - handed to the consuming thread
                 items.put(("error", e))
             else:
                 items.put(("end", None))
 
-        future = portal().start_task_soon(pump)
+        the_portal = portal()
+        future = the_portal.start_task_soon(pump)
         try:
             while True:
                 kind, value = items.get()
                 if kind == "item":
                     yield value
+                    the_portal.call(asked.pop().set)
                 elif kind == "error":
                     raise value
                 else:

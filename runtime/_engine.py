@@ -21,7 +21,7 @@ import functools
 import inspect
 from datetime import datetime, timezone
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -81,6 +81,7 @@ class Run:
         self.running = 0
         self.checkpointed = True
         self.debug = False  # build debug payloads only when someone streams them
+        self.pace: Callable[[], Awaitable[None]] | None = None  # a stream consumer's pace
 
     # -- the loop -----------------------------------------------------------------
 
@@ -133,6 +134,8 @@ class Run:
             self.add_checkpoint("loop", step, b.delta, b.next, b.barriers)
             taken += 0 if tasks[0].name == START else 1
             self.emit("values", self.structure.state.visible(journal.cp.values))
+            if self.pace is not None:
+                await self.pace()
             if _matches(self.after, tasks):
                 await journal.barrier()
                 return "interrupted"
