@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._errors import ConflictError
+from ._errors import ConflictError, StoreUnavailableError
 from ._event import Event
 from ._port import Append, ThreadInfo, check_append
 
@@ -17,6 +17,10 @@ class MemoryLog:
         self._snapshots: dict[str, dict[int, bytes]] = {}
         self._closed = False
 
+    def _open(self) -> None:
+        if self._closed:  # as the stores on disk: a closed log is never used by mistake
+            raise StoreUnavailableError("the in-memory log is closed")
+
     def _append_now(self, thread: str, events: Sequence[Event], expect_head: int) -> None:
         check_append(thread, events, expect_head)
         log = self._events.setdefault(thread, [])
@@ -25,9 +29,11 @@ class MemoryLog:
         log.extend(events)
 
     async def append(self, thread: str, events: Sequence[Event], expect_head: int) -> None:
+        self._open()
         self._append_now(thread, events, expect_head)
 
     async def append_batch(self, batch: Sequence[Append]) -> list[BaseException | None]:
+        self._open()
         results: list[BaseException | None] = []
         for item in batch:
             try:
@@ -39,14 +45,17 @@ class MemoryLog:
         return results
 
     async def read(self, thread: str, *, after: int = 0, upto: int | None = None) -> list[Event]:
+        self._open()
         log = self._events.get(thread, [])
         end = len(log) if upto is None else min(upto, len(log))
         return log[max(after, 0) : end]
 
     async def head(self, thread: str) -> int:
+        self._open()
         return len(self._events.get(thread, ()))
 
     async def threads(self) -> list[ThreadInfo]:
+        self._open()
         return [
             ThreadInfo(t, len(ev), len(ev), sum(len(e.body) for e in ev), ev[-1].ts)
             for t, ev in sorted(self._events.items())
@@ -54,9 +63,11 @@ class MemoryLog:
         ]
 
     async def put_snapshot(self, thread: str, seq: int, data: bytes) -> None:
+        self._open()
         self._snapshots.setdefault(thread, {})[seq] = data
 
     async def latest_snapshot(self, thread: str, upto: int) -> tuple[int, bytes] | None:
+        self._open()
         snaps = self._snapshots.get(thread)
         if not snaps:
             return None
@@ -64,12 +75,15 @@ class MemoryLog:
         return None if best is None else (best, snaps[best])
 
     async def snapshots(self, thread: str) -> list[int]:
+        self._open()
         return sorted(self._snapshots.get(thread, ()))
 
     async def delete_snapshots(self, thread: str) -> None:
+        self._open()
         self._snapshots.pop(thread, None)
 
     async def delete_thread(self, thread: str) -> None:
+        self._open()
         self._events.pop(thread, None)
         self._snapshots.pop(thread, None)
 

@@ -14,18 +14,19 @@ from pathlib import Path
 
 import anyio
 import pytest
+
 from lograph.eventlog import (
     GENESIS,
     Append,
     ConflictError,
     Event,
     EventLog,
+    StoreUnavailableError,
     ThreadInfo,
     ancestry,
     make_event,
     verify_link,
 )
-
 from tests._stores import open_log
 
 pytestmark = pytest.mark.anyio
@@ -395,6 +396,23 @@ async def test_aclose_twice_is_fine(store_kind: str, tmp_path: Path) -> None:
         await log.append("t", chain(1), 0)
         await log.aclose()
         await log.aclose()
+
+
+async def test_a_closed_log_refuses_every_use(store_kind: str, tmp_path: Path) -> None:
+    async with open_log(store_kind, tmp_path) as log:
+        await log.append("t", chain(1), 0)
+        await log.aclose()
+        for use in (
+            lambda: log.append("t", chain(1, start=2, parent=1), 1),
+            lambda: log.read("t"),
+            lambda: log.head("t"),
+            lambda: log.threads(),
+            lambda: log.put_snapshot("t", 1, b"x"),
+            lambda: log.latest_snapshot("t", 1),
+            lambda: log.delete_thread("t"),
+        ):
+            with pytest.raises(StoreUnavailableError, match="closed"):
+                await use()
 
 
 async def test_large_body_round_trips(store_kind: str, tmp_path: Path) -> None:
