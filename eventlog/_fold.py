@@ -8,7 +8,7 @@ writes of finished tasks, failures, ``@task`` results, interrupts and resume val
 
 Event bodies (CBOR maps; keys are part of the storage format):
 - run.started    {"resume": bool, "durability": str, "fork"?: true, "metadata"?: map}
-- node.started   {"name": str, "path": list, "attempt": int}
+- node.started   {"name": str, "path"?: list}     (path when not ["pull", name])
 - node.writes    {"name": str, "writes": [[channel, value], ...]}
 - node.failed    {"name": str, "error": str, "type": str, "attempt": int, "final": bool}
 - task.result    {"name": str, "ok": bool, "value": any}      (error repr when not ok)
@@ -20,8 +20,8 @@ Event bodies (CBOR maps; keys are part of the storage format):
   ``op`` is "set" (the new value), "ext" (items appended) or "w" (no value: the
   channel's list was extended by the open step's writes to it, taken in task order;
   the task order is the ``next`` of the previous checkpoint, so a write is stored
-  once). "metadata" holds the caller's metadata only; source and step are the event's.
-- run.finished   {"status": "done"|"interrupted"|"failed"|"cancelled", "error": str|None}
+  once; the input task's writes are the items of its input, a dict). "metadata" holds the caller's metadata only; source and step are the event's.
+- run.finished   {"status": "done"|"interrupted"|"failed"|"cancelled", "error"?: str}
 """
 
 from __future__ import annotations
@@ -107,7 +107,12 @@ def apply(cp: Checkpoint, event: Event, body: Any = None) -> None:
     branch's head moves either way. A checkpoint of the top graph ends its open step,
     and with it the subgraphs that ran in that step.
     """
-    data = decode(event.body) if body is None else body
+    if body is not None:
+        data = body
+    elif event.kind in _HEADER_ONLY:
+        data = None  # the fold needs nothing of these bodies: skip decoding them
+    else:
+        data = decode(event.body)
     if event.ns:
         child = cp.children.get(event.ns)
         if child is None:
@@ -123,6 +128,9 @@ def apply(cp: Checkpoint, event: Event, body: Any = None) -> None:
                 for iid in data["values"]:
                     child.interrupts.pop(iid, None)
     cp.head, cp.head_hash = event.seq, event.hash
+
+
+_HEADER_ONLY = frozenset({Kind.NODE_STARTED, Kind.RUN_STARTED, Kind.STATE_UPDATED})
 
 
 def _apply(cp: Checkpoint, event: Event, data: Any) -> None:
@@ -176,11 +184,18 @@ def _apply_checkpoint(cp: Checkpoint, event: Event, data: dict[str, Any]) -> Non
 def _written(cp: Checkpoint, ns: str, channel: str) -> list[Any]:
     """The items the open step's tasks wrote to ``channel``, in task order."""
     items: list[Any] = []
-    for tid in (task_id(cp.checkpoint_hash, ns, tuple(t["path"])) for t in cp.next):
-        for key, value in cp.writes.get(tid, ()):
+    for t in cp.next:
+        if t["name"] == _START:  # the input step: its writes are the input's items
+            writes = t["arg"].items()
+        else:
+            writes = cp.writes.get(task_id(cp.checkpoint_hash, ns, tuple(t["path"])), ())
+        for key, value in writes:
             if key == channel:
                 items += value
     return items
+
+
+_START = "__start__"
 
 
 def fold(snapshot: Checkpoint | None, events: Iterable[Event]) -> Checkpoint:
@@ -207,23 +222,62 @@ _SNAPSHOT_FIELDS = (
     "barriers", "metadata", "writes", "errors", "results", "interrupts", "resumes", "run_id",
     "run_status",
 )
-SNAPSHOT_FORMAT = 2  # 2: subgraphs' folds ride along (format 1 had none)
+SNAPSHOT_FORMAT = 3  # 2: subgraphs' folds ride along; 3: values as a delta of a base snapshot
 
 
 def _fields(cp: Checkpoint) -> list[Any]:
     return [getattr(cp, f) for f in _SNAPSHOT_FIELDS]
 
 
-def dump_snapshot(cp: Checkpoint) -> bytes:
+def _checkpoint(fields: list[Any]) -> Checkpoint:
+    return Checkpoint(**dict(zip(_SNAPSHOT_FIELDS, fields, strict=True)))
+
+
+_VALUES = _SNAPSHOT_FIELDS.index("values")
+
+
+def dump_snapshot(cp: Checkpoint, base: tuple[int, dict[str, Any]] | None = None) -> bytes:
+    """``cp`` as a snapshot. With ``base`` (the seq and values of an earlier snapshot on
+    the same branch) the values are stored as their change since it: a thread's snapshots
+    together cost about one copy of its state, not one per snapshot."""
     children = {ns: _fields(child) for ns, child in cp.children.items()}
-    return encode([SNAPSHOT_FORMAT, _fields(cp), children], path="snapshot")
+    fields = _fields(cp)
+    if base is None:
+        return encode([2, fields, children], path="snapshot")
+    seq, old = base
+    changes = {}
+    for key, value in cp.values.items():
+        change = delta(old.get(key, _ABSENT), value)
+        if change is not None:
+            changes[key] = change
+    fields[_VALUES] = changes
+    return encode([SNAPSHOT_FORMAT, fields, children, seq], path="snapshot")
 
 
-def load_snapshot(data: bytes) -> Checkpoint:
-    version, fields, *rest = decode(data)
+def snapshot_base(data: bytes) -> tuple[int, Any]:
+    """The seq of the snapshot ``data`` is a delta of (0: none), and its decoded form."""
+    decoded = decode(data)
+    version = decoded[0]
     if version > SNAPSHOT_FORMAT:
         raise ValueError(f"snapshot format {version} is newer than this lograph")
-    cp = Checkpoint(**dict(zip(_SNAPSHOT_FIELDS, fields, strict=True)))
+    return (decoded[3] if version == 3 else 0), decoded
+
+
+def load_snapshot(data: bytes | Any, base: Checkpoint | None = None) -> Checkpoint:
+    """The checkpoint a snapshot holds; a delta snapshot needs its base's checkpoint."""
+    decoded = snapshot_base(data)[1] if isinstance(data, bytes) else data
+    version, fields, *rest = decoded
+    cp = _checkpoint(fields)
+    if version == 3:
+        if base is None:
+            raise ValueError(f"this snapshot is a delta of the snapshot at seq {rest[1]}: load that first")
+        values = dict(base.values)
+        for key, change in cp.values.items():
+            values[key] = [*values.get(key, ()), *change[1]] if change[0] == EXTEND else change[1]
+        cp.values = values
     for ns, child in (rest[0] if rest else {}).items():
-        cp.children[ns] = Checkpoint(**dict(zip(_SNAPSHOT_FIELDS, child, strict=True)))
+        cp.children[ns] = _checkpoint(child)
     return cp
+
+
+_ABSENT: Any = object()

@@ -7,11 +7,17 @@ Across processes the log's optimistic append makes the loser fail with a conflic
 The actor caches the fold at the thread's head, so consecutive runs do not re-read
 the log; at the start of every turn it asks the store for the head (one cheap query)
 and reloads only if another process moved it.
+
+Snapshots (a cache of the fold, every ``snapshot_every`` events) are all kept, each
+stored as its change since the previous one on the branch (a full one every
+``MAX_CHAIN``), so any point of a thread's history, forks included, loads from a
+snapshot near it, and all of a thread's snapshots cost about one copy of its state.
 """
 
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -19,12 +25,23 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from lograph.eventlog import Checkpoint, CorruptLogError, Event, ancestry, verify_link
-from lograph.eventlog._fold import apply, dump_snapshot, load_snapshot
+from lograph.eventlog._fold import apply, dump_snapshot, load_snapshot, snapshot_base
 
 from ._commit import loop_key
 
 if TYPE_CHECKING:
     from ._checkpointer import Checkpointer
+
+MAX_CHAIN = 16  # delta snapshots between two full ones
+
+
+@dataclass(frozen=True, slots=True)
+class Base:
+    """The snapshot a fold descends from: the next snapshot is stored as a change of it."""
+
+    seq: int
+    values: dict[str, Any]
+    depth: int  # delta snapshots between this one and the last full one
 
 
 class ThreadActor:
@@ -33,12 +50,12 @@ class ThreadActor:
         self.thread = thread
         self.cached: Checkpoint | None = None  # the fold at ``head``
         self.head = 0
+        self.base: Base | None = None  # the snapshot ``cached`` descends from
         self.busy = False
         self._locks: weakref.WeakKeyDictionary[Any, anyio.Lock] = weakref.WeakKeyDictionary()
-        self.last_snapshot = 0
 
     def forget(self) -> None:
-        self.cached, self.head, self.last_snapshot = None, 0, 0
+        self.cached, self.head, self.base = None, 0, None
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[ThreadActor]:
@@ -52,7 +69,7 @@ class ThreadActor:
             try:
                 head = await self.saver.log.head(self.thread)
                 if head != self.head or self.cached is None:
-                    self.cached = await self.load(head) if head else Checkpoint()
+                    self.cached, self.base = await self.load_branch(head) if head else (Checkpoint(), None)
                     self.head = head
                 yield self
             finally:
@@ -60,19 +77,39 @@ class ThreadActor:
 
     async def load(self, tip: int) -> Checkpoint:
         """Fold the branch ending at event ``tip``, from the nearest snapshot on it."""
+        return (await self.load_branch(tip))[0]
+
+    async def load_branch(self, tip: int) -> tuple[Checkpoint, Base | None]:
+        """The fold at ``tip`` and the snapshot it started from (None: from the first event)."""
         log = self.saver.log
         snap = await log.latest_snapshot(self.thread, tip)
         if snap is not None:
-            base, data = snap
-            chain = ancestry(await log.read(self.thread, after=base, upto=tip), tip, base)
+            seq, data = snap
+            chain = ancestry(await log.read(self.thread, after=seq, upto=tip), tip, seq)
             if chain is not None:
-                start = load_snapshot(data)
-                self.last_snapshot = max(self.last_snapshot, base)
-                return self._fold(start, chain)
+                loaded = await self._snapshot(seq, data)
+                if loaded is not None:
+                    return self._fold(loaded[0], chain), loaded[1]
         chain = ancestry(await log.read(self.thread, upto=tip), tip)
         if chain is None:
             raise CorruptLogError(self.thread, tip, "the branch's parent links are broken")
-        return self._fold(Checkpoint(), chain)
+        return self._fold(Checkpoint(), chain), None
+
+    async def _snapshot(self, seq: int, data: bytes) -> tuple[Checkpoint, Base] | None:
+        """The checkpoint of the snapshot at ``seq``, through its chain of bases (None: a
+        base is gone, so fold from the log instead)."""
+        base_seq, decoded = snapshot_base(data)
+        if not base_seq:
+            cp = load_snapshot(decoded)
+            return cp, Base(seq, dict(cp.values), 0)
+        found = await self.saver.log.latest_snapshot(self.thread, base_seq)
+        if found is None or found[0] != base_seq:
+            return None
+        inner = await self._snapshot(base_seq, found[1])
+        if inner is None:
+            return None
+        cp = load_snapshot(decoded, inner[0])
+        return cp, Base(seq, dict(cp.values), inner[1].depth + 1)
 
     def _fold(self, cp: Checkpoint, chain: list[Event]) -> Checkpoint:
         for event in chain:
@@ -87,16 +124,21 @@ class ThreadActor:
                 raise CorruptLogError(self.thread, event.seq, f"cannot decode: {e}") from e
         return cp
 
-    def advanced(self, cp: Checkpoint, head: int) -> None:
-        """After a turn that wrote: the branch it wrote is the thread's head now."""
-        self.cached, self.head = cp, head
+    def advanced(self, cp: Checkpoint, head: int, base: Base | None) -> None:
+        """After a turn that wrote: the branch it wrote (descending from ``base``) is the head."""
+        self.cached, self.head, self.base = cp, head, base
 
     async def maybe_snapshot(self, cp: Checkpoint) -> None:
-        """Cache the fold if enough events were appended since the last snapshot."""
-        if cp.head - self.last_snapshot < self.saver.snapshot_every:
+        """Cache the fold if ``snapshot_every`` events were appended since the last snapshot.
+
+        Call right after :meth:`advanced` with the same checkpoint.
+        """
+        base = self.base
+        if cp.head - (base.seq if base else 0) < self.saver.snapshot_every:
             return
-        data = dump_snapshot(cp)
+        if base is not None and base.depth + 1 >= MAX_CHAIN:
+            base = None  # start a new chain with a full snapshot
+        data = dump_snapshot(cp, (base.seq, base.values) if base else None)
         with anyio.CancelScope(shield=True):
-            await self.saver.log.delete_snapshots(self.thread)
             await self.saver.log.put_snapshot(self.thread, cp.head, data)
-        self.last_snapshot = cp.head
+        self.base = Base(cp.head, dict(cp.values), base.depth + 1 if base else 0)

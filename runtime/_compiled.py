@@ -107,13 +107,13 @@ class CompiledGraph:
         configurable = (config or {}).get("configurable") or {}
         actor = saver.actor(thread)
         async with actor.turn():
-            cp, head = (actor.cached or Checkpoint()).copy(), actor.head
+            cp, head, base = (actor.cached or Checkpoint()).copy(), actor.head, actor.base
             target = configurable.get("checkpoint_id")
             fork = False
             if target:
                 seq = await self._locate(saver, thread, target)
                 if seq != cp.checkpoint:
-                    cp, fork = await actor.load(seq), True
+                    (cp, base), fork = await actor.load_branch(seq), True
             resume = self._resume_map(input, cp) if isinstance(input, Command) else None
             if input is None and not cp.checkpoint:
                 raise EmptyInputError(f"thread {thread!r} has nothing to resume: pass an input")
@@ -130,7 +130,7 @@ class CompiledGraph:
             run.pace = pace
             status = await self._drive(run, input, resume, fork)
             journal = run.journal
-            actor.advanced(journal.cp, journal.next_seq - 1)
+            actor.advanced(journal.cp, journal.next_seq - 1, base)
             if durability != "exit" or status != "failed":
                 await actor.maybe_snapshot(journal.cp)
             return self._output(journal.cp)
@@ -167,12 +167,12 @@ class CompiledGraph:
                 elif fork:
                     run.add_checkpoint("fork", step, {}, journal.cp.next, journal.cp.barriers)
                 status = await run.steps(resuming=not fresh)
-                journal.add(Kind.RUN_FINISHED, {"status": status, "error": None}, run_id=run.run_id, ns=run.ns)
+                journal.add(Kind.RUN_FINISHED, {"status": status}, run_id=run.run_id, ns=run.ns)
             except NonDeterminismError as e:
                 journal.discard()
                 error = e
             except anyio.get_cancelled_exc_class():
-                journal.add(Kind.RUN_FINISHED, {"status": "cancelled", "error": None}, run_id=run.run_id, ns=run.ns)
+                journal.add(Kind.RUN_FINISHED, {"status": "cancelled"}, run_id=run.run_id, ns=run.ns)
                 await journal.close()
                 raise
             except Exception as e:  # noqa: BLE001 - recorded, re-raised below
@@ -462,11 +462,11 @@ class CompiledGraph:
         actor = saver.actor(thread)
         configurable = config.get("configurable") or {}
         async with actor.turn():
-            cp, head = (actor.cached or Checkpoint()).copy(), actor.head
+            cp, head, base = (actor.cached or Checkpoint()).copy(), actor.head, actor.base
             if configurable.get("checkpoint_id"):
                 seq = await self._locate(saver, thread, configurable["checkpoint_id"])
                 if seq != cp.checkpoint:
-                    cp = await actor.load(seq)
+                    cp, base = await actor.load_branch(seq)
             node = as_node or await self._infer_as_node(saver, thread, cp)
             if node not in (END, START, "__copy__", "__input__") and node not in self.structure.nodes:
                 raise InvalidUpdateError(f"as_node={node!r} is not a node of this graph")
@@ -491,7 +491,8 @@ class CompiledGraph:
                         run_id=run.run_id, step=step, ns=ns)
             journal.add(Kind.CHECKPOINT, body, run_id=run.run_id, step=step, ns=ns)
             await journal.close()
-            actor.advanced(journal.cp, journal.next_seq - 1)
+            actor.advanced(journal.cp, journal.next_seq - 1, base)
+            await actor.maybe_snapshot(journal.cp)
             return {"configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": journal.cp.id}}
 
     def update_state(self, config: dict[str, Any], values: Any, as_node: str | None = None, **kw: Any) -> dict[str, Any]:
@@ -586,7 +587,12 @@ async def _head_state(actor: ThreadActor) -> Checkpoint:
     head = await actor.saver.log.head(actor.thread)
     if actor.cached is not None and head == actor.head:
         return actor.cached.copy()
-    return await actor.load(head) if head else Checkpoint()
+    if not head:
+        return Checkpoint()
+    cp, base = await actor.load_branch(head)
+    if not actor.busy and (actor.cached is None or actor.head < head):  # keep it: the next read is warm
+        actor.cached, actor.head, actor.base = cp.copy(), head, base
+    return cp
 
 
 def _records(events: list[Event]) -> list[Checkpoint]:

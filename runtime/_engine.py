@@ -112,12 +112,14 @@ class Run:
             step = cp.step + 1
             if tasks[0].name == START:  # the input step runs no user code: nothing to record
                 finished = [(t, await self._start_writes(t.arg)) for t in tasks]
-                b = boundary(self.structure, cp, finished + null)
+                # a dict input's writes are its items: the fold can take them from ``next``
+                plain = all(isinstance(t.arg, dict) and len(w) == len(t.arg) for t, w in finished)
+                b = boundary(self.structure, cp, finished + null, recorded=plain and not null)
             else:
                 todo = [t for t in tasks if t.id not in cp.writes]
                 for t in todo:
-                    journal.add(Kind.NODE_STARTED, {"name": t.name, "path": list(t.path), "attempt": 1},
-                                run_id=self.run_id, step=step, task_id=t.id, ns=self.ns)
+                    started = {"name": t.name} if t.path == ("pull", t.name) else {"name": t.name, "path": list(t.path)}
+                    journal.add(Kind.NODE_STARTED, started, run_id=self.run_id, step=step, task_id=t.id, ns=self.ns)
                 journal.hold = resuming and first_step and bool(cp.results)
                 await journal.barrier()
                 await self._run_tasks(todo, step)
