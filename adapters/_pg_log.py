@@ -40,6 +40,7 @@ from lograph.eventlog import (
     ThreadInfo,
     check_append,
 )
+from lograph.eventlog._event import KIND_CODES, KIND_OF_CODE
 
 from ._bridge import Bridge
 from ._pg_errors import conflict, is_conflict, is_transient, translate
@@ -100,7 +101,7 @@ def _columns(batch: Sequence[Append], items: Sequence[int]) -> list[list[Any]]:
             threads.append(item.thread)
             seqs.append(e.seq)
             parents.append(e.parent)
-            kinds.append(e.kind)
+            kinds.append(KIND_CODES[e.kind])
             run_ids.append(e.run_id)
             steps.append(e.step)
             task_ids.append(e.task_id)
@@ -375,7 +376,8 @@ class PostgresLog:
         end = _MAX_SEQ if upto is None else upto
 
         async def fetch(conn: Conn) -> list[Event]:
-            return [Event(*r) for r in await conn.fetch(self._sql.read, thread, after, end)]
+            rows = await conn.fetch(self._sql.read, thread, after, end)
+            return [Event(s, p, KIND_OF_CODE[k], *rest) for s, p, k, *rest in rows]
 
         return await self._call("read", fetch)
 

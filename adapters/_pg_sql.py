@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 
+from lograph.eventlog._event import KIND_CODES
+
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Statements", "lock_key", "quote_ident"]
 
 
@@ -51,6 +53,31 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (thread, seq)
         )""",
     ],
+    # 2: the fixed-width columns first (no alignment padding between them) and the kind
+    # as its code (KIND_CODES): about 25 bytes less per event. Rows are copied over.
+    [
+        "ALTER TABLE {s}.events RENAME TO events_v1",
+        "ALTER TABLE {s}.events_v1 RENAME CONSTRAINT events_pkey TO events_v1_pkey",
+        """CREATE TABLE {s}.events (
+            seq     bigint           NOT NULL,
+            parent  bigint           NOT NULL,
+            step    bigint           NOT NULL,  -- int64, as the hash packs it
+            ts      double precision NOT NULL,
+            kind    smallint         NOT NULL,  -- KIND_CODES
+            thread  text             NOT NULL,
+            run_id  text             NOT NULL,
+            task_id text             NOT NULL,
+            ns      text             NOT NULL,
+            body    bytea            NOT NULL,
+            hash    bytea            NOT NULL,
+            PRIMARY KEY (thread, seq) WITH (fillfactor = 100)  -- appended in key order
+        )""",
+        "INSERT INTO {s}.events (seq, parent, step, ts, kind, thread, run_id, task_id, ns, body, hash) "
+        "SELECT seq, parent, step, ts, CASE kind " + " ".join(
+            f"WHEN '{kind}' THEN {code}" for kind, code in KIND_CODES.items()
+        ) + " END, thread, run_id, task_id, ns, body, hash FROM {s}.events_v1",
+        "DROP TABLE {s}.events_v1",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -89,7 +116,7 @@ class Statements:
                             WHERE p.thread = t.thread AND p.seq = t.base) IS NOT NULL
                         THEN t.seq END,
                    t.parent, t.kind, t.run_id, t.step, t.task_id, t.ns, t.ts, t.body, t.hash
-            FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
+            FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::smallint[], $5::text[],
                         $6::bigint[], $7::text[], $8::text[], $9::float8[], $10::bytea[],
                         $11::bytea[], $12::bigint[])
                  AS t(thread, seq, parent, kind, run_id, step, task_id, ns, ts, body, hash,

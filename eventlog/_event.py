@@ -35,6 +35,15 @@ class Kind(StrEnum):
 
 KINDS = frozenset(k.value for k in Kind)
 
+#: A small stable number per kind, for stores that keep the kind as an integer.
+#: Part of the storage format: never renumber; a new kind takes the next number.
+KIND_CODES: dict[str, int] = {
+    Kind.RUN_STARTED: 1, Kind.NODE_STARTED: 2, Kind.NODE_WRITES: 3, Kind.NODE_FAILED: 4,
+    Kind.TASK_RESULT: 5, Kind.INTERRUPT: 6, Kind.RESUME: 7, Kind.STATE_UPDATED: 8,
+    Kind.CHECKPOINT: 9, Kind.RUN_FINISHED: 10,
+}
+KIND_OF_CODE: dict[int, str] = {code: str(kind) for kind, code in KIND_CODES.items()}
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
