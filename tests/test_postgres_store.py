@@ -94,6 +94,53 @@ async def test_setup_is_idempotent(anyio_backend: str) -> None:
 
 
 @pytest.mark.anyio
+async def test_setup_migrates_a_version_1_schema_with_its_events(anyio_backend: str) -> None:
+    """A database written by the first lograph (schema 1: kind as text, other column
+    order) is migrated by setup(): every event reads back the same, and appends go on."""
+    from lograph.adapters._pg_sql import MIGRATIONS, quote_ident
+
+    from lograph.eventlog import KINDS
+
+    dsn, schema = await pg.dsn(), pg.fresh_schema()
+    s = quote_ident(schema)
+    events: list[Event] = []
+    for seq, kind in enumerate(sorted(KINDS), start=1):  # one event of every kind
+        events.append(make_event(events[-1].hash if events else GENESIS, seq=seq, parent=seq - 1,
+                                 kind=kind, run_id="r", step=seq, task_id=f"task-{seq}",
+                                 ns="" if seq % 2 else "sub:1", ts=float(seq), body=b"\xa0"))
+
+    async def write_v1() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(f"CREATE SCHEMA {s}")
+            await conn.execute(f"CREATE TABLE {s}.lograph_schema_version (version integer "
+                               "PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+            for statement in MIGRATIONS[0]:
+                await conn.execute(statement.format(s=s))
+            await conn.execute(f"INSERT INTO {s}.lograph_schema_version (version) VALUES (1)")
+            for e in events:
+                await conn.execute(
+                    f"INSERT INTO {s}.events (thread, seq, parent, kind, run_id, step, task_id, ns,"
+                    " ts, body, hash) VALUES ('t', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    e.seq, e.parent, e.kind, e.run_id, e.step, e.task_id, e.ns, e.ts, e.body, e.hash,
+                )
+        finally:
+            await conn.close()
+
+    await Bridge.here().run(write_v1)
+    async with await PostgresLog.open(dsn, schema=schema) as log:
+        assert await log.schema_version() == 1
+        with pytest.raises(SchemaVersionError, match="call `await log.setup"):
+            await log.read("t")
+        await log.setup()
+        assert await log.schema_version() == SCHEMA_VERSION
+        assert await log.read("t") == events
+        more = chain(2, start=len(events) + 1, after=events[-1])
+        await log.append("t", more, len(events))
+        assert await log.read("t") == events + more
+
+
+@pytest.mark.anyio
 async def test_concurrent_setups_are_safe(anyio_backend: str) -> None:
     dsn, schema = await pg.dsn(), pg.fresh_schema()
     logs = [await PostgresLog.open(dsn, schema=schema, max_size=1) for _ in range(8)]
