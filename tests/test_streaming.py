@@ -255,15 +255,16 @@ async def test_astream_with_a_checkpointer_and_several_modes(
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["sync", "async", "exit"])
 async def test_closing_astream_early_leaves_the_thread_usable(
-    anyio_backend: str, store_kind: str, tmp_path: Path
+    anyio_backend: str, store_kind: str, tmp_path: Path, mode: str
 ) -> None:
     async with open_saver(store_kind, tmp_path) as saver:
         graph = linear().compile(checkpointer=saver)
         config = {"configurable": {"thread_id": "early"}}
         try:
             async with aclosing(
-                graph.astream({"log": ["in"]}, config, stream_mode="updates", durability="sync")
+                graph.astream({"log": ["in"]}, config, stream_mode="updates", durability=mode)
             ) as st:
                 async for chunk in st:
                     assert chunk == UPDATES[0]
