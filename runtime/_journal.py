@@ -46,6 +46,7 @@ class Journal:
         # async mode: the flusher's queue, its wake-up call and the run's wait for room
         self._flusher = False
         self._queued: list[Event] = []
+        self._inflight = 0  # events of the transaction the flusher is committing now
         self._wake = anyio.Event()
         self._room: anyio.Event | None = None
         self._closing = False
@@ -84,7 +85,7 @@ class Journal:
             self._queued += self.pending
             self.pending = []
             self._wake.set()
-            while len(self._queued) > ASYNC_LIMIT and self._error is None:  # backpressure
+            while len(self._queued) + self._inflight > ASYNC_LIMIT and self._error is None:
                 self._room = anyio.Event()
                 await self._room.wait()
             return
@@ -106,13 +107,15 @@ class Journal:
                 self._wake = anyio.Event()
                 while self._queued:
                     events, self._queued = self._queued, []
-                    if self._room is not None:
-                        self._room.set()
+                    self._inflight = len(events)
                     if self._error is None:
                         try:
                             await self._commit(events)
                         except Exception as e:  # noqa: BLE001 - surfaced by the next barrier/close
                             self._error = e
+                    self._inflight = 0
+                    if self._room is not None:
+                        self._room.set()  # backpressure: the run may go on
                 if self._closing:
                     if self._room is not None:
                         self._room.set()

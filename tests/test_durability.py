@@ -718,3 +718,35 @@ async def test_async_mode_flushes_before_ainvoke_returns(
         state = fold(None, events)
         assert state.values == out
         assert len(slow_disk.acked) == len(events)
+
+
+async def test_async_mode_backpressure_bounds_what_is_not_yet_committed(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """A disk slower than the run makes the run wait: never more than ASYNC_LIMIT events
+    (plus one step's) are held in memory uncommitted, however long the run."""
+    from lograph.runtime._journal import ASYNC_LIMIT
+
+    class Count(TypedDict):
+        n: int
+
+    backlog: list[int] = []
+    async with open_log(store_kind, tmp_path) as inner:
+        slow_disk = FaultyLog(inner, delay=0.05)  # each transaction takes 50 ms
+
+        async def step(state: Count) -> dict[str, Any]:
+            produced = 2 * (state["n"] + 1) + 3  # events so far: run start, input, per step 2
+            backlog.append(produced - len(slow_disk.acked))
+            await anyio.lowlevel.checkpoint()
+            return {"n": state["n"] + 1}
+
+        builder = StateGraph(Count)
+        builder.add_node("step", step)
+        builder.add_edge(START, "step")
+        builder.add_conditional_edges("step", lambda s: "step" if s["n"] < 900 else END)
+        graph = builder.compile(checkpointer=Checkpointer(slow_disk))
+        out = await graph.ainvoke({"n": 0}, {**cfg("t"), "recursion_limit": 1000}, durability="async")
+        assert out == {"n": 900}
+        assert max(backlog) > ASYNC_LIMIT // 2  # the disk really was behind
+        assert max(backlog) <= ASYNC_LIMIT + 8  # and the run waited for it
+        assert len(slow_disk.acked) == len(await inner.read("t"))
