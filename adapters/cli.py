@@ -1,73 +1,411 @@
-"""The ``lograph`` command. ``lograph demo`` runs the example graph and prints its history."""
+"""The ``lograph`` command: a thread's log as an audit trail, from a shell.
+
+    lograph demo [--dir DIR]                       the whole story on a SQLite file
+    lograph threads STORE                          every thread: status, step, size
+    lograph log STORE THREAD [--checkpoint ID] [--follow]   the timeline of a thread
+    lograph state STORE THREAD [--checkpoint ID]   the state at the head or a checkpoint
+    lograph history STORE THREAD                   the checkpoints, newest first
+    lograph verify STORE [THREAD] [--graph MODULE:ATTR]     hash chain, snapshots, code
+    lograph fork STORE THREAD --checkpoint ID      make an old checkpoint the head again
+
+STORE is a SQLite file (it must exist: it is never created by a read) or a
+``postgresql://`` DSN; the PostgreSQL schema is ``?schema=NAME`` in the DSN or
+``--schema NAME`` (default ``lograph``). ``--json`` prints JSON lines; output is plain
+text (tab-separated tables, no colour) when stdout is not a terminal.
+
+Exit codes:
+    0    success (verify: every checked thread is intact and matches the code)
+    1    verification failed (a broken hash chain, an edited snapshot, a divergence
+         from the graph's code), or the demo's own checks failed
+    2    usage error, or what was named does not exist (store file, schema, thread,
+         checkpoint, graph module or attribute)
+    3    the store cannot be opened or read (server unreachable, file locked or
+         read-only, written by a newer lograph, a log too damaged to read)
+    130  interrupted (Ctrl-C); ``log --follow`` stops on Ctrl-C or SIGTERM with 0
+"""
 
 from __future__ import annotations
 
 import argparse
-import operator
+import getpass
+import importlib
+import importlib.util
+import os
+import signal
+import sqlite3
 import sys
-from typing import Annotated, Any, TypedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from lograph.adapters.memory import MemorySaver
-from lograph.runtime import END, AIMessage, StateGraph
+import anyio
 
+from lograph.eventlog import Checkpoint, EventLog, LogError, StoreUnavailableError, apply
+from lograph.eventlog._audit import NotFoundError, branch_of, checkpoint_records, decode_body
+from lograph.eventlog._jsonform import event_to_json, to_json
+from lograph.eventlog._timeline import TimelineCursor, short, timeline
+from lograph.runtime._audit import Verdict, fork_thread, read_events, read_store, verify_thread
+from lograph.runtime._checkpointer import Checkpointer
 
-class AgentState(TypedDict):
-    messages: Annotated[list, operator.add]
-    task_status: str
-    retry_count: int
+from ._render import Output, duration, iso
 
-
-def _process(state: AgentState) -> dict[str, Any]:
-    """A deterministic stand-in for the LLM: replies with what it was asked."""
-    question = state["messages"][-1]
-    text = question[1] if isinstance(question, tuple) else getattr(question, "content", question)
-    return {"messages": [AIMessage(content=f"done: {text}")], "task_status": "processing"}
-
-
-def _review(state: AgentState) -> dict[str, Any]:
-    return {"task_status": "completed"}
+OK, FAILED, USAGE, UNAVAILABLE, INTERRUPTED = 0, 1, 2, 3, 130
+_HIDDEN_META = {"source", "step", "parents"}
 
 
-def build() -> StateGraph:
-    builder = StateGraph(AgentState)
-    builder.add_node("process", _process)
-    builder.add_node("review", _review)
-    builder.set_entry_point("process")
-    builder.add_edge("process", "review")
-    builder.add_edge("review", END)
-    return builder
+class UsageError(Exception):
+    """A bad argument the user can fix (exit code 2)."""
 
 
-def demo() -> int:
-    graph = build().compile(checkpointer=MemorySaver())
-    config = {"configurable": {"thread_id": "user-123-session-1"}}
-    print("1. run the process -> review graph on thread user-123-session-1")
-    graph.invoke({"messages": [("user", "start the analysis")], "task_status": "started",
-                  "retry_count": 0}, config)
-    print("2. a second call on the same thread remembers the first")
-    result = graph.invoke({"messages": [("user", "summarise it")]}, config)
-    for m in result["messages"]:
-        role, text = (m if isinstance(m, tuple) else (m.type, m.content))
-        print(f"   {role:>5}: {text}")
-    state = graph.get_state(config)
-    print(f"3. state: task_status={state.values['task_status']!r} next={state.next} "
-          f"step={state.metadata['step']}")
-    print("4. history, newest first (each row is a checkpoint derived from the event log):")
-    for snap in graph.get_state_history(config):
-        print(f"   step {snap.metadata['step']:>2}  {snap.metadata['source']:<6} "
-              f"status={snap.values.get('task_status')!s:<11} next={snap.next}")
-    return 0
+# --- opening a store -----------------------------------------------------------------------
+
+
+def _is_dsn(spec: str) -> bool:
+    return spec.startswith(("postgresql://", "postgres://"))
+
+
+def _split_schema(dsn: str, schema: str | None) -> tuple[str, str]:
+    parts = urlsplit(dsn)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    named = [v for k, v in query if k == "schema"]
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema or (named[-1] if named else "lograph")
+
+
+def _check_sqlite(path: Path) -> None:
+    """The file exists and is a lograph store; read-only, so nothing is ever created."""
+    if not path.exists():
+        raise NotFoundError(f"no such file: {str(path)!r} (a SQLite store must exist to be read)")
+    if path.is_dir():
+        raise UsageError(f"{str(path)!r} is a directory; name a lograph SQLite file")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        raise NotFoundError(f"{str(path)!r} is not a lograph store (no lograph schema in it)") from None
+
+
+@asynccontextmanager
+async def open_store(spec: str, schema: str | None = None) -> AsyncIterator[EventLog]:
+    """The store named on the command line, opened for reading (and appending, for fork)."""
+    if _is_dsn(spec):
+        try:
+            from .postgres import PostgresLog
+        except ImportError as e:
+            raise StoreUnavailableError(f"PostgreSQL needs asyncpg: pip install 'lograph[postgres]' ({e})") from e
+        dsn, name = _split_schema(spec, schema)
+        pg = await PostgresLog.open(dsn, schema=name, min_size=1, max_size=2, retry_for=3.0)
+        try:
+            if await pg.schema_version() == 0:
+                raise NotFoundError(f"the database has no lograph schema {name!r} (pass --schema or ?schema=)")
+            yield pg
+        finally:
+            await pg.aclose()
+        return
+    if schema is not None:
+        raise UsageError("--schema applies to a postgresql:// store only")
+    from .sqlite import SqliteLog
+
+    path = Path(spec)
+    _check_sqlite(path)
+    log = await SqliteLog.open(path)
+    try:
+        yield log
+    finally:
+        await log.aclose()
+
+
+def load_graph(spec: str) -> Any:
+    """``module:attr`` or ``path/file.py:attr``: a compiled graph, a builder or a factory."""
+    from lograph.runtime._verify import structure_of
+
+    target, _, attr = spec.rpartition(":")
+    if not target or not attr:
+        raise UsageError(f"--graph {spec!r}: use MODULE:ATTRIBUTE, e.g. myapp.agent:graph")
+    try:
+        if target.endswith(".py"):
+            file = Path(target)
+            if not file.is_file():
+                raise NotFoundError(f"--graph: no such file {target!r}")
+            module_spec = importlib.util.spec_from_file_location(file.stem, file)
+            assert module_spec is not None and module_spec.loader is not None
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[file.stem] = module
+            module_spec.loader.exec_module(module)
+        else:
+            if os.getcwd() not in sys.path:
+                sys.path.insert(0, os.getcwd())
+            module = importlib.import_module(target)
+    except ModuleNotFoundError as e:
+        raise NotFoundError(f"--graph: cannot import {target!r}: {e}") from None
+    except (NotFoundError, UsageError):
+        raise
+    except Exception as e:
+        raise UsageError(f"--graph: importing {target!r} failed: {type(e).__name__}: {e}") from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise NotFoundError(f"--graph: {target!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    try:
+        structure_of(obj)
+    except TypeError:
+        if not callable(obj):
+            raise UsageError(f"--graph {spec!r} is a {type(obj).__name__}, not a graph or builder") from None
+        obj = obj()
+        try:
+            structure_of(obj)
+        except TypeError as e:
+            raise UsageError(f"--graph {spec!r}: {e}") from None
+    return obj
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+async def cmd_threads(args: argparse.Namespace, out: Output) -> int:
+    async with open_store(args.store, args.schema) as log:
+        threads = await read_store(log)
+    if args.json:
+        for t in threads:
+            out.json({"thread": t.thread, "status": t.status, "step": t.step, "events": t.events,
+                      "bytes": t.bytes, "last_ts": t.last_ts, "head": t.head,
+                      "head_hash": t.head_hash.hex(), "checkpoint_id": t.checkpoint_id,
+                      "next": list(t.next), "interrupts": t.interrupts, "branches": t.branches})
+        return OK
+    rows = [[t.thread, t.status, str(t.step), str(t.events), _size(t.bytes), str(t.branches),
+             iso(t.last_ts), ", ".join(t.next) + (f" ({t.interrupts} waiting)" if t.interrupts else "")]
+            for t in threads]
+    out.table(["thread", "status", "step", "events", "size", "branches", "last event", "next"], rows,
+              title=f"{len(threads)} thread(s) in {args.store}")
+    return OK
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB" if n < 1024**2 else f"{n / 1024**2:.1f} MiB"
+
+
+async def cmd_log(args: argparse.Namespace, out: Output) -> int:
+    if args.follow and args.checkpoint:
+        raise UsageError("--follow watches the whole thread; it cannot be used with --checkpoint")
+    async with open_store(args.store, args.schema) as log:
+        events = await read_events(log, args.thread, checkpoint=args.checkpoint)
+        if not args.follow:
+            if args.json:
+                for e in events:
+                    out.json(event_to_json(e, args.thread))
+            else:
+                out.timeline(timeline(events), title=f"thread {args.thread!r}: {len(events)} events")
+            return OK
+        cursor = TimelineCursor()
+        last = 0
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C
+        while True:  # until Ctrl-C or SIGTERM, which main() turns into exit code 0
+            for e in events:
+                if args.json:
+                    out.json(event_to_json(e, args.thread))
+                else:
+                    out.timeline_line(cursor.rows([e])[0])
+            last = events[-1].seq if events else last
+            await anyio.sleep(args.interval)
+            events = await log.read(args.thread, after=last)
+
+
+async def cmd_state(args: argparse.Namespace, out: Output) -> int:
+    async with open_store(args.store, args.schema) as log:
+        events = await read_events(log, args.thread, checkpoint=args.checkpoint)
+    cp = Checkpoint()
+    for e in branch_of(events, events[-1].seq):  # with --checkpoint: already its branch
+        apply(cp, e, decode_body(e)[0])
+    data = {
+        "thread": args.thread, "checkpoint_id": cp.id, "parent_checkpoint_id": cp.parent_id,
+        "step": cp.step, "created_at": iso(cp.created_at) if cp.checkpoint else None,
+        "next": [str(t["name"]) for t in cp.next], "values": cp.values, "metadata": cp.metadata,
+        "pending_writes": dict(cp.writes),
+        "interrupts": {iid: v["value"] for iid, v in cp.interrupts.items()},
+        "run_status": cp.run_status,
+    }
+    if args.json:
+        out.json(to_json(data))
+        return OK
+    rows = [["checkpoint", str(cp.id)], ["step", str(cp.step)], ["created", str(data["created_at"])],
+            ["source", str(cp.metadata.get("source", ""))], ["next", ", ".join(data["next"]) or "END"],
+            ["run", cp.run_status or "-"]]
+    rows += [[f"values.{k}", short(v, 200)] for k, v in cp.values.items()]
+    rows += [[f"pending {tid[:8]}", short(w, 200)] for tid, w in cp.writes.items()]
+    rows += [[f"interrupt {iid[:8]}", short(v["value"], 200)] for iid, v in cp.interrupts.items()]
+    out.table(["field", "value"], rows, title=f"thread {args.thread!r}")
+    return OK
+
+
+async def cmd_history(args: argparse.Namespace, out: Output) -> int:
+    async with open_store(args.store, args.schema) as log:
+        events = await read_events(log, args.thread)
+    records = list(reversed(checkpoint_records(events)))
+    if args.json:
+        for r in records:
+            out.json(to_json({"checkpoint_id": r.id, "seq": r.seq, "step": r.step, "ts": r.ts,
+                              "source": r.source, "next": list(r.next), "changed": list(r.changed),
+                              "parent_checkpoint_id": r.parent_id, "metadata": r.metadata}))
+        return OK
+    rows = [[r.id, str(r.step), r.source, iso(r.ts), ", ".join(r.next) or "END", ", ".join(r.changed),
+             r.parent_id or "", " ".join(f"{k}={v}" for k, v in r.metadata.items() if k not in _HIDDEN_META)]
+            for r in records]
+    out.table(["checkpoint", "step", "source", "created", "next", "changed", "parent", "who"], rows,
+              title=f"thread {args.thread!r}: {len(records)} checkpoints, newest first")
+    return OK
+
+
+async def cmd_verify(args: argparse.Namespace, out: Output) -> int:
+    graph = load_graph(args.graph) if args.graph else None
+    async with open_store(args.store, args.schema) as log:
+        if args.thread is not None:
+            await read_events(log, args.thread)  # NotFoundError for an unknown thread
+            names = [args.thread]
+        else:
+            names = [t.thread for t in await log.threads()]
+        verdicts = []
+        with out.progress("verifying", len(names), quiet=args.json) as advance:
+            for name in names:
+                verdicts.append(await verify_thread(log, name, graph=graph))
+                advance()
+    failed = [v for v in verdicts if not v.ok]
+    for v in verdicts:
+        if args.json:
+            out.json(_verdict_json(v))
+        elif v.ok:
+            replay = "; replays as the graph's code decides" if v.replayed else ""
+            out.line(f"ok    {v.thread}: {v.events} events, hash chain intact{replay} "
+                     f"(head {v.head} {v.head_hash.hex()[:16]})", style="green")
+        else:
+            out.line(f"FAIL  {v.problem}", style="bold red")
+    if not args.json:
+        out.line(f"{len(verdicts) - len(failed)} of {len(verdicts)} thread(s) verified"
+                 + (f"; {len(failed)} failed" if failed else ""))
+    return FAILED if failed else OK
+
+
+def _verdict_json(v: Verdict) -> dict[str, Any]:
+    d = v.divergence
+    return {
+        "thread": v.thread, "ok": v.ok, "events": v.events, "head": v.head,
+        "head_hash": v.head_hash.hex(), "problem": v.problem,
+        "chain": [{"seq": p.seq, "kind": p.kind, "reason": p.reason} for p in v.chain],
+        "snapshots": v.snapshots, "replayed": v.replayed,
+        "divergence": None if d is None else {"seq": d.seq, "step": d.step, "what": d.what,
+                                              "log": d.log, "code": d.code},
+    }
+
+
+async def cmd_fork(args: argparse.Namespace, out: Output) -> int:
+    async with open_store(args.store, args.schema) as log:
+        saver = Checkpointer(log)
+        new = await fork_thread(saver, args.thread, args.checkpoint,
+                         metadata={"by": args.by or _user(), "via": "lograph fork"})
+    if args.json:
+        out.json({"thread": args.thread, "forked_from": args.checkpoint, "checkpoint_id": new})
+    elif out.plain:
+        out.line(new)
+    else:
+        out.line(f"forked thread {args.thread!r} from {args.checkpoint}: its head is now {new}",
+                 style="green")
+    return OK
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def cmd_demo(args: argparse.Namespace, out: Output) -> int:
+    from ._demo import run_demo
+
+    return run_demo(args.dir, out)
+
+
+# --- the parser and main ----------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    doc = __doc__ or ""
+    parser = argparse.ArgumentParser(
+        prog="lograph", description=doc.split("\n\n")[0],
+        epilog=doc[doc.index("Exit codes:"):], formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--plain", action="store_true", help="plain text even on a terminal")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, fn: Callable[..., Any], help: str, *, store: bool = True,
+                thread: str | None = "required") -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(fn=fn)
+        if store:
+            p.add_argument("store", metavar="STORE", help="a SQLite file or a postgresql:// DSN")
+            p.add_argument("--schema", help="the PostgreSQL schema (default: ?schema= or 'lograph')")
+            p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+        if thread == "required":
+            p.add_argument("thread", metavar="THREAD", help="the thread id")
+        elif thread == "optional":
+            p.add_argument("thread", metavar="THREAD", nargs="?", help="one thread (default: all)")
+        return p
+
+    demo = command("demo", cmd_demo, "run a durable agent: crash, resume, approval, fork, audit",
+                   store=False, thread=None)
+    demo.add_argument("--dir", help="where to keep the store and the files (default: a new temp dir)")
+    command("threads", cmd_threads, "list the store's threads with status, last step and size",
+            thread=None)
+    log = command("log", cmd_log, "a thread's log as an audit timeline")
+    log.add_argument("--checkpoint", metavar="ID", help="only the branch ending at this checkpoint")
+    log.add_argument("--follow", "-f", action="store_true", help="keep printing new events (Ctrl-C stops)")
+    log.add_argument("--interval", type=float, default=0.5, help="seconds between polls with --follow")
+    state = command("state", cmd_state, "a thread's state at its head or at a checkpoint")
+    state.add_argument("--checkpoint", metavar="ID", help="a checkpoint id (default: the head)")
+    command("history", cmd_history, "a thread's checkpoints, newest first (every branch)")
+    verify = command("verify", cmd_verify, "check hash chains and snapshots; replay against code",
+                     thread="optional")
+    verify.add_argument("--graph", metavar="MODULE:ATTR",
+                        help="a compiled graph or StateGraph builder to replay the log against")
+    fork_ = command("fork", cmd_fork, "make an earlier checkpoint the thread's head (a new branch)")
+    fork_.add_argument("--checkpoint", metavar="ID", required=True, help="the checkpoint to fork from")
+    fork_.add_argument("--by", help="who forks, recorded in the log (default: the OS user)")
+    return parser
+
+
+def _err(text: str) -> None:
+    print(f"lograph: {text}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lograph", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run the example graph and print its result and history")
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        return demo()
-    return 2
+    args = build_parser().parse_args(argv)
+    out = Output(plain=True if args.plain else None)
+    try:
+        if args.command == "demo":
+            return int(args.fn(args, out))
+        return int(anyio.run(args.fn, args, out))
+    except (NotFoundError, UsageError) as e:
+        _err(str(e))
+        return USAGE
+    except LogError as e:
+        _err(str(e))
+        return UNAVAILABLE
+    except KeyboardInterrupt:
+        if getattr(args, "follow", False):
+            return OK
+        _err("interrupted")
+        return INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
+
+__all__ = ["build_parser", "duration", "load_graph", "main", "open_store"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,7 +14,17 @@ from ._errors import (
     SchemaVersionError,
     StoreUnavailableError,
 )
-from ._event import GENESIS, KINDS, Event, Kind, chain_hash, checkpoint_id, make_event, parse_checkpoint_id, verify_link
+from ._event import (
+    GENESIS,
+    KINDS,
+    Event,
+    Kind,
+    chain_hash,
+    checkpoint_id,
+    make_event,
+    parse_checkpoint_id,
+    verify_link,
+)
 from ._fold import Checkpoint, apply, delta, dump_snapshot, fold, load_snapshot
 from ._memory import MemoryLog
 from ._port import Append, EventLog, ThreadInfo, ancestry, check_append
@@ -52,4 +62,65 @@ __all__ = [
     "parse_checkpoint_id",
     "register_type",
     "verify_link",
+]
+
+# the audit trail: typed events, timelines, the hash chain, the JSON form
+from ._audit import (
+    AuditEvent,
+    ChainProblem,
+    ChainReport,
+    CheckpointReached,
+    CheckpointRecord,
+    InterruptRaised,
+    NodeFailed,
+    NodeStarted,
+    NodeWrites,
+    NotFoundError,
+    Resumed,
+    RunFinished,
+    RunStarted,
+    StateUpdated,
+    TaskResult,
+    ThreadSummary,
+    branch_of,
+    checkpoint_records,
+    find_checkpoint,
+    summarize,
+    typed,
+    verify_chain,
+)
+from ._jsonform import Opaque, decode_lenient, event_from_json, event_to_json, to_json
+from ._timeline import TimelineRow, format_timeline, timeline
+
+__all__ += [
+    "AuditEvent",
+    "ChainProblem",
+    "ChainReport",
+    "CheckpointReached",
+    "CheckpointRecord",
+    "InterruptRaised",
+    "NodeFailed",
+    "NodeStarted",
+    "NodeWrites",
+    "NotFoundError",
+    "Opaque",
+    "Resumed",
+    "RunFinished",
+    "RunStarted",
+    "StateUpdated",
+    "TaskResult",
+    "ThreadSummary",
+    "TimelineRow",
+    "branch_of",
+    "checkpoint_records",
+    "decode_lenient",
+    "event_from_json",
+    "event_to_json",
+    "find_checkpoint",
+    "format_timeline",
+    "summarize",
+    "timeline",
+    "to_json",
+    "typed",
+    "verify_chain",
 ]

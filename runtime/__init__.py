@@ -50,3 +50,27 @@ __all__ = [
     "interrupt",
     "task",
 ]
+
+# the audit trail of a store: read, verify (also against the graph's code), fork
+from ._audit import (
+    Verdict,
+    fork_thread,
+    read_events,
+    read_store,
+    read_thread,
+    verify_store,
+    verify_thread,
+)
+from ._verify import Divergence, replay
+
+__all__ += [
+    "Divergence",
+    "Verdict",
+    "fork_thread",
+    "read_events",
+    "read_store",
+    "read_thread",
+    "replay",
+    "verify_store",
+    "verify_thread",
+]

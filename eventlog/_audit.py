@@ -1,0 +1,507 @@
+"""Reading a thread's log for an audit: typed events, branches, checkpoints, the hash chain.
+
+Pure functions of the events ``EventLog.read(thread)`` returns (every branch, by seq);
+no I/O. What they rely on is the log's own structure, so they work on any store:
+
+- seqs are dense from 1; ``parent`` links an event to the previous one of its branch;
+- ``hash`` seals each event after its parent's hash (GENESIS for parent 0).
+
+Chain verification finds, in seq order, the first event that breaks one of these: a
+missing seq (a deleted row), a parent that is not an earlier event, a hash that does not
+match (an edited row: or a re-sealed one, which then breaks its children). One limit
+no chain can lift: deleting a thread's newest events leaves a shorter, valid chain;
+compare a recorded head hash (``ThreadSummary.head_hash``) to detect that.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ._codec import decode
+from ._errors import DecodeError, LogError
+from ._event import GENESIS, KINDS, Event, Kind, checkpoint_id, parse_checkpoint_id, verify_link
+from ._fold import Checkpoint, apply, fold
+from ._jsonform import decode_lenient
+from ._port import ThreadInfo, ancestry
+
+__all__ = [
+    "AuditEvent",
+    "ChainProblem",
+    "ChainReport",
+    "CheckpointReached",
+    "CheckpointRecord",
+    "InterruptRaised",
+    "NodeFailed",
+    "NodeStarted",
+    "NodeWrites",
+    "NotFoundError",
+    "Resumed",
+    "RunFinished",
+    "RunStarted",
+    "StateUpdated",
+    "TaskResult",
+    "ThreadSummary",
+    "branch_of",
+    "checkpoint_records",
+    "decode_body",
+    "find_checkpoint",
+    "summarize",
+    "typed",
+    "verify_chain",
+]
+
+
+class NotFoundError(LogError, LookupError):
+    """A thread or checkpoint the caller named does not exist in the store."""
+
+
+# --- typed events ------------------------------------------------------------------------
+
+
+def decode_body(event: Event) -> tuple[Any, bool]:
+    """``(body, exact)``: the decoded body, or its lenient form (``exact`` False) when it
+    names a class this process has not imported. Raises DecodeError for corrupt bytes."""
+    try:
+        return decode(event.body), True
+    except DecodeError:
+        return decode_lenient(event.body), False
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """An event with its body decoded. Subclasses, one per kind, name the body's fields.
+
+    ``body`` is the whole decoded body (fields a newer lograph adds stay reachable);
+    ``exact`` is False when a value's class is not importable here (see ``Opaque``).
+    """
+
+    KIND: ClassVar[str] = ""
+    event: Event
+    body: Any
+    exact: bool = True
+
+    @property
+    def seq(self) -> int:
+        return self.event.seq
+
+    @property
+    def parent(self) -> int:
+        return self.event.parent
+
+    @property
+    def kind(self) -> str:
+        return self.event.kind
+
+    @property
+    def step(self) -> int:
+        return self.event.step
+
+    @property
+    def run_id(self) -> str:
+        return self.event.run_id
+
+    @property
+    def task_id(self) -> str:
+        return self.event.task_id
+
+    @property
+    def ts(self) -> float:
+        return self.event.ts
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.body.get(key, default) if isinstance(self.body, dict) else default
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted(AuditEvent):
+    KIND: ClassVar[str] = Kind.RUN_STARTED
+
+    @property
+    def resume(self) -> bool:
+        return bool(self.get("resume"))
+
+    @property
+    def fork(self) -> bool:
+        return bool(self.get("fork"))
+
+    @property
+    def durability(self) -> str:
+        return str(self.get("durability", ""))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self.get("metadata") or {})
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStarted(AuditEvent):
+    KIND: ClassVar[str] = Kind.NODE_STARTED
+
+    @property
+    def name(self) -> str:
+        return str(self.get("name", ""))
+
+    @property
+    def attempt(self) -> int:
+        return int(self.get("attempt", 1))
+
+
+@dataclass(frozen=True, slots=True)
+class NodeWrites(AuditEvent):
+    KIND: ClassVar[str] = Kind.NODE_WRITES
+
+    @property
+    def name(self) -> str:
+        return str(self.get("name", ""))
+
+    @property
+    def writes(self) -> list[tuple[str, Any]]:
+        """``(channel, value)`` pairs; routing decisions are under channel ``__goto__``."""
+        return [(str(c), v) for c, v in self.get("writes") or ()]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFailed(AuditEvent):
+    KIND: ClassVar[str] = Kind.NODE_FAILED
+
+    @property
+    def name(self) -> str:
+        return str(self.get("name", ""))
+
+    @property
+    def error(self) -> str:
+        return str(self.get("error", ""))
+
+    @property
+    def attempt(self) -> int:
+        return int(self.get("attempt", 1))
+
+    @property
+    def final(self) -> bool:
+        return bool(self.get("final", True))
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult(AuditEvent):
+    KIND: ClassVar[str] = Kind.TASK_RESULT
+
+    @property
+    def name(self) -> str:
+        return str(self.get("name", ""))
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.get("ok", False))
+
+    @property
+    def value(self) -> Any:
+        return self.get("value")
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptRaised(AuditEvent):
+    KIND: ClassVar[str] = Kind.INTERRUPT
+
+    @property
+    def interrupts(self) -> list[tuple[str, Any]]:
+        """``(interrupt id, value)`` pairs."""
+        return [(str(i["id"]), i["value"]) for i in self.get("interrupts") or ()]
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed(AuditEvent):
+    KIND: ClassVar[str] = Kind.RESUME
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Resume values by interrupt id."""
+        return dict(self.get("values") or {})
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self.get("metadata") or {})
+
+
+@dataclass(frozen=True, slots=True)
+class StateUpdated(AuditEvent):
+    KIND: ClassVar[str] = Kind.STATE_UPDATED
+
+    @property
+    def as_node(self) -> str | None:
+        node = self.get("as_node")
+        return None if node is None else str(node)
+
+    @property
+    def values(self) -> Any:
+        return self.get("values")
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self.get("metadata") or {})
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointReached(AuditEvent):
+    """A ``checkpoint`` event: a step boundary, the id users see."""
+
+    KIND: ClassVar[str] = Kind.CHECKPOINT
+
+    @property
+    def id(self) -> str:
+        return checkpoint_id(self.event.seq, self.event.hash)
+
+    @property
+    def source(self) -> str:
+        return str(self.get("source", ""))
+
+    @property
+    def delta(self) -> dict[str, list[Any]]:
+        return dict(self.get("delta") or {})
+
+    @property
+    def next(self) -> list[dict[str, Any]]:
+        return list(self.get("next") or ())
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self.get("metadata") or {})
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished(AuditEvent):
+    KIND: ClassVar[str] = Kind.RUN_FINISHED
+
+    @property
+    def status(self) -> str:
+        return str(self.get("status", ""))
+
+    @property
+    def error(self) -> str | None:
+        error = self.get("error")
+        return None if error is None else str(error)
+
+
+_TYPES: dict[str, type[AuditEvent]] = {
+    cls.KIND: cls
+    for cls in (RunStarted, NodeStarted, NodeWrites, NodeFailed, TaskResult, InterruptRaised,
+                Resumed, StateUpdated, CheckpointReached, RunFinished)
+}
+
+
+def typed(event: Event) -> AuditEvent:
+    """The typed form of ``event`` (its kind's subclass of :class:`AuditEvent`).
+
+    Raises DecodeError when the body is not a value lograph wrote (a corrupt row).
+    """
+    body, exact = decode_body(event)
+    return _TYPES.get(event.kind, AuditEvent)(event, body, exact)
+
+
+# --- branches and checkpoints ---------------------------------------------------------------
+
+
+def find_checkpoint(events: Sequence[Event], thread: str, checkpoint: str) -> Event:
+    """The checkpoint event whose id is ``checkpoint``; NotFoundError otherwise."""
+    try:
+        seq, prefix = parse_checkpoint_id(checkpoint)
+    except ValueError:
+        raise NotFoundError(f"{checkpoint!r} is not a lograph checkpoint id") from None
+    found = events[seq - 1] if 0 < seq <= len(events) else None
+    if found is None or found.seq != seq:
+        found = next((e for e in events if e.seq == seq), None)
+    if found is None or found.kind != Kind.CHECKPOINT or found.hash[:8].hex() != prefix:
+        raise NotFoundError(f"checkpoint {checkpoint!r} does not exist in thread {thread!r}")
+    return found
+
+
+def branch_of(events: Sequence[Event], tip: int) -> list[Event]:
+    """The branch ending at event ``tip``, oldest first (its ancestry through parent links).
+
+    Raises LogError when a link points at a missing event (the log is damaged).
+    """
+    chain = ancestry(events, tip)
+    if chain is None:
+        raise LogError(f"the parent links from event {tip} are broken: run `lograph verify`")
+    return chain
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointRecord:
+    """One checkpoint of a thread, for history listings (any branch)."""
+
+    id: str
+    seq: int
+    step: int
+    ts: float
+    source: str
+    next: tuple[str, ...]
+    changed: tuple[str, ...]
+    parent_id: str | None
+    metadata: dict[str, Any]
+
+
+def checkpoint_records(events: Sequence[Event], ns: str = "") -> list[CheckpointRecord]:
+    """Every checkpoint of every branch, oldest first, with the checkpoint before it.
+
+    Only the checkpoints of the graph at ``ns`` ("" is the top graph; a subgraph's are
+    under its checkpoint namespace), as ``get_state_history`` lists them.
+    """
+    last_cp: dict[int, Event | None] = {0: None}
+    out: list[CheckpointRecord] = []
+    for e in events:
+        before = last_cp.get(e.parent)
+        if e.kind == Kind.CHECKPOINT and e.ns == ns:
+            scratch = Checkpoint()  # the fold reads the body (its metadata, next, changes)
+            apply(scratch, e, decode_body(e)[0])
+            out.append(CheckpointRecord(
+                checkpoint_id(e.seq, e.hash), e.seq, e.step, e.ts,
+                str(scratch.metadata.get("source", "")), tuple(str(t["name"]) for t in scratch.next),
+                tuple(scratch.updated), None if before is None else checkpoint_id(before.seq, before.hash),
+                scratch.metadata,
+            ))
+            last_cp[e.seq] = e
+        else:
+            last_cp[e.seq] = before
+    return out
+
+
+# --- the hash chain ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    """Where a thread's log stops being intact: ``seq`` is the first bad position."""
+
+    thread: str
+    seq: int
+    kind: str  # the stored event's kind, "" for a missing row
+    reason: str
+
+    def __str__(self) -> str:
+        what = f" ({self.kind})" if self.kind else ""
+        return f"thread {self.thread!r}, event {self.seq}{what}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    thread: str
+    events: int
+    head: int
+    head_hash: bytes
+    problems: list[ChainProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first(self) -> ChainProblem | None:
+        return self.problems[0] if self.problems else None
+
+
+def verify_chain(thread: str, events: Iterable[Event], *, limit: int = 20) -> ChainReport:
+    """Check the thread's whole log (every branch); report up to ``limit`` problems."""
+    problems: list[ChainProblem] = []
+    hashes: dict[int, bytes] = {0: GENESIS}
+    expected = 1
+    count = 0
+    last: Event | None = None
+    for e in events:
+        count += 1
+        last = e
+        if e.seq != expected:
+            missing = f"{expected}" if e.seq == expected + 1 else f"{expected} to {e.seq - 1}"
+            problems.append(ChainProblem(thread, expected, "", (
+                f"event {missing} is missing (seqs jump from {expected - 1} to {e.seq}): "
+                "a row was deleted")))
+        expected = e.seq + 1
+        problem = _check_event(thread, e, hashes)
+        if problem is not None:
+            problems.append(problem)
+        hashes[e.seq] = e.hash
+        if len(problems) >= limit:
+            break
+    head = last.seq if last is not None else 0
+    return ChainReport(thread, count, head, last.hash if last is not None else GENESIS, problems)
+
+
+def _check_event(thread: str, e: Event, hashes: dict[int, bytes]) -> ChainProblem | None:
+    if e.kind not in KINDS:
+        return ChainProblem(thread, e.seq, e.kind, f"unknown event kind {e.kind!r}")
+    if not 0 <= e.parent < e.seq:
+        return ChainProblem(thread, e.seq, e.kind, f"its parent {e.parent} is not an earlier event")
+    parent_hash = hashes.get(e.parent)
+    if parent_hash is None:
+        return ChainProblem(thread, e.seq, e.kind,
+                            f"its parent event {e.parent} is missing: a row was deleted")
+    if not verify_link(e, parent_hash):
+        after = "the start of the thread" if e.parent == 0 else f"event {e.parent}"
+        return ChainProblem(thread, e.seq, e.kind, (
+            f"its hash does not match its content sealed after {after}: this row was edited"
+            + ("" if e.parent == 0 else f", or event {e.parent} was edited and re-sealed")))
+    try:
+        decode_lenient(e.body)
+    except DecodeError as err:
+        return ChainProblem(thread, e.seq, e.kind, f"its body cannot be decoded: {err}")
+    return None
+
+
+# --- thread summaries -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadSummary:
+    """A thread at a glance: where its newest branch stands.
+
+    ``status``: ``done``, ``interrupted`` (waiting for an answer or at a breakpoint),
+    ``failed``, ``cancelled``, ``running`` (a run started and recorded no end: still
+    running, or its process died; resume it with ``invoke(None, config)``), or
+    ``updated`` (the last change was ``update_state`` or a fork).
+    """
+
+    thread: str
+    status: str
+    step: int
+    events: int
+    bytes: int
+    last_ts: float
+    head: int
+    head_hash: builtins.bytes
+    checkpoint_id: str | None
+    next: tuple[str, ...]
+    interrupts: int
+    branches: int
+
+
+def summarize(info: ThreadInfo, events: Sequence[Event]) -> ThreadSummary:
+    """Summarise one thread from its ThreadInfo and all its events."""
+    head = events[-1].seq if events else 0
+    tip = branch_of(events, head) if head else []
+    cp = fold(None, tip)
+    status = _status(tip, bool(cp.interrupts))
+    parents = {e.parent for e in events}
+    branches = sum(1 for e in events if e.seq not in parents)
+    return ThreadSummary(
+        info.thread, status, cp.step, info.events, info.bytes, info.last_ts, head,
+        events[-1].hash if events else GENESIS, cp.id, tuple(str(t["name"]) for t in cp.next),
+        len(cp.interrupts), branches,
+    )
+
+
+def _status(branch: Sequence[Event], waiting: bool) -> str:
+    if waiting:
+        return "interrupted"
+    for e in reversed(branch):
+        if e.ns:
+            continue  # a subgraph's events: the thread's status is its top graph's
+        if e.kind == Kind.RUN_FINISHED:
+            body, _ = decode_body(e)
+            return str(body.get("status", "done")) if isinstance(body, dict) else "done"
+        if e.kind == Kind.RUN_STARTED:
+            return "running"
+        if e.kind == Kind.STATE_UPDATED:
+            return "updated"
+    return "updated"

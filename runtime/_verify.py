@@ -1,0 +1,365 @@
+"""Replay a thread's log against the current graph code, running no node and no task.
+
+Rules (read-only use of the engine's pure parts, ``_step`` and ``_channels``):
+- Every checkpoint of every branch is checked in seq order; the first point where the
+  code now decides differently is reported, with both sides.
+- A step's tasks are the ones its starting checkpoint planned; their results are the
+  writes the log recorded (nodes and ``@task`` bodies are never called). A recorded
+  ``__start__`` task may be absent: its writes are then recomputed from the input.
+- What the code decides is recomputed: conditional-edge path functions are evaluated
+  again on the state the node saw plus its own writes (they are cheap and pure), the
+  reducers apply the writes, and the step boundary plans the next tasks. That is
+  compared with the recorded checkpoint: its next tasks, its values, its join barriers.
+- ``update_state`` checkpoints are recomputed from the recorded update the same way.
+- A node the log names (planned, started, wrote, failed) that the graph no longer has is
+  reported at the first event that names it.
+- A subgraph (a compiled graph used as a node) is checked against its own structure,
+  on the events of its ``checkpoint_ns``; a graph invoked inside a node's code is not
+  known statically, and its events are skipped.
+- Message ids a reducer generates (``add_messages`` gives id-less messages a random
+  id) cannot repeat; such ids are not compared.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lograph.eventlog import Checkpoint, DecodeError, Event, Kind, decode
+from lograph.eventlog._fold import apply
+
+from ._channels import reduce_writes
+from ._engine import _branch_targets
+from ._step import GOTO, TaskPlan, boundary, plan
+from ._types import END, START
+
+if TYPE_CHECKING:
+    from ._graph import Structure
+
+__all__ = ["Divergence", "replay", "structure_of"]
+
+_NAMED = (Kind.NODE_STARTED, Kind.NODE_WRITES, Kind.NODE_FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class Divergence:
+    """The first point where the graph's code decides differently from the log."""
+
+    thread: str
+    seq: int
+    step: int
+    what: str
+    log: str
+    code: str
+
+    def __str__(self) -> str:
+        return (f"thread {self.thread!r}, event {self.seq} (step {self.step}): {self.what}: "
+                f"the log says {self.log}; the code now says {self.code}")
+
+
+class _Diverged(Exception):
+    """Unwinds the replay at the first divergence; ``replay`` turns it into a Divergence."""
+
+    def __init__(self, seq: int, step: int, what: str, log: str, code: str) -> None:
+        super().__init__(seq, step, what, log, code)
+        self.where = (seq, step, what, log, code)
+
+
+def structure_of(graph: Any) -> Structure:
+    """The compiled structure of a CompiledGraph, or of a StateGraph builder (validated)."""
+    from ._compiled import CompiledGraph
+    from ._graph import StateGraph
+
+    if isinstance(graph, CompiledGraph):
+        return graph.structure
+    if isinstance(graph, StateGraph):
+        return graph.validate()
+    raise TypeError(
+        f"expected a compiled graph or a StateGraph builder, got {type(graph).__name__}"
+    )
+
+
+async def replay(graph: Any, thread: str, events: Sequence[Event]) -> Divergence | None:
+    """Replay ``events`` (a thread's whole log, by seq) against ``graph``; see the rules.
+
+    Returns None when the code decides as the log recorded, else the first Divergence.
+    ``events`` must be an intact log (see ``verify_chain``): a damaged one proves nothing.
+    """
+    walker = _Replay(structure_of(graph), events)
+    try:
+        await walker.run()
+    except _Diverged as d:
+        return Divergence(thread, *d.where)
+    return None
+
+
+class _Replay:
+    """The walk over every branch: the fold before each event, and the scope it belongs to."""
+
+    def __init__(self, structure: Structure, events: Sequence[Event]) -> None:
+        self.top = _Scope(structure, "", {})
+        self.events = events
+        self.by_seq = {e.seq: e for e in events}
+
+    def _state_at(self, seq: int) -> Checkpoint:
+        chain = []
+        while seq:
+            chain.append(self.by_seq[seq])
+            seq = self.by_seq[seq].parent
+        cp = Checkpoint()
+        for e in reversed(chain):
+            apply(cp, e)
+        return cp
+
+    async def run(self) -> None:
+        states: dict[int, Checkpoint] = {}
+        for e in self.events:
+            base = states.pop(e.parent, None)
+            if base is None:
+                base = self._state_at(e.parent) if e.parent else Checkpoint()
+            try:
+                body = decode(e.body)
+            except DecodeError as err:
+                raise _Diverged(e.seq, e.step, "a stored value", "it holds a value of a stored type",
+                                f"it cannot be read: {err}") from None
+            scope = self._scope(e)
+            if scope is not None:
+                try:
+                    await scope.check(base, e, body, self.by_seq.get(e.parent))
+                except _Diverged as d:
+                    if scope.ns:
+                        seq, step, what, log, code = d.where
+                        d.where = (seq, step, f"in subgraph {subgraph_path(scope.ns)!r}, {what}", log, code)
+                    raise
+            apply(base, e, body)
+            states[e.seq] = base
+
+    def _scope(self, e: Event) -> _Scope | None:
+        """The graph an event belongs to: the top graph, or the subgraph its ``ns`` names
+        (None for a graph invoked inside a node's code, whose structure is not known)."""
+        if not e.ns:
+            return self.top
+        structure = self.top.structure
+        for part in e.ns.split("|"):
+            name = part.split(":", 1)[0]
+            spec = structure.nodes.get(name)
+            if spec is None:
+                raise _Diverged(e.seq, e.step, f"node {name!r}", f"node {name!r} ran a subgraph",
+                                f"the graph has no node {name!r} (nodes: {sorted(structure.nodes)})")
+            if spec.subgraph is None:
+                return None
+            structure = spec.subgraph.structure
+        return _Scope(structure, e.ns, self.top.writes_at)
+
+
+def subgraph_path(ns: str) -> str:
+    """``"team:<task id>|review:<task id>"`` -> ``"team/review"``: the nodes that ran subgraphs."""
+    return "/".join(part.split(":", 1)[0] for part in ns.split("|"))
+
+
+class _Scope:
+    """The checks of one graph (the top graph or a subgraph) on the events of its ``ns``."""
+
+    def __init__(self, structure: Structure, ns: str, writes_at: dict[str, int]) -> None:
+        self.structure = structure
+        self.ns = ns
+        self.writes_at = writes_at  # task id -> the seq of its node.writes
+
+    def own(self, full: Checkpoint) -> Checkpoint:
+        """This scope's part of a fold of the whole thread."""
+        return (full.children.get(self.ns) or Checkpoint()) if self.ns else full
+
+    async def check(self, full: Checkpoint, e: Event, body: Any, parent: Event | None) -> None:
+        if e.kind in _NAMED:
+            self._known(e, str(body["name"]), "ran")
+            if e.kind == Kind.NODE_WRITES:
+                self.writes_at[e.task_id] = e.seq
+        elif e.kind == Kind.CHECKPOINT:
+            for t in body["next"]:
+                self._known(e, str(t["name"]), "is planned")
+            source = body["source"]
+            if source == "loop":
+                await self._loop(full, e, body)
+            elif source == "update" and parent is not None and parent.kind == Kind.STATE_UPDATED:
+                await self._update(full, e, body, decode(parent.body))
+
+    def _known(self, e: Event, name: str, what: str) -> None:
+        if name != START and name not in self.structure.nodes:
+            raise _Diverged(e.seq, e.step, f"node {name!r}", f"node {name!r} {what}",
+                            f"the graph has no node {name!r} (nodes: {sorted(self.structure.nodes)})")
+
+    # -- a step of the loop ---------------------------------------------------------------
+
+    async def _loop(self, full: Checkpoint, e: Event, body: dict[str, Any]) -> None:
+        base = self.own(full)
+        finished = []
+        for task in plan(base, e.ns):
+            recorded = base.writes.get(task.id)
+            if recorded is None:
+                if task.name != START:
+                    raise _Diverged(e.seq, e.step, f"task {task.name!r}", "the step ended without its writes",
+                                    "every planned task writes before the step ends")
+                writes = await self._start_writes(base, e, task.arg)
+            else:
+                writes = await self._rerouted(base, e, task, [list(w) for w in recorded])
+            finished.append((task, writes))
+        self._compare(full, e, body, finished)
+
+    async def _start_writes(self, base: Checkpoint, e: Event, value: Any) -> list[list[Any]]:
+        writes = [[k, v] for k, v in self._updates(e, value, START)]
+        goto = await self._route(base, e, START, writes)
+        return [*writes, [GOTO, goto]] if goto else writes
+
+    def _updates(self, e: Event, value: Any, name: str) -> list[tuple[str, Any]]:
+        try:
+            return self.structure.state.updates(value, name)
+        except Exception as err:  # the schema refuses what the log holds
+            raise _Diverged(e.seq, e.step, f"the update of {name!r}", f"it wrote {value!r}",
+                            f"the state schema refuses it: {err}") from None
+
+    async def _rerouted(self, base: Checkpoint, e: Event, task: TaskPlan, writes: list[list[Any]]) -> list[list[Any]]:
+        """The task's recorded writes, with its conditional edges evaluated again."""
+        at = self.writes_at.get(task.id, e.seq)
+        plain = [w for w in writes if w[0] != GOTO]
+        if task.name == START:
+            expected = [[k, v] for k, v in self._updates(e, task.arg, START)]
+            if plain != expected:
+                raise _Diverged(at, e.step, "the input's writes", repr(plain), repr(expected))
+        if not self.structure.branches.get(task.name):
+            return writes
+        recorded = [t for w in writes if w[0] == GOTO for t in w[1]]
+        routed = await self._route(base, e, task.name, plain, at)
+        extra = recorded[: len(recorded) - len(routed)]
+        # Targets before the routed ones came from the node's Command(goto=), unless
+        # its conditional edges could have chosen them: then the edges now choose less.
+        if (len(routed) > len(recorded) or routed != recorded[len(extra):]
+                or any(self._may_route(task.name, t) for t in extra)):
+            raise _Diverged(at, e.step, f"the conditional edge of {task.name!r}",
+                            f"it went to {_names(recorded)}", f"it goes to {_names(routed)}")
+        return writes
+
+    def _may_route(self, name: str, target: Any) -> bool:
+        for br in self.structure.branches.get(name, ()):
+            if br.path_map is None or not isinstance(target, str) or target in br.path_map.values():
+                return True
+        return False
+
+    async def _route(self, base: Checkpoint, e: Event, name: str, writes: list[list[Any]],
+                     at: int | None = None) -> list[Any]:
+        branches = self.structure.branches.get(name)
+        if not branches:
+            return []
+        state = self.structure.state
+        try:
+            # on copies: a reducer may change what it is given (add_messages sets ids)
+            mine = copy.deepcopy([(k, v) for k, v in writes])
+            local = {**base.values, **reduce_writes(state.channels, base.values, mine)}
+            view = state.to_node(local)
+            out: list[Any] = []
+            for br in branches:
+                result = br.path(view)
+                if br.is_async or inspect.isawaitable(result):
+                    result = await result
+                out += _branch_targets(br, result)
+        except Exception as err:  # the code fails where the log went on
+            raise _Diverged(at or e.seq, e.step, f"the conditional edge of {name!r}", "it routed",
+                            f"it raises {err!r}") from None
+        return out
+
+    # -- update_state ------------------------------------------------------------------
+
+    async def _update(self, full: Checkpoint, e: Event, body: dict[str, Any], update: dict[str, Any]) -> None:
+        base = self.own(full)
+        node, values = update.get("as_node"), update.get("values")
+        if node == "__copy__":
+            return
+        name = START if node == "__input__" else str(node)
+        if name != END:
+            self._known(e, name, "is updated")
+        if name == END:
+            writes = [] if values is None else [[k, v] for k, v in self._updates(e, values, END)]
+        elif name == START:
+            writes = await self._start_writes(base, e, values)
+        else:
+            writes = [[k, v] for k, v in self._updates(e, values, name)]
+            goto = await self._route(base, e, name, writes)
+            writes += [[GOTO, goto]] if goto else []
+        self._compare(full, e, body, [(TaskPlan("update", name, ("pull", name)), writes)],
+                      end=name == END, context=f"after update_state(as_node={node!r}), ")
+
+    # -- the step boundary -------------------------------------------------------------
+
+    def _compare(self, full: Checkpoint, e: Event, body: dict[str, Any],
+                 finished: list[tuple[TaskPlan, list[list[Any]]]], *, end: bool = False,
+                 context: str = "") -> None:
+        base = self.own(full)
+        before = _message_ids(base.values) | {i for _, w in finished for _, v in w for i in _message_ids({0: v})}
+        try:
+            b = boundary(self.structure, base, finished)
+        except Exception as err:  # the reducers refuse the recorded writes
+            raise _Diverged(e.seq, e.step, f"{context}the step's writes", "they were applied",
+                            f"applying them raises {err!r}") from None
+        nxt = [] if end else b.next
+        if [_task_key(t) for t in body["next"]] != [_task_key(t) for t in nxt]:
+            raise _Diverged(e.seq, e.step, f"{context}the next tasks", _names(body["next"]), _names(nxt))
+        after = full.copy()
+        apply(after, e, body)  # the fold reads the delta; its format is the fold's business
+        recorded = self.own(after)
+        fresh = _message_ids(b.values) - before
+        for key in sorted(set(recorded.values) | set(b.values)):
+            logged, code = recorded.values.get(key, _ABSENT), b.values.get(key, _ABSENT)
+            if not _same(logged, code, fresh):
+                raise _Diverged(e.seq, e.step, f"{context}the value of {key!r}", _show(logged), _show(code))
+        if not end and recorded.barriers != b.barriers:
+            raise _Diverged(e.seq, e.step, f"{context}the join barriers", repr(recorded.barriers),
+                            repr(b.barriers))
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "(not set)"
+
+
+_ABSENT: Any = _Absent()
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _task_key(t: dict[str, Any]) -> tuple[Any, ...]:
+    return (t["name"], tuple(t["path"]), repr(t.get("arg")))
+
+
+def _names(items: Sequence[Any]) -> str:
+    names = [t["name"] if isinstance(t, dict) else t if isinstance(t, str) else repr(t) for t in items]
+    return "[" + ", ".join(map(str, names)) + "]" if names else "[] (END)"
+
+
+def _is_message(value: Any) -> bool:
+    return isinstance(getattr(type(value), "type", None), str) and hasattr(value, "content") and hasattr(value, "id")
+
+
+def _message_ids(values: dict[Any, Any]) -> set[str]:
+    out = set()
+    for value in values.values():
+        for item in value if isinstance(value, list) else (value,):
+            if _is_message(item) and item.id is not None:
+                out.add(item.id)
+    return out
+
+
+def _same(a: Any, b: Any, fresh: set[str]) -> bool:
+    if _is_message(b) and b.id in fresh:
+        return type(a) is type(b) and _fields(a) == _fields(b)
+    if type(a) is list and type(b) is list:
+        return len(a) == len(b) and all(_same(x, y, fresh) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _fields(message: Any) -> dict[str, Any]:
+    return {k: v for k, v in vars(message).items() if k != "id"}
