@@ -330,6 +330,22 @@ def cmd_demo(args: argparse.Namespace, out: Output) -> int:
     return run_demo(args.dir, out)
 
 
+def cmd_bench(bench_args: list[str]) -> int:
+    """Run the benchmark suite of a source checkout (``benchmarks/`` beside the package);
+    every argument goes to ``python -m benchmarks``."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "benchmarks" / "__main__.py").exists():
+        raise UsageError(
+            "lograph bench runs the suite in a source checkout (benchmarks/ is not installed): "
+            "clone the repository and run `make bench` there"
+        )
+    done = subprocess.run([sys.executable, "-m", "benchmarks", *bench_args], cwd=root)
+    return done.returncode
+
+
 # --- the parser and main ----------------------------------------------------------------------
 
 
@@ -375,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     fork_ = command("fork", cmd_fork, "make an earlier checkpoint the thread's head (a new branch)")
     fork_.add_argument("--checkpoint", metavar="ID", required=True, help="the checkpoint to fork from")
     fork_.add_argument("--by", help="who forks, recorded in the log (default: the OS user)")
+    command("bench", cmd_bench, "run the durability benchmark suite: lograph bench [--quick] "
+            "[--compare langgraph] ... (the options of python -m benchmarks)", store=False, thread=None)
     return parser
 
 
@@ -383,6 +401,13 @@ def _err(text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # every option belongs to the suite
+        try:
+            return cmd_bench(argv[1:])
+        except UsageError as e:
+            _err(str(e))
+            return USAGE
     args = build_parser().parse_args(argv)
     out = Output(plain=True if args.plain else None)
     try:

@@ -369,3 +369,11 @@ def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
     assert verified.returncode == 0, verified.stdout + verified.stderr
     [thread] = json_lines(lograph("threads", db, "--json"))
     assert (thread["thread"], thread["status"], thread["branches"]) == ("report-1", "done", 2)
+
+
+def test_bench_hands_every_option_to_the_suite() -> None:
+    done = lograph("bench", "--help")
+    assert done.returncode == 0, done.stderr
+    assert "python -m benchmarks" in done.stdout and "--compare" in done.stdout
+    bad = lograph("bench", "--no-such-option")
+    assert bad.returncode == 2 and "--no-such-option" in bad.stderr
