@@ -13,6 +13,7 @@ Ladder:
 from __future__ import annotations
 
 import asyncpg
+
 from lograph.eventlog import ConflictError, SchemaVersionError, StoreUnavailableError
 
 __all__ = ["is_conflict", "is_transient", "translate"]

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import anyio
 import asyncpg
+
 from lograph.eventlog import (
     Append,
     Event,
@@ -195,7 +196,7 @@ class PostgresLog:
     async def _close_pool(self) -> None:
         try:
             await asyncio.wait_for(self._pool.close(), timeout=10)
-        except Exception:  # the server is gone or slow: drop the sockets instead
+        except Exception:  # noqa: BLE001 - the server is gone or slow: drop the sockets instead
             self._pool.terminate()
 
     async def __aenter__(self) -> PostgresLog:

@@ -145,7 +145,7 @@ def load_graph(spec: str) -> Any:
         raise NotFoundError(f"--graph: cannot import {target!r}: {e}") from None
     except (NotFoundError, UsageError):
         raise
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - any import failure is the user's to see
         raise UsageError(f"--graph: importing {target!r} failed: {type(e).__name__}: {e}") from None
     obj: Any = module
     for part in attr.split("."):

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 import asyncpg
+
 from lograph.runtime._checkpointer import Checkpointer
 from lograph.runtime._sync import in_event_loop, portal, run_sync
 

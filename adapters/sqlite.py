@@ -45,6 +45,7 @@ from typing import Any
 import aiosqlite
 import anyio
 import anyio.lowlevel
+
 from lograph.eventlog import Append, Event, StoreUnavailableError, ThreadInfo, check_append
 from lograph.runtime._checkpointer import Checkpointer
 from lograph.runtime._sync import in_event_loop, portal

@@ -15,7 +15,15 @@ from ._errors import (
 )
 from ._func import entrypoint, task
 from ._graph import StateGraph
-from ._messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage, SystemMessage, ToolMessage, add_messages
+from ._messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    RemoveMessage,
+    SystemMessage,
+    ToolMessage,
+    add_messages,
+)
 from ._types import END, START, Command, Interrupt, PregelTask, RetryPolicy, Send, StateSnapshot
 
 __all__ = [

@@ -17,9 +17,9 @@ snapshot near it, and all of a thread's snapshots cost about one copy of its sta
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -120,7 +120,7 @@ class ThreadActor:
                 )
             try:
                 apply(cp, event)
-            except Exception as e:  # noqa: BLE001 - undecodable body: name the row
+            except Exception as e:  # undecodable body: name the row
                 raise CorruptLogError(self.thread, event.seq, f"cannot decode: {e}") from e
         return cp
 

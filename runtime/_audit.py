@@ -131,7 +131,7 @@ async def _check_snapshots(log: EventLog, thread: str, events: list[Event]) -> l
             continue
         try:
             cached = await actor.load(seq)
-        except Exception as e:  # a damaged snapshot: report it, never raise
+        except Exception as e:  # noqa: BLE001 - a damaged snapshot: report it, never raise
             problems.append(f"{where}: cannot be read ({e}); delete the thread's snapshots")
             continue
         if cached != fold(None, chain):

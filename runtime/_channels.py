@@ -52,7 +52,7 @@ def channels_of(schema: Any) -> dict[str, Channel]:
         return out
     try:
         hints = typing.get_type_hints(schema, include_extras=True)
-    except Exception as e:  # noqa: BLE001 - an unresolvable annotation: say which schema
+    except Exception as e:  # an unresolvable annotation: say which schema
         raise TypeError(f"cannot read the annotations of state schema {schema!r}: {e}") from e
     if not hints:
         raise TypeError(

@@ -76,7 +76,7 @@ class Committer:
         batch, self._queue = self._queue, []
         try:
             results = await self.log.append_batch([r.append for r in batch])
-        except BaseException as e:  # the whole transaction failed: every item learns why
+        except BaseException as e:  # noqa: BLE001 - the transaction failed: every item learns why
             for r in batch:
                 r.done, r.error = True, e
             return

@@ -6,25 +6,23 @@ Async first; every sync method calls its async twin through the one blocking por
 from __future__ import annotations
 
 import concurrent.futures
-from contextlib import aclosing
 import queue
-import threading
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timezone
+from contextlib import aclosing
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from lograph.eventlog import Checkpoint, Event, Kind, MemoryLog, decode, encode, parse_checkpoint_id
-from lograph.eventlog._fold import NULL_TASK
-from lograph.eventlog._fold import apply
+from lograph.eventlog._fold import NULL_TASK, apply
 
 from ._channels import reduce_writes
 from ._checkpointer import Checkpointer
-from ._engine import Run, new_run_id
-from ._errors import EmptyInputError, InvalidUpdateError, NonDeterminismError, ResumeError
 from ._context import GraphInterrupt, TaskContext, in_loop_thread
 from ._context import _current as _current_task
+from ._engine import Run, new_run_id
+from ._errors import EmptyInputError, InvalidUpdateError, NonDeterminismError, ResumeError
 from ._journal import Journal, SubJournal
 from ._step import GOTO, INPUT_TASK, TaskPlan, boundary, plan, start_next
 from ._sync import run_sync
@@ -39,7 +37,7 @@ _RESERVED = {"thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map"}
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat()
+    return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
 class CompiledGraph:
@@ -399,7 +397,7 @@ class CompiledGraph:
         return saver, thread, await _head_state(actor), True
 
     async def aget_state(self, config: dict[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
-        saver, thread, cp, live = await self._checkpoint_at(config)
+        _, thread, cp, live = await self._checkpoint_at(config)
         ns = ((config or {}).get("configurable") or {}).get("checkpoint_ns") or ""
         if ns:  # a subgraph's state: it lives in the open step of the top graph
             graph: CompiledGraph | None = self

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-from datetime import datetime, timezone
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -275,7 +275,7 @@ class Run:
     async def _start_writes(self, value: Any) -> list[list[Any]]:
         writes = [[k, v] for k, v in self.structure.state.updates(value, START)]
         goto = await self._route(START, writes)
-        return writes + [[GOTO, goto]] if goto else writes
+        return [*writes, [GOTO, goto]] if goto else writes
 
     def command_writes(self, command: Command) -> list[list[Any]]:
         """A ``Command(update=, goto=)`` given as input, as the open step's first writes.
@@ -385,7 +385,7 @@ def _matches(names: tuple[str, ...], tasks: list[TaskPlan]) -> bool:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def new_run_id() -> str:

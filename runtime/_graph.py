@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -55,7 +56,7 @@ class Structure:
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:
-    target = getattr(fn, "__call__", None) if not inspect.isroutine(fn) else fn
+    target = fn if inspect.isroutine(fn) else getattr(type(fn), "__call__", None)
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(target)
 
 
@@ -130,7 +131,7 @@ class StateGraph:
             name, fn = item if isinstance(item, tuple) else (item.__name__, item)
             self.add_node(name, fn)
             names.append(name)
-        for a, b in zip(names, names[1:], strict=False):
+        for a, b in itertools.pairwise(names):
             self.add_edge(a, b)
         return self
 

@@ -216,7 +216,7 @@ class _Scope:
     def _updates(self, e: Event, value: Any, name: str) -> list[tuple[str, Any]]:
         try:
             return self.structure.state.updates(value, name)
-        except Exception as err:  # the schema refuses what the log holds
+        except Exception as err:  # noqa: BLE001 - the schema refuses what the log holds
             raise _Diverged(e.seq, e.step, f"the update of {name!r}", f"it wrote {value!r}",
                             f"the state schema refuses it: {err}") from None
 
@@ -264,7 +264,7 @@ class _Scope:
                 if br.is_async or inspect.isawaitable(result):
                     result = await result
                 out += _branch_targets(br, result)
-        except Exception as err:  # the code fails where the log went on
+        except Exception as err:  # noqa: BLE001 - the code fails where the log went on
             raise _Diverged(at or e.seq, e.step, f"the conditional edge of {name!r}", "it routed",
                             f"it raises {err!r}") from None
         return out
@@ -299,7 +299,7 @@ class _Scope:
         before = _message_ids(base.values) | {i for _, w in finished for _, v in w for i in _message_ids({0: v})}
         try:
             b = boundary(self.structure, base, finished)
-        except Exception as err:  # the reducers refuse the recorded writes
+        except Exception as err:  # noqa: BLE001 - the reducers refuse the recorded writes
             raise _Diverged(e.seq, e.step, f"{context}the step's writes", "they were applied",
                             f"applying them raises {err!r}") from None
         nxt = [] if end else b.next

@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 import pytest
+
 from lograph.adapters.pgserver import TempPostgres
 from lograph.adapters.postgres import AsyncPostgresSaver, PostgresLog
 
@@ -31,7 +32,7 @@ def start_server(**options: Any) -> TempPostgres:
     if _failure is None:
         try:
             return TempPostgres(**options).start()
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - reported by every test that needs the server
             _failure = f"cannot start a throwaway PostgreSQL server: {e}"
     if os.environ.get("CI") == "true":
         raise RuntimeError(_failure)

@@ -35,6 +35,7 @@ from contextlib import AbstractContextManager
 from typing import Annotated, Any, TypedDict
 
 import anyio
+
 from lograph.runtime import END, START, Checkpointer, EmptyInputError, StateGraph, task
 
 INPUTS: dict[str, Any] = {

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio
+
 from lograph.eventlog import GENESIS, Append, Event, EventLog, Kind, ThreadInfo, decode, verify_link
 from lograph.runtime import START
 

@@ -21,9 +21,10 @@ import cbor2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
 from lograph.eventlog import DecodeError, EncodeError, decode, encode, register_type
 from lograph.eventlog import _codec as codec
-from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 # --- types the tests store -----------------------------------------------------------
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import anyio
 import pytest
+
 from lograph.adapters.memory import MemorySaver
 from lograph.eventlog import Event, Kind
-
 from tests.crash_worker import INPUTS, KILLED, NAMES, Worker
 from tests.faults import finished, recorded_results, verify_chain
 

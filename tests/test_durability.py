@@ -30,6 +30,7 @@ from typing import Annotated, Any, TypedDict
 import anyio
 import anyio.lowlevel
 import pytest
+
 from lograph.eventlog import EventLog, Kind, fold
 from lograph.runtime import (
     END,
@@ -42,7 +43,6 @@ from lograph.runtime import (
     entrypoint,
     task,
 )
-
 from tests._stores import open_log, open_saver
 from tests.faults import (
     AFTER,

@@ -15,6 +15,8 @@ from typing import Annotated, Any, TypedDict
 import anyio
 import anyio.lowlevel
 import pytest
+from pydantic import BaseModel
+
 from lograph.runtime import (
     END,
     START,
@@ -29,8 +31,6 @@ from lograph.runtime import (
     SystemMessage,
     add_messages,
 )
-from pydantic import BaseModel
-
 from tests._stores import open_saver
 
 pytestmark = pytest.mark.anyio

@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 import asyncpg
 import pytest
+
 from lograph.adapters._bridge import Bridge
 from lograph.adapters._pg_sql import Statements
 from lograph.adapters.pgserver import TempPostgres, _free_port
@@ -36,7 +37,6 @@ from lograph.eventlog import (
     verify_link,
 )
 from lograph.runtime._sync import portal
-
 from tests import _store_postgres as pg
 
 
@@ -98,7 +98,6 @@ async def test_setup_migrates_a_version_1_schema_with_its_events(anyio_backend: 
     """A database written by the first lograph (schema 1: kind as text, other column
     order) is migrated by setup(): every event reads back the same, and appends go on."""
     from lograph.adapters._pg_sql import MIGRATIONS, quote_ident
-
     from lograph.eventlog import KINDS
 
     dsn, schema = await pg.dsn(), pg.fresh_schema()
@@ -130,7 +129,7 @@ async def test_setup_migrates_a_version_1_schema_with_its_events(anyio_backend: 
     await Bridge.here().run(write_v1)
     async with await PostgresLog.open(dsn, schema=schema) as log:
         assert await log.schema_version() == 1
-        with pytest.raises(SchemaVersionError, match="call `await log.setup"):
+        with pytest.raises(SchemaVersionError, match=r"call `await log\.setup"):
             await log.read("t")
         await log.setup()
         assert await log.schema_version() == SCHEMA_VERSION

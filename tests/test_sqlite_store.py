@@ -15,6 +15,7 @@ from typing import Any
 
 import anyio
 import pytest
+
 from lograph.adapters import _sqlite_sql
 from lograph.adapters.sqlite import AsyncSqliteSaver, SqliteLog, SqliteSaver
 from lograph.eventlog import (
@@ -27,7 +28,6 @@ from lograph.eventlog import (
     verify_link,
 )
 from lograph.runtime._sync import portal
-
 from tests.test_store_contract import chain
 
 anyio_mark = pytest.mark.anyio

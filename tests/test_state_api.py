@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import pytest
+
 from lograph.adapters.memory import MemorySaver
 from lograph.runtime import (
     END,
@@ -22,7 +23,6 @@ from lograph.runtime import (
     StateGraph,
     add_messages,
 )
-
 from tests._stores import open_saver
 
 

@@ -14,9 +14,9 @@ from typing import Annotated, Any, TypedDict
 import anyio
 import anyio.lowlevel
 import pytest
+
 from lograph.adapters.memory import MemorySaver
 from lograph.runtime import END, START, Send, StateGraph, get_stream_writer
-
 from tests._stores import open_saver
 
 
