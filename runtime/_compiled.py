@@ -153,30 +153,36 @@ class CompiledGraph:
                 if run.metadata:
                     started["metadata"] = run.metadata
                 journal.add(Kind.RUN_STARTED, started, run_id=run.run_id, ns=run.ns)
+                if fork:  # first: what this run is given belongs to the new branch's open step
+                    run.add_checkpoint("fork", step, {}, journal.cp.next, journal.cp.barriers)
                 if resume:
                     journal.add(Kind.RESUME, {"values": resume, "metadata": run.metadata},
                                 run_id=run.run_id, ns=run.ns)
                 if null is not None:
                     journal.add(Kind.NODE_WRITES, {"name": INPUT_TASK, "writes": null,
                                                    "metadata": run.metadata},
-                                run_id=run.run_id, step=step, task_id=NULL_TASK, ns=run.ns)
+                                run_id=run.run_id, step=journal.cp.step + 1, task_id=NULL_TASK,
+                                ns=run.ns)
                 if fresh:
                     run.add_checkpoint("input", step, {}, start_next(input), journal.cp.barriers)
-                elif fork:
-                    run.add_checkpoint("fork", step, {}, journal.cp.next, journal.cp.barriers)
                 status = await run.steps(resuming=not fresh)
                 journal.add(Kind.RUN_FINISHED, {"status": status}, run_id=run.run_id, ns=run.ns)
             except NonDeterminismError as e:
-                journal.discard()
                 error = e
+                if not journal.discard():  # part of the run is already on its way to the store
+                    journal.add(Kind.RUN_FINISHED, {"status": "failed", "error": repr(e)},
+                                run_id=run.run_id, ns=run.ns)
             except anyio.get_cancelled_exc_class():
                 journal.add(Kind.RUN_FINISHED, {"status": "cancelled"}, run_id=run.run_id, ns=run.ns)
-                await journal.close()
                 raise
             except Exception as e:  # noqa: BLE001 - recorded, re-raised below
                 journal.add(Kind.RUN_FINISHED, {"status": "failed", "error": repr(e)}, run_id=run.run_id, ns=run.ns)
                 error = e
-            await journal.close()
+            except BaseException as e:  # SystemExit, KeyboardInterrupt: recorded, then let go
+                journal.add(Kind.RUN_FINISHED, {"status": "failed", "error": repr(e)}, run_id=run.run_id, ns=run.ns)
+                raise
+            finally:
+                await journal.close()  # every way out: the async flusher must end, or the run hangs
         failure = journal.error()
         if failure is not None:
             raise failure

@@ -235,8 +235,8 @@ class Run:
                 except ParentCommand as pc:  # a subgraph this node ran sent us a command
                     output = pc.command
                 return await self._node_writes(node, output)
-            except (GraphInterrupt, ParentCommand, anyio.get_cancelled_exc_class()):
-                raise
+            except (GraphInterrupt, ParentCommand, NonDeterminismError, anyio.get_cancelled_exc_class()):
+                raise  # not the node's failure: never retried
             except Exception as e:
                 policy = node.retry
                 final = policy is None or attempt >= policy.max_attempts or not policy.should_retry(e)

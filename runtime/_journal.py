@@ -40,6 +40,8 @@ class Journal:
         self.durability = durability
         self.next_seq = head + 1
         self.durable_head = head
+        self.handed = head  # the last event handed to the store (committed or on its way)
+        self._start = head
         self.pending: list[Event] = []
         self._error: BaseException | None = None
         self._order = anyio.Lock(fast_acquire=True)  # parallel tasks' barriers commit in seq order
@@ -82,18 +84,29 @@ class Journal:
         if not self.pending or self.durability == "exit" or self.hold:
             return
         if self._flusher:
+            self.handed = self.pending[-1].seq
             self._queued += self.pending
             self.pending = []
             self._wake.set()
             while len(self._queued) + self._inflight > ASYNC_LIMIT and self._error is None:
-                self._room = anyio.Event()
+                if self._room is None or self._room.is_set():  # one event for every waiter
+                    self._room = anyio.Event()
                 await self._room.wait()
             return
         async with self._order:
+            if self._error is not None:
+                raise self._error
             if not self.pending:
                 return  # a sibling's barrier committed ours while we waited
             events, self.pending = self.pending, []
-            await self._commit(events)
+            self.handed = events[-1].seq
+            try:
+                await self._commit(events)
+            except BaseException as e:
+                # The branch now ends at events the store does not have: nothing more may
+                # be committed after them (it would link to a missing parent).
+                self._error = e
+                raise
 
     async def _commit(self, events: list[Event]) -> None:
         await self.saver.writer.commit(self.thread, events, events[0].seq - 1)
@@ -125,6 +138,8 @@ class Journal:
         """Make everything durable (all modes). Shielded: a cancelled run still records its end."""
         with anyio.CancelScope(shield=True):
             if self._flusher:
+                if self.pending:
+                    self.handed = self.pending[-1].seq
                 self._queued += self.pending
                 self.pending = []
                 self._closing = True
@@ -142,9 +157,13 @@ class Journal:
     def error(self) -> BaseException | None:
         return self._error
 
-    def discard(self) -> None:
-        """Forget events not yet handed to the writer (a run that must write nothing more)."""
+    def discard(self) -> bool:
+        """Forget the run's events if none has been handed to the store yet (True: the
+        run wrote nothing). Otherwise keep them, so the branch stays whole."""
+        if self.handed > self._start:
+            return False
         self.pending = []
+        return True
 
 
 class SubJournal:

@@ -280,12 +280,6 @@ async def test_update_state_addressed_to_a_subgraph(
         assert out["verdict"] == "EDITED: ok"  # as LangGraph 1.2.22
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Command(update=) given with a past checkpoint_id (a fork) is lost: _drive "
-    "appends the null-task writes (and a resume) before the fork checkpoint, whose fold "
-    "clears the open step (_compiled.py ~L157-166). LangGraph applies the update to the fork.",
-)
 async def test_command_update_on_a_past_checkpoint_is_applied_to_the_fork(
     anyio_backend: str, store_kind: str, tmp_path: Path
 ) -> None:
@@ -396,13 +390,6 @@ async def test_history_next_is_the_checkpoints_own_plan_after_a_command_goto(any
     assert nexts == [(2, ()), (1, ("b",)), (0, ("a",)), (-1, ("__start__",))]  # as LangGraph 1.2.22
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: async-mode backpressure loses wake-ups: every waiting barrier replaces "
-    "Journal._room with its own Event (runtime/_journal.py:88-89) and the flusher sets "
-    "only the last one, so with several parallel waiters (many @task results while the "
-    "disk is behind) the others wait forever: the run hangs.",
-)
 async def test_async_backpressure_wakes_every_waiting_task(anyio_backend: str) -> None:
     saver = Checkpointer(FaultyLog(MemoryLog(), delay=0.02))
 
@@ -464,12 +451,6 @@ async def test_nondeterminism_inside_a_subgraph_writes_nothing(anyio_backend: st
     assert await saver.log.read("t") == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: NonDeterminismError is retried by a RetryPolicy: Run._execute "
-    "(runtime/_engine.py:240) handles it as a node failure and default_retry_on retries "
-    "it, so the node's code (side effects before the task call) runs max_attempts times.",
-)
 async def test_nondeterminism_is_not_retried(anyio_backend: str) -> None:
     ran: list[str] = []
     fail = ["first run fails"]
@@ -557,14 +538,6 @@ async def test_sync_sibling_writes_are_durable_while_a_replayed_node_runs(anyio_
     assert seen["b"], "b finished while a ran, but its writes were not committed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: in async mode (the default) a node raising a BaseException that is not an "
-    "Exception (sys.exit() in a sync node, KeyboardInterrupt, a custom BaseException) hangs "
-    "the run for ever, past any cancel scope: CompiledGraph._drive handles only Exception and "
-    "cancellation, so journal.close() is never called and the shielded flusher "
-    "(Journal._flush) waits on _wake for ever inside the run's task group.",
-)
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_sys_exit_in_a_node_ends_an_async_mode_run(backend: str) -> None:
     import sys
