@@ -1,22 +1,35 @@
 """lograph's benchmark suite: ``make bench`` (``python -m benchmarks [options]``).
 
-Workloads (``--workload``, all by default):
+Workloads (``--workload``, all by default), each on every store (``--store``) in every
+durability mode (``--mode``: exit, async, sync):
 
 - ``floor``: what the machine's storage can do at best: raw sqlite3 single-row
   INSERT+COMMIT per second (WAL, synchronous FULL and NORMAL) and PostgreSQL
-  single-row commits per second on 1 and 16 asyncpg connections.
-- ``chain``: a StateGraph of 10 async nodes in a line; N fresh threads invoked once
-  each, one after the other, in each durability mode: steps/s, p50/p99 per invoke.
-- ``concurrent``: the same chain from 64 tasks at once (an anyio task group): steps/s.
-- ``chat``: one thread, many turns of one user message and a ~300-byte reply on
-  ``Annotated[list, operator.add]``: latency of the first vs the last 10 turns,
-  storage bytes per turn, warm and cold ``get_state``, the full history, a fork.
+  single-row commits per second on 1 and 16 asyncpg connections (machine cells).
+- ``chain``: a StateGraph of 10 async nodes in a line; fresh threads invoked one after
+  the other: steps/s, p50/p99 per invoke.
+- ``iochain``: the chain with sync nodes that each block 2 ms (on a worker thread);
+  each invoke paired with one in ``exit``: latency, its ratio to exit, ms added per step.
+- ``concurrent``: the chain from 64 tasks at once (an anyio task group): steps/s.
+- ``fanout``: one node, 8 parallel nodes appending to an ``operator.add`` key, a join.
+- ``functional``: an ``@entrypoint`` awaiting 10 ``@task`` calls: tasks/s.
+- ``chat``: one thread, many turns of one user message and a ~300-byte reply: latency
+  of the early vs the late turns, storage bytes per turn.
+- ``history``: on a long chat thread: ``get_state`` warm and cold (a new process), the
+  full history, a fork from the middle turn, a cold read after it.
 
-Stores (``--store``): ``memory``, ``sqlite`` (a file under ``--out``/tmp) and
-``postgres`` (a throwaway server with fsync on, started by the suite).
+Stores: ``memory``, ``sqlite`` (a file under ``--out``/tmp) and ``postgres`` (a
+throwaway server with fsync on, started by the suite as the tests start theirs).
 
-Comparing with LangGraph (``--compare langgraph``): every cell runs on lograph and
-then on LangGraph, in the same process, and the report gives the ratio per cell.
+Measuring on a noisy machine: every cell warms up first; its work is split in rounds
+and, with ``--compare langgraph``, the engines' rounds alternate (lograph, LangGraph,
+LangGraph, lograph, ...) in one process, so both see the machine in the same state;
+figures are medians over rounds. Each engine gets a fresh file, schema or database.
+
+Comparing with LangGraph (``--compare langgraph``): the same graphs (``graphs.py``
+builds them from the engine's API) on LangGraph with its fastest savers
+(``lg_engine.py`` says which and why), the ratio per cell, and the targets of the
+issues checked (PASS/MISS, reported, never asserted; ``targets.py``).
 
 Environments -- why there are two, and how a fresh clone gets them:
 
@@ -35,10 +48,12 @@ Environments -- why there are two, and how a fresh clone gets them:
 Output (``--out``, default ``benchmarks/results``): a table on the terminal (rich, with
 progress; plain text when not a terminal), ``report.md``, ``results.json`` and, when
 matplotlib is importable, PNG charts. A cell that fails is reported with its
-traceback and the suite goes on. Targets are reported as met or not, never asserted.
+traceback and the suite goes on (exit status 1). ``--render results.json`` rewrites the
+report and charts of an earlier run without running anything.
 
-``--quick`` shrinks every size so the whole run takes well under a minute; CI runs
-``python -m benchmarks --quick --store memory,sqlite`` as a smoke test.
+``--quick`` shrinks every size: lograph alone runs in about 20 s, with LangGraph in
+about two minutes. ``tests/test_bench_quick.py`` runs ``python -m benchmarks --quick``
+(every workload, store and mode, lograph only) so the suite never rots.
 """
 
 from ._cli import main

@@ -14,27 +14,40 @@ from pathlib import Path
 from . import _env
 
 STORES = ("memory", "sqlite", "postgres")
-WORKLOADS = ("floor", "chain", "concurrent", "chat")
+#: in the order they run (per store); ``floor`` is the machine's, not an engine's
+WORKLOADS = ("floor", "chain", "iochain", "concurrent", "fanout", "functional", "chat", "history")
 MODES = ("exit", "async", "sync")
 ENGINES = ("lograph", "langgraph")
 
 
 @dataclass(frozen=True)
 class Sizes:
+    rounds: int = 5  # each cell's work is split in rounds, the engines' rounds alternate
+    warmup: int = 5  # invokes on other threads before a cell's first round
     chain_threads: int = 200
+    io_pairs: int = 100  # I/O chain: invokes in the cell's mode, each paired with one in exit
     concurrent_tasks: int = 64
-    concurrent_rounds: int = 4  # invokes per task, each on a fresh thread
+    concurrent_rounds: int = 4  # each: every task invokes one fresh thread, all at once
+    fanout_threads: int = 200
+    functional_threads: int = 100
     chat_turns: int = 300
-    chat_fork_turn: int = 150
     chat_warmup: int = 20  # turns on another thread first (> the Postgres pool size)
-    floor_seconds: float = 2.0
-    warmup: int = 5
-    cell_timeout: float = 300.0
+    chat_edge: int = 30  # early turns (a new thread) alternated with as many late ones
+    history_turns: int = 300
+    fork_turn: int = 150
+    history_repeats: int = 3  # of each read, of each cold process, of the fork
+    get_state_repeats: int = 20  # warm reads per repeat (their median)
+    floor_seconds: float = 1.0  # per round
+    floor_rounds: int = 5
+    round_timeout: float = 300.0
+    group_timeout: float = 1800.0  # a workload on a store in a mode, every engine
 
 
 QUICK = Sizes(
-    chain_threads=20, concurrent_tasks=64, concurrent_rounds=1, chat_turns=40,
-    chat_fork_turn=20, chat_warmup=5, floor_seconds=0.3, warmup=2, cell_timeout=60.0,
+    rounds=2, warmup=2, chain_threads=20, io_pairs=8, concurrent_tasks=64, concurrent_rounds=1,
+    fanout_threads=20, functional_threads=20, chat_turns=40, chat_warmup=5, chat_edge=5,
+    history_turns=40, fork_turn=20, history_repeats=1, get_state_repeats=5,
+    floor_seconds=0.2, floor_rounds=2, round_timeout=60.0, group_timeout=120.0,
 )
 
 
@@ -48,7 +61,7 @@ class Options:
     quick: bool
     sizes: Sizes
     profile: bool
-    chat_mode: str
+    render: Path | None = None
     argv: list[str] = field(default_factory=list)
 
 
@@ -70,19 +83,20 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks",
         description="lograph benchmarks; see benchmarks/__init__.py for what each workload does",
     )
-    p.add_argument("--quick", action="store_true", help="small sizes: the whole run in well under a minute")
+    p.add_argument("--quick", action="store_true", help="small sizes: a smoke run of well under a minute")
     p.add_argument("--compare", type=_csv(("langgraph",), "engine"), default=(),
                    help="also run every cell on LangGraph (in benchmarks/.venv, created on first use)")
-    p.add_argument("--store", type=_csv(STORES, "store"), default=STORES, help="memory,sqlite,postgres")
+    p.add_argument("--store", type=_csv(STORES, "store"), default=STORES, help=",".join(STORES))
     p.add_argument("--workload", type=_csv(WORKLOADS, "workload"), default=WORKLOADS,
-                   help="floor,chain,concurrent,chat")
+                   help=",".join(WORKLOADS))
     p.add_argument("--mode", type=_csv(MODES, "durability mode"), default=MODES,
-                   help="durability modes for chain and concurrent: exit,async,sync")
-    p.add_argument("--chat-mode", choices=MODES, default="async",
-                   help="durability of the chat workload (default: async, both engines' default)")
+                   help="durability modes: exit,async,sync")
     p.add_argument("--out", type=Path, default=_env.BENCH_DIR / "results", help="report directory")
     p.add_argument("--profile", action="store_true",
                    help="cProfile every lograph cell; top-15 per cell in profiles/ and the report")
+    p.add_argument("--render", type=Path, metavar="RESULTS_JSON",
+                   help="run nothing: write the report and charts of an earlier run's results.json "
+                        "into --out (e.g. after changing the report's code)")
     p.add_argument("--bench-env", action="store_true",
                    help="run in benchmarks/.venv even without --compare (for matplotlib charts)")
     return p
@@ -95,7 +109,7 @@ def parse(argv: list[str]) -> tuple[Options, bool]:
     sizes = QUICK if ns.quick else Sizes()
     opts = Options(
         stores=ns.store, workloads=ns.workload, modes=ns.mode, engines=engines,
-        out=ns.out, quick=ns.quick, sizes=sizes, profile=ns.profile, chat_mode=ns.chat_mode,
+        out=ns.out, quick=ns.quick, sizes=sizes, profile=ns.profile, render=ns.render,
         argv=list(argv),
     )
     return opts, bool(ns.compare) or ns.bench_env
@@ -106,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     opts, needs_venv = parse(argv)
     if needs_venv:
         _env.ensure(argv)  # returns only inside benchmarks/.venv
+    if opts.render is not None:
+        from ._runner import render
+
+        return render(opts.render, opts.out)
     from ._runner import run_suite
 
     return run_suite(opts)

@@ -75,7 +75,7 @@ class Stores:
 
             server = TempPostgres(database="bench", fsync=True, max_connections=300)
             self.server = await anyio.to_thread.run_sync(server.start)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - the PostgreSQL cells fail saying why; the rest run
             self.pg_error = f"cannot start a throwaway PostgreSQL server: {e}"
 
     async def __aexit__(self, *exc: object) -> None:

@@ -17,14 +17,23 @@ def headline(cell: Cell) -> str:
         last = (cell.error or "").strip().splitlines()[-1:] or ["?"]
         return f"{cell.name}: FAILED ({last[0]})"
     m = cell.metrics
-    if "steps_per_s" in m:
+    if "vs_exit" in m:
+        figure = f"p50 {m['p50_ms']:.1f} ms, {m['vs_exit']:.3f}x exit"
+    elif "steps_per_s" in m:
         figure = f"{m['steps_per_s']:,.0f} steps/s"
+    elif "tasks_per_s" in m:
+        figure = f"{m['tasks_per_s']:,.0f} tasks/s"
     elif "commits_per_s" in m:
         figure = f"{m['commits_per_s']:,.0f} commits/s"
     elif "first_ms" in m:
         per_turn = m.get("bytes_per_turn")
         size = f", {per_turn:,.0f} B/turn" if per_turn is not None else ""
         figure = f"turns {m['first_ms']:.2f} -> {m['last_ms']:.2f} ms{size}"
+    elif "history_ms" in m:
+        cold = m.get("get_state_cold_ms")
+        figure = (f"get_state {m['get_state_warm_ms']:.2f} ms"
+                  + (f" (cold {cold:.1f} ms)" if cold is not None else "")
+                  + f", history {m['history_ms']:.1f} ms, fork {m['fork_ms']:.1f} ms")
     else:
         figure = "ok"
     return f"{cell.name}: {figure} ({cell.seconds:.1f} s)"
@@ -61,7 +70,12 @@ class UI:
 
     def started(self, cell: Cell) -> None:
         if self._progress is not None:
-            self._progress.update(self._task, description=cell.name)
+            self._progress.update(self._task, description=cell.name.rsplit("/", 1)[0])
+
+    def round(self, cell: Cell, r: int, rounds: int) -> None:
+        if self._progress is not None:
+            group = cell.name.rsplit("/", 1)[0]
+            self._progress.update(self._task, description=f"{group} round {r}/{rounds}")
 
     def finished(self, cell: Cell) -> None:
         self.done += 1

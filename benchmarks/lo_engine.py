@@ -1,4 +1,4 @@
-"""lograph as a benchmark engine: its StateGraph API and its savers per store."""
+"""lograph as a benchmark engine: its graph API and its savers per store."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from typing import Any
 from lograph.adapters.memory import MemorySaver
 from lograph.adapters.postgres import AsyncPostgresSaver
 from lograph.adapters.sqlite import SqliteSaver
-from lograph.runtime import END, START, StateGraph
+from lograph.runtime import END, START, StateGraph, entrypoint, task
 
 from ._stores import Place
 
-POOL_SIZE = 16  # the same for both engines
+POOL_SIZE = 16  # lograph's asyncpg pool (LangGraph's pool, when it uses one, is as big)
 
 
 class LographEngine:
     name = "lograph"
-    api = SimpleNamespace(StateGraph=StateGraph, START=START, END=END)
+    api = SimpleNamespace(StateGraph=StateGraph, START=START, END=END, task=task, entrypoint=entrypoint)
 
     def versions(self) -> dict[str, str]:
         return {"lograph": version("lograph")}

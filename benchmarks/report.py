@@ -1,4 +1,4 @@
-"""The report: tables (markdown and terminal), the issues' targets, charts, failures.
+"""The report: tables (markdown and terminal), the targets, charts, failures.
 
 Ratios are always "lograph x": above 1 means lograph is better (more steps/s, less
 time, fewer bytes) than LangGraph in the same cell.
@@ -7,13 +7,15 @@ time, fewer bytes) than LangGraph in the same cell.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ._results import MACHINE, Cell, find
+from .targets import Target, targets
 
-KiB = 1024
+__all__ = ["charts", "markdown", "show", "tables", "targets"]
 
 
 @dataclass
@@ -22,6 +24,15 @@ class Table:
     headers: list[str]
     rows: list[list[str]]
     note: str = ""
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    value: Callable[[dict[str, Any]], Any]  # from a cell's metrics
+    fmt: Callable[[Any], str]
+    higher: bool | None  # which way is better; None: no ratio column
+    lograph_only: bool = False
 
 
 # -- formatting -------------------------------------------------------------------------
@@ -34,36 +45,52 @@ def _num(x: Any, digits: int = 0) -> str:
 
 
 def _ms(x: Any) -> str:
-    if x is None:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
-    return _num(x, 2 if x < 10 else 1 if x < 100 else 0)
+    return _num(x, 2 if abs(x) < 10 else 1 if abs(x) < 100 else 0)
 
 
 def _ratio(x: Any) -> str:
     return "-" if x is None else f"{x:.2f}x"
 
 
+def _pair(x: Any) -> str:
+    return "-" if x is None else f"{_ms(x[0])} / {_ms(x[1])}"
+
+
+def _signed_ms(x: Any) -> str:
+    return "-" if x is None else f"{x:+.3f}"
+
+
+def _metric(name: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda m: m.get(name)
+
+
+def _latency(m: dict[str, Any]) -> Any:
+    return (m["p50_ms"], m["p99_ms"]) if "p50_ms" in m and "p99_ms" in m else None
+
+
 def _better(lo: Any, lg: Any, *, higher: bool) -> float | None:
     """lograph's advantage: lo/lg when higher is better, lg/lo when lower is better."""
-    if lo is None or lg is None or lo == 0 or lg == 0:
+    if not isinstance(lo, int | float) or not isinstance(lg, int | float) or lo <= 0 or lg <= 0:
         return None
     return lo / lg if higher else lg / lo
 
 
-def _value(cell: Cell | None, metric: str, fmt: Any) -> str:
+def _shown(cell: Cell | None, col: Column) -> str:
     if cell is None:
         return "-"
     if cell.status != "ok":
         return "FAILED"
-    return fmt(cell.metrics.get(metric))
+    return col.fmt(col.value(cell.metrics))
 
 
-def _stores(cells: list[Cell], workload: str) -> list[str]:
-    return list(dict.fromkeys(c.store for c in cells if c.workload == workload))
+def _value(cell: Cell | None, col: Column) -> Any:
+    return col.value(cell.metrics) if cell is not None and cell.status == "ok" else None
 
 
-def _modes(cells: list[Cell], workload: str, store: str) -> list[str]:
-    return list(dict.fromkeys(c.mode for c in cells if c.workload == workload and c.store == store))
+def _groups(cells: list[Cell], workload: str) -> list[tuple[str, str]]:
+    return list(dict.fromkeys((c.store, c.mode) for c in cells if c.workload == workload))
 
 
 def _compared(cells: list[Cell]) -> bool:
@@ -74,156 +101,124 @@ def _compared(cells: list[Cell]) -> bool:
 
 
 def floor_table(cells: list[Cell]) -> Table | None:
-    rows = [
-        [c.store, c.mode, _value(c, "commits_per_s", _num)]
-        for c in cells if c.workload == "floor" and c.engine == MACHINE
-    ]
+    rows = [[c.store, c.mode, _shown(c, Column("", _metric("commits_per_s"), _num, None))]
+            for c in cells if c.workload == "floor" and c.engine == MACHINE]
     if not rows:
         return None
     return Table("Storage floor: single-row durable commits", ["store", "setting", "commits/s"], rows,
                  "SQLite: raw sqlite3, WAL, INSERT+COMMIT per row. PostgreSQL: asyncpg autocommit "
-                 "INSERT per row, fsync on; N connections writing at once.")
+                 "INSERT per row, fsync on; N connections writing at once. Measured in rounds "
+                 "alternating with the chain's sync cells on the same store; medians.")
 
 
-def throughput_table(cells: list[Cell], workload: str, title: str, note: str) -> Table | None:
-    if not any(c.workload == workload for c in cells):
+def wide_table(cells: list[Cell], workload: str, title: str, columns: list[Column],
+               note: str = "") -> Table | None:
+    """A row per (store, mode); per column: lograph, then LangGraph and the ratio."""
+    groups = _groups(cells, workload)
+    if not groups:
         return None
     lg = _compared(cells)
-    headers = ["store", "mode", "lograph steps/s"]
-    headers += ["LangGraph steps/s", "lograph x"] if lg else []
-    headers += ["lograph p50 / p99 ms"] + (["LangGraph p50 / p99 ms"] if lg else [])
-    if workload == "concurrent":
-        headers.append("lograph txns / appends")
+    headers = ["store", "mode"]
+    for col in columns:
+        headers.append(f"lograph {col.label}" if lg else col.label)
+        if lg and not col.lograph_only:
+            headers.append(f"LangGraph {col.label}")
+            if col.higher is not None:
+                headers.append("lograph x")
     rows = []
-    for store in _stores(cells, workload):
-        for mode in _modes(cells, workload, store):
-            a = find(cells, workload, store, mode, "lograph")
-            b = find(cells, workload, store, mode, "langgraph")
-            row = [store, mode, _value(a, "steps_per_s", _num)]
+    for store, mode in groups:
+        a = find(cells, workload, store, mode, "lograph")
+        b = find(cells, workload, store, mode, "langgraph")
+        row = [store, mode]
+        for col in columns:
+            row.append(_shown(a, col))
+            if lg and not col.lograph_only:
+                row.append(_shown(b, col))
+                if col.higher is not None:
+                    row.append(_ratio(_better(_value(a, col), _value(b, col), higher=col.higher)))
+        rows.append(row)
+    return Table(title, headers, rows, note)
+
+
+def long_table(cells: list[Cell], workload: str, title: str, columns: list[Column],
+               note: str = "") -> Table | None:
+    """A row per (store, mode, measure): lograph, LangGraph, ratio."""
+    groups = _groups(cells, workload)
+    if not groups:
+        return None
+    lg = _compared(cells)
+    headers = ["store", "mode", "measure", "lograph"] + (["LangGraph", "lograph x"] if lg else [])
+    rows = []
+    for store, mode in groups:
+        a = find(cells, workload, store, mode, "lograph")
+        b = find(cells, workload, store, mode, "langgraph")
+        for col in columns:
+            if _value(a, col) is None and _value(b, col) is None and (a is None or a.status == "ok"):
+                continue  # not measured on this store (cold reads in memory)
+            row = [store, mode, col.label, _shown(a, col)]
             if lg:
-                row += [_value(b, "steps_per_s", _num),
-                        _ratio(_better(a and a.get("steps_per_s"), b and b.get("steps_per_s"), higher=True))]
-            row.append(_latency(a))
-            if lg:
-                row.append(_latency(b))
-            if workload == "concurrent":
-                row.append(f"{_num(a.get('transactions'))} / {_num(a.get('appends'))}" if a else "-")
+                ratio = None if col.higher is None else _better(_value(a, col), _value(b, col),
+                                                                higher=col.higher)
+                row += [_shown(b, col), _ratio(ratio)]
             rows.append(row)
     return Table(title, headers, rows, note)
 
 
-def _latency(cell: Cell | None) -> str:
-    if cell is None:
-        return "-"
-    if cell.status != "ok":
-        return "FAILED"
-    return f"{_ms(cell.metrics['p50_ms'])} / {_ms(cell.metrics['p99_ms'])}"
+LATENCY = Column("p50 / p99 ms", _latency, _pair, None)
+TXNS = Column("txns / appends", lambda m: (m.get("transactions"), m.get("appends"))
+              if "transactions" in m else None,
+              lambda x: "-" if x is None else f"{_num(x[0])} / {_num(x[1])}", None, lograph_only=True)
 
 
-CHAT_ROWS = [
-    # (label, metric, formatter, higher is better)
-    ("latency turns 1-10, ms", "first_ms", _ms, False),
-    ("latency last 10 turns, ms", "last_ms", _ms, False),
-    ("growth (last / first)", "growth", lambda x: _ratio(x), False),
-    ("growth of medians", "growth_median", lambda x: _ratio(x), False),
-    ("storage bytes / turn", "bytes_per_turn", _num, False),
-    ("get_state warm, ms", "get_state_warm_ms", _ms, False),
-    ("get_state cold (open + read), ms", "get_state_cold_ms", _ms, False),
-    ("get_state_history (full list), ms", "history_ms", _ms, False),
-    ("history entries", "history_len", _num, None),
-    ("fork at the middle turn, ms", "fork_ms", _ms, False),
-    ("get_state cold after the fork, ms", "get_state_cold_after_fork_ms", _ms, False),
-]
-
-
-def chat_tables(cells: list[Cell]) -> list[Table]:
-    lg = _compared(cells)
-    tables = []
-    for store in _stores(cells, "chat"):
-        for mode in _modes(cells, "chat", store):
-            a = find(cells, "chat", store, mode, "lograph")
-            b = find(cells, "chat", store, mode, "langgraph")
-            turns = (a and a.get("turns")) or (b and b.get("turns")) or "?"
-            headers = ["measure", "lograph"] + (["LangGraph", "lograph x"] if lg else [])
-            rows = []
-            for label, metric, fmt, higher in CHAT_ROWS:
-                row = [label, _value(a, metric, fmt)]
-                if lg:
-                    ratio = None if higher is None else _better(
-                        a and a.get(metric), b and b.get(metric), higher=higher)
-                    row += [_value(b, metric, fmt), _ratio(ratio)]
-                rows.append(row)
-            tables.append(Table(f"chat: {store}, {turns} turns, durability={mode}", headers, rows))
-    return tables
-
-
-def all_tables(cells: list[Cell]) -> list[Table]:
-    tables = [
+def tables(cells: list[Cell]) -> list[Table]:
+    steps = Column("steps/s", _metric("steps_per_s"), _num, True)
+    found = [
         floor_table(cells),
-        throughput_table(cells, "chain", "chain: 10 nodes, fresh thread per invoke, sequential",
-                         "steps/s = 10 x invokes / wall time; p50/p99 per invoke."),
-        throughput_table(cells, "concurrent", "concurrent: the chain from many tasks at once",
-                         "steps/s over the whole task group; txns/appends: lograph's store "
-                         "transactions vs the appends they carried (group commit)."),
-        *chat_tables(cells),
+        wide_table(cells, "chain", "chain: 10 nodes, fresh thread per invoke, sequential",
+                   [steps, LATENCY],
+                   "steps/s = 10 x invokes / wall time, the median of the rounds; p50/p99 per invoke."),
+        wide_table(cells, "iochain", "iochain: the chain with sync nodes blocking 2 ms each",
+                   [Column("p50 ms", _metric("p50_ms"), _ms, False),
+                    Column("vs exit", _metric("vs_exit"), _ratio, None),
+                    Column("added ms/step", _metric("added_ms_per_step"), _signed_ms, None)],
+                   "Each invoke in the mode is paired with one in exit on the same saver: 'vs exit' "
+                   "= the median over the pairs of (latency / its exit pair's) (in the exit rows: "
+                   "exit vs exit, the noise); 'added ms/step' = the median of the pairs' "
+                   "differences / 10."),
+        wide_table(cells, "concurrent", "concurrent: the chain from 64 threads at once",
+                   [steps, LATENCY, TXNS],
+                   "steps/s over the whole task group, the median of the rounds; txns/appends: "
+                   "lograph's store transactions vs the appends they carried (group commit)."),
+        wide_table(cells, "fanout", "fanout: one node, 8 parallel nodes, a join",
+                   [steps, LATENCY],
+                   "steps/s counts node executions: 10 per invoke (3 supersteps)."),
+        wide_table(cells, "functional", "functional: an @entrypoint awaiting 10 @task calls",
+                   [Column("tasks/s", _metric("tasks_per_s"), _num, True), LATENCY],
+                   "tasks/s = 10 x invokes / wall time, the median of the rounds."),
+        wide_table(cells, "chat", "chat: one thread, ~300-byte replies",
+                   [Column("early ms", _metric("first_ms"), _ms, False),
+                    Column("late ms", _metric("last_ms"), _ms, False),
+                    Column("late/early", _metric("growth"), _ratio, None),
+                    Column("B/turn", _metric("bytes_per_turn"), _num, False)],
+                   "early: the first chat_edge turns of a new thread; late: as many turns on the long "
+                   "thread (after chat_turns turns), the two alternating; medians. B/turn: the "
+                   "store's growth over the chat_turns turns / chat_turns (memory: not measured)."),
+        long_table(cells, "history", "history: reads on a long chat thread, and a fork",
+                   [Column("get_state warm, ms", _metric("get_state_warm_ms"), _ms, False),
+                    Column("get_state cold (new process: open + read), ms",
+                           _metric("get_state_cold_ms"), _ms, False),
+                    Column("cold: whole new process incl. imports, ms",
+                           _metric("get_state_cold_process_ms"), _ms, False),
+                    Column("get_state_history (full list), ms", _metric("history_ms"), _ms, False),
+                    Column("history entries", _metric("history_len"), _num, None),
+                    Column("fork at the middle turn, ms", _metric("fork_ms"), _ms, False),
+                    Column("get_state cold after the fork, ms",
+                           _metric("get_state_cold_after_fork_ms"), _ms, False)],
+                   "Medians of the repeats. Cold: a new process opens the store and reads the head "
+                   "(no cold read for memory: nothing survives the process). History entries differ "
+                   "in exit mode: LangGraph keeps one checkpoint per run there, lograph every step's."),
     ]
-    return [t for t in tables if t is not None]
-
-
-# -- targets ----------------------------------------------------------------------------
-
-
-def targets(cells: list[Cell]) -> list[list[str]]:
-    """The issues' targets: [target, figures, met]. Reported, never asserted."""
-    rows: list[list[str]] = []
-
-    def ratio(workload: str, store: str, mode: str, metric: str, higher: bool) -> float | None:
-        a = find(cells, workload, store, mode, "lograph")
-        b = find(cells, workload, store, mode, "langgraph")
-        return _better(a and a.get(metric), b and b.get(metric), higher=higher)
-
-    def verdict(values: list[float | None], ok: Any) -> str:
-        if not values or any(v is None for v in values):
-            return "n/a"
-        return "met" if all(ok(v) for v in values) else "NOT met"
-
-    compared = _compared(cells)
-    modes = _modes(cells, "chain", "memory") if compared else []
-    if modes:
-        rs = [ratio("chain", "memory", m, "steps_per_s", True) for m in modes]
-        figs = ", ".join(f"{m} {_ratio(r)}" for m, r in zip(modes, rs, strict=True))
-        rows.append(["memory chain >= 3x LangGraph in every mode", figs, verdict(rs, lambda v: v >= 3)])
-    for store in ("sqlite", "postgres"):
-        if compared and find(cells, "chain", store, "sync", "lograph"):
-            r = ratio("chain", store, "sync", "steps_per_s", True)
-            rows.append([f"{store} chain sync >= 4x", _ratio(r), verdict([r], lambda v: v >= 4)])
-    for store in _stores(cells, "concurrent"):
-        if compared and find(cells, "concurrent", store, "sync", "lograph"):
-            r = ratio("concurrent", store, "sync", "steps_per_s", True)
-            rows.append([f"{store} concurrent (64 tasks) sync >= 10x", _ratio(r),
-                         verdict([r], lambda v: v >= 10)])
-    for store in _stores(cells, "chat"):
-        for mode in _modes(cells, "chat", store):
-            a = find(cells, "chat", store, mode, "lograph")
-            if a is None:
-                continue
-            per_turn, growth = a.get("bytes_per_turn"), a.get("growth")
-            if store != "memory":
-                rows.append([f"{store} chat storage <= 2 KiB/turn", f"{_num(per_turn)} B/turn",
-                             verdict([per_turn], lambda v: v <= 2 * KiB)])
-            rows.append([f"{store} chat last-10 latency within 1.1x of first-10 (means)",
-                         f"{_ratio(growth)} (medians {_ratio(a.get('growth_median'))})",
-                         verdict([growth], lambda v: v <= 1.1)])
-            metrics = ["get_state_warm_ms", "history_ms", "fork_ms"]
-            if store != "memory":
-                metrics.insert(1, "get_state_cold_ms")
-            if find(cells, "chat", store, mode, "langgraph"):
-                rs = [ratio("chat", store, mode, m, False) for m in metrics]
-                figs = ", ".join(f"{m.removesuffix('_ms')} {_ratio(r)}"
-                                 for m, r in zip(metrics, rs, strict=True))
-                rows.append([f"{store} get_state/history/fork no slower than LangGraph", figs,
-                             verdict(rs, lambda v: v >= 1)])
-    return rows
+    return [t for t in found if t is not None]
 
 
 # -- rendering --------------------------------------------------------------------------
@@ -238,24 +233,31 @@ def _md_table(headers: list[str], rows: list[list[str]]) -> str:
 def _environment(meta: dict[str, Any]) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
     sizes = ", ".join(f"{k}={v}" for k, v in meta["sizes"].items())
+    pg = meta.get("langgraph_postgres")
+    lg = f" LangGraph's PostgreSQL saver set-up: {pg} (LANGGRAPH_PG)." if pg else ""
     return (
         f"Run {meta['started']} ({meta['seconds']} s), `python -m benchmarks {' '.join(meta['argv'])}`\n\n"
         f"Python {meta['python']} on {meta['platform']}, {meta.get('cpus')} CPUs, load average "
         f"at the end {meta.get('load_average_at_end')} (other work on the machine skews figures; "
-        f"ratios are steadier than absolutes because the two engines' cells alternate); SQLite {meta['sqlite']}; {versions}.\n\n"
-        f"Sizes: {sizes}. Chat durability: {meta['chat_mode']}."
+        f"ratios are steadier than absolutes because the engines' rounds alternate); "
+        f"SQLite {meta['sqlite']}; {versions}.{lg}\n\n"
+        f"Sizes: {sizes}."
     )
 
 
-def markdown(cells: list[Cell], meta: dict[str, Any], charts: list[str]) -> str:
+TARGET_HEADERS = ["target", "measured", "needed", "verdict"]
+
+
+def markdown(cells: list[Cell], meta: dict[str, Any], charts: list[str], goals: list[Target]) -> str:
     parts = ["# lograph benchmarks", "", _environment(meta), "",
              "Ratios (\"lograph x\") above 1 mean lograph is better than LangGraph in that cell "
-             "(more steps/s, less time, fewer bytes).", ""]
-    goals = targets(cells)
+             "(more per second, less time, fewer bytes).", ""]
     if goals:
-        parts += ["## Targets from the issues (reported, not asserted)", "",
-                  _md_table(["target", "figures", "verdict"], goals), ""]
-    for t in all_tables(cells):
+        missed = sum(1 for g in goals if g.verdict.startswith("MISS"))
+        parts += ["## Targets (reported, not asserted)", "",
+                  f"{len(goals) - missed} of {len(goals)} PASS, {missed} MISS.", "",
+                  _md_table(TARGET_HEADERS, [g.row for g in goals]), ""]
+    for t in tables(cells):
         parts += [f"## {t.title}", "", _md_table(t.headers, t.rows), ""]
         if t.note:
             parts += [t.note, ""]
@@ -265,7 +267,7 @@ def markdown(cells: list[Cell], meta: dict[str, Any], charts: list[str]) -> str:
     if profiled:
         parts += ["## Profiles (cProfile, lograph cells; timings above were taken with it on)", ""]
         for c in profiled:
-            parts += [f"### {c.name}", "", "```", c.profile.strip(), "```", ""]
+            parts += [f"### {c.name}", "", "```", (c.profile or "").strip(), "```", ""]
     failed = [c for c in cells if c.status == "failed"]
     if failed:
         parts += ["## Failures", ""]
@@ -274,25 +276,24 @@ def markdown(cells: list[Cell], meta: dict[str, Any], charts: list[str]) -> str:
     return "\n".join(parts)
 
 
-def show(cells: list[Cell], meta: dict[str, Any], console: Any) -> None:
+def show(cells: list[Cell], goals: list[Target], console: Any) -> None:
     """The tables on the terminal: rich tables, or plain markdown text when not a terminal."""
-    tables = all_tables(cells)
-    goals = targets(cells)
+    shown = tables(cells)
     if goals:
-        tables.append(Table("Targets from the issues (reported, not asserted)",
-                            ["target", "figures", "verdict"], goals))
+        shown.append(Table("Targets (reported, not asserted)", TARGET_HEADERS, [g.row for g in goals]))
     if not console.is_terminal:
-        for t in tables:
+        for t in shown:
             print(f"\n{t.title}\n{_md_table(t.headers, t.rows)}")
         return
     from rich.table import Table as RichTable
 
-    for t in tables:
+    for t in shown:
         rt = RichTable(title=t.title, title_justify="left")
         for i, h in enumerate(t.headers):
             rt.add_column(h, justify="left" if i < 2 else "right")
         for r in t.rows:
-            rt.add_row(*r)
+            style = "red" if r[-1].startswith("MISS") else "green" if r[-1] == "PASS" else None
+            rt.add_row(*r, style=style)
         console.print(rt)
     for c in cells:
         if c.status == "failed":

@@ -1,0 +1,54 @@
+"""``python -m benchmarks._cold SPEC``: read a thread's state from a brand-new process.
+
+The parent (``history``) runs this for "get_state cold": SPEC (JSON) names the engine,
+the place and the thread. After importing the engine (not timed: imports are the
+interpreter's, the same for every read), it opens a saver on the existing store,
+compiles the chat graph and awaits ``aget_state``; it prints one JSON line with the
+milliseconds of open + read (``ms``), of the read alone (``read_ms``; LangGraph's
+savers also set up lazily on the first read, so only ``ms`` compares the engines) and
+of the imports, and the number of messages it saw.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from ._common import config
+from ._stores import Place
+from .graphs import chat_builder
+
+
+async def _read(engine: Any, place: Place, thread: str) -> dict[str, Any]:
+    t = time.perf_counter()
+    async with engine.saver(place, fresh=False) as saver:
+        graph = chat_builder(engine.api).compile(checkpointer=saver)
+        r = time.perf_counter()
+        snap = await graph.aget_state(config(thread))
+        done = time.perf_counter()
+    values = snap.values or {}
+    return {"ms": (done - t) * 1e3, "read_ms": (done - r) * 1e3,
+            "messages": len(values.get("messages", ()))}
+
+
+def main(spec_text: str) -> dict[str, Any]:
+    spec = json.loads(spec_text)
+    t = time.perf_counter()
+    if spec["engine"] == "lograph":
+        from .lo_engine import LographEngine as Engine
+    else:
+        from .lg_engine import LangGraphEngine as Engine  # type: ignore[assignment]
+    imports_ms = (time.perf_counter() - t) * 1e3
+    p = spec["place"]
+    place = Place(p["kind"], path=Path(p["path"]) if p["path"] else None, dsn=p["dsn"], schema=p["schema"])
+    result = anyio.run(_read, Engine(), place, spec["thread"], backend="asyncio")
+    return {**result, "imports_ms": imports_ms}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1])), flush=True)
