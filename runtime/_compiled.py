@@ -153,7 +153,7 @@ class CompiledGraph:
                 if run.metadata:
                     started["metadata"] = run.metadata
                 journal.add(Kind.RUN_STARTED, started, run_id=run.run_id, ns=run.ns)
-                if fork:  # first: what this run is given belongs to the new branch's open step
+                if fork and not fresh:  # first: what the run is given belongs to the new branch
                     run.add_checkpoint("fork", step, {}, journal.cp.next, journal.cp.barriers)
                 if resume:
                     journal.add(Kind.RESUME, {"values": resume, "metadata": run.metadata},
