@@ -417,6 +417,13 @@ class PostgresLog:
 
         return await self._call("latest_snapshot", fetch)
 
+    async def recent_snapshots(self, thread: str, upto: int, limit: int) -> list[tuple[int, bytes]]:
+        async def fetch(conn: Conn) -> list[tuple[int, bytes]]:
+            rows = await conn.fetch(self._sql.recent_snapshots, thread, upto, max(limit, 0))
+            return [(int(r[0]), bytes(r[1])) for r in rows]
+
+        return await self._call("recent_snapshots", fetch)
+
     async def snapshots(self, thread: str) -> list[int]:
         async def fetch(conn: Conn) -> list[int]:
             return [int(r[0]) for r in await conn.fetch(self._sql.snapshots, thread)]

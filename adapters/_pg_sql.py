@@ -147,6 +147,10 @@ class Statements:
             f"SELECT seq, data FROM {s}.snapshots WHERE thread = $1 AND seq <= $2 "
             "ORDER BY seq DESC LIMIT 1"
         )
+        self.recent_snapshots = (
+            f"SELECT seq, data FROM {s}.snapshots WHERE thread = $1 AND seq <= $2 "
+            "ORDER BY seq DESC LIMIT $3"
+        )
         self.snapshots = f"SELECT seq FROM {s}.snapshots WHERE thread = $1 ORDER BY seq"
         self.delete_snapshots = f"DELETE FROM {s}.snapshots WHERE thread = $1"
         # one statement, so one implicit transaction: events and snapshots go together

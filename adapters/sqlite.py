@@ -33,7 +33,6 @@ leaves a transaction half-done on the connection.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
 import threading
@@ -101,7 +100,7 @@ async def _connect(name: str, uri: bool, synchronous: str, busy_timeout: float) 
     # When sqlite3.connect itself fails, aiosqlite stops its worker thread with a
     # future nobody awaits, and the thread later crashes on the closed loop. Surface
     # "cannot open" here first, on a plain thread, so that path is never taken.
-    await asyncio.to_thread(_try_open, name, uri)
+    _try_open(name, uri)  # opening a file: cheaper inline than a thread pool's first use
     db: Any = aiosqlite.connect(name, uri=uri, isolation_level=None, timeout=busy_timeout)
     _daemonize(db)
     await db
@@ -219,6 +218,10 @@ class SqliteLog:
 
     async def latest_snapshot(self, thread: str, upto: int) -> tuple[int, bytes] | None:
         found: tuple[int, bytes] | None = await self._call(sql.latest_snapshot, thread, upto)
+        return found
+
+    async def recent_snapshots(self, thread: str, upto: int, limit: int) -> list[tuple[int, bytes]]:
+        found: list[tuple[int, bytes]] = await self._call(sql.recent_snapshots, thread, upto, limit)
         return found
 
     async def snapshots(self, thread: str) -> list[int]:

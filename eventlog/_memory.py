@@ -74,6 +74,11 @@ class MemoryLog:
         best = max((s for s in snaps if s <= upto), default=None)
         return None if best is None else (best, snaps[best])
 
+    async def recent_snapshots(self, thread: str, upto: int, limit: int) -> list[tuple[int, bytes]]:
+        self._open()
+        snaps = self._snapshots.get(thread, {})
+        return [(s, snaps[s]) for s in sorted((s for s in snaps if s <= upto), reverse=True)[:limit]]
+
     async def snapshots(self, thread: str) -> list[int]:
         self._open()
         return sorted(self._snapshots.get(thread, ()))

@@ -75,6 +75,11 @@ class EventLog(Protocol):
         """The snapshot with the greatest seq <= ``upto``, or None."""
         ...
 
+    async def recent_snapshots(self, thread: str, upto: int, limit: int) -> list[tuple[int, bytes]]:
+        """Up to ``limit`` snapshots with seq <= ``upto``, newest first (one round trip for
+        a chain of delta snapshots)."""
+        ...
+
     async def snapshots(self, thread: str) -> list[int]:
         """The seqs at which the thread has snapshots."""
         ...

@@ -82,12 +82,13 @@ class ThreadActor:
     async def load_branch(self, tip: int) -> tuple[Checkpoint, Base | None]:
         """The fold at ``tip`` and the snapshot it started from (None: from the first event)."""
         log = self.saver.log
-        snap = await log.latest_snapshot(self.thread, tip)
-        if snap is not None:
-            seq, data = snap
+        # the newest snapshot and (usually) its whole chain of bases, in one round trip
+        recent = dict(await log.recent_snapshots(self.thread, tip, MAX_CHAIN + 1))
+        if recent:
+            seq = max(recent)
             chain = ancestry(await log.read(self.thread, after=seq, upto=tip), tip, seq)
             if chain is not None:
-                loaded = await self._snapshot(seq, data)
+                loaded = await self._snapshot(seq, recent[seq], recent)
                 if loaded is not None:
                     return self._fold(loaded[0], chain), loaded[1]
         chain = ancestry(await log.read(self.thread, upto=tip), tip)
@@ -95,17 +96,22 @@ class ThreadActor:
             raise CorruptLogError(self.thread, tip, "the branch's parent links are broken")
         return self._fold(Checkpoint(), chain), None
 
-    async def _snapshot(self, seq: int, data: bytes) -> tuple[Checkpoint, Base] | None:
+    async def _snapshot(
+        self, seq: int, data: bytes, fetched: dict[int, bytes]
+    ) -> tuple[Checkpoint, Base] | None:
         """The checkpoint of the snapshot at ``seq``, through its chain of bases (None: a
         base is gone, so fold from the log instead)."""
         base_seq, decoded = snapshot_base(data)
         if not base_seq:
             cp = load_snapshot(decoded)
             return cp, Base(seq, dict(cp.values), 0)
-        found = await self.saver.log.latest_snapshot(self.thread, base_seq)
-        if found is None or found[0] != base_seq:
-            return None
-        inner = await self._snapshot(base_seq, found[1])
+        base_data = fetched.get(base_seq)
+        if base_data is None:
+            found = await self.saver.log.latest_snapshot(self.thread, base_seq)
+            if found is None or found[0] != base_seq:
+                return None
+            base_data = found[1]
+        inner = await self._snapshot(base_seq, base_data, fetched)
         if inner is None:
             return None
         cp = load_snapshot(decoded, inner[0])

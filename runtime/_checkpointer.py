@@ -7,15 +7,13 @@ Adapters subclass :class:`Checkpointer` (``MemorySaver``, ``SqliteSaver``,
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lograph.eventlog import EventLog
 
+from ._actor import ThreadActor
 from ._commit import Committer
 from ._sync import run_sync
-
-if TYPE_CHECKING:
-    from ._actor import ThreadActor
 
 
 class Checkpointer:
@@ -33,8 +31,6 @@ class Checkpointer:
 
     def actor(self, thread: str) -> ThreadActor:
         """The thread's actor, created on first use; idle ones past ``max_actors`` evicted."""
-        from ._actor import ThreadActor
-
         actor = self._actors.get(thread)
         if actor is None:
             actor = self._actors[thread] = ThreadActor(self, thread)

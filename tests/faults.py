@@ -109,6 +109,10 @@ class FaultyLog:
         self._alive()
         await self.inner.put_snapshot(thread, seq, data)
 
+    async def recent_snapshots(self, thread: str, upto: int, limit: int) -> list[tuple[int, bytes]]:
+        self._alive()
+        return await self.inner.recent_snapshots(thread, upto, limit)
+
     async def latest_snapshot(self, thread: str, upto: int) -> tuple[int, bytes] | None:
         self._alive()
         return await self.inner.latest_snapshot(thread, upto)

@@ -442,3 +442,17 @@ async def test_unicode_thread_names_are_exact(store_kind: str, tmp_path: Path) -
         infos = await log.threads()
     assert [i.thread for i in infos] == sorted(names)
     assert {i.thread: i.head for i in infos} == {name: len(ev) for name, ev in made.items()}
+
+
+async def test_recent_snapshots_are_newest_first_up_to_a_limit(store_kind: str, tmp_path: Path) -> None:
+    async with open_log(store_kind, tmp_path) as log:
+        await log.append("t", chain(9), 0)
+        for seq in (2, 4, 6, 8):
+            await log.put_snapshot("t", seq, f"state@{seq}".encode())
+        await log.put_snapshot("other", 5, b"other@5")
+        assert await log.recent_snapshots("t", 7, 2) == [(6, b"state@6"), (4, b"state@4")]
+        assert await log.recent_snapshots("t", 100, 10) == [
+            (8, b"state@8"), (6, b"state@6"), (4, b"state@4"), (2, b"state@2")]
+        assert await log.recent_snapshots("t", 1, 5) == []
+        assert await log.recent_snapshots("t", 8, 0) == []
+        assert await log.recent_snapshots("nobody", 8, 3) == []
