@@ -136,7 +136,10 @@ _HEADER_ONLY = frozenset({Kind.NODE_STARTED, Kind.RUN_STARTED, Kind.STATE_UPDATE
 def _apply(cp: Checkpoint, event: Event, data: Any) -> None:
     kind = event.kind
     if kind == Kind.NODE_WRITES:
-        cp.writes[event.task_id] = data["writes"]
+        if event.task_id == NULL_TASK and NULL_TASK in cp.writes:  # another Command input
+            cp.writes[NULL_TASK] = [*cp.writes[NULL_TASK], *data["writes"]]
+        else:
+            cp.writes[event.task_id] = data["writes"]
         cp.errors.pop(event.task_id, None)
     elif kind == Kind.CHECKPOINT:
         _apply_checkpoint(cp, event, data)

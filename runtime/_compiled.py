@@ -217,10 +217,10 @@ class CompiledGraph:
             values["__interrupt__"] = [Interrupt(v["value"], iid) for iid, v in cp.interrupts.items()]
         return values
 
-    def _live_values(self, cp: Checkpoint) -> dict[str, Any]:
+    def _live_values(self, cp: Checkpoint, ns: str = "") -> dict[str, Any]:
         values = self.structure.state.visible(cp.values)
         if cp.writes:
-            order = {t.id: i for i, t in enumerate(plan(cp))}
+            order = {t.id: i for i, t in enumerate(plan(cp, ns))}
             order[NULL_TASK] = -1  # a Command input's writes come first
             writes = [
                 (k, v)
@@ -506,16 +506,25 @@ class CompiledGraph:
     async def _infer_as_node(self, saver: Checkpointer, thread: str, cp: Checkpoint) -> str:
         if not cp.checkpoint:
             return START
-        events = await saver.log.read(thread, upto=cp.checkpoint)
         writers: list[str] = []
+        by_seq: dict[int, Event] = {}
+        low = cp.checkpoint
         cursor = cp.checkpoint
-        by_seq = {e.seq: e for e in events}
-        event = by_seq[cursor]
-        cursor = event.parent
-        while cursor and not (by_seq[cursor].kind == Kind.CHECKPOINT and not by_seq[cursor].ns):
+        while True:  # walk back over the step that made the checkpoint, reading in windows
+            if cursor and cursor not in by_seq:
+                low, upto = max(0, cursor - 64), low
+                by_seq.update((e.seq, e) for e in await saver.log.read(thread, after=low, upto=upto))
+            if cursor == cp.checkpoint:
+                cursor = by_seq[cursor].parent
+                continue
+            if not cursor or (by_seq[cursor].kind == Kind.CHECKPOINT and not by_seq[cursor].ns):
+                break
             e = by_seq[cursor]
             if e.kind == Kind.NODE_WRITES and not e.ns:
                 writers.append(decode(e.body)["name"])
+            elif e.kind == Kind.STATE_UPDATED and not e.ns:  # update_state(as_node=...) wrote last
+                node = decode(e.body)["as_node"]
+                writers.append(START if node == "__input__" else node)
             cursor = e.parent
         names = sorted({w for w in writers if w not in (START, INPUT_TASK)})
         if len(names) == 1:
@@ -533,7 +542,7 @@ def _snapshot_of(
     base = {"thread_id": thread, "checkpoint_ns": ns}
     if not cp.checkpoint:
         return StateSnapshot({}, (), {"configurable": base}, None, None, None, (), ())
-    tasks = plan(cp, ns)
+    tasks = plan(cp, ns, commands=live)
     by_task: dict[str, list[Interrupt]] = {}
     for iid, item in cp.interrupts.items():
         by_task.setdefault(item["task_id"], []).append(Interrupt(item["value"], iid))
@@ -557,7 +566,7 @@ def _snapshot_of(
         for t in tasks
     )
     if live:
-        values = graph._live_values(cp) if graph is not None else dict(cp.values)
+        values = graph._live_values(cp, ns) if graph is not None else dict(cp.values)
         nxt = tuple(t.name for t in tasks if t.id not in cp.writes)
         pregel = tuple(p for p in pregel if p.id not in cp.writes)
     else:

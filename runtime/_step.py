@@ -48,13 +48,14 @@ def interrupt_id(task: str, index: int) -> str:
     return hashlib.sha256(f"{task}|interrupt|{index}".encode()).hexdigest()[:32]
 
 
-def plan(cp: Checkpoint, ns: str = "") -> list[TaskPlan]:
+def plan(cp: Checkpoint, ns: str = "", *, commands: bool = True) -> list[TaskPlan]:
     """The tasks of the step that starts at ``cp``'s checkpoint, in path order.
 
-    A ``Command(goto=...)`` given as input adds its targets to the open step.
+    A ``Command(goto=...)`` given as input adds its targets to the open step (unless
+    ``commands`` is False: the checkpoint's own plan, as a record shows it).
     """
     planned = cp.next
-    null = cp.writes.get(NULL_TASK)
+    null = cp.writes.get(NULL_TASK) if commands else None
     if null:
         planned = planned + _goto_tasks(planned, null)
     out = []

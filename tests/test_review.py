@@ -190,13 +190,6 @@ async def test_mutating_get_state_values_or_the_input_leaves_the_thread_alone(an
     assert live == (await scratch(saver.log)).values
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: update_state without as_node after an earlier update_state infers START "
-    "(_compiled.py _infer_as_node, ~L500, looks only at node.writes and ignores the "
-    "state.updated event's as_node), so next becomes the entry node; LangGraph infers the "
-    "last updater ('a') and keeps next=('b',).",
-)
 async def test_update_state_without_as_node_after_an_update_infers_the_last_updater(
     anyio_backend: str,
 ) -> None:
@@ -221,13 +214,6 @@ async def test_update_state_without_as_node_after_an_update_infers_the_last_upda
     assert (state.next, state.values) == (("b",), {"log": ["a"], "note": "2"})  # as LangGraph
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a second Command(update=) input on the same open step replaces the first's "
-    "null-task writes (eventlog/_fold.py:139 `cp.writes[task_id] = ...`): the first "
-    "Command's update and goto vanish, so the interrupted goto target is never resumed. "
-    "LangGraph keeps both (log a, cmd1, ask:yes:n2).",
-)
 async def test_a_second_command_input_keeps_the_first_commands_goto_and_update(
     anyio_backend: str, store_kind: str, tmp_path: Path
 ) -> None:
@@ -302,13 +288,6 @@ async def test_command_update_on_a_past_checkpoint_is_applied_to_the_fork(
         assert out == {"log": ["a:orig", "b:forked"], "note": "forked"}  # as LangGraph 1.2.22
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the live state of a subgraph (get_state(subgraphs=True)) applies its open "
-    "step's finished writes in completion order: _live_values (_compiled.py:217) plans task "
-    "ids with ns='' so no id matches a subgraph's task. The same graph at the top level "
-    "gives task-path order.",
-)
 async def test_live_subgraph_state_applies_finished_writes_in_task_path_order(anyio_backend: str) -> None:
     async def a(state: Items) -> dict[str, Any]:
         await anyio.sleep(0.02)
@@ -365,12 +344,6 @@ async def test_get_state_by_id_shows_the_steps_results_errors_and_interrupts(any
     assert by_id.tasks == record.tasks
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a history record lists a Command(goto=) input's targets in `next` (_records "
-    "folds the open step's null-task writes and _snapshot_of's plan() adds their goto "
-    "tasks), unlike get_state by the same id and unlike LangGraph (next=('b',)).",
-)
 async def test_history_next_is_the_checkpoints_own_plan_after_a_command_goto(anyio_backend: str) -> None:
     def node(name: str) -> Any:
         async def fn(state: Items) -> dict[str, Any]:
