@@ -251,6 +251,8 @@ def dump_snapshot(cp: Checkpoint, base: tuple[int, dict[str, Any]] | None = None
     changes = {}
     for key, value in cp.values.items():
         change = delta(old.get(key, _ABSENT), value)
+        if change is None and cp.versions.get(key, 0) > seq:
+            change = [SET, value]  # written since the base, as the same (changed) object
         if change is not None:
             changes[key] = change
     fields[_VALUES] = changes

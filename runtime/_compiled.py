@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import queue
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from datetime import UTC, datetime
@@ -212,7 +213,7 @@ class CompiledGraph:
         return {pending[0]: value}
 
     def _output(self, cp: Checkpoint) -> dict[str, Any]:
-        values = self._live_values(cp)
+        values = _detached(self._live_values(cp))
         if cp.interrupts:
             values["__interrupt__"] = [Interrupt(v["value"], iid) for iid, v in cp.interrupts.items()]
         return values
@@ -566,11 +567,11 @@ def _snapshot_of(
         for t in tasks
     )
     if live:
-        values = graph._live_values(cp, ns) if graph is not None else dict(cp.values)
+        values = _detached(graph._live_values(cp, ns) if graph is not None else cp.values)
         nxt = tuple(t.name for t in tasks if t.id not in cp.writes)
         pregel = tuple(p for p in pregel if p.id not in cp.writes)
     else:
-        values = graph.structure.state.visible(cp.values) if graph is not None else dict(cp.values)
+        values = _detached(graph.structure.state.visible(cp.values) if graph is not None else cp.values)
         nxt = tuple(t.name for t in tasks)
     parent = cp.parent_id
     return StateSnapshot(
@@ -579,6 +580,12 @@ def _snapshot_of(
         {"configurable": {**base, "checkpoint_id": parent}} if parent else None,
         pregel, tuple(i for p in pregel for i in p.interrupts),
     )
+
+
+def _detached(values: dict[str, Any]) -> dict[str, Any]:
+    """Values handed to callers: containers copied, so appending to a returned list (or
+    setting a key of a returned dict) cannot change the thread's cached state."""
+    return {k: v.copy() if isinstance(v, list | dict | set | deque) else v for k, v in values.items()}
 
 
 def _result(writes: list[list[Any]]) -> dict[str, Any]:

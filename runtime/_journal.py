@@ -22,8 +22,8 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from lograph.eventlog import Checkpoint, EncodeError, Event, encode, make_event
-from lograph.eventlog._fold import apply
+from lograph.eventlog import Checkpoint, EncodeError, Event, Kind, encode, make_event
+from lograph.eventlog._fold import NULL_TASK, apply
 
 from ._checkpointer import Checkpointer
 
@@ -66,7 +66,12 @@ class Journal:
             self.cp.head_hash, seq=self.next_seq, parent=self.cp.head, kind=kind, run_id=run_id,
             step=step, task_id=task_id, ns=ns, ts=time.time(), body=data,
         )
-        apply(self.cp, event, body)
+        # What callers hand in (an input, an update, a Command) is folded as decoded from
+        # the event: the state never shares an object the caller may change afterwards.
+        # (Nodes' writes are folded as given: a node must not change what it returned.)
+        outside = (kind == Kind.CHECKPOINT and body.get("source") in ("input", "update")) or (
+            kind == Kind.NODE_WRITES and task_id == NULL_TASK)
+        apply(self.cp, event, None if outside else body)
         self.next_seq += 1
         self.pending.append(event)
         return event

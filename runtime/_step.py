@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lograph.eventlog import Checkpoint
-from lograph.eventlog._fold import NULL_TASK, WRITES, delta, task_id
+from lograph.eventlog._fold import NULL_TASK, SET, WRITES, delta, task_id
 
 from ._channels import reduce_writes
 from ._graph import Structure
@@ -161,9 +161,7 @@ def boundary(
         if recorded and _extends(structure, key, old, value, writes):
             changes[key] = [WRITES]
             continue
-        change = delta(old, value)
-        if change is not None:
-            changes[key] = change
+        changes[key] = delta(old, value) or [SET, value]  # the same object: changed in place?
     values = {**cp.values, **new_values}
     nxt: list[dict[str, Any]] = [{"name": n, "path": ["pull", n]} for n in sorted(pulls)]
     nxt += [{"name": s.node, "path": ["push", i], "arg": s.arg} for i, s in enumerate(sends)]

@@ -117,13 +117,6 @@ def team_graph(sub: Any, saver: Any, ran: list[str]) -> Any:
 # =============================================================================================
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a node that changes a state value in place and returns it is not recorded: "
-    "boundary() (runtime/_step.py:163) and eventlog.delta() (_fold.py:211) treat `new is old` "
-    "as 'unchanged', so the checkpoint's delta omits the channel; the live state has the "
-    "change, the log (and any restart) does not. LangGraph persists it.",
-)
 async def test_a_node_changing_a_value_in_place_is_recorded(
     anyio_backend: str, store_kind: str, tmp_path: Path
 ) -> None:
@@ -143,13 +136,6 @@ async def test_a_node_changing_a_value_in_place_is_recorded(
         assert (await restarted.aget_state(cfg())).values["profile"] == {"name": "changed"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ainvoke's result shares its objects with the actor's cached fold "
-    "(Journal.add folds the caller's objects, CompiledGraph._output returns them): mutating "
-    "the returned list changes the thread's live state, so the next run reduces onto a state "
-    "the log never had (live != fold). LangGraph reloads from the saver: unaffected.",
-)
 async def test_mutating_the_returned_output_leaves_the_thread_alone(anyio_backend: str) -> None:
     async def reply(state: Items) -> dict[str, Any]:
         return {"log": ["reply"]}
@@ -166,12 +152,6 @@ async def test_mutating_the_returned_output_leaves_the_thread_alone(anyio_backen
     assert live == (await scratch(saver.log)).values["log"] == ["hi", "reply", "again", "reply"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: aget_state's values share their objects with the actor's cache "
-    "(_head_state returns a shallow Checkpoint.copy()), and the input's objects become state "
-    "values as given: mutating either changes the thread's live state (live != fold).",
-)
 async def test_mutating_get_state_values_or_the_input_leaves_the_thread_alone(anyio_backend: str) -> None:
     async def reply(state: Items) -> dict[str, Any]:
         return {"log": ["reply"]}
