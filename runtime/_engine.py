@@ -120,7 +120,7 @@ class Run:
                 for t in todo:
                     started = {"name": t.name} if t.path == ("pull", t.name) else {"name": t.name, "path": list(t.path)}
                     journal.add(Kind.NODE_STARTED, started, run_id=self.run_id, step=step, task_id=t.id, ns=self.ns)
-                journal.hold = resuming and first_step and bool(cp.results)
+                journal.hold = resuming and first_step and _replays(cp)
                 await journal.barrier()
                 await self._run_tasks(todo, step)
                 journal.hold = False
@@ -214,8 +214,9 @@ class Run:
             self.emit("debug", {"type": "task_result", "step": step, "timestamp": _now(),
                                 "payload": {"id": task.id, "name": task.name, "error": None,
                                             "result": update, "interrupts": []}})
-        if self.running > 0:
-            await journal.barrier()  # siblings still run: make this task's work durable now
+        if self.running > 0:  # siblings still run: make this task's work durable now
+            journal.release()  # (a replay's hold must not cost a finished sibling's writes)
+            await journal.barrier()
 
     async def _execute(self, task: TaskPlan, step: int, tg: Any) -> tuple[list[list[Any]], Any]:
         if task.name == START:
@@ -376,6 +377,11 @@ def _branch_targets(br: Branch, result: Any) -> list[Any]:
             continue
         out.append(item)
     return out
+
+
+def _replays(cp: Any) -> bool:
+    """The open step has recorded @task results (here or in a subgraph) to replay."""
+    return bool(cp.results) or any(_replays(child) for child in cp.children.values())
 
 
 def _matches(names: tuple[str, ...], tasks: list[TaskPlan]) -> bool:

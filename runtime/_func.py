@@ -92,7 +92,7 @@ class Task:
         run = parent.run
         journal = run.journal
         if journal.hold:  # the replay reached new work: what it replayed so far matched
-            journal.hold = False
+            journal.release()
             await journal.barrier()
         attempt = 1
         while True:

@@ -159,6 +159,10 @@ class Journal:
         """Answers to interrupts, wherever in the graph (subgraphs included) they were raised."""
         return self.cp.resumes
 
+    def release(self) -> None:
+        """New work starts (or a sibling finished): whatever was replayed is kept."""
+        self.hold = False
+
     def error(self) -> BaseException | None:
         return self._error
 
@@ -184,7 +188,7 @@ class SubJournal:
         self.ns = ns
         self.thread = root.thread
         self.durability = root.durability
-        self.hold = False  # replay holds are the top run's business
+        self._held = False  # this subgraph's run set the top journal's replay hold
 
     @property
     def cp(self) -> Checkpoint:
@@ -194,6 +198,22 @@ class SubJournal:
     @property
     def resumes(self) -> dict[str, Any]:
         return self.root.cp.resumes
+
+    @property
+    def hold(self) -> bool:
+        """The replay hold is the top journal's: every event goes through its barriers."""
+        return self.root.hold
+
+    @hold.setter
+    def hold(self, value: bool) -> None:
+        if value and not self.root.hold:
+            self.root.hold, self._held = True, True
+        elif not value and self._held:
+            self.root.hold, self._held = False, False
+
+    def release(self) -> None:
+        """New work starts (or a sibling finished): whatever was replayed is kept."""
+        self.root.hold, self._held = False, False
 
     def add(self, kind: str, body: dict[str, Any], *, run_id: str = "", step: int = 0,
             task_id: str = "", ns: str = "") -> Event:

@@ -359,12 +359,6 @@ async def test_async_backpressure_wakes_every_waiting_task(anyio_backend: str) -
         assert await flow.ainvoke(700, cfg(), durability="async") == 700 * 699
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a diverging replay inside a subgraph writes events: the replay hold is the "
-    "top run's (SubJournal.hold is its own flag; the top-level fold has no @task results), "
-    "so run.started/node.started/node.failed are committed before NonDeterminismError.",
-)
 async def test_nondeterminism_inside_a_subgraph_writes_nothing(anyio_backend: str) -> None:
     ran: list[str] = []
     fail = ["first run fails"]
@@ -437,13 +431,6 @@ async def test_nondeterminism_is_not_retried(anyio_backend: str) -> None:
     assert ran == ["body"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: sync mode, resuming a step whose @task results are recorded: Journal.hold "
-    "(set in Run.steps, runtime/_engine.py:123) also suspends the barrier a finished "
-    "sibling node uses to make its writes durable while others run (_engine.py:218), so a "
-    "crash before the step ends re-runs that finished sibling.",
-)
 async def test_sync_sibling_writes_are_durable_while_a_replayed_node_runs(anyio_backend: str) -> None:
     inner = MemoryLog()
     phase = {"n": 1}
