@@ -400,7 +400,7 @@ class CompiledGraph:
         actor = saver.actor(thread)
         if target:
             seq = await self._locate(saver, thread, target)
-            return saver, thread, await actor.load(seq), False
+            return saver, thread, await _record_at(actor, seq), False
         return saver, thread, await _head_state(actor), True
 
     async def aget_state(self, config: dict[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
@@ -613,6 +613,29 @@ async def _head_state(actor: ThreadActor) -> Checkpoint:
     if not actor.busy and (actor.cached is None or actor.head < head):  # keep it: the next read is warm
         actor.cached, actor.head, actor.base = cp.copy(), head, base
     return cp
+
+
+async def _record_at(actor: ThreadActor, seq: int) -> Checkpoint:
+    """The record of checkpoint ``seq``, as history shows it: the checkpoint with what
+    happened in its step (results, errors, interrupts) on the first branch that went on
+    from it."""
+    cp = await actor.load(seq)
+    states = {seq: cp}
+    after = seq
+    while states:
+        events = await actor.saver.log.read(actor.thread, after=after, upto=after + 64)
+        if not events:
+            break
+        for e in events:
+            base = states.pop(e.parent, None)
+            if base is None:
+                continue  # another branch, or a later fork from the same event
+            if e.kind == Kind.CHECKPOINT and not e.ns:
+                return base
+            apply(base, e)
+            states[e.seq] = base
+        after = events[-1].seq
+    return next(iter(states.values()), cp)
 
 
 def _records(events: list[Event]) -> list[Checkpoint]:

@@ -295,13 +295,6 @@ async def test_live_subgraph_state_applies_finished_writes_in_task_path_order(an
     assert sub.values["log"] == ["a", "b"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: get_state(config with checkpoint_id) folds the branch only up to the "
-    "checkpoint event (_compiled.py _checkpoint_at -> actor.load(seq)), so its tasks lack the "
-    "step's results, errors and interrupts that get_state_history shows for the same "
-    "checkpoint (LangGraph 1.2.22 shows them in both).",
-)
 async def test_get_state_by_id_shows_the_steps_results_errors_and_interrupts(anyio_backend: str) -> None:
     async def a(state: Items) -> dict[str, Any]:
         return {"log": ["a"]}
