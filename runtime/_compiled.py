@@ -464,6 +464,12 @@ class CompiledGraph:
         self, config: dict[str, Any], values: Any, as_node: str | None = None, **_: Any,
     ) -> dict[str, Any]:
         saver, thread, ns = self._target(config)
+        if ns:
+            raise InvalidUpdateError(
+                f"update_state on a subgraph (checkpoint_ns={ns!r}) is not supported: update the "
+                "caller's state (its checkpoint_ns ''), or answer the subgraph's interrupt "
+                "with Command(resume=...)"
+            )
         actor = saver.actor(thread)
         configurable = config.get("configurable") or {}
         async with actor.turn():
