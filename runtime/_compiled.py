@@ -15,7 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from lograph.eventlog import Checkpoint, Event, Kind, MemoryLog, decode, encode, parse_checkpoint_id
+from lograph.eventlog import (
+    GENESIS,
+    Checkpoint,
+    CorruptLogError,
+    Event,
+    Kind,
+    MemoryLog,
+    decode,
+    encode,
+    parse_checkpoint_id,
+    verify_link,
+)
 from lograph.eventlog._fold import NULL_TASK, apply
 
 from ._channels import reduce_writes
@@ -140,6 +151,7 @@ class CompiledGraph:
         status = "failed"
         step = journal.cp.step + 1
         command = input if isinstance(input, Command) else None
+        closing: Exception | None = None
         null: list[list[Any]] | None = None
         if command is not None and (command.update is not None or command.goto):
             null = run.command_writes(command)  # bad input fails here, before any event
@@ -183,7 +195,12 @@ class CompiledGraph:
                 journal.add(Kind.RUN_FINISHED, {"status": "failed", "error": repr(e)}, run_id=run.run_id, ns=run.ns)
                 raise
             finally:
-                await journal.close()  # every way out: the async flusher must end, or the run hangs
+                try:
+                    await journal.close()  # every way out: the async flusher must end, or it hangs
+                except Exception as e:  # noqa: BLE001 - raised below, outside the task group
+                    closing = e  # (raised in here it would reach the caller in an ExceptionGroup)
+        if closing is not None:
+            raise closing
         failure = journal.error()
         if failure is not None:
             raise failure
@@ -436,13 +453,14 @@ class CompiledGraph:
     ) -> AsyncIterator[StateSnapshot]:
         saver, thread, ns = self._target(config)
         events = await saver.log.read(thread)
+        _verified(thread, events)
         below = None
         if before:
             bid = (before.get("configurable") or {}).get("checkpoint_id")
             if bid:
                 below = parse_checkpoint_id(bid)[0]
         count = 0
-        for cp in reversed(_records(events)):
+        for cp in reversed(_records(events, thread)):
             if below is not None and cp.checkpoint >= below:
                 continue
             if filter and any(cp.metadata.get(k) != v for k, v in filter.items()):
@@ -644,7 +662,19 @@ async def _record_at(actor: ThreadActor, seq: int) -> Checkpoint:
     return next(iter(states.values()), cp)
 
 
-def _records(events: list[Event]) -> list[Checkpoint]:
+def _verified(thread: str, events: list[Event]) -> None:
+    """Check every event's link (CorruptLogError naming the first bad row), as loading a
+    branch does: history is never served from an edited log."""
+    hashes = {0: GENESIS}
+    for e in events:
+        parent = hashes.get(e.parent)
+        if parent is None or not verify_link(e, parent):
+            raise CorruptLogError(thread, e.seq, "hash chain broken: the event was edited or its "
+                                  "parent removed; run `lograph verify` for details")
+        hashes[e.seq] = e.hash
+
+
+def _records(events: list[Event], thread: str = "") -> list[Checkpoint]:
     """Every checkpoint of every branch, as a record of its step (open-step events included)."""
     states: dict[int, Checkpoint] = {}
     by_seq = {e.seq: e for e in events}
@@ -666,7 +696,10 @@ def _records(events: list[Event]) -> list[Checkpoint]:
             base = state_at(e.parent) if e.parent else Checkpoint()
         if e.kind == Kind.CHECKPOINT and not e.ns and base.checkpoint and base.checkpoint not in records:
             records[base.checkpoint] = base.copy()
-        apply(base, e)
+        try:
+            apply(base, e)
+        except Exception as err:
+            raise CorruptLogError(thread, e.seq, f"cannot decode: {err}") from err
         states[e.seq] = base
     for cp in states.values():
         if cp.checkpoint and cp.checkpoint not in records:
