@@ -9,9 +9,13 @@ __all__ = ["InMemorySaver", "MemorySaver"]
 
 
 class MemorySaver(Checkpointer):
-    """An in-memory checkpointer (alias ``InMemorySaver``)."""
+    """An in-memory checkpointer (alias ``InMemorySaver``).
 
-    def __init__(self, *, snapshot_every: int = 400) -> None:
+    Snapshots cost no disk here, so they are taken four times as often as on the stores
+    on disk: reading or forking an old checkpoint folds at most 100 events.
+    """
+
+    def __init__(self, *, snapshot_every: int = 100) -> None:
         super().__init__(MemoryLog(), snapshot_every=snapshot_every)
 
 
