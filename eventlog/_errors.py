@@ -10,7 +10,9 @@ class LogError(Exception):
 class ConflictError(LogError):
     """Another writer appended to the thread first; nothing of this append was written.
 
-    Reload the thread (its head moved) and decide again; never retry blindly.
+    A run that loses the race after its own first commit keeps what it committed before
+    (its start, its input, its finished steps): reload the thread (its head moved) and
+    decide again from what it shows; never retry blindly.
     """
 
     def __init__(self, thread: str, expected_head: int, actual_head: int | None = None) -> None:
@@ -20,7 +22,8 @@ class ConflictError(LogError):
         where = f"; its head is now {actual_head}" if actual_head is not None else ""
         super().__init__(
             f"thread {thread!r} was advanced by another writer (expected head {expected_head}{where}); "
-            "nothing was written: reload the thread and try again"
+            "this append was not written (a run keeps the steps it committed before): reload "
+            "the thread and decide again"
         )
 
 

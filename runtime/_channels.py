@@ -97,6 +97,7 @@ class StateCodec:
 
     def updates(self, output: Any, node: str) -> list[tuple[str, Any]]:
         """A node's return value as ``(channel, value)`` writes, in key order."""
+        who = "the input" if node == "__start__" else f"node {node!r}"
         if output is None:
             return []
         if isinstance(output, dict):
@@ -109,13 +110,13 @@ class StateCodec:
             items = [(k, getattr(output, k)) for k in output.model_fields_set]
         else:
             raise InvalidUpdateError(
-                f"node {node!r} returned {type(output).__name__}; return a dict of state keys, "
-                "a Command, or None"
+                f"{who} {'is' if node == '__start__' else 'returned'} a {type(output).__name__}; "
+                "it must be a dict of state keys, a Command, or None"
             )
         for key, _ in items:
             if key not in self.channels:
                 raise InvalidUpdateError(
-                    f"node {node!r} wrote key {key!r}, which is not in the state schema "
+                    f"{who} wrote key {key!r}, which is not in the state schema "
                     f"(keys: {sorted(self.channels)})"
                 )
         return items

@@ -127,11 +127,15 @@ class CompiledGraph:
             resume = self._resume_map(input, cp) if isinstance(input, Command) else None
             if input is None and not cp.checkpoint:
                 raise EmptyInputError(f"thread {thread!r} has nothing to resume: pass an input")
+            before = self._known(_names(interrupt_before, self.interrupt_before), "interrupt_before")
+            after = self._known(_names(interrupt_after, self.interrupt_after), "interrupt_after")
+            if input is not None and not isinstance(input, Command):
+                # a bad input fails here, before anything is written
+                self.structure.state.updates(input, START)
+                encode(input, path="the input")
             run = Run(
                 self.structure, Journal(saver, thread, cp, head, durability), config=config or {},
-                run_id=new_run_id(), ns=ns, emit=emit,
-                interrupt_before=_names(interrupt_before, self.interrupt_before),
-                interrupt_after=_names(interrupt_after, self.interrupt_after),
+                run_id=new_run_id(), ns=ns, emit=emit, interrupt_before=before, interrupt_after=after,
                 recursion_limit=int((config or {}).get("recursion_limit", 25)),
                 metadata=self._metadata(config),
             )
@@ -207,6 +211,15 @@ class CompiledGraph:
         if error is not None:
             raise error
         return status
+
+    def _known(self, names: tuple[str, ...], what: str) -> tuple[str, ...]:
+        unknown = [n for n in names if n != "*" and n not in self.structure.nodes]
+        if unknown:
+            raise ValueError(
+                f"{what} names {unknown[0]!r}, which is not a node of this graph "
+                f"(nodes: {sorted(self.structure.nodes)})"
+            )
+        return names
 
     def _resume_map(self, command: Command, cp: Checkpoint) -> dict[str, Any] | None:
         if not cp.checkpoint:
@@ -352,11 +365,16 @@ class CompiledGraph:
         async def pace() -> None:
             await drained.wait()
 
+        failed: list[Exception] = []
+
         async def produce() -> None:
             async with send:
-                await self._run(input, config, durability=durability, emit=emit,
-                                interrupt_before=interrupt_before, interrupt_after=interrupt_after,
-                                modes=tuple(modes), pace=pace)
+                try:
+                    await self._run(input, config, durability=durability, emit=emit,
+                                    interrupt_before=interrupt_before,
+                                    interrupt_after=interrupt_after, modes=tuple(modes), pace=pace)
+                except Exception as e:  # noqa: BLE001 - raised as it is, after the task group
+                    failed.append(e)
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(produce)
@@ -368,6 +386,8 @@ class CompiledGraph:
                             drained.set()  # the consumer asks for more than the run emitted
             except GeneratorExit:  # closed early: stop the run (recorded as cancelled)
                 tg.cancel_scope.cancel()
+        if failed:
+            raise failed[0]
 
     def stream(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[Any]:
         from ._sync import in_event_loop, portal

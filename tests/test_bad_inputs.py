@@ -169,11 +169,6 @@ async def test_an_interrupt_list_naming_an_unknown_node(
             await refused(saver.log, option, GraphValidationError, compile_it, "'ghost'")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ainvoke/astream(interrupt_before=/interrupt_after=) naming an unknown node "
-    "are not validated (only compile() checks them): the run ignores the breakpoint",
-)
 async def test_a_per_call_interrupt_list_naming_an_unknown_node(
     anyio_backend: str, store_kind: str, tmp_path: Path
 ) -> None:
@@ -204,11 +199,6 @@ async def test_update_state_writing_a_key_not_in_the_schema(
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an input with a key not in the schema is refused only when the START task "
-    "runs, after run.started and the input checkpoint were appended (the log changes)",
-)
 @pytest.mark.parametrize("mode", ["sync", "async", "exit"])
 async def test_an_input_writing_a_key_not_in_the_schema(
     anyio_backend: str, store_kind: str, tmp_path: Path, mode: str
@@ -268,11 +258,6 @@ async def test_update_state_with_a_value_the_codec_cannot_store(
         assert isinstance(err, TypeError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an input holding a value the codec cannot store fails after run.started was "
-    "added, and the failed run (run.started, run.finished) is written to the log",
-)
 @pytest.mark.parametrize("mode", ["sync", "async", "exit"])
 async def test_an_input_with_a_value_the_codec_cannot_store(
     anyio_backend: str, store_kind: str, tmp_path: Path, mode: str
@@ -381,11 +366,6 @@ async def test_a_missing_thread_id(anyio_backend: str, store_kind: str, tmp_path
                 await refused(saver.log, f"{what} with {config}", ValueError, call, "thread_id")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: astream (and the sync stream facade) raise every error inside an "
-    "ExceptionGroup: CompiledGraph.astream runs the run in a task group (produce())",
-)
 async def test_astream_raises_errors_as_they_are(anyio_backend: str, store_kind: str, tmp_path: Path) -> None:
     async with saver_with_history(store_kind, tmp_path) as (saver, graph):
 
