@@ -84,9 +84,10 @@ async def _retrying(
         except Exception as e:
             if not is_transient(e):
                 raise translate(e, what, schema) from e
-            if time.monotonic() + delay > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:  # it kept failing for the whole budget: say so
                 raise translate(e, what, schema, gave_up_after=budget) from e
-        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+        await asyncio.sleep(min(delay * random.uniform(0.5, 1.0), left))  # the last try at the deadline
         delay = min(delay * 2, _MAX_DELAY)
         again = True
 
