@@ -75,6 +75,7 @@ class Checkpoint:
     resumes: dict[str, Any] = field(default_factory=dict)
     run_id: str = ""
     run_status: str = ""
+    length: int = 0  # events on this branch (top graph and subgraphs), from the first
     # subgraphs running in the open step: their own fold, by checkpoint namespace
     children: dict[str, Checkpoint] = field(default_factory=dict)
 
@@ -128,6 +129,7 @@ def apply(cp: Checkpoint, event: Event, body: Any = None) -> None:
                 for iid in data["values"]:
                     child.interrupts.pop(iid, None)
     cp.head, cp.head_hash = event.seq, event.hash
+    cp.length += 1
 
 
 _HEADER_ONLY = frozenset({Kind.NODE_STARTED, Kind.RUN_STARTED, Kind.STATE_UPDATED})
@@ -223,7 +225,7 @@ _SNAPSHOT_FIELDS = (
     "head", "head_hash", "checkpoint", "checkpoint_hash", "parent_checkpoint",
     "parent_checkpoint_hash", "step", "created_at", "values", "versions", "updated", "next",
     "barriers", "metadata", "writes", "errors", "results", "interrupts", "resumes", "run_id",
-    "run_status",
+    "run_status", "length",
 )
 SNAPSHOT_FORMAT = 3  # 2: subgraphs' folds ride along; 3: values as a delta of a base snapshot
 
@@ -233,7 +235,8 @@ def _fields(cp: Checkpoint) -> list[Any]:
 
 
 def _checkpoint(fields: list[Any]) -> Checkpoint:
-    return Checkpoint(**dict(zip(_SNAPSHOT_FIELDS, fields, strict=True)))
+    # (snapshots written before ``length`` existed have one field less: it stays 0)
+    return Checkpoint(**dict(zip(_SNAPSHOT_FIELDS, fields, strict=False)))
 
 
 _VALUES = _SNAPSHOT_FIELDS.index("values")

@@ -42,6 +42,7 @@ class Base:
     seq: int
     values: dict[str, Any]
     depth: int  # delta snapshots between this one and the last full one
+    length: int  # the branch's length at the snapshot (0: unknown, from an older format)
 
 
 class ThreadActor:
@@ -104,7 +105,7 @@ class ThreadActor:
         base_seq, decoded = snapshot_base(data)
         if not base_seq:
             cp = load_snapshot(decoded)
-            return cp, Base(seq, dict(cp.values), 0)
+            return cp, Base(seq, dict(cp.values), 0, cp.length)
         base_data = fetched.get(base_seq)
         if base_data is None:
             found = await self.saver.log.latest_snapshot(self.thread, base_seq)
@@ -115,7 +116,7 @@ class ThreadActor:
         if inner is None:
             return None
         cp = load_snapshot(decoded, inner[0])
-        return cp, Base(seq, dict(cp.values), inner[1].depth + 1)
+        return cp, Base(seq, dict(cp.values), inner[1].depth + 1, cp.length)
 
     def _fold(self, cp: Checkpoint, chain: list[Event]) -> Checkpoint:
         for event in chain:
@@ -140,11 +141,15 @@ class ThreadActor:
         Call right after :meth:`advanced` with the same checkpoint.
         """
         base = self.base
-        if cp.head - (base.seq if base else 0) < self.saver.snapshot_every:
+        # events appended to this branch since its last snapshot (seqs also count other
+        # branches' events: a fork would otherwise snapshot at once)
+        since = cp.length - base.length if base is not None and base.length else (
+            cp.head - base.seq if base is not None else cp.length)
+        if since < self.saver.snapshot_every:
             return
         if base is not None and base.depth + 1 >= MAX_CHAIN:
             base = None  # start a new chain with a full snapshot
         data = dump_snapshot(cp, (base.seq, base.values) if base else None)
         with anyio.CancelScope(shield=True):
             await self.saver.log.put_snapshot(self.thread, cp.head, data)
-        self.base = Base(cp.head, dict(cp.values), base.depth + 1 if base else 0)
+        self.base = Base(cp.head, dict(cp.values), base.depth + 1 if base else 0, cp.length)

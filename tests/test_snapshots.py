@@ -123,3 +123,32 @@ async def test_a_fork_gets_its_own_snapshot_chain(anyio_backend: str, store_kind
             base = snapshot_base(found[1])[0]
             if base:
                 assert ancestry(events[:seq], seq, base) is not None
+
+
+async def test_snapshots_come_every_n_events_of_their_own_branch(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """Seqs count every branch's events: the cadence counts the branch's own, so a fork
+    (its head seq far above its snapshot's) does not snapshot at once."""
+    every = 50
+    async with open_saver(store_kind, tmp_path) as opened:
+        log = opened.log
+        graph = chat().compile(checkpointer=Checkpointer(log, snapshot_every=every))
+        for turn in range(30):
+            await graph.ainvoke({"messages": [{"role": "user", "text": f"turn {turn}"}]}, cfg("s"))
+        history = [s async for s in graph.aget_state_history(cfg("s"))]
+        for target in (history[len(history) // 2], history[len(history) // 3]):
+            await graph.ainvoke({"messages": [{"role": "user", "text": "fork"}]}, target.config)
+            for turn in range(3):
+                await graph.ainvoke({"messages": [{"role": "user", "text": f"more {turn}"}]}, cfg("s"))
+        lengths = {}
+        for seq in await log.snapshots("s"):
+            found = await log.latest_snapshot("s", seq)
+            assert found is not None
+            base, decoded = snapshot_base(found[1])
+            length = decoded[1][-1]
+            lengths[seq] = length
+            if base:
+                assert length - lengths[base] >= every, (seq, base, length, lengths[base])
+            else:
+                assert length >= every
