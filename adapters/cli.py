@@ -203,17 +203,32 @@ async def cmd_log(args: argparse.Namespace, out: Output) -> int:
                 out.timeline(timeline(events), title=f"thread {args.thread!r}: {len(events)} events")
             return OK
         cursor = TimelineCursor()
-        last = 0
-        signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C
-        while True:  # until Ctrl-C or SIGTERM, which main() turns into exit code 0
-            for e in events:
-                if args.json:
-                    out.json(event_to_json(e, args.thread))
-                else:
-                    out.timeline_line(cursor.rows([e])[0])
-            last = events[-1].seq if events else last
-            await anyio.sleep(args.interval)
-            events = await log.read(args.thread, after=last)
+
+        async def follow(events: list[Any]) -> None:
+            last = 0
+            while True:
+                for e in events:
+                    if args.json:
+                        out.json(event_to_json(e, args.thread))
+                    else:
+                        out.timeline_line(cursor.rows([e])[0])
+                last = events[-1].seq if events else last
+                await anyio.sleep(args.interval)
+                events = await log.read(args.thread, after=last)
+
+        # until Ctrl-C or SIGTERM: received as data, so the follow loop stops where it is
+        # and the store closes normally (exit code 0)
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with anyio.create_task_group() as tg:
+
+                async def stop() -> None:
+                    async for _ in signals:
+                        tg.cancel_scope.cancel()
+                        return
+
+                tg.start_soon(stop)
+                await follow(events)
+        return OK
 
 
 async def cmd_state(args: argparse.Namespace, out: Output) -> int:
