@@ -56,8 +56,10 @@ class Structure:
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:
-    target = fn if inspect.isroutine(fn) else getattr(type(fn), "__call__", None)
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(target)
+    if inspect.isroutine(fn) or not callable(fn):
+        return inspect.iscoroutinefunction(fn)
+    # a callable object: its class's __call__ decides
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
 
 
 class StateGraph:
