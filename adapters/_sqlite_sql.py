@@ -305,16 +305,22 @@ def append_batch(
         return write(conn, busy_timeout, _append_one_by_one, batch)
 
 
+def _stale(conn: sqlite3.Connection, heads: dict[str, int], item: Append) -> ConflictError | None:
+    """The item's conflict if its thread's head (as this transaction has it) moved on."""
+    head = heads.get(item.thread)
+    if head is None:
+        head = heads[item.thread] = _head(conn, item.thread)
+    return None if head == item.expect_head else ConflictError(item.thread, item.expect_head, head)
+
+
 def _append_all(conn: sqlite3.Connection, batch: Sequence[Append]) -> list[BaseException | None]:
     heads: dict[str, int] = {}
     results: list[BaseException | None] = []
     rows: list[tuple[object, ...]] = []
     for item in batch:
-        head = heads.get(item.thread)
-        if head is None:
-            head = heads[item.thread] = _head(conn, item.thread)
-        if head != item.expect_head:
-            results.append(ConflictError(item.thread, item.expect_head, head))
+        conflict = _stale(conn, heads, item)
+        if conflict is not None:
+            results.append(conflict)
             continue
         rows += _rows(item)
         heads[item.thread] = item.events[-1].seq
@@ -333,11 +339,9 @@ def _append_one_by_one(
     heads: dict[str, int] = {}
     results: list[BaseException | None] = []
     for item in batch:
-        head = heads.get(item.thread)
-        if head is None:
-            head = heads[item.thread] = _head(conn, item.thread)
-        if head != item.expect_head:
-            results.append(ConflictError(item.thread, item.expect_head, head))
+        conflict = _stale(conn, heads, item)
+        if conflict is not None:
+            results.append(conflict)
             continue
         conn.execute("SAVEPOINT item")
         try:

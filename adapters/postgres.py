@@ -15,14 +15,14 @@ open after the saver closes). The event log itself is :class:`PostgresLog`.
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 
 import asyncpg
 
 from lograph.runtime._checkpointer import Checkpointer
-from lograph.runtime._sync import in_event_loop, portal, run_sync
+from lograph.runtime._sync import in_event_loop, run_sync
 
+from ._opening import Opening
 from ._pg_log import PostgresLog
 from ._pg_sql import SCHEMA_VERSION
 
@@ -59,14 +59,20 @@ class AsyncPostgresSaver(Checkpointer):
         super().__init__(log, snapshot_every=snapshot_every)
 
     @classmethod
-    def from_conn_string(cls, conn_string: str, **options: Any) -> _Opening:
+    def from_conn_string(cls, conn_string: str, **options: Any) -> Opening[AsyncPostgresSaver]:
         """A context manager that connects to ``conn_string`` and closes on exit.
 
         ``async with`` opens the pool on the caller's loop; ``with`` (sync code) opens it
         on lograph's sync portal. ``options``: ``schema``, ``min_size``, ``max_size``,
         ``retry_for``, ``snapshot_every`` and asyncpg pool keywords.
         """
-        return _Opening(cls, conn_string, options)
+        saver_options = {k: options.pop(k) for k in ("snapshot_every",) if k in options}
+
+        async def open_saver() -> AsyncPostgresSaver:
+            log = await PostgresLog.open(conn_string, **options)
+            return cls(log, **saver_options)
+
+        return Opening(cls.__name__, open_saver)
 
     def setup(self) -> Any:
         """Create or migrate the schema (idempotent).
@@ -88,53 +94,3 @@ class AsyncPostgresSaver(Checkpointer):
 
 
 PostgresSaver = AsyncPostgresSaver
-
-
-class _Opening:
-    """What ``from_conn_string`` returns: usable as ``async with`` and as ``with``."""
-
-    def __init__(self, cls: type[AsyncPostgresSaver], dsn: str, options: dict[str, Any]) -> None:
-        self._cls = cls
-        self._dsn = dsn
-        self._saver_options = {
-            k: options.pop(k) for k in ("snapshot_every",) if k in options
-        }
-        self._log_options = options
-        self._saver: AsyncPostgresSaver | None = None
-
-    async def _open(self) -> AsyncPostgresSaver:
-        log = await PostgresLog.open(self._dsn, **self._log_options)
-        return self._cls(log, **self._saver_options)
-
-    async def __aenter__(self) -> AsyncPostgresSaver:
-        self._saver = await self._open()
-        return self._saver
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        saver, self._saver = self._saver, None
-        if saver is not None:
-            await saver.aclose()
-
-    def __enter__(self) -> AsyncPostgresSaver:
-        if in_event_loop():
-            raise RuntimeError(
-                f"`with {self._cls.__name__}.from_conn_string(...)` was used inside a running "
-                "event loop, where it would block it; use `async with` instead"
-            )
-        self._saver = portal().call(self._open)
-        return self._saver
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        saver, self._saver = self._saver, None
-        if saver is not None:
-            portal().call(saver.aclose)

@@ -38,7 +38,6 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import partial
 from typing import Any
 
 import aiosqlite
@@ -47,10 +46,10 @@ import anyio.lowlevel
 
 from lograph.eventlog import Append, Event, StoreUnavailableError, ThreadInfo, check_append
 from lograph.runtime._checkpointer import Checkpointer
-from lograph.runtime._sync import in_event_loop, portal
 
 from . import _sqlite_sql as sql
 from ._bridge import Bridge
+from ._opening import Opening
 
 __all__ = ["AsyncSqliteSaver", "SqliteLog", "SqliteSaver", "SqliteSaverOpener"]
 
@@ -277,15 +276,19 @@ class SqliteSaver(Checkpointer):
         synchronous: str = "FULL",
         busy_timeout: float = 5.0,
         snapshot_every: int = 400,
-    ) -> SqliteSaverOpener:
+    ) -> Opening[SqliteSaver]:
         """A context manager opening the store at ``conn_string`` (a path, ``":memory:"``
         or a ``file:`` URI): ``with`` in sync code, ``async with`` in async code.
 
         Bad options raise ValueError here, before anything is opened.
         """
         sql.check_options(synchronous, busy_timeout)
-        opts = {"synchronous": synchronous, "busy_timeout": busy_timeout}
-        return SqliteSaverOpener(cls, conn_string, opts, snapshot_every)
+
+        async def open_saver() -> SqliteSaver:
+            log = await SqliteLog.open(conn_string, synchronous=synchronous, busy_timeout=busy_timeout)
+            return cls(log, snapshot_every=snapshot_every)
+
+        return Opening(cls.__name__, open_saver, once=True)
 
     def setup(self) -> None:
         """Nothing to do: the schema was created or migrated when the store opened.
@@ -300,56 +303,5 @@ class SqliteSaver(Checkpointer):
 AsyncSqliteSaver = SqliteSaver
 
 
-class SqliteSaverOpener:
-    """What ``SqliteSaver.from_conn_string`` returns: enter it once, with or async with.
-
-    ``with``: the store is opened and closed on the sync facade's portal (its loop is the
-    driver's home). ``async with``: opened on the caller's loop (asyncio or trio).
-    """
-
-    def __init__(
-        self,
-        cls: type[SqliteSaver],
-        path: str | os.PathLike[str],
-        opts: dict[str, Any],
-        snapshot_every: int,
-    ) -> None:
-        self._cls = cls
-        self._path = path
-        self._opts = opts
-        self._snapshot_every = snapshot_every
-        self._saver: SqliteSaver | None = None
-        self._used = False
-
-    def _claim(self) -> None:
-        if self._used:
-            raise RuntimeError(
-                "a SqliteSaver.from_conn_string(...) context can be entered once; "
-                "call from_conn_string again to open the store again"
-            )
-        self._used = True
-
-    def __enter__(self) -> SqliteSaver:
-        if in_event_loop():
-            raise RuntimeError(
-                "`with SqliteSaver.from_conn_string(...)` was used inside a running event "
-                "loop, where it would block it; use `async with` instead"
-            )
-        self._claim()
-        log = portal().call(partial(SqliteLog.open, self._path, **self._opts))
-        self._saver = self._cls(log, snapshot_every=self._snapshot_every)
-        return self._saver
-
-    def __exit__(self, *exc: object) -> None:
-        if self._saver is not None:
-            self._saver.close()
-
-    async def __aenter__(self) -> SqliteSaver:
-        self._claim()
-        log = await SqliteLog.open(self._path, **self._opts)
-        self._saver = self._cls(log, snapshot_every=self._snapshot_every)
-        return self._saver
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._saver is not None:
-            await self._saver.aclose()
+# What ``SqliteSaver.from_conn_string`` returns (kept under this name for annotations).
+SqliteSaverOpener = Opening

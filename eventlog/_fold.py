@@ -165,10 +165,14 @@ def _apply(cp: Checkpoint, event: Event, data: Any) -> None:
 
 def _apply_checkpoint(cp: Checkpoint, event: Event, data: dict[str, Any]) -> None:
     values = cp.values
+    step_writes: list[Any] | None = None
     for channel, change in data["delta"].items():
         op = change[0]
         if op == WRITES:
-            values[channel] = [*values.get(channel, ()), *_written(cp, event.ns, channel)]
+            if step_writes is None:  # once per checkpoint, however many channels refer to it
+                step_writes = _step_writes(cp, event.ns)
+            items = [v for key, value in step_writes if key == channel for v in value]
+            values[channel] = [*values.get(channel, ()), *items]
         elif op == EXTEND:
             values[channel] = [*values.get(channel, ()), *change[1]]
         else:
@@ -186,18 +190,15 @@ def _apply_checkpoint(cp: Checkpoint, event: Event, data: dict[str, Any]) -> Non
     cp.interrupts, cp.resumes = {}, {}
 
 
-def _written(cp: Checkpoint, ns: str, channel: str) -> list[Any]:
-    """The items the open step's tasks wrote to ``channel``, in task order."""
-    items: list[Any] = []
+def _step_writes(cp: Checkpoint, ns: str) -> list[Any]:
+    """The open step's writes ``[channel, value]``, in task order."""
+    out: list[Any] = []
     for t in cp.next:
         if t["name"] == _START:  # the input step: its writes are the input's items
-            writes = t["arg"].items()
+            out += t["arg"].items()
         else:
-            writes = cp.writes.get(task_id(cp.checkpoint_hash, ns, tuple(t["path"])), ())
-        for key, value in writes:
-            if key == channel:
-                items += value
-    return items
+            out += cp.writes.get(task_id(cp.checkpoint_hash, ns, tuple(t["path"])), ())
+    return out
 
 
 _START = "__start__"

@@ -13,9 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import sniffio
-
 from ._step import interrupt_id
+from ._sync import in_event_loop as in_loop_thread
 from ._types import Interrupt
 
 if TYPE_CHECKING:
@@ -76,12 +75,6 @@ def leave(token: contextvars.Token[TaskContext | None]) -> None:
     _current.reset(token)
 
 
-def in_loop_thread() -> bool:
-    try:
-        sniffio.current_async_library()
-    except sniffio.AsyncLibraryNotFoundError:
-        return False
-    return True
 
 
 def interrupt(value: Any) -> Any:

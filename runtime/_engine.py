@@ -28,6 +28,7 @@ import anyio
 
 from lograph.eventlog import EncodeError, Kind
 
+from ._channels import reduce_writes
 from ._context import GraphInterrupt, ParentCommand, TaskContext, enter, leave
 from ._errors import GraphRecursionError, InvalidUpdateError, NonDeterminismError
 from ._journal import Journal, encode_writes_error
@@ -322,22 +323,9 @@ class Run:
 
     async def _route(self, name: str, writes: list[list[Any]]) -> list[Any]:
         """Evaluate ``name``'s conditional edges on the state plus its own writes."""
-        branches = self.structure.branches.get(name)
-        if not branches:
+        if name not in self.structure.branches:
             return []
-        from ._channels import reduce_writes
-
-        values = step_values(self.structure, self.journal.cp)
-        local = {**values, **reduce_writes(self.structure.state.channels, values,
-                                           [(k, v) for k, v in writes])}
-        state = self.structure.state.to_node(local)
-        out: list[Any] = []
-        for br in branches:
-            result = br.path(state)
-            if br.is_async or inspect.isawaitable(result):
-                result = await result
-            out += _branch_targets(br, result)
-        return out
+        return await route(self.structure, step_values(self.structure, self.journal.cp), name, writes)
 
     def _debug_checkpoint(self) -> dict[str, Any]:
         cp = self.journal.cp
@@ -357,6 +345,25 @@ def _targets(goto: Any) -> list[Any]:
     if isinstance(goto, str | Send):
         return [goto]
     return list(goto)
+
+
+async def route(
+    structure: Structure, values: dict[str, Any], name: str, writes: list[list[Any]]
+) -> list[Any]:
+    """Where ``name``'s conditional edges send the step, given the state ``values`` the
+    node saw and the node's ``writes`` (the engine runs it; replay verification too)."""
+    branches = structure.branches.get(name)
+    if not branches:
+        return []
+    local = {**values, **reduce_writes(structure.state.channels, values, [(k, v) for k, v in writes])}
+    state = structure.state.to_node(local)
+    out: list[Any] = []
+    for br in branches:
+        result = br.path(state)
+        if br.is_async or inspect.isawaitable(result):
+            result = await result
+        out += _branch_targets(br, result)
+    return out
 
 
 def _branch_targets(br: Branch, result: Any) -> list[Any]:

@@ -23,7 +23,6 @@ Rules (read-only use of the engine's pure parts, ``_step`` and ``_channels``):
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,8 +30,7 @@ from typing import TYPE_CHECKING, Any
 from lograph.eventlog import Checkpoint, DecodeError, Event, Kind, decode
 from lograph.eventlog._fold import apply
 
-from ._channels import reduce_writes
-from ._engine import _branch_targets
+from ._engine import route
 from ._step import GOTO, TaskPlan, boundary, plan
 from ._types import END, START
 
@@ -249,25 +247,14 @@ class _Scope:
 
     async def _route(self, base: Checkpoint, e: Event, name: str, writes: list[list[Any]],
                      at: int | None = None) -> list[Any]:
-        branches = self.structure.branches.get(name)
-        if not branches:
+        if name not in self.structure.branches:
             return []
-        state = self.structure.state
         try:
             # on copies: a reducer may change what it is given (add_messages sets ids)
-            mine = copy.deepcopy([(k, v) for k, v in writes])
-            local = {**base.values, **reduce_writes(state.channels, base.values, mine)}
-            view = state.to_node(local)
-            out: list[Any] = []
-            for br in branches:
-                result = br.path(view)
-                if br.is_async or inspect.isawaitable(result):
-                    result = await result
-                out += _branch_targets(br, result)
+            return await route(self.structure, base.values, name, copy.deepcopy(writes))
         except Exception as err:  # noqa: BLE001 - the code fails where the log went on
             raise _Diverged(at or e.seq, e.step, f"the conditional edge of {name!r}", "it routed",
                             f"it raises {err!r}") from None
-        return out
 
     # -- update_state ------------------------------------------------------------------
 
