@@ -173,7 +173,7 @@ def check_options(synchronous: str, busy_timeout: float) -> str:
 
 def setup(conn: sqlite3.Connection, path: str, synchronous: str, busy_timeout: float) -> None:
     """Configure a fresh connection and bring the schema up to date (idempotent)."""
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")  # for the set-up only
     mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
     if mode not in ("wal", "memory"):
         raise StoreUnavailableError(
@@ -184,8 +184,9 @@ def setup(conn: sqlite3.Connection, path: str, synchronous: str, busy_timeout: f
     # (and it rewrites the same version row when nothing migrates). Opening a store is
     # then about a millisecond cheaper on a disk with slow fsync.
     conn.execute("PRAGMA synchronous = OFF")
-    write(conn, busy_timeout, _migrate, path)
+    retrying(busy_timeout, write, conn, _migrate, path)
     conn.execute(f"PRAGMA synchronous = {synchronous}")
+    conn.execute("PRAGMA busy_timeout = 0")  # from now on lograph waits itself: see retrying()
 
 
 def _migrate(conn: sqlite3.Connection, path: str) -> None:
@@ -234,19 +235,21 @@ def schema_version(conn: sqlite3.Connection) -> int:
 # --- transactions --------------------------------------------------------------------
 
 
-def begin_immediate(conn: sqlite3.Connection, busy_timeout: float) -> None:
-    """Take the write lock, retrying SQLITE_BUSY with backoff for ``busy_timeout`` s.
+def retrying(busy_timeout: float, fn: Callable[..., T], *args: object) -> T:
+    """Call ``fn(*args)`` again while SQLite answers BUSY, with backoff, for ``busy_timeout`` s.
 
-    SQLite's busy handler already waits inside each attempt; the loop covers the
-    cases where SQLite reports BUSY without waiting (WAL recovery by another process).
+    The connection's own busy handler is off (``PRAGMA busy_timeout = 0``): SQLite never
+    waits inside a statement, so a call made on the caller's thread (see
+    ``adapters/sqlite.py``) never blocks it on another process's lock. Waiting happens
+    here instead, on the driver's thread only. ``fn`` is one whole read or write
+    transaction (a failed write is rolled back), so calling it again is always safe.
     The last BUSY error propagates once the time is spent.
     """
     deadline = time.monotonic() + busy_timeout
     delay = 0.001
     while True:
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            return
+            return fn(*args)
         except sqlite3.OperationalError as e:
             left = deadline - time.monotonic()
             if not is_busy(e) or left <= 0:
@@ -255,9 +258,13 @@ def begin_immediate(conn: sqlite3.Connection, busy_timeout: float) -> None:
         delay = min(delay * 2, 0.05)
 
 
-def write(conn: sqlite3.Connection, busy_timeout: float, fn: Callable[..., T], *args: object) -> T:
-    """Run ``fn(conn, *args)`` in one write transaction: all of it commits, or none."""
-    begin_immediate(conn, busy_timeout)
+def write(conn: sqlite3.Connection, fn: Callable[..., T], *args: object) -> T:
+    """Run ``fn(conn, *args)`` in one write transaction: all of it commits, or none.
+
+    ``BEGIN IMMEDIATE`` takes SQLite's write lock at once (BUSY if another connection
+    holds it: see :func:`retrying`).
+    """
+    conn.execute("BEGIN IMMEDIATE")
     try:
         result = fn(conn, *args)
         conn.execute("COMMIT")
@@ -288,9 +295,7 @@ class _Refused(Exception):
     """The primary key or a column type refused a row that the head check let through."""
 
 
-def append_batch(
-    conn: sqlite3.Connection, busy_timeout: float, batch: Sequence[Append]
-) -> list[BaseException | None]:
+def append_batch(conn: sqlite3.Connection, batch: Sequence[Append]) -> list[BaseException | None]:
     """Append every item whose head still matches, in one write transaction.
 
     Items are applied in order (a later item may build on an earlier one of the same
@@ -300,9 +305,9 @@ def append_batch(
     appends the items one by one, so the failure lands on its own item alone.
     """
     try:
-        return write(conn, busy_timeout, _append_all, batch)
+        return write(conn, _append_all, batch)
     except _Refused:
-        return write(conn, busy_timeout, _append_one_by_one, batch)
+        return write(conn, _append_one_by_one, batch)
 
 
 def _stale(conn: sqlite3.Connection, heads: dict[str, int], item: Append) -> ConflictError | None:

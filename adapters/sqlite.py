@@ -29,6 +29,18 @@ on a trio host or from the sync facade every call is submitted to the home loop.
 Each operation is ONE call on the worker thread (a whole group commit included; see
 ``_sqlite_sql.py``): one round trip per transaction, and a cancelled caller never
 leaves a transaction half-done on the connection.
+
+Two calls may skip the round trip and run on the caller's own thread: reading a
+thread's head (one index probe), and an append the log writer marks ``inline`` (its
+caller waits for it, and no other thread is being worked on in the process, so
+there is nothing to group it with). A hand-off to the worker thread and back costs
+about as much as the commit itself. They run inline only while that is cheap and
+safe: the connection is idle (a lock the worker holds for every call; a busy
+connection sends them to the worker), recent writes took under ``INLINE_BUDGET``
+(a slow disk sends appends to the worker, so it never stalls the caller's event
+loop), and SQLite never waits on the caller's thread: its busy handler is off, and
+a lock held by another process (BUSY) sends the call to the worker, which waits
+for it (``_sqlite_sql.retrying``).
 """
 
 from __future__ import annotations
@@ -36,6 +48,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -100,7 +113,10 @@ async def _connect(name: str, uri: bool, synchronous: str, busy_timeout: float) 
     # future nobody awaits, and the thread later crashes on the closed loop. Surface
     # "cannot open" here first, on a plain thread, so that path is never taken.
     _try_open(name, uri)  # opening a file: cheaper inline than a thread pool's first use
-    db: Any = aiosqlite.connect(name, uri=uri, isolation_level=None, timeout=busy_timeout)
+    # check_same_thread=False: inline calls use the connection from the caller's thread,
+    # never at the same time as the worker (see SqliteLog._now).
+    db: Any = aiosqlite.connect(
+        name, uri=uri, isolation_level=None, timeout=busy_timeout, check_same_thread=False)
     _daemonize(db)
     await db
     try:
@@ -111,12 +127,21 @@ async def _connect(name: str, uri: bool, synchronous: str, busy_timeout: float) 
     return db
 
 
+_DECLINED: Any = object()  # _now: "run it on the worker thread instead"
+
+
 class SqliteLog:
     """The :class:`~lograph.eventlog.EventLog` port on one SQLite file. Open with :meth:`open`.
 
     An async context manager; ``aclose()`` closes the connection on its home loop and is
     safe to call twice. After ``aclose()`` every call raises StoreUnavailableError.
     """
+
+    #: appends may run on the caller's thread (the log writer passes ``inline=True``)
+    appends_inline = True
+    #: an inline append blocks its caller's event loop: only while writes take less
+    #: than this (a moving average), so a slow or stalled disk never stalls the loop
+    INLINE_BUDGET = 0.001
 
     def __init__(self, db: Any, bridge: Bridge, path: str, busy_timeout: float) -> None:
         self._db = db
@@ -125,6 +150,8 @@ class SqliteLog:
         self.path = path
         self.busy_timeout = busy_timeout
         self._closed = False
+        self._driver = threading.Lock()  # held by whoever uses the connection: worker or inline
+        self._write_cost = 0.0  # seconds, a moving average of recent appends
 
     @classmethod
     async def open(
@@ -163,11 +190,38 @@ class SqliteLog:
         if self._closed:
             raise StoreUnavailableError(f"the SQLite store {self.path!r} is closed; open it again")
         with _translated(self.path, self.busy_timeout):
-            return await self._bridge.run(self._db._execute, fn, self._conn, *args)
+            return await self._bridge.run(self._db._execute, self._on_worker, fn, *args)
+
+    def _on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
+        with self._driver:
+            return sql.retrying(self.busy_timeout, fn, self._conn, *args)
+
+    def _now(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(connection, *args)`` on the caller's thread, once, if the connection is idle;
+        ``_DECLINED`` if it is busy or SQLite answers BUSY (then use :meth:`_call`)."""
+        if self._closed or not self._driver.acquire(blocking=False):
+            return _DECLINED
+        try:
+            with _translated(self.path, self.busy_timeout):
+                try:
+                    return fn(self._conn, *args)
+                except sqlite3.OperationalError as e:
+                    if sql.is_busy(e):
+                        return _DECLINED
+                    raise
+        finally:
+            self._driver.release()
+
+    def _timed_append(self, conn: sqlite3.Connection, batch: list[Append]) -> list[BaseException | None]:
+        started = time.perf_counter()
+        try:
+            return sql.append_batch(conn, batch)
+        finally:
+            self._write_cost += (time.perf_counter() - started - self._write_cost) / 4
 
     async def _write(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(connection, *args)`` inside one BEGIN IMMEDIATE ... COMMIT."""
-        return await self._call(sql.write, self.busy_timeout, fn, *args)
+        return await self._call(sql.write, fn, *args)
 
     # --- the EventLog port -----------------------------------------------------------
 
@@ -177,13 +231,16 @@ class SqliteLog:
         if error is not None:
             raise error
 
-    async def append_batch(self, batch: Sequence[Append]) -> list[BaseException | None]:
+    async def append_batch(
+        self, batch: Sequence[Append], *, inline: bool = False
+    ) -> list[BaseException | None]:
         """One BEGIN IMMEDIATE transaction for every item (see the port for the contract).
 
         Shapes are checked first: an invalid item gets its ValueError and touches
         nothing. If the caller is cancelled while the transaction is under way, it still
         completes or rolls back as a whole on the driver's thread: read the head to
-        learn which.
+        learn which. ``inline``: the caller waits for this and nothing could join it, so
+        run it on the caller's thread if that is cheap now (see the module docstring).
         """
         results: list[BaseException | None] = [None] * len(batch)
         valid: list[int] = []
@@ -195,7 +252,12 @@ class SqliteLog:
             else:
                 valid.append(i)
         if valid:
-            done = await self._call(sql.append_batch, self.busy_timeout, [batch[i] for i in valid])
+            items = [batch[i] for i in valid]
+            done = _DECLINED
+            if inline and self._write_cost < self.INLINE_BUDGET:
+                done = self._now(self._timed_append, items)
+            if done is _DECLINED:
+                done = await self._call(self._timed_append, items)
             for i, outcome in zip(valid, done, strict=True):
                 results[i] = outcome
         return results
@@ -205,8 +267,10 @@ class SqliteLog:
         return events
 
     async def head(self, thread: str) -> int:
-        seq: int = await self._call(sql.head, thread)
-        return seq
+        seq = self._now(sql.head, thread)  # one index probe: not worth a round trip
+        if seq is _DECLINED:
+            seq = await self._call(sql.head, thread)
+        return int(seq)
 
     async def threads(self) -> list[ThreadInfo]:
         infos: list[ThreadInfo] = await self._call(sql.threads)
@@ -242,6 +306,9 @@ class SqliteLog:
                 # The loop that owned the driver is gone: stop its thread directly.
                 self._db.stop()
             else:
+                # The worker takes the connection for good first: an inline call from
+                # another thread can no longer start while the connection closes.
+                await self._bridge.run(self._db._execute, self._driver.acquire)
                 await self._bridge.run(self._db.close)
 
     async def __aenter__(self) -> SqliteLog:

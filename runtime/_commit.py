@@ -6,6 +6,13 @@ it waited, it returns at once; otherwise it becomes the leader and commits every
 queued so far in one ``append_batch``. A batch therefore never waits for more work:
 whoever is waiting is committed by the next transaction, together with whatever
 arrived while the previous one was on disk.
+
+Inline commits: a store that hands its work to a driver thread (SQLite) pays a thread
+hop per transaction, about as much as the commit itself. When the caller waits for
+its commit and no other thread is being worked on in this process (``turns``, kept by
+the thread actors), there is nothing to group it with, so the leader asks the store
+to run it on the caller's thread (``append_batch(..., inline=True)``; the store
+decides whether that is cheap right now).
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ class Committer:
         self._locks: weakref.WeakKeyDictionary[Any, anyio.Lock] = weakref.WeakKeyDictionary()
         self.transactions = 0
         self.appends = 0
+        self.turns = 0  # thread actors' turns under way in this process (see the actors)
+        self._inline = bool(getattr(log, "appends_inline", False))
 
     def _lock(self) -> anyio.Lock:
         key = loop_key()
@@ -57,8 +66,13 @@ class Committer:
             lock = self._locks[key] = anyio.Lock(fast_acquire=True)
         return lock
 
-    async def commit(self, thread: str, events: Sequence[Event], expect_head: int) -> None:
+    async def commit(
+        self, thread: str, events: Sequence[Event], expect_head: int, *, waiting: bool = True
+    ) -> None:
         """Return once ``events`` are durable in the store, or raise their error.
+
+        ``waiting``: the run waits for this commit (False for a background flush, which
+        must never hold up the run's event loop).
 
         Shielded: once queued, the append completes even if the caller is cancelled, so
         a cancelled run never leaves the writer with half a batch.
@@ -68,14 +82,18 @@ class Committer:
         with anyio.CancelScope(shield=True):
             async with self._lock():
                 if not request.done:
-                    await self._lead()
+                    await self._lead(waiting)
         if request.error is not None:
             raise request.error
 
-    async def _lead(self) -> None:
+    async def _lead(self, waiting: bool) -> None:
         batch, self._queue = self._queue, []
+        appends = [r.append for r in batch]
         try:
-            results = await self.log.append_batch([r.append for r in batch])
+            if self._inline and waiting and len(batch) == 1 and self.turns <= 1:
+                results = await self.log.append_batch(appends, inline=True)  # type: ignore[call-arg]
+            else:
+                results = await self.log.append_batch(appends)
         except BaseException as e:  # noqa: BLE001 - the transaction failed: every item learns why
             for r in batch:
                 r.done, r.error = True, e

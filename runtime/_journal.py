@@ -113,8 +113,8 @@ class Journal:
                 self._error = e
                 raise
 
-    async def _commit(self, events: list[Event]) -> None:
-        await self.saver.writer.commit(self.thread, events, events[0].seq - 1)
+    async def _commit(self, events: list[Event], *, waiting: bool = True) -> None:
+        await self.saver.writer.commit(self.thread, events, events[0].seq - 1, waiting=waiting)
         self.durable_head = events[-1].seq
 
     async def _flush(self) -> None:
@@ -128,7 +128,7 @@ class Journal:
                     self._inflight = len(events)
                     if self._error is None:
                         try:
-                            await self._commit(events)
+                            await self._commit(events, waiting=self._closing)
                         except Exception as e:  # noqa: BLE001 - surfaced by the next barrier/close
                             self._error = e
                     self._inflight = 0

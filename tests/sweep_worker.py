@@ -441,7 +441,7 @@ def arm(log: Any, rec: Recorder, kill_at: int | None, when: str) -> None:
 
         _sqlite_sql._append_all = insert_then_die  # this child process only
 
-    async def append_batch(batch: Sequence[Append]) -> list[BaseException | None]:
+    async def append_batch(batch: Sequence[Append], **how: Any) -> list[BaseException | None]:
         nonlocal calls
         calls += 1
         n = calls
@@ -449,7 +449,7 @@ def arm(log: Any, rec: Recorder, kill_at: int | None, when: str) -> None:
         if n == kill_at and when == BEFORE:
             _kill(rec, BEFORE, n)
         during[0] = n == kill_at and when == DURING
-        results: list[BaseException | None] = await inner(batch)
+        results: list[BaseException | None] = await inner(batch, **how)
         if n == kill_at and when == AFTER:
             _kill(rec, AFTER, n)
         rec.ack(n, results)

@@ -1,0 +1,209 @@
+"""Inline commits: when a commit runs on the caller's thread, and that it is safe there.
+
+The log writer asks for an inline append only when its caller waits for it and no other
+thread is being worked on in the process (nothing could join the transaction); the
+SQLite store then runs it on the caller's thread only while the connection is idle and
+writes are fast, and never lets SQLite wait on that thread for another process's lock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypedDict
+
+import anyio
+import pytest
+
+from lograph.adapters import _sqlite_sql
+from lograph.adapters.sqlite import SqliteLog, SqliteSaver
+from lograph.eventlog import Append, MemoryLog
+from lograph.runtime import END, START, StateGraph
+from lograph.runtime._checkpointer import Checkpointer
+from tests.test_store_contract import chain
+
+anyio_mark = pytest.mark.anyio
+
+
+# --- the SQLite store: where an append runs -------------------------------------------
+
+
+@pytest.fixture
+def ran_on(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The thread ident of every append the SQLite store runs."""
+    seen: list[int] = []
+    inner = _sqlite_sql.append_batch
+
+    def spy(conn: sqlite3.Connection, batch: Sequence[Append]) -> Any:
+        seen.append(threading.get_ident())
+        return inner(conn, batch)
+
+    monkeypatch.setattr(_sqlite_sql, "append_batch", spy)
+    return seen
+
+
+def _one(thread: str, n: int = 1, head: int = 0) -> list[Append]:
+    events = chain(head + n)[head:]
+    return [Append(thread, tuple(events), head)]
+
+
+@anyio_mark
+async def test_an_inline_append_runs_on_the_callers_thread_while_that_is_cheap(
+    tmp_path: Path, ran_on: list[int]
+) -> None:
+    here = threading.get_ident()
+    async with await SqliteLog.open(tmp_path / "store.db") as log:
+        assert await log.append_batch(_one("a"), inline=True) == [None]
+        assert await log.append_batch(_one("b")) == [None]
+        assert ran_on == [here, ran_on[1]] and ran_on[1] != here  # asked for / not asked for
+
+        # a slow disk: appends go to the driver's thread, so the event loop never stalls
+        log._write_cost = 1.0
+        assert await log.append_batch(_one("c"), inline=True) == [None]
+        assert ran_on[-1] != here
+        # ... until writes are fast again (the moving average comes down)
+        for i in range(40):
+            await log.append_batch(_one(f"d{i}"))
+        assert log._write_cost < SqliteLog.INLINE_BUDGET
+        await log.append_batch(_one("e"), inline=True)
+        assert ran_on[-1] == here
+        assert [await log.head(t) for t in ("a", "b", "c", "e")] == [1, 1, 1, 1]
+
+
+@anyio_mark
+async def test_an_inline_append_waits_for_a_connection_in_use(tmp_path: Path, ran_on: list[int]) -> None:
+    here = threading.get_ident()
+    async with await SqliteLog.open(tmp_path / "store.db") as log:
+        log._driver.acquire()  # as if the worker thread were in the middle of a call
+        threading.Timer(0.2, log._driver.release).start()
+        started = anyio.current_time()
+        assert await log.append_batch(_one("a"), inline=True) == [None]
+        assert anyio.current_time() - started >= 0.15  # it waited, on the worker's thread
+        assert ran_on == [ran_on[0]] and ran_on[0] != here
+        assert await log.read("a") == chain(1)
+
+
+@anyio_mark
+async def test_an_inline_append_never_waits_for_another_process_on_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.db"
+    async with await SqliteLog.open(path, busy_timeout=5) as log:
+        holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        threading.Timer(0.3, lambda: (holder.execute("COMMIT"), holder.close())).start()
+        ticks = 0
+        done = anyio.Event()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                await anyio.sleep(0.01)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ticker)
+            assert await log.append_batch(_one("a"), inline=True) == [None]
+            done.set()
+        assert ticks >= 10  # the loop ran on while the append waited for the lock
+        assert await log.read("a") == chain(1)
+
+
+@anyio_mark
+async def test_a_closed_store_refuses_an_inline_append_as_it_refuses_any(tmp_path: Path) -> None:
+    from lograph.eventlog import StoreUnavailableError
+
+    log = await SqliteLog.open(tmp_path / "store.db")
+    await log.aclose()
+    with pytest.raises(StoreUnavailableError, match="closed"):
+        await log.append_batch(_one("a"), inline=True)
+    with pytest.raises(StoreUnavailableError, match="closed"):
+        await log.head("a")
+
+
+# --- the log writer: when it asks for an inline append ---------------------------------
+
+
+class RecordingLog(MemoryLog):
+    """A memory log that says it can append inline and records what it was asked."""
+
+    appends_inline = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[str, bool]] = []
+
+    async def append_batch(self, batch: Sequence[Append], *, inline: bool = False) -> list[BaseException | None]:
+        for item in batch:
+            self.asked.append((item.thread, inline))
+        return await super().append_batch(batch)
+
+
+class S(TypedDict):
+    n: int
+
+
+def _graph(saver: Any, pause: float = 0.0) -> Any:
+    async def step(s: S) -> dict[str, int]:
+        if pause:
+            await anyio.sleep(pause)
+        return {"n": s["n"] + 1}
+
+    b = StateGraph(S)
+    b.add_node("one", step)
+    b.add_node("two", step)
+    b.add_edge(START, "one")
+    b.add_edge("one", "two")
+    b.add_edge("two", END)
+    return b.compile(checkpointer=saver)
+
+
+@anyio_mark
+async def test_a_run_alone_in_sync_mode_commits_inline() -> None:
+    log = RecordingLog()
+    graph = _graph(Checkpointer(log))
+    assert await graph.ainvoke({"n": 0}, {"configurable": {"thread_id": "t"}}, durability="sync") == {"n": 2}
+    assert len(log.asked) == 3 and all(inline for _, inline in log.asked)
+    exit_log = RecordingLog()
+    await _graph(Checkpointer(exit_log)).ainvoke({"n": 0}, {"configurable": {"thread_id": "t"}}, durability="exit")
+    assert exit_log.asked == [("t", True)]
+
+
+@anyio_mark
+async def test_runs_side_by_side_never_commit_inline() -> None:
+    log = RecordingLog()
+    graph = _graph(Checkpointer(log), pause=0.02)
+    async with anyio.create_task_group() as tg:
+        for thread in ("a", "b"):
+            tg.start_soon(lambda t=thread: graph.ainvoke({"n": 0}, {"configurable": {"thread_id": t}},
+                                                         durability="sync"))
+    def flags(thread: str) -> list[bool]:
+        return [inline for t, inline in log.asked if t == thread]
+
+    # "a" commits its start alone (inline); then both are under way ("b"'s last commit
+    # may come after "a" has finished, so it may be either)
+    assert flags("a") == [True, False, False]
+    assert flags("b")[:2] == [False, False]
+
+
+@anyio_mark
+async def test_an_async_runs_background_flushes_are_never_inline() -> None:
+    log = RecordingLog()
+    graph = _graph(Checkpointer(log), pause=0.02)
+    await graph.ainvoke({"n": 0}, {"configurable": {"thread_id": "t"}}, durability="async")
+    assert [inline for _, inline in log.asked][:-1] == [False] * (len(log.asked) - 1)
+    assert len(log.asked) >= 2
+    assert log.asked[-1] == ("t", True)  # the last flush: the run is waiting for it
+
+
+@anyio_mark
+async def test_sqlite_sync_runs_commit_on_the_callers_thread(tmp_path: Path, ran_on: list[int]) -> None:
+    async with SqliteSaver.from_conn_string(tmp_path / "store.db") as saver:
+        graph = _graph(saver)
+        here = threading.get_ident()
+        assert await graph.ainvoke({"n": 0}, {"configurable": {"thread_id": "t"}}, durability="sync") == {"n": 2}
+        assert ran_on == [here] * 3
+        state = await graph.aget_state({"configurable": {"thread_id": "t"}})
+        assert state.values == {"n": 2}
