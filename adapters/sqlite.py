@@ -30,17 +30,18 @@ Each operation is ONE call on the worker thread (a whole group commit included; 
 ``_sqlite_sql.py``): one round trip per transaction, and a cancelled caller never
 leaves a transaction half-done on the connection.
 
-Two calls may skip the round trip and run on the caller's own thread: reading a
-thread's head (one index probe), and an append the log writer marks ``inline`` (its
-caller waits for it, and no other thread is being worked on in the process, so
-there is nothing to group it with). A hand-off to the worker thread and back costs
-about as much as the commit itself. They run inline only while that is cheap and
-safe: the connection is idle (a lock the worker holds for every call; a busy
-connection sends them to the worker), recent writes took under ``INLINE_BUDGET``
-(a slow disk sends appends to the worker, so it never stalls the caller's event
-loop), and SQLite never waits on the caller's thread: its busy handler is off, and
-a lock held by another process (BUSY) sends the call to the worker, which waits
-for it (``_sqlite_sql.retrying``).
+Some calls skip the round trip and run on the caller's own thread: small reads (a
+thread's head, the snapshots and events a fold starts from: at most
+``INLINE_ROWS`` rows, less work than folding them afterwards), and an append the
+log writer marks ``inline`` (its caller waits for it, and no other thread is being
+worked on in the process, so there is nothing to group it with). A hand-off to the
+worker thread and back costs about as much as the commit itself. They run inline
+only while that is cheap and safe: the connection is idle (a lock the worker holds
+for every call; a busy connection sends them to the worker), recent writes took
+under ``INLINE_BUDGET`` (a slow disk sends appends to the worker, so it never
+stalls the caller's event loop), and SQLite never waits on the caller's thread: its
+busy handler is off, and a lock held by another process (BUSY) sends the call to
+the worker, which waits for it (``_sqlite_sql.retrying``).
 """
 
 from __future__ import annotations
@@ -142,6 +143,9 @@ class SqliteLog:
     #: an inline append blocks its caller's event loop: only while writes take less
     #: than this (a moving average), so a slow or stalled disk never stalls the loop
     INLINE_BUDGET = 0.001
+    #: reads of at most this many rows may run on the caller's thread (a read of the
+    #: events since a snapshot, a chain of snapshots): less work than folding them after
+    INLINE_ROWS = 512
 
     def __init__(self, db: Any, bridge: Bridge, path: str, busy_timeout: float) -> None:
         self._db = db
@@ -262,15 +266,19 @@ class SqliteLog:
                 results[i] = outcome
         return results
 
+    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """A small read: on the caller's thread if the connection is idle (see the module)."""
+        found = self._now(fn, *args)
+        return await self._call(fn, *args) if found is _DECLINED else found
+
     async def read(self, thread: str, *, after: int = 0, upto: int | None = None) -> list[Event]:
-        events: list[Event] = await self._call(sql.read, thread, after, upto)
+        small = upto is not None and upto - after <= self.INLINE_ROWS
+        events: list[Event] = await (self._read if small else self._call)(sql.read, thread, after, upto)
         return events
 
     async def head(self, thread: str) -> int:
-        seq = self._now(sql.head, thread)  # one index probe: not worth a round trip
-        if seq is _DECLINED:
-            seq = await self._call(sql.head, thread)
-        return int(seq)
+        seq: int = await self._read(sql.head, thread)
+        return seq
 
     async def threads(self) -> list[ThreadInfo]:
         infos: list[ThreadInfo] = await self._call(sql.threads)
@@ -280,11 +288,12 @@ class SqliteLog:
         await self._write(sql.put_snapshot, thread, seq, data)
 
     async def latest_snapshot(self, thread: str, upto: int) -> tuple[int, bytes] | None:
-        found: tuple[int, bytes] | None = await self._call(sql.latest_snapshot, thread, upto)
+        found: tuple[int, bytes] | None = await self._read(sql.latest_snapshot, thread, upto)
         return found
 
     async def recent_snapshots(self, thread: str, upto: int, limit: int) -> list[tuple[int, bytes]]:
-        found: list[tuple[int, bytes]] = await self._call(sql.recent_snapshots, thread, upto, limit)
+        call = self._read if limit <= self.INLINE_ROWS else self._call
+        found: list[tuple[int, bytes]] = await call(sql.recent_snapshots, thread, upto, limit)
         return found
 
     async def snapshots(self, thread: str) -> list[int]:

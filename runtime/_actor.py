@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from lograph.eventlog import Checkpoint, CorruptLogError, Event, ancestry, verify_link
+from lograph.eventlog import Checkpoint, CorruptLogError, Event, verify_link
 from lograph.eventlog._fold import apply, dump_snapshot, load_snapshot, snapshot_base
 
 from ._commit import loop_key
@@ -83,20 +83,43 @@ class ThreadActor:
         return (await self.load_branch(tip))[0]
 
     async def load_branch(self, tip: int) -> tuple[Checkpoint, Base | None]:
-        """The fold at ``tip`` and the snapshot it started from (None: from the first event)."""
+        """The fold at ``tip`` and the snapshot it started from (None: from the first event).
+
+        The nearest snapshot *on the branch* is used: walking the parent links down from
+        ``tip``, a snapshot the walk jumps over belongs to another branch (a fork's
+        branch leaves the main line below the main line's newest snapshots). Each
+        snapshot tried costs one read of the events above it; the first read usually
+        finds the branch's own.
+        """
         log = self.saver.log
-        # the newest snapshot and (usually) its whole chain of bases, in one round trip
+        # the newest snapshots and (usually) the whole chain of bases, in one round trip
         recent = dict(await log.recent_snapshots(self.thread, tip, MAX_CHAIN + 1))
-        if recent:
-            seq = max(recent)
-            chain = ancestry(await log.read(self.thread, after=seq, upto=tip), tip, seq)
-            if chain is not None:
-                loaded = await self._snapshot(seq, recent[seq], recent)
+        chain: list[Event] = []  # the branch, from tip downwards
+        cursor = tip
+        usable = True  # False once a snapshot's chain of bases turns out broken
+        while cursor:
+            floor = 0
+            if usable:
+                below = [seq for seq in recent if seq <= cursor]
+                if not below and len(recent) > MAX_CHAIN:  # older ones may be on the branch
+                    recent.update(await log.recent_snapshots(self.thread, cursor, MAX_CHAIN + 1))
+                    below = [seq for seq in recent if seq <= cursor]
+                floor = max(below, default=0)
+            # the walk only goes down: it needs no event above the cursor
+            by_seq = {e.seq: e for e in await log.read(self.thread, after=floor, upto=cursor)}
+            while cursor > floor:
+                event = by_seq.get(cursor)
+                if event is None:
+                    raise CorruptLogError(self.thread, tip, "the branch's parent links are broken")
+                chain.append(event)
+                cursor = event.parent
+            if cursor and cursor == floor:  # the snapshot is on the branch
+                loaded = await self._snapshot(floor, recent[floor], recent)
                 if loaded is not None:
+                    chain.reverse()
                     return self._fold(loaded[0], chain), loaded[1]
-        chain = ancestry(await log.read(self.thread, upto=tip), tip)
-        if chain is None:
-            raise CorruptLogError(self.thread, tip, "the branch's parent links are broken")
+                usable = False  # a base of it is gone: fold from the first event
+        chain.reverse()
         return self._fold(Checkpoint(), chain), None
 
     async def _snapshot(

@@ -152,3 +152,32 @@ async def test_snapshots_come_every_n_events_of_their_own_branch(
                 assert length - lengths[base] >= every, (seq, base, length, lengths[base])
             else:
                 assert length >= every
+
+
+async def test_a_forks_head_loads_from_the_nearest_snapshot_on_its_branch(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """The main line's newest snapshots are not on a fork's branch: a cold read of the
+    fork's head must walk down to a snapshot that is (not fold from the first event)."""
+    async with open_saver(store_kind, tmp_path) as opened:
+        log = opened.log
+        graph = chat().compile(checkpointer=Checkpointer(log, snapshot_every=EVERY))
+        for turn in range(20):
+            await graph.ainvoke({"messages": [{"role": "user", "text": f"turn {turn}"}]}, cfg("b"))
+        history = [s async for s in graph.aget_state_history(cfg("b"))]
+        old = history[len(history) // 2]
+        rarely = chat().compile(checkpointer=Checkpointer(log, snapshot_every=10**6))
+        await rarely.ainvoke({"messages": [{"role": "user", "text": "other way"}]}, old.config)
+        head = await log.head("b")
+        fork_point = int(old.config["configurable"]["checkpoint_id"].replace("-", "")[:16], 16)
+        on_branch = [s for s in await log.snapshots("b") if s <= fork_point]
+        assert on_branch and max(await log.snapshots("b")) > fork_point  # the case at hand
+
+        cold = Checkpointer(log, snapshot_every=EVERY)
+        cp, base = await cold.actor("b").load_branch(head)
+        assert base is not None and base.seq == max(on_branch)
+        assert cp.values == await scratch_values(log, "b", head)
+        # ... and so does time travel to a point below the main line's snapshots
+        cp, base = await cold.actor("b").load_branch(fork_point)
+        assert base is not None and base.seq == max(on_branch)
+        assert cp.values == old.values
