@@ -244,7 +244,9 @@ class PostgresLog:
             )
 
     async def _check_version(self, conn: Conn) -> None:
-        version = await conn.fetchval(self._sql.version)
+        self._accept_version(await conn.fetchval(self._sql.version))
+
+    def _accept_version(self, version: int) -> None:
         self._refuse_newer(version)
         if version < SCHEMA_VERSION:
             raise SchemaVersionError(
@@ -385,9 +387,17 @@ class PostgresLog:
 
     async def head(self, thread: str) -> int:
         async def fetch(conn: Conn) -> int:
+            if not self._ready:  # the first call (a thread's first turn): check the schema too
+                try:
+                    version, head = await conn.fetchrow(self._sql.version_and_head, thread)
+                except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+                    await self._check_version(conn)  # an older schema: say which, and what to do
+                    raise
+                self._accept_version(version)
+                return int(head)
             return int(await conn.fetchval(self._sql.head, thread))
 
-        return await self._call("head", fetch)
+        return await self._call("head", fetch, check=False)
 
     async def threads(self) -> list[ThreadInfo]:
         async def fetch(conn: Conn) -> list[ThreadInfo]:

@@ -132,6 +132,8 @@ class Statements:
             "WHERE thread = $1 AND seq > $2 AND seq <= $3 ORDER BY seq"
         )
         self.head = f"SELECT coalesce(max(seq), 0) FROM {s}.events WHERE thread = $1"
+        # a store's first statement: its schema version and a thread's head, in one trip
+        self.version_and_head = f"SELECT ({self.version}), ({self.head})"
         self.threads = f"""
             SELECT g.thread, g.head, g.n, g.bytes, l.ts
             FROM (SELECT thread, max(seq) AS head, count(*) AS n,
