@@ -187,6 +187,11 @@ def setup(conn: sqlite3.Connection, path: str, synchronous: str, busy_timeout: f
     retrying(busy_timeout, write, conn, _migrate, path)
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute("PRAGMA busy_timeout = 0")  # from now on lograph waits itself: see retrying()
+    # A checkpoint inside a commit (SQLite's automatic one, every 1000 WAL pages) writes
+    # and fsyncs the database file: several milliseconds. Commits may run on the
+    # caller's thread (its event loop), so this connection leaves checkpoints to
+    # checkpoint(), which the adapter runs on its worker thread.
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
 
 
 def _migrate(conn: sqlite3.Connection, path: str) -> None:
@@ -276,6 +281,17 @@ def write(conn: sqlite3.Connection, fn: Callable[..., T], *args: object) -> T:
                 pass
         raise
     return result
+
+
+def checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy committed WAL pages into the database file, without waiting for readers.
+
+    Best effort: what a reader or another writer holds up is copied by a later one.
+    """
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    except sqlite3.Error:
+        pass
 
 
 def _head(conn: sqlite3.Connection, thread: str) -> int:

@@ -41,11 +41,14 @@ for every call; a busy connection sends them to the worker), recent writes took
 under ``INLINE_BUDGET`` (a slow disk sends appends to the worker, so it never
 stalls the caller's event loop), and SQLite never waits on the caller's thread: its
 busy handler is off, and a lock held by another process (BUSY) sends the call to
-the worker, which waits for it (``_sqlite_sql.retrying``).
+the worker, which waits for it (``_sqlite_sql.retrying``). Nor does SQLite copy its
+write-ahead log into the file there: automatic checkpoints are off on this connection,
+and the worker runs one every ``CHECKPOINT_EVERY`` appends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import threading
@@ -146,6 +149,9 @@ class SqliteLog:
     #: reads of at most this many rows may run on the caller's thread (a read of the
     #: events since a snapshot, a chain of snapshots): less work than folding them after
     INLINE_ROWS = 512
+    #: appends between two WAL checkpoints, which run on the worker thread: SQLite's own
+    #: (inside a commit, so possibly inline) is off on this connection
+    CHECKPOINT_EVERY = 128
 
     def __init__(self, db: Any, bridge: Bridge, path: str, busy_timeout: float) -> None:
         self._db = db
@@ -156,6 +162,7 @@ class SqliteLog:
         self._closed = False
         self._driver = threading.Lock()  # held by whoever uses the connection: worker or inline
         self._write_cost = 0.0  # seconds, a moving average of recent appends
+        self._appends = 0
 
     @classmethod
     async def open(
@@ -197,8 +204,23 @@ class SqliteLog:
             return await self._bridge.run(self._db._execute, self._on_worker, fn, *args)
 
     def _on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
-        with self._driver:
+        while not self._driver.acquire(timeout=0.05):  # an inline call holds it for a moment
+            if self._closed:  # closing holds it for good
+                raise StoreUnavailableError(f"the SQLite store {self.path!r} is closed; open it again")
+        try:
             return sql.retrying(self.busy_timeout, fn, self._conn, *args)
+        finally:
+            self._driver.release()
+
+    def _checkpoint_soon(self) -> None:
+        """Queue a WAL checkpoint on the worker thread, not waited for (see ``_sqlite_sql``)."""
+        home = self._bridge.home
+        if self._closed or home.is_closed():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._db._execute(self._on_worker, sql.checkpoint), home)
+        except RuntimeError:  # the home loop stopped meanwhile: closing the file checkpoints
+            pass
 
     def _now(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(connection, *args)`` on the caller's thread, once, if the connection is idle;
@@ -222,6 +244,9 @@ class SqliteLog:
             return sql.append_batch(conn, batch)
         finally:
             self._write_cost += (time.perf_counter() - started - self._write_cost) / 4
+            self._appends += 1
+            if self._appends % self.CHECKPOINT_EVERY == 0:
+                self._checkpoint_soon()
 
     async def _write(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(connection, *args)`` inside one BEGIN IMMEDIATE ... COMMIT."""

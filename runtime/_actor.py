@@ -67,7 +67,7 @@ class ThreadActor:
             lock = self._locks[key] = anyio.Lock(fast_acquire=True)
         async with lock:
             self.busy = True
-            self.saver.writer.turns += 1
+            self.saver.writer.count_turn(1)
             try:
                 head = await self.saver.log.head(self.thread)
                 if head != self.head or self.cached is None:
@@ -76,7 +76,7 @@ class ThreadActor:
                 yield self
             finally:
                 self.busy = False
-                self.saver.writer.turns -= 1
+                self.saver.writer.count_turn(-1)
 
     async def load(self, tip: int) -> Checkpoint:
         """Fold the branch ending at event ``tip``, from the nearest snapshot on it."""

@@ -17,6 +17,7 @@ decides whether that is cheap right now).
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -56,7 +57,8 @@ class Committer:
         self._locks: weakref.WeakKeyDictionary[Any, anyio.Lock] = weakref.WeakKeyDictionary()
         self.transactions = 0
         self.appends = 0
-        self.turns = 0  # thread actors' turns under way in this process (see the actors)
+        self.turns = 0  # thread actors' turns under way in this process (see count_turn)
+        self._counting = threading.Lock()  # actors on several event loops' threads
         self._inline = bool(getattr(log, "appends_inline", False))
 
     def _lock(self) -> anyio.Lock:
@@ -65,6 +67,11 @@ class Committer:
         if lock is None:
             lock = self._locks[key] = anyio.Lock(fast_acquire=True)
         return lock
+
+    def count_turn(self, delta: int) -> None:
+        """A thread actor's turn starts (+1) or ends (-1)."""
+        with self._counting:
+            self.turns += delta
 
     async def commit(
         self, thread: str, events: Sequence[Event], expect_head: int, *, waiting: bool = True

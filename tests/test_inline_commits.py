@@ -234,3 +234,32 @@ async def test_small_reads_run_on_the_callers_thread_and_large_ones_on_the_worke
         threading.Timer(0.1, log._driver.release).start()
         assert await log.read("t", after=0, upto=2) == chain(2)
         assert seen[-1] != here
+
+
+@anyio_mark
+async def test_wal_checkpoints_run_on_the_worker_never_inside_an_inline_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[int] = []
+    inner = _sqlite_sql.checkpoint
+
+    def spy(conn: sqlite3.Connection) -> None:
+        ran.append(threading.get_ident())
+        inner(conn)
+
+    monkeypatch.setattr(_sqlite_sql, "checkpoint", spy)
+    monkeypatch.setattr(SqliteLog, "CHECKPOINT_EVERY", 4)
+    path = tmp_path / "store.db"
+    here = threading.get_ident()
+    async with await SqliteLog.open(path) as log:
+        # SQLite never checkpoints inside a commit on this connection (it may be inline)
+        assert await log._call(lambda c: c.execute("PRAGMA wal_autocheckpoint").fetchone()[0]) == 0
+        for i in range(8):
+            assert await log.append_batch(_one(f"t{i}"), inline=True) == [None]
+        with anyio.fail_after(5):
+            while len(ran) < 2:  # noqa: ASYNC110 - queued to the worker thread, not awaited
+                await anyio.sleep(0.01)
+        assert here not in ran
+        # what was checkpointed is in the database file: readable with the WAL gone
+        await log._call(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM events").fetchone()[0] == 8
