@@ -28,6 +28,7 @@ from lograph.eventlog._fold import NULL_TASK, apply
 from ._checkpointer import Checkpointer
 
 ASYNC_LIMIT = 512  # events handed to the flusher but not yet committed before the run waits
+FLUSH_AFTER_PASSES = 3  # scheduler passes the flusher lets the run have before it commits
 
 
 class Journal:
@@ -123,6 +124,12 @@ class Journal:
             while True:
                 await self._wake.wait()
                 self._wake = anyio.Event()
+                if not self._closing:
+                    # Let the run go on to what it awaits next (a node's thread, a call)
+                    # first: the commit then overlaps that wait instead of delaying it.
+                    # (Handing a call to a worker thread takes anyio two scheduler passes.)
+                    for _ in range(FLUSH_AFTER_PASSES):
+                        await anyio.lowlevel.checkpoint()
                 while self._queued:
                     events, self._queued = self._queued, []
                     self._inflight = len(events)
