@@ -41,6 +41,7 @@ from lograph.eventlog import (
     ThreadInfo,
     check_append,
 )
+from lograph.eventlog._blob import pack, unpack
 from lograph.eventlog._event import KIND_CODES, KIND_OF_CODE
 
 from ._bridge import Bridge
@@ -109,7 +110,7 @@ def _columns(batch: Sequence[Append], items: Sequence[int]) -> list[list[Any]]:
             task_ids.append(e.task_id)
             nss.append(e.ns)
             tss.append(e.ts)
-            bodies.append(e.body)
+            bodies.append(pack(e.body))
             hashes.append(e.hash)
             bases.append(item.expect_head)
     return cols
@@ -381,7 +382,8 @@ class PostgresLog:
 
         async def fetch(conn: Conn) -> list[Event]:
             rows = await conn.fetch(self._sql.read, thread, after, end)
-            return [Event(s, p, KIND_OF_CODE[k], *rest) for s, p, k, *rest in rows]
+            return [Event(seq, parent, KIND_OF_CODE[kind], run_id, step, task_id, ns, ts, unpack(body), digest)
+                    for seq, parent, kind, run_id, step, task_id, ns, ts, body, digest in rows]
 
         return await self._call("read", fetch)
 
@@ -417,21 +419,21 @@ class PostgresLog:
 
     async def put_snapshot(self, thread: str, seq: int, data: bytes) -> None:
         async def put(conn: Conn) -> None:
-            await conn.execute(self._sql.put_snapshot, thread, seq, data)
+            await conn.execute(self._sql.put_snapshot, thread, seq, pack(data))
 
         await self._call("put_snapshot", put)
 
     async def latest_snapshot(self, thread: str, upto: int) -> tuple[int, bytes] | None:
         async def fetch(conn: Conn) -> tuple[int, bytes] | None:
             row = await conn.fetchrow(self._sql.latest_snapshot, thread, upto)
-            return None if row is None else (int(row[0]), bytes(row[1]))
+            return None if row is None else (int(row[0]), unpack(bytes(row[1])))
 
         return await self._call("latest_snapshot", fetch)
 
     async def recent_snapshots(self, thread: str, upto: int, limit: int) -> list[tuple[int, bytes]]:
         async def fetch(conn: Conn) -> list[tuple[int, bytes]]:
             rows = await conn.fetch(self._sql.recent_snapshots, thread, upto, max(limit, 0))
-            return [(int(r[0]), bytes(r[1])) for r in rows]
+            return [(int(r[0]), unpack(bytes(r[1]))) for r in rows]
 
         return await self._call("recent_snapshots", fetch)
 

@@ -78,6 +78,13 @@ MIGRATIONS: list[list[str]] = [
         ) + " END, thread, run_id, task_id, ns, body, hash FROM {s}.events_v1",
         "DROP TABLE {s}.events_v1",
     ],
+    # 3: a body or snapshot may be stored compressed by lograph (lograph.eventlog._blob):
+    # the version tells an older lograph to refuse the schema, and PostgreSQL need not
+    # try to compress those columns again.
+    [
+        "ALTER TABLE {s}.events ALTER COLUMN body SET STORAGE EXTERNAL",
+        "ALTER TABLE {s}.snapshots ALTER COLUMN data SET STORAGE EXTERNAL",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -31,6 +31,7 @@ from lograph.eventlog import (
     StoreUnavailableError,
     ThreadInfo,
 )
+from lograph.eventlog._blob import pack, unpack
 
 T = TypeVar("T")
 
@@ -63,6 +64,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (thread, seq)
         ) STRICT, WITHOUT ROWID""",
     ),
+    # 2: a body or snapshot may be stored compressed (lograph.eventlog._blob). Nothing
+    # changes in the tables; the version tells an older lograph to refuse the file.
+    (),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -302,7 +306,7 @@ def _head(conn: sqlite3.Connection, thread: str) -> int:
 def _rows(item: Append) -> list[tuple[object, ...]]:
     t = item.thread
     return [
-        (t, e.seq, e.parent, e.kind, e.run_id, e.step, e.task_id, e.ns, e.ts, e.body, e.hash)
+        (t, e.seq, e.parent, e.kind, e.run_id, e.step, e.task_id, e.ns, e.ts, pack(e.body), e.hash)
         for e in item.events
     ]
 
@@ -383,7 +387,7 @@ def put_snapshot(conn: sqlite3.Connection, thread: str, seq: int, data: bytes) -
     conn.execute(
         "INSERT INTO snapshots VALUES (?, ?, ?) "
         "ON CONFLICT (thread, seq) DO UPDATE SET data = excluded.data",
-        (thread, seq, data),
+        (thread, seq, pack(data)),
     )
 
 
@@ -401,7 +405,11 @@ def delete_thread(conn: sqlite3.Connection, thread: str) -> None:
 
 def read(conn: sqlite3.Connection, thread: str, after: int, upto: int | None) -> list[Event]:
     end = _MAX_SEQ if upto is None else min(upto, _MAX_SEQ)
-    return [Event(*row) for row in conn.execute(_READ, (thread, after, end))]
+    return [
+        Event(seq, parent, kind, run_id, step, task_id, ns, ts, unpack(body), digest)
+        for seq, parent, kind, run_id, step, task_id, ns, ts, body, digest
+        in conn.execute(_READ, (thread, after, end))
+    ]
 
 
 def head(conn: sqlite3.Connection, thread: str) -> int:
@@ -422,7 +430,7 @@ def recent_snapshots(
         "SELECT seq, data FROM snapshots WHERE thread = ? AND seq <= ? ORDER BY seq DESC LIMIT ?",
         (thread, min(upto, _MAX_SEQ), max(limit, 0)),
     ).fetchall()
-    return [(int(seq), bytes(data)) for seq, data in rows]
+    return [(int(seq), unpack(bytes(data))) for seq, data in rows]
 
 
 def latest_snapshot(conn: sqlite3.Connection, thread: str, upto: int) -> tuple[int, bytes] | None:
@@ -430,7 +438,7 @@ def latest_snapshot(conn: sqlite3.Connection, thread: str, upto: int) -> tuple[i
         "SELECT seq, data FROM snapshots WHERE thread = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
         (thread, min(upto, _MAX_SEQ)),
     ).fetchone()
-    return None if row is None else (int(row[0]), bytes(row[1]))
+    return None if row is None else (int(row[0]), unpack(bytes(row[1])))
 
 
 def snapshots(conn: sqlite3.Connection, thread: str) -> list[int]:

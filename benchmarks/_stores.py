@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,12 +42,16 @@ def _with_database(dsn: str, database: str) -> str:
 def sqlite_file_bytes(path: Path) -> int:
     """The file's size with its -wal after ``PRAGMA wal_checkpoint(TRUNCATE)``.
 
-    Runs on a connection of its own while the engine's stays open; if the checkpoint
-    cannot complete (a reader in the way) the WAL's bytes are counted as they are.
+    Runs on a connection of its own while the engine's stays open. A checkpoint the
+    engine is running at that moment makes this one return busy at once: it is tried
+    again for up to a second; if it still cannot complete (a reader in the way) the
+    WAL's bytes are counted as they are.
     """
     con = sqlite3.connect(path)
     try:
-        con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        deadline = time.monotonic() + 1.0
+        while con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] and time.monotonic() < deadline:
+            time.sleep(0.01)
     finally:
         con.close()
     wal = path.with_name(path.name + "-wal")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import types
 import zoneinfo
@@ -806,3 +807,29 @@ def test_register_type_is_a_decorator_that_takes_classes_only() -> None:
     assert isinstance(Registered, type)
     with pytest.raises(TypeError):
         register_type(Point(1))  # type: ignore[arg-type]
+
+
+# --- how stores on disk keep bodies (eventlog/_blob.py) -----------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_no_encoded_value_starts_with_the_compressed_mark(value: Any) -> None:
+    """A stored blob starting with 0xFF is lograph's compressed form: CBOR never does."""
+    assert encode(value, path="v")[0] != 0xFF
+
+
+def test_blobs_are_compressed_only_when_that_pays_and_always_read_back() -> None:
+    from lograph.eventlog._blob import MIN_SIZE, pack, unpack
+
+    prose = encode({"text": "a reply that repeats itself " * 30}, path="v")
+    stored = pack(prose)
+    assert stored[0] == 0xFF and len(stored) < len(prose) // 2
+    assert unpack(stored) == prose
+    small = encode({"n": 1}, path="v")
+    assert len(small) < MIN_SIZE and pack(small) == small and unpack(small) == small
+    noise = encode({"b": os.urandom(1000)}, path="v")
+    assert pack(noise) == noise  # would not shrink by a quarter: kept as it is
+    damaged = stored[:-5] + b"\x00" * 5
+    assert unpack(damaged) == damaged  # the reader's own checks (hash, decode) name it
+    assert unpack(b"") == b""

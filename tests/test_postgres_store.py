@@ -602,3 +602,30 @@ def test_temp_postgres_leaves_nothing_when_its_owner_is_killed(tmp_path: Path) -
     assert not root.exists()
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(root) not in ps  # no server left running on it
+
+
+@pytest.mark.anyio
+async def test_large_bodies_and_snapshots_are_stored_compressed(anyio_backend: str) -> None:
+    from lograph.eventlog import encode
+
+    dsn, schema = await pg.dsn(), pg.fresh_schema()
+    prose = encode({"content": "the model answered at some length " * 30}, path="x")
+    first = make_event(GENESIS, seq=1, parent=0, kind="node.writes", ts=1.0, body=prose)
+    events = [first, make_event(first.hash, seq=2, parent=1, kind="checkpoint", ts=2.0, body=b"\xa0")]
+    async with await PostgresLog.open(dsn, schema=schema) as log:
+        await log.setup()
+        await log.append("t", events, 0)
+        await log.put_snapshot("t", 2, prose)
+        assert await log.read("t") == events
+        assert await log.latest_snapshot("t", 2) == (2, prose)
+    stored = await raw(dsn, f'SELECT body FROM "{schema}".events WHERE seq = 1')
+    assert isinstance(stored, bytes) and stored[0] == 0xFF and len(stored) < len(prose) // 2
+    assert await raw(dsn, f'SELECT body FROM "{schema}".events WHERE seq = 2') == b"\xa0"
+    data = await raw(dsn, f'SELECT data FROM "{schema}".snapshots')
+    assert isinstance(data, bytes) and data[0] == 0xFF
+    # PostgreSQL does not try to compress them again
+    storage = await raw(dsn, "SELECT string_agg(attstorage::text, '' ORDER BY attrelid::regclass::text) "
+                             "FROM pg_attribute WHERE (attrelid, attname) IN "
+                             f"(('\"{schema}\".events'::regclass, 'body'), "
+                             f"('\"{schema}\".snapshots'::regclass, 'data'))")
+    assert storage == "ee"

@@ -97,6 +97,40 @@ async def test_schema_is_strict_versioned_and_as_specified(tmp_path: Path) -> No
 
 
 @anyio_mark
+async def test_a_version_1_file_is_migrated_and_its_events_read_the_same(tmp_path: Path) -> None:
+    """Schema 2 only allows compressed bodies: a version 1 file's rows read unchanged."""
+    path = tmp_path / "store.db"
+    events = chain(3)
+    async with await SqliteLog.open(path) as log:
+        await log.append("t", events, 0)
+    conn = raw(path)
+    conn.execute("UPDATE meta SET value = 1 WHERE key = 'schema_version'")
+    conn.close()
+    async with await SqliteLog.open(path) as log:
+        assert await log.read("t") == events
+        await log.append("t", chain(1, start=4, parent_hash=events[-1].hash), 3)
+    assert raw_query(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [(2,)]
+
+
+@anyio_mark
+async def test_large_bodies_and_snapshots_are_stored_compressed(tmp_path: Path) -> None:
+    from lograph.eventlog import encode
+
+    path = tmp_path / "store.db"
+    prose = encode({"content": "the model answered at some length " * 30}, path="x")
+    events = chain(2, body=lambda seq: prose if seq == 1 else b"\xa0")
+    async with await SqliteLog.open(path) as log:
+        await log.append("t", events, 0)
+        await log.put_snapshot("t", 2, prose)
+        assert await log.read("t") == events
+        assert await log.latest_snapshot("t", 2) == (2, prose)
+    (stored, small), = [tuple(r[0] for r in raw_query(path, "SELECT body FROM events ORDER BY seq"))]
+    assert stored[0] == 0xFF and len(stored) < len(prose) // 2 and small == b"\xa0"
+    (data,), = raw_query(path, "SELECT data FROM snapshots")
+    assert data[0] == 0xFF and len(data) < len(prose) // 2
+
+
+@anyio_mark
 async def test_a_newer_schema_version_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     async with await SqliteLog.open(path) as log:

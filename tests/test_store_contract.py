@@ -7,6 +7,7 @@ half-writes anything fails here.
 
 from __future__ import annotations
 
+import os
 import random
 import unicodedata
 from collections.abc import Callable
@@ -456,3 +457,24 @@ async def test_recent_snapshots_are_newest_first_up_to_a_limit(store_kind: str, 
         assert await log.recent_snapshots("t", 1, 5) == []
         assert await log.recent_snapshots("t", 8, 0) == []
         assert await log.recent_snapshots("nobody", 8, 3) == []
+
+
+# --- large bodies and snapshots (stores on disk keep them compressed) ---------------------
+
+
+async def test_large_bodies_and_snapshots_read_back_exactly(anyio_backend: str, store_kind: str, tmp_path: Path) -> None:
+    from lograph.eventlog import encode
+
+    prose = encode({"messages": [{"role": "ai", "content": "the tool said it was fine " * 40}]}, path="x")
+    noise = encode({"blob": os.urandom(600)}, path="x")  # does not compress: kept as it is
+    bodies = {1: prose, 2: noise, 3: b"\xa0"}
+    events = chain(3, body=lambda seq: bodies[seq])
+    async with open_log(store_kind, tmp_path) as log:
+        await log.append("t", events, 0)
+        assert await log.read("t") == events
+        parents = [GENESIS] + [e.hash for e in events[:-1]]
+        assert all(verify_link(e, p) for e, p in zip(events, parents, strict=True))
+        await log.put_snapshot("t", 1, prose)
+        await log.put_snapshot("t", 2, noise)
+        assert await log.latest_snapshot("t", 1) == (1, prose)
+        assert await log.recent_snapshots("t", 2, 5) == [(2, noise), (1, prose)]
