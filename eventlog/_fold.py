@@ -26,7 +26,6 @@ Event bodies (CBOR maps; keys are part of the storage format):
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import operator
 from collections.abc import Iterable
@@ -91,14 +90,14 @@ class Checkpoint:
 
     def copy(self) -> Checkpoint:
         """A copy that later folding cannot change (values are replaced, never mutated)."""
-        c = copy.copy(self)
-        for name in ("values", "versions", "barriers", "metadata", "writes", "errors", "results",
-                     "interrupts", "resumes"):
-            setattr(c, name, dict(getattr(self, name)))
-        c.next = list(self.next)
-        c.updated = list(self.updated)
-        c.children = {ns: child.copy() for ns, child in self.children.items()}
-        return c
+        return Checkpoint(
+            self.head, self.head_hash, self.checkpoint, self.checkpoint_hash,
+            self.parent_checkpoint, self.parent_checkpoint_hash, self.step, self.created_at,
+            dict(self.values), dict(self.versions), list(self.updated), list(self.next),
+            dict(self.barriers), dict(self.metadata), dict(self.writes), dict(self.errors),
+            dict(self.results), dict(self.interrupts), dict(self.resumes), self.run_id,
+            self.run_status, self.length, {ns: child.copy() for ns, child in self.children.items()},
+        )
 
 
 def apply(cp: Checkpoint, event: Event, body: Any = None) -> None:

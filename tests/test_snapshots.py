@@ -181,3 +181,27 @@ async def test_a_forks_head_loads_from_the_nearest_snapshot_on_its_branch(
         cp, base = await cold.actor("b").load_branch(fork_point)
         assert base is not None and base.seq == max(on_branch)
         assert cp.values == old.values
+
+
+def test_a_checkpoint_copy_has_every_field_and_shares_no_container() -> None:
+    import dataclasses
+
+    from lograph.eventlog import Checkpoint
+
+    filled: dict[str, Any] = {}
+    for i, f in enumerate(dataclasses.fields(Checkpoint)):
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        filled[f.name] = (
+            {"k": [i]} if isinstance(default, dict) else [i] if isinstance(default, list)
+            else bytes([i]) * 32 if isinstance(default, bytes) else f"v{i}" if isinstance(default, str)
+            else default + i + 1
+        )
+    filled["children"] = {"sub:1": Checkpoint(head=7, values={"x": [1]})}
+    cp = Checkpoint(**filled)
+    copied = cp.copy()
+    assert copied == cp
+    for f in dataclasses.fields(Checkpoint):
+        value = getattr(cp, f.name)
+        if isinstance(value, dict | list):
+            assert getattr(copied, f.name) is not value, f.name
+    assert copied.children["sub:1"] is not cp.children["sub:1"]
