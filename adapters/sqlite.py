@@ -361,7 +361,7 @@ class SqliteSaver(Checkpointer):
 
     log: SqliteLog
 
-    def __init__(self, log: SqliteLog, *, snapshot_every: int = 400) -> None:
+    def __init__(self, log: SqliteLog, *, snapshot_every: int = 200) -> None:
         if not isinstance(log, SqliteLog):
             raise TypeError(
                 f"SqliteSaver(log) takes an opened SqliteLog, not {type(log).__name__}; "
@@ -376,7 +376,7 @@ class SqliteSaver(Checkpointer):
         *,
         synchronous: str = "FULL",
         busy_timeout: float = 5.0,
-        snapshot_every: int = 400,
+        snapshot_every: int = 200,
     ) -> Opening[SqliteSaver]:
         """A context manager opening the store at ``conn_string`` (a path, ``":memory:"``
         or a ``file:`` URI): ``with`` in sync code, ``async with`` in async code.

@@ -160,11 +160,20 @@ class ThreadActor:
         """After a turn that wrote: the branch it wrote (descending from ``base``) is the head."""
         self.cached, self.head, self.base = cp, head, base
 
-    async def maybe_snapshot(self, cp: Checkpoint) -> None:
+    async def maybe_snapshot(self, cp: Checkpoint, *, finished: bool = False) -> None:
         """Cache the fold if ``snapshot_every`` events were appended since the last snapshot.
 
-        Call right after :meth:`advanced` with the same checkpoint.
+        Call right after :meth:`advanced` with the same checkpoint. ``finished``: the
+        branch's last event is the ``run.finished`` right after its last checkpoint;
+        the snapshot is then taken at that checkpoint (the fold there differs only in
+        the head and the run's status), so forking from the state a run ended with, the
+        usual point to go back to, loads it without folding anything.
         """
+        if finished and cp.head == cp.checkpoint + 1 and not cp.children:
+            at = cp.copy()
+            at.head, at.head_hash, at.length = cp.checkpoint, cp.checkpoint_hash, cp.length - 1
+            at.run_status = "running"  # as run.started left it
+            cp = at
         base = self.base
         # events appended to this branch since its last snapshot (seqs also count other
         # branches' events: a fork would otherwise snapshot at once)

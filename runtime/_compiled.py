@@ -146,7 +146,7 @@ class CompiledGraph:
             journal = run.journal
             actor.advanced(journal.cp, journal.next_seq - 1, base)
             if durability != "exit" or status != "failed":
-                await actor.maybe_snapshot(journal.cp)
+                await actor.maybe_snapshot(journal.cp, finished=True)  # run.finished is last
             return self._output(journal.cp)
 
     async def _drive(self, run: Run, input: Any, resume: dict[str, Any] | None, fork: bool) -> str:

@@ -205,3 +205,32 @@ def test_a_checkpoint_copy_has_every_field_and_shares_no_container() -> None:
         if isinstance(value, dict | list):
             assert getattr(copied, f.name) is not value, f.name
     assert copied.children["sub:1"] is not cp.children["sub:1"]
+
+
+async def test_a_run_is_snapshotted_at_the_state_it_ended_with(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """The snapshot of a finished run is at its last checkpoint (the run.finished after
+    it only closes the run), so going back to where a turn ended folds nothing."""
+    from lograph.eventlog import Kind
+
+    async with open_saver(store_kind, tmp_path) as opened:
+        log = opened.log
+        graph = chat().compile(checkpointer=Checkpointer(log, snapshot_every=EVERY))
+        for turn in range(6):
+            await graph.ainvoke({"messages": [{"role": "user", "text": f"turn {turn}"}]}, cfg("e"))
+        events = {e.seq: e for e in await log.read("e")}
+        snaps = await log.snapshots("e")
+        assert snaps
+        for seq in snaps:
+            assert events[seq].kind == Kind.CHECKPOINT and events[seq + 1].kind == Kind.RUN_FINISHED
+        history = [s async for s in graph.aget_state_history(cfg("e"))]
+        ended = next(s for s in history
+                     if int(s.config["configurable"]["checkpoint_id"].replace("-", "")[:16], 16) == snaps[-1])
+        cp, base = await Checkpointer(log, snapshot_every=EVERY).actor("e").load_branch(snaps[-1])
+        assert base is not None and base.seq == snaps[-1]
+        assert cp.values == ended.values == await scratch_values(log, "e", snaps[-1])
+        # the head (one event on) still reads as the fold of the whole log
+        head = await log.head("e")
+        cold = chat().compile(checkpointer=Checkpointer(log, snapshot_every=EVERY))
+        assert (await cold.aget_state(cfg("e"))).values == await scratch_values(log, "e", head)
