@@ -156,8 +156,9 @@ def targets(cells: list[Cell]) -> list[Target]:
         _vs_langgraph(c, out, "chain", list(DURABLE), ("sync",), "steps_per_s", 4, "chain")
     _floor(c, out)
     if c.compared:
-        _vs_langgraph(c, out, "concurrent", c.stores("concurrent"), ("sync",), "steps_per_s", 10,
-                      "concurrent (64 threads)")
+        # group commit: the issues set it for the stores on disk (memory has no commit)
+        _vs_langgraph(c, out, "concurrent", [s for s in c.stores("concurrent") if s in DURABLE],
+                      ("sync",), "steps_per_s", 10, "concurrent (64 threads)")
     _chat(c, out)
     if c.compared:
         _history(c, out)
