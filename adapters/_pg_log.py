@@ -401,6 +401,38 @@ class PostgresLog:
 
         return await self._call("head", fetch, check=False)
 
+    async def load_head(
+        self, thread: str, limit: int
+    ) -> tuple[int, list[tuple[int, bytes]], list[Event]]:
+        """What folding the thread's head from cold needs, in one round trip: the head,
+        its newest ``limit`` snapshots at or below it (newest first), and the events
+        after the newest of them up to the head, by seq. (A fresh backend spends about
+        a millisecond on each new statement: three become one.)"""
+
+        async def fetch(conn: Conn) -> tuple[int, list[tuple[int, bytes]], list[Event]]:
+            try:
+                rows = await conn.fetch(self._sql.load_head, thread, max(limit, 0))
+            except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+                await self._check_version(conn)  # an older schema: say which, and what to do
+                raise
+            head = version = 0
+            snapshots: list[tuple[int, bytes]] = []
+            events: list[Event] = []
+            for part, seq, parent, kind, run_id, step, task_id, ns, ts, body, digest in rows:
+                if part == 0:
+                    head, version = seq, parent
+                elif part == 1:
+                    snapshots.append((int(seq), unpack(bytes(body))))
+                else:
+                    events.append(Event(seq, parent, KIND_OF_CODE[kind], run_id, step, task_id, ns,
+                                        ts, unpack(body), digest))
+            self._accept_version(version)
+            snapshots.sort(reverse=True)
+            events.sort(key=lambda e: e.seq)
+            return int(head), snapshots, events
+
+        return await self._call("load_head", fetch, check=False)
+
     async def threads(self) -> list[ThreadInfo]:
         async def fetch(conn: Conn) -> list[ThreadInfo]:
             return [ThreadInfo(*r) for r in await conn.fetch(self._sql.threads)]

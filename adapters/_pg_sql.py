@@ -141,6 +141,27 @@ class Statements:
         self.head = f"SELECT coalesce(max(seq), 0) FROM {s}.events WHERE thread = $1"
         # a store's first statement: its schema version and a thread's head, in one trip
         self.version_and_head = f"SELECT ({self.version}), ({self.head})"
+        # What folding a thread's head from cold needs, in one statement (see
+        # PostgresLog.load_head), as rows (part, seq, ...): part 0 is the head (seq) and
+        # the schema version (parent); part 1 the newest $2 snapshots at or below the
+        # head (seq, data in body); part 2 the events after the newest of them up to the
+        # head. Scalar columns only: array results would make asyncpg introspect their
+        # types on a fresh connection (about 10 ms).
+        self.load_head = f"""
+            WITH h AS ({self.head}),
+                 s AS (SELECT seq, data FROM {s}.snapshots
+                       WHERE thread = $1 AND seq <= (SELECT * FROM h)
+                       ORDER BY seq DESC LIMIT $2)
+            SELECT 0 AS part, (SELECT * FROM h) AS seq, ({self.version})::bigint AS parent,
+                   NULL::smallint AS kind, NULL::text AS run_id, NULL::bigint AS step,
+                   NULL::text AS task_id, NULL::text AS ns, NULL::float8 AS ts,
+                   NULL::bytea AS body, NULL::bytea AS hash
+            UNION ALL
+            SELECT 1, seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL, data, NULL FROM s
+            UNION ALL
+            SELECT 2, {_COLUMNS} FROM {s}.events
+            WHERE thread = $1 AND seq <= (SELECT * FROM h)
+              AND seq > (SELECT coalesce(max(seq), 0) FROM s)"""
         self.threads = f"""
             SELECT g.thread, g.head, g.n, g.bytes, l.ts
             FROM (SELECT thread, max(seq) AS head, count(*) AS n,

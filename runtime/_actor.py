@@ -69,20 +69,40 @@ class ThreadActor:
             self.busy = True
             self.saver.writer.count_turn(1)
             try:
-                head = await self.saver.log.head(self.thread)
-                if head != self.head or self.cached is None:
-                    self.cached, self.base = await self.load_branch(head) if head else (Checkpoint(), None)
-                    self.head = head
+                head, loaded = await self.read_head()
+                if loaded is not None:
+                    (self.cached, self.base), self.head = loaded, head
                 yield self
             finally:
                 self.busy = False
                 self.saver.writer.count_turn(-1)
 
+    async def read_head(self) -> tuple[int, tuple[Checkpoint, Base | None] | None]:
+        """The thread's head in the store, and the fold there with the snapshot it came
+        from; None for the fold when ``cached`` is it (the head has not moved).
+
+        From cold, a store that can (``load_head``) returns the head, the snapshots and
+        the events after them in one round trip.
+        """
+        load_head = getattr(self.saver.log, "load_head", None)
+        if self.cached is None and load_head is not None:
+            head, recent, events = await load_head(self.thread, MAX_CHAIN + 1)
+            if not head:
+                return 0, (Checkpoint(), None)
+            return head, await self.load_branch(head, prefetched=(recent, events))
+        head = await self.saver.log.head(self.thread)
+        if head == self.head and self.cached is not None:
+            return head, None
+        return head, (await self.load_branch(head) if head else (Checkpoint(), None))
+
     async def load(self, tip: int) -> Checkpoint:
         """Fold the branch ending at event ``tip``, from the nearest snapshot on it."""
         return (await self.load_branch(tip))[0]
 
-    async def load_branch(self, tip: int) -> tuple[Checkpoint, Base | None]:
+    async def load_branch(
+        self, tip: int, *,
+        prefetched: tuple[list[tuple[int, bytes]], list[Event]] | None = None,
+    ) -> tuple[Checkpoint, Base | None]:
         """The fold at ``tip`` and the snapshot it started from (None: from the first event).
 
         The nearest snapshot *on the branch* is used: walking the parent links down from
@@ -93,7 +113,11 @@ class ThreadActor:
         """
         log = self.saver.log
         # the newest snapshots and (usually) the whole chain of bases, in one round trip
-        recent = dict(await log.recent_snapshots(self.thread, tip, MAX_CHAIN + 1))
+        # (``prefetched``: those, and the events above the newest, read with the head)
+        if prefetched is not None:
+            recent, above = dict(prefetched[0]), prefetched[1]
+        else:
+            recent, above = dict(await log.recent_snapshots(self.thread, tip, MAX_CHAIN + 1)), None
         chain: list[Event] = []  # the branch, from tip downwards
         cursor = tip
         usable = True  # False once a snapshot's chain of bases turns out broken
@@ -106,7 +130,11 @@ class ThreadActor:
                     below = [seq for seq in recent if seq <= cursor]
                 floor = max(below, default=0)
             # the walk only goes down: it needs no event above the cursor
-            by_seq = {e.seq: e for e in await log.read(self.thread, after=floor, upto=cursor)}
+            if above is not None and cursor == tip and floor == max(recent, default=0):
+                by_seq = {e.seq: e for e in above}  # exactly (floor, tip]: read with the head
+            else:
+                by_seq = {e.seq: e for e in await log.read(self.thread, after=floor, upto=cursor)}
+            above = None
             while cursor > floor:
                 event = by_seq.get(cursor)
                 if event is None:

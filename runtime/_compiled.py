@@ -648,14 +648,13 @@ def _ignore(mode: str, chunk: Any) -> None:
 
 async def _head_state(actor: ThreadActor) -> Checkpoint:
     """The fold at the thread's head without waiting for a running turn."""
-    head = await actor.saver.log.head(actor.thread)
-    if actor.cached is not None and head == actor.head:
+    head, loaded = await actor.read_head()
+    if loaded is None:
+        assert actor.cached is not None
         return actor.cached.copy()
-    if not head:
-        return Checkpoint()
-    cp, base = await actor.load_branch(head)
-    if not actor.busy and (actor.cached is None or actor.head < head):  # keep it: the next read is warm
-        actor.cached, actor.head, actor.base = cp.copy(), head, base
+    cp, base = loaded
+    if head and not actor.busy and (actor.cached is None or actor.head < head):
+        actor.cached, actor.head, actor.base = cp.copy(), head, base  # the next read is warm
     return cp
 
 

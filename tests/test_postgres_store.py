@@ -629,3 +629,26 @@ async def test_large_bodies_and_snapshots_are_stored_compressed(anyio_backend: s
                              f"(('\"{schema}\".events'::regclass, 'body'), "
                              f"('\"{schema}\".snapshots'::regclass, 'data'))")
     assert storage == "ee"
+
+
+@pytest.mark.anyio
+async def test_load_head_answers_like_head_snapshots_and_read(anyio_backend: str) -> None:
+    """The cold load's one statement returns what its three would."""
+    dsn, schema = await pg.dsn(), pg.fresh_schema()
+    events = chain(9)
+    async with await PostgresLog.open(dsn, schema=schema) as log:
+        await log.setup()
+        assert await log.load_head("t", 17) == (0, [], [])
+        await log.append("t", events, 0)
+        assert await log.load_head("t", 17) == (9, [], events)
+        for seq in (2, 4, 6):
+            await log.put_snapshot("t", seq, f"snap {seq}".encode())
+        assert await log.load_head("t", 17) == (9, [(6, b"snap 6"), (4, b"snap 4"), (2, b"snap 2")], events[6:])
+        assert await log.load_head("t", 2) == (9, [(6, b"snap 6"), (4, b"snap 4")], events[6:])
+        assert await log.load_head("other", 17) == (0, [], [])
+    async with await PostgresLog.open(dsn, schema=schema) as fresh:  # the version check rides along
+        assert await fresh.load_head("t", 1) == (9, [(6, b"snap 6")], events[6:])
+    await raw(dsn, f'INSERT INTO "{schema}".lograph_schema_version (version) VALUES ($1)', SCHEMA_VERSION + 1)
+    async with await PostgresLog.open(dsn, schema=schema) as newer:
+        with pytest.raises(SchemaVersionError, match="newer lograph"):
+            await newer.load_head("t", 17)
