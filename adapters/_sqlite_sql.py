@@ -273,18 +273,23 @@ def write(conn: sqlite3.Connection, fn: Callable[..., T], *args: object) -> T:
     ``BEGIN IMMEDIATE`` takes SQLite's write lock at once (BUSY if another connection
     holds it: see :func:`retrying`).
     """
-    conn.execute("BEGIN IMMEDIATE")
     try:
+        conn.execute("BEGIN IMMEDIATE")
         result = fn(conn, *args)
         conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:  # the first error is the one to report
-                pass
+        end_transaction(conn)
         raise
     return result
+
+
+def end_transaction(conn: sqlite3.Connection) -> None:
+    """Roll back whatever is still open on ``conn`` (after an error or an interrupt)."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:  # the first error is the one to report
+            pass
 
 
 def checkpoint(conn: sqlite3.Connection) -> None:

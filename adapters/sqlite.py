@@ -43,7 +43,7 @@ stalls the caller's event loop), and SQLite never waits on the caller's thread: 
 busy handler is off, and a lock held by another process (BUSY) sends the call to
 the worker, which waits for it (``_sqlite_sql.retrying``). Nor does SQLite copy its
 write-ahead log into the file there: automatic checkpoints are off on this connection,
-and the worker runs one every ``CHECKPOINT_EVERY`` appends.
+and the worker runs one every ``CHECKPOINT_EVERY`` appends and when the store closes.
 """
 
 from __future__ import annotations
@@ -224,10 +224,18 @@ class SqliteLog:
 
     def _now(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(connection, *args)`` on the caller's thread, once, if the connection is idle;
-        ``_DECLINED`` if it is busy or SQLite answers BUSY (then use :meth:`_call`)."""
-        if self._closed or not self._driver.acquire(blocking=False):
+        ``_DECLINED`` if it is busy or SQLite answers BUSY (then use :meth:`_call`).
+
+        The caller's thread may be the main one, where KeyboardInterrupt lands: however
+        this is left, the connection is released with no transaction open.
+        """
+        if self._closed:
             return _DECLINED
+        held = False
         try:
+            held = self._driver.acquire(blocking=False)
+            if not held:
+                return _DECLINED
             with _translated(self.path, self.busy_timeout):
                 try:
                     return fn(self._conn, *args)
@@ -236,7 +244,9 @@ class SqliteLog:
                         return _DECLINED
                     raise
         finally:
-            self._driver.release()
+            if held:
+                sql.end_transaction(self._conn)
+                self._driver.release()
 
     def _timed_append(self, conn: sqlite3.Connection, batch: list[Append]) -> list[BaseException | None]:
         started = time.perf_counter()
@@ -340,10 +350,15 @@ class SqliteLog:
                 # The loop that owned the driver is gone: stop its thread directly.
                 self._db.stop()
             else:
-                # The worker takes the connection for good first: an inline call from
-                # another thread can no longer start while the connection closes.
-                await self._bridge.run(self._db._execute, self._driver.acquire)
+                # The worker takes the connection for good first (an inline call from
+                # another thread can no longer start while it closes) and copies the
+                # WAL into the file: a process that closes leaves nothing to replay.
+                await self._bridge.run(self._db._execute, self._close_out)
                 await self._bridge.run(self._db.close)
+
+    def _close_out(self) -> None:
+        if self._driver.acquire(timeout=max(self.busy_timeout, 1.0)):
+            sql.checkpoint(self._conn)
 
     async def __aenter__(self) -> SqliteLog:
         return self

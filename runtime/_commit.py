@@ -48,25 +48,43 @@ class _Request:
         self.error: BaseException | None = None
 
 
+class _Lane:
+    """One event loop's side of the writer: its queue and its leader's lock. Requests
+    never cross loops: a leader on one loop cannot finish another loop's request, so
+    that loop's caller could not learn when its events became durable."""
+
+    __slots__ = ("lock", "queue")
+
+    def __init__(self) -> None:
+        self.lock = anyio.Lock(fast_acquire=True)
+        self.queue: list[_Request] = []
+
+
 class Committer:
     """The store's log writer: serialises transactions, batching whatever is queued."""
 
     def __init__(self, log: EventLog) -> None:
         self.log = log
-        self._queue: list[_Request] = []
-        self._locks: weakref.WeakKeyDictionary[Any, anyio.Lock] = weakref.WeakKeyDictionary()
+        self._lanes: weakref.WeakKeyDictionary[Any, _Lane] = weakref.WeakKeyDictionary()
         self.transactions = 0
         self.appends = 0
         self.turns = 0  # thread actors' turns under way in this process (see count_turn)
         self._counting = threading.Lock()  # actors on several event loops' threads
-        self._inline = bool(getattr(log, "appends_inline", False))
+        # Asked of the class, not the object: a wrapper that passes unknown attributes
+        # on (``__getattr__``) must not be called with a keyword it does not take.
+        self._inline = getattr(type(log), "appends_inline", False) is True
 
-    def _lock(self) -> anyio.Lock:
+    def _lane(self) -> _Lane:
         key = loop_key()
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = anyio.Lock(fast_acquire=True)
-        return lock
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = _Lane()
+        return lane
+
+    @property
+    def queued(self) -> int:
+        """Appends waiting for a transaction, on every event loop."""
+        return sum(len(lane.queue) for lane in list(self._lanes.values()))
 
     def count_turn(self, delta: int) -> None:
         """A thread actor's turn starts (+1) or ends (-1)."""
@@ -85,16 +103,17 @@ class Committer:
         a cancelled run never leaves the writer with half a batch.
         """
         request = _Request(Append(thread, tuple(events), expect_head))
-        self._queue.append(request)
+        lane = self._lane()
+        lane.queue.append(request)
         with anyio.CancelScope(shield=True):
-            async with self._lock():
+            async with lane.lock:
                 if not request.done:
-                    await self._lead(waiting)
+                    await self._lead(lane, waiting)
         if request.error is not None:
             raise request.error
 
-    async def _lead(self, waiting: bool) -> None:
-        batch, self._queue = self._queue, []
+    async def _lead(self, lane: _Lane, waiting: bool) -> None:
+        batch, lane.queue = lane.queue, []
         appends = [r.append for r in batch]
         try:
             if self._inline and waiting and len(batch) == 1 and self.turns <= 1:

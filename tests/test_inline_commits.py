@@ -263,3 +263,79 @@ async def test_wal_checkpoints_run_on_the_worker_never_inside_an_inline_commit(
         # what was checkpointed is in the database file: readable with the WAL gone
         await log._call(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
     assert sqlite3.connect(path).execute("SELECT count(*) FROM events").fetchone()[0] == 8
+
+
+class Counting:
+    """A user's wrapper written against the port (``append_batch(batch)``), passing every
+    other attribute on to the store it wraps."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.batches = 0
+
+    async def append_batch(self, batch: Sequence[Append]) -> list[BaseException | None]:
+        self.batches += 1
+        return await self.inner.append_batch(batch)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@anyio_mark
+async def test_a_wrapper_that_passes_attributes_on_is_never_asked_for_an_inline_append(
+    tmp_path: Path,
+) -> None:
+    async with await SqliteLog.open(tmp_path / "store.db") as log:
+        wrapped = Counting(log)
+        assert wrapped.appends_inline  # what the wrapper passes on ...
+        graph = _graph(Checkpointer(wrapped))
+        out = await graph.ainvoke({"n": 0}, {"configurable": {"thread_id": "t"}}, durability="sync")
+        assert out == {"n": 2} and wrapped.batches == 3  # ... is not taken as its own
+
+
+@anyio_mark
+async def test_short_lived_writers_leave_their_wal_checkpointed(tmp_path: Path) -> None:
+    """SQLite's own checkpoints are off on lograph's connections: one that closes
+    copies what it wrote into the file, even while another connection stays open."""
+    path = tmp_path / "store.db"
+    async with await SqliteLog.open(path) as staying:
+        for i in range(5):
+            async with await SqliteLog.open(path) as writer:
+                assert await writer.append_batch(_one(f"w{i}", 3), inline=True) == [None]
+        # the database file alone (no -wal beside it) holds every writer's events
+        alone = tmp_path / "copy.db"
+        alone.write_bytes(path.read_bytes())
+        assert sqlite3.connect(alone).execute("SELECT count(*) FROM events").fetchone()[0] == 15
+        assert [await staying.head(f"w{i}") for i in range(5)] == [3] * 5
+
+
+class _InterruptAfterBegin:
+    """A connection whose first BEGIN IMMEDIATE is interrupted right after it took effect
+    (KeyboardInterrupt lands on the main thread, where inline calls run)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.fired = False
+
+    def execute(self, statement: str, *args: Any) -> Any:
+        cursor = self.conn.execute(statement, *args)
+        if statement == "BEGIN IMMEDIATE" and not self.fired:
+            self.fired = True
+            raise KeyboardInterrupt
+        return cursor
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+@anyio_mark
+async def test_an_interrupted_inline_append_leaves_no_transaction_and_no_lock(tmp_path: Path) -> None:
+    async with await SqliteLog.open(tmp_path / "store.db") as log:
+        real = log._conn
+        log._conn = _InterruptAfterBegin(real)  # type: ignore[assignment]
+        with pytest.raises(KeyboardInterrupt):
+            await log.append_batch(_one("a"), inline=True)
+        log._conn = real
+        assert not real.in_transaction and not log._driver.locked()
+        assert await log.append_batch(_one("a"), inline=True) == [None]  # nothing half-done
+        assert await log.read("a") == chain(1)

@@ -126,7 +126,7 @@ async def test_many_threads_at_once_hold_flat_memory_and_make_no_errors(
             nonlocal queue_peak
             while time.monotonic() < deadline:
                 samples.append((time.monotonic() - started, rss_kib(), sum(runs.values())))
-                queue_peak = max(queue_peak, len(saver.writer._queue))
+                queue_peak = max(queue_peak, saver.writer.queued)
                 await anyio.sleep(0.05)
 
         async with anyio.create_task_group() as tg:
