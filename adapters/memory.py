@@ -11,8 +11,9 @@ __all__ = ["InMemorySaver", "MemorySaver"]
 class MemorySaver(Checkpointer):
     """An in-memory checkpointer (alias ``InMemorySaver``).
 
-    Snapshots cost no disk here, so they are taken four times as often as on the stores
-    on disk: reading or forking an old checkpoint folds at most 100 events.
+    Snapshots cost no disk here, so they are taken more often than on the stores on
+    disk (every 100 events of a branch; SQLite 200, PostgreSQL 400): reading or forking
+    an old checkpoint folds at most 100 events.
     """
 
     def __init__(self, *, snapshot_every: int = 100) -> None:

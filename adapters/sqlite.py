@@ -108,6 +108,10 @@ def _daemonize(db: Any) -> None:
 
 
 def _try_open(name: str, uri: bool) -> None:
+    # An existing regular file this process may read and write opens (most opens:
+    # skipping the trial saves an open and a close of the file).
+    if not uri and os.path.isfile(name) and os.access(name, os.R_OK | os.W_OK):
+        return
     sqlite3.connect(name, uri=uri).close()
 
 
