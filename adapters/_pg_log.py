@@ -389,17 +389,9 @@ class PostgresLog:
 
     async def head(self, thread: str) -> int:
         async def fetch(conn: Conn) -> int:
-            if not self._ready:  # the first call (a thread's first turn): check the schema too
-                try:
-                    version, head = await conn.fetchrow(self._sql.version_and_head, thread)
-                except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
-                    await self._check_version(conn)  # an older schema: say which, and what to do
-                    raise
-                self._accept_version(version)
-                return int(head)
             return int(await conn.fetchval(self._sql.head, thread))
 
-        return await self._call("head", fetch, check=False)
+        return await self._call("head", fetch)
 
     async def load_head(
         self, thread: str, limit: int

@@ -139,8 +139,6 @@ class Statements:
             "WHERE thread = $1 AND seq > $2 AND seq <= $3 ORDER BY seq"
         )
         self.head = f"SELECT coalesce(max(seq), 0) FROM {s}.events WHERE thread = $1"
-        # a store's first statement: its schema version and a thread's head, in one trip
-        self.version_and_head = f"SELECT ({self.version}), ({self.head})"
         # What folding a thread's head from cold needs, in one statement (see
         # PostgresLog.load_head), as rows (part, seq, ...): part 0 is the head (seq) and
         # the schema version (parent); part 1 the newest $2 snapshots at or below the

@@ -38,8 +38,8 @@ worked on in the process, so there is nothing to group it with). A hand-off to t
 worker thread and back costs about as much as the commit itself. They run inline
 only while that is cheap and safe: the connection is idle (a lock the worker holds
 for every call; a busy connection sends them to the worker), recent writes took
-under ``INLINE_BUDGET`` (a slow disk sends appends to the worker, so it never
-stalls the caller's event loop), and SQLite never waits on the caller's thread: its
+under ``INLINE_BUDGET`` (after a slow write, a slow disk sends appends to the
+worker, so it cannot keep stalling the caller's event loop), and SQLite never waits on the caller's thread: its
 busy handler is off, and a lock held by another process (BUSY) sends the call to
 the worker, which waits for it (``_sqlite_sql.retrying``). Nor does SQLite copy its
 write-ahead log into the file there: automatic checkpoints are off on this connection,
@@ -148,7 +148,7 @@ class SqliteLog:
     #: appends may run on the caller's thread (the log writer passes ``inline=True``)
     appends_inline = True
     #: an inline append blocks its caller's event loop: only while writes take less
-    #: than this (a moving average), so a slow or stalled disk never stalls the loop
+    #: than this (a moving average), so a slow disk stalls the loop once, not on and on
     INLINE_BUDGET = 0.001
     #: reads of at most this many rows may run on the caller's thread (a read of the
     #: events since a snapshot, a chain of snapshots): less work than folding them after
@@ -295,28 +295,25 @@ class SqliteLog:
             else:
                 valid.append(i)
         if valid:
-            items = [batch[i] for i in valid]
-            done = _DECLINED
-            if inline and self._write_cost < self.INLINE_BUDGET:
-                done = self._now(self._timed_append, items)
-            if done is _DECLINED:
-                done = await self._call(self._timed_append, items)
+            cheap = inline and self._write_cost < self.INLINE_BUDGET
+            call = self._here_or_worker if cheap else self._call
+            done = await call(self._timed_append, [batch[i] for i in valid])
             for i, outcome in zip(valid, done, strict=True):
                 results[i] = outcome
         return results
 
-    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """A small read: on the caller's thread if the connection is idle (see the module)."""
+    async def _here_or_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """On the caller's thread if the connection is idle, else on the worker (see the module)."""
         found = self._now(fn, *args)
         return await self._call(fn, *args) if found is _DECLINED else found
 
     async def read(self, thread: str, *, after: int = 0, upto: int | None = None) -> list[Event]:
         small = upto is not None and upto - after <= self.INLINE_ROWS
-        events: list[Event] = await (self._read if small else self._call)(sql.read, thread, after, upto)
+        events: list[Event] = await (self._here_or_worker if small else self._call)(sql.read, thread, after, upto)
         return events
 
     async def head(self, thread: str) -> int:
-        seq: int = await self._read(sql.head, thread)
+        seq: int = await self._here_or_worker(sql.head, thread)
         return seq
 
     async def threads(self) -> list[ThreadInfo]:
@@ -327,11 +324,11 @@ class SqliteLog:
         await self._write(sql.put_snapshot, thread, seq, data)
 
     async def latest_snapshot(self, thread: str, upto: int) -> tuple[int, bytes] | None:
-        found: tuple[int, bytes] | None = await self._read(sql.latest_snapshot, thread, upto)
+        found: tuple[int, bytes] | None = await self._here_or_worker(sql.latest_snapshot, thread, upto)
         return found
 
     async def recent_snapshots(self, thread: str, upto: int, limit: int) -> list[tuple[int, bytes]]:
-        call = self._read if limit <= self.INLINE_ROWS else self._call
+        call = self._here_or_worker if limit <= self.INLINE_ROWS else self._call
         found: list[tuple[int, bytes]] = await call(sql.recent_snapshots, thread, upto, limit)
         return found
 

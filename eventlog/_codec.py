@@ -650,9 +650,14 @@ def decode(data: bytes) -> Any:
     Raises DecodeError if the data is not one complete CBOR value written by
     ``encode``, or names a class this process does not allow (see the module rules).
     """
+    return decode_with(data, _DECODERS)
+
+
+def decode_with(data: bytes, decoders: dict[int, Callable[[Any, bool], Any]]) -> Any:
+    """:func:`decode` with another table of tag decoders (the audit's lenient one)."""
     decoder = CBORDecoder(
         BytesIO(data),
-        semantic_decoders=_DECODERS,
+        semantic_decoders=decoders,
         tag_hook=_unknown_tag,
         max_depth=_MAX_DEPTH,
         allow_indefinite=False,

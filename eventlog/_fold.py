@@ -88,6 +88,18 @@ class Checkpoint:
             return None
         return checkpoint_id(self.parent_checkpoint, self.parent_checkpoint_hash)
 
+    def before_finish(self) -> Checkpoint | None:
+        """The fold at this branch's last checkpoint, when the one event after it is the
+        ``run.finished`` now at the head (None when the head is anything else): that
+        event only closed the run, so the fold there differs in the head and the run's
+        status alone (``run.started`` left it "running")."""
+        if self.head != self.checkpoint + 1 or self.children or self.run_status == "running":
+            return None
+        at = self.copy()
+        at.head, at.head_hash, at.length = self.checkpoint, self.checkpoint_hash, self.length - 1
+        at.run_status = "running"
+        return at
+
     def copy(self) -> Checkpoint:
         """A copy that later folding cannot change (values are replaced, never mutated)."""
         return Checkpoint(

@@ -24,11 +24,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from fractions import Fraction
 from functools import partial
-from io import BytesIO
 from typing import Any
 from uuid import UUID
-
-from cbor2 import CBORDecodeEOF, CBORDecodeError, CBORDecoder
 
 from . import _codec as codec
 from ._errors import DecodeError
@@ -88,19 +85,7 @@ def decode_lenient(data: bytes) -> Any:
     subclass comes back as an :class:`Opaque` holding its class name and data. Raises
     DecodeError only for bytes that are not a value ``encode`` writes.
     """
-    decoder = CBORDecoder(
-        BytesIO(data), semantic_decoders=_LENIENT, tag_hook=codec._unknown_tag,
-        max_depth=codec._MAX_DEPTH, allow_indefinite=False, allow_duplicate_keys=False,
-    )
-    try:
-        value = decoder.decode()
-    except CBORDecodeError as exc:
-        raise codec._decode_error(exc) from None
-    try:
-        decoder.read(1)
-    except CBORDecodeEOF:
-        return value
-    raise DecodeError("bytes follow the encoded value: the data is corrupt")
+    return codec.decode_with(data, _LENIENT)
 
 
 def _name(cls: type) -> str:

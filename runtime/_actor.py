@@ -197,11 +197,8 @@ class ThreadActor:
         the head and the run's status), so forking from the state a run ended with, the
         usual point to go back to, loads it without folding anything.
         """
-        if finished and cp.head == cp.checkpoint + 1 and not cp.children:
-            at = cp.copy()
-            at.head, at.head_hash, at.length = cp.checkpoint, cp.checkpoint_hash, cp.length - 1
-            at.run_status = "running"  # as run.started left it
-            cp = at
+        at = cp.before_finish() if finished else None
+        cp = at if at is not None else cp
         base = self.base
         # events appended to this branch since its last snapshot (seqs also count other
         # branches' events: a fork would otherwise snapshot at once)

@@ -72,7 +72,7 @@ class FaultyLog:
 
     # -- the EventLog port -----------------------------------------------------------------
 
-    async def append_batch(self, batch: Sequence[Append], **how: Any) -> list[BaseException | None]:
+    async def append_batch(self, batch: Sequence[Append]) -> list[BaseException | None]:
         self._alive()
         self.calls += 1
         if self.delay:
@@ -80,7 +80,7 @@ class FaultyLog:
         crash_here = self.at is not None and self.calls == self.at
         if crash_here and self.when == BEFORE:
             raise self._die(batch)
-        results = await self.inner.append_batch(batch, **how)
+        results = await self.inner.append_batch(batch)
         if crash_here:
             raise self._die(batch)
         for item, error in zip(batch, results, strict=True):

@@ -282,13 +282,13 @@ class Gated:
         self.calls = 0
         self.returned = {n: anyio.Event() for n in range(1, 4)}
 
-    async def append_batch(self, batch: list[Append], **how: Any) -> list[BaseException | None]:
+    async def append_batch(self, batch: list[Append]) -> list[BaseException | None]:
         self.calls += 1
         n = self.calls
         if n in self.gates:
             await self.gates[n].wait()
         try:
-            results: list[BaseException | None] = await self.inner.append_batch(batch, **how)
+            results: list[BaseException | None] = await self.inner.append_batch(batch)
             return results
         finally:
             if n in self.returned:

@@ -104,10 +104,10 @@ class TracingLog:
         self.rec = rec
         self.next = first
 
-    async def append_batch(self, batch: Sequence[Append], **how: Any) -> list[BaseException | None]:
+    async def append_batch(self, batch: Sequence[Append]) -> list[BaseException | None]:
         n, self.next = self.next, self.next + 1
         self.rec.batch(n, batch)
-        results: list[BaseException | None] = await self.inner.append_batch(batch, **how)
+        results: list[BaseException | None] = await self.inner.append_batch(batch)
         self.rec.ack(n, results)
         return results
 
@@ -127,12 +127,12 @@ class TracingFaultyLog(FaultyLog):
         super().__init__(inner, at=at, when=when)
         self.rec = rec
 
-    async def append_batch(self, batch: Sequence[Append], **how: Any) -> list[BaseException | None]:
+    async def append_batch(self, batch: Sequence[Append]) -> list[BaseException | None]:
         self._alive()
         n = self.calls + 1
         self.rec.batch(n, batch)
         try:
-            results = await super().append_batch(batch, **how)
+            results = await super().append_batch(batch)
         except Crash:
             self.rec.line(f"kill {self.when} {n}")
             raise
