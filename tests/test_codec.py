@@ -761,6 +761,17 @@ def test_garbage_is_a_decode_error(data: bytes) -> None:
         decode(data)
 
 
+@pytest.mark.parametrize("size", [1, 4000, 4096, 4097, 20_000])
+def test_bytes_after_a_value_are_refused_whatever_its_size(size: int) -> None:
+    """The decoder reads ahead in 4 KiB chunks: a value ending anywhere in or after the
+    first chunk is read back whole, and one more byte after it is corruption."""
+    data = encode(["x" * size, b"y" * size])
+    assert decode(data) == ["x" * size, b"y" * size]
+    for junk in (b"\x00", b"\x01\x02", data):
+        with pytest.raises(DecodeError, match="bytes follow"):
+            decode(data + junk)
+
+
 def test_only_lograph_tags_and_a_few_exact_native_ones_are_accepted() -> None:
     accepted = {2, 3, 30, 37, 43000} | set(range(codec.TAG_TUPLE, codec.TAG_SUBCLASS + 1))
     for tag in [*range(1200), 43000, 55799, 65535, codec.TAG_SUBCLASS + 1, 2**32 - 1]:
