@@ -35,7 +35,7 @@ class Sizes:
     chat_edge: int = 30  # early turns (a new thread) alternated with as many late ones
     history_turns: int = 300
     fork_turn: int = 150
-    history_repeats: int = 3  # of each read, of each cold process, of the fork
+    history_repeats: int = 5  # of each read, of each cold process, of the fork (medians: 3 swung 30%)
     get_state_repeats: int = 20  # warm reads per repeat (their median)
     floor_seconds: float = 1.0  # per round
     floor_rounds: int = 5
