@@ -30,10 +30,12 @@ def headline(cell: Cell) -> str:
         size = f", {per_turn:,.0f} B/turn" if per_turn is not None else ""
         figure = f"turns {m['first_ms']:.2f} -> {m['last_ms']:.2f} ms{size}"
     elif "history_ms" in m:
-        cold = m.get("get_state_cold_ms")
+        cold, history_cold = m.get("get_state_cold_ms"), m.get("history_cold_ms")
         figure = (f"get_state {m['get_state_warm_ms']:.2f} ms"
                   + (f" (cold {cold:.1f} ms)" if cold is not None else "")
-                  + f", history {m['history_ms']:.1f} ms, fork {m['fork_ms']:.1f} ms")
+                  + f", history {m['history_ms']:.1f} ms"
+                  + (f" (cold {history_cold:.1f} ms)" if history_cold is not None else "")
+                  + f", fork {m['fork_ms']:.1f} ms")
     else:
         figure = "ok"
     return f"{cell.name}: {figure} ({cell.seconds:.1f} s)"

@@ -83,18 +83,22 @@ HISTORY_PANELS = [
     ("get_state_warm_ms", "get_state warm"),
     ("get_state_cold_ms", "get_state cold (new process: open + read)"),
     ("history_ms", "get_state_history, full list"),
+    ("history_cold_ms", "get_state_history cold (new process: open + full list)"),
     ("fork_ms", "fork at the middle turn"),
 ]
+COLD_PANELS = ("get_state_cold_ms", "history_cold_ms")  # not measured on memory
 
 
 def _history(cells: list[Cell], path: Path) -> bool:
     if not any(c.workload == "history" for c in cells):
         return False
     n = len({(c.store, c.mode) for c in cells if c.workload == "history"})
-    fig, axes = plt.subplots(2, 2, figsize=(2 * max(6, 1.1 * n + 2), 9))
-    for ax, (metric, title) in zip(axes.flat, HISTORY_PANELS, strict=True):
-        subset = [c for c in cells if metric != "get_state_cold_ms" or c.store != "memory"]
+    fig, axes = plt.subplots(3, 2, figsize=(2 * max(6, 1.1 * n + 2), 13.5))
+    for ax, (metric, title) in zip(axes.flat, HISTORY_PANELS, strict=False):
+        subset = [c for c in cells if metric not in COLD_PANELS or c.store != "memory"]
         _draw_bars(ax, subset, "history", metric, f"history: {title}", "ms")
+    for ax in list(axes.flat)[len(HISTORY_PANELS):]:
+        ax.set_visible(False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -11,6 +11,8 @@ figure is the median of its repeats:
   opens a saver on the same file or database and reads the head: open + read, imports
   excluded (``cold_process_ms`` is the whole process, interpreter and imports included);
 - ``history_ms``: the full ``aget_state_history`` list;
+- ``history_cold_ms`` (SQLite and PostgreSQL): a new process opens a saver and lists the
+  full history: open + list, imports excluded;
 - ``fork_ms``: ``ainvoke`` with a new message on the config of the history entry that
   ended turn ``fork_turn`` (each fork round forks from that same entry);
 - ``get_state_cold_after_fork_ms``: cold again, now that the fork's branch is the head.
@@ -45,9 +47,9 @@ def _fork_point(history: list[Any], turn: int) -> Any:
     raise WrongResult(f"no history entry ends turn {turn} ({len(history)} entries)")
 
 
-async def cold_read(engine: str, place: Place, thread: str) -> dict[str, Any]:
+async def cold_read(engine: str, place: Place, thread: str, read: str = "state") -> dict[str, Any]:
     """Run ``benchmarks._cold`` in a new interpreter; its JSON plus ``process_ms``."""
-    spec = {"engine": engine, "thread": thread, "place": {
+    spec = {"engine": engine, "thread": thread, "read": read, "place": {
         "kind": place.kind, "path": str(place.path) if place.path else None,
         "dsn": place.dsn, "schema": place.schema}}
     env = dict(os.environ)
@@ -106,6 +108,13 @@ class History:
         history = [s async for s in self.graph.aget_state_history(config(THREAD))]
         self._add("history_ms", (time.perf_counter() - t) * 1e3)
         self.history_len = len(history)
+        if self.durable:
+            got = await cold_read(self.ctx.engine.name, self.place, THREAD, "history")
+            if got["entries"] != len(history) or got["messages"] != 2 * self.turns:
+                raise WrongResult(f"history cold: {got['entries']} entries ending at "
+                                  f"{got['messages']} messages, expected {len(history)} "
+                                  f"and {2 * self.turns}")
+            self._add("history_cold_ms", got["ms"])
 
     async def _fork(self, r: int) -> None:
         t = time.perf_counter()

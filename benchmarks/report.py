@@ -210,6 +210,8 @@ def tables(cells: list[Cell]) -> list[Table]:
                     Column("cold: whole new process incl. imports, ms",
                            _metric("get_state_cold_process_ms"), _ms, False),
                     Column("get_state_history (full list), ms", _metric("history_ms"), _ms, False),
+                    Column("get_state_history cold (new process: open + full list), ms",
+                           _metric("history_cold_ms"), _ms, False),
                     Column("history entries", _metric("history_len"), _num, None),
                     Column("fork at the middle turn, ms", _metric("fork_ms"), _ms, False),
                     Column("get_state cold after the fork, ms",

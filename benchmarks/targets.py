@@ -16,7 +16,9 @@ from ._results import MACHINE, Cell, find
 KiB = 1024
 DURABLE = ("sqlite", "postgres")
 HISTORY_READS = (("warm", "get_state_warm_ms"), ("cold", "get_state_cold_ms"),
-                 ("history", "history_ms"), ("fork", "fork_ms"))
+                 ("history", "history_ms"), ("history cold", "history_cold_ms"),
+                 ("fork", "fork_ms"))
+COLD_READS = ("cold", "history cold")  # a new process: durable stores only
 
 
 @dataclass
@@ -116,7 +118,7 @@ def _chat(c: _Cells, out: list[Target]) -> None:
 def _history(c: _Cells, out: list[Target]) -> None:
     for store in c.stores("history"):
         for mode in c.modes("history", store):
-            reads = [(n, m) for n, m in HISTORY_READS if store in DURABLE or n != "cold"]
+            reads = [(n, m) for n, m in HISTORY_READS if store in DURABLE or n not in COLD_READS]
             rs = [c.ratio("history", store, mode, m, higher=False) for _, m in reads]
             worst = None if any(r is None for r in rs) else min(r for r in rs if r is not None)
             measured = ", ".join(f"{n} {_x(r)}" for (n, _), r in zip(reads, rs, strict=True))

@@ -35,7 +35,7 @@ POSITIVE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "functional": (("tasks_per_s", "p50_ms", "p99_ms"), ()),
     "chat": (("first_ms", "last_ms", "growth"), ("bytes_per_turn",)),
     "history": (("get_state_warm_ms", "history_ms", "history_len", "fork_ms"),
-                ("get_state_cold_ms", "get_state_cold_after_fork_ms")),
+                ("get_state_cold_ms", "history_cold_ms", "get_state_cold_after_fork_ms")),
 }
 #: figures that are present but may have either sign
 FINITE = {"iochain": ("added_ms_per_step",)}
