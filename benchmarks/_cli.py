@@ -37,6 +37,7 @@ class Sizes:
     fork_turn: int = 150
     history_repeats: int = 5  # of each read, of each cold process, of the fork (medians: 3 swung 30%)
     get_state_repeats: int = 20  # warm reads per repeat (their median)
+    cold_repeats: int = 3  # cold get_state processes per read repeat (one sample each)
     floor_seconds: float = 1.0  # per round
     floor_rounds: int = 5
     round_timeout: float = 300.0
@@ -46,7 +47,7 @@ class Sizes:
 QUICK = Sizes(
     rounds=2, warmup=2, chain_threads=20, io_pairs=8, concurrent_tasks=64, concurrent_rounds=1,
     fanout_threads=20, functional_threads=20, chat_turns=40, chat_warmup=5, chat_edge=5,
-    history_turns=40, fork_turn=20, history_repeats=1, get_state_repeats=5,
+    history_turns=40, fork_turn=20, history_repeats=1, get_state_repeats=5, cold_repeats=1,
     floor_seconds=0.2, floor_rounds=2, round_timeout=60.0, group_timeout=120.0,
 )
 
