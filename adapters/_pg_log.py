@@ -24,10 +24,12 @@ works from asyncio and trio hosts alike; driver errors are translated in
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import asyncpg
@@ -56,6 +58,37 @@ Conn = Any  # asyncpg.Connection or a pool's proxy of one
 _MAX_SEQ = 2**63 - 1
 _FIRST_DELAY = 0.05
 _MAX_DELAY = 1.0
+
+
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _loopback_without_tls(dsn: str, connect_kwargs: dict[str, Any]) -> bool:
+    """Whether to connect to ``dsn`` without trying TLS first (asyncpg's ``ssl=False``).
+
+    asyncpg's default (``sslmode=prefer``, as libpq's) builds a TLS context and asks the
+    server for TLS before every new connection: about 0.8 ms here, a fifth of the
+    connection. Over the loopback interface TLS protects nothing, so lograph skips it
+    there, unless something says otherwise: an ``ssl`` keyword, an ``sslmode`` or
+    ``ssl`` in the DSN, or ``PGSSLMODE`` in the environment. Any other host keeps
+    asyncpg's default.
+    """
+    if "ssl" in connect_kwargs or os.environ.get("PGSSLMODE"):
+        return False
+    parts = urlsplit(dsn)
+    query = parse_qs(parts.query)
+    if {"sslmode", "ssl"} & query.keys():
+        return False
+    hosts = query.get("host") or [parts.netloc.rpartition("@")[2]]
+    names = [_host_name(h) for spec in hosts for h in spec.split(",")]
+    return bool(names) and all(name in _LOOPBACK for name in names)
+
+
+def _host_name(spec: str) -> str:
+    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` -> the host's name."""
+    if spec.startswith("["):
+        return spec[1:].partition("]")[0]
+    return spec.rpartition(":")[0] if spec.count(":") == 1 else spec
 
 
 async def _no_reset(conn: Conn) -> None:
@@ -157,11 +190,15 @@ class PostgresLog:
         """Connect a pool to ``dsn`` on this task's loop (a private loop on trio hosts).
 
         Connection failures are retried for ``retry_for`` seconds, then raise
-        StoreUnavailableError. The log owns the pool: ``aclose()`` closes it.
+        StoreUnavailableError. The log owns the pool: ``aclose()`` closes it. On a
+        loopback address the pool does not try TLS first unless the DSN, ``ssl=`` or
+        ``PGSSLMODE`` asks for an sslmode (see ``_loopback_without_tls``).
         """
         Statements(schema)  # a bad schema name fails before any I/O
         bridge = Bridge.here()
         pool_kwargs.setdefault("reset", _no_reset)
+        if _loopback_without_tls(dsn, pool_kwargs):
+            pool_kwargs["ssl"] = False
         settings = pool_kwargs["server_settings"] = dict(pool_kwargs.get("server_settings") or {})
         settings.setdefault("application_name", "lograph")
         # Every statement here is a primary-key probe or range, so one generic plan per

@@ -230,6 +230,60 @@ async def test_bad_dsn_is_a_value_error(anyio_backend: str) -> None:
         await PostgresLog.open("mysql://nobody@127.0.0.1/x")
 
 
+@pytest.mark.parametrize(
+    ("dsn", "kwargs", "sslmode_env", "skip"),
+    [
+        ("postgresql://u@127.0.0.1:5432/db", {}, None, True),
+        ("postgresql://u@localhost/db", {}, None, True),
+        ("postgres://u:pw@[::1]:5432/db", {}, None, True),
+        ("postgresql://u@127.0.0.1,localhost:5433/db", {}, None, True),
+        ("postgresql:///db?host=localhost", {}, None, True),
+        ("postgresql://u@db.example.com/db", {}, None, False),
+        ("postgresql://u@127.0.0.1,db.example.com/db", {}, None, False),
+        ("postgresql://u@127.0.0.1/db?sslmode=require", {}, None, False),
+        ("postgresql://u@127.0.0.1/db?ssl=true", {}, None, False),
+        ("postgresql://u@127.0.0.1/db", {"ssl": True}, None, False),
+        ("postgresql://u@127.0.0.1/db", {}, "require", False),
+        ("postgresql:///db?host=/var/run/postgresql", {}, None, False),
+        ("postgresql:///db", {}, None, False),
+    ],
+)
+def test_tls_is_skipped_on_loopback_unless_asked_for(
+    dsn: str, kwargs: dict[str, object], sslmode_env: str | None, skip: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lograph.adapters._pg_log import _loopback_without_tls
+
+    monkeypatch.delenv("PGSSLMODE", raising=False)
+    if sslmode_env is not None:
+        monkeypatch.setenv("PGSSLMODE", sslmode_env)
+    assert _loopback_without_tls(dsn, dict(kwargs)) is skip
+
+
+@pytest.mark.anyio
+async def test_a_loopback_pool_connects_without_asking_for_tls(
+    anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test server listens on 127.0.0.1: the pool is told ssl=False; a DSN that
+    names an sslmode is passed on untouched."""
+    monkeypatch.delenv("PGSSLMODE", raising=False)
+    seen: list[dict[str, object]] = []
+    real = asyncpg.create_pool
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(asyncpg, "create_pool", spy)
+    dsn = await pg.dsn()
+    async with await PostgresLog.open(dsn, schema=pg.fresh_schema()):
+        pass
+    async with await PostgresLog.open(dsn + "?sslmode=disable", schema=pg.fresh_schema()):
+        pass
+    assert seen[0].get("ssl") is False
+    assert "ssl" not in seen[1]
+
+
 @pytest.mark.anyio
 async def test_missing_database_fails_at_once(anyio_backend: str) -> None:
     dsn = (await pg.dsn()).rsplit("/", 1)[0] + "/no_such_db"
