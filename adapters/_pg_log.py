@@ -69,15 +69,17 @@ def _loopback_without_tls(dsn: str, connect_kwargs: dict[str, Any]) -> bool:
     asyncpg's default (``sslmode=prefer``, as libpq's) builds a TLS context and asks the
     server for TLS before every new connection: about 0.8 ms here, a fifth of the
     connection. Over the loopback interface TLS protects nothing, so lograph skips it
-    there, unless something says otherwise: an ``ssl`` keyword, an ``sslmode`` or
-    ``ssl`` in the DSN, or ``PGSSLMODE`` in the environment. Any other host keeps
-    asyncpg's default.
+    there, unless anything mentions TLS: an ``ssl`` or ``direct_tls`` keyword, a DSN
+    parameter starting with ``ssl`` (``sslmode``, ``sslrootcert``, ...) or a ``PGSSL*``
+    environment variable. Any other host keeps asyncpg's default.
     """
-    if "ssl" in connect_kwargs or os.environ.get("PGSSLMODE"):
+    if {"ssl", "direct_tls"} & connect_kwargs.keys():
+        return False
+    if any(name.startswith("PGSSL") and value for name, value in os.environ.items()):
         return False
     parts = urlsplit(dsn)
     query = parse_qs(parts.query)
-    if {"sslmode", "ssl"} & query.keys():
+    if any(key.startswith("ssl") for key in query):
         return False
     hosts = query.get("host") or [parts.netloc.rpartition("@")[2]]
     names = [_host_name(h) for spec in hosts for h in spec.split(",")]
@@ -191,8 +193,8 @@ class PostgresLog:
 
         Connection failures are retried for ``retry_for`` seconds, then raise
         StoreUnavailableError. The log owns the pool: ``aclose()`` closes it. On a
-        loopback address the pool does not try TLS first unless the DSN, ``ssl=`` or
-        ``PGSSLMODE`` asks for an sslmode (see ``_loopback_without_tls``).
+        loopback address the pool does not try TLS first unless the DSN, a keyword or
+        the environment mentions TLS (see ``_loopback_without_tls``).
         """
         Statements(schema)  # a bad schema name fails before any I/O
         bridge = Bridge.here()

@@ -5,6 +5,7 @@ outages. (The port's contract is tested for every store in test_store_contract.p
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -231,7 +232,7 @@ async def test_bad_dsn_is_a_value_error(anyio_backend: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("dsn", "kwargs", "sslmode_env", "skip"),
+    ("dsn", "kwargs", "env", "skip"),
     [
         ("postgresql://u@127.0.0.1:5432/db", {}, None, True),
         ("postgresql://u@localhost/db", {}, None, True),
@@ -242,21 +243,25 @@ async def test_bad_dsn_is_a_value_error(anyio_backend: str) -> None:
         ("postgresql://u@127.0.0.1,db.example.com/db", {}, None, False),
         ("postgresql://u@127.0.0.1/db?sslmode=require", {}, None, False),
         ("postgresql://u@127.0.0.1/db?ssl=true", {}, None, False),
+        ("postgresql://u@127.0.0.1/db?sslrootcert=/etc/ca.pem", {}, None, False),
         ("postgresql://u@127.0.0.1/db", {"ssl": True}, None, False),
-        ("postgresql://u@127.0.0.1/db", {}, "require", False),
+        ("postgresql://u@127.0.0.1/db", {"direct_tls": True}, None, False),
+        ("postgresql://u@127.0.0.1/db", {}, ("PGSSLMODE", "require"), False),
+        ("postgresql://u@127.0.0.1/db", {}, ("PGSSLROOTCERT", "/etc/ca.pem"), False),
         ("postgresql:///db?host=/var/run/postgresql", {}, None, False),
         ("postgresql:///db", {}, None, False),
     ],
 )
 def test_tls_is_skipped_on_loopback_unless_asked_for(
-    dsn: str, kwargs: dict[str, object], sslmode_env: str | None, skip: bool,
+    dsn: str, kwargs: dict[str, object], env: tuple[str, str] | None, skip: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from lograph.adapters._pg_log import _loopback_without_tls
 
-    monkeypatch.delenv("PGSSLMODE", raising=False)
-    if sslmode_env is not None:
-        monkeypatch.setenv("PGSSLMODE", sslmode_env)
+    for name in [n for n in os.environ if n.startswith("PGSSL")]:
+        monkeypatch.delenv(name)
+    if env is not None:
+        monkeypatch.setenv(*env)
     assert _loopback_without_tls(dsn, dict(kwargs)) is skip
 
 
@@ -266,7 +271,8 @@ async def test_a_loopback_pool_connects_without_asking_for_tls(
 ) -> None:
     """The test server listens on 127.0.0.1: the pool is told ssl=False; a DSN that
     names an sslmode is passed on untouched."""
-    monkeypatch.delenv("PGSSLMODE", raising=False)
+    for name in [n for n in os.environ if n.startswith("PGSSL")]:
+        monkeypatch.delenv(name)
     seen: list[dict[str, object]] = []
     real = asyncpg.create_pool
 
