@@ -129,6 +129,9 @@ class CompiledGraph:
                 raise EmptyInputError(f"thread {thread!r} has nothing to resume: pass an input")
             before = self._known(_names(interrupt_before, self.interrupt_before), "interrupt_before")
             after = self._known(_names(interrupt_after, self.interrupt_after), "interrupt_after")
+            limit = (config or {}).get("recursion_limit", 25)
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise ValueError(f"recursion_limit must be a whole number of steps, at least 1; got {limit!r}")
             if input is not None and not isinstance(input, Command):
                 # a bad input fails here, before anything is written
                 self.structure.state.updates(input, START)
@@ -136,7 +139,7 @@ class CompiledGraph:
             run = Run(
                 self.structure, Journal(saver, thread, cp, head, durability), config=config or {},
                 run_id=new_run_id(), ns=ns, emit=emit, interrupt_before=before, interrupt_after=after,
-                recursion_limit=int((config or {}).get("recursion_limit", 25)),
+                recursion_limit=limit,
                 metadata=self._metadata(config),
             )
             run.checkpointed = not ephemeral

@@ -34,7 +34,7 @@ from ._context import GraphInterrupt, ParentCommand, TaskContext, enter, leave
 from ._errors import GraphRecursionError, InvalidUpdateError, NonDeterminismError
 from ._journal import Journal, encode_writes_error
 from ._step import GOTO, NULL_TASK, TaskPlan, boundary, null_task, plan, step_values
-from ._types import END, START, Command, Interrupt, Send
+from ._types import END, START, Command, Interrupt, Send, retry_for
 
 if TYPE_CHECKING:
     from ._graph import Branch, NodeSpec, Structure
@@ -241,17 +241,16 @@ class Run:
             except (GraphInterrupt, ParentCommand, NonDeterminismError, anyio.get_cancelled_exc_class()):
                 raise  # not the node's failure: never retried
             except Exception as e:
-                policy = node.retry
-                final = policy is None or attempt >= policy.max_attempts or not policy.should_retry(e)
+                policy = retry_for(node.retry, e, attempt)
+                final = policy is None
                 self.journal.add(
                     Kind.NODE_FAILED,
                     {"name": task.name, "error": repr(e), "type": type(e).__name__,
                      "attempt": attempt, "final": final},
                     run_id=self.run_id, step=step, task_id=task.id, ns=self.ns,
                 )
-                if final:
+                if policy is None:
                     raise
-                assert policy is not None
                 await anyio.sleep(policy.delay(attempt))
                 attempt += 1
 
@@ -278,6 +277,8 @@ class Run:
     async def _start_writes(self, value: Any) -> list[list[Any]]:
         writes = [[k, v] for k, v in self.structure.state.updates(value, START)]
         goto = await self._route(START, writes)
+        if goto:
+            _check_targets(self.structure, START, goto)
         return [*writes, [GOTO, goto]] if goto else writes
 
     def command_writes(self, command: Command) -> list[list[Any]]:
@@ -319,6 +320,7 @@ class Run:
         writes = [[k, v] for k, v in self.structure.state.updates(update, node.name)]
         goto += await self._route(node.name, writes)
         if goto:
+            _check_targets(self.structure, node.name, goto)
             writes.append([GOTO, goto])
         return writes, (dict(update) if isinstance(update, dict) else update)
 
@@ -338,6 +340,19 @@ class Run:
                             "config": {"configurable": {**base, "checkpoint_id": cp.id}},
                             "parent_config": {"configurable": {**base, "checkpoint_id": parent}}
                             if parent else None}}
+
+
+def _check_targets(structure: Structure, name: str, goto: list[Any]) -> None:
+    """Refuse a step that would plan a node the graph does not have, before it is
+    written: a ``Command(goto=...)``, a ``Send`` or a conditional edge of ``name``."""
+    for target in goto:
+        node = target.node if isinstance(target, Send) else target
+        if node != END and node not in structure.nodes:
+            what = f"Send({node!r}, ...)" if isinstance(target, Send) else repr(node)
+            raise InvalidUpdateError(
+                f"{name!r} sends the graph to {what}, which is not a node of this graph "
+                f"(nodes: {sorted(structure.nodes)})"
+            )
 
 
 def _targets(goto: Any) -> list[Any]:
@@ -381,7 +396,12 @@ def _branch_targets(br: Branch, result: Any) -> list[Any]:
                     f"{sorted(map(str, br.path_map))}"
                 )
             item = br.path_map[item]
-        if item is None or item == END:
+        if item is None or item == START:
+            raise ValueError(
+                f"conditional edge returned {item!r}, which is not a destination: return a "
+                "node's name, END, a Send, or a list of them"
+            )
+        if item == END:
             continue
         out.append(item)
     return out

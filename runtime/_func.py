@@ -27,7 +27,7 @@ from ._context import GraphInterrupt, TaskContext, current, in_loop_thread
 from ._errors import NonDeterminismError
 from ._graph import StateGraph
 from ._step import call_id
-from ._types import START, RetryPolicy
+from ._types import START, Retry, retry_for, retry_policies
 
 
 class TaskFuture:
@@ -58,10 +58,10 @@ class TaskFuture:
 
 
 class Task:
-    def __init__(self, fn: Callable[..., Any], *, name: str | None = None, retry: RetryPolicy | None = None) -> None:
+    def __init__(self, fn: Callable[..., Any], *, name: str | None = None, retry: Retry | None = None) -> None:
         self.fn = fn
         self.name = name or getattr(fn, "__name__", "task")
-        self.retry = retry
+        self.retry = retry_policies(retry, f"task {self.name!r}")
         self.is_async = inspect.iscoroutinefunction(fn)
         functools.update_wrapper(self, fn)
 
@@ -106,15 +106,13 @@ class Task:
             except anyio.get_cancelled_exc_class():
                 raise
             except Exception as e:  # noqa: BLE001 - handed to the caller through the future
-                policy = self.retry
-                final = policy is None or attempt >= policy.max_attempts or not policy.should_retry(e)
+                policy = retry_for(self.retry, e, attempt)
                 journal.add(Kind.TASK_RESULT, {"name": self.name, "ok": False, "value": repr(e),
                                                "attempt": attempt},
                             run_id=run.run_id, step=journal.cp.step + 1, task_id=tid, ns=run.ns)
-                if final:
+                if policy is None:
                     future._set(error=e)
                     return
-                assert policy is not None
                 await anyio.sleep(policy.delay(attempt))
                 attempt += 1
         try:
@@ -128,7 +126,7 @@ class Task:
 
 
 def task(fn: Callable[..., Any] | None = None, *, name: str | None = None,
-         retry: RetryPolicy | None = None, retry_policy: RetryPolicy | None = None) -> Any:
+         retry: Retry | None = None, retry_policy: Retry | None = None) -> Any:
     """Decorate a function whose calls are recorded and replayed (side effects go here)."""
     if fn is None:
         return lambda f: Task(f, name=name, retry=retry or retry_policy)
@@ -175,8 +173,8 @@ class entrypoint:  # noqa: N801 - LangGraph's name
 
     final = _Final
 
-    def __init__(self, checkpointer: Checkpointer | None = None, *, retry: RetryPolicy | None = None,
-                 retry_policy: RetryPolicy | None = None, **_: Any) -> None:
+    def __init__(self, checkpointer: Checkpointer | None = None, *, retry: Retry | None = None,
+                 retry_policy: Retry | None = None, **_: Any) -> None:
         self.checkpointer = checkpointer
         self.retry = retry or retry_policy
 

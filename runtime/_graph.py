@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._channels import StateCodec
 from ._errors import GraphValidationError
-from ._types import END, START, RetryPolicy
+from ._types import END, START, Retry, RetryPolicy, retry_policies
 
 if TYPE_CHECKING:
     from ._checkpointer import Checkpointer
@@ -22,7 +22,7 @@ class NodeSpec:
     name: str
     fn: Callable[..., Any]
     is_async: bool
-    retry: RetryPolicy | None = None
+    retry: tuple[RetryPolicy, ...] = ()
     subgraph: Any = None  # a CompiledGraph used as a node
     input_schema: Any = None
 
@@ -77,8 +77,8 @@ class StateGraph:
         node: str | Callable[..., Any],
         action: Callable[..., Any] | None = None,
         *,
-        retry: RetryPolicy | None = None,
-        retry_policy: RetryPolicy | None = None,
+        retry: Retry | None = None,
+        retry_policy: Retry | None = None,
         input: Any = None,
         input_schema: Any = None,
         **_: Any,
@@ -98,7 +98,7 @@ class StateGraph:
         sub = action if isinstance(action, CompiledGraph) else None
         fn = action if sub is None else sub.ainvoke
         self.nodes[node] = NodeSpec(
-            node, fn, sub is not None or _is_async(fn), retry or retry_policy, sub,
+            node, fn, sub is not None or _is_async(fn), retry_policies(retry or retry_policy, f"node {node!r}"), sub,
             input_schema or input,
         )
         return self

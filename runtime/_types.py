@@ -70,6 +70,33 @@ class RetryPolicy:
         return wait + random.uniform(0, 1) if self.jitter else wait
 
 
+Retry = RetryPolicy | Sequence[RetryPolicy]
+
+
+def retry_policies(retry: Any, where: str) -> tuple[RetryPolicy, ...]:
+    """A node's or task's ``retry_policy`` as a tuple: one policy or a sequence of them.
+
+    Raises TypeError (naming ``where``) for anything else, when the graph is built.
+    """
+    if retry is None:
+        return ()
+    policies = (retry,) if isinstance(retry, RetryPolicy) else retry
+    if not isinstance(policies, Sequence) or isinstance(policies, str) or not all(
+        isinstance(p, RetryPolicy) for p in policies
+    ):
+        raise TypeError(f"{where}: retry_policy must be a RetryPolicy or a list of them, got {retry!r}")
+    return tuple(policies)
+
+
+def retry_for(policies: tuple[RetryPolicy, ...], error: BaseException, attempt: int) -> RetryPolicy | None:
+    """The policy that retries ``error`` after ``attempt`` attempts, or None: as LangGraph,
+    the first policy whose ``retry_on`` matches the error decides."""
+    for policy in policies:
+        if policy.should_retry(error):
+            return policy if attempt < policy.max_attempts else None
+    return None
+
+
 def default_retry_on(error: BaseException) -> bool:
     """As LangGraph: retry connection errors and the unknown; not programming errors."""
     if isinstance(error, ConnectionError):

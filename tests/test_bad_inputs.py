@@ -56,6 +56,7 @@ from lograph.runtime import (
     GraphValidationError,
     InvalidUpdateError,
     ResumeError,
+    Send,
     StateGraph,
     interrupt,
 )
@@ -237,6 +238,78 @@ async def test_a_node_writing_a_key_not_in_the_schema(
         assert "'bad'" in str(info.value) and "'nope'" in str(info.value)
         await check_failed_run_left_no_bad_write(saver, graph, "t", before, "nope")
         tally("bad_inputs", calls_refused=1)
+
+
+def going_to(how: str, target: Any) -> StateGraph:
+    """"a" then "b", except that "b" sends the graph to ``target`` (``how``: its own
+    Command, a Send, or its conditional edge)."""
+    b = StateGraph(State)
+    b.add_node("a", lambda s: {"log": ["a"]})
+    if how == "command":
+        b.add_node("b", lambda s: Command(update={"log": ["b"]}, goto=target))
+    elif how == "send":
+        b.add_node("b", lambda s: Command(update={"log": ["b"]}, goto=[Send(target, {})]))
+    else:
+        b.add_node("b", lambda s: {"log": ["b"]})
+        b.add_conditional_edges("b", lambda s: target)
+    b.add_edge(START, "a")
+    b.add_edge("a", "b")
+    return b
+
+
+@pytest.mark.parametrize("how", ["command", "send", "router"])
+async def test_a_node_sending_the_graph_to_an_unknown_node(
+    anyio_backend: str, store_kind: str, tmp_path: Path, how: str
+) -> None:
+    """The run fails at that node, naming both; no checkpoint ever plans the unknown node
+    (it would fail every later run on the thread as a replay of a node that is not there)."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = going_to(how, "ghost").compile(checkpointer=saver)
+        with pytest.raises(InvalidUpdateError) as info:
+            await graph.ainvoke({"log": ["in"]}, cfg("t"), durability="sync")
+        assert "'b'" in str(info.value) and "'ghost'" in str(info.value)
+        events = await saver.log.read("t")
+        assert finished(events) == ["failed"]
+        for body in bodies(events, Kind.CHECKPOINT) + bodies(events, Kind.NODE_WRITES):
+            assert "ghost" not in repr(body)
+        state = await graph.aget_state(cfg("t"))
+        assert state.values == {"log": ["in", "a"]} and state.next == ("b",)
+        tally("bad_inputs", calls_refused=1)
+
+
+async def test_update_state_sending_the_graph_to_an_unknown_node(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    async with saver_with_history(store_kind, tmp_path) as (saver, graph):
+        await refused(
+            saver.log, "update_state goto unknown", InvalidUpdateError,
+            lambda: graph.aupdate_state(cfg("done"), Command(goto="zzz"), as_node="a"), "'zzz'",
+        )
+
+
+@pytest.mark.parametrize("bad", [None, START])
+async def test_a_conditional_edge_returning_no_destination(
+    anyio_backend: str, store_kind: str, tmp_path: Path, bad: Any
+) -> None:
+    """As LangGraph: a router must return a node, END or a Send; None is a bug, not END."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = going_to("router", bad).compile(checkpointer=saver)
+        with pytest.raises(ValueError, match="not a destination") as info:
+            await graph.ainvoke({"log": ["in"]}, cfg("t"), durability="sync")
+        assert repr(bad) in str(info.value)
+        assert (await graph.aget_state(cfg("t"))).next == ("b",)
+
+
+@pytest.mark.parametrize("limit", [0, -1, "5", 2.5, True])
+async def test_a_recursion_limit_that_is_not_a_positive_whole_number(
+    anyio_backend: str, store_kind: str, tmp_path: Path, limit: Any
+) -> None:
+    async with saver_with_history(store_kind, tmp_path) as (saver, graph):
+        await refused(
+            saver.log, "bad recursion_limit", ValueError,
+            lambda: graph.ainvoke({"log": ["x"]}, cfg("new") | {"recursion_limit": limit}),
+            "recursion_limit", repr(limit),
+        )
 
 
 # --- values the codec cannot store ----------------------------------------------------------------

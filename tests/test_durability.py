@@ -602,6 +602,50 @@ async def test_task_retry_attempts_are_in_the_log(
         assert len(bodies((await saver.log.read("t"))[before:], Kind.TASK_RESULT)) == 0
 
 
+async def test_a_list_of_retry_policies_uses_the_first_that_matches(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """As LangGraph: a node or task may take several policies; for each failure, the
+    first policy whose ``retry_on`` matches decides whether and how often to retry."""
+    calls: Counter[str] = Counter()
+    policies = [
+        RetryPolicy(initial_interval=0.0, jitter=False, max_attempts=2, retry_on=ConnectionError),
+        RetryPolicy(initial_interval=0.0, jitter=False, max_attempts=4, retry_on=KeyError),
+    ]
+
+    async def flaky(state: NodeState) -> dict[str, Any]:
+        calls["node"] += 1
+        if calls["node"] < 3:
+            raise KeyError("not yet")  # the second policy's: up to 4 attempts
+        return {"out": ["node"]}
+
+    @task(retry_policy=policies)
+    async def fetch(n: int) -> int:
+        calls["task"] += 1
+        raise ConnectionError("down")  # the first policy's: 2 attempts, then the error
+
+    async with open_saver(store_kind, tmp_path) as saver:
+        builder = StateGraph(NodeState)
+        builder.add_node("flaky", flaky, retry_policy=policies)
+        builder.add_edge(START, "flaky")
+        graph = builder.compile(checkpointer=saver)
+        assert await graph.ainvoke({"out": []}, cfg("t"), durability="sync") == {"out": ["node"]}
+        failed = bodies(await saver.log.read("t"), Kind.NODE_FAILED)
+        assert [(f["attempt"], f["final"]) for f in failed] == [(1, False), (2, False)]
+
+        @entrypoint(checkpointer=saver)
+        async def crawl(n: int) -> int:
+            return await fetch(n)
+
+        with pytest.raises(ConnectionError, match="down"):
+            await crawl.ainvoke(1, cfg("f"), durability="sync")
+        assert calls["task"] == 2
+    with pytest.raises(TypeError, match="retry_policy"):
+        StateGraph(NodeState).add_node("x", flaky, retry_policy=[policies[0], "often"])
+    with pytest.raises(TypeError, match="retry_policy"):
+        task(retry_policy=3)(fetch)
+
+
 # --- non-determinism ---------------------------------------------------------------------------
 
 
