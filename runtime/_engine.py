@@ -92,6 +92,8 @@ class Run:
         journal = self.journal
         taken = 0
         first = first_step = True
+        if resuming:  # as LangGraph: a resumed run streams the state it starts from
+            self.emit("values", self.structure.state.visible(journal.cp.values))
         while True:
             cp = journal.cp
             tasks = plan(cp, self.ns)
@@ -103,6 +105,7 @@ class Run:
                 self.add_checkpoint("loop", cp.step + 1, b.delta, b.next, b.barriers)
                 continue
             if not (first and resuming) and _matches(self.before, tasks):
+                self.emit("updates", {"__interrupt__": ()})  # a breakpoint: no Interrupt to answer
                 return "interrupted"
             first = False
             if taken >= self.limit and tasks[0].name != START:
@@ -129,6 +132,9 @@ class Run:
                 if self.failure is not None:
                     raise self.failure
                 if self.new_interrupts or self.paused or journal.cp.interrupts:
+                    if self.new_interrupts:
+                        self.emit("values", {**self.structure.state.visible(journal.cp.values),
+                                             "__interrupt__": tuple(self.new_interrupts)})
                     return "interrupted"
                 writes = journal.cp.writes
                 # (a Command input's goto adds tasks the fold cannot see in ``next``: no refs)
@@ -142,6 +148,7 @@ class Run:
                 await self.pace()
             if _matches(self.after, tasks):
                 await journal.barrier()
+                self.emit("updates", {"__interrupt__": ()})
                 return "interrupted"
 
     def _check_known(self, tasks: list[TaskPlan]) -> None:

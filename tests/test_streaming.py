@@ -16,7 +16,7 @@ import anyio.lowlevel
 import pytest
 
 from lograph.adapters.memory import MemorySaver
-from lograph.runtime import END, START, Send, StateGraph, get_stream_writer
+from lograph.runtime import END, START, Command, Send, StateGraph, get_stream_writer, interrupt
 from tests._stores import open_saver
 
 
@@ -235,6 +235,56 @@ async def test_values_mode_on_a_thread_starts_from_the_saved_state(
             {"log": ["in", "a", "b", "in2", "a"], "last": "a"},
             {"log": ["in", "a", "b", "in2", "a", "b"], "last": "b"},
         ]
+
+
+class X(TypedDict):
+    x: int
+
+
+def ask_node(state: X) -> dict[str, Any]:
+    return {"x": interrupt("ok?")}
+
+
+@pytest.mark.anyio
+async def test_interrupts_and_resumes_in_the_stream(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """As LangGraph 1.2.22 streams them: a dynamic interrupt ends ``values`` with the state
+    and ``__interrupt__``; a breakpoint ends ``updates`` with ``{"__interrupt__": ()}``;
+    a resumed run starts ``values`` with the state it resumes from."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        b = StateGraph(X)
+        b.add_node("a", lambda s: {"x": s["x"] + 1})
+        b.add_node("z", lambda s: {"x": s["x"] * 10})
+        b.add_edge(START, "a")
+        b.add_edge("a", "z")
+        before = b.compile(checkpointer=saver, interrupt_before=["z"])
+        assert await collect(before, {"x": 1}, cfg("b"), stream_mode="values") == [{"x": 1}, {"x": 2}]
+        assert await collect(before, None, cfg("b"), stream_mode="values") == [{"x": 2}, {"x": 20}]
+        after = b.compile(checkpointer=saver, interrupt_after=["a"])
+        assert await collect(after, {"x": 1}, cfg("c"), stream_mode=["values", "updates"]) == [
+            ("values", {"x": 1}), ("updates", {"a": {"x": 2}}), ("values", {"x": 2}),
+            ("updates", {"__interrupt__": ()}),
+        ]
+        assert await after.ainvoke({"x": 1}, cfg("d")) == {"x": 2}
+
+        asking = StateGraph(X)
+        asking.add_node("ask", ask_node)
+        asking.add_edge(START, "ask")
+        graph = asking.compile(checkpointer=saver)
+        chunks = await collect(graph, {"x": 1}, cfg("e"), stream_mode=["values", "updates"])
+        (pending,) = (await graph.aget_state(cfg("e"))).interrupts
+        assert pending.value == "ok?"
+        assert chunks == [
+            ("values", {"x": 1}), ("updates", {"__interrupt__": (pending,)}),
+            ("values", {"x": 1, "__interrupt__": (pending,)}),
+        ]
+        resumed = await collect(graph, Command(resume=7), cfg("e"), stream_mode="values")
+        assert resumed == [{"x": 1}, {"x": 7}]
+
+
+def cfg(thread: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": thread}}
 
 
 @pytest.mark.anyio
