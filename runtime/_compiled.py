@@ -477,6 +477,8 @@ class CompiledGraph:
         saver, thread, ns = self._target(config)
         events = await saver.log.read(thread)
         _verified(thread, events)
+        # as LangGraph's savers list it: a config naming a checkpoint lists that one only
+        only = ((config or {}).get("configurable") or {}).get("checkpoint_id")
         below = None
         if before:
             bid = (before.get("configurable") or {}).get("checkpoint_id")
@@ -485,6 +487,8 @@ class CompiledGraph:
         count = 0
         for cp in reversed(_records(events, thread)):
             if below is not None and cp.checkpoint >= below:
+                continue
+            if only and cp.id != only:
                 continue
             if filter and any(cp.metadata.get(k) != v for k, v in filter.items()):
                 continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypedDict
 
 from lograph.eventlog import register_type
 
@@ -107,3 +107,9 @@ def add_messages(left: Any, right: Any) -> list[Any]:
             index[m.id] = len(merged)
             merged.append(m)
     return [m for m in merged if m.id not in removed] if removed else merged
+
+
+class MessagesState(TypedDict):
+    """LangGraph's prebuilt state: one ``messages`` channel with the ``add_messages`` reducer."""
+
+    messages: Annotated[list[Any], add_messages]

@@ -24,7 +24,7 @@ def test_langgraph_names_are_exported_from_runtime() -> None:
 
     for item in ("StateGraph", "START", "END", "Send", "Command", "interrupt", "task",
                  "entrypoint", "RetryPolicy", "StateSnapshot", "Interrupt", "get_stream_writer",
-                 "add_messages"):
+                 "add_messages", "MessagesState"):
         assert item in runtime.__all__, item
 
 

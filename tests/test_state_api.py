@@ -261,6 +261,9 @@ async def test_history_limit_before_and_filter(
         assert steps(await history(graph, config, filter={"source": "input"})) == [3, -1]
         assert steps(await history(graph, config, filter={"step": 1})) == [1]
         assert steps(await history(graph, config, filter={"source": "update"})) == []
+        # as LangGraph's savers list: a config naming a checkpoint lists that one only
+        assert steps(await history(graph, snaps[4].config)) == [2]
+        assert steps(await history(graph, snaps[4].config, filter={"step": 1})) == []
 
 
 # --- update_state -----------------------------------------------------------------------
