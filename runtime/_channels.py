@@ -68,6 +68,10 @@ def channels_of(schema: Any) -> dict[str, Channel]:
 class StateCodec:
     """Converts between channel values (a dict) and what nodes see (the schema's type)."""
 
+    #: The one channel that is the graph's output (an ``@entrypoint``'s return value);
+    #: None: the whole state is. Users see, stream and get this, never the other channels.
+    output_key: str | None = None
+
     def __init__(self, schema: Any) -> None:
         self.schema = schema
         self.channels = channels_of(schema)
@@ -86,6 +90,23 @@ class StateCodec:
         out = {k: f() for k, f in self._initial.items() if k not in values}
         out.update(values)
         return out
+
+    def output(self, values: dict[str, Any]) -> Any:
+        """What users see of ``values``: the state, or the output channel's value."""
+        if self.output_key is None:
+            return self.visible(values)
+        return values.get(self.output_key)
+
+    def output_of(self, update: Any) -> Any:
+        """What users see of a node's update (in the ``updates`` stream)."""
+        if self.output_key is None or not isinstance(update, dict):
+            return update
+        return update.get(self.output_key)
+
+    def shows(self, changed: dict[str, Any]) -> bool:
+        """Whether a step that changed the channels ``changed`` changed what users see
+        (as LangGraph, the ``values`` stream has a chunk only for such a step)."""
+        return bool(changed) if self.output_key is None else self.output_key in changed
 
     def to_node(self, values: dict[str, Any]) -> Any:
         values = self.visible(values)

@@ -618,15 +618,17 @@ def _snapshot_of(
         for t in tasks
     )
     if live:
-        values = _detached(graph._live_values(cp, ns) if graph is not None else cp.values)
+        values = graph.structure.state.output(graph._live_values(cp, ns)) if graph is not None else cp.values
         nxt = tuple(t.name for t in tasks if t.id not in cp.writes)
         pregel = tuple(p for p in pregel if p.id not in cp.writes)
     else:
-        values = _detached(graph.structure.state.visible(cp.values) if graph is not None else cp.values)
+        values = graph.structure.state.output(cp.values) if graph is not None else cp.values
         nxt = tuple(t.name for t in tasks)
     parent = cp.parent_id
     return StateSnapshot(
-        values, nxt, {"configurable": {**base, "checkpoint_id": cp.id}}, dict(cp.metadata),
+        _detached(values) if isinstance(values, dict)
+        else values.copy() if isinstance(values, list | set | deque) else values,
+        nxt, {"configurable": {**base, "checkpoint_id": cp.id}}, dict(cp.metadata),
         _iso(cp.created_at),
         {"configurable": {**base, "checkpoint_id": parent}} if parent else None,
         pregel, tuple(i for p in pregel for i in p.interrupts),

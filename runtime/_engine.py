@@ -92,8 +92,9 @@ class Run:
         journal = self.journal
         taken = 0
         first = first_step = True
-        if resuming:  # as LangGraph: a resumed run streams the state it starts from
-            self.emit("values", self.structure.state.visible(journal.cp.values))
+        state = self.structure.state
+        if resuming and state.shows(journal.cp.values):
+            self.emit("values", state.output(journal.cp.values))  # as LangGraph: where it resumes
         while True:
             cp = journal.cp
             tasks = plan(cp, self.ns)
@@ -133,7 +134,8 @@ class Run:
                     raise self.failure
                 if self.new_interrupts or self.paused or journal.cp.interrupts:
                     if self.new_interrupts:
-                        self.emit("values", {**self.structure.state.visible(journal.cp.values),
+                        shown = state.output(journal.cp.values)
+                        self.emit("values", {**(shown if isinstance(shown, dict) else {}),
                                              "__interrupt__": tuple(self.new_interrupts)})
                     return "interrupted"
                 writes = journal.cp.writes
@@ -143,7 +145,8 @@ class Run:
             first_step = False
             self.add_checkpoint("loop", step, b.delta, b.next, b.barriers)
             taken += 0 if tasks[0].name == START else 1
-            self.emit("values", self.structure.state.visible(journal.cp.values))
+            if state.shows(b.delta):
+                self.emit("values", state.output(journal.cp.values))
             if self.pace is not None:
                 await self.pace()
             if _matches(self.after, tasks):
@@ -218,7 +221,7 @@ class Run:
                 tg.cancel_scope.cancel()
             return
         if task.name != START:
-            self.emit("updates", {task.name: update})
+            self.emit("updates", {task.name: self.structure.state.output_of(update)})
         if task.name != START and self.debug:
             self.emit("debug", {"type": "task_result", "step": step, "timestamp": _now(),
                                 "payload": {"id": task.id, "name": task.name, "error": None,
@@ -342,7 +345,7 @@ class Run:
         base = {"thread_id": self.journal.thread, "checkpoint_ns": self.ns}
         parent = cp.parent_id
         return {"type": "checkpoint", "step": cp.step, "timestamp": _now(),
-                "payload": {"values": self.structure.state.visible(cp.values),
+                "payload": {"values": self.structure.state.output(cp.values),
                             "metadata": cp.metadata, "next": [t["name"] for t in cp.next],
                             "config": {"configurable": {**base, "checkpoint_id": cp.id}},
                             "parent_config": {"configurable": {**base, "checkpoint_id": parent}}

@@ -121,6 +121,7 @@ class Task:
         except EncodeError as e:
             future._set(error=e)
             return
+        run.emit("updates", {self.name: value})  # as LangGraph streams a task's result
         await journal.barrier()  # sync mode: durable before the caller continues
         future._set(value)
 
@@ -161,6 +162,17 @@ class EntrypointGraph(CompiledGraph):
     def astream(self, input: Any, config: dict[str, Any] | None = None, **kw: Any) -> Any:
         return super().astream(self._wrap(input), config, **kw)
 
+    async def aupdate_state(
+        self, config: dict[str, Any], values: Any, as_node: str | None = None, **kw: Any,
+    ) -> dict[str, Any]:
+        """``values`` is what the function returned (LangGraph: it becomes both the
+        thread's state and the next call's ``previous``)."""
+        from ._types import Command
+
+        if values is not None and not isinstance(values, Command):
+            values = {"__end__": values, "__previous__": values}
+        return await super().aupdate_state(config, values, as_node, **kw)
+
     def _output(self, cp: Any) -> Any:
         out = super()._output(cp)
         if "__interrupt__" in out:
@@ -195,6 +207,7 @@ class entrypoint:  # noqa: N801 - LangGraph's name
             return {"__end__": value, "__previous__": value}
 
         builder = StateGraph(_EntryState)
+        builder._state.output_key = "__end__"  # users see the return value, as in LangGraph
         name = getattr(fn, "__name__", "entrypoint")
         builder.add_node(name, node, retry=self.retry)
         builder.add_edge(START, name)

@@ -16,7 +16,17 @@ import anyio.lowlevel
 import pytest
 
 from lograph.adapters.memory import MemorySaver
-from lograph.runtime import END, START, Command, Send, StateGraph, get_stream_writer, interrupt
+from lograph.runtime import (
+    END,
+    START,
+    Command,
+    Send,
+    StateGraph,
+    entrypoint,
+    get_stream_writer,
+    interrupt,
+    task,
+)
 from tests._stores import open_saver
 
 
@@ -285,6 +295,45 @@ async def test_interrupts_and_resumes_in_the_stream(
 
 def cfg(thread: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread}}
+
+
+@pytest.mark.anyio
+async def test_an_entrypoint_shows_its_return_value_not_its_channels(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """As LangGraph 1.2.22 (same program): the state, the values stream and update_state
+    of an @entrypoint are its return value; each @task result is an update."""
+
+    @task
+    async def double(x: int) -> int:
+        return x * 2
+
+    async with open_saver(store_kind, tmp_path) as saver:
+
+        @entrypoint(checkpointer=saver)
+        async def wf(inp: list[int]) -> list[int]:
+            return [await double(i) for i in inp]
+
+        assert await collect(wf, [1, 2], cfg("v"), stream_mode="values") == [[2, 4]]
+        assert await collect(wf, [1, 2], cfg("u"), stream_mode="updates") == [
+            {"double": 2}, {"double": 4}, {"wf": [2, 4]},
+        ]
+        state = await wf.aget_state(cfg("v"))
+        assert state.values == [2, 4] and state.next == ()
+        history = [s.values async for s in wf.aget_state_history(cfg("v"))]
+        assert history[:1] == [[2, 4]]
+        await wf.aupdate_state(cfg("v"), [9, 9])
+        assert (await wf.aget_state(cfg("v"))).values == [9, 9]
+
+        @entrypoint(checkpointer=saver)
+        async def saving(inp: int, *, previous: Any = None) -> Any:
+            return entrypoint.final(value=f"got {inp} after {previous}", save=inp)
+
+        assert await saving.ainvoke(1, cfg("f")) == "got 1 after None"
+        assert (await saving.aget_state(cfg("f"))).values == "got 1 after None"
+        assert await saving.ainvoke(2, cfg("f")) == "got 2 after 1"
+
+
 
 
 @pytest.mark.anyio
