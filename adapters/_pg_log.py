@@ -129,12 +129,14 @@ async def _retrying(
 
 
 def _columns(batch: Sequence[Append], items: Sequence[int]) -> list[list[Any]]:
-    """The insert statement's twelve parallel arrays for ``items`` of ``batch``."""
-    cols: list[list[Any]] = [[] for _ in range(12)]
+    """The insert statement's thirteen parallel arrays for ``items`` of ``batch``."""
+    cols: list[list[Any]] = [[] for _ in range(13)]
     (threads, seqs, parents, kinds, run_ids, steps, task_ids, nss, tss, bodies, hashes,
-     bases) = cols
+     bases, phashes) = cols
     for i in items:
         item = batch[i]
+        phashes.append(item.parent_hash if item.checks_parent() else None)
+        phashes.extend([None] * (len(item.events) - 1))
         for e in item.events:
             threads.append(item.thread)
             seqs.append(e.seq)
@@ -429,6 +431,13 @@ class PostgresLog:
     async def head(self, thread: str) -> int:
         async def fetch(conn: Conn) -> int:
             return int(await conn.fetchval(self._sql.head, thread))
+
+        return await self._call("head", fetch)
+
+    async def head_event(self, thread: str) -> tuple[int, bytes]:
+        async def fetch(conn: Conn) -> tuple[int, bytes]:
+            row = await conn.fetchrow(self._sql.head_event, thread)
+            return (0, b"") if row is None else (int(row[0]), bytes(row[1]))
 
         return await self._call("head", fetch)
 

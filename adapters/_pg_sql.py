@@ -115,19 +115,26 @@ class Statements:
         # The check is a scalar subquery, never EXISTS: PostgreSQL may turn EXISTS into
         # a hashed subplan that reads the whole table on every append (seen with
         # generic plans); a scalar subquery is always one primary-key probe.
+        # An item's first row may also carry ``phash``, the hash its writer read for the
+        # event it follows: a stored parent with another hash (the thread was deleted
+        # and written again) fails the row the same way.
         self.insert = f"""
             INSERT INTO {s}.events (thread, {_COLUMNS})
             SELECT t.thread,
-                   CASE WHEN t.base = 0 OR t.seq <> t.base + 1 OR (
-                            SELECT p.seq FROM {s}.events p
-                            WHERE p.thread = t.thread AND p.seq = t.base) IS NOT NULL
+                   CASE WHEN t.seq <> t.base + 1 OR (
+                            (t.base = 0 OR (
+                                SELECT p.seq FROM {s}.events p
+                                WHERE p.thread = t.thread AND p.seq = t.base) IS NOT NULL)
+                            AND (t.phash IS NULL OR (
+                                SELECT p.hash FROM {s}.events p
+                                WHERE p.thread = t.thread AND p.seq = t.parent) = t.phash))
                         THEN t.seq END,
                    t.parent, t.kind, t.run_id, t.step, t.task_id, t.ns, t.ts, t.body, t.hash
             FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::smallint[], $5::text[],
                         $6::bigint[], $7::text[], $8::text[], $9::float8[], $10::bytea[],
-                        $11::bytea[], $12::bigint[])
+                        $11::bytea[], $12::bigint[], $13::bytea[])
                  AS t(thread, seq, parent, kind, run_id, step, task_id, ns, ts, body, hash,
-                      base)"""
+                      base, phash)"""
         # After an unknown outcome: which first events of the pending items are stored.
         # (a scalar subquery per item: always a primary-key probe, never a table scan)
         self.stored_hashes = f"""
@@ -139,6 +146,9 @@ class Statements:
             "WHERE thread = $1 AND seq > $2 AND seq <= $3 ORDER BY seq"
         )
         self.head = f"SELECT coalesce(max(seq), 0) FROM {s}.events WHERE thread = $1"
+        self.head_event = (
+            f"SELECT seq, hash FROM {s}.events WHERE thread = $1 ORDER BY seq DESC LIMIT 1"
+        )
         # What folding a thread's head from cold needs, in one statement (see
         # PostgresLog.load_head), as rows (part, seq, ...): part 0 is the head (seq) and
         # the schema version (parent); part 1 the newest $2 snapshots at or below the

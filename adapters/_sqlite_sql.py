@@ -76,6 +76,8 @@ _META = (
 )
 _INSERT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _HEAD = "SELECT max(seq) FROM events WHERE thread = ?"
+_HEAD_EVENT = "SELECT seq, hash FROM events WHERE thread = ? ORDER BY seq DESC LIMIT 1"
+_HASH_AT = "SELECT hash FROM events WHERE thread = ? AND seq = ?"
 _READ = (
     "SELECT seq, parent, kind, run_id, step, task_id, ns, ts, body, hash FROM events "
     "WHERE thread = ? AND seq > ? AND seq <= ? ORDER BY seq"
@@ -335,16 +337,30 @@ def append_batch(conn: sqlite3.Connection, batch: Sequence[Append]) -> list[Base
         return write(conn, _append_one_by_one, batch)
 
 
-def _stale(conn: sqlite3.Connection, heads: dict[str, int], item: Append) -> ConflictError | None:
-    """The item's conflict if its thread's head (as this transaction has it) moved on."""
-    head = heads.get(item.thread)
-    if head is None:
-        head = heads[item.thread] = _head(conn, item.thread)
-    return None if head == item.expect_head else ConflictError(item.thread, item.expect_head, head)
+Heads = dict[str, tuple[int, bytes]]  # a thread's head as this transaction has it: seq, hash
+
+
+def _stale(conn: sqlite3.Connection, heads: Heads, item: Append) -> ConflictError | None:
+    """The item's conflict if its thread's head moved on, or if the event it follows is
+    no longer the one its writer read (the thread was deleted and written again)."""
+    found = heads.get(item.thread)
+    if found is None:
+        found = heads[item.thread] = head_event(conn, item.thread)
+    head, digest = found
+    if head != item.expect_head:
+        return ConflictError(item.thread, item.expect_head, head)
+    if item.checks_parent():
+        parent = item.events[0].parent
+        if parent != head:  # a fork's first event: its parent is below the head
+            row = conn.execute(_HASH_AT, (item.thread, parent)).fetchone()
+            digest = row[0] if row is not None else b""
+        if digest != item.parent_hash:
+            return ConflictError(item.thread, item.expect_head, head)
+    return None
 
 
 def _append_all(conn: sqlite3.Connection, batch: Sequence[Append]) -> list[BaseException | None]:
-    heads: dict[str, int] = {}
+    heads: Heads = {}
     results: list[BaseException | None] = []
     rows: list[tuple[object, ...]] = []
     for item in batch:
@@ -353,7 +369,7 @@ def _append_all(conn: sqlite3.Connection, batch: Sequence[Append]) -> list[BaseE
             results.append(conflict)
             continue
         rows += _rows(item)
-        heads[item.thread] = item.events[-1].seq
+        heads[item.thread] = (item.events[-1].seq, item.events[-1].hash)
         results.append(None)
     try:
         conn.executemany(_INSERT, rows)
@@ -366,7 +382,7 @@ def _append_one_by_one(
     conn: sqlite3.Connection, batch: Sequence[Append]
 ) -> list[BaseException | None]:
     """The backstop path: each item inside its own savepoint, so one refusal undoes one item."""
-    heads: dict[str, int] = {}
+    heads: Heads = {}
     results: list[BaseException | None] = []
     for item in batch:
         conflict = _stale(conn, heads, item)
@@ -379,11 +395,11 @@ def _append_one_by_one(
         except sqlite3.IntegrityError as e:
             conn.execute("ROLLBACK TO item")
             conn.execute("RELEASE item")
-            heads[item.thread] = _head(conn, item.thread)
-            results.append(_item_error(e, item, heads[item.thread]))
+            heads[item.thread] = head_event(conn, item.thread)
+            results.append(_item_error(e, item, heads[item.thread][0]))
             continue
         conn.execute("RELEASE item")
-        heads[item.thread] = item.events[-1].seq
+        heads[item.thread] = (item.events[-1].seq, item.events[-1].hash)
         results.append(None)
     return results
 
@@ -419,6 +435,11 @@ def read(conn: sqlite3.Connection, thread: str, after: int, upto: int | None) ->
 
 def head(conn: sqlite3.Connection, thread: str) -> int:
     return _head(conn, thread)
+
+
+def head_event(conn: sqlite3.Connection, thread: str) -> tuple[int, bytes]:
+    row = conn.execute(_HEAD_EVENT, (thread,)).fetchone()
+    return (0, b"") if row is None else (int(row[0]), bytes(row[1]))
 
 
 def threads(conn: sqlite3.Connection) -> list[ThreadInfo]:

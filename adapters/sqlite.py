@@ -316,6 +316,10 @@ class SqliteLog:
         seq: int = await self._here_or_worker(sql.head, thread)
         return seq
 
+    async def head_event(self, thread: str) -> tuple[int, bytes]:
+        found: tuple[int, bytes] = await self._here_or_worker(sql.head_event, thread)
+        return found
+
     async def threads(self) -> list[ThreadInfo]:
         infos: list[ThreadInfo] = await self._call(sql.threads)
         return infos

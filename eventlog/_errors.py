@@ -20,6 +20,8 @@ class ConflictError(LogError):
         self.expected_head = expected_head
         self.actual_head = actual_head
         where = f"; its head is now {actual_head}" if actual_head is not None else ""
+        if actual_head == expected_head:  # the same seq, another event: see Append.parent_hash
+            where = "; it was deleted and written again up to that seq"
         super().__init__(
             f"thread {thread!r} was advanced by another writer (expected head {expected_head}{where}); "
             "this append was not written (a run keeps the steps it committed before): reload "

@@ -21,10 +21,14 @@ class MemoryLog:
         if self._closed:  # as the stores on disk: a closed log is never used by mistake
             raise StoreUnavailableError("the in-memory log is closed")
 
-    def _append_now(self, thread: str, events: Sequence[Event], expect_head: int) -> None:
+    def _append_now(self, thread: str, events: Sequence[Event], expect_head: int,
+                    parent_hash: bytes | None = None) -> None:
         check_append(thread, events, expect_head)
         log = self._events.setdefault(thread, [])
-        if len(log) != expect_head:
+        parent = events[0].parent
+        if len(log) != expect_head or (
+            parent_hash is not None and parent and log[parent - 1].hash != parent_hash
+        ):
             raise ConflictError(thread, expect_head, len(log))
         log.extend(events)
 
@@ -37,7 +41,7 @@ class MemoryLog:
         results: list[BaseException | None] = []
         for item in batch:
             try:
-                self._append_now(item.thread, item.events, item.expect_head)
+                self._append_now(item.thread, item.events, item.expect_head, item.parent_hash)
             except (ConflictError, ValueError) as e:
                 results.append(e)
             else:
@@ -53,6 +57,11 @@ class MemoryLog:
     async def head(self, thread: str) -> int:
         self._open()
         return len(self._events.get(thread, ()))
+
+    async def head_event(self, thread: str) -> tuple[int, bytes]:
+        self._open()
+        log = self._events.get(thread)
+        return (len(log), log[-1].hash) if log else (0, b"")
 
     async def threads(self) -> list[ThreadInfo]:
         self._open()

@@ -8,6 +8,12 @@ events only if the thread's newest seq is still ``expect_head``; otherwise it wr
 nothing and raises :class:`ConflictError`. Stores get this from the primary key
 ``(thread, seq)``: two writers that read the same head both try to insert
 ``expect_head + 1`` and only one can.
+
+A seq alone does not name an event for ever: a deleted thread written again reuses
+seqs 1, 2, ... So a group commit's item may also carry ``parent_hash``, the hash of
+the event its first event follows as the writer read it; the store then refuses the
+item (ConflictError) unless that stored event still has that hash. Otherwise a writer
+that cached the old thread would extend the new one with events chained to the old.
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ class Append:
     thread: str
     events: tuple[Event, ...]
     expect_head: int
+    parent_hash: bytes | None = None  # of the stored event ``events[0].parent`` (None: unchecked)
+
+    def checks_parent(self) -> bool:
+        """Whether the store must compare ``parent_hash`` with the stored parent's hash."""
+        return self.parent_hash is not None and self.events[0].parent > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +72,11 @@ class EventLog(Protocol):
 
     async def head(self, thread: str) -> int:
         """The thread's newest seq, 0 for a thread with no events."""
+        ...
+
+    async def head_event(self, thread: str) -> tuple[int, bytes]:
+        """The thread's newest seq and that event's hash; ``(0, b"")`` for no events.
+        (A cache of the thread is current only if both match: see ``parent_hash``.)"""
         ...
 
     async def threads(self) -> list[ThreadInfo]:

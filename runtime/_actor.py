@@ -5,8 +5,9 @@ the lock's wait queue is the mailbox), so within a process they never interleave
 Across processes the log's optimistic append makes the loser fail with a conflict.
 
 The actor caches the fold at the thread's head, so consecutive runs do not re-read
-the log; at the start of every turn it asks the store for the head (one cheap query)
-and reloads only if another process moved it.
+the log; at the start of every turn it asks the store for the head (one cheap query:
+its seq and hash, since a thread deleted and written again reuses seqs) and reloads
+only if another process moved it.
 
 Snapshots (a cache of the fold, every ``snapshot_every`` events) are all kept, each
 stored as its change since the previous one on the branch (a full one every
@@ -90,8 +91,15 @@ class ThreadActor:
             if not head:
                 return 0, (Checkpoint(), None)
             return head, await self.load_branch(head, prefetched=(recent, events))
-        head = await self.saver.log.head(self.thread)
-        if head == self.head and self.cached is not None:
+        head_event = getattr(self.saver.log, "head_event", None)
+        if head_event is not None:
+            head, digest = await head_event(self.thread)
+            current = self.cached is not None and self.cached.head == head and (
+                self.cached.head_hash == digest)
+        else:  # a store without it: the seq alone (see EventLog.head_event)
+            head = await self.saver.log.head(self.thread)
+            current = self.cached is not None
+        if head == self.head and current:
             return head, None
         return head, (await self.load_branch(head) if head else (Checkpoint(), None))
 

@@ -92,17 +92,18 @@ class Committer:
             self.turns += delta
 
     async def commit(
-        self, thread: str, events: Sequence[Event], expect_head: int, *, waiting: bool = True
+        self, thread: str, events: Sequence[Event], expect_head: int, *, waiting: bool = True,
+        parent_hash: bytes | None = None,
     ) -> None:
         """Return once ``events`` are durable in the store, or raise their error.
 
         ``waiting``: the run waits for this commit (False for a background flush, which
-        must never hold up the run's event loop).
+        must never hold up the run's event loop). ``parent_hash``: see ``Append``.
 
         Shielded: once queued, the append completes even if the caller is cancelled, so
         a cancelled run never leaves the writer with half a batch.
         """
-        request = _Request(Append(thread, tuple(events), expect_head))
+        request = _Request(Append(thread, tuple(events), expect_head, parent_hash))
         lane = self._lane()
         lane.queue.append(request)
         with anyio.CancelScope(shield=True):

@@ -42,6 +42,9 @@ class Journal:
         self.next_seq = head + 1
         self.durable_head = head
         self.handed = head  # the last event handed to the store (committed or on its way)
+        # The hash of the event the next commit's first event follows: the run's events
+        # form one chain from the head it started at, committed in order.
+        self._link = cp.head_hash
         self._start = head
         self.pending: list[Event] = []
         self._error: BaseException | None = None
@@ -115,7 +118,10 @@ class Journal:
                 raise
 
     async def _commit(self, events: list[Event], *, waiting: bool = True) -> None:
-        await self.saver.writer.commit(self.thread, events, events[0].seq - 1, waiting=waiting)
+        link, self._link = self._link, events[-1].hash
+        await self.saver.writer.commit(
+            self.thread, events, events[0].seq - 1, waiting=waiting, parent_hash=link
+        )
         self.durable_head = events[-1].seq
 
     async def _flush(self) -> None:

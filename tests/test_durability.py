@@ -31,7 +31,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from lograph.eventlog import EventLog, Kind, fold
+from lograph.eventlog import GENESIS, Append, EventLog, Kind, MemoryLog, fold
 from lograph.runtime import (
     END,
     START,
@@ -794,3 +794,60 @@ async def test_async_mode_backpressure_bounds_what_is_not_yet_committed(
         assert max(backlog) > ASYNC_LIMIT // 2  # the disk really was behind
         assert max(backlog) <= ASYNC_LIMIT + 8  # and the run waited for it
         assert len(slow_disk.acked) == len(await inner.read("t"))
+
+
+# --- another process deletes a thread and writes it again --------------------------------
+
+
+class Log(TypedDict, total=False):
+    log: Annotated[list, operator.add]
+
+
+def one_node(saver: Checkpointer) -> Any:
+    b = StateGraph(Log)
+    b.add_node("a", lambda s: {"log": ["a"]})
+    b.add_edge(START, "a")
+    return b.compile(checkpointer=saver)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_thread_deleted_and_written_again_elsewhere_is_not_served_stale(
+    anyio_backend: str, store_kind: str, tmp_path: Path, mode: str
+) -> None:
+    """Another process (another saver on the same store: its own cache) deletes a thread
+    and writes it again with as many events, so the head seq is the same. This process
+    must see the new thread, and extend it, not its cached copy of the deleted one."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        mine, theirs = one_node(saver), one_node(Checkpointer(saver.log))
+        await mine.ainvoke({"log": ["mine"]}, cfg("t"), durability=mode)
+        await theirs.checkpointer.adelete_thread("t")
+        await theirs.ainvoke({"log": ["theirs"]}, cfg("t"), durability=mode)
+        assert (await mine.aget_state(cfg("t"))).values == {"log": ["theirs", "a"]}
+        out = await mine.ainvoke({"log": ["more"]}, cfg("t"), durability=mode)
+        assert out == {"log": ["theirs", "a", "more", "a"]}
+        verify_chain(await saver.log.read("t"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_every_commit_names_the_stored_event_it_follows(anyio_backend: str, mode: str) -> None:
+    """What lets a store refuse a writer whose thread was deleted and written again."""
+
+    class Recording(MemoryLog):
+        def __init__(self) -> None:
+            super().__init__()
+            self.items: list[Append] = []
+
+        async def append_batch(self, batch: Any) -> list[BaseException | None]:
+            self.items += batch
+            return await super().append_batch(batch)
+
+    log = Recording()
+    graph = one_node(Checkpointer(log))
+    for word in ("one", "two"):
+        await graph.ainvoke({"log": [word]}, cfg("t"), durability=mode)
+    events = await log.read("t")
+    assert len(log.items) >= 2
+    for item in log.items:
+        parent = item.events[0].parent
+        assert item.parent_hash == (events[parent - 1].hash if parent else GENESIS)
+        assert item.checks_parent() == (parent > 0)

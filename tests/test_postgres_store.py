@@ -306,12 +306,14 @@ async def test_generic_plans_probe_the_primary_key(anyio_backend: str) -> None:
     async with await PostgresLog.open(dsn, schema=schema) as log:
         await log.setup()
     sql = Statements(schema)
-    arrays = "'{t,t}','{2,3}','{1,2}','{9,9}','{r,r}','{0,0}','{a,a}','{n,n}','{0,0}','{x,y}','{x,y}','{1,1}'"
+    arrays = ("'{t,t}','{2,3}','{1,2}','{9,9}','{r,r}','{0,0}','{a,a}','{n,n}','{0,0}','{x,y}',"
+              "'{x,y}','{1,1}','{h,NULL}'")
     probes = {
         "ins": (sql.insert, arrays),
         "stored": (sql.stored_hashes, "'{0}','{t}','{1}'"),
         "rd": (sql.read, "'t', 0, 10"),
         "hd": (sql.head, "'t'"),
+        "hde": (sql.head_event, "'t'"),
         "snap": (sql.latest_snapshot, "'t', 10"),
     }
 

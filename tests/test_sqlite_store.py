@@ -376,16 +376,16 @@ async def test_primary_key_backstop_turns_into_a_conflict(
 async def test_a_failed_transaction_writes_nothing_and_the_store_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_head = _sqlite_sql._head
+    real_head = _sqlite_sql.head_event
 
-    def head(conn: sqlite3.Connection, thread: str) -> int:
+    def head(conn: sqlite3.Connection, thread: str) -> tuple[int, bytes]:
         if thread == "b":
             raise OSError("injected: the disk went away")
         return real_head(conn, thread)
 
     a = chain(2, run_id="a")
     async with await SqliteLog.open(tmp_path / "store.db") as log:
-        monkeypatch.setattr(_sqlite_sql, "_head", head)
+        monkeypatch.setattr(_sqlite_sql, "head_event", head)
         with pytest.raises(OSError, match="injected"):
             await log.append_batch([Append("a", tuple(a), 0), Append("b", tuple(chain(1)), 0)])
         monkeypatch.undo()

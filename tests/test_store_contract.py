@@ -203,6 +203,35 @@ async def test_stale_expect_head_conflicts_and_writes_nothing(
         assert [info.thread for info in await log.threads()] == ["t"]
 
 
+async def test_an_append_after_another_event_at_the_same_seq_conflicts(
+    store_kind: str, tmp_path: Path
+) -> None:
+    """A thread deleted and written again reuses seqs: an append that names the hash of
+    the event it follows (``parent_hash``) is refused, writing nothing, when the stored
+    event at that seq is another one; on the head and on a fork's parent alike."""
+    old = chain(3, run_id="old")
+    new = chain(3, run_id="new")  # the same seqs, other events
+    async with open_log(store_kind, tmp_path) as log:
+        await log.append("t", old, 0)
+        await log.delete_thread("t")
+        await log.append("t", new, 0)
+        stale = chain(1, start=4, parent_hash=old[2].hash, run_id="stale")
+        fork = chain(1, start=4, parent=1, parent_hash=old[0].hash, run_id="stale")
+        for item, parent_hash in ((stale, old[2].hash), (fork, old[0].hash)):
+            (error,) = await log.append_batch([Append("t", tuple(item), 3, parent_hash)])
+            assert isinstance(error, ConflictError), error
+            assert "written again" in str(error)
+        assert await log.read("t") == new
+
+        current = chain(1, start=4, parent_hash=new[2].hash, run_id="next")
+        forked = chain(1, start=5, parent=1, parent_hash=new[0].hash, run_id="next")
+        assert await log.append_batch([Append("t", tuple(current), 3, new[2].hash)]) == [None]
+        assert await log.append_batch([Append("t", tuple(forked), 4, new[0].hash)]) == [None]
+        assert await log.read("t") == new + current + forked
+        # without a parent_hash the store checks the seq alone (the port's older contract)
+        assert await log.append_batch([Append("t", tuple(chain(1, start=6, parent=5)), 5)]) == [None]
+
+
 async def test_concurrent_appends_with_one_head_exactly_one_wins(
     store_kind: str, tmp_path: Path
 ) -> None:
