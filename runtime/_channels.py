@@ -71,6 +71,8 @@ class StateCodec:
     #: The one channel that is the graph's output (an ``@entrypoint``'s return value);
     #: None: the whole state is. Users see, stream and get this, never the other channels.
     output_key: str | None = None
+    #: The keys ``invoke`` returns (a graph's ``output_schema``); None: every key.
+    returns: tuple[str, ...] | None = None
 
     def __init__(self, schema: Any) -> None:
         self.schema = schema

@@ -247,6 +247,9 @@ class CompiledGraph:
 
     def _output(self, cp: Checkpoint) -> dict[str, Any]:
         values = _detached(self._live_values(cp))
+        returns = self.structure.state.returns
+        if returns is not None:
+            values = {k: values[k] for k in returns if k in values}
         if cp.interrupts:
             values["__interrupt__"] = [Interrupt(v["value"], iid) for iid, v in cp.interrupts.items()]
         return values
@@ -594,7 +597,7 @@ def _snapshot_of(
     base = {"thread_id": thread, "checkpoint_ns": ns}
     if not cp.checkpoint:
         return StateSnapshot({}, (), {"configurable": base}, None, None, None, (), ())
-    tasks = plan(cp, ns, commands=live)
+    tasks = _shown_order(graph, plan(cp, ns, commands=live))
     by_task: dict[str, list[Interrupt]] = {}
     for iid, item in cp.interrupts.items():
         by_task.setdefault(item["task_id"], []).append(Interrupt(item["value"], iid))
@@ -612,7 +615,7 @@ def _snapshot_of(
 
     pregel = tuple(
         PregelTask(
-            t.id, t.name, t.path, error=cp.errors.get(t.id), interrupts=tuple(by_task.get(t.id, ())),
+            t.id, t.name, (_PATH_NAMES.get(t.path[0], t.path[0]), *t.path[1:]), error=cp.errors.get(t.id), interrupts=tuple(by_task.get(t.id, ())),
             state=state_of(t), result=_result(cp.writes[t.id]) if t.id in cp.writes else None,
         )
         for t in tasks
@@ -633,6 +636,19 @@ def _snapshot_of(
         {"configurable": {**base, "checkpoint_id": parent}} if parent else None,
         pregel, tuple(i for p in pregel for i in p.interrupts),
     )
+
+
+_PATH_NAMES = {"pull": "__pregel_pull", "push": "__pregel_push"}  # as LangGraph shows them
+
+
+def _shown_order(graph: CompiledGraph | None, tasks: list[TaskPlan]) -> list[TaskPlan]:
+    """A snapshot's tasks (and ``next``) as LangGraph lists them: the ``Send`` tasks in
+    the order sent, then the triggered nodes in the order the graph declares them.
+    (The engine applies writes in task-path order; this is only how they are shown.)"""
+    if graph is None:
+        return tasks
+    declared = {name: i for i, name in enumerate(graph.structure.nodes)}
+    return sorted(tasks, key=lambda t: (0, t.path[1]) if t.push else (1, declared.get(t.name, -1)))
 
 
 def _detached(values: dict[str, Any]) -> dict[str, Any]:

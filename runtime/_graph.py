@@ -8,7 +8,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._channels import StateCodec
+from ._channels import StateCodec, channels_of
 from ._errors import GraphValidationError
 from ._types import END, START, Retry, RetryPolicy, retry_policies
 
@@ -65,8 +65,21 @@ def _is_async(fn: Callable[..., Any]) -> bool:
 class StateGraph:
     """Build a graph of nodes over a typed state; ``compile()`` it to run it."""
 
-    def __init__(self, state_schema: Any, config_schema: Any = None, **_: Any) -> None:
+    def __init__(
+        self, state_schema: Any, config_schema: Any = None, *, input_schema: Any = None,
+        output_schema: Any = None, input: Any = None, output: Any = None, **_: Any,
+    ) -> None:
         self._state = StateCodec(state_schema)
+        returned = output_schema if output_schema is not None else output
+        if returned is not None:  # what invoke returns; the state and its streams stay whole
+            keys = tuple(channels_of(returned))
+            unknown = [k for k in keys if k not in self._state.channels]
+            if unknown:
+                raise GraphValidationError(
+                    f"output_schema key {unknown[0]!r} is not a key of the state schema "
+                    f"(keys: {sorted(self._state.channels)})"
+                )
+            self._state.returns = keys
         self.nodes: dict[str, NodeSpec] = {}
         self._edges: list[tuple[str, str]] = []
         self._joins: list[tuple[tuple[str, ...], str]] = []

@@ -17,6 +17,7 @@ import anyio.lowlevel
 import pytest
 from pydantic import BaseModel
 
+from lograph.adapters.memory import MemorySaver
 from lograph.runtime import (
     END,
     START,
@@ -536,6 +537,33 @@ async def test_recursion_limit_from_config(anyio_backend: str) -> None:
     with pytest.raises(GraphRecursionError, match="5"):
         await endless(calls).compile().ainvoke({"n": 0}, {"recursion_limit": 5})
     assert calls == [0, 1, 2, 3, 4]
+
+
+class Answer(TypedDict):
+    verdict: str
+
+
+@pytest.mark.parametrize("keyword", ["output_schema", "output"])
+async def test_an_output_schema_limits_what_invoke_returns(anyio_backend: str, keyword: str) -> None:
+    """As LangGraph 1.2.22: invoke returns the output schema's keys; the state, its
+    snapshots and the values stream stay whole."""
+    builder = StateGraph(LogState, **{keyword: Answer})
+    builder.add_node("a", lambda s: {"log": ["a"], "verdict": "ok"})
+    builder.add_edge(START, "a")
+    graph = builder.compile(checkpointer=MemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    assert await graph.ainvoke({"log": ["in"]}, config) == {"verdict": "ok"}
+    assert (await graph.aget_state(config)).values == {"log": ["in", "a"], "verdict": "ok"}
+    chunks = [c async for c in graph.astream({"log": ["x"]}, config, stream_mode="values")]
+    assert chunks[-1] == {"log": ["in", "a", "x", "a"], "verdict": "ok"}
+
+
+def test_an_output_schema_key_outside_the_state_is_refused() -> None:
+    class Other(TypedDict):
+        nope: str
+
+    with pytest.raises(GraphValidationError, match="'nope'"):
+        StateGraph(LogState, output_schema=Other)
 
 
 def test_compile_rejects_an_edge_to_an_unknown_node() -> None:

@@ -20,6 +20,7 @@ from lograph.runtime import (
     START,
     AIMessage,
     EmptyInputError,
+    Send,
     StateGraph,
     add_messages,
 )
@@ -532,3 +533,32 @@ def test_seed_memory_saver_example(capsys: pytest.CaptureFixture[str]) -> None:
     # Deliberate difference: LangGraph's saver returns these tuples as lists
     # (msgpack), so it prints ['user', ...]; lograph's codec keeps a tuple a tuple.
     assert all(isinstance(m, tuple) for m in messages[0::2])  # lograph-only
+
+
+@pytest.mark.anyio
+async def test_next_and_tasks_are_listed_as_langgraph_lists_them(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """LangGraph 1.2.22, same program: the Send tasks first (in the order sent), then the
+    triggered nodes in the order the graph declares them; paths named __pregel_*. The
+    order writes are applied in (node name, then Sends) is not this one, and stays."""
+    builder = StateGraph(LogState)
+    for name in ("zeta", "alpha", "mid"):
+        builder.add_node(name, appender(name))
+    builder.add_node("w", lambda s: {"log": [s["verdict"]]})
+    builder.add_node("start", appender("start"))
+    builder.add_edge(START, "start")
+    builder.add_conditional_edges(
+        "start", lambda s: ["zeta", "alpha", "mid", Send("w", {"verdict": "1"}), Send("w", {"verdict": "2"})]
+    )
+    async with open_saver(store_kind, tmp_path) as saver:
+        paused = builder.compile(checkpointer=saver, interrupt_before=["zeta", "alpha", "mid", "w"])
+        await paused.ainvoke({"log": []}, cfg("t"))
+        state = await paused.aget_state(cfg("t"))
+        assert state.next == ("w", "w", "zeta", "alpha", "mid")
+        assert [(t.name, t.path[0]) for t in state.tasks] == [
+            ("w", "__pregel_push"), ("w", "__pregel_push"), ("zeta", "__pregel_pull"),
+            ("alpha", "__pregel_pull"), ("mid", "__pregel_pull"),
+        ]
+        out = await builder.compile(checkpointer=saver).ainvoke({"log": []}, cfg("u"))
+        assert out["log"] == ["start", "alpha", "mid", "zeta", "1", "2"]
