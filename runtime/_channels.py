@@ -142,6 +142,11 @@ class StateCodec:
                     f"{who} wrote key {key!r}, which is not in the state schema "
                     f"(keys: {sorted(self.channels)})"
                 )
+        if node == "__start__" and self.kind == "pydantic" and isinstance(output, dict):
+            # as LangGraph: the input is validated (and coerced) by the model; a
+            # ValidationError (a ValueError) is raised before anything is written
+            model = self.schema.model_validate(output)
+            items = [(k, getattr(model, k)) for k, _ in items]
         return items
 
 

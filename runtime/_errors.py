@@ -36,8 +36,11 @@ class EmptyInputError(GraphError, ValueError):
     """``invoke(None)`` on a thread with nothing to resume."""
 
 
-class ResumeError(GraphError, ValueError):
-    """A resume that answers nothing pending, or names an unknown interrupt; nothing written."""
+class ResumeError(GraphError, ValueError, RuntimeError):
+    """A resume that answers nothing pending, or names an unknown interrupt; nothing written.
+
+    Also a RuntimeError: what LangGraph raises for a resume it cannot place.
+    """
 
 
 class NonDeterminismError(GraphError):

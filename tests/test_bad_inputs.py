@@ -30,6 +30,7 @@ from typing import Annotated, Any, TypedDict, TypeVar
 
 import anyio
 import asyncpg
+import pydantic
 import pytest
 
 from lograph.adapters._bridge import Bridge
@@ -312,6 +313,29 @@ async def test_a_recursion_limit_that_is_not_a_positive_whole_number(
         )
 
 
+class Typed(pydantic.BaseModel):
+    log: Annotated[list, operator.add] = []
+    n: int = 0
+
+
+async def test_an_input_the_pydantic_state_model_refuses(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """As LangGraph: the input is validated by the state's model (and coerced) before
+    any node runs; an invalid one is refused with nothing written."""
+    ran: list[Any] = []
+    b = StateGraph(Typed)
+    b.add_node("a", lambda s: ran.append(s.n) or {"log": ["a"]})
+    b.add_edge(START, "a")
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = b.compile(checkpointer=saver)
+        await refused(saver.log, "pydantic input", pydantic.ValidationError,
+                      lambda: graph.ainvoke({"n": "many"}, cfg("t")), "n")
+        assert ran == []
+        assert (await graph.ainvoke({"n": "3"}, cfg("t"))) == {"log": ["a"], "n": 3}
+        assert ran == [3]
+
+
 # --- values the codec cannot store ----------------------------------------------------------------
 
 
@@ -366,10 +390,11 @@ async def test_a_node_returning_a_value_the_codec_cannot_store(
 
 async def test_a_resume_with_nothing_pending(anyio_backend: str, store_kind: str, tmp_path: Path) -> None:
     async with saver_with_history(store_kind, tmp_path) as (saver, graph):
-        await refused(
+        err = await refused(
             saver.log, "resume, nothing pending", ResumeError,
             lambda: graph.ainvoke(Command(resume="yes"), cfg("done")), "nothing is waiting",
         )
+        assert isinstance(err, RuntimeError)  # what LangGraph raises for a resume it cannot place
         await refused(
             saver.log, "resume, empty thread", EmptyInputError,
             lambda: graph.ainvoke(Command(resume="yes"), cfg("never-ran")),
