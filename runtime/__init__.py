@@ -25,7 +25,17 @@ from ._messages import (
     ToolMessage,
     add_messages,
 )
-from ._types import END, START, Command, Interrupt, PregelTask, RetryPolicy, Send, StateSnapshot
+from ._types import (
+    END,
+    START,
+    Command,
+    Interrupt,
+    Overwrite,
+    PregelTask,
+    RetryPolicy,
+    Send,
+    StateSnapshot,
+)
 
 __all__ = [
     "END",
@@ -45,6 +55,7 @@ __all__ = [
     "InvalidUpdateError",
     "MessagesState",
     "NonDeterminismError",
+    "Overwrite",
     "PregelTask",
     "RemoveMessage",
     "ResumeError",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import InvalidUpdateError
+from ._types import OVERWRITE, Overwrite
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,8 @@ class StateCodec:
                     f"{who} wrote key {key!r}, which is not in the state schema "
                     f"(keys: {sorted(self.channels)})"
                 )
+        if any(isinstance(v, Overwrite) for _, v in items):  # stored in its plain spelling
+            items = [(k, {OVERWRITE: v.value} if isinstance(v, Overwrite) else v) for k, v in items]
         if node == "__start__" and self.kind == "pydantic" and isinstance(output, dict):
             # as LangGraph: the input is validated (and coerced) by the model; a
             # ValidationError (a ValueError) is raised before anything is written
@@ -162,7 +165,12 @@ def reduce_writes(
         channel = channels.get(key)
         if channel is None:
             raise InvalidUpdateError(f"write to unknown state key {key!r}")
-        if channel.reducer is None:
+        replaced = [i for i, item in enumerate(items) if _overwrite(item)]
+        if len(replaced) > 1:
+            raise InvalidUpdateError(f"state key {key!r} received {len(replaced)} Overwrite values in one step; it takes one")
+        if replaced:  # the value is set; the key's other writes of the step are dropped
+            out[key] = items[replaced[0]][OVERWRITE]
+        elif channel.reducer is None:
             if len(items) > 1:
                 raise InvalidUpdateError(
                     f"state key {key!r} received {len(items)} values in one step and has no "
@@ -177,6 +185,10 @@ def reduce_writes(
                 current = item if current is _MISSING else channel.reducer(current, item)
             out[key] = current
     return out
+
+
+def _overwrite(value: Any) -> bool:
+    return type(value) is dict and len(value) == 1 and OVERWRITE in value
 
 
 _MISSING: Any = object()

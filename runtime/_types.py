@@ -26,6 +26,20 @@ class Send:
 
 
 @dataclass(frozen=True, slots=True)
+class Overwrite:
+    """Written to a key with a reducer: replace its value instead of reducing into it.
+
+    As LangGraph: at most one per key per step; the key's other writes in that step are
+    dropped. The log stores it as LangGraph's other spelling, ``{"__overwrite__": value}``.
+    """
+
+    value: Any
+
+
+OVERWRITE = "__overwrite__"
+
+
+@dataclass(frozen=True, slots=True)
 class Command:
     """Returned from a node: update the state and choose where to go. As input: resume."""
 

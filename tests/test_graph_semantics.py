@@ -22,11 +22,13 @@ from lograph.runtime import (
     END,
     START,
     AIMessage,
+    Checkpointer,
     Command,
     GraphRecursionError,
     GraphValidationError,
     HumanMessage,
     InvalidUpdateError,
+    Overwrite,
     Send,
     StateGraph,
     SystemMessage,
@@ -537,6 +539,36 @@ async def test_recursion_limit_from_config(anyio_backend: str) -> None:
     with pytest.raises(GraphRecursionError, match="5"):
         await endless(calls).compile().ainvoke({"n": 0}, {"recursion_limit": 5})
     assert calls == [0, 1, 2, 3, 4]
+
+
+async def test_overwrite_replaces_a_reduced_value(anyio_backend: str, store_kind: str, tmp_path: Path) -> None:
+    """LangGraph 1.2.22, same program: Overwrite(v) (or {"__overwrite__": v}) sets a
+    reducer's key, dropping the key's other writes of that step; two in one step fail.
+    Folded from the log by another saver, the thread has the same state."""
+    b = StateGraph(LogState)
+    b.add_node("a", appender("a"))
+    b.add_node("b", lambda s: {"log": Overwrite(["reset"])})
+    b.add_node("c", appender("c"))
+    b.add_node("d", lambda s: {"log": {"__overwrite__": ["dict-form"]}})
+    b.add_edge(START, "a")
+    for left, right in (("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")):
+        b.add_edge(left, right)
+    twice = StateGraph(LogState)
+    twice.add_node("x", lambda s: {"log": Overwrite(["x"])})
+    twice.add_node("y", lambda s: {"log": Overwrite(["y"])})
+    twice.add_edge(START, "x")
+    twice.add_edge(START, "y")
+    config = {"configurable": {"thread_id": "t"}}
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = b.compile(checkpointer=saver)
+        assert await graph.ainvoke({"log": ["in"]}, config) == {"log": ["dict-form"]}
+        history = [s.values async for s in graph.aget_state_history(config)]
+        assert history == [{"log": ["dict-form"]}, {"log": ["reset"]}, {"log": ["in", "a"]},
+                           {"log": ["in"]}, {"log": []}]
+        again = b.compile(checkpointer=Checkpointer(saver.log))
+        assert (await again.aget_state(config)).values == {"log": ["dict-form"]}
+        with pytest.raises(InvalidUpdateError, match="Overwrite"):
+            await twice.compile(checkpointer=saver).ainvoke({"log": []}, {"configurable": {"thread_id": "u"}})
 
 
 class Answer(TypedDict):
