@@ -6,9 +6,10 @@ Async first; every sync method calls its async twin through the one blocking por
 from __future__ import annotations
 
 import concurrent.futures
+import copy
 import queue
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -63,8 +64,52 @@ class CompiledGraph:
         self.interrupt_before = interrupt_before
         self.interrupt_after = interrupt_after
         self.name = name
+        self._defaults: dict[str, Any] = {}  # with_config's: under every call's config
 
     # -- configuration ----------------------------------------------------------------
+
+    def with_config(self, config: dict[str, Any] | None = None, **kwargs: Any) -> CompiledGraph:
+        """This graph with ``config`` (and ``kwargs``) under every call's config, as
+        LangGraph's ``with_config``: ``configurable`` and ``metadata`` merge key by key,
+        ``tags`` add up, the call's other keys win."""
+        graph = copy.copy(self)
+        graph._defaults = merge_configs(self._defaults, {**(config or {}), **kwargs})
+        return graph
+
+    def _config(self, config: dict[str, Any] | None) -> dict[str, Any] | None:
+        return merge_configs(self._defaults, config) if self._defaults else config
+
+    async def abatch(
+        self, inputs: Sequence[Any], config: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
+        *, return_exceptions: bool = False, **kwargs: Any,
+    ) -> list[Any]:
+        """``ainvoke`` each input at once (one config for all, or one per input); the
+        outputs in input order. Every input runs to its end; then the first failure (in
+        input order) is raised as it is, or with ``return_exceptions=True`` each failure
+        is returned in its place."""
+        configs = list(config) if isinstance(config, Sequence) else [config] * len(inputs)
+        if len(configs) != len(inputs):
+            raise ValueError(f"abatch got {len(inputs)} inputs and {len(configs)} configs")
+        out: list[Any] = [None] * len(inputs)
+
+        failed: list[int] = []
+
+        async def one(i: int) -> None:
+            try:
+                out[i] = await self.ainvoke(inputs[i], configs[i], **kwargs)
+            except Exception as e:  # noqa: BLE001 - returned, or raised below as it is
+                out[i] = e
+                failed.append(i)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(len(inputs)):
+                tg.start_soon(one, i)
+        if failed and not return_exceptions:
+            raise out[min(failed)]
+        return out
+
+    def batch(self, inputs: Sequence[Any], config: Any = None, **kwargs: Any) -> list[Any]:
+        return run_sync(lambda: self.abatch(inputs, config, **kwargs), method="batch", amethod="abatch")
 
     def _target(self, config: dict[str, Any] | None, *, need_saver: bool = True) -> tuple[Checkpointer, str, str]:
         configurable = (config or {}).get("configurable") or {}
@@ -274,6 +319,7 @@ class CompiledGraph:
         ctx = _current_task.get()
         if ctx is not None and self._nests_in(ctx):
             return await self._nested(input, ctx)
+        config = self._config(config)
         return await self._run(input, config, durability=durability, emit=_ignore,
                                interrupt_before=interrupt_before, interrupt_after=interrupt_after)
 
@@ -348,6 +394,7 @@ class CompiledGraph:
         durability: str | None = None, interrupt_before: Any = None, interrupt_after: Any = None,
         **_: Any,
     ) -> AsyncIterator[Any]:
+        config = self._config(config)
         modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
         for m in modes:
             if m not in STREAM_MODES:
@@ -447,6 +494,7 @@ class CompiledGraph:
         return saver, thread, await _head_state(actor), True
 
     async def aget_state(self, config: dict[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
+        config = self._config(config) or {}
         _, thread, cp, live = await self._checkpoint_at(config)
         ns = ((config or {}).get("configurable") or {}).get("checkpoint_ns") or ""
         if ns:  # a subgraph's state: it lives in the open step of the top graph
@@ -477,6 +525,7 @@ class CompiledGraph:
         self, config: dict[str, Any], *, filter: dict[str, Any] | None = None,
         before: dict[str, Any] | None = None, limit: int | None = None,
     ) -> AsyncIterator[StateSnapshot]:
+        config = self._config(config) or {}
         saver, thread, ns = self._target(config)
         events = await saver.log.read(thread)
         _verified(thread, events)
@@ -511,6 +560,7 @@ class CompiledGraph:
     async def aupdate_state(
         self, config: dict[str, Any], values: Any, as_node: str | None = None, **_: Any,
     ) -> dict[str, Any]:
+        config = self._config(config) or {}
         saver, thread, ns = self._target(config)
         if ns:
             raise InvalidUpdateError(
@@ -749,3 +799,16 @@ def _records(events: list[Event], thread: str = "") -> list[Checkpoint]:
         if cp.checkpoint and cp.checkpoint not in records:
             records[cp.checkpoint] = cp
     return [records[k] for k in sorted(records)]
+
+
+def merge_configs(base: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
+    """``override`` over ``base`` as LangGraph merges run configs."""
+    out = dict(base)
+    for key, value in (override or {}).items():
+        if key in ("configurable", "metadata") and isinstance(value, dict):
+            out[key] = {**(out.get(key) or {}), **value}
+        elif key == "tags" and isinstance(value, list):
+            out[key] = [*(out.get(key) or []), *value]
+        else:
+            out[key] = value
+    return out

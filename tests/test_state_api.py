@@ -20,6 +20,7 @@ from lograph.runtime import (
     START,
     AIMessage,
     EmptyInputError,
+    InvalidUpdateError,
     Send,
     StateGraph,
     add_messages,
@@ -562,3 +563,47 @@ async def test_next_and_tasks_are_listed_as_langgraph_lists_them(
         ]
         out = await builder.compile(checkpointer=saver).ainvoke({"log": []}, cfg("u"))
         assert out["log"] == ["start", "alpha", "mid", "zeta", "1", "2"]
+
+
+class Who(TypedDict, total=False):
+    log: Annotated[list, operator.add]
+
+
+def who_graph(saver: Any) -> Any:
+    b = StateGraph(Who)
+    b.add_node("a", lambda s, config: {"log": [config["configurable"].get("who", "?")]})
+    b.add_edge(START, "a")
+    return b.compile(checkpointer=saver)
+
+
+@pytest.mark.anyio
+async def test_with_config_sits_under_every_calls_config(anyio_backend: str) -> None:
+    """LangGraph 1.2.22, same program: configurable keys merge, the call's win."""
+    graph = who_graph(MemorySaver())
+    bound = graph.with_config({"configurable": {"thread_id": "t", "who": "bound"}})
+    assert await bound.ainvoke({"log": []}) == {"log": ["bound"]}
+    assert await bound.ainvoke({"log": []}, {"configurable": {"who": "call"}}) == {"log": ["bound", "call"]}
+    assert (await bound.aget_state({})).values == {"log": ["bound", "call"]}
+    assert graph._defaults == {}  # the graph it came from is unchanged
+    with pytest.raises(ValueError, match="thread_id"):
+        await graph.ainvoke({"log": []})
+
+
+@pytest.mark.anyio
+async def test_batch_runs_each_input_and_keeps_their_order(anyio_backend: str) -> None:
+    graph = who_graph(MemorySaver())
+    configs = [cfg("b1"), cfg("b2")]
+    assert await graph.abatch([{"log": ["x"]}, {"log": ["y"]}], configs) == [
+        {"log": ["x", "?"]}, {"log": ["y", "?"]},
+    ]
+    out = await graph.abatch([{"log": ["x"]}, {"nope": 1}], [cfg("b3"), cfg("b4")], return_exceptions=True)
+    assert out[0] == {"log": ["x", "?"]} and isinstance(out[1], InvalidUpdateError)
+    with pytest.raises(InvalidUpdateError):
+        await graph.abatch([{"nope": 1}], [cfg("b5")])
+    with pytest.raises(ValueError, match="2 inputs and 1 configs"):
+        await graph.abatch([{}, {}], [cfg("b6")])
+
+
+def test_sync_batch() -> None:
+    graph = who_graph(MemorySaver())
+    assert graph.batch([{"log": ["x"]}], {"configurable": {"thread_id": "s"}}) == [{"log": ["x", "?"]}]
