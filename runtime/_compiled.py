@@ -314,16 +314,24 @@ class CompiledGraph:
 
     async def ainvoke(
         self, input: Any, config: dict[str, Any] | None = None, *, durability: str | None = None,
-        interrupt_before: Any = None, interrupt_after: Any = None, **_: Any,
-    ) -> dict[str, Any]:
+        interrupt_before: Any = None, interrupt_after: Any = None, stream_mode: Any = "values",
+        **_: Any,
+    ) -> Any:
         ctx = _current_task.get()
         if ctx is not None and self._nests_in(ctx):
             return await self._nested(input, ctx)
+        if stream_mode != "values":  # as LangGraph: the list of what that stream yields
+            chunks = CompiledGraph.astream(  # (input as given: a subclass wrapped it already)
+                self, input, config, stream_mode=stream_mode, durability=durability,
+                interrupt_before=interrupt_before, interrupt_after=interrupt_after,
+            )
+            async with aclosing(chunks):
+                return [chunk async for chunk in chunks]
         config = self._config(config)
         return await self._run(input, config, durability=durability, emit=_ignore,
                                interrupt_before=interrupt_before, interrupt_after=interrupt_after)
 
-    def invoke(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+    def invoke(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         ctx = _current_task.get()
         if ctx is not None and self._nests_in(ctx) and not in_loop_thread():
             # a sync node (in a worker thread) runs a subgraph: run it on the node's loop

@@ -429,3 +429,16 @@ def test_sync_stream_facade_without_a_checkpointer() -> None:
         ("updates", UPDATES[1]),
         ("values", VALUES[2]),
     ]
+
+
+@pytest.mark.anyio
+async def test_invoke_with_a_stream_mode_returns_that_streams_chunks(anyio_backend: str) -> None:
+    """LangGraph 1.2.22: invoke(stream_mode=m) returns the list of what stream(m) yields,
+    except "values" (the default), which returns the last state."""
+    graph = linear().compile()
+    assert await graph.ainvoke({"log": ["in"]}, stream_mode="updates") == UPDATES
+    assert await graph.ainvoke({"log": ["in"]}, stream_mode="custom") == CUSTOM
+    assert await graph.ainvoke({"log": ["in"]}, stream_mode="values") == VALUES[-1]
+    both = await graph.ainvoke({"log": ["in"]}, stream_mode=["updates", "values"])
+    assert [chunk for mode, chunk in both if mode == "updates"] == UPDATES
+    assert [chunk for mode, chunk in both if mode == "values"] == VALUES
