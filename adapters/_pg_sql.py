@@ -117,17 +117,22 @@ class Statements:
         # generic plans); a scalar subquery is always one primary-key probe.
         # An item's first row may also carry ``phash``, the hash its writer read for the
         # event it follows: a stored parent with another hash (the thread was deleted
-        # and written again) fails the row the same way.
+        # and written again) fails the row the same way. When that event is the base
+        # (not a fork's first event), one probe checks both.
         self.insert = f"""
             INSERT INTO {s}.events (thread, {_COLUMNS})
             SELECT t.thread,
                    CASE WHEN t.seq <> t.base + 1 OR (
-                            (t.base = 0 OR (
-                                SELECT p.seq FROM {s}.events p
-                                WHERE p.thread = t.thread AND p.seq = t.base) IS NOT NULL)
-                            AND (t.phash IS NULL OR (
-                                SELECT p.hash FROM {s}.events p
-                                WHERE p.thread = t.thread AND p.seq = t.parent) = t.phash))
+                            CASE WHEN t.phash IS NOT NULL AND t.parent = t.base
+                            THEN (SELECT p.hash FROM {s}.events p
+                                  WHERE p.thread = t.thread AND p.seq = t.base) = t.phash
+                            ELSE (t.base = 0 OR (
+                                    SELECT p.seq FROM {s}.events p
+                                    WHERE p.thread = t.thread AND p.seq = t.base) IS NOT NULL)
+                                 AND (t.phash IS NULL OR (
+                                    SELECT p.hash FROM {s}.events p
+                                    WHERE p.thread = t.thread AND p.seq = t.parent) = t.phash)
+                            END)
                         THEN t.seq END,
                    t.parent, t.kind, t.run_id, t.step, t.task_id, t.ns, t.ts, t.body, t.hash
             FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::smallint[], $5::text[],

@@ -137,14 +137,16 @@ class StateCodec:
                 f"{who} {'is' if node == '__start__' else 'returned'} a {type(output).__name__}; "
                 "it must be a dict of state keys, a Command, or None"
             )
-        for key, _ in items:
+        overwrites = False
+        for key, value in items:
             if key not in self.channels:
                 raise InvalidUpdateError(
                     f"{who} wrote key {key!r}, which is not in the state schema "
                     f"(keys: {sorted(self.channels)})"
                 )
-        if any(isinstance(v, Overwrite) for _, v in items):  # stored in its plain spelling
-            items = [(k, {OVERWRITE: v.value} if isinstance(v, Overwrite) else v) for k, v in items]
+            overwrites = overwrites or type(value) is Overwrite
+        if overwrites:  # stored in its plain spelling
+            items = [(k, {OVERWRITE: v.value} if type(v) is Overwrite else v) for k, v in items]
         if node == "__start__" and self.kind == "pydantic" and isinstance(output, dict):
             # as LangGraph: the input is validated (and coerced) by the model; a
             # ValidationError (a ValueError) is raised before anything is written
@@ -165,11 +167,13 @@ def reduce_writes(
         channel = channels.get(key)
         if channel is None:
             raise InvalidUpdateError(f"write to unknown state key {key!r}")
-        replaced = [i for i, item in enumerate(items) if _overwrite(item)]
+        replaced = [v for v in items if type(v) is dict and OVERWRITE in v and len(v) == 1]
         if len(replaced) > 1:
-            raise InvalidUpdateError(f"state key {key!r} received {len(replaced)} Overwrite values in one step; it takes one")
+            raise InvalidUpdateError(
+                f"state key {key!r} received {len(replaced)} Overwrite values in one step; it takes one"
+            )
         if replaced:  # the value is set; the key's other writes of the step are dropped
-            out[key] = items[replaced[0]][OVERWRITE]
+            out[key] = replaced[0][OVERWRITE]
         elif channel.reducer is None:
             if len(items) > 1:
                 raise InvalidUpdateError(
@@ -185,10 +189,6 @@ def reduce_writes(
                 current = item if current is _MISSING else channel.reducer(current, item)
             out[key] = current
     return out
-
-
-def _overwrite(value: Any) -> bool:
-    return type(value) is dict and len(value) == 1 and OVERWRITE in value
 
 
 _MISSING: Any = object()
