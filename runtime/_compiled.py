@@ -591,7 +591,7 @@ class CompiledGraph:
             run = Run(self.structure, journal, config=config, run_id=new_run_id(), ns=ns,
                       emit=_ignore, interrupt_before=(), interrupt_after=(), recursion_limit=0,
                       metadata=self._metadata(config))
-            step = cp.step + 1
+            step = cp.step + 1 if cp.checkpoint else 0  # as LangGraph: an empty thread's update is step 0
             if node == "__copy__":
                 body = run._checkpoint_body("fork", step, {}, cp.next, cp.barriers)
             else:
@@ -673,15 +673,16 @@ def _snapshot_of(
 
     pregel = tuple(
         PregelTask(
-            t.id, t.name, (_PATH_NAMES.get(t.path[0], t.path[0]), *t.path[1:]), error=cp.errors.get(t.id), interrupts=tuple(by_task.get(t.id, ())),
-            state=state_of(t), result=_result(cp.writes[t.id]) if t.id in cp.writes else None,
+            t.id, t.name, (_PATH_NAMES.get(t.path[0], t.path[0]), *t.path[1:]),
+            error=cp.errors.get(t.id), interrupts=tuple(by_task.get(t.id, ())),
+            state=state_of(t), result=_result(cp.writes[t.id]) if t.id in cp.writes
+            else dict(t.arg) if t.name == START and isinstance(t.arg, dict) else None,
         )
         for t in tasks
     )
     if live:
         values = graph.structure.state.output(graph._live_values(cp, ns)) if graph is not None else cp.values
         nxt = tuple(t.name for t in tasks if t.id not in cp.writes)
-        pregel = tuple(p for p in pregel if p.id not in cp.writes)
     else:
         values = graph.structure.state.output(cp.values) if graph is not None else cp.values
         nxt = tuple(t.name for t in tasks)

@@ -24,6 +24,7 @@ from lograph.runtime import (
     Send,
     StateGraph,
     add_messages,
+    interrupt,
 )
 from tests._stores import open_saver
 
@@ -607,3 +608,34 @@ async def test_batch_runs_each_input_and_keeps_their_order(anyio_backend: str) -
 def test_sync_batch() -> None:
     graph = who_graph(MemorySaver())
     assert graph.batch([{"log": ["x"]}], {"configurable": {"thread_id": "s"}}) == [{"log": ["x", "?"]}]
+
+
+def _ask(state: LogState) -> dict[str, Any]:
+    return {"log": [f"ask:{interrupt('ok?')}"]}
+
+
+@pytest.mark.anyio
+async def test_a_paused_steps_tasks_include_those_that_finished(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """LangGraph 1.2.22, same program: the live snapshot lists every task of the open
+    step, the finished ones with their result (``next`` only those still to run); the
+    input step's task shows the input; an update on an empty thread is step 0."""
+    builder = StateGraph(LogState)
+    builder.add_node("fast", appender("fast"))
+    builder.add_node("ask", _ask)
+    builder.add_edge(START, "fast")
+    builder.add_edge(START, "ask")
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = builder.compile(checkpointer=saver)
+        await graph.ainvoke({"log": []}, cfg("t"))
+        state = await graph.aget_state(cfg("t"))
+        assert state.next == ("ask",)
+        assert [(t.name, t.result, len(t.interrupts)) for t in state.tasks] == [
+            ("fast", {"log": ["fast"]}, 0), ("ask", None, 1),
+        ]
+        history = [s async for s in graph.aget_state_history(cfg("t"))]
+        assert [s.next for s in history] == [("fast", "ask"), ("__start__",)]
+        assert [(t.name, t.result) for t in history[-1].tasks] == [("__start__", {"log": []})]
+        await graph.aupdate_state(cfg("empty"), {"log": ["x"]})
+        assert (await graph.aget_state(cfg("empty"))).metadata["step"] == 0
