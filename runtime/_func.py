@@ -175,8 +175,9 @@ class EntrypointGraph(CompiledGraph):
 
     def _output(self, cp: Any) -> Any:
         out = super()._output(cp)
-        if "__interrupt__" in out:
-            return {"__interrupt__": out["__interrupt__"]}
+        if "__interrupt__" in out:  # as LangGraph: with the last return value, if a dict
+            last = out.get("__end__")
+            return {**(last if isinstance(last, dict) else {}), "__interrupt__": out["__interrupt__"]}
         return out.get("__end__")
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 
-from lograph.runtime import END, START, Command, ResumeError, StateGraph, interrupt
+from lograph.runtime import END, START, Command, ResumeError, StateGraph, entrypoint, interrupt
 from tests._stores import open_saver
 
 pytestmark = pytest.mark.anyio
@@ -281,3 +281,23 @@ async def test_command_update_survives_a_failed_step(
         out = await graph.ainvoke(None, config, durability="sync")  # the edit is still there
         assert out == {"log": ["a:x", "b:edited:no"], "k": "edited"}
         assert ran == ["a", "b", "b"]
+
+
+async def test_an_entrypoint_paused_again_returns_its_last_value_with_the_interrupt(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """LangGraph 1.2.22, same program: a later run that pauses returns the thread's last
+    return value (a dict) with ``__interrupt__``; the first pause has none to show."""
+    async with open_saver(store_kind, tmp_path) as saver:
+
+        @entrypoint(checkpointer=saver)
+        async def review(draft: str) -> dict[str, Any]:
+            return {"draft": draft, "verdict": interrupt(f"approve {draft}?")}
+
+        config = {"configurable": {"thread_id": "t"}}
+        first = await review.ainvoke("v1", config)
+        assert list(first) == ["__interrupt__"]
+        assert await review.ainvoke(Command(resume="ok"), config) == {"draft": "v1", "verdict": "ok"}
+        second = await review.ainvoke("v2", config)
+        assert [i.value for i in second.pop("__interrupt__")] == ["approve v2?"]
+        assert second == {"draft": "v1", "verdict": "ok"}
