@@ -116,7 +116,9 @@ class StateCodec:
         if self.kind == "dict":
             return values
         if self.kind == "pydantic":
-            return self.schema.model_construct(**values) if values else self.schema.model_construct()
+            # as LangGraph: a node gets the state through the model (validators run,
+            # "7" becomes 7 for an int), while the channels keep what was written
+            return self.schema.model_validate(values)
         return self.schema(**values)
 
     def updates(self, output: Any, node: str) -> list[tuple[str, Any]]:
@@ -148,11 +150,20 @@ class StateCodec:
         if overwrites:  # stored in its plain spelling
             items = [(k, {OVERWRITE: v.value} if type(v) is Overwrite else v) for k, v in items]
         if node == "__start__" and self.kind == "pydantic" and isinstance(output, dict):
-            # as LangGraph: the input is validated (and coerced) by the model; a
-            # ValidationError (a ValueError) is raised before anything is written
-            model = self.schema.model_validate(output)
-            items = [(k, getattr(model, k)) for k, _ in items]
+            self._validate_input(items)
         return items
+
+    def _validate_input(self, items: list[tuple[str, Any]]) -> None:
+        """As LangGraph: each key of a pydantic state's input that has no reducer is
+        validated by the model (a ValidationError, a ValueError, before anything is
+        written); the values are kept as given, and a reducer gets them raw."""
+        validator = self.schema.__pydantic_validator__
+        probe = self.schema.model_construct()
+        for key, value in items:
+            if self.channels[key].reducer is None:
+                if type(value) is dict and OVERWRITE in value and len(value) == 1:
+                    value = value[OVERWRITE]
+                validator.validate_assignment(probe, key, value)
 
 
 def reduce_writes(

@@ -127,13 +127,14 @@ def boundary(
     to them (``["w"]``) instead of a second copy of the values.
     """
     finished = sorted(finished, key=lambda tw: _path_key(tw[0].path))
+    first: list[tuple[str, Any]] = []  # a Command input's: applied before the tasks' writes
     writes: list[tuple[str, Any]] = []
     pulls: set[str] = set()
     sends: list[Send] = []
     barriers = {k: list(v) for k, v in cp.barriers.items()}
     for task, task_writes in finished:
         if task.id == NULL_TASK:  # a Command input: its goto targets ran in this step
-            writes += [(channel, value) for channel, value in task_writes if channel != GOTO]
+            first += [(channel, value) for channel, value in task_writes if channel != GOTO]
             continue
         for channel, value in task_writes:
             if channel == GOTO:
@@ -154,7 +155,9 @@ def boundary(
             del barriers[join.key]
             if join.target != END:
                 pulls.add(join.target)
-    new_values = reduce_writes(structure.state.channels, cp.values, writes)
+    new_values = reduce_writes(structure.state.channels, cp.values, first)
+    if writes:  # (an Overwrite in the input's update does not drop the tasks' writes)
+        new_values.update(reduce_writes(structure.state.channels, {**cp.values, **new_values}, writes))
     changes: dict[str, list[Any]] = {}
     for key, value in new_values.items():
         old = cp.values.get(key, _ABSENT)

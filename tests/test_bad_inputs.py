@@ -56,9 +56,11 @@ from lograph.runtime import (
     EmptyInputError,
     GraphValidationError,
     InvalidUpdateError,
+    Overwrite,
     ResumeError,
     Send,
     StateGraph,
+    add_messages,
     interrupt,
 )
 from tests import _store_postgres as pg
@@ -316,13 +318,15 @@ async def test_a_recursion_limit_that_is_not_a_positive_whole_number(
 class Typed(pydantic.BaseModel):
     log: Annotated[list, operator.add] = []
     n: int = 0
+    chat: Annotated[list, add_messages] = []
 
 
 async def test_an_input_the_pydantic_state_model_refuses(
     anyio_backend: str, store_kind: str, tmp_path: Path
 ) -> None:
-    """As LangGraph: the input is validated by the state's model (and coerced) before
-    any node runs; an invalid one is refused with nothing written."""
+    """As LangGraph: the input's keys without a reducer are validated by the state's
+    model before any node runs (an invalid one is refused, nothing written); a
+    reducer gets its values as given (a message as a tuple or a bare string)."""
     ran: list[Any] = []
     b = StateGraph(Typed)
     b.add_node("a", lambda s: ran.append(s.n) or {"log": ["a"]})
@@ -332,8 +336,11 @@ async def test_an_input_the_pydantic_state_model_refuses(
         await refused(saver.log, "pydantic input", pydantic.ValidationError,
                       lambda: graph.ainvoke({"n": "many"}, cfg("t")), "n")
         assert ran == []
-        assert (await graph.ainvoke({"n": "3"}, cfg("t"))) == {"log": ["a"], "n": 3}
+        out = await graph.ainvoke({"n": 3, "chat": ("user", "hi"), "log": Overwrite(["x"])}, cfg("t"))
         assert ran == [3]
+        assert [m.content for m in out["chat"]] == ["hi"] and out["log"] == ["x", "a"]
+        out = await graph.ainvoke({"chat": "hello", "n": Overwrite(4)}, cfg("t"))
+        assert [m.content for m in out["chat"]] == ["hi", "hello"] and out["n"] == 4
 
 
 # --- values the codec cannot store ----------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypedDict
 import anyio
 import anyio.lowlevel
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from lograph.adapters.memory import MemorySaver
 from lograph.runtime import (
@@ -234,6 +234,29 @@ async def test_pydantic_state_schema(anyio_backend: str) -> None:
     assert await graph.ainvoke({"count": 5}) == {"count": 7, "log": ["5", "6"]}
     assert seen == ["ModelState", "ModelState"]
     assert await graph.ainvoke(ModelState(count=1)) == {"count": 3, "log": ["1", "2"]}
+
+
+class Checked(BaseModel):
+    name: str = ""
+    count: int = 0
+
+    @field_validator("name")
+    @classmethod
+    def shout(cls, value: str) -> str:
+        return value.upper()
+
+
+async def test_a_pydantic_state_reaches_nodes_through_the_model(anyio_backend: str) -> None:
+    """LangGraph 1.2.22, same program: a node gets the state validated by the model
+    (validators run, "7" becomes 7), and the input checkpoint keeps what was given."""
+    builder = StateGraph(Checked)
+    builder.add_node("x", lambda s: {"count": s.count + 1, "name": s.name})
+    builder.add_edge(START, "x")
+    graph = builder.compile(checkpointer=MemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    assert await graph.ainvoke({"name": "bob", "count": "7"}, config) == {"name": "BOB", "count": 8}
+    history = [s.values async for s in graph.aget_state_history(config)]
+    assert history[-2:] == [{"name": "bob", "count": "7"}, {}]
 
 
 # --- edges and joins --------------------------------------------------------------------
@@ -567,6 +590,16 @@ async def test_overwrite_replaces_a_reduced_value(anyio_backend: str, store_kind
                            {"log": ["in"]}, {"log": []}]
         again = b.compile(checkpointer=Checkpointer(saver.log))
         assert (await again.aget_state(config)).values == {"log": ["dict-form"]}
+        results = [t.result for s in [s async for s in graph.aget_state_history(config)] for t in s.tasks]
+        assert {"log": Overwrite(["reset"])} in results  # shown as written, not as stored
+        # a Command input's Overwrite comes before the step it starts: the node's write stays
+        solo = StateGraph(LogState)
+        solo.add_node("s", appender("s"))
+        solo.add_edge(START, "s")
+        solo_graph = solo.compile(checkpointer=saver)
+        await solo_graph.ainvoke({"log": ["in"]}, {"configurable": {"thread_id": "s"}})
+        command = Command(update={"log": Overwrite(["co"])}, goto="s")
+        assert await solo_graph.ainvoke(command, {"configurable": {"thread_id": "s"}}) == {"log": ["co", "s"]}
         with pytest.raises(InvalidUpdateError, match="Overwrite"):
             await twice.compile(checkpointer=saver).ainvoke({"log": []}, {"configurable": {"thread_id": "u"}})
 
