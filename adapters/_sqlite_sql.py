@@ -340,9 +340,13 @@ def append_batch(conn: sqlite3.Connection, batch: Sequence[Append]) -> list[Base
 Heads = dict[str, tuple[int, bytes]]  # a thread's head as this transaction has it: seq, hash
 
 
-def _stale(conn: sqlite3.Connection, heads: Heads, item: Append) -> ConflictError | None:
+def _stale(
+    conn: sqlite3.Connection, heads: Heads, item: Append,
+    queued: dict[tuple[str, int], bytes] | None = None,
+) -> ConflictError | None:
     """The item's conflict if its thread's head moved on, or if the event it follows is
-    no longer the one its writer read (the thread was deleted and written again)."""
+    no longer the one its writer read (the thread was deleted and written again).
+    ``queued``: hashes of the events this transaction accepted but has not inserted yet."""
     found = heads.get(item.thread)
     if found is None:
         found = heads[item.thread] = head_event(conn, item.thread)
@@ -352,8 +356,11 @@ def _stale(conn: sqlite3.Connection, heads: Heads, item: Append) -> ConflictErro
     if item.checks_parent():
         parent = item.events[0].parent
         if parent != head:  # a fork's first event: its parent is below the head
-            row = conn.execute(_HASH_AT, (item.thread, parent)).fetchone()
-            digest = row[0] if row is not None else b""
+            found = queued.get((item.thread, parent)) if queued else None
+            if found is None:
+                row = conn.execute(_HASH_AT, (item.thread, parent)).fetchone()
+                found = row[0] if row is not None else b""
+            digest = found
         if digest != item.parent_hash:
             return ConflictError(item.thread, item.expect_head, head)
     return None
@@ -363,13 +370,16 @@ def _append_all(conn: sqlite3.Connection, batch: Sequence[Append]) -> list[BaseE
     heads: Heads = {}
     results: list[BaseException | None] = []
     rows: list[tuple[object, ...]] = []
+    queued: dict[tuple[str, int], bytes] = {}  # only needed when one thread has two items
     for item in batch:
-        conflict = _stale(conn, heads, item)
+        conflict = _stale(conn, heads, item, queued)
         if conflict is not None:
             results.append(conflict)
             continue
         rows += _rows(item)
         heads[item.thread] = (item.events[-1].seq, item.events[-1].hash)
+        if len(batch) > 1:
+            queued.update(((item.thread, e.seq), e.hash) for e in item.events)
         results.append(None)
     try:
         conn.executemany(_INSERT, rows)

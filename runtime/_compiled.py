@@ -39,7 +39,17 @@ from ._errors import EmptyInputError, InvalidUpdateError, NonDeterminismError, R
 from ._journal import Journal, SubJournal
 from ._step import GOTO, INPUT_TASK, TaskPlan, boundary, plan, start_next
 from ._sync import run_sync
-from ._types import DURABILITIES, END, START, Command, Interrupt, PregelTask, StateSnapshot
+from ._types import (
+    DURABILITIES,
+    END,
+    OVERWRITE,
+    START,
+    Command,
+    Interrupt,
+    Overwrite,
+    PregelTask,
+    StateSnapshot,
+)
 
 if TYPE_CHECKING:
     from ._actor import ThreadActor
@@ -174,7 +184,8 @@ class CompiledGraph:
                 raise EmptyInputError(f"thread {thread!r} has nothing to resume: pass an input")
             before = self._known(_names(interrupt_before, self.interrupt_before), "interrupt_before")
             after = self._known(_names(interrupt_after, self.interrupt_after), "interrupt_after")
-            limit = (config or {}).get("recursion_limit", 25)
+            limit = (config or {}).get("recursion_limit")
+            limit = 25 if limit is None else limit  # (as LangGraph, None is the default)
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
                 raise ValueError(f"recursion_limit must be a whole number of steps, at least 1; got {limit!r}")
             if input is not None and not isinstance(input, Command):
@@ -302,14 +313,18 @@ class CompiledGraph:
     def _live_values(self, cp: Checkpoint, ns: str = "") -> dict[str, Any]:
         values = self.structure.state.visible(cp.values)
         if cp.writes:
+            channels = self.structure.state.channels
+            first = [(k, v) for k, v in cp.writes.get(NULL_TASK, ()) if k != GOTO]
+            if first:  # a Command input's writes come first, as a boundary applies them
+                values.update(reduce_writes(channels, values, first))
             order = {t.id: i for i, t in enumerate(plan(cp, ns))}
-            order[NULL_TASK] = -1  # a Command input's writes come first
             writes = [
                 (k, v)
                 for tid in sorted(cp.writes, key=lambda t: order.get(t, len(order)))
+                if tid != NULL_TASK
                 for k, v in cp.writes[tid] if k != GOTO
             ]
-            values.update(reduce_writes(self.structure.state.channels, values, writes))
+            values.update(reduce_writes(channels, values, writes))
         return values
 
     async def ainvoke(
@@ -370,9 +385,9 @@ class CompiledGraph:
                 parent.emit(mode, chunk)
 
         run = Run(
-            self.structure, journal, config=parent.config, run_id=parent.run_id, ns=ns, emit=emit,
-            interrupt_before=self.interrupt_before, interrupt_after=self.interrupt_after,
-            recursion_limit=parent.limit, metadata=parent.metadata,
+            self.structure, journal, config=self._config(parent.config) or {}, run_id=parent.run_id,
+            ns=ns, emit=emit, interrupt_before=self.interrupt_before,
+            interrupt_after=self.interrupt_after, recursion_limit=parent.limit, metadata=parent.metadata,
         )
         run.checkpointed = parent.checkpointed
         if not resuming:
@@ -717,7 +732,9 @@ def _detached(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _result(writes: list[list[Any]]) -> dict[str, Any]:
-    return {k: v for k, v in writes if k != GOTO}
+    """A task's writes as it returned them (an Overwrite is stored in its plain spelling)."""
+    return {k: Overwrite(v[OVERWRITE]) if type(v) is dict and len(v) == 1 and OVERWRITE in v else v
+            for k, v in writes if k != GOTO}
 
 
 def _names(override: Any, default: tuple[str, ...]) -> tuple[str, ...]:

@@ -588,6 +588,14 @@ async def test_with_config_sits_under_every_calls_config(anyio_backend: str) -> 
     assert graph._defaults == {}  # the graph it came from is unchanged
     with pytest.raises(ValueError, match="thread_id"):
         await graph.ainvoke({"log": []})
+    # as a subgraph node: its config sits under the caller's
+    outer = StateGraph(Who)
+    outer.add_node("sub", who_graph(None).with_config({"configurable": {"who": "sub's own"}}))
+    outer.add_edge(START, "sub")
+    out = await outer.compile(checkpointer=MemorySaver()).ainvoke({"log": []}, cfg("o"))
+    assert out == {"log": ["sub's own"]}
+    # recursion_limit=None is the default, as in LangGraph
+    assert await bound.ainvoke({"log": []}, {"recursion_limit": None}) == {"log": ["bound", "call", "bound"]}
 
 
 @pytest.mark.anyio

@@ -230,6 +230,14 @@ async def test_an_append_after_another_event_at_the_same_seq_conflicts(
         assert await log.read("t") == new + current + forked
         # without a parent_hash the store checks the seq alone (the port's older contract)
         assert await log.append_batch([Append("t", tuple(chain(1, start=6, parent=5)), 5)]) == [None]
+        # a later item of one batch may fork from an earlier item's event
+        six = (await log.read("t"))[-1]
+        more = chain(2, start=7, parent_hash=six.hash, run_id="more")
+        branch = chain(1, start=9, parent=7, parent_hash=more[0].hash, run_id="branch")
+        assert await log.append_batch([
+            Append("t", tuple(more), 6, six.hash), Append("t", tuple(branch), 8, more[0].hash),
+        ]) == [None, None]
+        assert [e.seq for e in await log.read("t")][-3:] == [7, 8, 9]
 
 
 async def test_concurrent_appends_with_one_head_exactly_one_wins(
