@@ -30,14 +30,13 @@ from lograph.eventlog import (
 )
 from lograph.eventlog._fold import NULL_TASK, apply
 
-from ._channels import reduce_writes
 from ._checkpointer import Checkpointer
 from ._context import GraphInterrupt, TaskContext, in_loop_thread
 from ._context import _current as _current_task
 from ._engine import Run, new_run_id
 from ._errors import EmptyInputError, InvalidUpdateError, NonDeterminismError, ResumeError
 from ._journal import Journal, SubJournal
-from ._step import GOTO, INPUT_TASK, TaskPlan, boundary, plan, start_next
+from ._step import GOTO, INPUT_TASK, TaskPlan, boundary, live_values, plan, start_next
 from ._sync import run_sync
 from ._types import (
     DURABILITIES,
@@ -311,21 +310,7 @@ class CompiledGraph:
         return values
 
     def _live_values(self, cp: Checkpoint, ns: str = "") -> dict[str, Any]:
-        values = self.structure.state.visible(cp.values)
-        if cp.writes:
-            channels = self.structure.state.channels
-            first = [(k, v) for k, v in cp.writes.get(NULL_TASK, ()) if k != GOTO]
-            if first:  # a Command input's writes come first, as a boundary applies them
-                values.update(reduce_writes(channels, values, first))
-            order = {t.id: i for i, t in enumerate(plan(cp, ns))}
-            writes = [
-                (k, v)
-                for tid in sorted(cp.writes, key=lambda t: order.get(t, len(order)))
-                if tid != NULL_TASK
-                for k, v in cp.writes[tid] if k != GOTO
-            ]
-            values.update(reduce_writes(channels, values, writes))
-        return values
+        return live_values(self.structure, cp, ns)
 
     async def ainvoke(
         self, input: Any, config: dict[str, Any] | None = None, *, durability: str | None = None,

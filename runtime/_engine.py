@@ -33,7 +33,7 @@ from ._channels import reduce_writes
 from ._context import GraphInterrupt, ParentCommand, TaskContext, enter, leave
 from ._errors import GraphRecursionError, InvalidUpdateError, NonDeterminismError
 from ._journal import Journal, encode_writes_error
-from ._step import GOTO, NULL_TASK, TaskPlan, boundary, null_task, plan, step_values
+from ._step import GOTO, NULL_TASK, TaskPlan, boundary, live_values, null_task, plan, step_values
 from ._types import END, START, Command, Interrupt, Send, retry_for
 
 if TYPE_CHECKING:
@@ -137,6 +137,10 @@ class Run:
                         shown = state.output(journal.cp.values)
                         self.emit("values", {**(shown if isinstance(shown, dict) else {}),
                                              "__interrupt__": tuple(self.new_interrupts)})
+                        if any(k != GOTO for t in tasks for k, _ in journal.cp.writes.get(t.id, ())):
+                            # as LangGraph: then the state with the writes of the step's
+                            # tasks that finished (what invoke returns)
+                            self.emit("values", state.output(live_values(self.structure, journal.cp, self.ns)))
                     return "interrupted"
                 writes = journal.cp.writes
                 # (a Command input's goto adds tasks the fold cannot see in ``next``: no refs)

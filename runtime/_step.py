@@ -186,3 +186,24 @@ def _path_key(path: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 _ABSENT: Any = object()
+
+
+def live_values(structure: Structure, cp: Checkpoint, ns: str = "") -> dict[str, Any]:
+    """The state with the open step's recorded writes applied (a paused step's finished
+    tasks, a Command input's update first), as ``invoke`` returns it mid-step."""
+    values = structure.state.visible(cp.values)
+    if not cp.writes:
+        return values
+    channels = structure.state.channels
+    first = [(k, v) for k, v in cp.writes.get(NULL_TASK, ()) if k != GOTO]
+    if first:  # a Command input's writes come first, as a boundary applies them
+        values.update(reduce_writes(channels, values, first))
+    order = {t.id: i for i, t in enumerate(plan(cp, ns))}
+    writes = [
+        (k, v)
+        for tid in sorted(cp.writes, key=lambda t: order.get(t, len(order)))
+        if tid != NULL_TASK
+        for k, v in cp.writes[tid] if k != GOTO
+    ]
+    values.update(reduce_writes(channels, values, writes))
+    return values

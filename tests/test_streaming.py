@@ -293,6 +293,30 @@ async def test_interrupts_and_resumes_in_the_stream(
         assert resumed == [{"x": 1}, {"x": 7}]
 
 
+@pytest.mark.anyio
+async def test_an_interrupt_beside_a_finished_task_streams_its_writes_after(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """LangGraph 1.2.22, same program: when one task of a step interrupts and another
+    finishes, values streams the interrupt, then the state with the finished task's
+    writes (what invoke returns); the resumed run starts from the state before them."""
+    class Xs(TypedDict, total=False):
+        xs: Annotated[list, operator.add]
+
+    b = StateGraph(Xs)
+    b.add_node("ask", lambda s: {"xs": [interrupt("q")]})
+    b.add_node("other", lambda s: {"xs": ["other"]})
+    b.add_edge(START, "ask")
+    b.add_edge(START, "other")
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = b.compile(checkpointer=saver)
+        chunks = await collect(graph, {"xs": ["in"]}, cfg("t"), stream_mode="values")
+        (pending,) = (await graph.aget_state(cfg("t"))).interrupts
+        assert chunks == [{"xs": ["in"]}, {"xs": ["in"], "__interrupt__": (pending,)}, {"xs": ["in", "other"]}]
+        resumed = await collect(graph, Command(resume="r"), cfg("t"), stream_mode="values")
+        assert resumed == [{"xs": ["in"]}, {"xs": ["in", "r", "other"]}]
+
+
 def cfg(thread: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread}}
 
