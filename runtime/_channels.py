@@ -149,21 +149,7 @@ class StateCodec:
             overwrites = overwrites or type(value) is Overwrite
         if overwrites:  # stored in its plain spelling
             items = [(k, {OVERWRITE: v.value} if type(v) is Overwrite else v) for k, v in items]
-        if node == "__start__" and self.kind == "pydantic" and isinstance(output, dict):
-            self._validate_input(items)
         return items
-
-    def _validate_input(self, items: list[tuple[str, Any]]) -> None:
-        """As LangGraph: each key of a pydantic state's input that has no reducer is
-        validated by the model (a ValidationError, a ValueError, before anything is
-        written); the values are kept as given, and a reducer gets them raw."""
-        validator = self.schema.__pydantic_validator__
-        probe = self.schema.model_construct()
-        for key, value in items:
-            if self.channels[key].reducer is None:
-                if type(value) is dict and OVERWRITE in value and len(value) == 1:
-                    value = value[OVERWRITE]
-                validator.validate_assignment(probe, key, value)
 
 
 def reduce_writes(

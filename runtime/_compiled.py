@@ -30,6 +30,7 @@ from lograph.eventlog import (
 )
 from lograph.eventlog._fold import NULL_TASK, apply
 
+from ._channels import reduce_writes
 from ._checkpointer import Checkpointer
 from ._context import GraphInterrupt, TaskContext, in_loop_thread
 from ._context import _current as _current_task
@@ -189,8 +190,11 @@ class CompiledGraph:
                 raise ValueError(f"recursion_limit must be a whole number of steps, at least 1; got {limit!r}")
             if input is not None and not isinstance(input, Command):
                 # a bad input fails here, before anything is written
-                self.structure.state.updates(input, START)
+                writes = self.structure.state.updates(input, START)
                 encode(input, path="the input")
+                if self.structure.state.kind == "pydantic":  # the state its nodes would get
+                    changed = reduce_writes(self.structure.state.channels, cp.values, writes)
+                    self.structure.state.to_node({**cp.values, **changed})
             run = Run(
                 self.structure, Journal(saver, thread, cp, head, durability), config=config or {},
                 run_id=new_run_id(), ns=ns, emit=emit, interrupt_before=before, interrupt_after=after,
@@ -365,14 +369,14 @@ class CompiledGraph:
         cp = journal.cp
         resuming = bool(cp.checkpoint)
 
-        def emit(mode: str, chunk: Any) -> None:
-            if mode == "custom":
-                parent.emit(mode, chunk)
+        def emit(mode: str, chunk: Any, deeper: str = "") -> None:
+            parent.emit(mode, chunk, deeper or ns)  # the top stream keeps what it asked for
 
         run = Run(
             self.structure, journal, config=self._config(parent.config) or {}, run_id=parent.run_id,
             ns=ns, emit=emit, interrupt_before=self.interrupt_before,
-            interrupt_after=self.interrupt_after, recursion_limit=parent.limit, metadata=parent.metadata,
+            interrupt_after=self.interrupt_after, metadata=parent.metadata,
+            recursion_limit=self._defaults.get("recursion_limit") or parent.limit,
         )
         run.checkpointed = parent.checkpointed
         if not resuming:
@@ -400,8 +404,11 @@ class CompiledGraph:
     async def astream(
         self, input: Any, config: dict[str, Any] | None = None, *, stream_mode: Any = "updates",
         durability: str | None = None, interrupt_before: Any = None, interrupt_after: Any = None,
-        **_: Any,
+        subgraphs: bool = False, **_: Any,
     ) -> AsyncIterator[Any]:
+        """Yield the run's chunks: ``chunk`` (one mode) or ``(mode, chunk)``; with
+        ``subgraphs=True`` (as LangGraph) each is prefixed by the namespace of the graph
+        it comes from, ``()`` for this one, ``("node:task_id", ...)`` for a subgraph."""
         config = self._config(config)
         modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
         for m in modes:
@@ -416,12 +423,15 @@ class CompiledGraph:
         drained = anyio.Event()
         drained.set()
 
-        def emit(mode: str, chunk: Any) -> None:
+        def emit(mode: str, chunk: Any, ns: str = "") -> None:
             nonlocal drained
-            if mode in modes:
+            if mode in modes and (subgraphs or not ns or mode == "custom"):
                 if drained.is_set():
                     drained = anyio.Event()
-                send.send_nowait(chunk if single else (mode, chunk))
+                item = (chunk,) if single else (mode, chunk)
+                if subgraphs:
+                    item = (tuple(ns.split("|")) if ns else (), *item)
+                send.send_nowait(item[0] if len(item) == 1 else item)
 
         async def pace() -> None:
             await drained.wait()
@@ -728,7 +738,7 @@ def _names(override: Any, default: tuple[str, ...]) -> tuple[str, ...]:
     return (override,) if isinstance(override, str) else tuple(override)
 
 
-def _ignore(mode: str, chunk: Any) -> None:
+def _ignore(mode: str, chunk: Any, ns: str = "") -> None:
     return None
 
 
@@ -816,6 +826,8 @@ def merge_configs(base: dict[str, Any], override: dict[str, Any] | None) -> dict
     """``override`` over ``base`` as LangGraph merges run configs."""
     out = dict(base)
     for key, value in (override or {}).items():
+        if value is None and key in out:  # as LangGraph: None leaves the value as it was
+            continue
         if key in ("configurable", "metadata") and isinstance(value, dict):
             out[key] = {**(out.get(key) or {}), **value}
         elif key == "tags" and isinstance(value, list):

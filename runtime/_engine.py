@@ -39,7 +39,7 @@ from ._types import END, START, Command, Interrupt, Send, retry_for
 if TYPE_CHECKING:
     from ._graph import Branch, NodeSpec, Structure
 
-Emit = Callable[[str, Any], None]
+Emit = Callable[..., None]  # (mode, chunk) from the run; (mode, chunk, ns) from a subgraph
 
 
 @functools.lru_cache(maxsize=1024)
@@ -137,7 +137,9 @@ class Run:
                         shown = state.output(journal.cp.values)
                         self.emit("values", {**(shown if isinstance(shown, dict) else {}),
                                              "__interrupt__": tuple(self.new_interrupts)})
-                        if any(k != GOTO for t in tasks for k, _ in journal.cp.writes.get(t.id, ())):
+                        if not self.ns and any(
+                            k != GOTO for t in tasks for k, _ in journal.cp.writes.get(t.id, ())
+                        ):
                             # as LangGraph: then the state with the writes of the step's
                             # tasks that finished (what invoke returns)
                             self.emit("values", state.output(live_values(self.structure, journal.cp, self.ns)))

@@ -321,6 +321,35 @@ class Typed(pydantic.BaseModel):
     chat: Annotated[list, add_messages] = []
 
 
+class Ranged(pydantic.BaseModel):
+    lo: int
+    hi: int
+    log: Annotated[list, operator.add] = []
+
+    @pydantic.model_validator(mode="after")
+    def ordered(self) -> Ranged:
+        if self.lo > self.hi:
+            raise ValueError(f"lo>hi ({self.lo}>{self.hi})")
+        return self
+
+
+async def test_an_input_making_a_state_the_pydantic_model_refuses(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """The check is the model's on the state the first node would get (as LangGraph's
+    nodes get it): validators that read several fields see them all."""
+    b = StateGraph(Ranged)
+    b.add_node("a", lambda s: {"log": [s.hi - s.lo]})
+    b.add_edge(START, "a")
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = b.compile(checkpointer=saver)
+        assert await graph.ainvoke({"lo": 2, "hi": 5}, cfg("t")) == {"lo": 2, "hi": 5, "log": [3]}
+        await refused(saver.log, "pydantic cross-field", pydantic.ValidationError,
+                      lambda: graph.ainvoke({"lo": 9}, cfg("t")), "lo>hi")
+        await refused(saver.log, "pydantic missing field", pydantic.ValidationError,
+                      lambda: graph.ainvoke({"lo": 1}, cfg("new")), "hi")
+
+
 async def test_an_input_the_pydantic_state_model_refuses(
     anyio_backend: str, store_kind: str, tmp_path: Path
 ) -> None:

@@ -20,6 +20,7 @@ from lograph.runtime import (
     START,
     AIMessage,
     EmptyInputError,
+    GraphRecursionError,
     InvalidUpdateError,
     Send,
     StateGraph,
@@ -594,8 +595,20 @@ async def test_with_config_sits_under_every_calls_config(anyio_backend: str) -> 
     outer.add_edge(START, "sub")
     out = await outer.compile(checkpointer=MemorySaver()).ainvoke({"log": []}, cfg("o"))
     assert out == {"log": ["sub's own"]}
-    # recursion_limit=None is the default, as in LangGraph
+    # recursion_limit=None is the default, as in LangGraph, and leaves with_config's as it is
     assert await bound.ainvoke({"log": []}, {"recursion_limit": None}) == {"log": ["bound", "call", "bound"]}
+    looping = StateGraph(Who)
+    looping.add_node("again", lambda s: {"log": ["x"]})
+    looping.add_edge(START, "again")
+    looping.add_conditional_edges("again", lambda s: "again" if len(s["log"]) < 10 else END)
+    limited = looping.compile().with_config(recursion_limit=3)
+    with pytest.raises(GraphRecursionError, match="limit of 3"):
+        await limited.ainvoke({"log": []}, {"recursion_limit": None})
+    host = StateGraph(Who)
+    host.add_node("sub", limited)
+    host.add_edge(START, "sub")
+    with pytest.raises(GraphRecursionError, match="limit of 3"):
+        await host.compile().ainvoke({"log": []})
 
 
 @pytest.mark.anyio

@@ -317,6 +317,67 @@ async def test_an_interrupt_beside_a_finished_task_streams_its_writes_after(
         assert resumed == [{"xs": ["in"]}, {"xs": ["in", "r", "other"]}]
 
 
+class Nested(TypedDict, total=False):
+    xs: Annotated[list, operator.add]
+    ans: str
+
+
+@pytest.mark.anyio
+async def test_subgraphs_true_prefixes_each_chunk_with_its_namespace(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """LangGraph 1.2.22, same program (task ids aside): with subgraphs=True each chunk
+    is (namespace, chunk), () for the graph itself and ("node:task_id",) for a subgraph;
+    without it a subgraph's chunks stay inside (custom ones aside)."""
+    inner = StateGraph(Nested)
+    inner.add_node("sa", lambda s: {"xs": ["sa"]})
+    inner.add_node("sask", lambda s: {"ans": interrupt("sub?")})
+    inner.add_edge(START, "sa")
+    inner.add_edge("sa", "sask")
+    outer = StateGraph(Nested)
+    outer.add_node("pre", lambda s: {"xs": ["pre"]})
+    outer.add_node("sub", inner.compile())
+    outer.add_edge(START, "pre")
+    outer.add_edge("pre", "sub")
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = outer.compile(checkpointer=saver)
+        chunks = await collect(graph, {"xs": ["in"]}, cfg("t"), stream_mode="updates", subgraphs=True)
+        (pending,) = (await graph.aget_state(cfg("t"))).interrupts
+        spaces = [ns for ns, _ in chunks]
+        assert [len(ns) for ns in spaces] == [0, 1, 1, 0] and spaces[1][0].startswith("sub:")
+        assert [c for _, c in chunks] == [
+            {"pre": {"xs": ["pre"]}}, {"sa": {"xs": ["sa"]}},
+            {"__interrupt__": (pending,)}, {"__interrupt__": (pending,)},
+        ]
+        resumed = await collect(graph, Command(resume="ok"), cfg("t"), stream_mode="values", subgraphs=True)
+        assert resumed == [
+            ((), {"xs": ["in", "pre"]}), (spaces[1], {"xs": ["in", "pre", "sa"]}),
+            (spaces[1], {"xs": ["in", "pre", "sa"], "ans": "ok"}),
+            ((), {"xs": ["in", "pre", "in", "pre", "sa"], "ans": "ok"}),
+        ]
+        plain = await collect(graph, {"xs": []}, cfg("u"), stream_mode=["updates"])
+        assert plain[0] == ("updates", {"pre": {"xs": ["pre"]}}) and len(plain) == 2
+
+
+@pytest.mark.anyio
+async def test_a_subgraph_ends_its_stream_at_its_interrupt(anyio_backend: str) -> None:
+    """LangGraph 1.2.22, same program: only the top graph streams the state with a
+    finished sibling's writes after an interrupt; a subgraph's namespace ends at it."""
+    inner = StateGraph(Nested)
+    inner.add_node("ask", lambda s: {"xs": [interrupt("q")]})
+    inner.add_node("sib", lambda s: {"xs": ["sib"]})
+    inner.add_edge(START, "ask")
+    inner.add_edge(START, "sib")
+    outer = StateGraph(Nested)
+    outer.add_node("sub", inner.compile())
+    outer.add_edge(START, "sub")
+    graph = outer.compile(checkpointer=MemorySaver())
+    chunks = await collect(graph, {"xs": ["in"]}, cfg("t"), stream_mode="values", subgraphs=True)
+    inside = [c for ns, c in chunks if ns]
+    assert "__interrupt__" in inside[-1]
+    assert [c for ns, c in chunks if not ns][-1]["xs"] == ["in"]
+
+
 def cfg(thread: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread}}
 
