@@ -240,8 +240,12 @@ class Run:
         if task.name == START:
             return await self._start_writes(task.arg), None
         node = self.structure.nodes[task.name]
-        state = task.arg if task.push else self.structure.state.to_node(
-            step_values(self.structure, self.journal.cp))
+        try:
+            state = task.arg if task.push else self.structure.state.to_node(
+                step_values(self.structure, self.journal.cp))
+        except ValueError as e:  # a state the schema refuses (a pydantic ValidationError)
+            e.add_note(f"Before task with name {task.name!r}")  # as LangGraph names it
+            raise
         if self.debug:
             self.emit("debug", {"type": "task", "step": step, "timestamp": _now(),
                             "payload": {"id": task.id, "name": task.name, "input": state, "triggers": []}})

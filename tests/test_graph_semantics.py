@@ -257,6 +257,17 @@ async def test_a_pydantic_state_reaches_nodes_through_the_model(anyio_backend: s
     assert await graph.ainvoke({"name": "bob", "count": "7"}, config) == {"name": "BOB", "count": 8}
     history = [s.values async for s in graph.aget_state_history(config)]
     assert history[-2:] == [{"name": "bob", "count": "7"}, {}]
+    # a node that writes what the model refuses fails the next node, which the error names
+    bad = StateGraph(Checked)
+    bad.add_node("n1", lambda s: {"count": "many"})
+    bad.add_node("n2", lambda s: {"count": s.count + 1})
+    bad.add_edge(START, "n1")
+    bad.add_edge("n1", "n2")
+    failing = bad.compile(checkpointer=MemorySaver())
+    with pytest.raises(ValueError) as info:
+        await failing.ainvoke({"count": 1}, config)
+    assert info.value.__notes__ == ["Before task with name 'n2'"]
+    assert (await failing.aget_state(config)).next == ("n2",)
 
 
 # --- edges and joins --------------------------------------------------------------------
