@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import InvalidUpdateError
-from ._types import OVERWRITE, Overwrite
+from ._types import OVERWRITE, Overwrite, is_overwrite
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +164,7 @@ def reduce_writes(
         channel = channels.get(key)
         if channel is None:
             raise InvalidUpdateError(f"write to unknown state key {key!r}")
-        replaced = [v for v in items if type(v) is dict and OVERWRITE in v and len(v) == 1]
+        replaced = [v for v in items if is_overwrite(v)]
         if len(replaced) > 1:
             raise InvalidUpdateError(
                 f"state key {key!r} received {len(replaced)} Overwrite values in one step; it takes one"

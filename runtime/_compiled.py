@@ -49,6 +49,7 @@ from ._types import (
     Overwrite,
     PregelTask,
     StateSnapshot,
+    is_overwrite,
 )
 
 if TYPE_CHECKING:
@@ -305,16 +306,13 @@ class CompiledGraph:
         return {pending[0]: value}
 
     def _output(self, cp: Checkpoint) -> dict[str, Any]:
-        values = _detached(self._live_values(cp))
+        values = _detached(live_values(self.structure, cp))
         returns = self.structure.state.returns
         if returns is not None:
             values = {k: values[k] for k in returns if k in values}
         if cp.interrupts:
             values["__interrupt__"] = [Interrupt(v["value"], iid) for iid, v in cp.interrupts.items()]
         return values
-
-    def _live_values(self, cp: Checkpoint, ns: str = "") -> dict[str, Any]:
-        return live_values(self.structure, cp, ns)
 
     async def ainvoke(
         self, input: Any, config: dict[str, Any] | None = None, *, durability: str | None = None,
@@ -514,7 +512,7 @@ class CompiledGraph:
     async def aget_state(self, config: dict[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
         config = self._config(config) or {}
         _, thread, cp, live = await self._checkpoint_at(config)
-        ns = ((config or {}).get("configurable") or {}).get("checkpoint_ns") or ""
+        ns = (config.get("configurable") or {}).get("checkpoint_ns") or ""
         if ns:  # a subgraph's state: it lives in the open step of the top graph
             graph: CompiledGraph | None = self
             for part in ns.split("|"):
@@ -548,7 +546,7 @@ class CompiledGraph:
         events = await saver.log.read(thread)
         _verified(thread, events)
         # as LangGraph's savers list it: a config naming a checkpoint lists that one only
-        only = ((config or {}).get("configurable") or {}).get("checkpoint_id")
+        only = (config.get("configurable") or {}).get("checkpoint_id")
         below = None
         if before:
             bid = (before.get("configurable") or {}).get("checkpoint_id")
@@ -691,7 +689,7 @@ def _snapshot_of(
         for t in tasks
     )
     if live:
-        values = graph.structure.state.output(graph._live_values(cp, ns)) if graph is not None else cp.values
+        values = graph.structure.state.output(live_values(graph.structure, cp, ns)) if graph is not None else cp.values
         nxt = tuple(t.name for t in tasks if t.id not in cp.writes)
     else:
         values = graph.structure.state.output(cp.values) if graph is not None else cp.values
@@ -728,8 +726,7 @@ def _detached(values: dict[str, Any]) -> dict[str, Any]:
 
 def _result(writes: list[list[Any]]) -> dict[str, Any]:
     """A task's writes as it returned them (an Overwrite is stored in its plain spelling)."""
-    return {k: Overwrite(v[OVERWRITE]) if type(v) is dict and len(v) == 1 and OVERWRITE in v else v
-            for k, v in writes if k != GOTO}
+    return {k: Overwrite(v[OVERWRITE]) if is_overwrite(v) else v for k, v in writes if k != GOTO}
 
 
 def _names(override: Any, default: tuple[str, ...]) -> tuple[str, ...]:

@@ -298,7 +298,7 @@ class Run:
         writes = [[k, v] for k, v in self.structure.state.updates(value, START)]
         goto = await self._route(START, writes)
         if goto:
-            _check_targets(self.structure, START, goto)
+            _check_targets(self.structure, repr(START), goto)
         return [*writes, [GOTO, goto]] if goto else writes
 
     def command_writes(self, command: Command) -> list[list[Any]]:
@@ -308,14 +308,8 @@ class Run:
         """
         writes = [[k, v] for k, v in self.structure.state.updates(command.update, "__input__")]
         goto = _targets(command.goto)
-        for target in goto:
-            name = target.node if isinstance(target, Send) else target
-            if name != END and name not in self.structure.nodes:
-                raise InvalidUpdateError(
-                    f"Command(goto=...) names {name!r}, which is not a node of this graph "
-                    f"(nodes: {sorted(self.structure.nodes)})"
-                )
         if goto:
+            _check_targets(self.structure, "Command(goto=...) given as input", goto)
             writes.append([GOTO, goto])
         return writes
 
@@ -340,7 +334,7 @@ class Run:
         writes = [[k, v] for k, v in self.structure.state.updates(update, node.name)]
         goto += await self._route(node.name, writes)
         if goto:
-            _check_targets(self.structure, node.name, goto)
+            _check_targets(self.structure, repr(node.name), goto)
             writes.append([GOTO, goto])
         return writes, (dict(update) if isinstance(update, dict) else update)
 
@@ -362,15 +356,15 @@ class Run:
                             if parent else None}}
 
 
-def _check_targets(structure: Structure, name: str, goto: list[Any]) -> None:
+def _check_targets(structure: Structure, who: str, goto: list[Any]) -> None:
     """Refuse a step that would plan a node the graph does not have, before it is
-    written: a ``Command(goto=...)``, a ``Send`` or a conditional edge of ``name``."""
+    written: ``who``'s ``Command(goto=...)``, ``Send`` or conditional edge."""
     for target in goto:
         node = target.node if isinstance(target, Send) else target
         if node != END and node not in structure.nodes:
             what = f"Send({node!r}, ...)" if isinstance(target, Send) else repr(node)
             raise InvalidUpdateError(
-                f"{name!r} sends the graph to {what}, which is not a node of this graph "
+                f"{who} sends the graph to {what}, which is not a node of this graph "
                 f"(nodes: {sorted(structure.nodes)})"
             )
 

@@ -155,9 +155,7 @@ def boundary(
             del barriers[join.key]
             if join.target != END:
                 pulls.add(join.target)
-    new_values = reduce_writes(structure.state.channels, cp.values, first)
-    if writes:  # (an Overwrite in the input's update does not drop the tasks' writes)
-        new_values.update(reduce_writes(structure.state.channels, {**cp.values, **new_values}, writes))
+    new_values = _reduce_step(structure.state.channels, cp.values, first, writes)
     changes: dict[str, list[Any]] = {}
     for key, value in new_values.items():
         old = cp.values.get(key, _ABSENT)
@@ -194,10 +192,7 @@ def live_values(structure: Structure, cp: Checkpoint, ns: str = "") -> dict[str,
     values = structure.state.visible(cp.values)
     if not cp.writes:
         return values
-    channels = structure.state.channels
     first = [(k, v) for k, v in cp.writes.get(NULL_TASK, ()) if k != GOTO]
-    if first:  # a Command input's writes come first, as a boundary applies them
-        values.update(reduce_writes(channels, values, first))
     order = {t.id: i for i, t in enumerate(plan(cp, ns))}
     writes = [
         (k, v)
@@ -205,5 +200,18 @@ def live_values(structure: Structure, cp: Checkpoint, ns: str = "") -> dict[str,
         if tid != NULL_TASK
         for k, v in cp.writes[tid] if k != GOTO
     ]
-    values.update(reduce_writes(channels, values, writes))
+    values.update(_reduce_step(structure.state.channels, values, first, writes))
     return values
+
+
+def _reduce_step(
+    channels: dict[str, Any], values: dict[str, Any], first: list[tuple[str, Any]],
+    writes: list[tuple[str, Any]],
+) -> dict[str, Any]:
+    """The channels a step changes: a Command input's writes (``first``) are applied
+    before the tasks' ``writes``, so an Overwrite among them never drops a task's write."""
+    if not first:
+        return reduce_writes(channels, values, writes)
+    changed = reduce_writes(channels, values, first)
+    changed.update(reduce_writes(channels, {**values, **changed}, writes))
+    return changed

@@ -39,6 +39,11 @@ class Overwrite:
 OVERWRITE = "__overwrite__"
 
 
+def is_overwrite(value: Any) -> bool:
+    """``value`` is an Overwrite in the spelling the log stores: ``{"__overwrite__": v}``."""
+    return type(value) is dict and len(value) == 1 and OVERWRITE in value
+
+
 @dataclass(frozen=True, slots=True)
 class Command:
     """Returned from a node: update the state and choose where to go. As input: resume."""
