@@ -6,7 +6,8 @@ an append), the tasks planned for the next step and the join barriers, so replay
 log needs no reducer. Events between two checkpoints describe the *open* step: the
 writes of finished tasks, failures, ``@task`` results, interrupts and resume values.
 
-Event bodies (CBOR maps; keys are part of the storage format):
+Event bodies (CBOR maps; keys are part of the storage format; ``bodies`` defines each
+kind's class and versions, and the fold reads the maps of the current version):
 - run.started    {"resume": bool, "durability": str, "fork"?: true, "metadata"?: map}
 - node.started   {"name": str, "path"?: list}     (path when not ["pull", name])
 - node.writes    {"name": str, "writes": [[channel, value], ...]}
@@ -34,12 +35,11 @@ from typing import Any
 
 from ._codec import decode, encode
 from ._event import GENESIS, Event, Kind, checkpoint_id
+from .bodies import NULL_TASK, START, RunStatus, upcast
 
 SET = "set"
 EXTEND = "ext"
 WRITES = "w"
-# The writes of a Command(update=, goto=) given as input: the open step's first writes.
-NULL_TASK = "00000000-0000-0000-0000-000000000000"
 
 
 def task_id(checkpoint_hash: bytes, ns: str, path: tuple[Any, ...]) -> str:
@@ -93,11 +93,11 @@ class Checkpoint:
         ``run.finished`` now at the head (None when the head is anything else): that
         event only closed the run, so the fold there differs in the head and the run's
         status alone (``run.started`` left it "running")."""
-        if self.head != self.checkpoint + 1 or self.children or self.run_status == "running":
+        if self.head != self.checkpoint + 1 or self.children or self.run_status == RunStatus.RUNNING:
             return None
         at = self.copy()
         at.head, at.head_hash, at.length = self.checkpoint, self.checkpoint_hash, self.length - 1
-        at.run_status = "running"
+        at.run_status = RunStatus.RUNNING.value
         return at
 
     def copy(self) -> Checkpoint:
@@ -124,7 +124,7 @@ def apply(cp: Checkpoint, event: Event, body: Any = None) -> None:
     elif event.kind in _HEADER_ONLY:
         data = None  # the fold needs nothing of these bodies: skip decoding them
     else:
-        data = decode(event.body)
+        data = upcast(event.kind, decode(event.body))
     if event.ns:
         child = cp.children.get(event.ns)
         if child is None:
@@ -169,7 +169,7 @@ def _apply(cp: Checkpoint, event: Event, data: Any) -> None:
             cp.resumes[iid] = value
             cp.interrupts.pop(iid, None)
     elif kind == Kind.RUN_STARTED:
-        cp.run_id, cp.run_status = event.run_id, "running"
+        cp.run_id, cp.run_status = event.run_id, RunStatus.RUNNING.value
     elif kind == Kind.RUN_FINISHED:
         cp.run_id, cp.run_status = event.run_id, data["status"]
 
@@ -205,14 +205,12 @@ def _step_writes(cp: Checkpoint, ns: str) -> list[Any]:
     """The open step's writes ``[channel, value]``, in task order."""
     out: list[Any] = []
     for t in cp.next:
-        if t["name"] == _START:  # the input step: its writes are the input's items
+        if t["name"] == START:  # the input step: its writes are the input's items
             out += t["arg"].items()
         else:
             out += cp.writes.get(task_id(cp.checkpoint_hash, ns, tuple(t["path"])), ())
     return out
 
-
-_START = "__start__"
 
 
 def fold(snapshot: Checkpoint | None, events: Iterable[Event]) -> Checkpoint:
