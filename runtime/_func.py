@@ -19,15 +19,15 @@ import anyio
 from anyio.from_thread import run as run_from_thread
 from anyio.from_thread import run_sync as run_sync_from_thread
 
-from lograph.eventlog import EncodeError, Kind
+from lograph.eventlog import EncodeError
 
 from ._checkpointer import Checkpointer
-from ._compiled import CompiledGraph
+from ._compiled import CompiledGraph, GraphIO
 from ._context import GraphInterrupt, TaskContext, current, in_loop_thread
 from ._errors import NonDeterminismError
 from ._graph import StateGraph
 from ._step import call_id
-from ._types import START, Retry, retry_for, retry_policies
+from ._types import START, Command, Retry, retry_for, retry_policies
 
 
 class TaskFuture:
@@ -107,17 +107,16 @@ class Task:
                 raise
             except Exception as e:  # noqa: BLE001 - handed to the caller through the future
                 policy = retry_for(self.retry, e, attempt)
-                journal.add(Kind.TASK_RESULT, {"name": self.name, "ok": False, "value": repr(e),
-                                               "attempt": attempt},
-                            run_id=run.run_id, step=journal.cp.step + 1, task_id=tid, ns=run.ns)
+                run.seal(run.machine.task_result(journal.cp, tid, self.name, ok=False, value=repr(e),
+                                                 attempt=attempt))
                 if policy is None:
                     future._set(error=e)
                     return
                 await anyio.sleep(policy.delay(attempt))
                 attempt += 1
         try:
-            journal.add(Kind.TASK_RESULT, {"name": self.name, "ok": True, "value": value, "attempt": attempt},
-                        run_id=run.run_id, step=journal.cp.step + 1, task_id=tid, ns=run.ns)
+            run.seal(run.machine.task_result(journal.cp, tid, self.name, ok=True, value=value,
+                                             attempt=attempt))
         except EncodeError as e:
             future._set(error=e)
             return
@@ -146,39 +145,30 @@ class _Final:
     save: Any
 
 
-class EntrypointGraph(CompiledGraph):
-    """A one-node graph around a function: input in, return value out, ``previous`` kept."""
+class EntrypointIO(GraphIO):
+    """An entrypoint's input and output: the function's argument in, its return value
+    out; ``update_state`` values are what the function returned (LangGraph: they become
+    both the thread's state and the next call's ``previous``)."""
 
-    def _wrap(self, input: Any) -> Any:
-        from ._types import Command
+    def input(self, value: Any) -> Any:
+        if value is None or isinstance(value, Command):
+            return value
+        return {"__input__": value}
 
-        if input is None or isinstance(input, Command):
-            return input
-        return {"__input__": input}
-
-    async def ainvoke(self, input: Any, config: dict[str, Any] | None = None, **kw: Any) -> Any:
-        return await super().ainvoke(self._wrap(input), config, **kw)
-
-    def astream(self, input: Any, config: dict[str, Any] | None = None, **kw: Any) -> Any:
-        return super().astream(self._wrap(input), config, **kw)
-
-    async def aupdate_state(
-        self, config: dict[str, Any], values: Any, as_node: str | None = None, **kw: Any,
-    ) -> dict[str, Any]:
-        """``values`` is what the function returned (LangGraph: it becomes both the
-        thread's state and the next call's ``previous``)."""
-        from ._types import Command
-
+    def update(self, values: Any) -> Any:
         if values is not None and not isinstance(values, Command):
-            values = {"__end__": values, "__previous__": values}
-        return await super().aupdate_state(config, values, as_node, **kw)
+            return {"__end__": values, "__previous__": values}
+        return values
 
-    def _output(self, cp: Any) -> Any:
-        out = super()._output(cp)
+    def output(self, graph: CompiledGraph, cp: Any) -> Any:
+        out = super().output(graph, cp)
         if "__interrupt__" in out:  # as LangGraph: with the last return value, if a dict
             last = out.get("__end__")
             return {**(last if isinstance(last, dict) else {}), "__interrupt__": out["__interrupt__"]}
         return out.get("__end__")
+
+
+_ENTRY_IO = EntrypointIO()
 
 
 class entrypoint:  # noqa: N801 - LangGraph's name
@@ -191,14 +181,12 @@ class entrypoint:  # noqa: N801 - LangGraph's name
         self.checkpointer = checkpointer
         self.retry = retry or retry_policy
 
-    def __call__(self, fn: Callable[..., Any]) -> EntrypointGraph:
+    def __call__(self, fn: Callable[..., Any]) -> CompiledGraph:
         wants_previous = "previous" in inspect.signature(fn).parameters
         is_async = inspect.iscoroutinefunction(fn)
 
         async def node(state: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-            from ._context import current as ctx_of
-
-            ctx = ctx_of("entrypoint")
+            ctx = current("entrypoint")
             kwargs = {"previous": state.get("__previous__")} if wants_previous else {}
             if _accepts_config(fn):
                 kwargs["config"] = config
@@ -213,7 +201,7 @@ class entrypoint:  # noqa: N801 - LangGraph's name
         builder.add_node(name, node, retry=self.retry)
         builder.add_edge(START, name)
         structure = builder.validate()
-        graph = EntrypointGraph(structure, self.checkpointer, (), (), name=name)
+        graph = CompiledGraph(structure, self.checkpointer, (), (), name=name, io=_ENTRY_IO)
         functools.update_wrapper(graph, fn)  # type: ignore[arg-type]
         return graph
 

@@ -5,54 +5,16 @@ from __future__ import annotations
 import inspect
 import itertools
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._channels import StateCodec, channels_of
+from ._compiled import CompiledGraph
 from ._errors import GraphValidationError
-from ._types import END, START, Retry, RetryPolicy, retry_policies
+from ._structure import Branch, Join, NodeSpec, Structure
+from ._types import END, START, Retry, retry_policies
 
 if TYPE_CHECKING:
     from ._checkpointer import Checkpointer
-    from ._compiled import CompiledGraph
-
-
-@dataclass(slots=True)
-class NodeSpec:
-    name: str
-    fn: Callable[..., Any]
-    is_async: bool
-    retry: tuple[RetryPolicy, ...] = ()
-    subgraph: Any = None  # a CompiledGraph used as a node
-    input_schema: Any = None
-
-
-@dataclass(slots=True)
-class Branch:
-    path: Callable[..., Any]
-    path_map: dict[Hashable, str] | None
-    is_async: bool
-
-
-@dataclass(slots=True)
-class Join:
-    key: str
-    sources: tuple[str, ...]
-    target: str
-
-
-@dataclass(slots=True)
-class Structure:
-    """What the engine needs of a graph; immutable once compiled."""
-
-    state: StateCodec
-    nodes: dict[str, NodeSpec]
-    edges: dict[str, list[str]] = field(default_factory=dict)
-    joins: list[Join] = field(default_factory=list)
-    branches: dict[str, list[Branch]] = field(default_factory=dict)
-
-    def joins_from(self, node: str) -> list[Join]:
-        return [j for j in self.joins if node in j.sources]
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:
@@ -106,8 +68,6 @@ class StateGraph:
             raise GraphValidationError(f"node name {node!r} is reserved")
         if node in self.nodes:
             raise GraphValidationError(f"node {node!r} is already in the graph")
-        from ._compiled import CompiledGraph
-
         sub = action if isinstance(action, CompiledGraph) else None
         fn = action if sub is None else sub.ainvoke
         self.nodes[node] = NodeSpec(
@@ -206,8 +166,6 @@ class StateGraph:
         name: str | None = None,
         **_: Any,
     ) -> CompiledGraph:
-        from ._compiled import CompiledGraph
-
         before = _interrupt_list(interrupt_before)
         after = _interrupt_list(interrupt_after)
         structure = self.validate([*before, *after])

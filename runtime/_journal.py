@@ -23,12 +23,14 @@ import anyio
 from anyio.abc import TaskGroup
 
 from lograph.eventlog import Checkpoint, EncodeError, Event, Kind, encode, make_event
-from lograph.eventlog._fold import NULL_TASK, apply
+from lograph.eventlog._fold import apply
+from lograph.eventlog.bodies import NULL_TASK, Body, Source, encode_body
 
 from ._checkpointer import Checkpointer
 
 ASYNC_LIMIT = 512  # events handed to the flusher but not yet committed before the run waits
 FLUSH_AFTER_PASSES = 3  # scheduler passes the flusher lets the run have before it commits
+_FROM_CALLER = (Source.INPUT, Source.UPDATE)
 
 
 class Journal:
@@ -60,22 +62,21 @@ class Journal:
         # log has no answer for, so a replay that diverges (NonDeterminismError) writes nothing.
         self.hold = False
 
-    def add(
-        self, kind: str, body: dict[str, Any], *, run_id: str = "", step: int = 0,
-        task_id: str = "", ns: str = "",
-    ) -> Event:
-        """Seal an event after the branch's head and fold it. Raises EncodeError, writing nothing."""
-        data = encode(body, path=kind)
+    def add(self, body: Body, *, run_id: str = "", step: int = 0, task_id: str = "", ns: str = "") -> Event:
+        """Seal ``body`` as an event after the branch's head and fold it. Raises EncodeError,
+        writing nothing."""
+        data, raw = encode_body(body)
+        kind = body.KIND
         event = make_event(
             self.cp.head_hash, seq=self.next_seq, parent=self.cp.head, kind=kind, run_id=run_id,
-            step=step, task_id=task_id, ns=ns, ts=time.time(), body=data,
+            step=step, task_id=task_id, ns=ns, ts=time.time(), body=raw,
         )
         # What callers hand in (an input, an update, a Command) is folded as decoded from
         # the event: the state never shares an object the caller may change afterwards.
         # (Nodes' writes are folded as given: a node must not change what it returned.)
-        outside = (kind == Kind.CHECKPOINT and body.get("source") in ("input", "update")) or (
+        outside = (kind == Kind.CHECKPOINT and data["source"] in _FROM_CALLER) or (
             kind == Kind.NODE_WRITES and task_id == NULL_TASK)
-        apply(self.cp, event, None if outside else body)
+        apply(self.cp, event, None if outside else data)
         self.next_seq += 1
         self.pending.append(event)
         return event
@@ -228,9 +229,9 @@ class SubJournal:
         """New work starts (or a sibling finished): whatever was replayed is kept."""
         self.root.hold, self._held = False, False
 
-    def add(self, kind: str, body: dict[str, Any], *, run_id: str = "", step: int = 0,
-            task_id: str = "", ns: str = "") -> Event:
-        return self.root.add(kind, body, run_id=run_id, step=step, task_id=task_id, ns=self.ns)
+    def add(self, body: Body, *, run_id: str = "", step: int = 0, task_id: str = "",
+            ns: str = "") -> Event:
+        return self.root.add(body, run_id=run_id, step=step, task_id=task_id, ns=self.ns)
 
     async def barrier(self) -> None:
         await self.root.barrier()

@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from lograph.eventlog import Checkpoint
-from lograph.eventlog._fold import NULL_TASK, SET, WRITES, delta, task_id
+from lograph.eventlog._fold import SET, WRITES, delta, task_id
+from lograph.eventlog.bodies import GOTO, INPUT, NULL_TASK
 
 from ._channels import reduce_writes
-from ._graph import Structure
+from ._structure import Structure
 from ._types import END, START, Send
-
-GOTO = "__goto__"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +82,9 @@ def _goto_tasks(planned: list[dict[str, Any]], writes: list[list[Any]]) -> list[
     return out
 
 
-INPUT_TASK = "__input__"
-
-
 def null_task() -> TaskPlan:
     """The writes of a ``Command(update=...)`` input: applied first, before the step's tasks."""
-    return TaskPlan(NULL_TASK, INPUT_TASK, ())
+    return TaskPlan(NULL_TASK, INPUT, ())
 
 
 def step_values(structure: Structure, cp: Checkpoint) -> dict[str, Any]:

@@ -23,23 +23,36 @@ Rules (read-only use of the engine's pure parts, ``_step`` and ``_channels``):
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
 from lograph.eventlog import Checkpoint, DecodeError, Event, Kind, decode
 from lograph.eventlog._fold import apply
+from lograph.eventlog.bodies import (
+    COPY,
+    GOTO,
+    INPUT,
+    Body,
+    CheckpointBody,
+    NodeFailed,
+    NodeStarted,
+    NodeWrites,
+    Source,
+    StateUpdated,
+    decode_body,
+    from_map,
+    upcast,
+)
 
-from ._engine import route
-from ._step import GOTO, TaskPlan, boundary, plan
+from ._machine import StepMachine
+from ._step import Boundary, TaskPlan, plan
+from ._structure import Structure
 from ._types import END, START
-
-if TYPE_CHECKING:
-    from ._graph import Structure
+from ._writes import route
 
 __all__ = ["Divergence", "replay", "structure_of"]
-
-_NAMED = (Kind.NODE_STARTED, Kind.NODE_WRITES, Kind.NODE_FAILED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +81,11 @@ class _Diverged(Exception):
 
 def structure_of(graph: Any) -> Structure:
     """The compiled structure of a CompiledGraph, or of a StateGraph builder (validated)."""
-    from ._compiled import CompiledGraph
-    from ._graph import StateGraph
-
-    if isinstance(graph, CompiledGraph):
-        return graph.structure
-    if isinstance(graph, StateGraph):
-        return graph.validate()
+    structure = getattr(graph, "structure", None)
+    if isinstance(structure, Structure):
+        return structure
+    if callable(getattr(graph, "validate", None)):
+        return cast(Structure, graph.validate())
     raise TypeError(
         f"expected a compiled graph or a StateGraph builder, got {type(graph).__name__}"
     )
@@ -119,7 +130,8 @@ class _Replay:
             if base is None:
                 base = self._state_at(e.parent) if e.parent else Checkpoint()
             try:
-                body = decode(e.body)
+                data = upcast(e.kind, decode(e.body))
+                body = from_map(e.kind, data)
             except DecodeError as err:
                 raise _Diverged(e.seq, e.step, "a stored value", "it holds a value of a stored type",
                                 f"it cannot be read: {err}") from None
@@ -132,7 +144,7 @@ class _Replay:
                         seq, step, what, log, code = d.where
                         d.where = (seq, step, f"in subgraph {subgraph_path(scope.ns)!r}, {what}", log, code)
                     raise
-            apply(base, e, body)
+            apply(base, e, data)
             states[e.seq] = base
 
     def _scope(self, e: Event) -> _Scope | None:
@@ -165,24 +177,28 @@ class _Scope:
         self.structure = structure
         self.ns = ns
         self.writes_at = writes_at  # task id -> the seq of its node.writes
+        # the live run's decisions: no breakpoint or recursion limit, which stop a run
+        # before it records a step, never change a recorded one
+        self.machine = StepMachine(structure, ns=ns, recursion_limit=sys.maxsize)
 
     def own(self, full: Checkpoint) -> Checkpoint:
         """This scope's part of a fold of the whole thread."""
         return (full.children.get(self.ns) or Checkpoint()) if self.ns else full
 
-    async def check(self, full: Checkpoint, e: Event, body: Any, parent: Event | None) -> None:
-        if e.kind in _NAMED:
-            self._known(e, str(body["name"]), "ran")
-            if e.kind == Kind.NODE_WRITES:
+    async def check(self, full: Checkpoint, e: Event, body: Body, parent: Event | None) -> None:
+        if isinstance(body, NodeStarted | NodeWrites | NodeFailed):
+            self._known(e, body.name, "ran")
+            if isinstance(body, NodeWrites):
                 self.writes_at[e.task_id] = e.seq
-        elif e.kind == Kind.CHECKPOINT:
-            for t in body["next"]:
+        elif isinstance(body, CheckpointBody):
+            for t in body.next:
                 self._known(e, str(t["name"]), "is planned")
-            source = body["source"]
-            if source == "loop":
+            if body.source == Source.LOOP:
                 await self._loop(full, e, body)
-            elif source == "update" and parent is not None and parent.kind == Kind.STATE_UPDATED:
-                await self._update(full, e, body, decode(parent.body))
+            elif body.source == Source.UPDATE and parent is not None and parent.kind == Kind.STATE_UPDATED:
+                update = decode_body(parent.kind, parent.body)
+                assert isinstance(update, StateUpdated)
+                await self._update(full, e, body, update)
 
     def _known(self, e: Event, name: str, what: str) -> None:
         if name != START and name not in self.structure.nodes:
@@ -191,7 +207,7 @@ class _Scope:
 
     # -- a step of the loop ---------------------------------------------------------------
 
-    async def _loop(self, full: Checkpoint, e: Event, body: dict[str, Any]) -> None:
+    async def _loop(self, full: Checkpoint, e: Event, body: CheckpointBody) -> None:
         base = self.own(full)
         finished = []
         for task in plan(base, e.ns):
@@ -204,7 +220,14 @@ class _Scope:
             else:
                 writes = await self._rerouted(base, e, task, [list(w) for w in recorded])
             finished.append((task, writes))
-        self._compare(full, e, body, finished)
+        before = _ids_before(base, finished)  # (a reducer sets ids on the writes it is given)
+        try:
+            entry, b = self.machine.boundary(base, e.step, finished)
+        except Exception as err:  # noqa: BLE001 - the reducers refuse the recorded writes
+            raise _Diverged(e.seq, e.step, "the step's writes", "they were applied",
+                            f"applying them raises {err!r}") from None
+        assert isinstance(entry.body, CheckpointBody)
+        self._compare(full, e, body, entry.body, b, before)
 
     async def _start_writes(self, base: Checkpoint, e: Event, value: Any) -> list[list[Any]]:
         writes = [[k, v] for k, v in self._updates(e, value, START)]
@@ -258,12 +281,12 @@ class _Scope:
 
     # -- update_state ------------------------------------------------------------------
 
-    async def _update(self, full: Checkpoint, e: Event, body: dict[str, Any], update: dict[str, Any]) -> None:
+    async def _update(self, full: Checkpoint, e: Event, body: CheckpointBody, update: StateUpdated) -> None:
         base = self.own(full)
-        node, values = update.get("as_node"), update.get("values")
-        if node == "__copy__":
+        node, values = update.as_node, update.values
+        if node == COPY:
             return
-        name = START if node == "__input__" else str(node)
+        name = START if node == INPUT else str(node)
         if name != END:
             self._known(e, name, "is updated")
         if name == END:
@@ -274,35 +297,36 @@ class _Scope:
             writes = [[k, v] for k, v in self._updates(e, values, name)]
             goto = await self._route(base, e, name, writes)
             writes += [[GOTO, goto]] if goto else []
-        self._compare(full, e, body, [(TaskPlan("update", name, ("pull", name)), writes)],
-                      end=name == END, context=f"after update_state(as_node={node!r}), ")
+        context = f"after update_state(as_node={node!r}), "
+        before = _ids_before(base, [(TaskPlan("update", name, ("pull", name)), writes)])
+        try:
+            entries, b = self.machine.update(base, str(node), values, writes)
+        except Exception as err:  # noqa: BLE001 - the reducers refuse the recorded update
+            raise _Diverged(e.seq, e.step, f"{context}the step's writes", "they were applied",
+                            f"applying them raises {err!r}") from None
+        produced = entries[-1].body
+        assert isinstance(produced, CheckpointBody) and b is not None
+        self._compare(full, e, body, produced, b, before, end=name == END, context=context)
 
     # -- the step boundary -------------------------------------------------------------
 
-    def _compare(self, full: Checkpoint, e: Event, body: dict[str, Any],
-                 finished: list[tuple[TaskPlan, list[list[Any]]]], *, end: bool = False,
-                 context: str = "") -> None:
-        base = self.own(full)
-        before = _message_ids(base.values) | {i for _, w in finished for _, v in w for i in _message_ids({0: v})}
-        try:
-            b = boundary(self.structure, base, finished)
-        except Exception as err:  # noqa: BLE001 - the reducers refuse the recorded writes
-            raise _Diverged(e.seq, e.step, f"{context}the step's writes", "they were applied",
-                            f"applying them raises {err!r}") from None
-        nxt = [] if end else b.next
-        if [_task_key(t) for t in body["next"]] != [_task_key(t) for t in nxt]:
-            raise _Diverged(e.seq, e.step, f"{context}the next tasks", _names(body["next"]), _names(nxt))
+    def _compare(self, full: Checkpoint, e: Event, body: CheckpointBody, produced: CheckpointBody,
+                 b: Boundary, before: set[str], *, end: bool = False, context: str = "") -> None:
+        """The checkpoint the machine made from the recorded writes against the one the
+        log holds: the next tasks, every value (as folded), the join barriers."""
+        if [_task_key(t) for t in body.next] != [_task_key(t) for t in produced.next]:
+            raise _Diverged(e.seq, e.step, f"{context}the next tasks", _names(body.next), _names(produced.next))
         after = full.copy()
-        apply(after, e, body)  # the fold reads the delta; its format is the fold's business
+        apply(after, e, body.to_map())  # the fold reads the delta; its format is the fold's business
         recorded = self.own(after)
         fresh = _message_ids(b.values) - before
         for key in sorted(set(recorded.values) | set(b.values)):
             logged, code = recorded.values.get(key, _ABSENT), b.values.get(key, _ABSENT)
             if not _same(logged, code, fresh):
                 raise _Diverged(e.seq, e.step, f"{context}the value of {key!r}", _show(logged), _show(code))
-        if not end and recorded.barriers != b.barriers:
+        if not end and recorded.barriers != produced.barriers:
             raise _Diverged(e.seq, e.step, f"{context}the join barriers", repr(recorded.barriers),
-                            repr(b.barriers))
+                            repr(dict(produced.barriers)))
 
 
 class _Absent:
@@ -325,6 +349,11 @@ def _task_key(t: dict[str, Any]) -> tuple[Any, ...]:
 def _names(items: Sequence[Any]) -> str:
     names = [t["name"] if isinstance(t, dict) else t if isinstance(t, str) else repr(t) for t in items]
     return "[" + ", ".join(map(str, names)) + "]" if names else "[] (END)"
+
+
+def _ids_before(base: Checkpoint, finished: list[tuple[TaskPlan, list[list[Any]]]]) -> set[str]:
+    """The message ids the state and the step's writes hold before the reducers run."""
+    return _message_ids(base.values) | {i for _, w in finished for _, v in w for i in _message_ids({0: v})}
 
 
 def _is_message(value: Any) -> bool:

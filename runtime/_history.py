@@ -1,0 +1,188 @@
+"""Reading a thread's past: the fold at its head or at a checkpoint, and its history.
+
+Rules:
+- History is never served from an edited log: every event's link is checked first.
+- A checkpoint's *record* is the checkpoint with what happened in its step (task
+  results, errors, interrupts) on the first branch that went on from it.
+- History lists every checkpoint of every branch, newest first, as LangGraph's savers do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from lograph.eventlog import (
+    GENESIS,
+    Checkpoint,
+    CorruptLogError,
+    Event,
+    EventLog,
+    Kind,
+    parse_checkpoint_id,
+    verify_link,
+)
+from lograph.eventlog._fold import apply
+from lograph.eventlog.bodies import INPUT, START, NodeWrites, StateUpdated, decode_body
+
+from ._errors import InvalidUpdateError
+
+if TYPE_CHECKING:
+    from ._actor import ThreadActor
+
+
+async def locate(log: EventLog, thread: str, checkpoint_id: str) -> int:
+    """The seq of checkpoint ``checkpoint_id`` in ``thread``, or a ValueError saying so."""
+    try:
+        seq, prefix = parse_checkpoint_id(checkpoint_id)
+    except ValueError:
+        raise ValueError(f"checkpoint_id {checkpoint_id!r} is not a lograph checkpoint id") from None
+    events = await log.read(thread, after=seq - 1, upto=seq) if seq > 0 else []
+    if not events or events[0].kind != Kind.CHECKPOINT or events[0].hash[:8].hex() != prefix:
+        raise ValueError(f"checkpoint_id {checkpoint_id!r} does not exist in thread {thread!r}")
+    return seq
+
+
+async def infer_as_node(log: EventLog, thread: str, cp: Checkpoint) -> str:
+    if not cp.checkpoint:
+        return START
+    writers: list[str] = []
+    by_seq: dict[int, Event] = {}
+    low = cp.checkpoint
+    cursor = cp.checkpoint
+    while True:  # walk back over the step that made the checkpoint, reading in windows
+        if cursor and cursor not in by_seq:
+            low, upto = max(0, cursor - 64), low
+            by_seq.update((e.seq, e) for e in await log.read(thread, after=low, upto=upto))
+        if cursor == cp.checkpoint:
+            cursor = by_seq[cursor].parent
+            continue
+        if not cursor or (by_seq[cursor].kind == Kind.CHECKPOINT and not by_seq[cursor].ns):
+            break
+        e = by_seq[cursor]
+        if e.kind == Kind.NODE_WRITES and not e.ns:
+            wrote = decode_body(e.kind, e.body)
+            assert isinstance(wrote, NodeWrites)
+            writers.append(wrote.name)
+        elif e.kind == Kind.STATE_UPDATED and not e.ns:  # update_state(as_node=...) wrote last
+            update = decode_body(e.kind, e.body)
+            assert isinstance(update, StateUpdated)
+            node = update.as_node
+            writers.append(START if node == INPUT else str(node))
+        cursor = e.parent
+    names = sorted({w for w in writers if w not in (START, INPUT)})
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        return START if any(w == START for w in writers) or not writers else names[0]
+    raise InvalidUpdateError(f"ambiguous update: several nodes wrote last ({names}); pass as_node=")
+
+
+
+async def head_state(actor: ThreadActor) -> Checkpoint:
+    """The fold at the thread's head without waiting for a running turn."""
+    head, loaded = await actor.read_head()
+    if loaded is None:
+        assert actor.cached is not None
+        return actor.cached.copy()
+    cp, base = loaded
+    if head and not actor.busy and (actor.cached is None or actor.head < head):
+        actor.cached, actor.head, actor.base = cp.copy(), head, base  # the next read is warm
+    return cp
+
+
+async def record_at(actor: ThreadActor, seq: int) -> Checkpoint:
+    """The record of checkpoint ``seq``, as history shows it: the checkpoint with what
+    happened in its step (results, errors, interrupts) on the first branch that went on
+    from it."""
+    cp = await actor.load(seq)
+    states = {seq: cp}
+    after = seq
+    while states:
+        events = await actor.saver.log.read(actor.thread, after=after, upto=after + 64)
+        if not events:
+            break
+        for e in events:
+            base = states.pop(e.parent, None)
+            if base is None:
+                continue  # another branch, or a later fork from the same event
+            if e.kind == Kind.CHECKPOINT and not e.ns:
+                return base
+            apply(base, e)
+            states[e.seq] = base
+        after = events[-1].seq
+    return next(iter(states.values()), cp)
+
+
+def verified(thread: str, events: list[Event]) -> None:
+    """Check every event's link (CorruptLogError naming the first bad row), as loading a
+    branch does: history is never served from an edited log."""
+    hashes = {0: GENESIS}
+    for e in events:
+        parent = hashes.get(e.parent)
+        if parent is None or not verify_link(e, parent):
+            raise CorruptLogError(thread, e.seq, "hash chain broken: the event was edited or its "
+                                  "parent removed; run `lograph verify` for details")
+        hashes[e.seq] = e.hash
+
+
+def records(events: list[Event], thread: str = "") -> list[Checkpoint]:
+    """Every checkpoint of every branch, as a record of its step (open-step events included)."""
+    states: dict[int, Checkpoint] = {}
+    by_seq = {e.seq: e for e in events}
+    records: dict[int, Checkpoint] = {}
+
+    def state_at(seq: int) -> Checkpoint:
+        chain: list[Event] = []
+        while seq:
+            chain.append(by_seq[seq])
+            seq = by_seq[seq].parent
+        cp = Checkpoint()
+        for e in reversed(chain):
+            apply(cp, e)
+        return cp
+
+    for e in events:
+        base = states.pop(e.parent, None)
+        if base is None:
+            base = state_at(e.parent) if e.parent else Checkpoint()
+        if e.kind == Kind.CHECKPOINT and not e.ns and base.checkpoint and base.checkpoint not in records:
+            records[base.checkpoint] = base.copy()
+        try:
+            apply(base, e)
+        except Exception as err:
+            raise CorruptLogError(thread, e.seq, f"cannot decode: {err}") from err
+        states[e.seq] = base
+    for cp in states.values():
+        if cp.checkpoint and cp.checkpoint not in records:
+            records[cp.checkpoint] = cp
+    return [records[k] for k in sorted(records)]
+
+
+
+
+async def history(
+    log: EventLog, thread: str, *, only: str | None = None, filter: dict[str, Any] | None = None,
+    before: dict[str, Any] | None = None, limit: int | None = None,
+) -> AsyncIterator[Checkpoint]:
+    """Every checkpoint record of ``thread``, newest first (``only``: the one with that id;
+    ``before``: a config naming a checkpoint, those below it; ``filter``: metadata)."""
+    events = await log.read(thread)
+    verified(thread, events)
+    below = None
+    if before:
+        bid = (before.get("configurable") or {}).get("checkpoint_id")
+        if bid:
+            below = parse_checkpoint_id(bid)[0]
+    count = 0
+    for cp in reversed(records(events, thread)):
+        if below is not None and cp.checkpoint >= below:
+            continue
+        if only and cp.id != only:
+            continue
+        if filter and any(cp.metadata.get(k) != v for k, v in filter.items()):
+            continue
+        if limit is not None and count >= limit:
+            return
+        count += 1
+        yield cp

@@ -1,0 +1,169 @@
+"""Driving a run: from ``ainvoke``'s arguments to a finished run on the thread's log.
+
+Rules:
+- Every argument is checked, and a bad one refused, before the first event is sealed:
+  durability, the recursion limit, breakpoints, a resume's interrupt ids, the input
+  (the schema maps it, the codec can store it, a pydantic state accepts it).
+- A run takes the thread actor's turn for its whole length: runs and updates on one
+  thread never interleave within a process.
+- A config naming a checkpoint other than the head runs on a new branch from it (a
+  fork); the run's frame and its steps are the step machine's (``_machine``).
+- After the run the actor's cached fold moves to the journal's, and a snapshot may be
+  stored (not after a failed ``exit`` run: nothing of it was written).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from lograph.eventlog import Checkpoint, MemoryLog, encode
+
+from ._channels import reduce_writes
+from ._checkpointer import Checkpointer
+from ._engine import Emit, Run, new_run_id
+from ._errors import EmptyInputError, ResumeError
+from ._history import locate
+from ._journal import Journal
+from ._types import DURABILITIES, START, Command
+from ._writes import command_writes
+
+if TYPE_CHECKING:
+    from ._compiled import CompiledGraph
+
+_RESERVED = {"thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map"}
+
+
+def target(graph: CompiledGraph, config: Mapping[str, Any] | None, *, need_saver: bool = True,
+           ) -> tuple[Checkpointer, str, str]:
+    """The store, thread and namespace a call works on (a throwaway in-memory store for a
+    graph compiled without a checkpointer, when ``need_saver`` is False)."""
+    configurable = (config or {}).get("configurable") or {}
+    if graph.checkpointer is None:
+        if need_saver:
+            raise ValueError("this graph has no checkpointer: compile(checkpointer=...) first")
+        return Checkpointer(MemoryLog()), "", ""
+    if "thread_id" not in configurable or configurable["thread_id"] in (None, ""):
+        raise ValueError(
+            "a graph with a checkpointer needs config={'configurable': {'thread_id': ...}} "
+            "(also accepted: checkpoint_ns, checkpoint_id)"
+        )
+    return graph.checkpointer, str(configurable["thread_id"]), configurable.get("checkpoint_ns") or ""
+
+
+def metadata_of(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The caller's metadata a run records: plain values of ``configurable`` and
+    ``metadata``, without lograph's own keys."""
+    config = config or {}
+    out = {}
+    for source in (config.get("configurable") or {}, config.get("metadata") or {}):
+        for k, v in source.items():
+            if k not in _RESERVED and not k.startswith("__") and isinstance(v, str | int | float | bool):
+                out[k] = v
+    return out
+
+
+async def run_graph(
+    graph: CompiledGraph, input: Any, config: dict[str, Any] | None, *, durability: str | None,
+    emit: Emit, interrupt_before: Any = None, interrupt_after: Any = None,
+    modes: tuple[str, ...] = (), pace: Callable[[], Awaitable[None]] | None = None,
+) -> Any:
+    """Run ``graph`` on the thread ``config`` names; returns what ``invoke`` returns."""
+    durability = durability or "async"
+    if durability not in DURABILITIES:
+        raise ValueError(f"durability must be one of {DURABILITIES}, got {durability!r}")
+    ephemeral = graph.checkpointer is None
+    saver, thread, ns = target(graph, config, need_saver=False)
+    if ephemeral:
+        durability = "exit"
+    configurable = (config or {}).get("configurable") or {}
+    actor = saver.actor(thread)
+    async with actor.turn():
+        cp, head, base = (actor.cached or Checkpoint()).copy(), actor.head, actor.base
+        checkpoint_id = configurable.get("checkpoint_id")
+        fork = False
+        if checkpoint_id:
+            seq = await locate(saver.log, thread, checkpoint_id)
+            if seq != cp.checkpoint:
+                (cp, base), fork = await actor.load_branch(seq), True
+        resume = resume_map(input, cp) if isinstance(input, Command) else None
+        if input is None and not cp.checkpoint:
+            raise EmptyInputError(f"thread {thread!r} has nothing to resume: pass an input")
+        before = known(graph, _names(interrupt_before, graph.interrupt_before), "interrupt_before")
+        after = known(graph, _names(interrupt_after, graph.interrupt_after), "interrupt_after")
+        limit = (config or {}).get("recursion_limit")
+        limit = 25 if limit is None else limit  # (as LangGraph, None is the default)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"recursion_limit must be a whole number of steps, at least 1; got {limit!r}")
+        null = _checked_input(graph, input, cp)
+        run = Run(
+            graph.structure, Journal(saver, thread, cp, head, durability), config=config or {},
+            run_id=new_run_id(), ns=ns, emit=emit, interrupt_before=before, interrupt_after=after,
+            recursion_limit=limit, metadata=metadata_of(config), checkpointed=not ephemeral,
+            debug="debug" in modes, pace=pace,
+        )
+        status = await run.drive(input, resume=resume, fork=fork, null=null)
+        journal = run.journal
+        assert isinstance(journal, Journal)
+        actor.advanced(journal.cp, journal.next_seq - 1, base)
+        if durability != "exit" or status != "failed":
+            await actor.maybe_snapshot(journal.cp, finished=True)  # run.finished is last
+        return graph.output(journal.cp)
+
+
+def _checked_input(graph: CompiledGraph, input: Any, cp: Checkpoint) -> list[list[Any]] | None:
+    """Refuse a bad input before anything is written; a Command input's writes (or None)."""
+    state = graph.structure.state
+    if isinstance(input, Command):
+        if input.update is None and not input.goto:
+            return None
+        null = command_writes(graph.structure, input)
+        encode(null, path="Command(update=...) given as input")
+        return null
+    if input is not None:
+        writes = state.updates(input, START)
+        encode(input, path="the input")
+        if state.kind == "pydantic":  # the state its nodes would get
+            changed = reduce_writes(state.channels, cp.values, writes)
+            state.to_node({**cp.values, **changed})
+    return None
+
+
+def known(graph: CompiledGraph, names: tuple[str, ...], what: str) -> tuple[str, ...]:
+    unknown = [n for n in names if n != "*" and n not in graph.structure.nodes]
+    if unknown:
+        raise ValueError(
+            f"{what} names {unknown[0]!r}, which is not a node of this graph "
+            f"(nodes: {sorted(graph.structure.nodes)})"
+        )
+    return names
+
+
+def resume_map(command: Command, cp: Checkpoint) -> dict[str, Any] | None:
+    """The answers of ``Command(resume=...)`` by interrupt id; ResumeError when they do
+    not fit what is pending."""
+    if not cp.checkpoint:
+        raise EmptyInputError("a Command as input needs a thread with state; pass the input itself")
+    if command.resume is None:
+        return None
+    pending = list(cp.interrupts)
+    if not pending:
+        raise ResumeError("Command(resume=...) but nothing is waiting for an answer on this thread")
+    value = command.resume
+    if isinstance(value, dict) and value and all(isinstance(k, str) and len(k) == 32 for k in value):
+        unknown = [k for k in value if k not in cp.interrupts]
+        if unknown:
+            raise ResumeError(f"no pending interrupt has id {unknown[0]!r}; pending: {pending}")
+        return dict(value)
+    if len(pending) > 1:
+        raise ResumeError(
+            f"{len(pending)} interrupts are pending: resume with a map "
+            f"{{interrupt_id: value}}; pending ids: {pending}"
+        )
+    return {pending[0]: value}
+
+
+def _names(override: Any, default: tuple[str, ...]) -> tuple[str, ...]:
+    if override is None:
+        return default
+    return (override,) if isinstance(override, str) else tuple(override)

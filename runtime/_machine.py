@@ -1,0 +1,289 @@
+"""The step machine: what a run decides and what it records, with no I/O and no awaits.
+
+Rules (the one place that answers "which events does a run write, in what order"):
+- A run's frame: ``run.started``; on a fork of a resumed thread a ``fork`` checkpoint
+  (what the run is given then belongs to the new branch); a ``resume`` with the answers;
+  a Command input's writes under the null task; a fresh input's ``input`` checkpoint,
+  which plans the ``__start__`` task. Then steps, then ``run.finished``.
+- A step is planned from the fold: its tasks, in path order. No task and no Command
+  input: the run is done. A breakpoint before one of its nodes stops the run first (not
+  on the first step of a resumed run: that is the step the breakpoint stopped at). The
+  recursion limit counts steps that run nodes.
+- The input step runs no node: its writes are the input's items (and its routing), and
+  its checkpoint follows at once. Another step records ``node.started`` for each task
+  that has not written yet (a resumed step's finished tasks are not run again), runs
+  them, and records what each did: ``node.writes``, ``node.failed`` (one per attempt;
+  ``final`` when no retry follows), ``interrupt``, and ``task.result`` for ``@task``
+  calls inside them.
+- The step ends paused when a task raised an interrupt or the fold still has pending
+  interrupts; otherwise its writes are applied at the boundary (``_step.boundary``,
+  task-path order, a Command input's writes first) and its ``loop`` checkpoint is sealed.
+- ``update_state`` is one ``state.updated`` and an ``update`` checkpoint (a ``fork``
+  checkpoint copying the fold for ``as_node="__copy__"``).
+
+The async shell (``_engine.Run``) runs user code and the journal's I/O and asks the
+machine at each point; ``aupdate_state`` and the replay verifier (``_verify``) use the
+same methods, so live runs, updates and verification cannot decide differently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lograph.eventlog import Checkpoint
+from lograph.eventlog.bodies import (
+    COPY,
+    END,
+    INPUT,
+    NULL_TASK,
+    START,
+    Body,
+    CheckpointBody,
+    InterruptItem,
+    Interrupts,
+    NodeFailed,
+    NodeStarted,
+    NodeWrites,
+    Resume,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+    Source,
+    StateUpdated,
+    TaskResult,
+)
+
+from ._errors import GraphRecursionError, NonDeterminismError
+from ._step import Boundary, TaskPlan, boundary, null_task, plan, start_next
+from ._structure import Structure
+from ._types import Command, Interrupt
+
+Writes = list[list[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A body to seal, with the header fields the machine decides (the run id and the
+    namespace are the journal's)."""
+
+    body: Body
+    step: int = 0
+    task_id: str = ""
+
+
+# -- what a planned step asks the shell to do -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """The run ends here: ``status``; ``breakpoint`` when an ``interrupt_before`` did it."""
+
+    status: RunStatus
+    breakpoint: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Seal:
+    """Seal ``entry`` (a checkpoint for a Command input alone) and plan again."""
+
+    entry: Entry
+    boundary: Boundary
+
+
+@dataclass(frozen=True, slots=True)
+class InputStep:
+    """The input step: compute each ``__start__`` task's writes, then ``input_boundary``."""
+
+    step: int
+    tasks: list[TaskPlan]
+
+
+@dataclass(frozen=True, slots=True)
+class RunTasks:
+    """Seal ``started``, then run ``todo`` (the tasks without recorded writes), then
+    ``step_boundary``."""
+
+    step: int
+    tasks: list[TaskPlan]
+    todo: list[TaskPlan]
+    started: list[Entry] = field(default_factory=list)
+
+
+Planned = Stop | Seal | InputStep | RunTasks
+
+
+class StepMachine:
+    """The decisions of one run of one graph (or subgraph, by ``ns``) on one branch."""
+
+    def __init__(
+        self, structure: Structure, *, ns: str = "", interrupt_before: tuple[str, ...] = (),
+        interrupt_after: tuple[str, ...] = (), recursion_limit: int = 25,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.structure = structure
+        self.ns = ns
+        self.before = interrupt_before
+        self.after = interrupt_after
+        self.limit = recursion_limit
+        self.metadata: Mapping[str, Any] = metadata or {}
+        self.taken = 0  # steps that ran nodes, for the recursion limit
+
+    # -- the frame of a run ----------------------------------------------------------
+
+    def begin(
+        self, cp: Checkpoint, *, input: Any, durability: str, fork: bool,
+        resume: Mapping[str, Any] | None, null: Writes | None,
+    ) -> list[Entry]:
+        """The events that open a run on ``cp``: see the rules for their order.
+
+        ``input`` is the fresh input (None or a Command: the run continues the thread);
+        ``null`` a Command input's writes (``command_writes``); ``resume`` its answers.
+        """
+        fresh = input is not None and not isinstance(input, Command)
+        step = cp.step + 1
+        out = [Entry(RunStarted(not fresh, durability, fork, self.metadata))]
+        if fork and not fresh:
+            out.append(Entry(self._checkpoint(Source.FORK, {}, cp.next, cp.barriers), step))
+            step += 1  # the fork checkpoint is a step: what follows belongs to the next
+        if resume:
+            out.append(Entry(Resume(resume, self.metadata)))
+        if null is not None:
+            out.append(Entry(NodeWrites(INPUT, null, self.metadata), step, NULL_TASK))
+        if fresh:
+            out.append(self.given(cp, input))
+        return out
+
+    def given(self, cp: Checkpoint, input: Any) -> Entry:
+        """The ``input`` checkpoint that plans a fresh input as the ``__start__`` task (a
+        run's, or a subgraph's when its caller's task first runs it)."""
+        return Entry(self._checkpoint(Source.INPUT, {}, start_next(input), cp.barriers), cp.step + 1)
+
+    def finish(self, status: RunStatus, error: BaseException | None = None) -> Entry:
+        return Entry(RunFinished(status, None if error is None else repr(error)))
+
+    # -- steps -------------------------------------------------------------------------
+
+    def plan_step(self, cp: Checkpoint, *, breakpoints: bool = True) -> Planned:
+        """What the step that starts at ``cp`` does. Raises GraphRecursionError at the
+        recursion limit, NonDeterminismError for a planned node the graph lacks."""
+        tasks = plan(cp, self.ns)
+        if not tasks:
+            if NULL_TASK not in cp.writes:
+                return Stop(RunStatus.DONE)
+            b = boundary(self.structure, cp, [(null_task(), cp.writes[NULL_TASK])])  # a Command input alone
+            return Seal(self._sealed(Source.LOOP, cp.step + 1, b), b)
+        if breakpoints and _matches(self.before, tasks):
+            return Stop(RunStatus.INTERRUPTED, breakpoint=True)
+        if self.taken >= self.limit and tasks[0].name != START:
+            raise GraphRecursionError(
+                f"recursion limit of {self.limit} reached without hitting a stop condition; "
+                "raise it with config={'recursion_limit': N} or check the graph for a loop"
+            )
+        self._check_known(tasks)
+        step = cp.step + 1
+        if tasks[0].name == START:  # the input step runs no user code: nothing to record
+            return InputStep(step, tasks)
+        todo = [t for t in tasks if t.id not in cp.writes]
+        started = [Entry(NodeStarted(t.name, t.path), step, t.id) for t in todo]
+        return RunTasks(step, tasks, todo, started)
+
+    def input_boundary(
+        self, cp: Checkpoint, step: InputStep, finished: list[tuple[TaskPlan, Writes]],
+    ) -> tuple[Entry, Boundary]:
+        """The input step's checkpoint, given each ``__start__`` task's writes."""
+        return self.boundary(cp, step.step, finished)
+
+    def step_boundary(self, cp: Checkpoint, step: RunTasks) -> tuple[Entry, Boundary]:
+        """The step's checkpoint from the writes the fold ``cp`` holds for its tasks."""
+        writes = cp.writes
+        self.taken += 1
+        return self.boundary(cp, step.step, [(t, writes[t.id]) for t in step.tasks])
+
+    def boundary(
+        self, cp: Checkpoint, step: int, finished: list[tuple[TaskPlan, Writes]],
+    ) -> tuple[Entry, Boundary]:
+        """The ``loop`` checkpoint of the step that starts at ``cp``, given its tasks'
+        writes (a Command input's, which the fold holds, are applied first). The replay
+        verifier calls this with the writes the log recorded."""
+        null = [(null_task(), cp.writes[NULL_TASK])] if NULL_TASK in cp.writes else []
+        if null:
+            recorded = False  # its goto adds tasks the fold cannot see in ``next``: no refs
+        elif finished and finished[0][0].name == START:
+            # a dict input's writes are its items: the fold can take them from ``next``
+            recorded = all(isinstance(t.arg, dict) and len(w) == len(t.arg) for t, w in finished)
+        else:
+            recorded = True  # every task's writes are in the log's open step
+        b = boundary(self.structure, cp, finished + null, recorded=recorded)
+        return self._sealed(Source.LOOP, step, b), b
+
+    def pauses(self, cp: Checkpoint, raised: bool) -> bool:
+        """The step ends paused: a task raised an interrupt (``raised``), or one is pending."""
+        return raised or bool(cp.interrupts)
+
+    def pauses_after(self, tasks: Iterable[TaskPlan]) -> bool:
+        """An ``interrupt_after`` breakpoint stops the run once this step is sealed."""
+        return _matches(self.after, list(tasks))
+
+    # -- what a task did ---------------------------------------------------------------
+
+    def wrote(self, task: TaskPlan, step: int, writes: Writes) -> Entry:
+        return Entry(NodeWrites(task.name, writes), step, task.id)
+
+    def failed(self, task: TaskPlan, step: int, error: BaseException, attempt: int, final: bool) -> Entry:
+        return Entry(NodeFailed(task.name, repr(error), type(error).__name__, attempt, final), step, task.id)
+
+    def interrupted(self, task: TaskPlan, step: int, interrupts: Iterable[Interrupt]) -> Entry:
+        items = tuple(InterruptItem(i.id, i.value) for i in interrupts)
+        return Entry(Interrupts(items), step, task.id)
+
+    def task_result(
+        self, cp: Checkpoint, call: str, name: str, *, ok: bool, value: Any, attempt: int,
+    ) -> Entry:
+        """A ``@task`` call's outcome (``value`` the error's repr when not ``ok``)."""
+        return Entry(TaskResult(name, ok, value, attempt), cp.step + 1, call)
+
+    # -- update_state -----------------------------------------------------------------
+
+    def update(
+        self, cp: Checkpoint, as_node: str, values: Any, writes: Writes,
+    ) -> tuple[list[Entry], Boundary | None]:
+        """``update_state(values, as_node=...)`` on ``cp``: its two events, and the
+        boundary (None for a ``__copy__`` fork, which changes nothing). ``writes`` are
+        ``values`` as the node ``as_node`` would have written them (routing included)."""
+        step = cp.step + 1 if cp.checkpoint else 0  # as LangGraph: an empty thread's is step 0
+        b: Boundary | None = None
+        if as_node == COPY:
+            body = self._checkpoint(Source.FORK, {}, cp.next, cp.barriers)
+        else:
+            name = START if as_node == INPUT else as_node
+            b = boundary(self.structure, cp, [(TaskPlan("update", name, ("pull", name)), writes)])
+            body = self._checkpoint(Source.UPDATE, b.delta, [] if name == END else b.next, b.barriers)
+        return [Entry(StateUpdated(as_node, values, self.metadata), step), Entry(body, step)], b
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _sealed(self, source: Source, step: int, b: Boundary) -> Entry:
+        return Entry(self._checkpoint(source, b.delta, b.next, b.barriers), step)
+
+    def _checkpoint(
+        self, source: Source, delta: Mapping[str, list[Any]], nxt: list[dict[str, Any]],
+        barriers: Mapping[str, list[str]],
+    ) -> CheckpointBody:
+        return CheckpointBody(source, delta, nxt, barriers, self.metadata)
+
+    def _check_known(self, tasks: list[TaskPlan]) -> None:
+        for t in tasks:
+            if t.name != START and t.name not in self.structure.nodes:
+                raise NonDeterminismError(
+                    f"the log plans node {t.name!r} for this step, but the graph has no such node "
+                    f"(nodes: {sorted(self.structure.nodes)})"
+                )
+
+
+def _matches(names: tuple[str, ...], tasks: list[TaskPlan]) -> bool:
+    if not names:
+        return False
+    return any(t.name != START and ("*" in names or t.name in names) for t in tasks)
+

@@ -1,0 +1,127 @@
+"""Streaming: a run's chunks as an async iterator, and the one sync bridge for it.
+
+Rules:
+- The run emits without waiting (``emit`` is called from inside the engine), but at
+  each step's end it waits until the consumer has taken everything emitted so far: the
+  run is never more than a step ahead, so closing the stream early stops it before the
+  next step (recorded as cancelled), as a LangGraph generator would.
+- The sync ``stream()`` pumps the async stream on the blocking portal's loop, one item
+  at a time: the run advances only as fast as the consuming thread reads.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import queue
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ._invoke import run_graph
+from ._sync import in_event_loop, portal
+
+if TYPE_CHECKING:
+    from ._compiled import CompiledGraph
+
+STREAM_MODES = ("values", "updates", "custom", "debug")
+
+
+async def stream_run(
+    graph: CompiledGraph, input: Any, config: dict[str, Any] | None, *, stream_mode: Any,
+    durability: str | None, interrupt_before: Any, interrupt_after: Any, subgraphs: bool,
+) -> AsyncIterator[Any]:
+    """Yield the run's chunks: ``chunk`` (one mode) or ``(mode, chunk)``; with
+    ``subgraphs=True`` each is prefixed by the namespace of the graph it comes from."""
+    modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
+    for m in modes:
+        if m not in STREAM_MODES:
+            raise ValueError(f"unknown stream_mode {m!r}; use one of {STREAM_MODES}")
+    single = isinstance(stream_mode, str)
+    # The run emits without waiting (emit is called from inside the engine), but at
+    # each step's end it waits until the consumer has taken everything emitted so
+    # far: the run is never more than a step ahead, so closing the stream early stops
+    # it before the next step, as a LangGraph generator would.
+    send, receive = anyio.create_memory_object_stream[Any](float("inf"))
+    drained = anyio.Event()
+    drained.set()
+
+    def emit(mode: str, chunk: Any, ns: str = "") -> None:
+        nonlocal drained
+        if mode in modes and (subgraphs or not ns or mode == "custom"):
+            if drained.is_set():
+                drained = anyio.Event()
+            item = (chunk,) if single else (mode, chunk)
+            if subgraphs:
+                item = (tuple(ns.split("|")) if ns else (), *item)
+            send.send_nowait(item[0] if len(item) == 1 else item)
+
+    async def pace() -> None:
+        await drained.wait()
+
+    failed: list[Exception] = []
+
+    async def produce() -> None:
+        async with send:
+            try:
+                await run_graph(graph, input, config, durability=durability, emit=emit,
+                                interrupt_before=interrupt_before,
+                                interrupt_after=interrupt_after, modes=tuple(modes), pace=pace)
+            except Exception as e:  # noqa: BLE001 - raised as it is, after the task group
+                failed.append(e)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(produce)
+        try:
+            async with receive:
+                async for item in receive:
+                    yield item
+                    if not receive.statistics().current_buffer_used:
+                        drained.set()  # the consumer asks for more than the run emitted
+        except GeneratorExit:  # closed early: stop the run (recorded as cancelled)
+            tg.cancel_scope.cancel()
+    if failed:
+        raise failed[0]
+
+
+
+def stream_sync(chunks_of: Callable[[], AsyncIterator[Any]]) -> Iterator[Any]:
+    """The items of the async iterator ``chunks_of()`` makes, in a sync caller."""
+    if in_event_loop():
+        raise RuntimeError("stream() was called inside a running event loop; use `async for ... in graph.astream(...)`")
+    items: queue.Queue[tuple[str, Any]] = queue.Queue()
+    asked: list[anyio.Event] = []  # set when this thread wants the next item
+
+    async def pump() -> None:
+        try:
+            # closed here, in this task, also when cancelled (an async generator left to
+            # the loop's finalizer would exit its task group from another task)
+            async with aclosing(chunks_of()) as chunks:
+                async for item in chunks:
+                    want = anyio.Event()
+                    asked.append(want)
+                    items.put(("item", item))
+                    await want.wait()  # the run advances only as fast as this thread reads
+        except BaseException as e:  # noqa: BLE001 - handed to the consuming thread
+            items.put(("error", e))
+        else:
+            items.put(("end", None))
+
+    the_portal = portal()
+    future = the_portal.start_task_soon(pump)
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "item":
+                yield value
+                the_portal.call(asked.pop().set)
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        if not future.done():  # closed early: cancel the run and wait until it has stopped
+            future.cancel()
+            concurrent.futures.wait([future])
+

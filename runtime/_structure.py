@@ -1,0 +1,54 @@
+"""A compiled graph's structure: what the engine needs of a graph, immutable once compiled.
+
+A leaf of the runtime's imports: the builder (``_graph``) makes it, the pure step logic
+(``_step``, ``_machine``) and the engine read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._channels import StateCodec
+from ._types import RetryPolicy
+
+__all__ = ["Branch", "Join", "NodeSpec", "Structure"]
+
+
+@dataclass(slots=True)
+class NodeSpec:
+    name: str
+    fn: Callable[..., Any]
+    is_async: bool
+    retry: tuple[RetryPolicy, ...] = ()
+    subgraph: Any = None  # a CompiledGraph used as a node
+    input_schema: Any = None
+
+
+@dataclass(slots=True)
+class Branch:
+    path: Callable[..., Any]
+    path_map: dict[Hashable, str] | None
+    is_async: bool
+
+
+@dataclass(slots=True)
+class Join:
+    key: str
+    sources: tuple[str, ...]
+    target: str
+
+
+@dataclass(slots=True)
+class Structure:
+    """What the engine needs of a graph; immutable once compiled."""
+
+    state: StateCodec
+    nodes: dict[str, NodeSpec]
+    edges: dict[str, list[str]] = field(default_factory=dict)
+    joins: list[Join] = field(default_factory=list)
+    branches: dict[str, list[Branch]] = field(default_factory=dict)
+
+    def joins_from(self, node: str) -> list[Join]:
+        return [j for j in self.joins if node in j.sources]

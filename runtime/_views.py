@@ -1,0 +1,119 @@
+"""Snapshot views: a fold (``Checkpoint``) as the ``StateSnapshot`` users see.
+
+Pure functions of a fold and a graph's structure; no I/O. ``graph`` None shows a
+subgraph's values as stored (a graph invoked inside a node's code is not known here).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from lograph.eventlog import Checkpoint
+from lograph.eventlog.bodies import GOTO, START
+
+from ._step import TaskPlan, live_values, plan
+from ._types import OVERWRITE, Interrupt, Overwrite, PregelTask, StateSnapshot, is_overwrite
+
+if TYPE_CHECKING:
+    from ._compiled import CompiledGraph
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def snapshot_of(
+    graph: CompiledGraph | None, thread: str, ns: str, cp: Checkpoint, *, live: bool,
+    subgraphs: bool = False, root: Checkpoint | None = None,
+) -> StateSnapshot:
+    """``cp`` as a StateSnapshot; ``graph`` None shows a subgraph's values as stored."""
+    base = {"thread_id": thread, "checkpoint_ns": ns}
+    if not cp.checkpoint:
+        return StateSnapshot({}, (), {"configurable": base}, None, None, None, (), ())
+    tasks = _shown_order(graph, plan(cp, ns, commands=live))
+    by_task: dict[str, list[Interrupt]] = {}
+    for iid, item in cp.interrupts.items():
+        by_task.setdefault(item["task_id"], []).append(Interrupt(item["value"], iid))
+    children = root.children if root is not None else {}
+
+    def state_of(t: TaskPlan) -> Any:
+        if not subgraphs:
+            return None
+        child_ns = f"{ns}|{t.name}:{t.id}" if ns else f"{t.name}:{t.id}"
+        child = children.get(child_ns)
+        if child is None:
+            return None
+        sub = subgraph_of(graph, t.name) if graph is not None else None
+        return snapshot_of(sub, thread, child_ns, child, live=live, subgraphs=True, root=root)
+
+    pregel = tuple(
+        PregelTask(
+            t.id, t.name, (_PATH_NAMES.get(t.path[0], t.path[0]), *t.path[1:]),
+            error=cp.errors.get(t.id), interrupts=tuple(by_task.get(t.id, ())),
+            state=state_of(t), result=_result(cp.writes[t.id]) if t.id in cp.writes
+            else dict(t.arg) if t.name == START and isinstance(t.arg, dict) else None,
+        )
+        for t in tasks
+    )
+    if live:
+        values = graph.structure.state.output(live_values(graph.structure, cp, ns)) if graph is not None else cp.values
+        nxt = tuple(t.name for t in tasks if t.id not in cp.writes)
+    else:
+        values = graph.structure.state.output(cp.values) if graph is not None else cp.values
+        nxt = tuple(t.name for t in tasks)
+    parent = cp.parent_id
+    return StateSnapshot(
+        detached(values) if isinstance(values, dict)
+        else values.copy() if isinstance(values, list | set | deque) else values,
+        nxt, {"configurable": {**base, "checkpoint_id": cp.id}}, dict(cp.metadata),
+        _iso(cp.created_at),
+        {"configurable": {**base, "checkpoint_id": parent}} if parent else None,
+        pregel, tuple(i for p in pregel for i in p.interrupts),
+    )
+
+
+_PATH_NAMES = {"pull": "__pregel_pull", "push": "__pregel_push"}  # as LangGraph shows them
+
+
+def _shown_order(graph: CompiledGraph | None, tasks: list[TaskPlan]) -> list[TaskPlan]:
+    """A snapshot's tasks (and ``next``) as LangGraph lists them: the ``Send`` tasks in
+    the order sent, then the triggered nodes in the order the graph declares them.
+    (The engine applies writes in task-path order; this is only how they are shown.)"""
+    if graph is None:
+        return tasks
+    declared = {name: i for i, name in enumerate(graph.structure.nodes)}
+    return sorted(tasks, key=lambda t: (0, t.path[1]) if t.push else (1, declared.get(t.name, -1)))
+
+
+def detached(values: dict[str, Any]) -> dict[str, Any]:
+    """Values handed to callers: containers copied, so appending to a returned list (or
+    setting a key of a returned dict) cannot change the thread's cached state."""
+    return {k: v.copy() if isinstance(v, list | dict | set | deque) else v for k, v in values.items()}
+
+
+def _result(writes: list[list[Any]]) -> dict[str, Any]:
+    """A task's writes as it returned them (an Overwrite is stored in its plain spelling)."""
+    return {k: Overwrite(v[OVERWRITE]) if is_overwrite(v) else v for k, v in writes if k != GOTO}
+
+
+
+
+def graph_output(graph: CompiledGraph, cp: Checkpoint) -> dict[str, Any]:
+    """What ``invoke`` returns at ``cp``: the live values (an open step's recorded writes
+    applied), the output schema's keys, and the pending interrupts."""
+    values = detached(live_values(graph.structure, cp))
+    returns = graph.structure.state.returns
+    if returns is not None:
+        values = {k: values[k] for k in returns if k in values}
+    if cp.interrupts:
+        values["__interrupt__"] = [Interrupt(v["value"], iid) for iid, v in cp.interrupts.items()]
+    return values
+
+
+def subgraph_of(graph: CompiledGraph, node: str) -> CompiledGraph | None:
+    """The compiled graph node ``node`` is, if it is one (a graph run inside a node's
+    code is not known here: its state is shown as stored)."""
+    spec = graph.structure.nodes.get(node)
+    return spec.subgraph if spec is not None else None

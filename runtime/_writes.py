@@ -1,0 +1,159 @@
+"""What a node's output, an input or an update writes: channel writes plus routing.
+
+Rules:
+- A task's writes are ``[[channel, value], ...]`` as the state schema maps its output
+  (``StateCodec.updates``), then, under ``GOTO``, where it sends the graph: its
+  ``Command(goto=...)`` / ``Send`` first, then its conditional edges' choices.
+- Conditional edges are evaluated on the state the task saw plus its own writes; they
+  are user code (maybe async) and run here, at the task's end, so a resumed step reads
+  the routing from the log instead of running them again.
+- A target that is not a node of the graph is refused here, before anything is written.
+
+The live run, ``update_state`` and the replay verifier shape writes through these.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from lograph.eventlog import Checkpoint
+from lograph.eventlog.bodies import GOTO, INPUT
+
+from ._channels import reduce_writes
+from ._context import ParentCommand
+from ._errors import InvalidUpdateError
+from ._step import step_values
+from ._structure import Branch, NodeSpec, Structure
+from ._types import END, START, Command, Send
+
+Writes = list[list[Any]]
+
+
+async def input_writes(structure: Structure, cp: Checkpoint, value: Any) -> Writes:
+    """The ``__start__`` task's writes for the input ``value`` (its items, then routing)."""
+    writes = [[k, v] for k, v in structure.state.updates(value, START)]
+    goto = await routed(structure, cp, START, writes)
+    if goto:
+        check_targets(structure, repr(START), goto)
+    return [*writes, [GOTO, goto]] if goto else writes
+
+
+def command_writes(structure: Structure, command: Command) -> Writes:
+    """A ``Command(update=, goto=)`` given as input, as the open step's first writes.
+
+    Raises InvalidUpdateError (an unknown key or node) before anything is written.
+    """
+    writes = [[k, v] for k, v in structure.state.updates(command.update, INPUT)]
+    goto = targets(command.goto)
+    if goto:
+        check_targets(structure, "Command(goto=...) given as input", goto)
+        writes.append([GOTO, goto])
+    return writes
+
+
+async def node_writes(
+    structure: Structure, cp: Checkpoint, node: NodeSpec, output: Any, *, ns: str,
+) -> tuple[Writes, Any]:
+    """Node ``node``'s writes for ``output``, and the update as it is streamed.
+
+    A ``Command(graph=Command.PARENT)`` raises ParentCommand for the caller's task (or
+    InvalidUpdateError when the graph is not running as a subgraph: ``ns`` empty).
+    """
+    goto: list[Any] = []
+    if isinstance(output, Command):
+        if output.graph == Command.PARENT:
+            if not ns:
+                raise InvalidUpdateError(
+                    f"node {node.name!r} returned Command(graph=Command.PARENT), but its graph "
+                    "is not running as a subgraph"
+                )
+            raise ParentCommand(Command(update=output.update, goto=output.goto))
+        update = output.update
+        goto = targets(output.goto)
+    elif isinstance(output, Send):
+        update, goto = None, [output]
+    else:
+        update = output
+        if node.subgraph is not None and isinstance(update, dict):  # its keys that are ours
+            update = {k: v for k, v in update.items() if k in structure.state.channels}
+    writes = [[k, v] for k, v in structure.state.updates(update, node.name)]
+    goto += await routed(structure, cp, node.name, writes)
+    if goto:
+        check_targets(structure, repr(node.name), goto)
+        writes.append([GOTO, goto])
+    return writes, (dict(update) if isinstance(update, dict) else update)
+
+
+async def routed(structure: Structure, cp: Checkpoint, name: str, writes: Writes) -> list[Any]:
+    """Evaluate ``name``'s conditional edges on the step's state plus its own writes."""
+    if name not in structure.branches:
+        return []
+    return await route(structure, step_values(structure, cp), name, writes)
+
+
+def check_targets(structure: Structure, who: str, goto: list[Any]) -> None:
+    """Refuse a step that would plan a node the graph does not have, before it is
+    written: ``who``'s ``Command(goto=...)``, ``Send`` or conditional edge."""
+    for target in goto:
+        node = target.node if isinstance(target, Send) else target
+        if node != END and node not in structure.nodes:
+            what = f"Send({node!r}, ...)" if isinstance(target, Send) else repr(node)
+            raise InvalidUpdateError(
+                f"{who} sends the graph to {what}, which is not a node of this graph "
+                f"(nodes: {sorted(structure.nodes)})"
+            )
+
+
+def targets(goto: Any) -> list[Any]:
+    if goto is None or goto == ():
+        return []
+    if isinstance(goto, str | Send):
+        return [goto]
+    return list(goto)
+
+
+async def route(
+    structure: Structure, values: dict[str, Any], name: str, writes: list[list[Any]]
+) -> list[Any]:
+    """Where ``name``'s conditional edges send the step, given the state ``values`` the
+    node saw and the node's ``writes`` (the engine runs it; replay verification too)."""
+    branches = structure.branches.get(name)
+    if not branches:
+        return []
+    local = {**values, **reduce_writes(structure.state.channels, values, [(k, v) for k, v in writes])}
+    state = structure.state.to_node(local)
+    out: list[Any] = []
+    for br in branches:
+        result = br.path(state)
+        if br.is_async or inspect.isawaitable(result):
+            result = await result
+        out += _branch_targets(br, result)
+    return out
+
+
+def _branch_targets(br: Branch, result: Any) -> list[Any]:
+    items = result if isinstance(result, list | tuple) else [result]
+    out = []
+    for item in items:
+        if isinstance(item, Send):
+            out.append(item)
+            continue
+        if br.path_map is not None:
+            if item not in br.path_map:
+                raise ValueError(
+                    f"conditional edge returned {item!r}, which is not in its path map "
+                    f"{sorted(map(str, br.path_map))}"
+                )
+            item = br.path_map[item]
+        if item is None or item == START:
+            raise ValueError(
+                f"conditional edge returned {item!r}, which is not a destination: return a "
+                "node's name, END, a Send, or a list of them"
+            )
+        if item == END:
+            continue
+        out.append(item)
+    return out
+
+
