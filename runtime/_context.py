@@ -9,9 +9,9 @@ as data: it unwinds the node with :class:`GraphInterrupt` (a BaseException, so a
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._step import interrupt_id
 from ._sync import in_event_loop as in_loop_thread
@@ -20,7 +20,62 @@ from ._types import Interrupt
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
-    from ._engine import Run
+    from lograph.eventlog.bodies import TaskResult
+
+    from ._structure import Structure
+
+
+class TaskRuntime(Protocol):
+    """What code inside a running node or task reaches of its run (the engine's ``Run``
+    implements it). ``interrupt()``, ``@task``, ``@entrypoint``, the stream writer and a
+    graph nested in a node use this and nothing else of the engine."""
+
+    run_id: str
+    ns: str
+    config: dict[str, Any]
+    limit: int  # the run's recursion limit (a nested graph inherits it)
+    metadata: Mapping[str, Any]
+    checkpointed: bool
+
+    def recorded_call(self, call: str) -> TaskResult | None:
+        """The recorded outcome of the ``@task`` call with id ``call``, if the log has one."""
+        ...
+
+    def resume_value(self, interrupt: str) -> tuple[bool, Any]:
+        """``(True, answer)`` when the interrupt with this id has been answered."""
+        ...
+
+    def emit(self, mode: str, chunk: Any, ns: str = "") -> None:
+        """Send ``chunk`` to the run's ``mode`` stream (from a subgraph: under ``ns``)."""
+        ...
+
+    async def call_with(
+        self, fn: Callable[..., Any], is_async: bool, args: tuple[Any, ...],
+        kwargs: dict[str, Any], ctx: TaskContext,
+    ) -> Any:
+        """Call user code with ``ctx`` current: async inline, sync in a worker thread."""
+        ...
+
+    async def run_call(
+        self, parent: TaskContext, call: str, name: str, fn: Callable[..., Any], is_async: bool,
+        args: tuple[Any, ...], kwargs: dict[str, Any], retry: Any,
+    ) -> tuple[bool, Any]:
+        """Run a ``@task`` call, record its outcome (and its failed attempts), make it
+        durable as the run's durability says; ``(True, value)`` or ``(False, error)``."""
+        ...
+
+    async def run_subgraph(
+        self, structure: Structure, ctx: TaskContext, input: Any, *, name: str,
+        interrupt_before: tuple[str, ...], interrupt_after: tuple[str, ...],
+        config: dict[str, Any], limit: int,
+    ) -> Any:
+        """Run a graph inside the task ``ctx``, on this run's log (see ``_nesting``);
+        returns the fold the subgraph ended at."""
+        ...
+
+    def shares_store(self, saver: Any) -> bool:
+        """True if ``saver`` is the store this run writes to."""
+        ...
 
 
 class GraphInterrupt(BaseException):  # noqa: N818 - LangGraph's name
@@ -45,7 +100,7 @@ class ParentCommand(BaseException):  # noqa: N818 - LangGraph's name
 
 @dataclass(slots=True)
 class TaskContext:
-    run: Run
+    run: TaskRuntime
     task_id: str
     name: str
     tg: TaskGroup
@@ -88,9 +143,9 @@ def interrupt(value: Any) -> Any:
     index = ctx.interrupts
     ctx.interrupts += 1
     iid = interrupt_id(ctx.task_id, index)
-    resumes = ctx.run.journal.resumes
-    if iid in resumes:
-        return resumes[iid]
+    answered, answer = ctx.run.resume_value(iid)
+    if answered:
+        return answer
     raise GraphInterrupt([Interrupt(value=value, id=iid)])
 
 

@@ -32,11 +32,11 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from lograph.eventlog import EncodeError
-from lograph.eventlog.bodies import GOTO, CheckpointBody, RunStatus
+from lograph.eventlog import Checkpoint, EncodeError
+from lograph.eventlog.bodies import GOTO, CheckpointBody, RunStatus, TaskResult
 
 from ._context import GraphInterrupt, ParentCommand, TaskContext, enter, leave
-from ._errors import NonDeterminismError
+from ._errors import EmptyInputError, NonDeterminismError
 from ._journal import Journal, SubJournal, encode_writes_error
 from ._machine import Entry, InputStep, RunTasks, Seal, StepMachine, Stop
 from ._step import TaskPlan, live_values, step_values
@@ -318,6 +318,94 @@ class Run:
             return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
         finally:
             leave(token)
+
+    # -- what code inside a task reaches (``_context.TaskRuntime``) -----------------
+
+    def recorded_call(self, call: str) -> TaskResult | None:
+        record = self.journal.cp.results.get(call)
+        return None if record is None else TaskResult.from_map(record)
+
+    def resume_value(self, interrupt: str) -> tuple[bool, Any]:
+        resumes = self.journal.resumes
+        return (True, resumes[interrupt]) if interrupt in resumes else (False, None)
+
+    def shares_store(self, saver: Any) -> bool:
+        journal = self.journal
+        root = journal.root if isinstance(journal, SubJournal) else journal
+        return saver is root.saver
+
+    async def run_call(
+        self, parent: TaskContext, call: str, name: str, fn: Callable[..., Any], is_async: bool,
+        args: tuple[Any, ...], kwargs: dict[str, Any], retry: Any,
+    ) -> tuple[bool, Any]:
+        journal = self.journal
+        if journal.hold:  # the replay reached new work: what it replayed so far matched
+            journal.release()
+            await journal.barrier()
+        attempt = 1
+        while True:
+            ctx = TaskContext(self, call, name, parent.tg)
+            try:
+                value = await self.call_with(fn, is_async, args, kwargs, ctx)
+                break
+            except GraphInterrupt as gi:
+                return False, gi
+            except anyio.get_cancelled_exc_class():
+                raise
+            except Exception as e:  # noqa: BLE001 - handed to the caller through the future
+                policy = retry_for(retry, e, attempt)
+                self.seal(self.machine.task_result(journal.cp, call, name, ok=False, value=repr(e),
+                                                   attempt=attempt))
+                if policy is None:
+                    return False, e
+                await anyio.sleep(policy.delay(attempt))
+                attempt += 1
+        try:
+            self.seal(self.machine.task_result(journal.cp, call, name, ok=True, value=value,
+                                               attempt=attempt))
+        except EncodeError as e:
+            return False, e
+        self.emit("updates", {name: value})  # as LangGraph streams a task's result
+        await journal.barrier()  # sync mode: durable before the caller continues
+        return True, value
+
+    async def run_subgraph(
+        self, structure: Structure, ctx: TaskContext, input: Any, *, name: str,
+        interrupt_before: tuple[str, ...], interrupt_after: tuple[str, ...],
+        config: dict[str, Any], limit: int,
+    ) -> Checkpoint:
+        """Run a graph inside the task ``ctx`` on this run's log, under its own namespace
+        ``"<node>:<task id>"`` (``|``-joined when deeper; ``:<i>`` for the i-th graph a
+        task runs after the first). When the task runs again (a resume, a crash), the
+        subgraph folds what it already did and continues: its finished nodes do not run
+        again. Its durability points are the caller's; its pause pauses the caller's task
+        (GraphInterrupt). Returns the fold it ended at."""
+        index = ctx.subgraphs
+        ctx.subgraphs += 1
+        part = f"{ctx.name}:{ctx.task_id}" + (f":{index}" if index else "")
+        ns = f"{self.ns}|{part}" if self.ns else part
+        journal = self.journal
+        journal = SubJournal(journal.root if isinstance(journal, SubJournal) else journal, ns)
+        cp = journal.cp
+        resuming = bool(cp.checkpoint)
+
+        def emit(mode: str, chunk: Any, deeper: str = "") -> None:
+            self.emit(mode, chunk, deeper or ns)  # the top stream keeps what it asked for
+
+        run = Run(
+            structure, journal, config=config, run_id=self.run_id, ns=ns, emit=emit,
+            interrupt_before=interrupt_before, interrupt_after=interrupt_after,
+            metadata=self.metadata, recursion_limit=limit, checkpointed=self.checkpointed,
+        )
+        if not resuming:
+            if input is None or isinstance(input, Command):
+                raise EmptyInputError(f"subgraph {name!r} was given no input")
+            run.seal_checkpoint(run.machine.given(cp, input))
+        status = await run.steps(resuming=resuming)
+        if status == RunStatus.INTERRUPTED:
+            cp = journal.cp
+            raise GraphInterrupt([Interrupt(v["value"], iid) for iid, v in cp.interrupts.items()])
+        return journal.cp
 
     def _debug_checkpoint(self) -> None:
         if not (self.checkpointed and self.debug):

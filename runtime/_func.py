@@ -19,15 +19,13 @@ import anyio
 from anyio.from_thread import run as run_from_thread
 from anyio.from_thread import run_sync as run_sync_from_thread
 
-from lograph.eventlog import EncodeError
-
 from ._checkpointer import Checkpointer
 from ._compiled import CompiledGraph, GraphIO
-from ._context import GraphInterrupt, TaskContext, current, in_loop_thread
+from ._context import TaskContext, current, in_loop_thread
 from ._errors import NonDeterminismError
 from ._graph import StateGraph
 from ._step import call_id
-from ._types import START, Command, Retry, retry_for, retry_policies
+from ._types import START, Command, Retry, retry_policies
 
 
 class TaskFuture:
@@ -71,14 +69,14 @@ class Task:
         ctx.calls += 1
         tid = call_id(ctx.task_id, index)
         future = TaskFuture()
-        record = ctx.run.journal.cp.results.get(tid)
-        if record is not None and record["name"] != self.name:
+        record = ctx.run.recorded_call(tid)
+        if record is not None and record.name != self.name:
             raise NonDeterminismError(
-                f"replay of {ctx.name!r}: call #{index} was recorded as task {record['name']!r}, "
+                f"replay of {ctx.name!r}: call #{index} was recorded as task {record.name!r}, "
                 f"but the code now calls task {self.name!r}"
             )
-        if record is not None and record["ok"]:
-            future._set(record["value"])
+        if record is not None and record.ok:
+            future._set(record.value)
             return future
         runner = functools.partial(self._run, ctx, tid, args, kwargs, future)
         if in_loop_thread():
@@ -89,40 +87,12 @@ class Task:
 
     async def _run(self, parent: TaskContext, tid: str, args: tuple[Any, ...],
                    kwargs: dict[str, Any], future: TaskFuture) -> None:
-        run = parent.run
-        journal = run.journal
-        if journal.hold:  # the replay reached new work: what it replayed so far matched
-            journal.release()
-            await journal.barrier()
-        attempt = 1
-        while True:
-            ctx = TaskContext(run, tid, self.name, parent.tg)
-            try:
-                value = await run.call_with(self.fn, self.is_async, args, kwargs, ctx)
-                break
-            except GraphInterrupt as gi:
-                future._set(error=gi)
-                return
-            except anyio.get_cancelled_exc_class():
-                raise
-            except Exception as e:  # noqa: BLE001 - handed to the caller through the future
-                policy = retry_for(self.retry, e, attempt)
-                run.seal(run.machine.task_result(journal.cp, tid, self.name, ok=False, value=repr(e),
-                                                 attempt=attempt))
-                if policy is None:
-                    future._set(error=e)
-                    return
-                await anyio.sleep(policy.delay(attempt))
-                attempt += 1
-        try:
-            run.seal(run.machine.task_result(journal.cp, tid, self.name, ok=True, value=value,
-                                             attempt=attempt))
-        except EncodeError as e:
-            future._set(error=e)
-            return
-        run.emit("updates", {self.name: value})  # as LangGraph streams a task's result
-        await journal.barrier()  # sync mode: durable before the caller continues
-        future._set(value)
+        ok, value = await parent.run.run_call(parent, tid, self.name, self.fn, self.is_async,
+                                              args, kwargs, self.retry)
+        if ok:
+            future._set(value)
+        else:
+            future._set(error=value)
 
 
 def task(fn: Callable[..., Any] | None = None, *, name: str | None = None,

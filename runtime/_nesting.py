@@ -1,24 +1,16 @@
-"""Subgraphs: a compiled graph run inside a node's task, on its caller's log.
+"""Subgraphs: when a compiled graph called inside a running node nests in it.
 
-Rules:
-- A graph nests in the running task when it has no store of its own (or the caller's):
-  its events are sealed on the caller's branch under its own namespace
-  ``"<node>:<task id>"`` (``|``-joined when deeper; ``:<i>`` for the i-th graph a task
-  runs after the first), so its state is folded apart from the caller's.
-- When the caller's task runs again (a resume, a crash), the subgraph folds what it
-  already did from the log and continues: its finished nodes do not run again.
-- Its durability points are the caller's; a pause inside it pauses the caller's task.
+A graph nests in the running task when it has no store of its own (or shares the
+caller's): it then runs on the caller's log under its own namespace (the engine's
+``Run.run_subgraph``), and its state is the caller's input narrowed to its own keys.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._context import GraphInterrupt, TaskContext
-from ._engine import Run
-from ._errors import EmptyInputError
-from ._journal import SubJournal
-from ._types import Command, Interrupt
+from ._context import TaskContext
+from ._types import Command
 
 if TYPE_CHECKING:
     from ._compiled import CompiledGraph
@@ -26,41 +18,19 @@ if TYPE_CHECKING:
 
 def nests_in(graph: CompiledGraph, ctx: TaskContext) -> bool:
     """Run ``graph`` as a subgraph of the task ``ctx``: no store of its own, or the caller's."""
-    journal = ctx.run.journal
-    root = journal.root if isinstance(journal, SubJournal) else journal
-    return graph.inherits or graph.checkpointer is root.saver
+    return graph.inherits or ctx.run.shares_store(graph.checkpointer)
 
 
 async def run_nested(graph: CompiledGraph, input: Any, ctx: TaskContext, config: dict[str, Any],
                      limit: int) -> Any:
-    """Run ``graph`` inside the task ``ctx``, on the caller's log, under its own namespace."""
-    parent = ctx.run
-    index = ctx.subgraphs
-    ctx.subgraphs += 1
-    part = f"{ctx.name}:{ctx.task_id}" + (f":{index}" if index else "")
-    ns = f"{parent.ns}|{part}" if parent.ns else part
-    journal = parent.journal
-    journal = SubJournal(journal.root if isinstance(journal, SubJournal) else journal, ns)
-    cp = journal.cp
-    resuming = bool(cp.checkpoint)
-
-    def emit(mode: str, chunk: Any, deeper: str = "") -> None:
-        parent.emit(mode, chunk, deeper or ns)  # the top stream keeps what it asked for
-
-    run = Run(
-        graph.structure, journal, config=config, run_id=parent.run_id, ns=ns, emit=emit,
+    """Run ``graph`` inside the task ``ctx``; what its ``invoke`` returns."""
+    given = input if input is None or isinstance(input, Command) else own_keys(graph, input)
+    cp = await ctx.run.run_subgraph(
+        graph.structure, ctx, given, name=graph.name,
         interrupt_before=graph.interrupt_before, interrupt_after=graph.interrupt_after,
-        metadata=parent.metadata, recursion_limit=limit, checkpointed=parent.checkpointed,
+        config=config, limit=limit,
     )
-    if not resuming:
-        if input is None or isinstance(input, Command):
-            raise EmptyInputError(f"subgraph {graph.name!r} was given no input")
-        run.seal_checkpoint(run.machine.given(cp, own_keys(graph, input)))
-    status = await run.steps(resuming=resuming)
-    if status == "interrupted":
-        cp = journal.cp
-        raise GraphInterrupt([Interrupt(v["value"], iid) for iid, v in cp.interrupts.items()])
-    return graph.io.output(graph, journal.cp)
+    return graph.io.output(graph, cp)
 
 
 def own_keys(graph: CompiledGraph, value: Any) -> Any:
