@@ -97,8 +97,8 @@ class Run:
 
     def seal(self, entry: Entry) -> None:
         """Seal what the machine decided, under this run's id and namespace."""
-        self.journal.add(entry.body, run_id=self.run_id, step=entry.step, task_id=entry.task_id,
-                         ns=self.ns)
+        body, step, task_id = entry
+        self.journal.add(body, run_id=self.run_id, step=step, task_id=task_id, ns=self.ns)
 
     # -- the run's frame ------------------------------------------------------------
 
@@ -123,7 +123,7 @@ class Run:
                 for entry in machine.begin(journal.cp, input=input, durability=journal.durability,
                                            fork=fork, resume=resume, null=null):
                     self.seal(entry)
-                    if isinstance(entry.body, CheckpointBody):
+                    if self.debug and isinstance(entry[0], CheckpointBody):
                         self._debug_checkpoint()
                 status = await self.steps(resuming=not fresh)
                 self.seal(machine.finish(status))
@@ -221,7 +221,8 @@ class Run:
 
     def seal_checkpoint(self, entry: Entry) -> None:
         self.seal(entry)
-        self._debug_checkpoint()
+        if self.debug:
+            self._debug_checkpoint()
 
     # -- tasks ----------------------------------------------------------------------
 

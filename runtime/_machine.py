@@ -63,20 +63,17 @@ from ._types import Command, Interrupt
 Writes = list[list[Any]]
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A body to seal, with the header fields the machine decides (the run id and the
-    namespace are the journal's)."""
-
-    body: Body
-    step: int = 0
-    task_id: str = ""
+Entry = tuple[Body, int, str]
+"""A body to seal, with the header fields the machine decides: ``(body, step, task_id)``
+(the run id and the namespace are the journal's). A plain tuple: a run makes one per
+event, on the hot path."""
 
 
 # -- what a planned step asks the shell to do -----------------------------------------------
+# (plain slotted classes, not frozen: one is made per step, and frozen ones cost 3x more)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Stop:
     """The run ends here: ``status``; ``breakpoint`` when an ``interrupt_before`` did it."""
 
@@ -84,7 +81,7 @@ class Stop:
     breakpoint: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Seal:
     """Seal ``entry`` (a checkpoint for a Command input alone) and plan again."""
 
@@ -92,7 +89,7 @@ class Seal:
     boundary: Boundary
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InputStep:
     """The input step: compute each ``__start__`` task's writes, then ``input_boundary``."""
 
@@ -100,7 +97,7 @@ class InputStep:
     tasks: list[TaskPlan]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunTasks:
     """Seal ``started``, then run ``todo`` (the tasks without recorded writes), then
     ``step_boundary``."""
@@ -143,14 +140,14 @@ class StepMachine:
         """
         fresh = input is not None and not isinstance(input, Command)
         step = cp.step + 1
-        out = [Entry(RunStarted(not fresh, durability, fork, self.metadata))]
+        out = [(RunStarted(not fresh, durability, fork, self.metadata), 0, "")]
         if fork and not fresh:
-            out.append(Entry(self._checkpoint(Source.FORK, {}, cp.next, cp.barriers), step))
+            out.append((self._checkpoint(Source.FORK, {}, cp.next, cp.barriers), step, ""))
             step += 1  # the fork checkpoint is a step: what follows belongs to the next
         if resume:
-            out.append(Entry(Resume(resume, self.metadata)))
+            out.append((Resume(resume, self.metadata), 0, ""))
         if null is not None:
-            out.append(Entry(NodeWrites(INPUT, null, self.metadata), step, NULL_TASK))
+            out.append((NodeWrites(INPUT, null, self.metadata), step, NULL_TASK))
         if fresh:
             out.append(self.given(cp, input))
         return out
@@ -158,10 +155,10 @@ class StepMachine:
     def given(self, cp: Checkpoint, input: Any) -> Entry:
         """The ``input`` checkpoint that plans a fresh input as the ``__start__`` task (a
         run's, or a subgraph's when its caller's task first runs it)."""
-        return Entry(self._checkpoint(Source.INPUT, {}, start_next(input), cp.barriers), cp.step + 1)
+        return (self._checkpoint(Source.INPUT, {}, start_next(input), cp.barriers), cp.step + 1, "")
 
     def finish(self, status: RunStatus, error: BaseException | None = None) -> Entry:
-        return Entry(RunFinished(status, None if error is None else repr(error)))
+        return (RunFinished(status, None if error is None else repr(error)), 0, "")
 
     # -- steps -------------------------------------------------------------------------
 
@@ -186,7 +183,7 @@ class StepMachine:
         if tasks[0].name == START:  # the input step runs no user code: nothing to record
             return InputStep(step, tasks)
         todo = [t for t in tasks if t.id not in cp.writes]
-        started = [Entry(NodeStarted(t.name, t.path), step, t.id) for t in todo]
+        started = [(NodeStarted(t.name, t.path), step, t.id) for t in todo]
         return RunTasks(step, tasks, todo, started)
 
     def input_boundary(
@@ -222,27 +219,27 @@ class StepMachine:
         """The step ends paused: a task raised an interrupt (``raised``), or one is pending."""
         return raised or bool(cp.interrupts)
 
-    def pauses_after(self, tasks: Iterable[TaskPlan]) -> bool:
+    def pauses_after(self, tasks: list[TaskPlan]) -> bool:
         """An ``interrupt_after`` breakpoint stops the run once this step is sealed."""
-        return _matches(self.after, list(tasks))
+        return _matches(self.after, tasks)
 
     # -- what a task did ---------------------------------------------------------------
 
     def wrote(self, task: TaskPlan, step: int, writes: Writes) -> Entry:
-        return Entry(NodeWrites(task.name, writes), step, task.id)
+        return (NodeWrites(task.name, writes), step, task.id)
 
     def failed(self, task: TaskPlan, step: int, error: BaseException, attempt: int, final: bool) -> Entry:
-        return Entry(NodeFailed(task.name, repr(error), type(error).__name__, attempt, final), step, task.id)
+        return (NodeFailed(task.name, repr(error), type(error).__name__, attempt, final), step, task.id)
 
     def interrupted(self, task: TaskPlan, step: int, interrupts: Iterable[Interrupt]) -> Entry:
         items = tuple(InterruptItem(i.id, i.value) for i in interrupts)
-        return Entry(Interrupts(items), step, task.id)
+        return (Interrupts(items), step, task.id)
 
     def task_result(
         self, cp: Checkpoint, call: str, name: str, *, ok: bool, value: Any, attempt: int,
     ) -> Entry:
         """A ``@task`` call's outcome (``value`` the error's repr when not ``ok``)."""
-        return Entry(TaskResult(name, ok, value, attempt), cp.step + 1, call)
+        return (TaskResult(name, ok, value, attempt), cp.step + 1, call)
 
     # -- update_state -----------------------------------------------------------------
 
@@ -260,12 +257,12 @@ class StepMachine:
             name = START if as_node == INPUT else as_node
             b = boundary(self.structure, cp, [(TaskPlan("update", name, ("pull", name)), writes)])
             body = self._checkpoint(Source.UPDATE, b.delta, [] if name == END else b.next, b.barriers)
-        return [Entry(StateUpdated(as_node, values, self.metadata), step), Entry(body, step)], b
+        return [(StateUpdated(as_node, values, self.metadata), step, ""), (body, step, "")], b
 
     # -- helpers -----------------------------------------------------------------------
 
     def _sealed(self, source: Source, step: int, b: Boundary) -> Entry:
-        return Entry(self._checkpoint(source, b.delta, b.next, b.barriers), step)
+        return (self._checkpoint(source, b.delta, b.next, b.barriers), step, "")
 
     def _checkpoint(
         self, source: Source, delta: Mapping[str, list[Any]], nxt: list[dict[str, Any]],

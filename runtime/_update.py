@@ -57,8 +57,8 @@ async def update_state(graph: CompiledGraph, config: dict[str, Any], values: Any
         entries, _ = machine.update(cp, node, values, writes)
         journal = Journal(saver, thread, cp, head, "sync")
         run_id = new_run_id()
-        for entry in entries:
-            journal.add(entry.body, run_id=run_id, step=entry.step, task_id=entry.task_id, ns=ns)
+        for body, step, task_id in entries:
+            journal.add(body, run_id=run_id, step=step, task_id=task_id, ns=ns)
         await journal.close()
         actor.advanced(journal.cp, journal.next_seq - 1, base)
         await actor.maybe_snapshot(journal.cp)

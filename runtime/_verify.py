@@ -226,8 +226,8 @@ class _Scope:
         except Exception as err:  # noqa: BLE001 - the reducers refuse the recorded writes
             raise _Diverged(e.seq, e.step, "the step's writes", "they were applied",
                             f"applying them raises {err!r}") from None
-        assert isinstance(entry.body, CheckpointBody)
-        self._compare(full, e, body, entry.body, b, before)
+        assert isinstance(entry[0], CheckpointBody)
+        self._compare(full, e, body, entry[0], b, before)
 
     async def _start_writes(self, base: Checkpoint, e: Event, value: Any) -> list[list[Any]]:
         writes = [[k, v] for k, v in self._updates(e, value, START)]
@@ -304,7 +304,7 @@ class _Scope:
         except Exception as err:  # noqa: BLE001 - the reducers refuse the recorded update
             raise _Diverged(e.seq, e.step, f"{context}the step's writes", "they were applied",
                             f"applying them raises {err!r}") from None
-        produced = entries[-1].body
+        produced = entries[-1][0]
         assert isinstance(produced, CheckpointBody) and b is not None
         self._compare(full, e, body, produced, b, before, end=name == END, context=context)
 

@@ -33,7 +33,7 @@ Writes = list[list[Any]]
 async def input_writes(structure: Structure, cp: Checkpoint, value: Any) -> Writes:
     """The ``__start__`` task's writes for the input ``value`` (its items, then routing)."""
     writes = [[k, v] for k, v in structure.state.updates(value, START)]
-    goto = await routed(structure, cp, START, writes)
+    goto = await routed(structure, cp, START, writes) if START in structure.branches else None
     if goto:
         check_targets(structure, repr(START), goto)
     return [*writes, [GOTO, goto]] if goto else writes
@@ -78,7 +78,8 @@ async def node_writes(
         if node.subgraph is not None and isinstance(update, dict):  # its keys that are ours
             update = {k: v for k, v in update.items() if k in structure.state.channels}
     writes = [[k, v] for k, v in structure.state.updates(update, node.name)]
-    goto += await routed(structure, cp, node.name, writes)
+    if node.name in structure.branches:
+        goto += await routed(structure, cp, node.name, writes)
     if goto:
         check_targets(structure, repr(node.name), goto)
         writes.append([GOTO, goto])
