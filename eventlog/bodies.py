@@ -15,6 +15,8 @@ Rules:
   lograph is refused with DecodeError rather than misread.
 - The fold (``_fold.apply``) reads the storage form (maps) directly, for speed; it goes
   through ``upcast`` for a map decoded from bytes, so it sees current maps only.
+- Enum members are stored as their plain strings (``_value_``: an enum member itself
+  would be stored as an enum by the codec, and ``str()`` of one runs Python code).
 - Reserved node and channel names that live in the log (``__start__``, ``__input__``,
   ``__goto__``, ...) and the checkpoint sources and run statuses are defined here once.
 """
@@ -294,7 +296,7 @@ class CheckpointBody:
     metadata: Mapping[str, Any] = field(default_factory=dict)  # the caller's only
 
     def to_map(self) -> dict[str, Any]:
-        m: dict[str, Any] = {"source": str(self.source), "delta": self.delta, "next": self.next}
+        m: dict[str, Any] = {"source": self.source._value_, "delta": self.delta, "next": self.next}
         if self.barriers:
             m["barriers"] = self.barriers
         if self.metadata:
@@ -317,7 +319,7 @@ class RunFinished:
     error: str | None = None
 
     def to_map(self) -> dict[str, Any]:
-        m: dict[str, Any] = {"status": str(self.status)}
+        m: dict[str, Any] = {"status": self.status._value_}
         if self.error is not None:
             m["error"] = self.error
         return m
@@ -361,7 +363,7 @@ def encode_body(body: Body) -> tuple[dict[str, Any], bytes]:
     m = body.to_map()
     if body.VERSION > 1:
         m["v"] = body.VERSION
-    return m, encode(m, path=str(body.KIND))
+    return m, encode(m, path=body.KIND)
 
 
 def upcast(kind: str, m: Any) -> Any:
