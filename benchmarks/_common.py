@@ -1,4 +1,4 @@
-"""What every workload gets: the cell's context, the session protocol, statistics.
+"""What every workload gets: the cell's context, the session protocol, statistics, checks.
 
 A workload module exposes ``session(ctx)``: an async context manager that opens the
 engine's saver at a fresh place, compiles the graph and warms up (none of it timed),
@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ._cli import Sizes
+from ._options import Sizes
 from ._stores import Stores
+from .graphs import CHAIN_LENGTH
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,17 @@ def split(total: int, rounds: int) -> list[int]:
 
 class WrongResult(AssertionError):
     """An engine returned something other than what the graph computes."""
+
+
+def check_chain(out: Any, thread: str) -> None:
+    """The chain's output (``chain``, ``iochain``, ``concurrent``): every node counted."""
+    if out["count"] != CHAIN_LENGTH:
+        raise WrongResult(f"thread {thread}: count={out['count']}, expected {CHAIN_LENGTH}")
+
+
+def messages(values: Any) -> int:
+    """How many chat messages a state's values hold (``chat``, ``history``)."""
+    return len((values or {}).get("messages", ()))
 
 
 class Sequential:

@@ -29,8 +29,8 @@ from typing import Any
 import anyio
 
 from . import chain, chat, concurrency, fanout, floor, functional, history, iochain
-from ._cli import Options
 from ._common import Ctx, Session
+from ._options import Options
 from ._results import MACHINE, Cell
 from ._stores import Stores
 from ._ui import UI

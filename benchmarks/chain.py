@@ -10,13 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from ._common import Ctx, Sequential, WrongResult, config
+from ._common import Ctx, Sequential, check_chain, config
 from .graphs import CHAIN_INPUT, CHAIN_LENGTH, chain_builder
-
-
-def check_chain(out: Any, thread: str) -> None:
-    if out["count"] != CHAIN_LENGTH:
-        raise WrongResult(f"thread {thread}: count={out['count']}, expected {CHAIN_LENGTH}")
 
 
 @asynccontextmanager

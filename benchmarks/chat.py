@@ -24,15 +24,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from ._common import Ctx, WrongResult, config, median, split
+from ._common import Ctx, WrongResult, config, median, messages, split
 from ._stores import Place
 from .graphs import chat_builder, chat_input
 
 THREAD, EARLY = "chat", "chat-early"
-
-
-def messages(values: Any) -> int:
-    return len((values or {}).get("messages", ()))
 
 
 class Chat:

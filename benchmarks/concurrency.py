@@ -15,8 +15,7 @@ from typing import Any
 
 import anyio
 
-from ._common import Ctx, config, median, percentile
-from .chain import check_chain
+from ._common import Ctx, check_chain, config, median, percentile
 from .graphs import CHAIN_INPUT, CHAIN_LENGTH, chain_builder
 
 

@@ -32,9 +32,8 @@ from typing import Any
 import anyio
 
 from . import _env
-from ._common import Ctx, WrongResult, config, median, percentile
+from ._common import Ctx, WrongResult, config, median, messages, percentile
 from ._stores import Place
-from .chat import messages
 from .graphs import chat_builder, chat_input
 
 THREAD = "history"

@@ -18,8 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from ._common import Ctx, config, mean, median, percentile, split
-from .chain import check_chain
+from ._common import Ctx, check_chain, config, mean, median, percentile, split
 from .graphs import CHAIN_INPUT, CHAIN_LENGTH, io_chain_builder
 
 

@@ -35,6 +35,8 @@ from psycopg_pool import AsyncConnectionPool
 from ._stores import Place
 from .lo_engine import POOL_SIZE
 
+# Importing lo_engine loads lograph too: a cold LangGraph process (``_cold.py``) always has,
+# and its "whole new process" time counts it (the figure would drop without that import).
 PG_SETUPS = ("connection", "pool")
 
 

@@ -1,0 +1,56 @@
+"""What a run is asked to do: the sizes of its work and the options the command line gave.
+
+A leaf of the package's import graph (standard library only): ``_cli`` builds these from
+the arguments, the runner and every workload (through ``_common.Ctx``) read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Sizes:
+    rounds: int = 5  # each cell's work is split in rounds, the engines' rounds alternate
+    warmup: int = 5  # invokes on other threads before a cell's first round
+    chain_threads: int = 200
+    io_pairs: int = 100  # I/O chain: invokes in the cell's mode, each paired with one in exit
+    concurrent_tasks: int = 64
+    concurrent_rounds: int = 4  # each: every task invokes one fresh thread, all at once
+    fanout_threads: int = 200
+    functional_threads: int = 100
+    chat_turns: int = 300
+    chat_warmup: int = 20  # turns on another thread first (> the Postgres pool size)
+    chat_edge: int = 30  # early turns (a new thread) alternated with as many late ones
+    history_turns: int = 300
+    fork_turn: int = 150
+    history_repeats: int = 5  # of each read, of each cold process, of the fork (medians: 3 swung 30%)
+    get_state_repeats: int = 20  # warm reads per repeat (their median)
+    cold_repeats: int = 3  # cold get_state processes per read repeat (one sample each)
+    floor_seconds: float = 1.0  # per round
+    floor_rounds: int = 5
+    round_timeout: float = 300.0
+    group_timeout: float = 1800.0  # a workload on a store in a mode, every engine
+
+
+QUICK = Sizes(
+    rounds=2, warmup=2, chain_threads=20, io_pairs=8, concurrent_tasks=64, concurrent_rounds=1,
+    fanout_threads=20, functional_threads=20, chat_turns=40, chat_warmup=5, chat_edge=5,
+    history_turns=40, fork_turn=20, history_repeats=1, get_state_repeats=5, cold_repeats=1,
+    floor_seconds=0.2, floor_rounds=2, round_timeout=60.0, group_timeout=120.0,
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    stores: tuple[str, ...]
+    workloads: tuple[str, ...]
+    modes: tuple[str, ...]
+    engines: tuple[str, ...]
+    out: Path
+    quick: bool
+    sizes: Sizes
+    profile: bool
+    render: Path | None = None
+    argv: list[str] = field(default_factory=list)
