@@ -171,7 +171,7 @@ class StepMachine:
                 return Stop(RunStatus.DONE)
             b = boundary(self.structure, cp, [(null_task(), cp.writes[NULL_TASK])])  # a Command input alone
             return Seal(self._sealed(Source.LOOP, cp.step + 1, b), b)
-        if breakpoints and _matches(self.before, tasks):
+        if breakpoints and self.before and _matches(self.before, tasks):
             return Stop(RunStatus.INTERRUPTED, breakpoint=True)
         if self.taken >= self.limit and tasks[0].name != START:
             raise GraphRecursionError(
