@@ -122,27 +122,10 @@ class StateGraph:
         return self.add_edge(key, END)
 
     def validate(self, interrupts: Sequence[str] = ()) -> Structure:
+        """The compiled structure; GraphValidationError naming the first offending node."""
         known = set(self.nodes)
-        for a, b in self._edges:
-            if a != START and a not in known:
-                raise GraphValidationError(f"edge {a!r} -> {b!r}: unknown source node {a!r}")
-            if b != END and b not in known:
-                raise GraphValidationError(f"edge {a!r} -> {b!r}: unknown target node {b!r}")
-        for sources, target in self._joins:
-            for s in sources:
-                if s not in known:
-                    raise GraphValidationError(f"join {list(sources)} -> {target!r}: unknown node {s!r}")
-            if target != END and target not in known:
-                raise GraphValidationError(f"join {list(sources)} -> {target!r}: unknown target {target!r}")
-        for source, branches in self._branches.items():
-            if source != START and source not in known:
-                raise GraphValidationError(f"conditional edge from unknown node {source!r}")
-            for br in branches:
-                for dest in (br.path_map or {}).values():
-                    if dest != END and dest not in known:
-                        raise GraphValidationError(
-                            f"conditional edge from {source!r}: path map names unknown node {dest!r}"
-                        )
+        self._check_edges(known)
+        self._check_branches(known)
         if not any(a == START for a, _ in self._edges) and START not in self._branches:
             raise GraphValidationError(
                 "the graph has no entry point: add_edge(START, node) or set_entry_point(node)"
@@ -156,6 +139,30 @@ class StateGraph:
                 edges[a].append(b)
         joins = [Join(f"join:{'+'.join(s)}:{t}", s, t) for s, t in self._joins]
         return Structure(self._state, dict(self.nodes), edges, joins, dict(self._branches))
+
+    def _check_edges(self, known: set[str]) -> None:
+        for a, b in self._edges:
+            if a != START and a not in known:
+                raise GraphValidationError(f"edge {a!r} -> {b!r}: unknown source node {a!r}")
+            if b != END and b not in known:
+                raise GraphValidationError(f"edge {a!r} -> {b!r}: unknown target node {b!r}")
+        for sources, target in self._joins:
+            for s in sources:
+                if s not in known:
+                    raise GraphValidationError(f"join {list(sources)} -> {target!r}: unknown node {s!r}")
+            if target != END and target not in known:
+                raise GraphValidationError(f"join {list(sources)} -> {target!r}: unknown target {target!r}")
+
+    def _check_branches(self, known: set[str]) -> None:
+        for source, branches in self._branches.items():
+            if source != START and source not in known:
+                raise GraphValidationError(f"conditional edge from unknown node {source!r}")
+            for br in branches:
+                for dest in (br.path_map or {}).values():
+                    if dest != END and dest not in known:
+                        raise GraphValidationError(
+                            f"conditional edge from {source!r}: path map names unknown node {dest!r}"
+                        )
 
     def compile(
         self,

@@ -91,10 +91,7 @@ async def run_graph(
             raise EmptyInputError(f"thread {thread!r} has nothing to resume: pass an input")
         before = known(graph, _names(interrupt_before, graph.interrupt_before), "interrupt_before")
         after = known(graph, _names(interrupt_after, graph.interrupt_after), "interrupt_after")
-        limit = (config or {}).get("recursion_limit")
-        limit = 25 if limit is None else limit  # (as LangGraph, None is the default)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"recursion_limit must be a whole number of steps, at least 1; got {limit!r}")
+        limit = recursion_limit(config)
         null = _checked_input(graph, input, cp)
         run = Run(
             graph.structure, Journal(saver, thread, cp, head, durability), config=config or {},
@@ -127,6 +124,15 @@ def _checked_input(graph: CompiledGraph, input: Any, cp: Checkpoint) -> list[lis
             changed = reduce_writes(state.channels, cp.values, writes)
             state.to_node({**cp.values, **changed})
     return None
+
+
+def recursion_limit(config: Mapping[str, Any] | None) -> int:
+    """The run's recursion limit: 25 unless the config says (None too, as LangGraph)."""
+    limit = (config or {}).get("recursion_limit")
+    limit = 25 if limit is None else limit
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"recursion_limit must be a whole number of steps, at least 1; got {limit!r}")
+    return limit
 
 
 def known(graph: CompiledGraph, names: tuple[str, ...], what: str) -> tuple[str, ...]:
