@@ -181,7 +181,8 @@ def _decode_enum(value: Any, _immutable: bool) -> enum.Enum:
     name, key = value
     cls = _resolve_kind(name, _is_enum, "an enum")
     try:
-        return cls(key) if issubclass(cls, enum.Flag) else cls[key]
+        member: enum.Enum = cls(key) if issubclass(cls, enum.Flag) else cls[key]
+        return member
     except (KeyError, ValueError) as e:
         raise DecodeError(f"enum {name!r} has no member {key!r}") from e
 

@@ -102,6 +102,13 @@ from ._classes import (
 )
 from ._errors import DecodeError, EncodeError
 
+__all__ = [  # (the class tags are _classes', listed here so the tag table is whole)
+    "TAG_BYTEARRAY", "TAG_COUNTER", "TAG_DATACLASS", "TAG_DATE", "TAG_DATETIME", "TAG_DECIMAL",
+    "TAG_DEFAULTDICT", "TAG_DEQUE", "TAG_ENUM", "TAG_FROZENSET", "TAG_MODEL", "TAG_ORDEREDDICT",
+    "TAG_RANGE", "TAG_SET", "TAG_SUBCLASS", "TAG_TIME", "TAG_TIMEDELTA", "TAG_TIMEZONE",
+    "TAG_TUPLE", "TAG_ZONEINFO", "decode", "decode_with", "encode", "register_type",
+]
+
 TAG_TUPLE: Final = 6_000_000
 TAG_SET: Final = 6_000_001
 TAG_FROZENSET: Final = 6_000_002

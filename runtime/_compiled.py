@@ -14,7 +14,7 @@ supplies its own), so no subclass overrides the API.
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +25,11 @@ from lograph.eventlog import Checkpoint
 
 from ._checkpointer import Checkpointer
 from ._context import _current as _current_task
-from ._context import in_loop_thread
 from ._history import head_state, history, locate, record_at
 from ._invoke import run_graph, target
 from ._nesting import nests_in, run_nested
 from ._streaming import stream_run, stream_sync
-from ._sync import run_sync
+from ._sync import in_event_loop, run_sync
 from ._types import StateSnapshot
 from ._update import update_state
 from ._views import graph_output, snapshot_of, subgraph_of
@@ -145,7 +144,7 @@ class CompiledGraph:
 
     def invoke(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         ctx = _current_task.get()
-        if ctx is not None and nests_in(self, ctx) and not in_loop_thread():
+        if ctx is not None and nests_in(self, ctx) and not in_event_loop():
             # a sync node (in a worker thread) runs a subgraph: run it on the node's loop
             return run_from_thread(self._nested, self.io.input(input), ctx)
         return run_sync(lambda: self.ainvoke(input, config, **kwargs), method="invoke", amethod="ainvoke")
@@ -158,7 +157,7 @@ class CompiledGraph:
         self, input: Any, config: dict[str, Any] | None = None, *, stream_mode: Any = "updates",
         durability: str | None = None, interrupt_before: Any = None, interrupt_after: Any = None,
         subgraphs: bool = False, **_: Any,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Yield the run's chunks: ``chunk`` (one mode) or ``(mode, chunk)``; with
         ``subgraphs=True`` (as LangGraph) each is prefixed by the namespace of the graph
         it comes from, ``()`` for this one, ``("node:task_id", ...)`` for a subgraph."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._step import interrupt_id
-from ._sync import in_event_loop as in_loop_thread
+from ._sync import in_event_loop
 from ._types import Interrupt
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def get_stream_writer() -> Callable[[Any], None]:
     if ctx is None:
         return lambda _value: None
     run = ctx.run
-    if in_loop_thread():
+    if in_event_loop():
         return lambda value: run.emit("custom", value)
     from anyio.from_thread import run_sync
 

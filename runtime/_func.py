@@ -21,10 +21,11 @@ from anyio.from_thread import run_sync as run_sync_from_thread
 
 from ._checkpointer import Checkpointer
 from ._compiled import CompiledGraph, GraphIO
-from ._context import TaskContext, current, in_loop_thread
+from ._context import TaskContext, current
 from ._errors import NonDeterminismError
 from ._graph import StateGraph
 from ._step import call_id
+from ._sync import in_event_loop
 from ._types import START, Command, Retry, retry_policies
 
 
@@ -50,7 +51,7 @@ class TaskFuture:
         return self._wait().__await__()
 
     def result(self, timeout: float | None = None) -> Any:
-        if in_loop_thread():
+        if in_event_loop():
             raise RuntimeError("TaskFuture.result() blocks; inside async code use `await future`")
         return run_from_thread(self._wait)
 
@@ -58,7 +59,7 @@ class TaskFuture:
 class Task:
     def __init__(self, fn: Callable[..., Any], *, name: str | None = None, retry: Retry | None = None) -> None:
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", "task")
+        self.name: str = name or getattr(fn, "__name__", None) or "task"
         self.retry = retry_policies(retry, f"task {self.name!r}")
         self.is_async = inspect.iscoroutinefunction(fn)
         functools.update_wrapper(self, fn)
@@ -79,7 +80,7 @@ class Task:
             future._set(record.value)
             return future
         runner = functools.partial(self._run, ctx, tid, args, kwargs, future)
-        if in_loop_thread():
+        if in_event_loop():
             ctx.tg.start_soon(runner)
         else:
             run_sync_from_thread(ctx.tg.start_soon, runner)

@@ -96,7 +96,8 @@ class StateGraph:
         path: Callable[..., Any],
         path_map: dict[Hashable, str] | list[str] | None = None,
     ) -> StateGraph:
-        mapping = {p: p for p in path_map} if isinstance(path_map, list) else path_map
+        mapping: dict[Hashable, str] | None = (
+            {p: p for p in path_map} if isinstance(path_map, list) else path_map)
         self._branches.setdefault(source, []).append(Branch(path, mapping, _is_async(path)))
         return self
 

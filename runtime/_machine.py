@@ -140,7 +140,7 @@ class StepMachine:
         """
         fresh = input is not None and not isinstance(input, Command)
         step = cp.step + 1
-        out = [(RunStarted(not fresh, durability, fork, self.metadata), 0, "")]
+        out: list[Entry] = [(RunStarted(not fresh, durability, fork, self.metadata), 0, "")]
         if fork and not fresh:
             out.append((self._checkpoint(Source.FORK, {}, cp.next, cp.barriers), step, ""))
             step += 1  # the fork checkpoint is a step: what follows belongs to the next
@@ -183,7 +183,7 @@ class StepMachine:
         if tasks[0].name == START:  # the input step runs no user code: nothing to record
             return InputStep(step, tasks)
         todo = [t for t in tasks if t.id not in cp.writes]
-        started = [(NodeStarted(t.name, t.path), step, t.id) for t in todo]
+        started: list[Entry] = [(NodeStarted(t.name, t.path), step, t.id) for t in todo]
         return RunTasks(step, tasks, todo, started)
 
     def input_boundary(

@@ -98,7 +98,7 @@ def add_messages(left: Any, right: Any) -> list[Any]:
     removed: set[str] = set()
     for m in new:
         if isinstance(m, RemoveMessage):
-            if m.id not in index:
+            if m.id is None or m.id not in index:
                 raise ValueError(f"RemoveMessage: no message with id {m.id!r} to remove")
             removed.add(m.id)
         elif m.id in index:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import queue
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ STREAM_MODES = ("values", "updates", "custom", "debug")
 async def stream_run(
     graph: CompiledGraph, input: Any, config: dict[str, Any] | None, *, stream_mode: Any,
     durability: str | None, interrupt_before: Any, interrupt_after: Any, subgraphs: bool,
-) -> AsyncIterator[Any]:
+) -> AsyncGenerator[Any, None]:
     """Yield the run's chunks: ``chunk`` (one mode) or ``(mode, chunk)``; with
     ``subgraphs=True`` each is prefixed by the namespace of the graph it comes from."""
     modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
@@ -86,7 +86,7 @@ async def stream_run(
 
 
 
-def stream_sync(chunks_of: Callable[[], AsyncIterator[Any]]) -> Iterator[Any]:
+def stream_sync(chunks_of: Callable[[], AsyncGenerator[Any, None]]) -> Iterator[Any]:
     """The items of the async iterator ``chunks_of()`` makes, in a sync caller."""
     if in_event_loop():
         raise RuntimeError("stream() was called inside a running event loop; use `async for ... in graph.astream(...)`")
