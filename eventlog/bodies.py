@@ -285,15 +285,21 @@ class CheckpointBody:
     or ``["w"]`` (extended by the open step's writes to it, in task order: stored once);
     ``next`` lists the next step's tasks (``{"name", "path", "arg"?}``); ``barriers``
     the join barriers still waiting, by join key.
+
+    Version 2: ids the step's reducers made (``add_messages``) are derived from the
+    checkpoint the step started at, so a replay makes the same ones (``ids_derived``).
+    Version 1 bodies were written with random ids: they upcast with ``ids_derived``
+    False, and the replay verifier cannot compare those ids.
     """
 
     KIND: ClassVar[Kind] = Kind.CHECKPOINT
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
     source: Source
     delta: Mapping[str, list[Any]]
     next: list[dict[str, Any]]
     barriers: Mapping[str, list[str]] = field(default_factory=dict)
     metadata: Mapping[str, Any] = field(default_factory=dict)  # the caller's only
+    ids_derived: bool = True
 
     def to_map(self) -> dict[str, Any]:
         m: dict[str, Any] = {"source": self.source._value_, "delta": self.delta, "next": self.next}
@@ -301,12 +307,19 @@ class CheckpointBody:
             m["barriers"] = self.barriers
         if self.metadata:
             m["metadata"] = self.metadata
+        if not self.ids_derived:
+            m["ids"] = "random"
         return m
 
     @classmethod
     def from_map(cls, m: Mapping[str, Any]) -> CheckpointBody:
         return cls(Source(m["source"]), m["delta"], m["next"], m.get("barriers") or {},
-                   m.get("metadata") or {})
+                   m.get("metadata") or {}, m.get("ids") != "random")
+
+
+def _checkpoint_v1_to_v2(m: dict[str, Any]) -> dict[str, Any]:
+    m["ids"] = "random"  # written before ids were derived: a replay cannot repeat them
+    return m
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,8 +355,9 @@ _CLASSES: dict[str, type[Body]] = {
 }
 
 # (kind, version) -> the function that turns that version's map into the next version's.
-# Empty while every kind is at version 1; a version 2 adds its upcaster here.
-_UPCASTS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+_UPCASTS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
+    (Kind.CHECKPOINT.value, 1): _checkpoint_v1_to_v2,
+}
 
 
 def body_class(kind: str) -> type[Body]:

@@ -56,6 +56,7 @@ from lograph.eventlog.bodies import (
 )
 
 from ._errors import GraphRecursionError, NonDeterminismError
+from ._ids import derived
 from ._step import Boundary, TaskPlan, boundary, null_task, plan, start_next
 from ._structure import Structure
 from ._types import Command, Interrupt
@@ -169,8 +170,7 @@ class StepMachine:
         if not tasks:
             if NULL_TASK not in cp.writes:
                 return Stop(RunStatus.DONE)
-            b = boundary(self.structure, cp, [(null_task(), cp.writes[NULL_TASK])])  # a Command input alone
-            return Seal(self._sealed(Source.LOOP, cp.step + 1, b), b)
+            return Seal(*self.boundary(cp, cp.step + 1, []))  # a Command input alone
         if breakpoints and self.before and _matches(self.before, tasks):
             return Stop(RunStatus.INTERRUPTED, breakpoint=True)
         if self.taken >= self.limit and tasks[0].name != START:
@@ -212,7 +212,8 @@ class StepMachine:
             recorded = all(isinstance(t.arg, dict) and len(w) == len(t.arg) for t, w in finished)
         else:
             recorded = True  # every task's writes are in the log's open step
-        b = boundary(self.structure, cp, finished + null, recorded=recorded)
+        b = derived(cp.checkpoint_hash, self.ns, "loop",
+                    lambda: boundary(self.structure, cp, finished + null, recorded=recorded))
         return self._sealed(Source.LOOP, step, b), b
 
     def pauses(self, cp: Checkpoint, raised: bool) -> bool:
@@ -255,7 +256,9 @@ class StepMachine:
             body = self._checkpoint(Source.FORK, {}, cp.next, cp.barriers)
         else:
             name = START if as_node == INPUT else as_node
-            b = boundary(self.structure, cp, [(TaskPlan("update", name, ("pull", name)), writes)])
+            finished = [(TaskPlan("update", name, ("pull", name)), writes)]
+            b = derived(cp.checkpoint_hash, self.ns, "update",
+                        lambda: boundary(self.structure, cp, finished))
             body = self._checkpoint(Source.UPDATE, b.delta, [] if name == END else b.next, b.barriers)
         return [(StateUpdated(as_node, values, self.metadata), step, ""), (body, step, "")], b
 

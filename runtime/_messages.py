@@ -7,11 +7,14 @@ langchain-core message objects (anything with ``.content`` and ``.id``) pass thr
 
 from __future__ import annotations
 
-import uuid
+import copy
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, TypedDict
 
 from lograph.eventlog import register_type
+
+from ._ids import uuid4
 
 
 @dataclass
@@ -87,12 +90,14 @@ def _message_for(role: str) -> type[BaseMessage]:
 
 
 def add_messages(left: Any, right: Any) -> list[Any]:
-    """Append messages, replacing those whose id is already present; RemoveMessage deletes."""
+    """Append messages, replacing those whose id is already present; RemoveMessage deletes.
+
+    A message without an id gets one (``_ids.uuid4``: derived at a step boundary, so a
+    replay gives it the same) on a copy: the messages given are not changed, so state
+    computed only to route or to show never leaks ids into what is recorded.
+    """
     old = [to_message(m) for m in (left if isinstance(left, list) else [left])] if left else []
-    new = [to_message(m) for m in (right if isinstance(right, list) else [right])]
-    for m in new:
-        if getattr(m, "id", None) is None:
-            m.id = str(uuid.uuid4())
+    new = [_with_id(to_message(m)) for m in (right if isinstance(right, list) else [right])]
     index = {m.id: i for i, m in enumerate(old)}
     merged = list(old)
     removed: set[str] = set()
@@ -107,6 +112,18 @@ def add_messages(left: Any, right: Any) -> list[Any]:
             index[m.id] = len(merged)
             merged.append(m)
     return [m for m in merged if m.id not in removed] if removed else merged
+
+
+def _with_id(message: Any) -> Any:
+    if getattr(message, "id", None) is not None:
+        return message
+    if dataclasses.is_dataclass(message):
+        return dataclasses.replace(message, id=uuid4())
+    if hasattr(message, "model_copy"):  # a langchain-core (pydantic) message
+        return message.model_copy(update={"id": uuid4()})
+    message = copy.copy(message)
+    message.id = uuid4()
+    return message
 
 
 class MessagesState(TypedDict):
