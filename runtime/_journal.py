@@ -103,12 +103,18 @@ class Journal:
                     self._room = anyio.Event()
                 await self._room.wait()
             return
+        # This barrier is for the events sealed so far, not for what siblings seal while
+        # it waits for the lock: a step's last task's writes must go in the step
+        # boundary's commit, so the log never holds a step whose tasks all wrote but
+        # whose boundary is missing (its live snapshot would show next=()).
+        mark = self.pending[-1].seq
         async with self._order:
             if self._error is not None:
                 raise self._error
-            if not self.pending:
+            if self.handed >= mark:
                 return  # a sibling's barrier committed ours while we waited
-            events, self.pending = self.pending, []
+            cut = mark - self.pending[0].seq + 1  # pending seqs are dense
+            events, self.pending = self.pending[:cut], self.pending[cut:]
             self.handed = events[-1].seq
             try:
                 await self._commit(events)

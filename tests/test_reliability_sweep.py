@@ -423,3 +423,22 @@ async def test_in_process_crash_at_every_append(
         tally("sweep_in_process", commit_boundaries=ref.batches if first else 0,
               crash_points=len(points) if first else 0, crash_points_tried=len(chosen),
               crashes_survived=crashes)
+
+
+async def test_sync_last_sibling_commits_with_the_boundary(store_kind: str, tmp_path: Path) -> None:
+    """A slow commit: c's barrier waits behind b's while d, the last sibling, finishes.
+    d's writes must go in the step boundary's commit, not in c's: else a crash before the
+    boundary leaves a step whose tasks all wrote (live ``next == ()``: looks finished)."""
+    sc = SCENARIOS["parallel"]
+    async with open_log(store_kind, tmp_path) as inner:
+        rec = Recorder(tmp_path / "t.trace")
+        graph = sc.build(Checkpointer(FaultyLog(inner, at=5, when=BEFORE, delay=0.01)), rec)
+        with pytest.raises(BaseException) as caught:
+            await drive(graph, sc, cfg("t"), "sync")
+        assert is_crash(caught.value)
+        # a, b and whichever of c and d finished first (trio may wake them in either order)
+        assert len(recorded_results(await inner.read("t"))) == 3
+        resumed = sc.build(Checkpointer(inner), rec)
+        assert len((await resumed.aget_state(cfg("t"))).next) == 1
+        await drive(resumed, sc, cfg("t"), "sync")
+        assert (await resumed.aget_state(cfg("t"))).values["log"][-1] == "e5"
