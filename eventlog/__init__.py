@@ -27,12 +27,23 @@ from ._event import (
 )
 from ._fold import Checkpoint, apply, delta, dump_snapshot, fold, load_snapshot
 from ._memory import MemoryLog
-from ._port import Append, EventLog, ThreadInfo, ancestry, check_append
+from ._port import (
+    Append,
+    Capability,
+    EventLog,
+    HeadLoader,
+    InlineAppender,
+    ThreadInfo,
+    ancestry,
+    capabilities,
+    check_append,
+)
 
 __all__ = [
     "GENESIS",
     "KINDS",
     "Append",
+    "Capability",
     "Checkpoint",
     "CodecError",
     "ConflictError",
@@ -41,6 +52,8 @@ __all__ = [
     "EncodeError",
     "Event",
     "EventLog",
+    "HeadLoader",
+    "InlineAppender",
     "Kind",
     "LogError",
     "MemoryLog",
@@ -49,6 +62,7 @@ __all__ = [
     "ThreadInfo",
     "ancestry",
     "apply",
+    "capabilities",
     "chain_hash",
     "check_append",
     "checkpoint_id",

@@ -6,11 +6,16 @@ from collections.abc import Sequence
 
 from ._errors import ConflictError, StoreUnavailableError
 from ._event import Event
-from ._port import Append, ThreadInfo, check_append
+from ._port import Append, Capability, ThreadInfo, check_append
 
 
 class MemoryLog:
-    """An :class:`EventLog` in a dict. Appends are atomic because they never await."""
+    """An :class:`EventLog` in a dict. Appends are atomic because they never await.
+
+    The base port only: in memory, a cold load or an append costs no round trip to save.
+    """
+
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self) -> None:
         self._events: dict[str, list[Event]] = {}

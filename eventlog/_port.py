@@ -18,9 +18,11 @@ that cached the old thread would extend the new one with events chained to the o
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
 
 from ._errors import ConflictError
 from ._event import Event
@@ -51,7 +53,12 @@ class ThreadInfo:
 
 @runtime_checkable
 class EventLog(Protocol):
-    """The event log port. All methods are async; ``aclose`` is safe to call twice."""
+    """The event log port. All methods are async; ``aclose`` is safe to call twice.
+
+    A store may also declare optional tiers in a class attribute ``capabilities`` (a
+    frozenset of :class:`Capability`; none when absent). It is not a member of this
+    Protocol, so ``isinstance(log, EventLog)`` stays a check of the methods alone.
+    """
 
     async def append(self, thread: str, events: Sequence[Event], expect_head: int) -> None:
         """Append atomically if the thread's head is ``expect_head``; else ConflictError."""
@@ -109,6 +116,93 @@ class EventLog(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class Capability(StrEnum):
+    """An optional tier of the port, declared by a store in its ``capabilities``."""
+
+    #: :class:`HeadLoader`: ``load_head``, what folding a thread from cold needs, at once
+    LOAD_HEAD = "load_head"
+    #: :class:`InlineAppender`: ``append_batch(..., inline=True)`` may run on the caller's thread
+    INLINE_APPENDS = "inline_appends"
+
+
+@runtime_checkable
+class HeadLoader(EventLog, Protocol):
+    """The :attr:`Capability.LOAD_HEAD` tier: a cold thread's head in one round trip."""
+
+    async def load_head(
+        self, thread: str, limit: int
+    ) -> tuple[int, list[tuple[int, bytes]], list[Event]]:
+        """The thread's head (0: no events), its newest ``limit`` snapshots at or below the
+        head (newest first), and the events after the newest of those up to the head (all
+        of them when there is none), by seq: what ``head_event``, ``recent_snapshots``
+        and ``read`` would answer, read together."""
+        ...
+
+
+@runtime_checkable
+class InlineAppender(EventLog, Protocol):
+    """The :attr:`Capability.INLINE_APPENDS` tier: ``append_batch`` takes ``inline``.
+
+    ``inline=True`` says the caller waits for this commit and nothing could join it (no
+    other thread is being worked on in the process), so the store may run it on the
+    caller's own thread when that is cheap right now. The outcome is the same either
+    way: the contract of :meth:`EventLog.append_batch`.
+    """
+
+    async def append_batch(
+        self, batch: Sequence[Append], *, inline: bool = False
+    ) -> list[BaseException | None]: ...
+
+
+#: each tier's Protocol, the method that makes it, and the keyword that method must take
+TIERS: dict[Capability, tuple[type, str, str | None]] = {
+    Capability.LOAD_HEAD: (HeadLoader, "load_head", None),
+    Capability.INLINE_APPENDS: (InlineAppender, "append_batch", "inline"),
+}
+
+
+def capabilities(log: object) -> frozenset[Capability]:
+    """The optional tiers ``log`` declares (its class attribute ``capabilities``).
+
+    Read from the class, not the object: a wrapper that passes unknown attributes on to
+    the store it wraps (``__getattr__``) declares nothing of its own, so it is never
+    called with a method or a keyword it does not have. Call it once, when taking a
+    store (it inspects signatures). Raises TypeError for an unknown capability, or for
+    a declared tier whose method the class lacks or whose method lacks the keyword.
+    """
+    cls = type(log)
+    declared: Any = getattr(cls, "capabilities", frozenset())
+    try:
+        found = frozenset(Capability(c) for c in declared)
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"{cls.__qualname__}.capabilities must be a set of lograph.eventlog.Capability "
+            f"({', '.join(c.value for c in Capability)}); got {declared!r}"
+        ) from e
+    for capability in found:
+        tier, name, keyword = TIERS[capability]
+        method = getattr(cls, name, None)
+        if not callable(method) or (keyword is not None and not _takes(method, keyword)):
+            wanted = f"{name}(..., {keyword}=)" if keyword else f"{name}()"
+            raise TypeError(
+                f"{cls.__qualname__} declares {capability.value!r} but has no {wanted} "
+                f"method: implement {tier.__name__}, or drop it from capabilities"
+            )
+    return found
+
+
+def _takes(fn: object, keyword: str) -> bool:
+    """Whether ``fn`` can be called with ``keyword=``."""
+    try:
+        params = inspect.signature(fn).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # not introspectable: take the declaration at its word
+        return True
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return True
+    found = params.get(keyword)
+    return found is not None and found.kind in (found.KEYWORD_ONLY, found.POSITIONAL_OR_KEYWORD)
 
 
 def check_append(thread: str, events: Sequence[Event], expect_head: int) -> None:
