@@ -61,7 +61,14 @@ import aiosqlite
 import anyio
 import anyio.lowlevel
 
-from lograph.eventlog import Append, Event, StoreUnavailableError, ThreadInfo, check_append
+from lograph.eventlog import (
+    Append,
+    Capability,
+    Event,
+    StoreUnavailableError,
+    ThreadInfo,
+    check_append,
+)
 from lograph.runtime._checkpointer import Checkpointer
 
 from . import _sqlite_sql as sql
@@ -145,8 +152,9 @@ class SqliteLog:
     safe to call twice. After ``aclose()`` every call raises StoreUnavailableError.
     """
 
-    #: appends may run on the caller's thread (the log writer passes ``inline=True``)
-    appends_inline = True
+    #: appends may run on the caller's thread (the log writer passes ``inline=True``):
+    #: the ``InlineAppender`` tier of the port
+    capabilities = frozenset({Capability.INLINE_APPENDS})
     #: an inline append blocks its caller's event loop: only while writes take less
     #: than this (a moving average), so a slow disk stalls the loop once, not on and on
     INLINE_BUDGET = 0.001

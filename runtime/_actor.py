@@ -82,23 +82,18 @@ class ThreadActor:
         """The thread's head in the store, and the fold there with the snapshot it came
         from; None for the fold when ``cached`` is it (the head has not moved).
 
-        From cold, a store that can (``load_head``) returns the head, the snapshots and
-        the events after them in one round trip.
+        From cold, a store that declares ``load_head`` (the saver's ``head_loader``)
+        returns the head, the snapshots and the events after them in one round trip.
         """
-        load_head = getattr(self.saver.log, "load_head", None)
-        if self.cached is None and load_head is not None:
-            head, recent, events = await load_head(self.thread, MAX_CHAIN + 1)
+        loader = self.saver.head_loader
+        if self.cached is None and loader is not None:
+            head, recent, events = await loader.load_head(self.thread, MAX_CHAIN + 1)
             if not head:
                 return 0, (Checkpoint(), None)
             return head, await self.load_branch(head, prefetched=(recent, events))
-        head_event = getattr(self.saver.log, "head_event", None)
-        if head_event is not None:
-            head, digest = await head_event(self.thread)
-            current = self.cached is not None and self.cached.head == head and (
-                self.cached.head_hash == digest)
-        else:  # a store without it: the seq alone (see EventLog.head_event)
-            head = await self.saver.log.head(self.thread)
-            current = self.cached is not None
+        head, digest = await self.saver.log.head_event(self.thread)
+        current = self.cached is not None and self.cached.head == head and (
+            self.cached.head_hash == digest)
         if head == self.head and current:
             return head, None
         return head, (await self.load_branch(head) if head else (Checkpoint(), None))

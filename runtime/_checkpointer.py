@@ -7,9 +7,9 @@ Adapters subclass :class:`Checkpointer` (``MemorySaver``, ``SqliteSaver``,
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import Any, cast
 
-from lograph.eventlog import EventLog
+from lograph.eventlog import Capability, EventLog, HeadLoader, capabilities
 
 from ._actor import ThreadActor
 from ._commit import Committer
@@ -17,13 +17,20 @@ from ._sync import run_sync
 
 
 class Checkpointer:
-    """Owns one :class:`EventLog`. ``aclose()`` closes the log and is safe to call twice."""
+    """Owns one :class:`EventLog`. ``aclose()`` closes the log and is safe to call twice.
+
+    The log's optional tiers are read once, here (``lograph.eventlog.capabilities``):
+    ``head_loader`` is the log if it declares ``load_head``, else None. Raises TypeError
+    for a log that declares a tier it does not implement.
+    """
 
     #: idle thread actors kept per store (least recently used are evicted)
     max_actors = 4096
 
     def __init__(self, log: EventLog, *, snapshot_every: int = 400) -> None:
         self.log = log
+        self.head_loader: HeadLoader | None = (
+            cast(HeadLoader, log) if Capability.LOAD_HEAD in capabilities(log) else None)
         self.writer = Committer(log)
         self.snapshot_every = snapshot_every
         self._actors: OrderedDict[str, ThreadActor] = OrderedDict()

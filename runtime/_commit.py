@@ -12,7 +12,8 @@ hop per transaction, about as much as the commit itself. When the caller waits f
 its commit and no other thread is being worked on in this process (``turns``, kept by
 the thread actors), there is nothing to group it with, so the leader asks the store
 to run it on the caller's thread (``append_batch(..., inline=True)``; the store
-decides whether that is cheap right now).
+decides whether that is cheap right now). Only a store that declares the tier
+(``Capability.INLINE_APPENDS``, see ``lograph.eventlog.InlineAppender``) is asked.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import sniffio
 
-from lograph.eventlog import Append, Event, EventLog
+from lograph.eventlog import Append, Capability, Event, EventLog, InlineAppender, capabilities
 
 
 def loop_key() -> Any:
@@ -70,9 +71,9 @@ class Committer:
         self.appends = 0
         self.turns = 0  # thread actors' turns under way in this process (see count_turn)
         self._counting = threading.Lock()  # actors on several event loops' threads
-        # Asked of the class, not the object: a wrapper that passes unknown attributes
-        # on (``__getattr__``) must not be called with a keyword it does not take.
-        self._inline = getattr(type(log), "appends_inline", False) is True
+        # Decided once: only a store that declares the tier takes ``inline=``.
+        self._inline: InlineAppender | None = (
+            cast(InlineAppender, log) if Capability.INLINE_APPENDS in capabilities(log) else None)
 
     def _lane(self) -> _Lane:
         key = loop_key()
@@ -117,8 +118,8 @@ class Committer:
         batch, lane.queue = lane.queue, []
         appends = [r.append for r in batch]
         try:
-            if self._inline and waiting and len(batch) == 1 and self.turns <= 1:
-                results = await self.log.append_batch(appends, inline=True)  # type: ignore[call-arg]
+            if self._inline is not None and waiting and len(batch) == 1 and self.turns <= 1:
+                results = await self._inline.append_batch(appends, inline=True)
             else:
                 results = await self.log.append_batch(appends)
         except BaseException as e:  # noqa: BLE001 - the transaction failed: every item learns why

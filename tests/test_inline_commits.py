@@ -19,7 +19,7 @@ import pytest
 
 from lograph.adapters import _sqlite_sql
 from lograph.adapters.sqlite import SqliteLog, SqliteSaver
-from lograph.eventlog import Append, MemoryLog
+from lograph.eventlog import Append, Capability, MemoryLog
 from lograph.runtime import END, START, StateGraph
 from lograph.runtime._checkpointer import Checkpointer
 from tests.test_store_contract import chain
@@ -137,7 +137,7 @@ async def test_a_closed_store_refuses_an_inline_append_as_it_refuses_any(tmp_pat
 class RecordingLog(MemoryLog):
     """A memory log that says it can append inline and records what it was asked."""
 
-    appends_inline = True
+    capabilities = frozenset({Capability.INLINE_APPENDS})
 
     def __init__(self) -> None:
         super().__init__()
@@ -297,7 +297,7 @@ async def test_a_wrapper_that_passes_attributes_on_is_never_asked_for_an_inline_
 ) -> None:
     async with await SqliteLog.open(tmp_path / "store.db") as log:
         wrapped = Counting(log)
-        assert wrapped.appends_inline  # what the wrapper passes on ...
+        assert wrapped.capabilities == {Capability.INLINE_APPENDS}  # what it passes on ...
         graph = _graph(Checkpointer(wrapped))
         out = await graph.ainvoke({"n": 0}, {"configurable": {"thread_id": "t"}}, durability="sync")
         assert out == {"n": 2} and wrapped.batches == 3  # ... is not taken as its own
