@@ -28,7 +28,7 @@ import anyio
 from lograph.eventlog import Checkpoint, CorruptLogError, Event, verify_link
 from lograph.eventlog._fold import apply, dump_snapshot, load_snapshot, snapshot_base
 
-from ._commit import loop_key
+from ._sync import LoopKey, loop_key
 
 if TYPE_CHECKING:
     from ._checkpointer import Checkpointer
@@ -54,7 +54,7 @@ class ThreadActor:
         self.head = 0
         self.base: Base | None = None  # the snapshot ``cached`` descends from
         self.busy = False
-        self._locks: weakref.WeakKeyDictionary[Any, anyio.Lock] = weakref.WeakKeyDictionary()
+        self._locks: weakref.WeakKeyDictionary[LoopKey, anyio.Lock] = weakref.WeakKeyDictionary()
 
     def forget(self) -> None:
         self.cached, self.head, self.base = None, 0, None

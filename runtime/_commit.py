@@ -21,23 +21,13 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import cast
 
 import anyio
-import sniffio
 
 from lograph.eventlog import Append, Capability, Event, EventLog, InlineAppender, capabilities
 
-
-def loop_key() -> Any:
-    """A hashable key for the running event loop (asyncio loop or trio token)."""
-    if sniffio.current_async_library() == "asyncio":
-        import asyncio
-
-        return asyncio.get_running_loop()
-    import trio
-
-    return trio.lowlevel.current_trio_token()
+from ._sync import LoopKey, loop_key
 
 
 class _Request:
@@ -66,7 +56,7 @@ class Committer:
 
     def __init__(self, log: EventLog) -> None:
         self.log = log
-        self._lanes: weakref.WeakKeyDictionary[Any, _Lane] = weakref.WeakKeyDictionary()
+        self._lanes: weakref.WeakKeyDictionary[LoopKey, _Lane] = weakref.WeakKeyDictionary()
         self.transactions = 0
         self.appends = 0
         self.turns = 0  # thread actors' turns under way in this process (see count_turn)

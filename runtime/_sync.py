@@ -1,4 +1,8 @@
-"""The sync facade: one process-wide blocking portal runs the async engine for sync callers."""
+"""The sync facade: one process-wide blocking portal runs the async engine for sync callers.
+
+Also :func:`loop_key`, what the runtime keys per-event-loop state by: through anyio
+alone, so the runtime names no event loop library.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any, TypeVar
 
 import sniffio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
+from anyio.lowlevel import RunVar
 
 T = TypeVar("T")
 
@@ -56,3 +61,26 @@ def run_sync(fn: Callable[..., Awaitable[T]], *args: Any, method: str, amethod: 
             f"use `await ...{amethod}(...)` instead"
         )
     return portal().call(fn, *args)
+
+
+class LoopKey:
+    """Stands for one running event loop: state kept per loop is keyed by it (weakly)."""
+
+    __slots__ = ("__weakref__",)
+
+
+_loop: RunVar[LoopKey | None] = RunVar("lograph.loop_key", None)
+
+
+def loop_key() -> LoopKey:
+    """The running event loop's key (asyncio or trio, through anyio's run variables).
+
+    Keep per-loop state in a ``weakref.WeakKeyDictionary`` keyed by it: the key lives as
+    long as its loop, so the state goes with the loop. A lock or a queue made on one
+    loop must never be used from another.
+    """
+    key = _loop.get()
+    if key is None:
+        key = LoopKey()
+        _loop.set(key)
+    return key

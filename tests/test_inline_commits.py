@@ -349,3 +349,37 @@ async def test_an_interrupted_inline_append_leaves_no_transaction_and_no_lock(tm
         assert not real.in_transaction and not log._driver.locked()
         assert await log.append_batch(_one("a"), inline=True) == [None]  # nothing half-done
         assert await log.read("a") == chain(1)
+
+
+# --- per event loop: the writer's lanes and the actors' locks ----------------------------
+
+
+def test_a_saver_keeps_a_lane_and_a_lock_per_event_loop_and_drops_them_with_the_loop() -> None:
+    """A lock or a queue made on one event loop is never used from another: the writer
+    keeps one lane, and each actor one lock, per loop (keyed through anyio's run
+    variables), and a loop's go when the loop does."""
+    import gc
+    import weakref
+
+    from lograph.runtime._sync import loop_key
+
+    saver = Checkpointer(RecordingLog())
+    graph = _graph(saver)
+    config = {"configurable": {"thread_id": "t"}}
+    assert graph.invoke({"n": 0}, config, durability="sync") == {"n": 2}  # the portal's loop
+    actor = saver.actor("t")
+    assert len(saver.writer._lanes) == len(actor._locks) == 1
+    keys: list[weakref.ref[object]] = []
+
+    async def on_another_loop() -> None:
+        key = loop_key()
+        assert loop_key() is key  # one key for the loop's whole life
+        keys.append(weakref.ref(key))
+        assert await graph.ainvoke({"n": 0}, config, durability="sync") == {"n": 2}
+        assert len(saver.writer._lanes) == len(actor._locks) == 2
+
+    for backend in ("asyncio", "trio", "asyncio"):
+        anyio.run(on_another_loop, backend=backend)
+        gc.collect()  # the loop is gone, and what was kept for it
+        assert len(saver.writer._lanes) == len(actor._locks) == 1  # the portal's, still running
+        assert keys[-1]() is None
