@@ -1,6 +1,8 @@
 """lograph's event log: events, the codec, the log port, folding and snapshots.
 
 Pure data and logic; no I/O but the in-memory log. Knows nothing of graphs.
+``lograph.eventlog.lowlevel`` holds what stores and engines build on (fold internals,
+the stored-row mapping); ``lograph.eventlog.testing`` the port's contract suite.
 """
 
 from ._codec import decode, encode, register_type
@@ -104,7 +106,7 @@ from ._audit import (
     verify_chain,
 )
 from ._jsonform import Opaque, decode_lenient, event_from_json, event_to_json, to_json
-from ._timeline import TimelineRow, format_timeline, timeline
+from ._timeline import TimelineCursor, TimelineRow, format_timeline, timeline
 
 __all__ += [
     "AuditEvent",
@@ -124,6 +126,7 @@ __all__ += [
     "StateUpdated",
     "TaskResult",
     "ThreadSummary",
+    "TimelineCursor",
     "TimelineRow",
     "branch_of",
     "checkpoint_records",

@@ -1,0 +1,53 @@
+"""What stores and the runtime build on, beyond the public ``lograph.eventlog``.
+
+For extending lograph (a store, an engine, a tool over the log), as ``trio.lowlevel``
+is for extending Trio; an application needs none of it. Everything here is part of the
+storage format or the fold's contract, so it changes only with them:
+
+- the fold's internals: the ops of a checkpoint's delta (``SET``, ``EXTEND``,
+  ``WRITES``), ``NULL_TASK`` (the task of an input's writes; defined with the event
+  bodies in ``lograph.eventlog.bodies``), ``task_id``, ``apply`` and ``delta``, and
+  snapshots (``dump_snapshot``, ``load_snapshot``,
+  ``snapshot_base``, ``SNAPSHOT_FORMAT``);
+- how stores on disk keep events: ``StoredRow`` and ``RowMapper`` (bodies and snapshots
+  packed, kinds as tags or as their stable numbers ``KIND_CODES``/``KIND_OF_CODE``);
+- helpers for tools that show a log: ``decode_body`` and ``short``.
+"""
+
+from ._audit import decode_body
+from ._blob import RowMapper, StoredRow
+from ._event import KIND_CODES, KIND_OF_CODE
+from ._fold import (
+    EXTEND,
+    SET,
+    SNAPSHOT_FORMAT,
+    WRITES,
+    apply,
+    delta,
+    dump_snapshot,
+    load_snapshot,
+    snapshot_base,
+    task_id,
+)
+from ._timeline import short
+from .bodies import NULL_TASK
+
+__all__ = [
+    "EXTEND",
+    "KIND_CODES",
+    "KIND_OF_CODE",
+    "NULL_TASK",
+    "SET",
+    "SNAPSHOT_FORMAT",
+    "WRITES",
+    "RowMapper",
+    "StoredRow",
+    "apply",
+    "decode_body",
+    "delta",
+    "dump_snapshot",
+    "load_snapshot",
+    "short",
+    "snapshot_base",
+    "task_id",
+]
