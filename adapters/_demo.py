@@ -36,8 +36,7 @@ from typing import Annotated, Any, TypedDict
 
 import anyio
 
-from lograph.eventlog import Kind
-from lograph.eventlog._timeline import timeline
+from lograph.eventlog import Kind, timeline
 from lograph.runtime import (
     END,
     START,
@@ -48,8 +47,8 @@ from lograph.runtime import (
     add_messages,
     interrupt,
     task,
+    verify_thread,
 )
-from lograph.runtime._audit import verify_thread
 
 from ._render import Output
 from .sqlite import SqliteSaver

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from lograph.runtime._checkpointer import Checkpointer
-from lograph.runtime._sync import in_event_loop, portal
+from lograph.runtime.lowlevel import Checkpointer, in_event_loop, portal
 
 S = TypeVar("S", bound=Checkpointer)
 

@@ -44,8 +44,7 @@ from lograph.eventlog import (
     ThreadInfo,
     check_append,
 )
-from lograph.eventlog._blob import pack, unpack
-from lograph.eventlog._event import KIND_CODES, KIND_OF_CODE
+from lograph.eventlog.lowlevel import RowMapper
 
 from ._bridge import Bridge
 from ._pg_errors import conflict, is_conflict, is_transient, translate
@@ -57,6 +56,7 @@ T = TypeVar("T")
 Conn = Any  # asyncpg.Connection or a pool's proxy of one
 
 _MAX_SEQ = 2**63 - 1
+_ROWS = RowMapper(kind_codes=True)  # events.kind is a smallint: KIND_CODES
 _FIRST_DELAY = 0.05
 _MAX_DELAY = 1.0
 
@@ -130,27 +130,19 @@ async def _retrying(
 
 
 def _columns(batch: Sequence[Append], items: Sequence[int]) -> list[list[Any]]:
-    """The insert statement's thirteen parallel arrays for ``items`` of ``batch``."""
+    """The insert statement's thirteen parallel arrays for ``items`` of ``batch``: the
+    thread, the ten columns of each event's stored row, its item's base and parent hash."""
     cols: list[list[Any]] = [[] for _ in range(13)]
-    (threads, seqs, parents, kinds, run_ids, steps, task_ids, nss, tss, bodies, hashes,
-     bases, phashes) = cols
+    threads, fields, bases, phashes = cols[0], cols[1:11], cols[11], cols[12]
     for i in items:
         item = batch[i]
+        n = len(item.events)
+        threads.extend([item.thread] * n)
+        for column, values in zip(fields, zip(*_ROWS.rows_of(item.events), strict=True), strict=True):
+            column.extend(values)
+        bases.extend([item.expect_head] * n)
         phashes.append(item.parent_hash if item.checks_parent() else None)
-        phashes.extend([None] * (len(item.events) - 1))
-        for e in item.events:
-            threads.append(item.thread)
-            seqs.append(e.seq)
-            parents.append(e.parent)
-            kinds.append(KIND_CODES[e.kind])
-            run_ids.append(e.run_id)
-            steps.append(e.step)
-            task_ids.append(e.task_id)
-            nss.append(e.ns)
-            tss.append(e.ts)
-            bodies.append(pack(e.body))
-            hashes.append(e.hash)
-            bases.append(item.expect_head)
+        phashes.extend([None] * (n - 1))
     return cols
 
 
@@ -428,9 +420,7 @@ class PostgresLog:
         end = _MAX_SEQ if upto is None else upto
 
         async def fetch(conn: Conn) -> list[Event]:
-            rows = await conn.fetch(self._sql.read, thread, after, end)
-            return [Event(seq, parent, KIND_OF_CODE[kind], run_id, step, task_id, ns, ts, unpack(body), digest)
-                    for seq, parent, kind, run_id, step, task_id, ns, ts, body, digest in rows]
+            return _ROWS.events_of(await conn.fetch(self._sql.read, thread, after, end))
 
         return await self._call("read", fetch)
 
@@ -464,14 +454,14 @@ class PostgresLog:
             head = version = 0
             snapshots: list[tuple[int, bytes]] = []
             events: list[Event] = []
-            for part, seq, parent, kind, run_id, step, task_id, ns, ts, body, digest in rows:
+            for row in rows:
+                part, seq = row[0], row[1]
                 if part == 0:
-                    head, version = seq, parent
+                    head, version = seq, row[2]
                 elif part == 1:
-                    snapshots.append((int(seq), unpack(bytes(body))))
+                    snapshots.append((int(seq), _ROWS.snapshot_of(row[9])))
                 else:
-                    events.append(Event(seq, parent, KIND_OF_CODE[kind], run_id, step, task_id, ns,
-                                        ts, unpack(body), digest))
+                    events.append(_ROWS.event_of(row[1:]))
             self._accept_version(version)
             snapshots.sort(reverse=True)
             events.sort(key=lambda e: e.seq)
@@ -497,21 +487,21 @@ class PostgresLog:
 
     async def put_snapshot(self, thread: str, seq: int, data: bytes) -> None:
         async def put(conn: Conn) -> None:
-            await conn.execute(self._sql.put_snapshot, thread, seq, pack(data))
+            await conn.execute(self._sql.put_snapshot, thread, seq, _ROWS.stored_snapshot(data))
 
         await self._call("put_snapshot", put)
 
     async def latest_snapshot(self, thread: str, upto: int) -> tuple[int, bytes] | None:
         async def fetch(conn: Conn) -> tuple[int, bytes] | None:
             row = await conn.fetchrow(self._sql.latest_snapshot, thread, upto)
-            return None if row is None else (int(row[0]), unpack(bytes(row[1])))
+            return None if row is None else (int(row[0]), _ROWS.snapshot_of(row[1]))
 
         return await self._call("latest_snapshot", fetch)
 
     async def recent_snapshots(self, thread: str, upto: int, limit: int) -> list[tuple[int, bytes]]:
         async def fetch(conn: Conn) -> list[tuple[int, bytes]]:
             rows = await conn.fetch(self._sql.recent_snapshots, thread, upto, max(limit, 0))
-            return [(int(r[0]), unpack(bytes(r[1]))) for r in rows]
+            return [(int(r[0]), _ROWS.snapshot_of(r[1])) for r in rows]
 
         return await self._call("recent_snapshots", fetch)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-from lograph.eventlog._event import KIND_CODES
+from lograph.eventlog.lowlevel import KIND_CODES
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Statements", "lock_key", "quote_ident"]
 
@@ -78,7 +78,7 @@ MIGRATIONS: list[list[str]] = [
         ) + " END, thread, run_id, task_id, ns, body, hash FROM {s}.events_v1",
         "DROP TABLE {s}.events_v1",
     ],
-    # 3: a body or snapshot may be stored compressed by lograph (lograph.eventlog._blob):
+    # 3: a body or snapshot may be stored compressed by lograph (lowlevel.RowMapper):
     # the version tells an older lograph to refuse the schema, and PostgreSQL need not
     # try to compress those columns again.
     [

@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from lograph.eventlog._timeline import TimelineRow
+from lograph.eventlog import TimelineRow
 
 TIMELINE_COLUMNS = ("seq", "time", "step", "node", "event", "took", "summary", "who")
 

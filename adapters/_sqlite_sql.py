@@ -31,7 +31,7 @@ from lograph.eventlog import (
     StoreUnavailableError,
     ThreadInfo,
 )
-from lograph.eventlog._blob import pack, unpack
+from lograph.eventlog.lowlevel import RowMapper
 
 T = TypeVar("T")
 
@@ -64,7 +64,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (thread, seq)
         ) STRICT, WITHOUT ROWID""",
     ),
-    # 2: a body or snapshot may be stored compressed (lograph.eventlog._blob). Nothing
+    # 2: a body or snapshot may be stored compressed (lowlevel.RowMapper). Nothing
     # changes in the tables; the version tells an older lograph to refuse the file.
     (),
 )
@@ -88,6 +88,7 @@ _THREADS = (
     "GROUP BY thread ORDER BY thread"
 )
 _MAX_SEQ = 2**63 - 1
+_ROWS = RowMapper()  # events.kind is TEXT: the kind's tag
 
 # SQLite primary result codes (extended codes carry them in their low byte).
 _PERM = 3
@@ -311,11 +312,8 @@ def _head(conn: sqlite3.Connection, thread: str) -> int:
 
 
 def _rows(item: Append) -> list[tuple[object, ...]]:
-    t = item.thread
-    return [
-        (t, e.seq, e.parent, e.kind, e.run_id, e.step, e.task_id, e.ns, e.ts, pack(e.body), e.hash)
-        for e in item.events
-    ]
+    """The item's rows for ``_INSERT``: the thread, then each event's stored row."""
+    return _ROWS.rows_of(item.events, (item.thread,))
 
 
 class _Refused(Exception):
@@ -356,11 +354,11 @@ def _stale(
     if item.checks_parent():
         parent = item.events[0].parent
         if parent != head:  # a fork's first event: its parent is below the head
-            found = queued.get((item.thread, parent)) if queued else None
-            if found is None:
+            known = queued.get((item.thread, parent)) if queued else None
+            if known is None:
                 row = conn.execute(_HASH_AT, (item.thread, parent)).fetchone()
-                found = row[0] if row is not None else b""
-            digest = found
+                known = row[0] if row is not None else b""
+            digest = known
         if digest != item.parent_hash:
             return ConflictError(item.thread, item.expect_head, head)
     return None
@@ -418,7 +416,7 @@ def put_snapshot(conn: sqlite3.Connection, thread: str, seq: int, data: bytes) -
     conn.execute(
         "INSERT INTO snapshots VALUES (?, ?, ?) "
         "ON CONFLICT (thread, seq) DO UPDATE SET data = excluded.data",
-        (thread, seq, pack(data)),
+        (thread, seq, _ROWS.stored_snapshot(data)),
     )
 
 
@@ -436,11 +434,7 @@ def delete_thread(conn: sqlite3.Connection, thread: str) -> None:
 
 def read(conn: sqlite3.Connection, thread: str, after: int, upto: int | None) -> list[Event]:
     end = _MAX_SEQ if upto is None else min(upto, _MAX_SEQ)
-    return [
-        Event(seq, parent, kind, run_id, step, task_id, ns, ts, unpack(body), digest)
-        for seq, parent, kind, run_id, step, task_id, ns, ts, body, digest
-        in conn.execute(_READ, (thread, after, end))
-    ]
+    return _ROWS.events_of(conn.execute(_READ, (thread, after, end)))
 
 
 def head(conn: sqlite3.Connection, thread: str) -> int:
@@ -466,7 +460,7 @@ def recent_snapshots(
         "SELECT seq, data FROM snapshots WHERE thread = ? AND seq <= ? ORDER BY seq DESC LIMIT ?",
         (thread, min(upto, _MAX_SEQ), max(limit, 0)),
     ).fetchall()
-    return [(int(seq), unpack(bytes(data))) for seq, data in rows]
+    return [(int(seq), _ROWS.snapshot_of(data)) for seq, data in rows]
 
 
 def latest_snapshot(conn: sqlite3.Connection, thread: str, upto: int) -> tuple[int, bytes] | None:
@@ -474,7 +468,7 @@ def latest_snapshot(conn: sqlite3.Connection, thread: str, upto: int) -> tuple[i
         "SELECT seq, data FROM snapshots WHERE thread = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
         (thread, min(upto, _MAX_SEQ)),
     ).fetchone()
-    return None if row is None else (int(row[0]), unpack(bytes(row[1])))
+    return None if row is None else (int(row[0]), _ROWS.snapshot_of(row[1]))
 
 
 def snapshots(conn: sqlite3.Connection, thread: str) -> list[int]:

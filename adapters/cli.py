@@ -42,12 +42,29 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
 
-from lograph.eventlog import Checkpoint, EventLog, LogError, StoreUnavailableError, apply
-from lograph.eventlog._audit import NotFoundError, branch_of, checkpoint_records, decode_body
-from lograph.eventlog._jsonform import event_to_json, to_json
-from lograph.eventlog._timeline import TimelineCursor, short, timeline
-from lograph.runtime._audit import Verdict, fork_thread, read_events, read_store, verify_thread
-from lograph.runtime._checkpointer import Checkpointer
+from lograph.eventlog import (
+    Checkpoint,
+    EventLog,
+    LogError,
+    NotFoundError,
+    StoreUnavailableError,
+    TimelineCursor,
+    apply,
+    branch_of,
+    checkpoint_records,
+    event_to_json,
+    timeline,
+    to_json,
+)
+from lograph.eventlog.lowlevel import decode_body, short
+from lograph.runtime import (
+    Checkpointer,
+    Verdict,
+    fork_thread,
+    read_events,
+    read_store,
+    verify_thread,
+)
 
 from ._render import Output, duration, iso
 
@@ -122,7 +139,7 @@ async def open_store(spec: str, schema: str | None = None) -> AsyncIterator[Even
 
 def load_graph(spec: str) -> Any:
     """``module:attr`` or ``path/file.py:attr``: a compiled graph, a builder or a factory."""
-    from lograph.runtime._verify import structure_of
+    from lograph.runtime.lowlevel import structure_of
 
     target, _, attr = spec.rpartition(":")
     if not target or not attr:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lograph.eventlog import MemoryLog
-from lograph.runtime._checkpointer import Checkpointer
+from lograph.runtime.lowlevel import Checkpointer
 
 __all__ = ["InMemorySaver", "MemorySaver"]
 

@@ -19,8 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from lograph.runtime._checkpointer import Checkpointer
-from lograph.runtime._sync import in_event_loop, run_sync
+from lograph.runtime.lowlevel import Checkpointer, in_event_loop, run_sync
 
 from ._opening import Opening
 from ._pg_log import PostgresLog

@@ -69,7 +69,7 @@ from lograph.eventlog import (
     ThreadInfo,
     check_append,
 )
-from lograph.runtime._checkpointer import Checkpointer
+from lograph.runtime.lowlevel import Checkpointer
 
 from . import _sqlite_sql as sql
 from ._bridge import Bridge

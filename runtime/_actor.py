@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from lograph.eventlog import Checkpoint, CorruptLogError, Event, verify_link
-from lograph.eventlog._fold import apply, dump_snapshot, load_snapshot, snapshot_base
+from lograph.eventlog.lowlevel import apply, dump_snapshot, load_snapshot, snapshot_base
 
 from ._sync import LoopKey, loop_key
 

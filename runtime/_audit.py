@@ -12,14 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from lograph.eventlog import Event, EventLog, ancestry, fold
-from lograph.eventlog._audit import (
+from lograph.eventlog import (
     AuditEvent,
     ChainProblem,
+    Event,
+    EventLog,
     NotFoundError,
     ThreadSummary,
+    ancestry,
     branch_of,
     find_checkpoint,
+    fold,
     summarize,
     typed,
     verify_chain,

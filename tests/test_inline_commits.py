@@ -21,7 +21,7 @@ from lograph.adapters import _sqlite_sql
 from lograph.adapters.sqlite import SqliteLog, SqliteSaver
 from lograph.eventlog import Append, Capability, MemoryLog
 from lograph.runtime import END, START, StateGraph
-from lograph.runtime._checkpointer import Checkpointer
+from lograph.runtime.lowlevel import Checkpointer
 from tests.test_store_contract import chain
 
 anyio_mark = pytest.mark.anyio

@@ -37,7 +37,7 @@ from lograph.eventlog import (
     make_event,
     verify_link,
 )
-from lograph.runtime._sync import portal
+from lograph.runtime.lowlevel import portal
 from tests import _store_postgres as pg
 
 

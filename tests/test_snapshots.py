@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypedDict
 import pytest
 
 from lograph.eventlog import ancestry, fold
-from lograph.eventlog._fold import dump_snapshot, snapshot_base
+from lograph.eventlog.lowlevel import dump_snapshot, snapshot_base
 from lograph.runtime import START, Checkpointer, StateGraph
 from lograph.runtime._actor import MAX_CHAIN
 from tests._stores import open_saver

@@ -27,7 +27,7 @@ from lograph.eventlog import (
     StoreUnavailableError,
     verify_link,
 )
-from lograph.runtime._sync import portal
+from lograph.runtime.lowlevel import portal
 from tests.test_store_contract import chain
 
 anyio_mark = pytest.mark.anyio
