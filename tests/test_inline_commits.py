@@ -20,9 +20,9 @@ import pytest
 from lograph.adapters import _sqlite_sql
 from lograph.adapters.sqlite import SqliteLog, SqliteSaver
 from lograph.eventlog import Append, Capability, MemoryLog
+from lograph.eventlog.testing import chain
 from lograph.runtime import END, START, StateGraph
 from lograph.runtime.lowlevel import Checkpointer
-from tests.test_store_contract import chain
 
 anyio_mark = pytest.mark.anyio
 

@@ -27,8 +27,8 @@ from lograph.eventlog import (
     StoreUnavailableError,
     verify_link,
 )
+from lograph.eventlog.testing import chain
 from lograph.runtime.lowlevel import portal
-from tests.test_store_contract import chain
 
 anyio_mark = pytest.mark.anyio
 

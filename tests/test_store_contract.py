@@ -1,517 +1,263 @@
-"""The EventLog port's contract, run against every store kind on asyncio and trio.
+"""The EventLog port's contract (``lograph.eventlog.testing``), run against every store.
 
-Each test opens a fresh store with ``open_log(store_kind, tmp_path)`` and asserts
-concrete values read back from it: a store that drops, reorders, re-encodes or
-half-writes anything fails here.
+Each store's class subclasses the kit's contract, and the contract of each optional tier
+it declares; every case runs on asyncio and trio. A fourth store, a toy written here
+against the port alone, passes the base contract too: the kit is not bound to lograph's
+own stores.
 """
 
 from __future__ import annotations
 
-import os
-import random
-import unicodedata
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
-import anyio
 import pytest
 
 from lograph.eventlog import (
-    GENESIS,
     Append,
+    Capability,
     ConflictError,
     Event,
-    EventLog,
+    MemoryLog,
     StoreUnavailableError,
     ThreadInfo,
-    ancestry,
-    make_event,
-    verify_link,
+    capabilities,
+    check_append,
+)
+from lograph.eventlog.testing import (
+    EventLogContract,
+    FaultyLog,
+    HeadLoaderContract,
+    InlineAppenderContract,
 )
 from tests._stores import open_log
 
-pytestmark = pytest.mark.anyio
+
+class _OnStore(EventLogContract):
+    kind: str
+
+    def open_log(self) -> AbstractAsyncContextManager[Any]:
+        return open_log(self.kind, self.tmp_path)
 
 
-def chain(
-    n: int,
-    *,
-    start: int = 1,
-    parent: int | None = None,
-    parent_hash: bytes = GENESIS,
-    run_id: str = "run-1",
-    ts: float = 1_700_000_000.0,
-    body: Callable[[int], bytes] = lambda seq: f"body {seq}".encode(),
-) -> list[Event]:
-    """``n`` events seq ``start``.. each the parent of the next, hash-chained."""
-    events: list[Event] = []
-    prev_seq = start - 1 if parent is None else parent
-    prev_hash = parent_hash
-    for seq in range(start, start + n):
-        event = make_event(
-            prev_hash,
-            seq=seq,
-            parent=prev_seq,
-            kind="node.writes",
-            run_id=run_id,
-            step=seq,
-            task_id=f"task-{seq}",
-            ts=ts + seq / 8,
-            body=body(seq),
-        )
-        events.append(event)
-        prev_seq, prev_hash = seq, event.hash
-    return events
+class TestMemoryLog(_OnStore):
+    kind = "memory"
 
 
-def seqs(events: list[Event] | None) -> list[int]:
-    assert events is not None
-    return [e.seq for e in events]
+class TestSqliteLog(InlineAppenderContract, _OnStore):
+    kind = "sqlite"
 
 
-async def test_store_implements_the_port(store_kind: str, tmp_path: Path) -> None:
-    async with open_log(store_kind, tmp_path) as log:
-        assert isinstance(log, EventLog)
+class TestPostgresLog(HeadLoaderContract, _OnStore):
+    kind = "postgres"
 
 
-async def test_append_then_read_round_trips_every_field(store_kind: str, tmp_path: Path) -> None:
-    e1 = make_event(
-        GENESIS,
-        seq=1,
-        parent=0,
-        kind="run.started",
-        run_id="run-ü",
-        step=-1,
-        ts=1_700_000_000.123456,
-        body=b"",
-    )
-    e2 = make_event(
-        e1.hash,
-        seq=2,
-        parent=1,
-        kind="node.writes",
-        run_id="run-ü",
-        step=0,
-        task_id="task:0:agent",
-        ns="outer:1|inner:2",
-        ts=1_700_000_000.5,
-        body=b"\x00\xff\x00\x80 binary \x00",
-    )
-    e3 = make_event(
-        e2.hash,
-        seq=3,
-        parent=2,
-        kind="checkpoint",
-        run_id="run-ü",
-        step=2**40,
-        task_id="t",
-        ts=0.1 + 0.2,
-        body=bytes(range(256)),
-    )
-    async with open_log(store_kind, tmp_path) as log:
-        await log.append("t", [e1, e2, e3], 0)
-        got = await log.read("t")
-
-    assert got == [e1, e2, e3]
-    for stored, sent in zip(got, [e1, e2, e3], strict=True):
-        assert type(stored.body) is bytes and stored.body == sent.body
-        assert type(stored.hash) is bytes and len(stored.hash) == 32
-        assert stored.ts == sent.ts and stored.step == sent.step and stored.ns == sent.ns
-    assert got[2].ts == 0.30000000000000004
-    assert [verify_link(e, h) for e, h in zip(got, [GENESIS, e1.hash, e2.hash], strict=True)] == [
-        True
-    ] * 3
+# --- a fourth store: the port alone, in a few lines ------------------------------------------
 
 
-async def test_read_ranges(store_kind: str, tmp_path: Path) -> None:
-    events = chain(6)
-    async with open_log(store_kind, tmp_path) as log:
-        await log.append("t", events, 0)
-        assert await log.read("t") == events
-        assert seqs(await log.read("t", after=2)) == [3, 4, 5, 6]
-        assert seqs(await log.read("t", upto=3)) == [1, 2, 3]
-        assert seqs(await log.read("t", after=2, upto=4)) == [3, 4]
-        assert await log.read("t", after=2, upto=4) == events[2:4]
-        assert seqs(await log.read("t", upto=100)) == [1, 2, 3, 4, 5, 6]
-        assert await log.read("t", after=6) == []
-        assert await log.read("t", after=4, upto=4) == []
-        assert await log.read("t", upto=0) == []
-        assert await log.read("other") == []
+class ToyLog:
+    """An EventLog over one dict of events keyed ``(thread, seq)``, as a third party might
+    write it: no lograph store code, no optional tier."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, int], Event] = {}
+        self.snaps: dict[tuple[str, int], bytes] = {}
+        self.closed = False
+
+    def _check(self) -> None:
+        if self.closed:
+            raise StoreUnavailableError("the toy log is closed")
+
+    def _events(self, thread: str) -> list[Event]:
+        return [e for (t, _), e in sorted(self.rows.items(), key=lambda r: r[0]) if t == thread]
+
+    def _head(self, thread: str) -> int:
+        return max((s for t, s in self.rows if t == thread), default=0)
+
+    async def append(self, thread: str, events: Sequence[Event], expect_head: int) -> None:
+        (error,) = await self.append_batch([Append(thread, tuple(events), expect_head)])
+        if error is not None:
+            raise error
+
+    async def append_batch(self, batch: Sequence[Append]) -> list[BaseException | None]:
+        self._check()
+        results: list[BaseException | None] = []
+        for item in batch:
+            try:
+                check_append(item.thread, item.events, item.expect_head)
+                head = self._head(item.thread)
+                parent = self.rows.get((item.thread, item.events[0].parent))
+                if head != item.expect_head or (item.checks_parent() and (
+                        parent is None or parent.hash != item.parent_hash)):
+                    raise ConflictError(item.thread, item.expect_head, head)
+            except (ValueError, ConflictError) as e:
+                results.append(e)
+                continue
+            self.rows.update(((item.thread, e.seq), e) for e in item.events)
+            results.append(None)
+        return results
+
+    async def read(self, thread: str, *, after: int = 0, upto: int | None = None) -> list[Event]:
+        self._check()
+        return [e for e in self._events(thread) if after < e.seq and (upto is None or e.seq <= upto)]
+
+    async def head(self, thread: str) -> int:
+        self._check()
+        return self._head(thread)
+
+    async def head_event(self, thread: str) -> tuple[int, bytes]:
+        self._check()
+        head = self._head(thread)
+        return (head, self.rows[thread, head].hash) if head else (0, b"")
+
+    async def threads(self) -> list[ThreadInfo]:
+        self._check()
+        infos = []
+        for thread in sorted({t for t, _ in self.rows}):
+            events = self._events(thread)
+            infos.append(ThreadInfo(thread, events[-1].seq, len(events),
+                                    sum(len(e.body) for e in events), events[-1].ts))
+        return infos
+
+    async def put_snapshot(self, thread: str, seq: int, data: bytes) -> None:
+        self._check()
+        self.snaps[thread, seq] = data
+
+    async def recent_snapshots(self, thread: str, upto: int, limit: int) -> list[tuple[int, bytes]]:
+        self._check()
+        found = sorted(((s, d) for (t, s), d in self.snaps.items() if t == thread and s <= upto),
+                       reverse=True)
+        return found[:max(limit, 0)]
+
+    async def latest_snapshot(self, thread: str, upto: int) -> tuple[int, bytes] | None:
+        found = await self.recent_snapshots(thread, upto, 1)
+        return found[0] if found else None
+
+    async def snapshots(self, thread: str) -> list[int]:
+        self._check()
+        return sorted(s for t, s in self.snaps if t == thread)
+
+    async def delete_snapshots(self, thread: str) -> None:
+        self._check()
+        self.snaps = {k: v for k, v in self.snaps.items() if k[0] != thread}
+
+    async def delete_thread(self, thread: str) -> None:
+        await self.delete_snapshots(thread)
+        self.rows = {k: v for k, v in self.rows.items() if k[0] != thread}
+
+    async def aclose(self) -> None:
+        self.closed = True
 
 
-async def test_head(store_kind: str, tmp_path: Path) -> None:
-    first = chain(3)
-    async with open_log(store_kind, tmp_path) as log:
-        assert await log.head("t") == 0
-        await log.append("t", first, 0)
-        assert await log.head("t") == 3
-        await log.append("t", chain(2, start=4, parent_hash=first[-1].hash), 3)
-        assert await log.head("t") == 5
-        assert await log.head("other") == 0
-
-
-def _bad_appends(prefix: list[Event]) -> dict[str, list[Event]]:
-    h = prefix[-1].hash
-    return {
-        "empty": [],
-        "gap": [*chain(1, start=3, parent_hash=h), *chain(1, start=5, parent=3)],
-        "restarts at the head": chain(2, start=2, parent_hash=h),
-        "skips the head": chain(2, start=4, parent=2, parent_hash=h),
-        "parent is itself": [make_event(h, seq=3, parent=3, kind="node.writes", ts=1.0, body=b"x")],
-        "parent in the future": [
-            make_event(h, seq=3, parent=4, kind="node.writes", ts=1.0, body=b"x")
-        ],
-    }
-
-
-@pytest.mark.parametrize("case", list(_bad_appends(chain(2))))
-async def test_append_rejects_non_dense_seqs(store_kind: str, tmp_path: Path, case: str) -> None:
-    prefix = chain(2)
-    bad = _bad_appends(prefix)[case]
-    async with open_log(store_kind, tmp_path) as log:
-        await log.append("t", prefix, 0)
-        with pytest.raises(ValueError, match="'t'" if bad else "at least one event"):
-            await log.append("t", bad, 2)
-        assert await log.head("t") == 2
-        assert await log.read("t") == prefix
-
-
-async def test_stale_expect_head_conflicts_and_writes_nothing(
-    store_kind: str, tmp_path: Path
-) -> None:
-    prefix = chain(3)
-    async with open_log(store_kind, tmp_path) as log:
-        await log.append("t", prefix, 0)
-
-        with pytest.raises(ConflictError) as behind:
-            await log.append("t", chain(2, start=2, parent_hash=prefix[0].hash, run_id="late"), 1)
-        assert behind.value.thread == "t"
-        assert behind.value.expected_head == 1
-        assert behind.value.actual_head in (3, None)
-        assert "'t'" in str(behind.value)
-
-        with pytest.raises(ConflictError) as ahead:
-            await log.append("t", chain(1, start=6, parent=3), 5)
-        assert ahead.value.expected_head == 5
-
-        with pytest.raises(ConflictError):
-            await log.append("fresh", chain(1, start=3, parent=0), 2)
-
-        assert await log.read("t") == prefix
-        assert await log.head("t") == 3
-        assert await log.read("fresh") == []
-        assert [info.thread for info in await log.threads()] == ["t"]
-
-
-async def test_an_append_after_another_event_at_the_same_seq_conflicts(
-    store_kind: str, tmp_path: Path
-) -> None:
-    """A thread deleted and written again reuses seqs: an append that names the hash of
-    the event it follows (``parent_hash``) is refused, writing nothing, when the stored
-    event at that seq is another one; on the head and on a fork's parent alike."""
-    old = chain(3, run_id="old")
-    new = chain(3, run_id="new")  # the same seqs, other events
-    async with open_log(store_kind, tmp_path) as log:
-        await log.append("t", old, 0)
-        await log.delete_thread("t")
-        await log.append("t", new, 0)
-        stale = chain(1, start=4, parent_hash=old[2].hash, run_id="stale")
-        fork = chain(1, start=4, parent=1, parent_hash=old[0].hash, run_id="stale")
-        for item, parent_hash in ((stale, old[2].hash), (fork, old[0].hash)):
-            (error,) = await log.append_batch([Append("t", tuple(item), 3, parent_hash)])
-            assert isinstance(error, ConflictError), error
-            assert "written again" in str(error)
-        assert await log.read("t") == new
-
-        current = chain(1, start=4, parent_hash=new[2].hash, run_id="next")
-        forked = chain(1, start=5, parent=1, parent_hash=new[0].hash, run_id="next")
-        assert await log.append_batch([Append("t", tuple(current), 3, new[2].hash)]) == [None]
-        assert await log.append_batch([Append("t", tuple(forked), 4, new[0].hash)]) == [None]
-        assert await log.read("t") == new + current + forked
-        # without a parent_hash the store checks the seq alone (the port's older contract)
-        assert await log.append_batch([Append("t", tuple(chain(1, start=6, parent=5)), 5)]) == [None]
-        # a later item of one batch may fork from an earlier item's event
-        six = (await log.read("t"))[-1]
-        more = chain(2, start=7, parent_hash=six.hash, run_id="more")
-        branch = chain(1, start=9, parent=7, parent_hash=more[0].hash, run_id="branch")
-        assert await log.append_batch([
-            Append("t", tuple(more), 6, six.hash), Append("t", tuple(branch), 8, more[0].hash),
-        ]) == [None, None]
-        assert [e.seq for e in await log.read("t")][-3:] == [7, 8, 9]
-
-
-async def test_concurrent_appends_with_one_head_exactly_one_wins(
-    store_kind: str, tmp_path: Path
-) -> None:
-    async with open_log(store_kind, tmp_path) as log:
-        for round_ in range(5):
-            thread = f"race-{round_}"
-            prefix = chain(1)
-            await log.append(thread, prefix, 0)
-            candidates = {
-                name: chain(2, start=2, parent_hash=prefix[0].hash, run_id=name)
-                for name in ("left", "right")
-            }
-            outcomes: dict[str, BaseException | None] = {}
-
-            async def attempt(
-                name: str,
-                thread: str = thread,
-                candidates: dict[str, list[Event]] = candidates,
-                outcomes: dict[str, BaseException | None] = outcomes,
-            ) -> None:
-                try:
-                    await log.append(thread, candidates[name], 1)
-                except ConflictError as e:
-                    outcomes[name] = e
-                else:
-                    outcomes[name] = None
-
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(attempt, "left")
-                tg.start_soon(attempt, "right")
-
-            winners = [name for name, err in outcomes.items() if err is None]
-            losers = [err for err in outcomes.values() if err is not None]
-            assert len(winners) == 1, outcomes
-            assert len(losers) == 1 and isinstance(losers[0], ConflictError)
-            assert await log.read(thread) == prefix + candidates[winners[0]]
-
-
-async def test_append_batch_isolates_a_conflict(store_kind: str, tmp_path: Path) -> None:
-    a, b_prefix, c = chain(2, run_id="a"), chain(2, run_id="b"), chain(1, run_id="c")
-    stale_b = chain(1, run_id="b-late")
-    async with open_log(store_kind, tmp_path) as log:
-        await log.append("b", b_prefix, 0)
-        results = await log.append_batch(
-            [Append("a", tuple(a), 0), Append("b", tuple(stale_b), 0), Append("c", tuple(c), 0)]
-        )
-        assert len(results) == 3
-        assert results[0] is None and results[2] is None
-        assert isinstance(results[1], ConflictError)
-        assert results[1].thread == "b" and results[1].expected_head == 0
-        assert await log.read("a") == a
-        assert await log.read("b") == b_prefix
-        assert await log.read("c") == c
-
-
-async def test_append_batch_invalid_item_gets_its_value_error(
-    store_kind: str, tmp_path: Path
-) -> None:
-    a, c = chain(1, run_id="a"), chain(2, run_id="c")
-    gap = [*chain(1), *chain(1, start=3, parent=1)]
-    async with open_log(store_kind, tmp_path) as log:
-        results = await log.append_batch(
-            [Append("a", tuple(a), 0), Append("b", tuple(gap), 0), Append("c", tuple(c), 0)]
-        )
-        assert results[0] is None and results[2] is None
-        assert isinstance(results[1], ValueError)
-        assert await log.read("a") == a
-        assert await log.read("b") == []
-        assert await log.read("c") == c
-
-
-async def test_append_batch_items_of_one_thread_apply_in_order(
-    store_kind: str, tmp_path: Path
-) -> None:
-    first = chain(2)
-    second = chain(1, start=3, parent_hash=first[-1].hash)
-    again = chain(1, run_id="again")
-    async with open_log(store_kind, tmp_path) as log:
-        assert await log.append_batch([]) == []
-        results = await log.append_batch(
-            [
-                Append("t", tuple(first), 0),
-                Append("t", tuple(second), 2),
-                Append("t", tuple(again), 0),
-            ]
-        )
-        assert results[:2] == [None, None]
-        assert isinstance(results[2], ConflictError)
-        assert await log.read("t") == first + second
-
-
-async def test_branches_follow_parent_links(store_kind: str, tmp_path: Path) -> None:
-    main = chain(4)  # 1 <- 2 <- 3 <- 4
-    fork = chain(2, start=5, parent=2, parent_hash=main[1].hash, run_id="fork")  # 2 <- 5 <- 6
-    async with open_log(store_kind, tmp_path) as log:
-        await log.append("t", main, 0)
-        await log.append("t", fork, 4)
-        events = await log.read("t")
-        assert await log.head("t") == 6
-        (info,) = await log.threads()
-        assert (info.head, info.events) == (6, 6)
-
-    assert events == main + fork
-    assert [e.parent for e in events] == [0, 1, 2, 3, 2, 5]
-    assert seqs(ancestry(events, 4)) == [1, 2, 3, 4]
-    assert seqs(ancestry(events, 6)) == [1, 2, 5, 6]
-    assert seqs(ancestry(events, 6, base=2)) == [5, 6]
-    assert ancestry(events, 6, base=3) is None
-    for tip in (4, 6):
-        branch = ancestry(events, tip)
-        assert branch is not None
-        hashes = [GENESIS] + [e.hash for e in branch[:-1]]
-        assert all(verify_link(e, h) for e, h in zip(branch, hashes, strict=True))
-
-
-async def test_threads_lists_every_thread_by_name(store_kind: str, tmp_path: Path) -> None:
-    sizes = {"b": 3, "a": 1, "B": 2, "é": 4, "z": 1, "🧵": 2}
-    made = {
-        name: chain(n, run_id=name, ts=1000.0 * i, body=lambda seq, name=name: name.encode() * seq)
-        for i, (name, n) in enumerate(sizes.items())
-    }
-    async with open_log(store_kind, tmp_path) as log:
-        assert await log.threads() == []
-        for name, events in made.items():
-            await log.append(name, events, 0)
-        infos = await log.threads()
-
-    expected = [
-        ThreadInfo(name, len(ev), len(ev), sum(len(e.body) for e in ev), ev[-1].ts)
-        for name, ev in sorted(made.items())
-    ]
-    assert [i.thread for i in infos] == ["B", "a", "b", "z", "é", "🧵"]
-    assert infos == expected
-    assert infos[4].bytes == len("é".encode()) * (1 + 2 + 3 + 4)
-
-
-async def test_snapshots(store_kind: str, tmp_path: Path) -> None:
-    events = chain(6)
-    async with open_log(store_kind, tmp_path) as log:
-        await log.append("t", events, 0)
-        assert await log.latest_snapshot("t", 6) is None
-        assert await log.snapshots("t") == []
-
-        await log.put_snapshot("t", 2, b"state@2")
-        await log.put_snapshot("t", 5, b"state@5\x00\xff")
-        await log.put_snapshot("other", 1, b"other@1")
-        assert await log.snapshots("t") == [2, 5]
-        assert await log.latest_snapshot("t", 1) is None
-        assert await log.latest_snapshot("t", 2) == (2, b"state@2")
-        assert await log.latest_snapshot("t", 4) == (2, b"state@2")
-        assert await log.latest_snapshot("t", 5) == (5, b"state@5\x00\xff")
-        assert await log.latest_snapshot("t", 100) == (5, b"state@5\x00\xff")
-
-        await log.put_snapshot("t", 2, b"state@2")  # idempotent
-        assert await log.snapshots("t") == [2, 5]
-        assert await log.latest_snapshot("t", 3) == (2, b"state@2")
-
-        await log.delete_snapshots("t")
-        assert await log.snapshots("t") == []
-        assert await log.latest_snapshot("t", 100) is None
-        assert await log.read("t") == events
-        assert await log.snapshots("other") == [1]
-        assert await log.latest_snapshot("other", 1) == (1, b"other@1")
-
-
-async def test_delete_thread_removes_that_thread_only(store_kind: str, tmp_path: Path) -> None:
-    gone, kept = chain(3, run_id="gone"), chain(2, run_id="kept")
-    async with open_log(store_kind, tmp_path) as log:
-        await log.append("gone", gone, 0)
-        await log.append("kept", kept, 0)
-        await log.put_snapshot("gone", 2, b"g")
-        await log.put_snapshot("kept", 1, b"k")
-
-        await log.delete_thread("gone")
-        await log.delete_thread("never-existed")
-
-        assert await log.read("gone") == []
-        assert await log.head("gone") == 0
-        assert await log.snapshots("gone") == []
-        assert await log.latest_snapshot("gone", 10) is None
-        assert await log.read("kept") == kept
-        assert await log.snapshots("kept") == [1]
-        assert [i.thread for i in await log.threads()] == ["kept"]
-
-        reborn = chain(1, run_id="reborn")
-        await log.append("gone", reborn, 0)
-        assert await log.read("gone") == reborn
-
-
-async def test_aclose_twice_is_fine(store_kind: str, tmp_path: Path) -> None:
-    async with open_log(store_kind, tmp_path) as log:
-        await log.append("t", chain(1), 0)
-        await log.aclose()
+@asynccontextmanager
+async def _toy() -> AsyncIterator[ToyLog]:
+    log = ToyLog()
+    try:
+        yield log
+    finally:
         await log.aclose()
 
 
-async def test_a_closed_log_refuses_every_use(store_kind: str, tmp_path: Path) -> None:
-    async with open_log(store_kind, tmp_path) as log:
-        await log.append("t", chain(1), 0)
-        await log.aclose()
-        for use in (
-            lambda: log.append("t", chain(1, start=2, parent=1), 1),
-            lambda: log.read("t"),
-            lambda: log.head("t"),
-            lambda: log.threads(),
-            lambda: log.put_snapshot("t", 1, b"x"),
-            lambda: log.latest_snapshot("t", 1),
-            lambda: log.delete_thread("t"),
-        ):
-            with pytest.raises(StoreUnavailableError, match="closed"):
-                await use()
+class TestToyLog(EventLogContract):
+    """A store written outside lograph passes the kit's base contract."""
+
+    def open_log(self) -> AbstractAsyncContextManager[Any]:
+        return _toy()
 
 
-async def test_large_body_round_trips(store_kind: str, tmp_path: Path) -> None:
-    big = random.Random(7).randbytes(1 << 20)
-    events = chain(2, body=lambda seq: big if seq == 1 else b"small")
-    async with open_log(store_kind, tmp_path) as log:
-        await log.append("t", events, 0)
-        got = await log.read("t")
-        (info,) = await log.threads()
-    assert got == events
-    assert got[0].body == big and len(got[0].body) == 1 << 20
-    assert info.bytes == (1 << 20) + len(b"small")
+# --- the kit keeps its promises about tiers ---------------------------------------------------
 
 
-async def test_unicode_thread_names_are_exact(store_kind: str, tmp_path: Path) -> None:
-    nfc = unicodedata.normalize("NFC", "café")
-    nfd = unicodedata.normalize("NFD", "café")
-    names = [nfc, nfd, "日本語のスレッド", "🧵 thread", "Thread", "thread", "tab\tand space "]
-    assert len(set(names)) == len(names)
-    made = {name: chain(i + 1, run_id=name) for i, name in enumerate(names)}
-    async with open_log(store_kind, tmp_path) as log:
-        for name, events in made.items():
-            await log.append(name, events, 0)
-        for name, events in made.items():
-            assert await log.read(name) == events
-            assert await log.head(name) == len(events)
-        infos = await log.threads()
-    assert [i.thread for i in infos] == sorted(names)
-    assert {i.thread: i.head for i in infos} == {name: len(ev) for name, ev in made.items()}
+class _HeadlessLog(ToyLog):
+    capabilities = frozenset({Capability.LOAD_HEAD})
+
+    async def load_head(self, thread: str, limit: int) -> tuple[int, list[tuple[int, bytes]], list[Event]]:
+        raise NotImplementedError
 
 
-async def test_recent_snapshots_are_newest_first_up_to_a_limit(store_kind: str, tmp_path: Path) -> None:
-    async with open_log(store_kind, tmp_path) as log:
-        await log.append("t", chain(9), 0)
-        for seq in (2, 4, 6, 8):
-            await log.put_snapshot("t", seq, f"state@{seq}".encode())
-        await log.put_snapshot("other", 5, b"other@5")
-        assert await log.recent_snapshots("t", 7, 2) == [(6, b"state@6"), (4, b"state@4")]
-        assert await log.recent_snapshots("t", 100, 10) == [
-            (8, b"state@8"), (6, b"state@6"), (4, b"state@4"), (2, b"state@2")]
-        assert await log.recent_snapshots("t", 1, 5) == []
-        assert await log.recent_snapshots("t", 8, 0) == []
-        assert await log.recent_snapshots("nobody", 8, 3) == []
+class _Untested(EventLogContract):
+    """Tests a store that declares ``load_head`` without the tier's cases."""
+
+    def open_log(self) -> AbstractAsyncContextManager[Any]:
+        return _toy_of(_HeadlessLog())
 
 
-# --- large bodies and snapshots (stores on disk keep them compressed) ---------------------
+@asynccontextmanager
+async def _toy_of(log: ToyLog) -> AsyncIterator[ToyLog]:
+    yield log
 
 
-async def test_large_bodies_and_snapshots_read_back_exactly(anyio_backend: str, store_kind: str, tmp_path: Path) -> None:
-    from lograph.eventlog import encode
+class _Overtested(HeadLoaderContract):
+    """Runs the ``load_head`` cases on a store that does not declare the tier."""
 
-    prose = encode({"messages": [{"role": "ai", "content": "the tool said it was fine " * 40}]}, path="x")
-    noise = encode({"blob": os.urandom(600)}, path="x")  # does not compress: kept as it is
-    bodies = {1: prose, 2: noise, 3: b"\xa0"}
-    events = chain(3, body=lambda seq: bodies[seq])
-    async with open_log(store_kind, tmp_path) as log:
-        await log.append("t", events, 0)
-        assert await log.read("t") == events
-        parents = [GENESIS] + [e.hash for e in events[:-1]]
-        assert all(verify_link(e, p) for e, p in zip(events, parents, strict=True))
-        await log.put_snapshot("t", 1, prose)
-        await log.put_snapshot("t", 2, noise)
-        assert await log.latest_snapshot("t", 1) == (1, prose)
-        assert await log.recent_snapshots("t", 2, 5) == [(2, noise), (1, prose)]
+    def open_log(self) -> AbstractAsyncContextManager[Any]:
+        return _toy()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("contract", [_Untested, _Overtested])
+async def test_the_kit_fails_a_store_whose_declared_tiers_and_tested_tiers_differ(
+    contract: type[EventLogContract],
+) -> None:
+    with pytest.raises(pytest.fail.Exception, match="load_head"):
+        await contract().test_declares_exactly_the_tiers_it_is_tested_for()
+
+
+def test_a_contract_without_open_log_says_what_to_define() -> None:
+    with pytest.raises(NotImplementedError, match="must define open_log"):
+        EventLogContract().open_log()
+
+
+# --- capabilities(): the declaration, read once from the class -------------------------------
+
+
+class _Forwarding:
+    """A wrapper that passes every unknown attribute on to the store it wraps."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_capabilities_are_what_the_class_declares() -> None:
+    from lograph.adapters.postgres import PostgresLog
+    from lograph.adapters.sqlite import SqliteLog
+
+    assert capabilities(MemoryLog()) == frozenset()
+    assert capabilities(ToyLog()) == frozenset()
+    assert SqliteLog.capabilities == {Capability.INLINE_APPENDS}
+    assert PostgresLog.capabilities == {Capability.LOAD_HEAD}
+    assert capabilities(_HeadlessLog()) == {Capability.LOAD_HEAD}
+    # a wrapper declares nothing of its own, whatever it passes on
+    wrapped = _Forwarding(_HeadlessLog())
+    assert wrapped.capabilities == {Capability.LOAD_HEAD}
+    assert capabilities(wrapped) == frozenset()
+    assert capabilities(FaultyLog(_HeadlessLog())) == frozenset()  # type: ignore[arg-type]
+
+
+def test_a_declared_tier_the_class_does_not_implement_is_refused() -> None:
+    class NoLoader(ToyLog):
+        capabilities = frozenset({Capability.LOAD_HEAD})
+
+    class NoKeyword(ToyLog):
+        capabilities = frozenset({Capability.INLINE_APPENDS})
+
+    class Unknown(ToyLog):
+        capabilities = frozenset({"teleport"})
+
+    class Keyword(ToyLog):
+        capabilities = frozenset({"inline_appends"})  # the value is as good as the member
+
+        async def append_batch(self, batch: Sequence[Append], *, inline: bool = False) -> Any:
+            return await super().append_batch(batch)
+
+    with pytest.raises(TypeError, match=r"NoLoader declares 'load_head' but has no load_head\(\)"):
+        capabilities(NoLoader())
+    with pytest.raises(TypeError, match=r"append_batch\(\.\.\., inline=\)"):
+        capabilities(NoKeyword())
+    with pytest.raises(TypeError, match=r"must be a set of lograph\.eventlog\.Capability"):
+        capabilities(Unknown())
+    assert capabilities(Keyword()) == {Capability.INLINE_APPENDS}
