@@ -23,8 +23,8 @@ import anyio
 from anyio.abc import TaskGroup
 
 from lograph.eventlog import Checkpoint, EncodeError, Event, Kind, encode, make_event
-from lograph.eventlog._fold import apply
 from lograph.eventlog.bodies import NULL_TASK, Body, Source, encode_body
+from lograph.eventlog.lowlevel import apply
 
 from ._checkpointer import Checkpointer
 

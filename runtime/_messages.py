@@ -117,7 +117,7 @@ def add_messages(left: Any, right: Any) -> list[Any]:
 def _with_id(message: Any) -> Any:
     if getattr(message, "id", None) is not None:
         return message
-    if dataclasses.is_dataclass(message):
+    if dataclasses.is_dataclass(message) and not isinstance(message, type):
         return dataclasses.replace(message, id=uuid4())
     if hasattr(message, "model_copy"):  # a langchain-core (pydantic) message
         return message.model_copy(update={"id": uuid4()})

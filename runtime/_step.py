@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lograph.eventlog import Checkpoint
-from lograph.eventlog._fold import SET, WRITES, delta, task_id
 from lograph.eventlog.bodies import GOTO, INPUT, NULL_TASK
+from lograph.eventlog.lowlevel import SET, WRITES, delta, task_id
 
 from ._channels import reduce_writes
 from ._structure import Structure

@@ -91,8 +91,6 @@ def test_the_ast_walk_sees_every_kind_of_import(tmp_path: pathlib.Path) -> None:
 #: (issue 16), who switches them to ``lograph.eventlog.lowlevel``. Nothing may be added.
 PENDING = {
     ("runtime/_history.py", "lograph.eventlog._fold"),
-    ("runtime/_journal.py", "lograph.eventlog._fold"),
-    ("runtime/_step.py", "lograph.eventlog._fold"),
     ("runtime/_verify.py", "lograph.eventlog._fold"),
 }
 
