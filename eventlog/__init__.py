@@ -105,11 +105,13 @@ from ._audit import (
     typed,
     verify_chain,
 )
+from ._branches import Branches, state_at, walk
 from ._jsonform import Opaque, decode_lenient, event_from_json, event_to_json, to_json
 from ._timeline import TimelineCursor, TimelineRow, format_timeline, timeline
 
 __all__ += [
     "AuditEvent",
+    "Branches",
     "ChainProblem",
     "ChainReport",
     "CheckpointReached",
@@ -135,9 +137,11 @@ __all__ += [
     "event_to_json",
     "find_checkpoint",
     "format_timeline",
+    "state_at",
     "summarize",
     "timeline",
     "to_json",
     "typed",
     "verify_chain",
+    "walk",
 ]

@@ -18,13 +18,14 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
-from ._codec import decode
+from . import bodies as b
+from ._branches import walk
 from ._errors import DecodeError, LogError
 from ._event import GENESIS, KINDS, Event, Kind, checkpoint_id, parse_checkpoint_id, verify_link
 from ._fold import Checkpoint, apply, fold
-from ._jsonform import decode_lenient
+from ._jsonform import decode_lenient, decode_readable
 from ._port import ThreadInfo, ancestry
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "StateUpdated",
     "TaskResult",
     "ThreadSummary",
+    "body_of",
     "branch_of",
     "checkpoint_records",
     "decode_body",
@@ -64,10 +66,35 @@ class NotFoundError(LogError, LookupError):
 def decode_body(event: Event) -> tuple[Any, bool]:
     """``(body, exact)``: the decoded body, or its lenient form (``exact`` False) when it
     names a class this process has not imported. Raises DecodeError for corrupt bytes."""
-    try:
-        return decode(event.body), True
-    except DecodeError:
-        return decode_lenient(event.body), False
+    return decode_readable(event.body)
+
+
+def body_of(kind: str, body: Any) -> b.Body | None:
+    """A decoded body (exact or lenient) as its kind's class in ``bodies``, or None when it
+    is not one this lograph reads: an unknown kind, a map without its kind's fields (not
+    written by lograph), or a version from a newer lograph."""
+    try:  # (on a copy: upcasting an older version changes the map it is given)
+        return b.from_map(kind, dict(body) if type(body) is dict else body)
+    except (DecodeError, ValueError):
+        return None
+
+
+_B = TypeVar("_B", bound=b.Body)
+
+# What each property gives when the body is not one this lograph reads (``data`` None):
+# the body classes' own defaults. (A source or a status has none: those say "".)
+_BLANK: dict[type[Any], Any] = {
+    cls: cls(*args) for cls, args in (
+        (b.RunStarted, (False, "")), (b.NodeStarted, ("",)), (b.NodeWrites, ("", [])),
+        (b.NodeFailed, ("", "", "")), (b.TaskResult, ("", False, None)), (b.Interrupts, ((),)),
+        (b.Resume, ({},)), (b.StateUpdated, (None, None)),
+        (b.CheckpointBody, (b.Source.LOOP, {}, [])), (b.RunFinished, (b.RunStatus.DONE,)),
+    )
+}
+
+# node.started bodies written before the body classes carried the attempt (always 1);
+# the class dropped it, the audit still shows a stored one
+_LEGACY_ATTEMPT = "attempt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +102,17 @@ class AuditEvent:
     """An event with its body decoded. Subclasses, one per kind, name the body's fields.
 
     ``body`` is the whole decoded body (fields a newer lograph adds stay reachable);
-    ``exact`` is False when a value's class is not importable here (see ``Opaque``).
+    ``exact`` is False when a value's class is not importable here (see ``Opaque``);
+    ``data`` is the body as its kind's class in ``lograph.eventlog.bodies`` (values may be
+    ``Opaque`` when not ``exact``), or None when it is not a body this lograph reads: the
+    properties then give their kind's defaults.
     """
 
     KIND: ClassVar[str] = ""
     event: Event
     body: Any
     exact: bool = True
+    data: b.Body | None = None
 
     @property
     def seq(self) -> int:
@@ -114,6 +145,11 @@ class AuditEvent:
     def get(self, key: str, default: Any = None) -> Any:
         return self.body.get(key, default) if isinstance(self.body, dict) else default
 
+    def _of(self, cls: type[_B]) -> _B:
+        """``data`` as ``cls``, or that class's blank when the body is not one."""
+        data = self.data
+        return data if isinstance(data, cls) else cast(_B, _BLANK[cls])
+
 
 @dataclass(frozen=True, slots=True)
 class RunStarted(AuditEvent):
@@ -121,19 +157,19 @@ class RunStarted(AuditEvent):
 
     @property
     def resume(self) -> bool:
-        return bool(self.get("resume"))
+        return self._of(b.RunStarted).resume
 
     @property
     def fork(self) -> bool:
-        return bool(self.get("fork"))
+        return self._of(b.RunStarted).fork
 
     @property
     def durability(self) -> str:
-        return str(self.get("durability", ""))
+        return self._of(b.RunStarted).durability
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return dict(self.get("metadata") or {})
+        return dict(self._of(b.RunStarted).metadata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,11 +178,16 @@ class NodeStarted(AuditEvent):
 
     @property
     def name(self) -> str:
-        return str(self.get("name", ""))
+        return self._of(b.NodeStarted).name
 
     @property
     def attempt(self) -> int:
-        return int(self.get("attempt", 1))
+        return started_attempt(self.body)
+
+
+def started_attempt(body: Any) -> int:
+    """The attempt a ``node.started`` body names: 1 unless an old body stored another."""
+    return int(body.get(_LEGACY_ATTEMPT, 1)) if isinstance(body, dict) else 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +196,12 @@ class NodeWrites(AuditEvent):
 
     @property
     def name(self) -> str:
-        return str(self.get("name", ""))
+        return self._of(b.NodeWrites).name
 
     @property
     def writes(self) -> list[tuple[str, Any]]:
         """``(channel, value)`` pairs; routing decisions are under channel ``__goto__``."""
-        return [(str(c), v) for c, v in self.get("writes") or ()]
+        return [(str(c), v) for c, v in self._of(b.NodeWrites).writes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,19 +210,19 @@ class NodeFailed(AuditEvent):
 
     @property
     def name(self) -> str:
-        return str(self.get("name", ""))
+        return self._of(b.NodeFailed).name
 
     @property
     def error(self) -> str:
-        return str(self.get("error", ""))
+        return self._of(b.NodeFailed).error
 
     @property
     def attempt(self) -> int:
-        return int(self.get("attempt", 1))
+        return self._of(b.NodeFailed).attempt
 
     @property
     def final(self) -> bool:
-        return bool(self.get("final", True))
+        return self._of(b.NodeFailed).final
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,15 +231,15 @@ class TaskResult(AuditEvent):
 
     @property
     def name(self) -> str:
-        return str(self.get("name", ""))
+        return self._of(b.TaskResult).name
 
     @property
     def ok(self) -> bool:
-        return bool(self.get("ok", False))
+        return self._of(b.TaskResult).ok
 
     @property
     def value(self) -> Any:
-        return self.get("value")
+        return self._of(b.TaskResult).value
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +249,7 @@ class InterruptRaised(AuditEvent):
     @property
     def interrupts(self) -> list[tuple[str, Any]]:
         """``(interrupt id, value)`` pairs."""
-        return [(str(i["id"]), i["value"]) for i in self.get("interrupts") or ()]
+        return [(i.id, i.value) for i in self._of(b.Interrupts).interrupts]
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,11 +259,11 @@ class Resumed(AuditEvent):
     @property
     def values(self) -> dict[str, Any]:
         """Resume values by interrupt id."""
-        return dict(self.get("values") or {})
+        return dict(self._of(b.Resume).values)
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return dict(self.get("metadata") or {})
+        return dict(self._of(b.Resume).metadata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,16 +272,15 @@ class StateUpdated(AuditEvent):
 
     @property
     def as_node(self) -> str | None:
-        node = self.get("as_node")
-        return None if node is None else str(node)
+        return self._of(b.StateUpdated).as_node
 
     @property
     def values(self) -> Any:
-        return self.get("values")
+        return self._of(b.StateUpdated).values
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return dict(self.get("metadata") or {})
+        return dict(self._of(b.StateUpdated).metadata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,19 +295,21 @@ class CheckpointReached(AuditEvent):
 
     @property
     def source(self) -> str:
-        return str(self.get("source", ""))
+        """How the checkpoint was made (a ``Source``'s value; "" when not read)."""
+        data = self.data
+        return data.source.value if isinstance(data, b.CheckpointBody) else ""
 
     @property
     def delta(self) -> dict[str, list[Any]]:
-        return dict(self.get("delta") or {})
+        return dict(self._of(b.CheckpointBody).delta)
 
     @property
     def next(self) -> list[dict[str, Any]]:
-        return list(self.get("next") or ())
+        return list(self._of(b.CheckpointBody).next)
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return dict(self.get("metadata") or {})
+        return dict(self._of(b.CheckpointBody).metadata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,12 +318,13 @@ class RunFinished(AuditEvent):
 
     @property
     def status(self) -> str:
-        return str(self.get("status", ""))
+        """How the run ended (a ``RunStatus``'s value; "" when not read)."""
+        data = self.data
+        return data.status.value if isinstance(data, b.RunFinished) else ""
 
     @property
     def error(self) -> str | None:
-        error = self.get("error")
-        return None if error is None else str(error)
+        return self._of(b.RunFinished).error
 
 
 _TYPES: dict[str, type[AuditEvent]] = {
@@ -297,7 +340,7 @@ def typed(event: Event) -> AuditEvent:
     Raises DecodeError when the body is not a value lograph wrote (a corrupt row).
     """
     body, exact = decode_body(event)
-    return _TYPES.get(event.kind, AuditEvent)(event, body, exact)
+    return _TYPES.get(event.kind, AuditEvent)(event, body, exact, body_of(event.kind, body))
 
 
 # --- branches and checkpoints ---------------------------------------------------------------
@@ -347,24 +390,24 @@ def checkpoint_records(events: Sequence[Event], ns: str = "") -> list[Checkpoint
     """Every checkpoint of every branch, oldest first, with the checkpoint before it.
 
     Only the checkpoints of the graph at ``ns`` ("" is the top graph; a subgraph's are
-    under its checkpoint namespace), as ``get_state_history`` lists them.
+    under its checkpoint namespace), as ``get_state_history`` lists them. Values of
+    classes this process has not imported are read leniently (see ``Opaque``).
     """
-    last_cp: dict[int, Event | None] = {0: None}
     out: list[CheckpointRecord] = []
-    for e in events:
-        before = last_cp.get(e.parent)
-        if e.kind == Kind.CHECKPOINT and e.ns == ns:
-            scratch = Checkpoint()  # the fold reads the body (its metadata, next, changes)
-            apply(scratch, e, decode_body(e)[0])
-            out.append(CheckpointRecord(
-                checkpoint_id(e.seq, e.hash), e.seq, e.step, e.ts,
-                str(scratch.metadata.get("source", "")), tuple(str(t["name"]) for t in scratch.next),
-                tuple(scratch.updated), None if before is None else checkpoint_id(before.seq, before.hash),
-                scratch.metadata,
-            ))
-            last_cp[e.seq] = e
-        else:
-            last_cp[e.seq] = before
+    for e, before in walk(events, exact=False):
+        if e.kind != Kind.CHECKPOINT or e.ns != ns:
+            continue
+        data = body_of(e.kind, decode_body(e)[0])
+        if not isinstance(data, b.CheckpointBody):
+            continue  # not a checkpoint this lograph reads: the walk's fold reports it next
+        own = before.children.get(ns) if ns else before  # the fold of the graph at ns
+        alone = Checkpoint()  # the metadata the fold gives it (source, step, the caller's)
+        apply(alone, e, data.to_map())
+        out.append(CheckpointRecord(
+            checkpoint_id(e.seq, e.hash), e.seq, e.step, e.ts, data.source.value,
+            tuple(str(t["name"]) for t in data.next), tuple(data.delta),
+            None if own is None else own.id, alone.metadata,
+        ))
     return out
 
 
@@ -402,8 +445,12 @@ class ChainReport:
         return self.problems[0] if self.problems else None
 
 
-def verify_chain(thread: str, events: Iterable[Event], *, limit: int = 20) -> ChainReport:
-    """Check the thread's whole log (every branch); report up to ``limit`` problems."""
+def verify_chain(thread: str, events: Iterable[Event], *, limit: int = 20, bodies: bool = True) -> ChainReport:
+    """Check the thread's whole log (every branch); report up to ``limit`` problems.
+
+    ``bodies`` False checks the links only, not that each body decodes: for a caller that
+    folds the events next, where an undecodable body is reported anyway.
+    """
     problems: list[ChainProblem] = []
     hashes: dict[int, bytes] = {0: GENESIS}
     expected = 1
@@ -412,23 +459,28 @@ def verify_chain(thread: str, events: Iterable[Event], *, limit: int = 20) -> Ch
     for e in events:
         count += 1
         last = e
-        if e.seq != expected:
-            missing = f"{expected}" if e.seq == expected + 1 else f"{expected} to {e.seq - 1}"
+        seq, parent = e.seq, e.parent
+        if seq != expected:
+            missing = f"{expected}" if seq == expected + 1 else f"{expected} to {seq - 1}"
             problems.append(ChainProblem(thread, expected, "", (
-                f"event {missing} is missing (seqs jump from {expected - 1} to {e.seq}): "
+                f"event {missing} is missing (seqs jump from {expected - 1} to {seq}): "
                 "a row was deleted")))
-        expected = e.seq + 1
-        problem = _check_event(thread, e, hashes)
-        if problem is not None:
-            problems.append(problem)
-        hashes[e.seq] = e.hash
-        if len(problems) >= limit:
+        expected = seq + 1
+        parent_hash = hashes.get(parent)
+        # the usual case at once; _check_event says what is wrong otherwise
+        if (bodies or parent_hash is None or parent >= seq or e.kind not in KINDS
+                or not verify_link(e, parent_hash)):
+            problem = _check_event(thread, e, hashes, bodies)
+            if problem is not None:
+                problems.append(problem)
+        hashes[seq] = e.hash
+        if problems and len(problems) >= limit:
             break
     head = last.seq if last is not None else 0
     return ChainReport(thread, count, head, last.hash if last is not None else GENESIS, problems)
 
 
-def _check_event(thread: str, e: Event, hashes: dict[int, bytes]) -> ChainProblem | None:
+def _check_event(thread: str, e: Event, hashes: dict[int, bytes], bodies: bool) -> ChainProblem | None:
     if e.kind not in KINDS:
         return ChainProblem(thread, e.seq, e.kind, f"unknown event kind {e.kind!r}")
     if not 0 <= e.parent < e.seq:
@@ -442,6 +494,8 @@ def _check_event(thread: str, e: Event, hashes: dict[int, bytes]) -> ChainProble
         return ChainProblem(thread, e.seq, e.kind, (
             f"its hash does not match its content sealed after {after}: this row was edited"
             + ("" if e.parent == 0 else f", or event {e.parent} was edited and re-sealed")))
+    if not bodies:
+        return None
     try:
         decode_lenient(e.body)
     except DecodeError as err:
@@ -491,17 +545,20 @@ def summarize(info: ThreadInfo, events: Sequence[Event]) -> ThreadSummary:
     )
 
 
+_UPDATED = "updated"  # a thread whose last change was update_state or a fork
+
+
 def _status(branch: Sequence[Event], waiting: bool) -> str:
     if waiting:
-        return "interrupted"
+        return b.RunStatus.INTERRUPTED.value
     for e in reversed(branch):
         if e.ns:
             continue  # a subgraph's events: the thread's status is its top graph's
         if e.kind == Kind.RUN_FINISHED:
-            body, _ = decode_body(e)
-            return str(body.get("status", "done")) if isinstance(body, dict) else "done"
+            data = body_of(e.kind, decode_body(e)[0])
+            return data.status.value if isinstance(data, b.RunFinished) else b.RunStatus.DONE.value
         if e.kind == Kind.RUN_STARTED:
-            return "running"
+            return b.RunStatus.RUNNING.value
         if e.kind == Kind.STATE_UPDATED:
-            return "updated"
-    return "updated"
+            return _UPDATED
+    return _UPDATED

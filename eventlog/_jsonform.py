@@ -88,6 +88,15 @@ def decode_lenient(data: bytes) -> Any:
     return codec.decode_with(data, _LENIENT)
 
 
+def decode_readable(data: bytes) -> tuple[Any, bool]:
+    """``(value, exact)``: ``data`` decoded, or decoded leniently (``exact`` False) when it
+    names a class this process has not imported. DecodeError for corrupt bytes."""
+    try:
+        return codec.decode(data), True
+    except DecodeError:
+        return decode_lenient(data), False
+
+
 def _name(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 

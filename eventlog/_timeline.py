@@ -11,17 +11,17 @@ interrupts and resume values, checkpoint ids) and who asked for it (the metadata
 from __future__ import annotations
 
 import reprlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._audit import decode_body
+from . import bodies as b
+from ._audit import body_of, decode_body, started_attempt
 from ._errors import DecodeError
 from ._event import Event, Kind, checkpoint_id
 
 __all__ = ["TimelineCursor", "TimelineRow", "format_timeline", "short", "timeline"]
 
-GOTO = "__goto__"
 _RUN_LEVEL = (Kind.RUN_STARTED, Kind.RUN_FINISHED, Kind.RESUME)
 
 _repr = reprlib.Repr()
@@ -79,15 +79,15 @@ class TimelineRow:
 
 
 def _who(metadata: Any) -> str:
-    if not isinstance(metadata, dict):
+    if not isinstance(metadata, Mapping):
         return ""
     return " ".join(f"{k}={v}" for k, v in metadata.items() if isinstance(v, str | int | float | bool))
 
 
-def _writes(writes: Any) -> str:
+def _writes(writes: Iterable[Sequence[Any]]) -> str:
     parts = []
-    for channel, value in writes or ():
-        if channel == GOTO:
+    for channel, value in writes:
+        if channel == b.GOTO:
             targets = ", ".join(t if isinstance(t, str) else short(t, 32) for t in value or ())
             parts.append(f"-> {targets}")
         else:
@@ -95,8 +95,11 @@ def _writes(writes: Any) -> str:
     return "; ".join(parts) or "(no writes)"
 
 
-def _next(nxt: Any) -> str:
-    return ", ".join(str(t.get("name")) for t in nxt or ()) or "END"
+def _next(nxt: Iterable[Mapping[str, Any]]) -> str:
+    return ", ".join(str(t.get("name")) for t in nxt) or "END"
+
+
+_Described = tuple[str, float | None, str, str]  # node, duration, summary, who
 
 
 class _Timeline:
@@ -112,9 +115,12 @@ class _Timeline:
             body, _ = decode_body(e)
         except DecodeError as err:
             return self._make(e, "", None, f"<cannot decode: {err}>", "")
-        body = body if isinstance(body, dict) else {"value": body}
-        node, duration, summary, who = self._describe(e, body)
-        return self._make(e, node, duration, summary, who)
+        data = body_of(e.kind, body)
+        describe = _DESCRIBE.get(type(data))
+        if describe is None:  # not a body this lograph reads: show it as it is
+            shown = body if isinstance(body, dict) else {"value": body}
+            return self._make(e, self.names.get(e.task_id, ""), None, short(shown), "")
+        return self._make(e, *describe(self, e, data, body))
 
     def _make(self, e: Event, node: str, duration: float | None, summary: str, who: str) -> TimelineRow:
         step = None if e.kind in _RUN_LEVEL else e.step
@@ -128,48 +134,66 @@ class _Timeline:
         start = table.get(key)
         return None if start is None else max(ts - start, 0.0)
 
-    def _describe(self, e: Event, body: dict[str, Any]) -> tuple[str, float | None, str, str]:
-        kind = e.kind
-        name = str(body.get("name", "")) if "name" in body else self.names.get(e.task_id, "")
-        if kind == Kind.RUN_STARTED:
-            self.runs[e.run_id] = e.ts
-            what = "fork" if body.get("fork") else "resume" if body.get("resume") else "new input"
-            return "", None, f"{what}, durability={body.get('durability', '?')}", _who(body.get("metadata"))
-        if kind == Kind.NODE_STARTED:
-            self.started[e.task_id] = e.ts
-            self.names[e.task_id] = name
-            attempt = int(body.get("attempt", 1))
-            return name, None, f"attempt {attempt}" if attempt > 1 else "", ""
-        if kind == Kind.NODE_WRITES:
-            return name, self._since(self.started, e.task_id, e.ts), _writes(body.get("writes")), ""
-        if kind == Kind.NODE_FAILED:
-            final = "final" if body.get("final", True) else "will retry"
-            text = f"{body.get('error')} (attempt {body.get('attempt', 1)}, {final})"
-            return name, self._since(self.started, e.task_id, e.ts), text, ""
-        if kind == Kind.TASK_RESULT:
-            text = f"-> {short(body.get('value'))}" if body.get("ok") else f"failed: {body.get('value')}"
-            return name, None, text, ""
-        if kind == Kind.INTERRUPT:
-            items = [f"{short(i.get('value'))} (id {str(i.get('id'))[:8]})" for i in body.get("interrupts") or ()]
-            return name, self._since(self.started, e.task_id, e.ts), "waits for: " + "; ".join(items), ""
-        if kind == Kind.RESUME:
-            items = [f"{str(k)[:8]} <- {short(v)}" for k, v in (body.get("values") or {}).items()]
-            return "", None, "answer " + "; ".join(items), _who(body.get("metadata"))
-        if kind == Kind.STATE_UPDATED:
-            node = str(body.get("as_node"))
-            values = body.get("values")
-            text = "fork (copy)" if node == "__copy__" else f"values={short(values)}"
-            return node, None, text, _who(body.get("metadata"))
-        if kind == Kind.CHECKPOINT:
-            changed = ", ".join(map(str, body.get("delta") or ())) or "nothing"
-            text = (f"{body.get('source', '')}: next {_next(body.get('next'))}; changed {changed}; "
-                    f"id {checkpoint_id(e.seq, e.hash)}")
-            return "", None, text, ""
-        if kind == Kind.RUN_FINISHED:
-            error = body.get("error")
-            text = str(body.get("status")) + (f": {error}" if error else "")
-            return "", self._since(self.runs, e.run_id, e.ts), text, ""
-        return name, None, short(body), ""
+    # one per body class (``_DESCRIBE``): (node, duration, summary, who) of its row
+
+    def _run_started(self, e: Event, d: b.RunStarted, body: Any) -> _Described:
+        self.runs[e.run_id] = e.ts
+        what = "fork" if d.fork else "resume" if d.resume else "new input"
+        return "", None, f"{what}, durability={d.durability}", _who(d.metadata)
+
+    def _node_started(self, e: Event, d: b.NodeStarted, body: Any) -> _Described:
+        self.started[e.task_id] = e.ts
+        self.names[e.task_id] = d.name
+        attempt = started_attempt(body)
+        return d.name, None, f"attempt {attempt}" if attempt > 1 else "", ""
+
+    def _node_writes(self, e: Event, d: b.NodeWrites, body: Any) -> _Described:
+        return d.name, self._since(self.started, e.task_id, e.ts), _writes(d.writes), ""
+
+    def _node_failed(self, e: Event, d: b.NodeFailed, body: Any) -> _Described:
+        final = "final" if d.final else "will retry"
+        text = f"{d.error} (attempt {d.attempt}, {final})"
+        return d.name, self._since(self.started, e.task_id, e.ts), text, ""
+
+    def _task_result(self, e: Event, d: b.TaskResult, body: Any) -> _Described:
+        return d.name, None, f"-> {short(d.value)}" if d.ok else f"failed: {d.value}", ""
+
+    def _interrupts(self, e: Event, d: b.Interrupts, body: Any) -> _Described:
+        items = [f"{short(i.value)} (id {i.id[:8]})" for i in d.interrupts]
+        name = self.names.get(e.task_id, "")
+        return name, self._since(self.started, e.task_id, e.ts), "waits for: " + "; ".join(items), ""
+
+    def _resume(self, e: Event, d: b.Resume, body: Any) -> _Described:
+        items = [f"{str(k)[:8]} <- {short(v)}" for k, v in d.values.items()]
+        return "", None, "answer " + "; ".join(items), _who(d.metadata)
+
+    def _state_updated(self, e: Event, d: b.StateUpdated, body: Any) -> _Described:
+        node = str(d.as_node)
+        text = "fork (copy)" if node == b.COPY else f"values={short(d.values)}"
+        return node, None, text, _who(d.metadata)
+
+    def _checkpoint(self, e: Event, d: b.CheckpointBody, body: Any) -> _Described:
+        changed = ", ".join(map(str, d.delta)) or "nothing"
+        text = f"{d.source.value}: next {_next(d.next)}; changed {changed}; id {checkpoint_id(e.seq, e.hash)}"
+        return "", None, text, ""
+
+    def _run_finished(self, e: Event, d: b.RunFinished, body: Any) -> _Described:
+        text = d.status.value + (f": {d.error}" if d.error else "")
+        return "", self._since(self.runs, e.run_id, e.ts), text, ""
+
+
+_DESCRIBE: dict[type[Any], Callable[[_Timeline, Event, Any, Any], _Described]] = {
+    b.RunStarted: _Timeline._run_started,
+    b.NodeStarted: _Timeline._node_started,
+    b.NodeWrites: _Timeline._node_writes,
+    b.NodeFailed: _Timeline._node_failed,
+    b.TaskResult: _Timeline._task_result,
+    b.Interrupts: _Timeline._interrupts,
+    b.Resume: _Timeline._resume,
+    b.StateUpdated: _Timeline._state_updated,
+    b.CheckpointBody: _Timeline._checkpoint,
+    b.RunFinished: _Timeline._run_finished,
+}
 
 
 def timeline(events: Iterable[Event]) -> list[TimelineRow]:
