@@ -13,16 +13,15 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from lograph.eventlog import (
-    GENESIS,
+    Branches,
     Checkpoint,
     CorruptLogError,
     Event,
     EventLog,
     Kind,
     parse_checkpoint_id,
-    verify_link,
+    verify_chain,
 )
-from lograph.eventlog._fold import apply
 from lograph.eventlog.bodies import INPUT, START, NodeWrites, StateUpdated, decode_body
 
 from ._errors import InvalidUpdateError
@@ -95,70 +94,40 @@ async def record_at(actor: ThreadActor, seq: int) -> Checkpoint:
     """The record of checkpoint ``seq``, as history shows it: the checkpoint with what
     happened in its step (results, errors, interrupts) on the first branch that went on
     from it."""
-    cp = await actor.load(seq)
-    states = {seq: cp}
+    branch = Branches(root=seq, state=await actor.load(seq), forks=False, thread=actor.thread)
     after = seq
-    while states:
-        events = await actor.saver.log.read(actor.thread, after=after, upto=after + 64)
-        if not events:
-            break
-        for e in events:
-            base = states.pop(e.parent, None)
-            if base is None:
-                continue  # another branch, or a later fork from the same event
+    while events := await actor.saver.log.read(actor.thread, after=after, upto=after + 64):
+        for e, before in branch.walk(events):
             if e.kind == Kind.CHECKPOINT and not e.ns:
-                return base
-            apply(base, e)
-            states[e.seq] = base
+                return before
         after = events[-1].seq
-    return next(iter(states.values()), cp)
+    [tip] = branch.tips.values()
+    return tip
 
 
 def verified(thread: str, events: list[Event]) -> None:
     """Check every event's link (CorruptLogError naming the first bad row), as loading a
-    branch does: history is never served from an edited log."""
-    hashes = {0: GENESIS}
-    for e in events:
-        parent = hashes.get(e.parent)
-        if parent is None or not verify_link(e, parent):
-            raise CorruptLogError(thread, e.seq, "hash chain broken: the event was edited or its "
-                                  "parent removed; run `lograph verify` for details")
-        hashes[e.seq] = e.hash
+    branch does: history is never served from an edited log. (An undecodable body is
+    found by the fold that follows.)"""
+    report = verify_chain(thread, events, limit=1, bodies=False)
+    if report.first is not None:
+        raise CorruptLogError(thread, report.first.seq, "hash chain broken: the event was edited or its "
+                              "parent removed; run `lograph verify` for details")
 
 
 def records(events: list[Event], thread: str = "") -> list[Checkpoint]:
-    """Every checkpoint of every branch, as a record of its step (open-step events included)."""
-    states: dict[int, Checkpoint] = {}
-    by_seq = {e.seq: e for e in events}
-    records: dict[int, Checkpoint] = {}
-
-    def state_at(seq: int) -> Checkpoint:
-        chain: list[Event] = []
-        while seq:
-            chain.append(by_seq[seq])
-            seq = by_seq[seq].parent
-        cp = Checkpoint()
-        for e in reversed(chain):
-            apply(cp, e)
-        return cp
-
-    for e in events:
-        base = states.pop(e.parent, None)
-        if base is None:
-            base = state_at(e.parent) if e.parent else Checkpoint()
-        if e.kind == Kind.CHECKPOINT and not e.ns and base.checkpoint and base.checkpoint not in records:
-            records[base.checkpoint] = base.copy()
-        try:
-            apply(base, e)
-        except Exception as err:
-            raise CorruptLogError(thread, e.seq, f"cannot decode: {err}") from err
-        states[e.seq] = base
-    for cp in states.values():
-        if cp.checkpoint and cp.checkpoint not in records:
-            records[cp.checkpoint] = cp
-    return [records[k] for k in sorted(records)]
-
-
+    """Every checkpoint of every branch, as a record of its step (open-step events
+    included): a checkpoint's record is its branch's fold just before the next checkpoint
+    on the first branch (by seq) to reach one, else at the tip of the branch it ends."""
+    branches = Branches(thread=thread)
+    out: dict[int, Checkpoint] = {}
+    for e, before in branches.walk(events):
+        if e.kind == Kind.CHECKPOINT and not e.ns and before.checkpoint and before.checkpoint not in out:
+            out[before.checkpoint] = before.copy()
+    for cp in branches.tips.values():
+        if cp.checkpoint and cp.checkpoint not in out:
+            out[cp.checkpoint] = cp
+    return [out[k] for k in sorted(out)]
 
 
 async def history(

@@ -28,8 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from lograph.eventlog import Checkpoint, DecodeError, Event, Kind, decode
-from lograph.eventlog._fold import apply
+from lograph.eventlog import Branches, Checkpoint, DecodeError, Event, Kind, apply, decode
 from lograph.eventlog.bodies import (
     COPY,
     GOTO,
@@ -113,25 +112,13 @@ class _Replay:
         self.events = events
         self.by_seq = {e.seq: e for e in events}
 
-    def _state_at(self, seq: int) -> Checkpoint:
-        chain = []
-        while seq:
-            chain.append(self.by_seq[seq])
-            seq = self.by_seq[seq].parent
-        cp = Checkpoint()
-        for e in reversed(chain):
-            apply(cp, e)
-        return cp
-
     async def run(self) -> None:
-        states: dict[int, Checkpoint] = {}
-        for e in self.events:
-            base = states.pop(e.parent, None)
-            if base is None:
-                base = self._state_at(e.parent) if e.parent else Checkpoint()
+        branches = Branches()
+        for e, base in branches.walk(self.events):
             try:
                 data = upcast(e.kind, decode(e.body))
                 body = from_map(e.kind, data)
+                branches.decoded[e.seq] = data  # the walk folds it, not the bytes again
             except DecodeError as err:
                 raise _Diverged(e.seq, e.step, "a stored value", "it holds a value of a stored type",
                                 f"it cannot be read: {err}") from None
@@ -144,8 +131,6 @@ class _Replay:
                         seq, step, what, log, code = d.where
                         d.where = (seq, step, f"in subgraph {subgraph_path(scope.ns)!r}, {what}", log, code)
                     raise
-            apply(base, e, data)
-            states[e.seq] = base
 
     def _scope(self, e: Event) -> _Scope | None:
         """The graph an event belongs to: the top graph, or the subgraph its ``ns`` names
