@@ -117,16 +117,21 @@ def verified(thread: str, events: list[Event]) -> None:
 
 def records(events: list[Event], thread: str = "") -> list[Checkpoint]:
     """Every checkpoint of every branch, as a record of its step (open-step events
-    included): a checkpoint's record is its branch's fold just before the next checkpoint
-    on the first branch (by seq) to reach one, else at the tip of the branch it ends."""
+    included): the fold just before the next checkpoint on the first branch that went on
+    from it, or at that branch's tip (what ``record_at`` gives)."""
     branches = Branches(thread=thread)
     out: dict[int, Checkpoint] = {}
+    line: dict[int, int] = {}  # the last event of a checkpoint's first branch -> that checkpoint
     for e, before in branches.walk(events):
-        if e.kind == Kind.CHECKPOINT and not e.ns and before.checkpoint and before.checkpoint not in out:
-            out[before.checkpoint] = before.copy()
-    for cp in branches.tips.values():
-        if cp.checkpoint and cp.checkpoint not in out:
-            out[cp.checkpoint] = cp
+        owner = line.pop(e.parent, 0)  # popped: a later child of the same event is a fork
+        if e.kind == Kind.CHECKPOINT and not e.ns:
+            if owner:
+                out[owner] = before.copy()
+            line[e.seq] = e.seq
+        elif owner:
+            line[e.seq] = owner
+    for seq, owner in line.items():
+        out[owner] = branches.tips[seq]
     return [out[k] for k in sorted(out)]
 
 

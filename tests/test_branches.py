@@ -5,13 +5,15 @@ replay verifier, checkpoint listings and the CLI share."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import operator
+from typing import Annotated, Any, TypedDict
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lograph import eventlog
+from lograph.adapters.memory import MemorySaver
 from lograph.eventlog import (
     GENESIS,
     Branches,
@@ -39,6 +41,7 @@ from lograph.eventlog.bodies import (
     TaskResult,
     encode_body,
 )
+from lograph.runtime import END, START, StateGraph, interrupt, replay
 
 # --- a log built from bodies: any tree of branches ------------------------------------------
 
@@ -198,3 +201,54 @@ def test_the_audit_reads_the_lenient_path_through_the_walk() -> None:
         (2, True, ("n",), ("v",), "loop"), (4, False, ("n",), ("v",), "loop"),
         (6, False, ("n",), ("v",), "loop")]
     assert records[1].parent_id == records[2].parent_id == records[0].id  # 6 forks from 2
+
+
+# --- through the runtime: history, get_state at a checkpoint, the verifier ------------------
+
+
+class Log(TypedDict, total=False):
+    log: Annotated[list, operator.add]
+
+
+def builder() -> Any:
+    """START -> a -> ask (interrupts) -> END."""
+    graph = StateGraph(Log)
+    graph.add_node("a", lambda s: {"log": ["a"]})
+    graph.add_node("ask", lambda s: {"log": [interrupt("ok?")]})
+    graph.add_edge(START, "a")
+    graph.add_edge("a", "ask")
+    graph.add_edge("ask", END)
+    return graph
+
+
+def cfg(thread: str, checkpoint_id: str | None = None) -> dict[str, Any]:
+    extra = {"checkpoint_id": checkpoint_id} if checkpoint_id else {}
+    return {"configurable": {"thread_id": thread, **extra}}
+
+
+def view(snapshot: Any) -> Any:
+    return (snapshot.values, snapshot.next, [(t.name, t.interrupts, t.error) for t in snapshot.tasks],
+            snapshot.metadata, snapshot.parent_config)
+
+
+@pytest.mark.anyio
+async def test_history_and_get_state_agree_on_a_forked_step(anyio_backend: str) -> None:
+    """A checkpoint whose step paused, then was forked from (after the head moved away):
+    its record is the step on the first branch that went on from it, in history as in
+    ``get_state`` at that checkpoint."""
+    saver = MemorySaver()
+    g = builder().compile(checkpointer=saver)
+    await g.ainvoke({"log": []}, cfg("t"))
+    history = [h async for h in g.aget_state_history(cfg("t"))]
+    paused, first = (h.config["configurable"]["checkpoint_id"] for h in (history[0], history[-1]))
+    await g.aupdate_state(cfg("t", first), {"log": ["x"]})  # the head moves to another branch
+    await g.aupdate_state(cfg("t", paused), {"log": ["y"]}, as_node="a")  # a fork from the paused step
+    for entry in [h async for h in g.aget_state_history(cfg("t"))]:
+        at = await g.aget_state(entry.config)
+        assert view(entry) == view(at), entry.config
+    at = await g.aget_state(cfg("t", paused))
+    assert [len(t.interrupts) for t in at.tasks] == [1]  # the first branch paused there
+    events = await saver.log.read("t")
+    assert await replay(builder(), "t", events) is None
+    assert [r.id for r in reversed(checkpoint_records(events))] == [
+        h.config["configurable"]["checkpoint_id"] async for h in g.aget_state_history(cfg("t"))]
