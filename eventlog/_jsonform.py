@@ -132,34 +132,11 @@ def _sorted_items(items: Any) -> list[Any]:
 
 
 def _tagged(value: Any) -> Any:
-    if isinstance(value, Opaque):
-        return _opaque_json(value)
-    if isinstance(value, tuple) and type(value) is tuple:
+    if type(value) is tuple:  # (a named tuple is an object: shown by its repr below)
         return {"$tuple": [to_json(v) for v in value]}
-    if isinstance(value, frozenset):
-        return {"$frozenset": _sorted_items(value)}
-    if isinstance(value, set):
-        return {"$set": _sorted_items(value)}
-    if isinstance(value, bytes | bytearray):
-        return {"$bytes" if isinstance(value, bytes) else "$bytearray": _b64(value)}
-    if isinstance(value, datetime | date | time):
-        return {f"${type(value).__name__}": value.isoformat()}
-    if isinstance(value, timedelta):
-        return {"$timedelta": value.total_seconds()}
-    if isinstance(value, tzinfo):
-        return {"$tzinfo": str(value)}
-    if isinstance(value, Decimal | UUID | Fraction):
-        return {f"${type(value).__name__.lower()}": str(value)}
-    if isinstance(value, complex):
-        return {"$complex": [to_json(value.real), to_json(value.imag)]}
-    if isinstance(value, range):
-        return {"$range": [value.start, value.stop, value.step]}
-    if isinstance(value, Counter | OrderedDict | defaultdict):
-        return {f"${type(value).__name__.lower()}": to_json(dict(value))}
-    if isinstance(value, deque):
-        return {"$deque": [to_json(v) for v in value], "maxlen": value.maxlen}
-    if isinstance(value, enum.Enum):
-        return {"$enum": _name(type(value)), "member": value.name}
+    for types, tag in _TAGS:
+        if isinstance(value, types):
+            return tag(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return {"$dataclass": _name(type(value)), "fields": fields}
@@ -170,6 +147,10 @@ def _tagged(value: Any) -> Any:
     return {"$repr": repr(value), "type": _name(type(value))}
 
 
+def _lower_name(value: Any) -> str:
+    return f"${type(value).__name__.lower()}"
+
+
 def _opaque_json(value: Opaque) -> Any:
     if value.kind == "enum":
         return {"$enum": value.name, "member": to_json(value.data)}
@@ -178,6 +159,25 @@ def _opaque_json(value: Opaque) -> Any:
     if value.kind == "defaultdict":
         return {"$defaultdict": to_json(value.data), "factory": value.name}
     return {"$subclass": value.name, "value": to_json(value.data)}
+
+
+# The tagged form of each type JSON cannot hold, tried in order (the first match wins).
+_TAGS: tuple[tuple[type | tuple[type, ...], Callable[[Any], Any]], ...] = (
+    (Opaque, _opaque_json),
+    (frozenset, lambda v: {"$frozenset": _sorted_items(v)}),
+    (set, lambda v: {"$set": _sorted_items(v)}),
+    (bytes, lambda v: {"$bytes": _b64(v)}),
+    (bytearray, lambda v: {"$bytearray": _b64(v)}),
+    ((datetime, date, time), lambda v: {f"${type(v).__name__}": v.isoformat()}),
+    (timedelta, lambda v: {"$timedelta": v.total_seconds()}),
+    (tzinfo, lambda v: {"$tzinfo": str(v)}),
+    ((Decimal, UUID, Fraction), lambda v: {_lower_name(v): str(v)}),
+    (complex, lambda v: {"$complex": [to_json(v.real), to_json(v.imag)]}),
+    (range, lambda v: {"$range": [v.start, v.stop, v.step]}),
+    ((Counter, OrderedDict, defaultdict), lambda v: {_lower_name(v): to_json(dict(v))}),
+    (deque, lambda v: {"$deque": [to_json(x) for x in v], "maxlen": v.maxlen}),
+    (enum.Enum, lambda v: {"$enum": _name(type(v)), "member": v.name}),
+)
 
 
 def body_json(data: bytes) -> Any:
