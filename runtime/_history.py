@@ -43,32 +43,23 @@ async def locate(log: EventLog, thread: str, checkpoint_id: str) -> int:
 
 
 async def infer_as_node(log: EventLog, thread: str, cp: Checkpoint) -> str:
+    """The node an ``update_state`` without ``as_node`` acts as: the one that wrote last,
+    in the step that made checkpoint ``cp`` (START for none, or for the input)."""
     if not cp.checkpoint:
         return START
     writers: list[str] = []
-    by_seq: dict[int, Event] = {}
-    low = cp.checkpoint
-    cursor = cp.checkpoint
-    while True:  # walk back over the step that made the checkpoint, reading in windows
-        if cursor and cursor not in by_seq:
-            low, upto = max(0, cursor - 64), low
-            by_seq.update((e.seq, e) for e in await log.read(thread, after=low, upto=upto))
-        if cursor == cp.checkpoint:
-            cursor = by_seq[cursor].parent
-            continue
-        if not cursor or (by_seq[cursor].kind == Kind.CHECKPOINT and not by_seq[cursor].ns):
-            break
-        e = by_seq[cursor]
-        if e.kind == Kind.NODE_WRITES and not e.ns:
-            wrote = decode_body(e.kind, e.body)
-            assert isinstance(wrote, NodeWrites)
-            writers.append(wrote.name)
-        elif e.kind == Kind.STATE_UPDATED and not e.ns:  # update_state(as_node=...) wrote last
-            update = decode_body(e.kind, e.body)
-            assert isinstance(update, StateUpdated)
-            node = update.as_node
-            writers.append(START if node == INPUT else str(node))
-        cursor = e.parent
+    for e in await _step_of(log, thread, cp.checkpoint):
+        if e.ns:
+            continue  # a subgraph's events
+        body = decode_body(e.kind, e.body) if e.kind in (Kind.NODE_WRITES, Kind.STATE_UPDATED) else None
+        if isinstance(body, NodeWrites):
+            writers.append(body.name)
+        elif isinstance(body, StateUpdated):  # update_state(as_node=...) wrote last
+            writers.append(START if body.as_node == INPUT else str(body.as_node))
+    return _last_writer(writers)
+
+
+def _last_writer(writers: list[str]) -> str:
     names = sorted({w for w in writers if w not in (START, INPUT)})
     if len(names) == 1:
         return names[0]
@@ -76,6 +67,24 @@ async def infer_as_node(log: EventLog, thread: str, cp: Checkpoint) -> str:
         return START if any(w == START for w in writers) or not writers else names[0]
     raise InvalidUpdateError(f"ambiguous update: several nodes wrote last ({names}); pass as_node=")
 
+
+async def _step_of(log: EventLog, thread: str, seq: int) -> list[Event]:
+    """The events of the step that checkpoint ``seq`` ends, newest first: its branch back
+    to the checkpoint before it, read back in windows."""
+    by_seq: dict[int, Event] = {}
+    out: list[Event] = []
+    low = cursor = seq
+    while cursor:
+        if cursor not in by_seq:
+            low, upto = max(0, cursor - 64), low
+            by_seq.update((e.seq, e) for e in await log.read(thread, after=low, upto=upto))
+        e = by_seq[cursor]
+        if cursor != seq:
+            if e.kind == Kind.CHECKPOINT and not e.ns:
+                break
+            out.append(e)
+        cursor = e.parent
+    return out
 
 
 async def head_state(actor: ThreadActor) -> Checkpoint:

@@ -41,7 +41,7 @@ from lograph.eventlog.bodies import (
     TaskResult,
     encode_body,
 )
-from lograph.runtime import END, START, StateGraph, interrupt, replay
+from lograph.runtime import END, START, InvalidUpdateError, StateGraph, interrupt, replay, task
 
 # --- a log built from bodies: any tree of branches ------------------------------------------
 
@@ -252,3 +252,34 @@ async def test_history_and_get_state_agree_on_a_forked_step(anyio_backend: str) 
     assert await replay(builder(), "t", events) is None
     assert [r.id for r in reversed(checkpoint_records(events))] == [
         h.config["configurable"]["checkpoint_id"] async for h in g.aget_state_history(cfg("t"))]
+
+
+# --- walking back: update_state without as_node acts as the step's last writer -------------
+
+
+@pytest.mark.anyio
+async def test_update_state_acts_as_the_node_that_wrote_last(anyio_backend: str) -> None:
+    @task
+    def echo(i: int) -> int:
+        return i
+
+    def many(state: Log) -> dict[str, Any]:  # a step of more events than one read window
+        return {"log": [sum(echo(i).result() for i in range(70))]}
+
+    graph = StateGraph(Log)
+    graph.add_node("many", many)
+    for name in ("x", "y", "z"):
+        graph.add_node(name, lambda s, name=name: {"log": [name]})
+    graph.add_edge(START, "many")
+    graph.add_edge("many", "x")
+    graph.add_edge("many", "y")
+    graph.add_edge(["x", "y"], "z")
+    graph.add_edge("z", END)
+    g = graph.compile(checkpointer=MemorySaver(), interrupt_after=["many", "x"])
+    await g.ainvoke({"log": []}, cfg("t"))
+    assert len(await g.checkpointer.log.read("t")) > 70
+    await g.aupdate_state(cfg("t"), {"log": ["u"]})  # as "many": x and y are next
+    assert (await g.aget_state(cfg("t"))).next == ("x", "y")
+    await g.ainvoke(None, cfg("t"))  # x and y run, and stop after the step
+    with pytest.raises(InvalidUpdateError, match=r"several nodes wrote last \(\['x', 'y'\]\)"):
+        await g.aupdate_state(cfg("t"), {"log": ["v"]})
