@@ -298,6 +298,49 @@ def test_lenient_decode_never_builds_an_unknown_class() -> None:
     assert typed(event).exact is False and isinstance(typed(event).body["h"], Opaque)
 
 
+def test_typed_events_carry_their_body_object_and_fall_back_to_defaults() -> None:
+    """``.data`` is the body as its class in ``bodies``; a body that is not one (not
+    written by lograph, or by a newer one) has ``.data`` None and each property its
+    default, and the timeline shows it as stored."""
+    from lograph.eventlog import bodies
+
+    made = [
+        bodies.RunStarted(True, "sync", fork=True, metadata={"user": "ann"}),
+        bodies.NodeFailed("n", "ValueError('x')", "ValueError", attempt=2, final=False),
+        bodies.Interrupts((bodies.InterruptItem("i1", {"q": 1}),)),
+        bodies.CheckpointBody(bodies.Source.UPDATE, {"v": ["set", 1]}, [{"name": "n", "path": ["pull", "n"]}]),
+        bodies.RunFinished(bodies.RunStatus.FAILED, "boom"),
+    ]
+    events = []
+    for seq, made_body in enumerate(made, start=1):
+        events.append(make_event(events[-1].hash if events else GENESIS, seq=seq, parent=seq - 1,
+                                 kind=made_body.KIND, ts=float(seq), body=bodies.encode_body(made_body)[1]))
+    started, failed, asked, checkpoint, finished = map(typed, events)
+    assert [e.data for e in (started, failed, asked, checkpoint, finished)] == made
+    assert (started.resume, started.fork, started.durability, started.metadata) == (True, True, "sync", {"user": "ann"})
+    assert (failed.name, failed.error, failed.attempt, failed.final) == ("n", "ValueError('x')", 2, False)
+    assert asked.interrupts == [("i1", {"q": 1})]
+    assert (checkpoint.source, checkpoint.next, checkpoint.delta) == ("update", [{"name": "n", "path": ["pull", "n"]}],
+                                                                     {"v": ["set", 1]})
+    assert type(checkpoint.source) is str and type(finished.status) is str
+    assert (finished.status, finished.error) == ("failed", "boom")
+
+    foreign = make_event(GENESIS, seq=1, parent=0, kind=Kind.NODE_WRITES, ts=1.0, task_id="t",
+                         body=encode({"name": "n", "changes": [1]}))  # no "writes": not a lograph body
+    read = typed(foreign)
+    assert isinstance(read, NodeWrites) and read.data is None and read.body == {"name": "n", "changes": [1]}
+    assert (read.name, read.writes) == ("", [])
+    newer = make_event(GENESIS, seq=1, parent=0, kind=Kind.RUN_FINISHED, ts=1.0,
+                       body=encode({"status": "done", "v": 99}))  # a version this lograph cannot read
+    assert typed(newer).data is None and typed(newer).status == "" and typed(newer).get("status") == "done"
+    [row] = timeline([foreign])
+    assert row.kind == Kind.NODE_WRITES and "changes" in row.summary
+    stored = {"source": "loop", "delta": {}, "next": []}  # a checkpoint of version 1: upcast on read
+    older = typed(make_event(GENESIS, seq=1, parent=0, kind=Kind.CHECKPOINT, ts=1.0, body=encode(stored)))
+    assert isinstance(older.data, bodies.CheckpointBody) and older.data.ids_derived is False
+    assert older.body == stored  # as stored: the upcast is the body object's, not the map's
+
+
 # --- the hash chain -----------------------------------------------------------------------------
 
 
@@ -333,6 +376,19 @@ def test_verify_chain_names_the_first_bad_event() -> None:
     garbled = list(events)
     garbled[0] = make_event(GENESIS, seq=1, parent=0, kind=Kind.NODE_STARTED, ts=1.0, body=b"\xff\xff")
     assert "cannot be decoded" in verify_chain("t", garbled).problems[0].reason
+
+
+def test_verify_chain_can_check_the_links_only() -> None:
+    """``bodies=False``: for a caller that folds the events next (history), which reports
+    an undecodable body itself; a broken link is still found at once."""
+    garbled = [make_event(GENESIS, seq=1, parent=0, kind=Kind.NODE_STARTED, ts=1.0, body=b"\xff\xff")]
+    assert not verify_chain("t", garbled).ok
+    assert verify_chain("t", garbled, bodies=False).ok
+    edited = chain(4)
+    edited[1] = dataclasses.replace(edited[1], body=encode({"name": "evil"}))
+    report = verify_chain("t", edited, bodies=False, limit=1)
+    assert report.first is not None and report.first.seq == 2 and len(report.problems) == 1
+    assert report.events == 2  # stopped at the limit
 
 
 async def test_an_edited_snapshot_is_reported(anyio_backend: str) -> None:
