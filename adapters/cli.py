@@ -43,20 +43,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import anyio
 
 from lograph.eventlog import (
-    Checkpoint,
     EventLog,
     LogError,
     NotFoundError,
     StoreUnavailableError,
     TimelineCursor,
-    apply,
-    branch_of,
     checkpoint_records,
     event_to_json,
+    state_at,
     timeline,
     to_json,
 )
-from lograph.eventlog.lowlevel import decode_body, short
+from lograph.eventlog.lowlevel import short
 from lograph.runtime import (
     Checkpointer,
     Verdict,
@@ -251,9 +249,9 @@ async def cmd_log(args: argparse.Namespace, out: Output) -> int:
 async def cmd_state(args: argparse.Namespace, out: Output) -> int:
     async with open_store(args.store, args.schema) as log:
         events = await read_events(log, args.thread, checkpoint=args.checkpoint)
-    cp = Checkpoint()
-    for e in branch_of(events, events[-1].seq):  # with --checkpoint: already its branch
-        apply(cp, e, decode_body(e)[0])
+    # the fold at the head (with --checkpoint: at that checkpoint, its branch's last event),
+    # values of classes this process has not imported shown as they are stored
+    cp = state_at(events, events[-1].seq, exact=False, thread=args.thread)
     data = {
         "thread": args.thread, "checkpoint_id": cp.id, "parent_checkpoint_id": cp.parent_id,
         "step": cp.step, "created_at": iso(cp.created_at) if cp.checkpoint else None,
