@@ -16,8 +16,11 @@ Rules (read-only use of the engine's pure parts, ``_step`` and ``_channels``):
 - A subgraph (a compiled graph used as a node) is checked against its own structure,
   on the events of its ``checkpoint_ns``; a graph invoked inside a node's code is not
   known statically, and its events are skipped.
-- Message ids a reducer generates (``add_messages`` gives id-less messages a random
-  id) cannot repeat; such ids are not compared.
+- Ids a reducer makes at a step boundary (``add_messages`` gives an id-less message one)
+  are derived from the log (``_ids``), so the replay makes the same ones and they are
+  compared like any value. Checkpoints written before that (body version 1, with
+  ``ids_derived`` False) hold random ids no replay can repeat: there, and only there,
+  the messages the step newly gave ids are compared without their ids.
 """
 
 from __future__ import annotations
@@ -205,14 +208,13 @@ class _Scope:
             else:
                 writes = await self._rerouted(base, e, task, [list(w) for w in recorded])
             finished.append((task, writes))
-        before = _ids_before(base, finished)  # (a reducer sets ids on the writes it is given)
         try:
             entry, b = self.machine.boundary(base, e.step, finished)
         except Exception as err:  # noqa: BLE001 - the reducers refuse the recorded writes
             raise _Diverged(e.seq, e.step, "the step's writes", "they were applied",
                             f"applying them raises {err!r}") from None
         assert isinstance(entry[0], CheckpointBody)
-        self._compare(full, e, body, entry[0], b, before)
+        self._compare(full, e, body, entry[0], b, finished)
 
     async def _start_writes(self, base: Checkpoint, e: Event, value: Any) -> list[list[Any]]:
         writes = [[k, v] for k, v in self._updates(e, value, START)]
@@ -283,7 +285,6 @@ class _Scope:
             goto = await self._route(base, e, name, writes)
             writes += [[GOTO, goto]] if goto else []
         context = f"after update_state(as_node={node!r}), "
-        before = _ids_before(base, [(TaskPlan("update", name, ("pull", name)), writes)])
         try:
             entries, b = self.machine.update(base, str(node), values, writes)
         except Exception as err:  # noqa: BLE001 - the reducers refuse the recorded update
@@ -291,12 +292,14 @@ class _Scope:
                             f"applying them raises {err!r}") from None
         produced = entries[-1][0]
         assert isinstance(produced, CheckpointBody) and b is not None
-        self._compare(full, e, body, produced, b, before, end=name == END, context=context)
+        self._compare(full, e, body, produced, b, [(TaskPlan("update", name, ("pull", name)), writes)],
+                      end=name == END, context=context)
 
     # -- the step boundary -------------------------------------------------------------
 
     def _compare(self, full: Checkpoint, e: Event, body: CheckpointBody, produced: CheckpointBody,
-                 b: Boundary, before: set[str], *, end: bool = False, context: str = "") -> None:
+                 b: Boundary, finished: list[tuple[TaskPlan, list[list[Any]]]], *, end: bool = False,
+                 context: str = "") -> None:
         """The checkpoint the machine made from the recorded writes against the one the
         log holds: the next tasks, every value (as folded), the join barriers."""
         if [_task_key(t) for t in body.next] != [_task_key(t) for t in produced.next]:
@@ -304,7 +307,8 @@ class _Scope:
         after = full.copy()
         apply(after, e, body.to_map())  # the fold reads the delta; its format is the fold's business
         recorded = self.own(after)
-        fresh = _message_ids(b.values) - before
+        # (version 1 checkpoints only: see the rules)
+        fresh = set() if body.ids_derived else _message_ids(b.values) - _ids_before(self.own(full), finished)
         for key in sorted(set(recorded.values) | set(b.values)):
             logged, code = recorded.values.get(key, _ABSENT), b.values.get(key, _ABSENT)
             if not _same(logged, code, fresh):

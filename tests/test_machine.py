@@ -257,3 +257,35 @@ def test_an_empty_threads_update_is_step_zero() -> None:
     machine = StepMachine(structure())
     ((_, step, _), _), _ = machine.update(Checkpoint(), INPUT, {"log": ["x"]}, [["log", ["x"]]])
     assert step == 0
+
+
+def test_ids_made_at_a_boundary_are_derived_so_a_replay_makes_the_same() -> None:
+    from lograph.runtime import MessagesState
+
+    b = StateGraph(MessagesState)
+    b.add_node("a", _node)
+    b.add_edge(START, "a")
+    machine = StepMachine(b.validate())
+    cp = started(machine, {"messages": [("user", "hi")]})
+    planned = machine.plan_step(cp)
+    assert isinstance(planned, InputStep)
+    (task,) = planned.tasks
+    given = [["messages", [("user", "hi"), ("ai", "hello")]]]
+    _, first = machine.input_boundary(cp, planned, [(task, given)])
+    _, again = machine.input_boundary(cp, planned, [(task, given)])  # as the verifier does
+    ids = [m.id for m in first.values["messages"]]
+    assert all(ids) and len(set(ids)) == 2
+    assert [m.id for m in again.values["messages"]] == ids
+    other = started(machine, {"messages": [("user", "hi")]})  # another checkpoint: other ids
+    other.checkpoint_hash = b"\x01" * 32
+    _, elsewhere = machine.input_boundary(other, planned, [(task, given)])
+    assert [m.id for m in elsewhere.values["messages"]] != ids
+
+
+def test_add_messages_gives_ids_on_copies_and_random_ones_outside_a_boundary() -> None:
+    from lograph.runtime import HumanMessage, add_messages
+
+    message = HumanMessage(content="hi")
+    merged = add_messages([], [message])
+    assert message.id is None and merged[0].id is not None  # the given message is unchanged
+    assert add_messages([], [message])[0].id != merged[0].id  # no boundary: random
