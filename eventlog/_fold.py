@@ -38,6 +38,7 @@ from ._event import GENESIS, Event, Kind, checkpoint_id
 from .bodies import NULL_TASK, START, RunStatus, upcast
 
 SET = "set"
+_RUNNING: str = RunStatus.RUNNING.value  # (a plain str: read per run.started event)
 EXTEND = "ext"
 WRITES = "w"
 
@@ -97,7 +98,7 @@ class Checkpoint:
             return None
         at = self.copy()
         at.head, at.head_hash, at.length = self.checkpoint, self.checkpoint_hash, self.length - 1
-        at.run_status = RunStatus.RUNNING.value
+        at.run_status = _RUNNING
         return at
 
     def copy(self) -> Checkpoint:
@@ -169,7 +170,7 @@ def _apply(cp: Checkpoint, event: Event, data: Any) -> None:
             cp.resumes[iid] = value
             cp.interrupts.pop(iid, None)
     elif kind == Kind.RUN_STARTED:
-        cp.run_id, cp.run_status = event.run_id, RunStatus.RUNNING.value
+        cp.run_id, cp.run_status = event.run_id, _RUNNING
     elif kind == Kind.RUN_FINISHED:
         cp.run_id, cp.run_status = event.run_id, data["status"]
 

@@ -188,7 +188,7 @@ class Run:
                 self.emit("values", state.output(journal.cp.values))
             if self.pace is not None:
                 await self.pace()
-            if machine.pauses_after(planned.tasks):
+            if machine.after and machine.pauses_after(planned.tasks):
                 await journal.barrier()
                 self.emit("updates", {"__interrupt__": ()})
                 return RunStatus.INTERRUPTED

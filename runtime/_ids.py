@@ -18,37 +18,31 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
-class _Derived:
-    __slots__ = ("count", "seed")
-
-    def __init__(self, seed: bytes) -> None:
-        self.seed = seed
-        self.count = 0
-
-    def next(self) -> str:
-        digest = hashlib.sha256(self.seed + self.count.to_bytes(8, "big")).digest()
-        self.count += 1
-        return str(uuid.UUID(bytes=digest[:16], version=4))
-
-
-_source: ContextVar[_Derived | None] = ContextVar("lograph_ids", default=None)
+# The active source: [checkpoint hash, namespace, what, ids made so far], or None. A plain
+# list set per step boundary: the seed is built only when an id is asked for.
+_source: ContextVar[list[Any] | None] = ContextVar("lograph_ids", default=None)
 
 
 def uuid4() -> str:
     """A new id as a string: derived inside a replayed code path (see the rules), random
     elsewhere. Use it where code run at a step boundary (a reducer) needs an id."""
     source = _source.get()
-    return str(uuid.uuid4()) if source is None else source.next()
+    if source is None:
+        return str(uuid.uuid4())
+    checkpoint_hash, ns, what, count = source
+    source[3] = count + 1
+    seed = b"|".join((checkpoint_hash, ns.encode(), what.encode(), count.to_bytes(8, "big")))
+    return str(uuid.UUID(bytes=hashlib.sha256(seed).digest()[:16], version=4))
 
 
 def derived(checkpoint_hash: bytes, ns: str, what: str, fn: Callable[[], T]) -> T:
     """``fn()`` with ids derived from the checkpoint ``checkpoint_hash`` of graph ``ns``."""
-    token = _source.set(_Derived(b"|".join((checkpoint_hash, ns.encode(), what.encode(), b""))))
+    token = _source.set([checkpoint_hash, ns, what, 0])
     try:
         return fn()
     finally:

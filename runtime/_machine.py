@@ -221,7 +221,8 @@ class StepMachine:
         return raised or bool(cp.interrupts)
 
     def pauses_after(self, tasks: list[TaskPlan]) -> bool:
-        """An ``interrupt_after`` breakpoint stops the run once this step is sealed."""
+        """An ``interrupt_after`` breakpoint stops the run once this step is sealed (the
+        shell may skip asking while ``after`` is empty)."""
         return _matches(self.after, tasks)
 
     # -- what a task did ---------------------------------------------------------------
@@ -265,7 +266,7 @@ class StepMachine:
     # -- helpers -----------------------------------------------------------------------
 
     def _sealed(self, source: Source, step: int, b: Boundary) -> Entry:
-        return (self._checkpoint(source, b.delta, b.next, b.barriers), step, "")
+        return (CheckpointBody(source, b.delta, b.next, b.barriers, self.metadata), step, "")
 
     def _checkpoint(
         self, source: Source, delta: Mapping[str, list[Any]], nxt: list[dict[str, Any]],
