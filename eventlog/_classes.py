@@ -2,12 +2,14 @@
 stored name is resolved and rebuilt without running code the data picks.
 
 The rules are the codec's (``_codec``, whose docstring lists the tags): a class named in
-the data comes from the registry (``register_type``; encoding an enum, dataclass or
-model registers its class) or, without importing, from a module already in
-``sys.modules`` if it is a dataclass, a pydantic model or an enum. The one import is
-``langchain_core.messages``, for the message classes it exports. Dataclasses are rebuilt
-without ``__init__`` (their fields are the state), pydantic models as pydantic
-unpickles them.
+the data comes from the registry (``register_type``; encoding an enum, dataclass, model
+or builtin subclass registers its class) or, without importing, from a module already in
+``sys.modules`` if it is a dataclass, a pydantic model, an enum or a plain subclass of
+``str``, ``int``, ``dict`` or ``list``. The only imports are langchain-core's public
+modules in ``_LANGCHAIN_PUBLIC`` (for the pydantic models each exports in ``__all__``,
+and before a lookup in one of their submodules). Dataclasses are rebuilt without
+``__init__`` (their fields are the state), pydantic models as pydantic unpickles them,
+plain builtin subclasses by their base's ``__new__`` and their instance ``__dict__``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sys
 from collections.abc import Callable
 from functools import cache
 from types import ModuleType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from cbor2 import CBOREncoder
 
@@ -30,8 +32,13 @@ TAG_DATACLASS: Final = 6_000_017
 TAG_MODEL: Final = 6_000_018
 TAG_SUBCLASS: Final = 6_000_019
 
-_LANGCHAIN_MESSAGES: Final = "langchain_core.messages"
+# langchain-core's public modules whose exported pydantic models decode by name
+_LANGCHAIN_PUBLIC: Final = ("langchain_core.messages", "langchain_core.documents",
+                            "langchain_core.outputs")
 _BUILTIN_BASES: Final = (list, tuple, dict, set, frozenset, str, bytes, int, float)
+# builtin subclasses stored without registration: rebuilt by the base, no code of theirs
+_PLAIN_BASES: Final = (str, int, dict, list)
+_HEAPTYPE: Final = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class defined in Python
 
 Encode = Callable[[CBOREncoder, Any], None]
 
@@ -40,11 +47,17 @@ _REGISTRY: dict[str, type] = {}
 
 def _class_name(cls: type) -> str:
     module = cls.__module__
-    if module.startswith(_LANGCHAIN_MESSAGES + "."):
-        public = sys.modules.get(_LANGCHAIN_MESSAGES)
+    public_name = _langchain_package(module)
+    if public_name is not None:
+        public = sys.modules.get(public_name)
         if public is not None and getattr(public, cls.__qualname__, None) is cls:
-            module = _LANGCHAIN_MESSAGES
+            module = public_name
     return f"{module}:{cls.__qualname__}"
+
+
+def _langchain_package(module: str) -> str | None:
+    """The public langchain-core module ``module`` is inside of, if any."""
+    return next((p for p in _LANGCHAIN_PUBLIC if module.startswith(p + ".")), None)
 
 
 def _register(cls: type) -> str:
@@ -80,6 +93,24 @@ def _registered_base(cls: type) -> type | None:
     if _REGISTRY.get(_class_name(cls)) is not cls:
         return None
     return next((base for base in _BUILTIN_BASES if issubclass(cls, base)), None)
+
+
+def _plain_base(cls: type) -> type | None:
+    """``str``, ``int``, ``dict`` or ``list`` if ``cls`` is a subclass of it that its base
+    can rebuild exactly: defined in Python down to the base (no C type such as
+    OrderedDict between), not a named tuple, its state in the value and ``__dict__``
+    (no ``__slots__`` holding values). None otherwise."""
+    base = next((b for b in _PLAIN_BASES if issubclass(cls, b)), None)
+    if base is None or cls is base or issubclass(cls, (bool, enum.Enum)):
+        return None
+    between = cls.__mro__[: cls.__mro__.index(base)]
+    if not all(c.__flags__ & _HEAPTYPE for c in between):
+        return None
+    for c in between:
+        slots = vars(c).get("__slots__", ())
+        if any(s not in ("__dict__", "__weakref__") for s in ([slots] if isinstance(slots, str) else slots)):
+            return None
+    return base
 
 
 def _enum_encoder(cls: type[enum.Enum]) -> Encode:
@@ -123,19 +154,40 @@ def _model_state(model: Any) -> tuple[Any, ...]:
 
 def _subclass_encoder(cls: type, base: type) -> Encode:
     name = _class_name(cls)
+    # the value as its base, read without the subclass's methods (__str__, __iter__...)
+    as_base: Callable[[Any], Any] = _AS_BASE.get(base, base)
+    keeps_state = base in _PLAIN_BASES  # rebuilt with its __dict__ (see _rebuild_plain)
 
     def encode(enc: CBOREncoder, value: Any) -> None:
-        enc.encode_semantic(TAG_SUBCLASS, [name, base(value)])
+        state = getattr(value, "__dict__", None) if keeps_state else None
+        if state:
+            enc.encode_semantic(TAG_SUBCLASS, [name, as_base(value), state])
+        else:
+            enc.encode_semantic(TAG_SUBCLASS, [name, as_base(value)])
 
     return encode
 
 
+_AS_BASE: Final[dict[type, Callable[[Any], Any]]] = {
+    str: str.__str__, int: int.__int__, dict: dict.copy, list: list.copy,
+}
+
+
+def _plain_subclass_encoder(cls: type, base: type) -> Encode:
+    _register(cls)
+    return _subclass_encoder(cls, base)
+
+
 def _find_class(name: str) -> object:
     """The object ``name`` designates in an imported module, or None; imports nothing
-    but langchain-core's messages, and runs no module ``__getattr__`` or descriptor."""
+    but langchain-core's public modules, and runs no module ``__getattr__`` or
+    descriptor (but langchain-core's, for a name its module exports)."""
     module_name, _, qualname = name.partition(":")
-    if module_name == _LANGCHAIN_MESSAGES:
-        return _langchain_class(qualname)
+    if module_name in _LANGCHAIN_PUBLIC:
+        return _langchain_class(module_name, qualname)
+    package = _langchain_package(module_name)
+    if package is not None:  # a langchain-core class not exported (TextAccessor)
+        _import_langchain(package, qualname)
     obj: object = sys.modules.get(module_name)
     for part in qualname.split("."):
         namespace = vars(obj) if isinstance(obj, (ModuleType, type)) else {}
@@ -143,16 +195,21 @@ def _find_class(name: str) -> object:
     return obj
 
 
-def _langchain_class(qualname: str) -> object:
+def _import_langchain(module_name: str, qualname: str) -> ModuleType:
     try:
-        messages = importlib.import_module(_LANGCHAIN_MESSAGES)
+        return importlib.import_module(module_name)
     except ImportError as e:
         raise DecodeError(
             f"stored data holds a langchain-core {qualname}; install langchain-core"
         ) from e
-    if qualname not in getattr(messages, "__all__", ()):
+
+
+def _langchain_class(module_name: str, qualname: str) -> object:
+    """A pydantic model ``module_name`` (one of ``_LANGCHAIN_PUBLIC``) exports, or None."""
+    module = _import_langchain(module_name, qualname)
+    if qualname not in getattr(module, "__all__", ()):
         return None
-    found = getattr(messages, qualname)
+    found = getattr(module, qualname)
     return found if isinstance(found, type) and _is_model(found) else None
 
 
@@ -231,12 +288,39 @@ def _decode_model(value: Any, _immutable: bool) -> Any:
 
 
 def _decode_subclass(value: Any, _immutable: bool) -> Any:
-    name, base_value = value
+    name, base_value, *state = value
     cls: Any = _REGISTRY.get(name)
     if cls is None or _registered_base(cls) is None:
-        raise DecodeError(
-            f"stored data names the builtin subclass {name!r}, which is not registered: "
-            "call lograph.eventlog.register_type on it before decoding"
-        )
-    is_namedtuple = issubclass(cls, tuple) and hasattr(cls, "_fields")
-    return cls._make(base_value) if is_namedtuple else cls(base_value)
+        cls = _find_class(name)
+        if not isinstance(cls, type) or _plain_base(cls) is None:
+            raise DecodeError(
+                f"stored data names the builtin subclass {name!r}, which is not registered: "
+                "call lograph.eventlog.register_type on it before decoding (subclasses of "
+                "str, int, dict and list are also found once their module is imported)"
+            )
+    base = _plain_base(cls)
+    if base is None:  # registered, of another base (tuple, set, bytes, float...)
+        is_namedtuple = issubclass(cls, tuple) and hasattr(cls, "_fields")
+        return cls._make(base_value) if is_namedtuple else cls(base_value)
+    return _rebuild_plain(name, cls, base, base_value, state)
+
+
+def _rebuild_plain(name: str, cls: Any, base: type, value: Any, state: list[Any]) -> Any:
+    """An instance of ``cls`` built by its base alone: none of ``cls``'s code runs."""
+    if type(value) is not base or len(state) > 1 or (state and type(state[0]) is not dict):
+        raise DecodeError(f"stored {name!r} does not hold a {base.__name__} and its attributes")
+    obj: Any
+    if base is dict:
+        obj = dict.__new__(cls)
+        dict.update(obj, cast(dict[Any, Any], value))
+    elif base is list:
+        obj = list.__new__(cls)
+        list.extend(obj, cast(list[Any], value))
+    else:
+        obj = base.__new__(cls, value)
+    if state:
+        try:
+            object.__getattribute__(obj, "__dict__").update(state[0])
+        except AttributeError as e:
+            raise DecodeError(f"stored {name!r} has attributes its class cannot hold") from e
+    return obj

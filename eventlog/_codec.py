@@ -5,15 +5,19 @@ Rules:
   tuple, a dataclass or pydantic model stays its class, an enum stays its member.
 - An unsupported type fails in ``encode``, with the path to the value and its type.
   A subclass of a builtin never decays to its base: it is stored as itself (enum,
-  dataclass, model, registered class) or refused.
+  dataclass, model, registered class, a subclass of str, int, dict or list defined in
+  Python) or refused.
 - ``decode`` runs no code the data picks: no pickle, no import of a module the data
   names, no lookup that can run code (a module's ``__getattr__``, a metaclass's). A
   class named in the data comes from the registry (``register_type``; encoding an
-  enum, dataclass or model registers its class) or, without importing, from a module
-  already in ``sys.modules`` if it is a dataclass, a pydantic model or an enum. The
-  one import is ``langchain_core.messages``, for the message classes it exports.
-  Dataclasses are rebuilt without ``__init__`` (their fields are the state), pydantic
-  models as pydantic unpickles them.
+  enum, dataclass, model or builtin subclass registers its class) or, without
+  importing, from a module already in ``sys.modules`` if it is a dataclass, a pydantic
+  model, an enum or a subclass of str, int, dict or list defined in Python. The only
+  imports are langchain-core's public modules (``langchain_core.messages``,
+  ``.documents``, ``.outputs``), for the pydantic models they export and their
+  submodules' classes. Dataclasses are rebuilt without ``__init__`` (their fields are
+  the state), pydantic models as pydantic unpickles them, str/int/dict/list subclasses
+  by their base's ``__new__`` plus their ``__dict__``: none of their code runs.
 - One known limit: cbor2 decodes dict keys immutably, so an object hashed by identity
   (an ``eq=False`` dataclass, say) used as a dict key gets its lists back as tuples.
 - Equal values encode to equal bytes where Python allows: set members are sorted by
@@ -46,10 +50,12 @@ native tag is refused on decode. lograph's own, in a private range:
     6000016  enum member    [class name, member name]; a Flag stores [class name, value]
     6000017  dataclass      [class name, {field name: value}]
     6000018  pydantic model [class name, {field: value}, extra, sorted fields_set, private]
-    6000019  builtin subclass (registered)  [class name, the value as its builtin base]
+    6000019  builtin subclass  [class name, the value as its builtin base]; a str, int,
+             dict or list subclass whose instance has attributes adds them:
+             [class name, value, {attribute: value}]
 
-A class name is ``"module:qualname"``; langchain-core messages use their public
-module, ``"langchain_core.messages:AIMessage"``.
+A class name is ``"module:qualname"``; langchain-core classes use their public module
+where it exports them, ``"langchain_core.messages:AIMessage"``.
 """
 
 from __future__ import annotations
@@ -95,6 +101,8 @@ from ._classes import (
     _is_model,
     _model_encoder,
     _model_state,
+    _plain_base,
+    _plain_subclass_encoder,
     _register,
     _registered_base,
     _resolve,
@@ -261,6 +269,9 @@ def _encoder_for(cls: type) -> Encode:
     base = _registered_base(cls)
     if base is not None:
         return _subclass_encoder(cls, base)
+    base = _plain_base(cls)
+    if base is not None:
+        return _plain_subclass_encoder(cls, base)
     raise _Unsupported(cls, _unsupported_hint(cls))
 
 

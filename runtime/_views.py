@@ -6,6 +6,7 @@ subgraph's values as stored (a graph invoked inside a node's code is not known h
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -90,7 +91,15 @@ def _shown_order(graph: CompiledGraph | None, tasks: list[TaskPlan]) -> list[Tas
 def detached(values: dict[str, Any]) -> dict[str, Any]:
     """Values handed to callers: containers copied, so appending to a returned list (or
     setting a key of a returned dict) cannot change the thread's cached state."""
-    return {k: v.copy() if isinstance(v, list | dict | set | deque) else v for k, v in values.items()}
+    return {k: _copied(v) if isinstance(v, list | dict | set | deque) else v for k, v in values.items()}
+
+
+def _copied(value: Any) -> Any:
+    """A shallow copy of the same type: ``dict.copy`` of a subclass would be a plain dict."""
+    return value.copy() if type(value) in _PLAIN_CONTAINERS else copy.copy(value)
+
+
+_PLAIN_CONTAINERS = (list, dict, set, deque)
 
 
 def _result(writes: list[list[Any]]) -> dict[str, Any]:

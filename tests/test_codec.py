@@ -119,8 +119,8 @@ class Bucket:
     """A plain class, registered only to serve as a defaultdict factory."""
 
 
-class UnregisteredList(list[Any]):
-    pass
+class UnregisteredTuple(tuple[Any, ...]):
+    """Not str, int, dict or list: stored only once registered."""
 
 
 class _RecordingMeta(type):
@@ -588,18 +588,58 @@ def test_error_paths(value: Any, path: str) -> None:
 
 
 def test_builtin_subclasses_never_decay() -> None:
-    error = _encode_error({"x": UnregisteredList([1])})
-    assert error.path == "value['x']" and error.type is UnregisteredList
-    assert "subclasses list" in str(error)
+    """Unregistered, a subclass is refused unless its base can rebuild it exactly (a
+    Python subclass of str, int, dict or list: see the str/int/dict/list tests below)."""
+    error = _encode_error({"x": UnregisteredTuple([1])})
+    assert error.path == "value['x']" and error.type is UnregisteredTuple
+    assert "subclasses tuple" in str(error)
 
-    class LocalStr(str):
+    class LocalFloat(float):
         pass
 
     class LocalOrdered(OrderedDict[str, int]):
         pass
 
-    assert _encode_error(LocalStr("s")).type is LocalStr
+    class Slotted(str):
+        __slots__ = ("extra",)
+
+    assert _encode_error(LocalFloat(1.0)).type is LocalFloat
     assert "subclasses OrderedDict" in str(_encode_error(LocalOrdered()))
+    assert _encode_error(Slotted("s")).type is Slotted  # its slot would be lost
+
+
+class Tag(str):
+    def __new__(cls, value: str) -> Tag:
+        raise AssertionError("decode must not run a subclass's __new__")
+
+
+class Count(int):
+    pass
+
+
+class Attrs(dict[str, Any]):
+    def __init__(self, *args: Any) -> None:
+        raise AssertionError("decode must not run a subclass's __init__")
+
+
+class Rows(list[Any]):
+    pass
+
+
+def test_str_int_dict_and_list_subclasses_are_stored_exactly() -> None:
+    tag = str.__new__(Tag, "t")
+    attrs = dict.__new__(Attrs)
+    dict.update(attrs, {"k": (1,)})
+    attrs.note = "kept"  # type: ignore[attr-defined]
+    rows = Rows([1, (2,)])
+
+    class Local(str):  # registered when encoded, as a dataclass is
+        pass
+
+    value = [tag, Count(7), attrs, rows, Local("l")]
+    back = roundtrip(value)
+    assert back == value and [type(v) for v in back] == [type(v) for v in value]
+    assert type(back[2]["k"]) is tuple and back[2].note == "kept" and type(back[3][1]) is tuple
 
 
 def test_registering_a_builtin_subclass_makes_it_storable() -> None:
@@ -678,7 +718,7 @@ def test_a_class_in_a_module_not_imported_is_refused_and_not_imported() -> None:
         (codec.TAG_DATACLASS, ["os:system", {}]),
         (codec.TAG_ENUM, ["builtins:eval", "x"]),
         (codec.TAG_MODEL, ["subprocess:Popen", {}, None, [], None]),
-        (codec.TAG_SUBCLASS, [f"{__name__}:UnregisteredList", [1]]),
+        (codec.TAG_SUBCLASS, [f"{__name__}:UnregisteredTuple", [1]]),
         (codec.TAG_DATACLASS, [f"{__name__}:test_roundtrip.<locals>.Nothing", {}]),
         (codec.TAG_DATACLASS, ["no colon", {}]),
         (codec.TAG_DEFAULTDICT, ["os:system", {}]),
