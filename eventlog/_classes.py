@@ -10,6 +10,10 @@ modules in ``_LANGCHAIN_PUBLIC`` (for the pydantic models each exports in ``__al
 and before a lookup in one of their submodules). Dataclasses are rebuilt without
 ``__init__`` (their fields are the state), pydantic models as pydantic unpickles them,
 plain builtin subclasses by their base's ``__new__`` and their instance ``__dict__``.
+
+Legacy names: lograph's own message dataclasses (``lograph.runtime._messages:*``, before
+lograph used langchain-core's messages) decode as the langchain-core class of the same
+name, built from the stored fields by pydantic's validation (``_LEGACY_MESSAGES``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,12 @@ _BUILTIN_BASES: Final = (list, tuple, dict, set, frozenset, str, bytes, int, flo
 # builtin subclasses stored without registration: rebuilt by the base, no code of theirs
 _PLAIN_BASES: Final = (str, int, dict, list)
 _HEAPTYPE: Final = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class defined in Python
+
+# lograph's message dataclasses before langchain-core's: stored name -> langchain-core's
+_LEGACY_MESSAGES: Final = {
+    f"lograph.runtime._messages:{name}": name
+    for name in ("HumanMessage", "AIMessage", "SystemMessage", "ToolMessage", "RemoveMessage")
+}
 
 Encode = Callable[[CBOREncoder, Any], None]
 
@@ -246,6 +256,8 @@ def _decode_enum(value: Any, _immutable: bool) -> enum.Enum:
 
 def _decode_dataclass(value: Any, _immutable: bool) -> Any:
     name, stored = value
+    if name in _LEGACY_MESSAGES:
+        return _legacy_message(_LEGACY_MESSAGES[name], dict(stored))
     cls = _resolve_kind(name, _is_dataclass, "a dataclass")
     stored = dict(stored)
     obj = cls.__new__(cls)
@@ -285,6 +297,17 @@ def _decode_model(value: Any, _immutable: bool) -> Any:
         }
     )
     return model
+
+
+def _legacy_message(qualname: str, fields: dict[str, Any]) -> Any:
+    """A message lograph stored as its own dataclass, as langchain-core's class: its
+    fields (content, id, name, additional_kwargs, tool_calls, tool_call_id) validated
+    by pydantic; fields it refuses are kept as stored (as pydantic unpickles)."""
+    cls: Any = _langchain_class(_LANGCHAIN_PUBLIC[0], qualname)
+    try:
+        return cls.model_validate(fields)
+    except ValueError:  # pydantic's ValidationError: keep what was stored, unvalidated
+        return cls.model_construct(**fields)
 
 
 def _decode_subclass(value: Any, _immutable: bool) -> Any:

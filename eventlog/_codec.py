@@ -18,6 +18,7 @@ Rules:
   submodules' classes. Dataclasses are rebuilt without ``__init__`` (their fields are
   the state), pydantic models as pydantic unpickles them, str/int/dict/list subclasses
   by their base's ``__new__`` plus their ``__dict__``: none of their code runs.
+  lograph's old message dataclasses decode as langchain-core's messages (``_classes``).
 - One known limit: cbor2 decodes dict keys immutably, so an object hashed by identity
   (an ``eq=False`` dataclass, say) used as a dict key gets its lists back as tuples.
 - Equal values encode to equal bytes where Python allows: set members are sorted by

@@ -45,13 +45,24 @@ def short(value: Any, width: int = 60) -> str:
 
 
 def _message(value: Any) -> str | None:
-    role = getattr(type(value), "type", None)
+    role = _role(value)
     content = getattr(value, "content", None)
-    if not isinstance(role, str) or content is None:
+    if role is None or content is None:
         return None
     calls = getattr(value, "tool_calls", None)
     extra = f" +{len(calls)} tool call{'s' if len(calls) > 1 else ''}" if calls else ""
     return f"{role}: {_repr.repr(content)}{extra}"
+
+
+def _role(value: Any) -> str | None:
+    """A chat message's role: its ``type``, a class attribute (a message dataclass) or a
+    field of a model with ``content`` and ``id`` (langchain-core's messages)."""
+    role = getattr(type(value), "type", None)
+    if role is None:
+        fields = getattr(value, "__dict__", None)
+        if isinstance(fields, dict) and "content" in fields and "id" in fields:
+            role = fields.get("type")
+    return role if isinstance(role, str) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,14 @@
 """lograph's runtime: the graph model (LangGraph's API) and the engine on the event log."""
 
+from langchain_core.messages import (  # the messages are langchain-core's, as in LangGraph
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    RemoveMessage,
+    SystemMessage,
+    ToolMessage,
+)
+
 from ._checkpointer import Checkpointer
 from ._compiled import CompiledGraph
 from ._context import get_stream_writer, interrupt
@@ -15,16 +24,7 @@ from ._errors import (
 )
 from ._func import entrypoint, task
 from ._graph import StateGraph
-from ._messages import (
-    AIMessage,
-    BaseMessage,
-    HumanMessage,
-    MessagesState,
-    RemoveMessage,
-    SystemMessage,
-    ToolMessage,
-    add_messages,
-)
+from ._messages import REMOVE_ALL_MESSAGES, MessagesState, add_messages
 from ._types import (
     END,
     START,
@@ -39,6 +39,7 @@ from ._types import (
 
 __all__ = [
     "END",
+    "REMOVE_ALL_MESSAGES",
     "START",
     "AIMessage",
     "BaseMessage",

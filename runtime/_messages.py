@@ -1,132 +1,113 @@
-"""Chat message types and the ``add_messages`` reducer.
+"""The ``add_messages`` reducer and ``MessagesState``, on langchain-core's messages.
 
-lograph ships small message dataclasses so graphs run with no LangChain installed;
-langchain-core message objects (anything with ``.content`` and ``.id``) pass through
-``add_messages`` unchanged and are stored by the codec when that package is present.
+The messages are langchain-core's (``lograph.runtime`` re-exports its classes): chat
+models, tools and callbacks accept only those. ``add_messages`` behaves as LangGraph's:
+
+- ``left`` and ``right`` are a message-like value or a list of them; each becomes a
+  message through langchain-core's ``convert_to_messages`` (a message, a
+  ``(role, content)`` pair, a ``{"role": ..., "content": ...}`` dict, a string as a
+  human message), and a chunk becomes its full message.
+- A message without an id gets one, on a copy (``model_copy``): the messages given are
+  never changed. The id comes from ``_ids.uuid4``, derived from the log at a step
+  boundary, so a replay makes the same; left's id-less messages are named first.
+- A message whose id is already present replaces that message, in its place; others
+  are appended in order.
+- ``RemoveMessage(id=...)`` deletes the message with that id (a later message with the
+  same id in the same update brings it back); an id that is not there is a ValueError.
+  ``RemoveMessage(id=REMOVE_ALL_MESSAGES)`` drops everything before it: the result is
+  what follows the last such marker in ``right``.
+- ``format="langchain-openai"`` returns the merged messages in OpenAI's content format
+  (langchain-core's ``convert_to_openai_messages``, back to messages), as LangGraph does.
+  ``add_messages(format=...)`` with neither list gives the configured reducer.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, TypedDict
+from functools import partial
+from typing import Annotated, Any, Literal, TypedDict
 
-from lograph.eventlog import register_type
+from langchain_core.messages import (
+    AnyMessage,
+    BaseMessage,
+    RemoveMessage,
+    convert_to_messages,
+    convert_to_openai_messages,
+    message_chunk_to_message,
+)
 
 from ._ids import uuid4
 
+REMOVE_ALL_MESSAGES = "__remove_all__"
 
-@dataclass
-class BaseMessage:
-    content: Any
-    id: str | None = None
-    name: str | None = None
-    additional_kwargs: dict[str, Any] = field(default_factory=dict)
-    type: ClassVar[str] = "base"
+Messages = list[Any] | Any
+Format = Literal["langchain-openai"] | None
 
 
-@register_type
-@dataclass
-class HumanMessage(BaseMessage):
-    type: ClassVar[str] = "human"
+def add_messages(left: Messages = None, right: Messages = None, *, format: Format = None) -> Any:
+    """Merge ``right`` into ``left`` by id (see the module rules); returns a new list.
 
-
-@register_type
-@dataclass
-class AIMessage(BaseMessage):
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    type: ClassVar[str] = "ai"
-
-
-@register_type
-@dataclass
-class SystemMessage(BaseMessage):
-    type: ClassVar[str] = "system"
-
-
-@register_type
-@dataclass
-class ToolMessage(BaseMessage):
-    tool_call_id: str = ""
-    type: ClassVar[str] = "tool"
-
-
-@register_type
-@dataclass
-class RemoveMessage(BaseMessage):
-    """Passed to ``add_messages``: remove the message with this id."""
-
-    type: ClassVar[str] = "remove"
-
-
-_ROLES: dict[str, type[BaseMessage]] = {
-    "human": HumanMessage, "user": HumanMessage, "ai": AIMessage, "assistant": AIMessage,
-    "system": SystemMessage, "tool": ToolMessage,
-}
-
-
-def to_message(value: Any) -> Any:
-    """A message from a message, a ``(role, content)`` pair, a dict or a string."""
-    if hasattr(value, "content") and hasattr(value, "id"):
-        return value
-    if isinstance(value, str):
-        return HumanMessage(content=value)
-    if isinstance(value, tuple | list) and len(value) == 2 and isinstance(value[0], str):
-        role, content = value
-        return _message_for(role)(content=content)
-    if isinstance(value, dict):
-        data = dict(value)
-        role = data.pop("role", data.pop("type", "human"))
-        return _message_for(role)(**data)
-    raise TypeError(f"cannot turn {type(value).__name__} {value!r} into a chat message")
-
-
-def _message_for(role: str) -> type[BaseMessage]:
-    try:
-        return _ROLES[role]
-    except KeyError:
-        raise ValueError(f"unknown message role {role!r}; use one of {sorted(_ROLES)}") from None
-
-
-def add_messages(left: Any, right: Any) -> list[Any]:
-    """Append messages, replacing those whose id is already present; RemoveMessage deletes.
-
-    A message without an id gets one (``_ids.uuid4``: derived at a step boundary, so a
-    replay gives it the same) on a copy: the messages given are not changed, so state
-    computed only to route or to show never leaks ids into what is recorded.
+    ``add_messages(format="langchain-openai")`` (no lists) returns the reducer with that
+    option set, for ``Annotated[list, add_messages(format=...)]``. Raises ValueError for
+    one list without the other, an unknown ``format``, or a ``RemoveMessage`` whose id is
+    not present; the lists and messages given are unchanged after any error.
     """
-    old = [to_message(m) for m in (left if isinstance(left, list) else [left])] if left else []
-    new = [_with_id(to_message(m)) for m in (right if isinstance(right, list) else [right])]
-    index = {m.id: i for i, m in enumerate(old)}
+    if left is None and right is None:
+        return partial(_add_messages, format=_checked_format(format))
+    if left is None or right is None:
+        given = "left" if left is not None else "right"
+        raise ValueError(f"add_messages needs both 'left' and 'right', or neither; got only {given!r}")
+    return _add_messages(left, right, format=_checked_format(format))
+
+
+def _checked_format(format: Format) -> Format:
+    if format not in (None, "langchain-openai"):
+        raise ValueError(f"add_messages: unknown format={format!r}; use 'langchain-openai' or None")
+    return format
+
+
+def _add_messages(left: Messages, right: Messages, *, format: Format = None) -> list[Any]:
+    old = [_with_id(m) for m in _as_messages(left)]
+    new = [_with_id(m) for m in _as_messages(right)]
+    last_remove_all = None
+    for i, m in enumerate(new):
+        if isinstance(m, RemoveMessage) and m.id == REMOVE_ALL_MESSAGES:
+            last_remove_all = i
+    if last_remove_all is not None:
+        return new[last_remove_all + 1:]
     merged = list(old)
-    removed: set[str] = set()
+    index = {m.id: i for i, m in enumerate(merged)}
+    removed: set[str | None] = set()  # (every id is set by then)
     for m in new:
-        if isinstance(m, RemoveMessage):
-            if m.id is None or m.id not in index:
+        at = index.get(m.id)
+        if at is None:
+            if isinstance(m, RemoveMessage):
                 raise ValueError(f"RemoveMessage: no message with id {m.id!r} to remove")
-            removed.add(m.id)
-        elif m.id in index:
-            merged[index[m.id]] = m
-        else:
             index[m.id] = len(merged)
             merged.append(m)
-    return [m for m in merged if m.id not in removed] if removed else merged
+        elif isinstance(m, RemoveMessage):
+            removed.add(m.id)
+        else:
+            removed.discard(m.id)
+            merged[at] = m
+    if removed:
+        merged = [m for m in merged if m.id not in removed]
+    if format == "langchain-openai":
+        return convert_to_messages(convert_to_openai_messages(merged))
+    return merged
 
 
-def _with_id(message: Any) -> Any:
-    if getattr(message, "id", None) is not None:
+def _as_messages(value: Messages) -> list[BaseMessage]:
+    items = value if isinstance(value, list) else [value]
+    return [message_chunk_to_message(m) for m in convert_to_messages(items)]
+
+
+def _with_id(message: BaseMessage) -> BaseMessage:
+    if message.id is not None:
         return message
-    if dataclasses.is_dataclass(message) and not isinstance(message, type):
-        return dataclasses.replace(message, id=uuid4())
-    if hasattr(message, "model_copy"):  # a langchain-core (pydantic) message
-        return message.model_copy(update={"id": uuid4()})
-    message = copy.copy(message)
-    message.id = uuid4()
-    return message
+    return message.model_copy(update={"id": uuid4()})
 
 
 class MessagesState(TypedDict):
     """LangGraph's prebuilt state: one ``messages`` channel with the ``add_messages`` reducer."""
 
-    messages: Annotated[list[Any], add_messages]
+    messages: Annotated[list[AnyMessage], add_messages]

@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from langchain_core.messages import BaseMessage
+
 from lograph.eventlog import Branches, Checkpoint, DecodeError, Event, Kind, apply, decode
 from lograph.eventlog.bodies import (
     COPY,
@@ -346,7 +348,7 @@ def _ids_before(base: Checkpoint, finished: list[tuple[TaskPlan, list[list[Any]]
 
 
 def _is_message(value: Any) -> bool:
-    return isinstance(getattr(type(value), "type", None), str) and hasattr(value, "content") and hasattr(value, "id")
+    return isinstance(value, BaseMessage)
 
 
 def _message_ids(values: dict[Any, Any]) -> set[str]:

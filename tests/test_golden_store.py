@@ -10,6 +10,14 @@ On every store the rows are appended through the port, hashes as stored, and rea
 back; then the snapshots 111fa4b wrote are added and the answers must not change. The
 committed SQLite file is also opened itself (a copy) and through the ``lograph``
 command. What each thread covers is listed in ``tests/golden/make_golden.py``.
+
+One deliberate change (issue 17): 111fa4b stored chat messages as lograph's own
+dataclasses (``lograph.runtime._messages:AIMessage``...); lograph's messages are now
+langchain-core's, and those rows decode as langchain-core's class of the same name with
+the same fields. ``as_langchain`` turns the expectations' old messages into that form
+(the strict reads and ``lograph state --json``); nothing else in them changes, and the
+rows and the lenient reads (the events' JSON form), which show the stored form, are
+compared unchanged.
 """
 
 from __future__ import annotations
@@ -21,13 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core import messages as lc
 
 from lograph import eventlog, runtime
 from lograph.adapters.sqlite import SqliteSaver
 from lograph.runtime import Checkpointer
 from tests._stores import open_saver
 from tests.golden.graphs import THREADS, build
-from tests.golden.readback import first_difference, read_back, row_event, run_cli
+from tests.golden.readback import canon, first_difference, read_back, row_event, run_cli
 
 GOLDEN = Path(__file__).parent / "golden"
 EVENTS: dict[str, Any] = json.loads((GOLDEN / "events.json").read_text())
@@ -43,6 +52,65 @@ WITH_SNAPSHOTS = ("summary", "state", "state_subgraphs", "history", "state_at", 
                   "verify_replay")
 
 
+# lograph's message classes at 111fa4b, and the langchain-core classes they now read back as
+LEGACY_MESSAGES = {"HumanMessage": lc.HumanMessage, "AIMessage": lc.AIMessage,
+                   "SystemMessage": lc.SystemMessage, "ToolMessage": lc.ToolMessage,
+                   "RemoveMessage": lc.RemoveMessage}
+_LEGACY_MODULE = "lograph.runtime._messages"
+
+
+def _plain(fields: Any) -> Any:
+    """JSON-form fields as Python values; a message's fields are plain JSON data."""
+    assert not (isinstance(fields, dict) and any(k.startswith(("!", "$")) for k in fields)), fields
+    if isinstance(fields, dict):
+        return {k: _plain(v) for k, v in fields.items()}
+    if isinstance(fields, list):
+        return [_plain(v) for v in fields]
+    return fields
+
+
+def as_langchain(expected: Any, json_form: bool = False) -> Any:
+    """``expected`` with each of 111fa4b's message dataclasses replaced by the form of the
+    langchain-core message of the same name and the same fields: the test's own form
+    (``canon``), or with ``json_form`` lograph's JSON form (``lograph state --json``)."""
+    if isinstance(expected, list):
+        return [as_langchain(v, json_form) for v in expected]
+    if not isinstance(expected, dict):
+        return expected
+    old = expected.get("!dataclass")
+    if not json_form and isinstance(old, list) and old[0].removeprefix("lograph:") in LEGACY_MESSAGES:
+        cls = LEGACY_MESSAGES[old[0].removeprefix("lograph:")]
+        return canon(cls.model_validate(_plain(old[1])))
+    if json_form and expected.get("$dataclass", "").startswith(_LEGACY_MODULE + ":"):
+        cls = LEGACY_MESSAGES[expected["$dataclass"].partition(":")[2]]
+        return eventlog.to_json(cls.model_validate(_plain(expected["fields"])))
+    return {k: as_langchain(v, json_form) for k, v in expected.items()}
+
+
+def cli_as_langchain(expected: dict[str, Any]) -> dict[str, Any]:
+    """A command's expected output with the old messages of its JSON lines replaced."""
+    lines = []
+    for line in expected["stdout"]:
+        if f'"{_LEGACY_MODULE}:' in line:
+            line = json.dumps(as_langchain(json.loads(line), json_form=True), ensure_ascii=False)
+        lines.append(line)
+    return {**expected, "stdout": lines}
+
+
+def test_old_messages_are_expected_as_langchain_core_messages() -> None:
+    """The expectations' change is what issue 17 asks, and only that: same fields, the
+    langchain-core class of the same name (plus the defaults its model adds)."""
+    old = {"!dataclass": ["lograph:AIMessage", {"content": "planning", "id": "ai-1", "name": None,
+                                                "additional_kwargs": {}, "tool_calls": []}]}
+    new = as_langchain({"v": [old]})["v"][0]
+    name, fields, fields_set, _ = new["!model"]
+    assert name == "langchain_core.messages.ai:AIMessage"
+    assert {k: fields[k] for k in old["!dataclass"][1]} == old["!dataclass"][1]
+    assert set(fields_set) == set(old["!dataclass"][1])
+    assert as_langchain({"x": {"!dataclass": ["lograph:Other", {}]}}) == {"x": {"!dataclass": ["lograph:Other", {}]}}
+    assert '"lograph:HumanMessage"' in json.dumps(EXPECTED) and '"lograph:AIMessage"' in json.dumps(EXPECTED)
+
+
 def _corrected(section: str, expected: Any) -> Any:
     assert section == "verify_replay"
     return {**expected, "ok": True, "divergence": None, "problem": None}
@@ -50,7 +118,7 @@ def _corrected(section: str, expected: Any) -> Any:
 
 def differences(thread: str, actual: dict[str, Any], sections: tuple[str, ...] | None = None) -> list[str]:
     """Each section of ``thread`` whose read-back differs from 111fa4b's, with where."""
-    expected = EXPECTED["threads"][thread]
+    expected = as_langchain(EXPECTED["threads"][thread])
     back = json.loads(json.dumps(actual))  # the form the expectations were stored in
     problems = []
     rows = back.pop("rows")
@@ -116,14 +184,18 @@ def test_lograph_commands_on_the_committed_sqlite_file(tmp_path: Path) -> None:
     out = run_cli(str(db), list(THREADS))
     assert list(out) == list(EXPECTED["cli"])
     for command, expected in EXPECTED["cli"].items():
+        expected = cli_as_langchain(expected)
         assert first_difference(expected, out[command]) is None, (command, out[command]["stdout"])
 
 
 def test_the_classes_read_back_are_lograph_public_names() -> None:
     """The expectations name lograph's classes without their module (so a class may move
-    between private modules); each must still be a public name of the same kind."""
+    between private modules); each must still be a public name of the same kind (the
+    messages: langchain-core's class, which lograph.runtime re-exports)."""
     names = set(re.findall(r'"lograph:([A-Za-z_]+)"', json.dumps(EXPECTED)))
     assert names >= {"StateSnapshot", "PregelTask", "Interrupt", "AIMessage", "HumanMessage"}
     for name in sorted(names):
         found = getattr(runtime, name, None) or getattr(eventlog, name, None)
         assert isinstance(found, type), f"lograph:{name} is no longer a public class"
+        if name in LEGACY_MESSAGES:
+            assert found is LEGACY_MESSAGES[name]
