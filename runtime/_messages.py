@@ -81,7 +81,9 @@ def _add_messages(left: Messages, right: Messages, *, format: Format = None) -> 
         at = index.get(m.id)
         if at is None:
             if isinstance(m, RemoveMessage):
-                raise ValueError(f"RemoveMessage: no message with id {m.id!r} to remove")
+                raise ValueError(
+                    f"Attempting to delete a message with an ID that doesn't exist ({m.id!r})"
+                )
             index[m.id] = len(merged)
             merged.append(m)
         elif isinstance(m, RemoveMessage):

@@ -21,6 +21,7 @@ from langchain_core.language_models.fake_chat_models import (
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
+    AnyMessage,
     BaseMessage,
     HumanMessage,
     RemoveMessage,
@@ -28,6 +29,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_core.messages.base import TextAccessor
+from pydantic import BaseModel
 
 from lograph import runtime
 from lograph.eventlog import DecodeError, decode, encode
@@ -148,8 +150,11 @@ def test_remove_message_deletes_by_id() -> None:
     # a message added by the same update can be removed by it
     assert [m.id for m in add_messages(left, [HumanMessage(content="n", id="4"),
                                                RemoveMessage(id="4")])] == ["1", "2", "3"]
-    with pytest.raises(ValueError, match="'nope'"):
+    with pytest.raises(ValueError, match="delete a message with an ID that doesn't exist \\('nope'\\)"):
         add_messages(left, [RemoveMessage(id="nope")])
+    assert [m.id for m in add_messages(left, [RemoveMessage(id="2"), RemoveMessage(id="2")])] == ["1", "3"]
+    twice = add_messages([], [AIMessage(content="x", id="1"), AIMessage(content="y", id="1")])
+    assert [(m.id, m.content) for m in twice] == [("1", "y")]
     assert [m.id for m in left] == ["1", "2", "3"]
 
 
@@ -190,6 +195,36 @@ async def test_a_reducer_with_the_openai_format_in_a_graph(anyio_backend: str) -
     builder.add_edge("say", END)
     out = await builder.compile().ainvoke({"messages": [("user", "hello")]})
     assert [type(m) for m in out["messages"]] == [HumanMessage, AIMessage]
+
+
+class PydanticMessages(BaseModel):
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+def test_openai_format_and_a_pydantic_messages_state() -> None:
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "1"}}
+
+    def blocks(state: Any) -> dict[str, Any]:
+        return {"messages": [
+            AIMessage(content=[{"type": "tool_use", "name": "f", "input": {"a": 1}, "id": "1"}]),
+            HumanMessage(content=[{"type": "tool_result", "tool_use_id": "1", "content": [image]}]),
+        ]}
+
+    builder = StateGraph(OpenAIState)
+    builder.add_node("blocks", blocks)
+    builder.add_edge(START, "blocks")
+    builder.add_edge("blocks", END)
+    out = builder.compile().invoke({"messages": [("user", "meow")]})["messages"]
+    assert [type(m) for m in out] == [HumanMessage, AIMessage, ToolMessage]
+    assert out[1].tool_calls[0]["args"] == {"a": 1} and out[2].tool_call_id == "1"
+    assert out[2].content[0]["type"] == "image_url"
+
+    builder = StateGraph(PydanticMessages)
+    builder.add_node("say", lambda s: {"messages": [HumanMessage("foo")]})
+    builder.add_edge(START, "say")
+    builder.add_edge("say", END)
+    out = builder.compile().invoke({"messages": [("user", "meow")]})["messages"]
+    assert pairs(out) == [("HumanMessage", "meow"), ("HumanMessage", "foo")] and all(m.id for m in out)
 
 
 # --- a graph with langchain-core's chat models, on every store -------------------------
