@@ -28,6 +28,7 @@ from ._context import _current as _current_task
 from ._history import head_state, history, locate, record_at
 from ._invoke import run_graph, target
 from ._nesting import nests_in, run_nested
+from ._options import refuse_unimplemented
 from ._streaming import stream_run, stream_sync
 from ._sync import in_event_loop, run_sync
 from ._types import StateSnapshot
@@ -126,8 +127,11 @@ class CompiledGraph:
     async def ainvoke(
         self, input: Any, config: dict[str, Any] | None = None, *, durability: str | None = None,
         interrupt_before: Any = None, interrupt_after: Any = None, stream_mode: Any = "values",
-        **_: Any,
+        context: Any = None, print_mode: Any = (), output_keys: Any = None, debug: Any = None,
+        checkpoint_during: Any = None,
     ) -> Any:
+        refuse_unimplemented("invoke", context=context, print_mode=print_mode,
+                             output_keys=output_keys, debug=debug, checkpoint_during=checkpoint_during)
         input = self.io.input(input)
         ctx = _current_task.get()
         if ctx is not None and nests_in(self, ctx):
@@ -156,11 +160,14 @@ class CompiledGraph:
     def astream(
         self, input: Any, config: dict[str, Any] | None = None, *, stream_mode: Any = "updates",
         durability: str | None = None, interrupt_before: Any = None, interrupt_after: Any = None,
-        subgraphs: bool = False, **_: Any,
+        subgraphs: bool = False, context: Any = None, print_mode: Any = (),
+        output_keys: Any = None, debug: Any = None, checkpoint_during: Any = None,
     ) -> AsyncGenerator[Any, None]:
         """Yield the run's chunks: ``chunk`` (one mode) or ``(mode, chunk)``; with
         ``subgraphs=True`` (as LangGraph) each is prefixed by the namespace of the graph
         it comes from, ``()`` for this one, ``("node:task_id", ...)`` for a subgraph."""
+        refuse_unimplemented("stream", context=context, print_mode=print_mode,
+                             output_keys=output_keys, debug=debug, checkpoint_during=checkpoint_during)
         return stream_run(self, self.io.input(input), self._config(config), stream_mode=stream_mode,
                           durability=durability, interrupt_before=interrupt_before,
                           interrupt_after=interrupt_after, subgraphs=subgraphs)
@@ -212,8 +219,10 @@ class CompiledGraph:
     # -- updating state --------------------------------------------------------------
 
     async def aupdate_state(
-        self, config: dict[str, Any], values: Any, as_node: str | None = None, **_: Any,
+        self, config: dict[str, Any], values: Any, as_node: str | None = None,
+        task_id: str | None = None,
     ) -> dict[str, Any]:
+        refuse_unimplemented("update_state", task_id=task_id)
         return await update_state(self, self._config(config) or {}, self.io.update(values), as_node)
 
     def update_state(self, config: dict[str, Any], values: Any, as_node: str | None = None, **kw: Any) -> dict[str, Any]:

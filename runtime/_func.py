@@ -24,6 +24,7 @@ from ._compiled import CompiledGraph, GraphIO
 from ._context import TaskContext, current
 from ._errors import NonDeterminismError
 from ._graph import StateGraph
+from ._options import refuse_unimplemented
 from ._step import call_id
 from ._sync import in_event_loop
 from ._types import START, Command, Retry, retry_policies
@@ -97,8 +98,10 @@ class Task:
 
 
 def task(fn: Callable[..., Any] | None = None, *, name: str | None = None,
-         retry: Retry | None = None, retry_policy: Retry | None = None) -> Any:
+         retry: Retry | None = None, retry_policy: Retry | None = None,
+         cache_policy: Any = None) -> Any:
     """Decorate a function whose calls are recorded and replayed (side effects go here)."""
+    refuse_unimplemented("task", cache_policy=cache_policy)
     if fn is None:
         return lambda f: Task(f, name=name, retry=retry or retry_policy)
     return Task(fn, name=name, retry=retry or retry_policy)
@@ -147,8 +150,11 @@ class entrypoint:  # noqa: N801 - LangGraph's name
 
     final = _Final
 
-    def __init__(self, checkpointer: Checkpointer | None = None, *, retry: Retry | None = None,
-                 retry_policy: Retry | None = None, **_: Any) -> None:
+    def __init__(self, checkpointer: Checkpointer | None = None, store: Any = None,
+                 cache: Any = None, context_schema: Any = None, cache_policy: Any = None, *,
+                 retry: Retry | None = None, retry_policy: Retry | None = None) -> None:
+        refuse_unimplemented("entrypoint", store=store, cache=cache, context_schema=context_schema,
+                             cache_policy=cache_policy)
         self.checkpointer = checkpointer
         self.retry = retry or retry_policy
 

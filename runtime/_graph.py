@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ._channels import StateCodec, channels_of
 from ._compiled import CompiledGraph
 from ._errors import GraphValidationError
+from ._options import refuse_unimplemented
 from ._structure import Branch, Join, NodeSpec, Structure
 from ._types import END, START, Retry, retry_policies
 
@@ -28,9 +29,11 @@ class StateGraph:
     """Build a graph of nodes over a typed state; ``compile()`` it to run it."""
 
     def __init__(
-        self, state_schema: Any, config_schema: Any = None, *, input_schema: Any = None,
-        output_schema: Any = None, input: Any = None, output: Any = None, **_: Any,
+        self, state_schema: Any, config_schema: Any = None, *, context_schema: Any = None,
+        input_schema: Any = None, output_schema: Any = None, input: Any = None,
+        output: Any = None,
     ) -> None:
+        refuse_unimplemented("StateGraph", config_schema=config_schema, context_schema=context_schema)
         self._state = StateCodec(state_schema)
         returned = output_schema if output_schema is not None else output
         if returned is not None:  # what invoke returns; the state and its streams stay whole
@@ -56,8 +59,13 @@ class StateGraph:
         retry_policy: Retry | None = None,
         input: Any = None,
         input_schema: Any = None,
-        **_: Any,
+        defer: bool = False,
+        metadata: dict[str, Any] | None = None,
+        destinations: Any = None,
+        cache_policy: Any = None,
     ) -> StateGraph:
+        refuse_unimplemented("add_node", defer=defer, metadata=metadata, destinations=destinations,
+                             cache_policy=cache_policy)
         if action is None:
             if isinstance(node, str):
                 raise GraphValidationError(f"add_node({node!r}) needs a function to run")
@@ -172,8 +180,11 @@ class StateGraph:
         interrupt_before: Sequence[str] | str | None = None,
         interrupt_after: Sequence[str] | str | None = None,
         name: str | None = None,
-        **_: Any,
+        cache: Any = None,
+        store: Any = None,
+        debug: bool = False,
     ) -> CompiledGraph:
+        refuse_unimplemented("compile", cache=cache, store=store, debug=debug)
         before = _interrupt_list(interrupt_before)
         after = _interrupt_list(interrupt_after)
         structure = self.validate([*before, *after])
