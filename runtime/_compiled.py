@@ -66,7 +66,7 @@ class CompiledGraph:
     ) -> None:
         self.structure = structure
         self.checkpointer = checkpointer if isinstance(checkpointer, Checkpointer) else None
-        self.inherits = checkpointer is None or checkpointer is True  # runs as a subgraph when nested
+        self.inherits = checkpointer is None  # runs as a subgraph when nested (compile refuses True)
         self.interrupt_before = interrupt_before
         self.interrupt_after = interrupt_after
         self.name = name

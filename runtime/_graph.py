@@ -184,7 +184,8 @@ class StateGraph:
         store: Any = None,
         debug: bool = False,
     ) -> CompiledGraph:
-        refuse_unimplemented("compile", cache=cache, store=store, debug=debug)
+        refuse_unimplemented("compile", cache=cache, store=store, debug=debug,
+                             checkpointer=checkpointer is True)
         before = _interrupt_list(interrupt_before)
         after = _interrupt_list(interrupt_after)
         structure = self.validate([*before, *after])
