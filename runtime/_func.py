@@ -13,7 +13,7 @@ import functools
 import inspect
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, Generic, TypedDict, TypeVar
 
 import anyio
 from anyio.from_thread import run as run_from_thread
@@ -113,10 +113,17 @@ class _EntryState(TypedDict, total=False):
     __previous__: Any
 
 
+R = TypeVar("R")  # what the entrypoint returns
+S = TypeVar("S")  # what it saves as the next call's ``previous``
+
+
 @dataclass(frozen=True, slots=True)
-class _Final:
-    value: Any
-    save: Any
+class _Final(Generic[R, S]):
+    """``entrypoint.final(value=, save=)``: return ``value``, keep ``save`` for next time
+    (``entrypoint.final[R, S]`` as the function's return annotation, as in LangGraph)."""
+
+    value: R
+    save: S
 
 
 class EntrypointIO(GraphIO):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import inspect
 import itertools
 from collections.abc import Callable, Hashable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Self
+
+from typing_extensions import TypeVar
 
 from ._channels import StateCodec, channels_of
 from ._compiled import CompiledGraph
@@ -25,7 +27,13 @@ def _is_async(fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
 
 
-class StateGraph:
+StateT = TypeVar("StateT", default=Any)
+ContextT = TypeVar("ContextT", default=None)
+InputT = TypeVar("InputT", default=StateT)
+OutputT = TypeVar("OutputT", default=StateT)
+
+
+class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
     """Build a graph of nodes over a typed state; ``compile()`` it to run it."""
 
     def __init__(
@@ -63,7 +71,7 @@ class StateGraph:
         metadata: dict[str, Any] | None = None,
         destinations: Any = None,
         cache_policy: Any = None,
-    ) -> StateGraph:
+    ) -> Self:
         refuse_unimplemented("add_node", defer=defer, metadata=metadata, destinations=destinations,
                              cache_policy=cache_policy)
         if action is None:
@@ -84,7 +92,7 @@ class StateGraph:
         )
         return self
 
-    def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:
+    def add_edge(self, start_key: str | Sequence[str], end_key: str) -> Self:
         if isinstance(start_key, str):
             if start_key == END:
                 raise GraphValidationError("END cannot be the start of an edge")
@@ -103,13 +111,13 @@ class StateGraph:
         source: str,
         path: Callable[..., Any],
         path_map: dict[Hashable, str] | list[str] | None = None,
-    ) -> StateGraph:
+    ) -> Self:
         mapping: dict[Hashable, str] | None = (
             {p: p for p in path_map} if isinstance(path_map, list) else path_map)
         self._branches.setdefault(source, []).append(Branch(path, mapping, _is_async(path)))
         return self
 
-    def add_sequence(self, nodes: Sequence[Any]) -> StateGraph:
+    def add_sequence(self, nodes: Sequence[Any]) -> Self:
         names = []
         for item in nodes:
             name, fn = item if isinstance(item, tuple) else (item.__name__, item)
@@ -119,15 +127,15 @@ class StateGraph:
             self.add_edge(a, b)
         return self
 
-    def set_entry_point(self, key: str) -> StateGraph:
+    def set_entry_point(self, key: str) -> Self:
         return self.add_edge(START, key)
 
     def set_conditional_entry_point(
         self, path: Callable[..., Any], path_map: dict[Hashable, str] | list[str] | None = None
-    ) -> StateGraph:
+    ) -> Self:
         return self.add_conditional_edges(START, path, path_map)
 
-    def set_finish_point(self, key: str) -> StateGraph:
+    def set_finish_point(self, key: str) -> Self:
         return self.add_edge(key, END)
 
     def validate(self, interrupts: Sequence[str] = ()) -> Structure:

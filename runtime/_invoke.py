@@ -145,7 +145,7 @@ def known(graph: CompiledGraph, names: tuple[str, ...], what: str) -> tuple[str,
     return names
 
 
-def resume_map(command: Command, cp: Checkpoint) -> dict[str, Any] | None:
+def resume_map(command: Command[Any], cp: Checkpoint) -> dict[str, Any] | None:
     """The answers of ``Command(resume=...)`` by interrupt id; ResumeError when they do
     not fit what is pending."""
     if not cp.checkpoint:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 START = "__start__"
 END = "__end__"
@@ -44,9 +44,15 @@ def is_overwrite(value: Any) -> bool:
     return type(value) is dict and len(value) == 1 and OVERWRITE in value
 
 
+N = TypeVar("N")  # the nodes a Command may go to: ``Command[Literal["a", "b"]]``
+
+
 @dataclass(frozen=True, slots=True)
-class Command:
-    """Returned from a node: update the state and choose where to go. As input: resume."""
+class Command(Generic[N]):
+    """Returned from a node: update the state and choose where to go. As input: resume.
+
+    ``Command[Literal["a", "b"]]`` as a node's return annotation declares where it may
+    go, as in LangGraph (for type checkers; lograph checks ``goto`` when it runs)."""
 
     PARENT: ClassVar[str] = "__parent__"
 

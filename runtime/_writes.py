@@ -39,7 +39,7 @@ async def input_writes(structure: Structure, cp: Checkpoint, value: Any) -> Writ
     return [*writes, [GOTO, goto]] if goto else writes
 
 
-def command_writes(structure: Structure, command: Command) -> Writes:
+def command_writes(structure: Structure, command: Command[Any]) -> Writes:
     """A ``Command(update=, goto=)`` given as input, as the open step's first writes.
 
     Raises InvalidUpdateError (an unknown key or node) before anything is written.

@@ -119,3 +119,33 @@ def test_the_sync_calls_refuse_too(tmp_path: Path) -> None:
     with pytest.raises(NotImplementedError, match="task_id"):
         graph.update_state(cfg("t"), {"log": ["x"]}, task_id="abc")
     assert graph.invoke({"log": []}, cfg("t")) == {"log": ["ran"]}
+
+
+def test_langgraphs_typing_idioms_subscript_and_run() -> None:
+    from typing import Literal
+
+    from lograph.adapters.memory import MemorySaver
+    from lograph.runtime import Command
+
+    def route(state: State) -> Command[Literal["done"]]:
+        return Command(update={"log": ["routed"]}, goto="done")
+
+    b: StateGraph[State, None, State, State] = StateGraph[State](State)
+    b.add_node("route", route)
+    b.add_node("done", step)
+    b.add_edge(START, "route")
+    graph = b.compile(checkpointer=MemorySaver())
+    assert graph.invoke({"log": []}, cfg("t")) == {"log": ["routed", "ran"]}
+
+    @entrypoint(checkpointer=MemorySaver())
+    def count(n: int, *, previous: int | None = None) -> entrypoint.final[int, int]:
+        total = (previous or 0) + n
+        return entrypoint.final(value=total, save=total)
+
+    assert count.invoke(2, cfg("c")) == 2 and count.invoke(3, cfg("c")) == 5
+    # the annotations evaluate (this file's are strings until asked for)
+    import typing
+
+    names = {"Command": Command, "Literal": Literal}
+    assert typing.get_type_hints(route, localns=names)["return"] == Command[Literal["done"]]
+    assert typing.get_type_hints(count.__wrapped__)["return"] == entrypoint.final[int, int]
