@@ -25,6 +25,7 @@ from ._errors import (
 from ._func import entrypoint, task
 from ._graph import StateGraph
 from ._messages import REMOVE_ALL_MESSAGES, MessagesState, add_messages
+from ._reads import CheckpointTuple, WriteRefusedError
 from ._types import (
     END,
     START,
@@ -43,6 +44,7 @@ __all__ = [
     "START",
     "AIMessage",
     "BaseMessage",
+    "CheckpointTuple",
     "Checkpointer",
     "Command",
     "CompiledGraph",
@@ -66,6 +68,7 @@ __all__ = [
     "StateSnapshot",
     "SystemMessage",
     "ToolMessage",
+    "WriteRefusedError",
     "add_messages",
     "entrypoint",
     "get_stream_writer",

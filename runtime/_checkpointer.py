@@ -7,12 +7,14 @@ Adapters subclass :class:`Checkpointer` (``MemorySaver``, ``SqliteSaver``,
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, cast
 
 from lograph.eventlog import Capability, EventLog, HeadLoader, capabilities
 
 from ._actor import ThreadActor
 from ._commit import Committer
+from ._reads import CheckpointTuple, get_tuple, list_tuples, refuse_write
 from ._sync import run_sync
 
 
@@ -60,6 +62,67 @@ class Checkpointer:
 
     def delete_thread(self, thread_id: str) -> None:
         run_sync(self.adelete_thread, thread_id, method="delete_thread", amethod="adelete_thread")
+
+    # -- LangGraph's saver read API, derived from the log (see ``_reads``) ---------------
+
+    async def aget_tuple(self, config: Mapping[str, Any]) -> CheckpointTuple | None:
+        """The checkpoint ``config`` names (or the thread's latest); None if none."""
+        return await get_tuple(self, config)
+
+    def get_tuple(self, config: Mapping[str, Any]) -> CheckpointTuple | None:
+        return run_sync(lambda: self.aget_tuple(config), method="get_tuple", amethod="aget_tuple")
+
+    async def aget(self, config: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The ``checkpoint`` dict of ``aget_tuple``."""
+        found = await self.aget_tuple(config)
+        return None if found is None else found.checkpoint
+
+    def get(self, config: Mapping[str, Any]) -> dict[str, Any] | None:
+        return run_sync(lambda: self.aget(config), method="get", amethod="aget")
+
+    def alist(
+        self, config: Mapping[str, Any] | None, *, filter: dict[str, Any] | None = None,
+        before: Mapping[str, Any] | None = None, limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """The thread's checkpoints, newest first (every branch), as LangGraph lists them."""
+        return list_tuples(self, config, filter=filter, before=before, limit=limit)
+
+    def list(
+        self, config: Mapping[str, Any] | None, *, filter: dict[str, Any] | None = None,
+        before: Mapping[str, Any] | None = None, limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        async def collect() -> list[CheckpointTuple]:
+            return [t async for t in self.alist(config, filter=filter, before=before, limit=limit)]
+
+        return iter(run_sync(collect, method="list", amethod="alist"))
+
+    async def aput(self, *args: Any, **kwargs: Any) -> Any:
+        raise refuse_write("aput")
+
+    def put(self, *args: Any, **kwargs: Any) -> Any:
+        raise refuse_write("put")
+
+    async def aput_writes(self, *args: Any, **kwargs: Any) -> Any:
+        raise refuse_write("aput_writes")
+
+    def put_writes(self, *args: Any, **kwargs: Any) -> Any:
+        raise refuse_write("put_writes")
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """A new thread ``target`` with ``source``'s whole log (every branch), event for
+        event: its chain verifies as the source's does. ValueError if ``source`` has no
+        events or ``target`` has some (ConflictError if another writer got there first)."""
+        source, target = str(source_thread_id), str(target_thread_id)
+        events = await self.log.read(source)
+        if not events:
+            raise ValueError(f"copy_thread: thread {source!r} has no events to copy")
+        if await self.log.head(target):
+            raise ValueError(f"copy_thread: thread {target!r} already has events; delete it first")
+        await self.log.append(target, events, 0)
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        run_sync(lambda: self.acopy_thread(source_thread_id, target_thread_id),
+                 method="copy_thread", amethod="acopy_thread")
 
     async def aclose(self) -> None:
         if self._closed:
