@@ -10,9 +10,7 @@ from langchain_core.messages import (  # the messages are langchain-core's, as i
 )
 
 from ._checkpointer import Checkpointer
-from ._compiled import CompiledGraph
-
-CompiledStateGraph = CompiledGraph  # LangGraph's name (langgraph.graph.state), for type hints
+from ._compiled import CompiledGraph, CompiledStateGraph
 from ._context import get_stream_writer, interrupt
 from ._errors import (
     ConflictError,

@@ -230,6 +230,9 @@ class CompiledGraph:
                         method="update_state", amethod="aupdate_state")
 
 
+CompiledStateGraph = CompiledGraph  # LangGraph's name (langgraph.graph.state), for type hints
+
+
 def _ignore(mode: str, chunk: Any, ns: str = "") -> None:
     return None
 
