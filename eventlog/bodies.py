@@ -309,6 +309,7 @@ class CheckpointBody:
             m["metadata"] = self.metadata
         if not self.ids_derived:
             m["ids"] = "random"
+        m["v"] = 2  # (a body newer than version 1 carries its version: see the rules)
         return m
 
     @classmethod
@@ -374,9 +375,7 @@ def encode_body(body: Body) -> tuple[dict[str, Any], bytes]:
     Raises EncodeError (naming the kind and the value's path) for a value the codec
     cannot store; nothing is returned then.
     """
-    m = body.to_map()
-    if body.VERSION > 1:
-        m["v"] = body.VERSION
+    m = body.to_map()  # (a version above 1 is stored by the class's to_map as "v")
     return m, encode(m, path=body.KIND)
 
 

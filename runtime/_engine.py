@@ -98,7 +98,7 @@ class Run:
     def seal(self, entry: Entry) -> None:
         """Seal what the machine decided, under this run's id and namespace."""
         body, step, task_id = entry
-        self.journal.add(body, run_id=self.run_id, step=step, task_id=task_id, ns=self.ns)
+        self.journal.add(body, step, task_id, self.run_id, self.ns)
 
     # -- the run's frame ------------------------------------------------------------
 

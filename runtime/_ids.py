@@ -40,6 +40,21 @@ def uuid4() -> str:
     return str(uuid.UUID(bytes=hashlib.sha256(seed).digest()[:16], version=4))
 
 
+_MAKERS: set[Callable[..., Any]] = set()
+
+
+def makes_ids(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Register a reducer that calls ``uuid4()``: only a graph with one sets up derived ids
+    at its step boundaries (the others pay nothing for them)."""
+    _MAKERS.add(fn)
+    return fn
+
+
+def needs_ids(reducer: Any) -> bool:
+    """True if ``reducer`` (or the function a ``functools.partial`` wraps) makes ids."""
+    return reducer in _MAKERS or getattr(reducer, "func", None) in _MAKERS
+
+
 def derived(checkpoint_hash: bytes, ns: str, what: str, fn: Callable[[], T]) -> T:
     """``fn()`` with ids derived from the checkpoint ``checkpoint_hash`` of graph ``ns``."""
     token = _source.set([checkpoint_hash, ns, what, 0])

@@ -62,7 +62,7 @@ class Journal:
         # log has no answer for, so a replay that diverges (NonDeterminismError) writes nothing.
         self.hold = False
 
-    def add(self, body: Body, *, run_id: str = "", step: int = 0, task_id: str = "", ns: str = "") -> Event:
+    def add(self, body: Body, step: int = 0, task_id: str = "", run_id: str = "", ns: str = "") -> Event:
         """Seal ``body`` as an event after the branch's head and fold it. Raises EncodeError,
         writing nothing."""
         data, raw = encode_body(body)
@@ -235,9 +235,9 @@ class SubJournal:
         """New work starts (or a sibling finished): whatever was replayed is kept."""
         self.root.hold, self._held = False, False
 
-    def add(self, body: Body, *, run_id: str = "", step: int = 0, task_id: str = "",
+    def add(self, body: Body, step: int = 0, task_id: str = "", run_id: str = "",
             ns: str = "") -> Event:
-        return self.root.add(body, run_id=run_id, step=step, task_id=task_id, ns=self.ns)
+        return self.root.add(body, step, task_id, run_id, self.ns)
 
     async def barrier(self) -> None:
         await self.root.barrier()

@@ -56,7 +56,7 @@ from lograph.eventlog.bodies import (
 )
 
 from ._errors import GraphRecursionError, NonDeterminismError
-from ._ids import derived
+from ._ids import derived, needs_ids
 from ._step import Boundary, TaskPlan, boundary, null_task, plan, start_next
 from ._structure import Structure
 from ._types import Command, Interrupt
@@ -127,6 +127,8 @@ class StepMachine:
         self.limit = recursion_limit
         self.metadata: Mapping[str, Any] = metadata or {}
         self.taken = 0  # steps that ran nodes, for the recursion limit
+        # ids derived at a boundary only where a reducer makes them (``add_messages``)
+        self.derives_ids = any(needs_ids(ch.reducer) for ch in structure.state.channels.values())
 
     # -- the frame of a run ----------------------------------------------------------
 
@@ -212,9 +214,12 @@ class StepMachine:
             recorded = all(isinstance(t.arg, dict) and len(w) == len(t.arg) for t, w in finished)
         else:
             recorded = True  # every task's writes are in the log's open step
-        b = derived(cp.checkpoint_hash, self.ns, "loop",
-                    lambda: boundary(self.structure, cp, finished + null, recorded=recorded))
-        return self._sealed(Source.LOOP, step, b), b
+        if self.derives_ids:
+            b = derived(cp.checkpoint_hash, self.ns, "loop",
+                        lambda: boundary(self.structure, cp, finished + null, recorded=recorded))
+        else:
+            b = boundary(self.structure, cp, finished + null, recorded=recorded)
+        return (CheckpointBody(Source.LOOP, b.delta, b.next, b.barriers, self.metadata), step, ""), b
 
     def pauses(self, cp: Checkpoint, raised: bool) -> bool:
         """The step ends paused: a task raised an interrupt (``raised``), or one is pending."""
@@ -264,9 +269,6 @@ class StepMachine:
         return [(StateUpdated(as_node, values, self.metadata), step, ""), (body, step, "")], b
 
     # -- helpers -----------------------------------------------------------------------
-
-    def _sealed(self, source: Source, step: int, b: Boundary) -> Entry:
-        return (CheckpointBody(source, b.delta, b.next, b.barriers, self.metadata), step, "")
 
     def _checkpoint(
         self, source: Source, delta: Mapping[str, list[Any]], nxt: list[dict[str, Any]],

@@ -35,7 +35,7 @@ from langchain_core.messages import (
     message_chunk_to_message,
 )
 
-from ._ids import uuid4
+from ._ids import makes_ids, uuid4
 
 REMOVE_ALL_MESSAGES = "__remove_all__"
 
@@ -43,6 +43,7 @@ Messages = list[Any] | Any
 Format = Literal["langchain-openai"] | None
 
 
+@makes_ids
 def add_messages(left: Messages = None, right: Messages = None, *, format: Format = None) -> Any:
     """Merge ``right`` into ``left`` by id (see the module rules); returns a new list.
 
@@ -65,6 +66,7 @@ def _checked_format(format: Format) -> Format:
     return format
 
 
+@makes_ids
 def _add_messages(left: Messages, right: Messages, *, format: Format = None) -> list[Any]:
     old = [_with_id(m) for m in _as_messages(left)]
     new = [_with_id(m) for m in _as_messages(right)]

@@ -123,65 +123,57 @@ def boundary(
     to them (``["w"]``) instead of a second copy of the values.
     """
     finished = sorted(finished, key=lambda tw: _path_key(tw[0].path))
-    step = _StepWrites(structure, cp.barriers)
+    first: list[tuple[str, Any]] = []  # a Command input's: applied before the tasks' writes
+    writes: list[tuple[str, Any]] = []
+    pulls: set[str] = set()
+    sends: list[Send] = []
+    barriers = {k: list(v) for k, v in cp.barriers.items()}
     for task, task_writes in finished:
-        step.add(task, task_writes)
-    pulls = step.pulls
-    barriers = step.barriers
+        if task.id == NULL_TASK:  # a Command input: its goto targets ran in this step
+            first += [(channel, value) for channel, value in task_writes if channel != GOTO]
+            continue
+        for channel, value in task_writes:
+            if channel == GOTO:
+                _route(value, pulls, sends)
+            else:
+                writes.append((channel, value))
+        pulls.update(successors(structure, task.name))
+        _join(structure, task.name, barriers)
     for join in structure.joins:
         if join.key in barriers and set(barriers[join.key]) >= set(join.sources):
             del barriers[join.key]
             if join.target != END:
                 pulls.add(join.target)
-    new_values = _reduce_step(structure.state.channels, cp.values, step.first, step.writes)
+    new_values = _reduce_step(structure.state.channels, cp.values, first, writes)
     changes: dict[str, list[Any]] = {}
     for key, value in new_values.items():
         old = cp.values.get(key, _ABSENT)
-        if recorded and _extends(structure, key, old, value, step.writes):
+        if recorded and _extends(structure, key, old, value, writes):
             changes[key] = [WRITES]
             continue
         changes[key] = delta(old, value) or [SET, value]  # the same object: changed in place?
     values = {**cp.values, **new_values}
     nxt: list[dict[str, Any]] = [{"name": n, "path": ["pull", n]} for n in sorted(pulls)]
-    nxt += [{"name": s.node, "path": ["push", i], "arg": s.arg} for i, s in enumerate(step.sends)]
+    nxt += [{"name": s.node, "path": ["push", i], "arg": s.arg} for i, s in enumerate(sends)]
     return Boundary(changes, nxt, barriers, values)
 
 
-class _StepWrites:
-    """A step's writes sorted out, task by task in path order: a Command input's (applied
-    first), the tasks' channel writes, where they send the graph, the join barriers."""
+def _route(targets: list[Any], pulls: set[str], sends: list[Send]) -> None:
+    """A task's routing decisions (its ``GOTO`` write) into the next step's plan."""
+    for target in targets:
+        if isinstance(target, Send):
+            sends.append(target)
+        elif target != END:
+            pulls.add(target)
 
-    __slots__ = ("barriers", "first", "pulls", "sends", "structure", "writes")
 
-    def __init__(self, structure: Structure, barriers: dict[str, list[str]]) -> None:
-        self.structure = structure
-        self.first: list[tuple[str, Any]] = []
-        self.writes: list[tuple[str, Any]] = []
-        self.pulls: set[str] = set()
-        self.sends: list[Send] = []
-        self.barriers = {k: list(v) for k, v in barriers.items()}
-
-    def add(self, task: TaskPlan, task_writes: list[list[Any]]) -> None:
-        if task.id == NULL_TASK:  # a Command input: its goto targets ran in this step
-            self.first += [(channel, value) for channel, value in task_writes if channel != GOTO]
-            return
-        for channel, value in task_writes:
-            if channel == GOTO:
-                self._route(value)
-            else:
-                self.writes.append((channel, value))
-        self.pulls.update(successors(self.structure, task.name))
-        for join in self.structure.joins_from(task.name):
-            seen = self.barriers.setdefault(join.key, [])
-            if task.name not in seen:
-                seen.append(task.name)
-
-    def _route(self, targets: list[Any]) -> None:
-        for target in targets:
-            if isinstance(target, Send):
-                self.sends.append(target)
-            elif target != END:
-                self.pulls.add(target)
+def _join(structure: Structure, name: str, barriers: dict[str, list[str]]) -> None:
+    """Record ``name`` in the join barriers it is a source of."""
+    for join in structure.joins:
+        if name in join.sources:
+            seen = barriers.setdefault(join.key, [])
+            if name not in seen:
+                seen.append(name)
 
 
 def _extends(structure: Structure, key: str, old: Any, new: Any, writes: list[tuple[str, Any]]) -> bool:
