@@ -178,8 +178,16 @@ class Run:
             if isinstance(planned, InputStep):
                 finished = [(t, await input_writes(self.structure, cp, t.arg)) for t in planned.tasks]
                 entry, b = machine.input_boundary(cp, planned, finished)
-            else:
-                if await self._run_step(planned, replaying=resuming and first_step):
+            else:  # (inline, not a coroutine of its own: every await in a node passes here)
+                for body, step, task_id in planned.started:
+                    journal.add(body, step, task_id, self.run_id, self.ns)
+                journal.hold = resuming and first_step and _replays(journal.cp)
+                await journal.barrier()
+                await self._run_tasks(planned.todo, planned.step)
+                journal.hold = False
+                if self.failure is not None:
+                    raise self.failure
+                if self._paused(planned):
                     return RunStatus.INTERRUPTED
                 entry, b = machine.step_boundary(journal.cp, planned)
             first_step = False
@@ -193,17 +201,9 @@ class Run:
                 self.emit("updates", {"__interrupt__": ()})
                 return RunStatus.INTERRUPTED
 
-    async def _run_step(self, planned: RunTasks, *, replaying: bool) -> bool:
-        """Start and run the step's tasks; True when the step ends paused."""
+    def _paused(self, planned: RunTasks) -> bool:
+        """True when the step whose tasks ran ends paused (and what a stream shows then)."""
         journal = self.journal
-        for entry in planned.started:
-            self.seal(entry)
-        journal.hold = replaying and _replays(journal.cp)
-        await journal.barrier()
-        await self._run_tasks(planned.todo, planned.step)
-        journal.hold = False
-        if self.failure is not None:
-            raise self.failure
         if not (self.machine.pauses(journal.cp, bool(self.new_interrupts)) or self.paused):
             return False
         if self.new_interrupts:
@@ -220,7 +220,7 @@ class Run:
         return True
 
     def seal_checkpoint(self, entry: Entry) -> None:
-        self.seal(entry)
+        self.journal.add(*entry, self.run_id, self.ns)
         if self.debug:
             self._debug_checkpoint()
 
@@ -254,7 +254,7 @@ class Run:
             return
         self.running -= 1
         try:
-            self.seal(self.machine.wrote(task, step, writes))
+            journal.add(*self.machine.wrote(task, step, writes), self.run_id, self.ns)
         except EncodeError as e:
             if self.failure is None:
                 self.failure = encode_writes_error(writes, task.name) or e
