@@ -139,10 +139,10 @@ class NodeStarted:
     path: Sequence[Any] = ()
 
     def to_map(self) -> dict[str, Any]:
-        path = list(self.path)
-        if not path or path == ["pull", self.name]:
+        path = self.path
+        if not path or (len(path) == 2 and path[0] == "pull" and path[1] == self.name):
             return {"name": self.name}
-        return {"name": self.name, "path": path}
+        return {"name": self.name, "path": list(path)}
 
     @classmethod
     def from_map(cls, m: Mapping[str, Any]) -> NodeStarted:

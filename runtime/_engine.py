@@ -38,7 +38,7 @@ from lograph.eventlog.bodies import GOTO, CheckpointBody, RunStatus, TaskResult
 from ._context import GraphInterrupt, ParentCommand, TaskContext, enter, leave
 from ._errors import EmptyInputError, NonDeterminismError
 from ._journal import Journal, SubJournal, encode_writes_error
-from ._machine import Entry, InputStep, RunTasks, Seal, StepMachine, Stop
+from ._machine import Entry, InputStep, RunTasks, Seal, StepMachine
 from ._step import TaskPlan, live_values, step_values
 from ._structure import Structure
 from ._types import START, Command, Interrupt, retry_for
@@ -167,18 +167,8 @@ class Run:
         while True:
             cp = journal.cp
             planned = machine.plan_step(cp, breakpoints=not (first and resuming))
-            if isinstance(planned, Stop):
-                if planned.breakpoint:
-                    self.emit("updates", {"__interrupt__": ()})  # no Interrupt to answer
-                return planned.status
-            if isinstance(planned, Seal):
-                self.seal_checkpoint(planned.entry)
-                continue
-            first = False
-            if isinstance(planned, InputStep):
-                finished = [(t, await input_writes(self.structure, cp, t.arg)) for t in planned.tasks]
-                entry, b = machine.input_boundary(cp, planned, finished)
-            else:  # (inline, not a coroutine of its own: every await in a node passes here)
+            if isinstance(planned, RunTasks):  # (the common case first)
+                first = False
                 for body, step, task_id in planned.started:
                     journal.add(body, step, task_id, self.run_id, self.ns)
                 journal.hold = resuming and first_step and _replays(journal.cp)
@@ -190,6 +180,17 @@ class Run:
                 if self._paused(planned):
                     return RunStatus.INTERRUPTED
                 entry, b = machine.step_boundary(journal.cp, planned)
+            elif isinstance(planned, InputStep):
+                first = False
+                finished = [(t, await input_writes(self.structure, cp, t.arg)) for t in planned.tasks]
+                entry, b = machine.input_boundary(cp, planned, finished)
+            elif isinstance(planned, Seal):
+                self.seal_checkpoint(planned.entry)
+                continue
+            else:
+                if planned.breakpoint:
+                    self.emit("updates", {"__interrupt__": ()})  # no Interrupt to answer
+                return planned.status
             first_step = False
             self.seal_checkpoint(entry)
             if state.shows(b.delta):
