@@ -38,6 +38,7 @@ from lograph.eventlog.bodies import (
     COPY,
     GOTO,
     INPUT,
+    NULL_TASK,
     Body,
     CheckpointBody,
     NodeFailed,
@@ -177,7 +178,8 @@ class _Scope:
 
     async def check(self, full: Checkpoint, e: Event, body: Body, parent: Event | None) -> None:
         if isinstance(body, NodeStarted | NodeWrites | NodeFailed):
-            self._known(e, body.name, "ran")
+            if e.task_id != NULL_TASK:  # (a Command input's writes: no node wrote them)
+                self._known(e, body.name, "ran")
             if isinstance(body, NodeWrites):
                 self.writes_at[e.task_id] = e.seq
         elif isinstance(body, CheckpointBody):

@@ -289,3 +289,22 @@ def test_add_messages_gives_ids_on_copies_and_random_ones_outside_a_boundary() -
     merged = add_messages([], [message])
     assert message.id is None and merged[0].id is not None  # the given message is unchanged
     assert add_messages([], [message])[0].id != merged[0].id  # no boundary: random
+
+
+@pytest.mark.anyio
+async def test_a_command_input_verifies_against_its_graph(anyio_backend: str) -> None:
+    """Its writes are under the null task, named ``__input__``: not a node the graph lacks."""
+    from lograph.adapters.memory import MemorySaver
+    from lograph.runtime import verify_thread
+
+    saver = MemorySaver()
+    b = StateGraph(State)
+    for name in ("a", "b"):
+        b.add_node(name, _node)
+    b.add_edge(START, "a")
+    graph = b.compile(checkpointer=saver, interrupt_before=["a"])
+    config = {"configurable": {"thread_id": "t"}}
+    await graph.ainvoke({"log": ["in"]}, config)
+    await graph.ainvoke(Command(update={"last": "x"}, goto="b"), config)
+    verdict = await verify_thread(saver, "t", graph=graph)
+    assert verdict.ok and verdict.replayed, verdict.problem
