@@ -264,7 +264,8 @@ class _Scope:
         if name not in self.structure.branches:
             return []
         try:
-            # on copies: a reducer may change what it is given (add_messages sets ids)
+            # on copies: a reducer of the user's may change what it is given, and the recorded
+            # writes must stay as the log has them (add_messages itself works on copies)
             return await route(self.structure, base.values, name, copy.deepcopy(writes))
         except Exception as err:  # noqa: BLE001 - the code fails where the log went on
             raise _Diverged(at or e.seq, e.step, f"the conditional edge of {name!r}", "it routed",
