@@ -17,6 +17,7 @@ snapshot near it, and all of a thread's snapshots cost about one copy of its sta
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +33,8 @@ from ._sync import LoopKey, loop_key
 
 if TYPE_CHECKING:
     from ._checkpointer import Checkpointer
+
+_log = logging.getLogger("lograph")
 
 MAX_CHAIN = 16  # delta snapshots between two full ones
 
@@ -211,7 +214,15 @@ class ThreadActor:
             return
         if base is not None and base.depth + 1 >= MAX_CHAIN:
             base = None  # start a new chain with a full snapshot
-        data = dump_snapshot(cp, (base.seq, base.values) if base else None)
-        with anyio.CancelScope(shield=True):
-            await self.saver.log.put_snapshot(self.thread, cp.head, data)
+        # A snapshot is a cache: the run it follows is already committed, so its failure
+        # (a full disk, a lost connection) must never fail the call, whose caller would
+        # retry a run that happened. It is logged, and the next turn that writes tries again.
+        try:
+            data = dump_snapshot(cp, (base.seq, base.values) if base else None)
+            with anyio.CancelScope(shield=True):
+                await self.saver.log.put_snapshot(self.thread, cp.head, data)
+        except Exception:  # noqa: BLE001 - logged; the run's outcome stands
+            _log.warning("thread %r: the snapshot at event %d was not stored (the log is "
+                         "intact; a later run tries again)", self.thread, cp.head, exc_info=True)
+            return
         self.base = Base(cp.head, dict(cp.values), base.depth + 1 if base else 0, cp.length)
