@@ -72,7 +72,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         destinations: Any = None,
         cache_policy: Any = None,
     ) -> Self:
-        refuse_unimplemented("add_node", defer=defer, metadata=metadata, destinations=destinations,
+        refuse_unimplemented("add_node", metadata=metadata, destinations=destinations,
                              cache_policy=cache_policy)
         if action is None:
             if isinstance(node, str):
@@ -88,7 +88,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         fn = action if sub is None else sub.ainvoke
         self.nodes[node] = NodeSpec(
             node, fn, sub is not None or _is_async(fn), retry_policies(retry or retry_policy, f"node {node!r}"), sub,
-            input_schema or input,
+            input_schema or input, bool(defer),
         )
         return self
 
@@ -155,7 +155,8 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             if b not in edges.setdefault(a, []):
                 edges[a].append(b)
         joins = [Join(f"join:{'+'.join(s)}:{t}", s, t) for s, t in self._joins]
-        return Structure(self._state, dict(self.nodes), edges, joins, dict(self._branches))
+        deferred = frozenset(n for n, spec in self.nodes.items() if spec.defer)
+        return Structure(self._state, dict(self.nodes), edges, joins, dict(self._branches), deferred)
 
     def _check_edges(self, known: set[str]) -> None:
         for a, b in self._edges:

@@ -16,7 +16,6 @@ _FEATURES = {
                      "no context_schema either)",
     "context_schema": "runtime context (context_schema= and invoke(context=...))",
     "context": "runtime context (context_schema= and invoke(context=...))",
-    "defer": "deferred nodes (add_node(defer=True))",
     "metadata": "node metadata (add_node(metadata=...))",
     "destinations": "declared node destinations (add_node(destinations=...), used to draw the graph)",
     "cache_policy": "node and task caching (cache_policy=...)",

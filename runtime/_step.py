@@ -144,6 +144,8 @@ def boundary(
             del barriers[join.key]
             if join.target != END:
                 pulls.add(join.target)
+    if structure.deferred:
+        _defer(structure.deferred, pulls, barriers, real=any(t.id != NULL_TASK for t, _ in finished))
     new_values = _reduce_step(structure.state.channels, cp.values, first, writes)
     changes: dict[str, list[Any]] = {}
     for key, value in new_values.items():
@@ -165,6 +167,26 @@ def _route(targets: list[Any], pulls: set[str], sends: list[Send]) -> None:
             sends.append(target)
         elif target != END:
             pulls.add(target)
+
+
+DEFERRED = "__defer__"
+"""The barrier key under which the deferred nodes that were triggered wait (sorted names)."""
+
+
+def _defer(deferred: frozenset[str], pulls: set[str], barriers: dict[str, list[str]], *, real: bool) -> None:
+    """Hold back the deferred nodes ``pulls`` names until no other node is planned.
+
+    As LangGraph's ``LastValueAfterFinish`` channels: a triggered deferred node waits
+    (durably, in the checkpoint's barriers) while other nodes are still triggered; once
+    a step of tasks (``real``) plans no other node, the waiting ones run in the next
+    step (beside any ``Send`` packets, which do not keep them waiting)."""
+    waiting = set(barriers.pop(DEFERRED, ()))
+    waiting |= pulls & deferred
+    pulls -= deferred
+    if waiting and real and not pulls:
+        pulls |= waiting
+    elif waiting:
+        barriers[DEFERRED] = sorted(waiting)
 
 
 def _join(structure: Structure, name: str, barriers: dict[str, list[str]]) -> None:

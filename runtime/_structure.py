@@ -24,6 +24,7 @@ class NodeSpec:
     retry: tuple[RetryPolicy, ...] = ()
     subgraph: Any = None  # a CompiledGraph used as a node
     input_schema: Any = None
+    defer: bool = False  # runs when nothing else is left to run (add_node(defer=True))
 
 
 @dataclass(slots=True)
@@ -49,6 +50,7 @@ class Structure:
     edges: dict[str, list[str]] = field(default_factory=dict)
     joins: list[Join] = field(default_factory=list)
     branches: dict[str, list[Branch]] = field(default_factory=dict)
+    deferred: frozenset[str] = frozenset()  # the nodes added with defer=True
 
     def joins_from(self, node: str) -> list[Join]:
         return [j for j in self.joins if node in j.sources]

@@ -39,7 +39,6 @@ def cfg(thread: str) -> dict[str, Any]:
 @pytest.mark.parametrize(("make", "feature"), [
     (lambda: StateGraph(State, context_schema=dict), "runtime context"),
     (lambda: StateGraph(State, dict), "config_schema"),
-    (lambda: builder().add_node("late", step, defer=True), "deferred nodes"),
     (lambda: builder().add_node("cached", step, cache_policy=object()), "caching"),
     (lambda: builder().add_node("meta", step, metadata={"k": 1}), "node metadata"),
     (lambda: builder().add_node("dest", step, destinations=("step",)), "destinations"),
