@@ -4,6 +4,8 @@ Ladder:
 - transient (the server restarted, a connection dropped, a serialization failure or a
   deadlock): retried by the caller within its budget, then StoreUnavailableError;
 - unique violation on an event's key: ConflictError for that append only;
+- a value the server refuses (too long for an index, a character it cannot keep):
+  RowRefusedError for that append only;
 - the schema or its tables are missing: SchemaVersionError saying to call setup();
 - malformed connection settings (a bad DSN): ValueError;
 - anything else from the server or the driver: StoreUnavailableError naming the
@@ -14,9 +16,14 @@ from __future__ import annotations
 
 import asyncpg
 
-from lograph.eventlog import ConflictError, SchemaVersionError, StoreUnavailableError
+from lograph.eventlog import (
+    ConflictError,
+    RowRefusedError,
+    SchemaVersionError,
+    StoreUnavailableError,
+)
 
-__all__ = ["is_conflict", "is_transient", "translate"]
+__all__ = ["is_conflict", "is_refusal", "is_transient", "translate"]
 
 # serialization failure, deadlock, admin/crash shutdown, cannot connect now (starting up)
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "57P01", "57P02", "57P03"})
@@ -45,6 +52,23 @@ def is_transient(e: BaseException) -> bool:
 def is_conflict(e: BaseException) -> bool:
     """True when an append's insert failed because its thread moved on (or back)."""
     return isinstance(e, asyncpg.PostgresError) and getattr(e, "sqlstate", None) in _CONFLICT_SQLSTATES
+
+
+def is_refusal(e: BaseException) -> bool:
+    """True when the server refused a row's value (a data exception: SQLSTATE class 22,
+    such as a character the encoding lacks; or a limit: class 54, such as an index entry
+    too large): that append alone fails."""
+    sqlstate = getattr(e, "sqlstate", None) or ""
+    return isinstance(e, asyncpg.PostgresError) and sqlstate[:2] in ("22", "54")
+
+
+def refused(e: BaseException, thread: str) -> RowRefusedError:
+    err = RowRefusedError(
+        f"thread {thread!r}: PostgreSQL refused a row of this append (SQLSTATE "
+        f"{getattr(e, 'sqlstate', '?')}: {e}); nothing of it was written: make the value "
+        "smaller or storable")
+    err.__cause__ = e
+    return err
 
 
 def conflict(e: BaseException, thread: str, expect_head: int, actual: int | None) -> ConflictError:

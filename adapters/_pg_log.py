@@ -6,9 +6,10 @@ Rules of the append (the hard part):
   autocommit, so one round trip and one implicit transaction. It either stores every
   item or nothing.
 - If that statement hits a conflict (a unique violation: a thread moved on; or the
-  gap check: a base event is missing), the batch is redone in one transaction with
-  each item in its own savepoint: a conflicting item gets ConflictError and writes
-  nothing, the others commit together.
+  gap check: a base event is missing) or the server refuses a row's value, the batch
+  is redone in one transaction with each item in its own savepoint: a conflicting item
+  gets ConflictError (a refused one RowRefusedError) and writes nothing, the others
+  commit together.
 - Transient failures (connection lost, server restarting, serialization failure,
   deadlock) are retried with backoff for ``retry_for`` seconds. A failure may hit
   after the server committed (connection lost during COMMIT), so before every retry
@@ -47,7 +48,7 @@ from lograph.eventlog import (
 from lograph.eventlog.lowlevel import RowMapper
 
 from ._bridge import Bridge
-from ._pg_errors import conflict, is_conflict, is_transient, translate
+from ._pg_errors import conflict, is_conflict, is_refusal, is_transient, refused, translate
 from ._pg_sql import SCHEMA_VERSION, Statements, lock_key
 
 __all__ = ["PostgresLog"]
@@ -372,7 +373,7 @@ class PostgresLog:
         try:
             await conn.execute(self._sql.insert, *_columns(batch, pending))
         except asyncpg.PostgresError as e:
-            if not is_conflict(e):
+            if not (is_conflict(e) or is_refusal(e)):
                 raise
         else:
             pending.clear()
@@ -385,6 +386,9 @@ class PostgresLog:
                     async with conn.transaction():  # a savepoint: this item alone
                         await conn.execute(self._sql.insert, *_columns(batch, [i]))
                 except asyncpg.PostgresError as e:
+                    if is_refusal(e):
+                        conflicts[i] = refused(e, item.thread)
+                        continue
                     if not is_conflict(e):
                         raise
                     actual = await conn.fetchval(self._sql.head, item.thread)

@@ -27,6 +27,7 @@ from lograph.eventlog import (
     Append,
     ConflictError,
     Event,
+    RowRefusedError,
     SchemaVersionError,
     StoreUnavailableError,
     ThreadInfo,
@@ -149,8 +150,18 @@ def store_error(e: sqlite3.Error, path: str, busy_timeout: float) -> StoreUnavai
     return StoreUnavailableError(f"{where} failed: {e} ({type(e).__name__})")
 
 
-def _item_error(e: sqlite3.IntegrityError, item: Append, head: int) -> BaseException:
-    """A constraint failure of one append: the primary key means another writer won."""
+#: what a row itself can make the insert raise (the key, a column's type, a value longer
+#: than SQLite's length limit, a number or a string the driver cannot bind)
+_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, OverflowError, UnicodeEncodeError)
+
+
+def _item_error(e: Exception, item: Append, head: int) -> BaseException:
+    """A refusal of one append's rows: the primary key means another writer won."""
+    if not isinstance(e, sqlite3.IntegrityError):
+        return RowRefusedError(
+            f"thread {item.thread!r}: SQLite refused a row of this append ({type(e).__name__}: "
+            f"{e}); nothing of it was written: make the value smaller or storable"
+        )
     if getattr(e, "sqlite_errorcode", None) == _CONSTRAINT_PRIMARYKEY:
         return ConflictError(item.thread, item.expect_head, head)
     return ValueError(
@@ -381,7 +392,7 @@ def _append_all(conn: sqlite3.Connection, batch: Sequence[Append]) -> list[BaseE
         results.append(None)
     try:
         conn.executemany(_INSERT, rows)
-    except sqlite3.IntegrityError as e:
+    except _ROW_ERRORS as e:
         raise _Refused from e
     return results
 
@@ -400,7 +411,7 @@ def _append_one_by_one(
         conn.execute("SAVEPOINT item")
         try:
             conn.executemany(_INSERT, _rows(item))
-        except sqlite3.IntegrityError as e:
+        except _ROW_ERRORS as e:
             conn.execute("ROLLBACK TO item")
             conn.execute("RELEASE item")
             heads[item.thread] = head_event(conn, item.thread)

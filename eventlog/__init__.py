@@ -13,6 +13,7 @@ from ._errors import (
     DecodeError,
     EncodeError,
     LogError,
+    RowRefusedError,
     SchemaVersionError,
     StoreUnavailableError,
 )
@@ -39,6 +40,8 @@ from ._port import (
     ancestry,
     capabilities,
     check_append,
+    check_ns,
+    check_thread_id,
 )
 
 __all__ = [
@@ -59,6 +62,7 @@ __all__ = [
     "Kind",
     "LogError",
     "MemoryLog",
+    "RowRefusedError",
     "SchemaVersionError",
     "StoreUnavailableError",
     "ThreadInfo",
@@ -67,6 +71,8 @@ __all__ = [
     "capabilities",
     "chain_hash",
     "check_append",
+    "check_ns",
+    "check_thread_id",
     "checkpoint_id",
     "decode",
     "delta",

@@ -39,6 +39,12 @@ class CorruptLogError(LogError):
         super().__init__(f"thread {thread!r}, event {seq}: {reason}")
 
 
+class RowRefusedError(LogError, ValueError):
+    """The store refused a row of one append (a value longer than it can keep, a character
+    it cannot store). Nothing of that append was written; the other items of its group
+    commit were. Fix the value: retrying the same append fails the same way."""
+
+
 class SchemaVersionError(LogError):
     """The store was written by a newer lograph; it is refused rather than misread."""
 

@@ -131,10 +131,14 @@ def checkpoint_id(seq: int, digest: bytes) -> str:
 
 def parse_checkpoint_id(value: str) -> tuple[int, str]:
     """Return ``(seq, hash prefix hex)`` of a checkpoint id, or raise ValueError."""
-    h = value.replace("-", "")
+    h = value.replace("-", "") if isinstance(value, str) else ""
     if len(h) != 32:
         raise ValueError(f"{value!r} is not a lograph checkpoint id")
     try:
-        return int(h[:16], 16), h[16:]
+        bytes.fromhex(h)  # hex digits only (int() would take "0x" or "_")
+        seq, prefix = int(h[:16], 16), h[16:]
     except ValueError:
         raise ValueError(f"{value!r} is not a lograph checkpoint id") from None
+    if seq >= 2**63:  # seqs are signed 64-bit in every store
+        raise ValueError(f"{value!r} is not a lograph checkpoint id (its seq is out of range)")
+    return seq, prefix

@@ -205,10 +205,54 @@ def _takes(fn: object, keyword: str) -> bool:
     return found is not None and found.kind in (found.KEYWORD_ONLY, found.POSITIONAL_OR_KEYWORD)
 
 
+#: the longest thread id, in UTF-8 bytes: every store keys rows by it (PostgreSQL's
+#: btree keeps index entries of at most about 2.7 KB)
+MAX_THREAD_BYTES = 1024
+#: the longest checkpoint namespace (a path of subgraph names), in UTF-8 bytes
+MAX_NS_BYTES = 4096
+#: seqs are signed 64-bit integers in every store
+MAX_SEQ = 2**63 - 1
+
+
+def check_text(value: object, what: str, limit: int) -> None:
+    """Refuse (ValueError) a key a store could not keep exactly: not a string, a NUL
+    character (PostgreSQL's text cannot hold one), a lone surrogate (not UTF-8), or more
+    than ``limit`` bytes. Every store applies the same rule, so a thread that one store
+    accepts can move to any other."""
+    if not isinstance(value, str):
+        raise ValueError(f"the {what} must be a string, got {type(value).__name__}: {value!r}")
+    if "\x00" in value:
+        raise ValueError(f"the {what} {value[:80]!r} holds a NUL character, which no store "
+                         "keeps: choose one without it")
+    try:
+        size = len(value.encode())
+    except UnicodeEncodeError as e:
+        raise ValueError(f"the {what} {value[:80]!r} is not valid Unicode text ({e.reason} "
+                         f"at position {e.start}): choose one that encodes as UTF-8") from None
+    if size > limit:
+        raise ValueError(f"the {what} is {size} bytes long (in UTF-8), more than the {limit} "
+                         f"a store keeps: {value[:40]!r}...; choose a shorter one")
+
+
+def check_thread_id(thread: object) -> None:
+    """Refuse a thread id no store could key rows by (see :func:`check_text`)."""
+    check_text(thread, "thread id", MAX_THREAD_BYTES)
+
+
+def check_ns(ns: object) -> None:
+    """Refuse a checkpoint namespace no store could keep (see :func:`check_text`)."""
+    check_text(ns, "checkpoint_ns", MAX_NS_BYTES)
+
+
 def check_append(thread: str, events: Sequence[Event], expect_head: int) -> None:
-    """Validate an append's shape before any I/O: dense seqs right after ``expect_head``."""
+    """Validate an append before any I/O: a thread id and keys every store can keep
+    (:func:`check_text`), dense seqs right after ``expect_head``, within 64 bits."""
     if not events:
         raise ValueError("append needs at least one event")
+    check_thread_id(thread)
+    if events[-1].seq > MAX_SEQ:
+        raise ValueError(f"thread {thread!r}: seq {events[-1].seq} is more than a store keeps")
+    checked = ("", "", "")
     for offset, event in enumerate(events, start=1):
         if event.seq != expect_head + offset:
             raise ValueError(
@@ -217,6 +261,12 @@ def check_append(thread: str, events: Sequence[Event], expect_head: int) -> None
             )
         if not 0 <= event.parent < event.seq:
             raise ValueError(f"thread {thread!r}: event {event.seq} has parent {event.parent}")
+        keys = (event.ns, event.run_id, event.task_id)
+        if keys != checked:  # most events of an append share them: check each once
+            check_ns(event.ns)
+            check_text(event.run_id, "run id", MAX_NS_BYTES)
+            check_text(event.task_id, "task id", MAX_NS_BYTES)
+            checked = keys
 
 
 def ancestry(events: Iterable[Event], tip: int, base: int = 0) -> list[Event] | None:

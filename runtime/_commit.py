@@ -25,9 +25,22 @@ from typing import cast
 
 import anyio
 
-from lograph.eventlog import Append, Capability, Event, EventLog, InlineAppender, capabilities
+from lograph.eventlog import (
+    Append,
+    Capability,
+    Event,
+    EventLog,
+    InlineAppender,
+    SchemaVersionError,
+    StoreUnavailableError,
+    capabilities,
+    check_append,
+)
 
 from ._sync import LoopKey, loop_key
+
+#: errors of the store itself, not of one item: every item of the batch shares them
+_WHOLE_STORE = (StoreUnavailableError, SchemaVersionError)
 
 
 class _Request:
@@ -94,6 +107,9 @@ class Committer:
         Shielded: once queued, the append completes even if the caller is cancelled, so
         a cancelled run never leaves the writer with half a batch.
         """
+        # An append no store could keep is refused here, before it joins a batch: its
+        # error is its caller's alone (and nothing of it is written).
+        check_append(thread, events, expect_head)
         request = _Request(Append(thread, tuple(events), expect_head, parent_hash))
         lane = self._lane()
         lane.queue.append(request)
@@ -112,7 +128,16 @@ class Committer:
                 results = await self._inline.append_batch(appends, inline=True)
             else:
                 results = await self.log.append_batch(appends)
-        except BaseException as e:  # noqa: BLE001 - the transaction failed: every item learns why
+        except Exception as e:  # noqa: BLE001 - every item learns why, or is tried alone
+            if len(batch) > 1 and not isinstance(e, _WHOLE_STORE):
+                # One item's row failed the transaction (a store limit, a driver's
+                # refusal): commit each item alone, so only its own caller fails.
+                await self._one_by_one(batch)
+                return
+            for r in batch:
+                r.done, r.error = True, e
+            return
+        except BaseException as e:  # noqa: BLE001 - cancelled or crashed: every item learns why
             for r in batch:
                 r.done, r.error = True, e
             return
@@ -120,3 +145,19 @@ class Committer:
         self.appends += len(batch)
         for r, err in zip(batch, results, strict=True):
             r.done, r.error = True, err
+
+    async def _one_by_one(self, batch: list[_Request]) -> None:
+        for r in batch:
+            try:
+                (r.error,) = await self.log.append_batch([r.append])
+            except Exception as e:  # noqa: BLE001 - this item's error, for its caller
+                r.error = e
+            except BaseException as e:  # noqa: BLE001 - cancelled or crashed: the rest learn why
+                for rest in batch:
+                    if not rest.done:
+                        rest.done, rest.error = True, e
+                return
+            else:
+                self.transactions += 1
+                self.appends += 1
+            r.done = True

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from lograph.eventlog import Checkpoint, MemoryLog, encode
+from lograph.eventlog import Checkpoint, MemoryLog, check_ns, check_thread_id, encode
 
 from ._channels import reduce_writes
 from ._checkpointer import Checkpointer
@@ -48,7 +48,10 @@ def target(graph: CompiledGraph, config: Mapping[str, Any] | None, *, need_saver
             "a graph with a checkpointer needs config={'configurable': {'thread_id': ...}} "
             "(also accepted: checkpoint_ns, checkpoint_id)"
         )
-    return graph.checkpointer, str(configurable["thread_id"]), configurable.get("checkpoint_ns") or ""
+    thread, ns = str(configurable["thread_id"]), configurable.get("checkpoint_ns") or ""
+    check_thread_id(thread)
+    check_ns(ns)
+    return graph.checkpointer, thread, ns
 
 
 def metadata_of(config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -74,6 +77,11 @@ async def run_graph(
         raise ValueError(f"durability must be one of {DURABILITIES}, got {durability!r}")
     ephemeral = graph.checkpointer is None
     saver, thread, ns = target(graph, config, need_saver=False)
+    if ns:  # events under a namespace belong to a subgraph: the top graph would never see them
+        raise ValueError(
+            f"checkpoint_ns={ns!r} names a subgraph's namespace; a graph runs on its thread "
+            "at checkpoint_ns '' (leave it out). A subgraph runs inside its caller's node: "
+            "answer its interrupt with Command(resume=...) on the caller's thread")
     if ephemeral:
         durability = "exit"
     configurable = (config or {}).get("configurable") or {}

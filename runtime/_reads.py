@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from lograph.eventlog import Checkpoint
+from lograph.eventlog import Checkpoint, check_ns, check_thread_id
 
 from ._errors import GraphError
 from ._history import head_state, history, locate, record_at
@@ -64,7 +64,10 @@ def _target(config: Mapping[str, Any] | None) -> tuple[str, str, str | None]:
     thread = configurable.get("thread_id")
     if thread in (None, ""):
         raise ValueError("the config needs {'configurable': {'thread_id': ...}}")
-    return str(thread), configurable.get("checkpoint_ns") or "", configurable.get("checkpoint_id")
+    thread, ns = str(thread), configurable.get("checkpoint_ns") or ""
+    check_thread_id(thread)
+    check_ns(ns)
+    return thread, ns, configurable.get("checkpoint_id")
 
 
 def _config(thread: str, ns: str, checkpoint_id: str | None) -> dict[str, Any]:

@@ -7,15 +7,28 @@ SQLite file and a real PostgreSQL server, on asyncio and trio.
 from __future__ import annotations
 
 import operator
+import os
+import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
+import anyio
 import pytest
 
-from lograph.eventlog import EventLog, Kind, StoreUnavailableError
+from lograph.eventlog import (
+    GENESIS,
+    Append,
+    Event,
+    EventLog,
+    Kind,
+    RowRefusedError,
+    StoreUnavailableError,
+    make_event,
+)
 from lograph.eventlog.testing import FaultyLog
 from lograph.runtime import END, START, Checkpointer, StateGraph
-from tests._stores import open_saver
+from tests._stores import open_log, open_saver
 from tests.faults import bodies, finished
 
 pytestmark = pytest.mark.anyio
@@ -82,3 +95,172 @@ async def test_a_failed_snapshot_after_the_commit_does_not_fail_the_call(
         assert await saver.log.snapshots("t")
         fresh = two_nodes().compile(checkpointer=Checkpointer(saver.log))
         assert (await fresh.aget_state(cfg("t"))).values == out
+
+
+# --- 2. one caller's bad row must not fail other threads' runs -------------------------------
+
+
+async def everything(log: Any) -> dict[str, list[Event]]:
+    return {info.thread: await log.read(info.thread) for info in await log.threads()}
+
+
+BAD_KEYS = [
+    ("a thread id longer than a store keys", {"thread_id": "t" + "\u00e9" * 1500}, "thread id"),
+    ("a NUL in the thread id", {"thread_id": "a\x00b"}, "NUL"),
+    ("a lone surrogate in the thread id", {"thread_id": "a\udc00b"}, "Unicode"),
+    ("a NUL in checkpoint_ns", {"thread_id": "ok", "checkpoint_ns": "x\x00"}, "NUL"),
+    ("a lone surrogate in checkpoint_ns", {"thread_id": "ok", "checkpoint_ns": "\ud800"}, "Unicode"),
+]
+
+
+@pytest.mark.parametrize(("row", "configurable", "says"), BAD_KEYS, ids=[r[0] for r in BAD_KEYS])
+async def test_a_key_no_store_keeps_is_refused_before_anything_is_queued(
+    anyio_backend: str, store_kind: str, tmp_path: Path, row: str, configurable: dict[str, Any],
+    says: str,
+) -> None:
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = two_nodes().compile(checkpointer=saver)
+        outcomes: dict[str, Any] = {}
+
+        async def healthy(i: int) -> None:
+            outcomes[f"h{i}"] = await graph.ainvoke({"log": [i]}, cfg(f"h{i}"), durability="sync")
+
+        async def bad() -> None:
+            try:
+                await graph.ainvoke({"log": ["x"]}, {"configurable": configurable}, durability="sync")
+            except Exception as e:  # noqa: BLE001 - checked below
+                outcomes["bad"] = e
+
+        async with anyio.create_task_group() as tg:
+            for i in range(12):
+                tg.start_soon(healthy, i)
+            tg.start_soon(bad)
+        error = outcomes.pop("bad", None)
+        assert isinstance(error, ValueError), f"{row}: {error!r}"
+        assert says in str(error), str(error)
+        assert outcomes == {f"h{i}": {"log": [i, "a", "b"]} for i in range(12)}
+        assert sorted(await everything(saver.log)) == sorted(outcomes)  # nothing of the bad call
+        # the readers refuse it as clearly
+        for read in (lambda: graph.aget_state({"configurable": configurable}),
+                     lambda: saver.aget_tuple({"configurable": configurable})):
+            with pytest.raises(ValueError, match=says):
+                await read()
+
+
+class RefusingLog(FaultyLog):
+    """A store whose transaction fails (as a driver's refusal does) when it holds an item
+    of thread "bad": what a store limit no check foresaw does to a group commit."""
+
+    async def append_batch(self, batch: Sequence[Append]) -> list[BaseException | None]:
+        if any(item.thread == "bad" for item in batch):
+            raise RuntimeError("the driver refused a row of thread 'bad'")
+        return await self.inner.append_batch(batch)
+
+
+async def test_a_batch_that_fails_on_one_item_commits_the_others(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = two_nodes().compile(checkpointer=Checkpointer(RefusingLog(saver.log)))
+        outcomes: dict[str, Any] = {}
+
+        async def run(thread: str) -> None:
+            try:
+                outcomes[thread] = await graph.ainvoke({"log": [thread]}, cfg(thread), durability="sync")
+            except Exception as e:  # noqa: BLE001 - checked below
+                outcomes[thread] = e
+
+        for _ in range(3):  # enough rounds for the bad item to share batches
+            outcomes.clear()
+            async with anyio.create_task_group() as tg:
+                for i in range(16):
+                    tg.start_soon(run, f"h{i}")
+                tg.start_soon(run, "bad")
+            assert isinstance(outcomes.pop("bad"), RuntimeError)
+            assert all(isinstance(v, dict) for v in outcomes.values()), outcomes
+        assert "bad" not in await everything(saver.log)
+
+
+async def test_sqlite_refuses_a_row_over_its_length_limit_for_that_caller_alone(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    async with open_saver("sqlite", tmp_path) as saver:
+        saver.log._conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 20_000)
+        graph = two_nodes().compile(checkpointer=saver)
+        outcomes: dict[str, Any] = {}
+
+        async def run(thread: str, value: Any) -> None:
+            try:
+                outcomes[thread] = await graph.ainvoke({"log": [value]}, cfg(thread), durability="sync")
+            except Exception as e:  # noqa: BLE001 - checked below
+                outcomes[thread] = e
+
+        async with anyio.create_task_group() as tg:
+            for i in range(16):
+                tg.start_soon(run, f"h{i}", i)
+            tg.start_soon(run, "big", os.urandom(40_000))
+        error = outcomes.pop("big")
+        assert isinstance(error, RowRefusedError), repr(error)
+        assert "'big'" in str(error) and "nothing of it was written" in str(error)
+        assert outcomes == {f"h{i}": {"log": [i, "a", "b"]} for i in range(16)}
+        assert "big" not in await everything(saver.log)
+
+
+# --- 5. checkpoint_ns given to a top-level graph ---------------------------------------------
+
+
+@pytest.mark.parametrize("call", ["ainvoke", "astream"])
+async def test_checkpoint_ns_on_a_top_level_run_is_refused_before_writing(
+    anyio_backend: str, store_kind: str, tmp_path: Path, call: str
+) -> None:
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = two_nodes().compile(checkpointer=saver)
+        await graph.ainvoke({"log": ["in"]}, cfg("t"), durability="sync")
+        before = await everything(saver.log)
+        config = cfg("t", checkpoint_ns="x")
+        with pytest.raises(ValueError, match="checkpoint_ns='x'"):
+            if call == "ainvoke":
+                await graph.ainvoke({"log": ["lost?"]}, config)
+            else:
+                [c async for c in graph.astream({"log": ["lost?"]}, config)]
+        assert await everything(saver.log) == before
+        assert (await graph.aget_state(cfg("t"))).values == {"log": ["in", "a", "b"]}
+
+
+# --- 18. unclear errors become clear ones, with nothing written -----------------------------
+
+
+async def test_a_checkpoint_id_past_64_bits_is_not_a_checkpoint_id(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = two_nodes().compile(checkpointer=saver)
+        await graph.ainvoke({"log": ["in"]}, cfg("t"), durability="sync")
+        before = await everything(saver.log)
+        huge = "ffffffff-ffff-ffff-0000-000000000000"
+        for call in (lambda: graph.aget_state(cfg("t", checkpoint_id=huge)),
+                     lambda: graph.ainvoke(None, cfg("t", checkpoint_id=huge))):
+            with pytest.raises(ValueError, match="is not a lograph checkpoint id"):
+                await call()
+        assert await saver.aget_tuple(cfg("t", checkpoint_id=huge)) is None  # as LangGraph's
+        assert await everything(saver.log) == before
+
+
+async def test_postgres_refuses_a_row_for_that_item_alone(
+    anyio_backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the checks (turned off here), the server's own refusal of one item's row (an
+    index entry over the btree's limit) fails that item alone."""
+    from lograph.adapters import _pg_log
+
+    monkeypatch.setattr(_pg_log, "check_append", lambda *args: None)
+    async with open_log("postgres", tmp_path) as log:
+        def item(thread: str) -> Append:
+            return Append(thread, (make_event(GENESIS, seq=1, parent=0, kind=Kind.RUN_STARTED,
+                                              ts=1.0, body=b"\xa0"),), 0)
+
+        huge = os.urandom(2000).hex()  # incompressible: the index entry stays too large
+        results = await log.append_batch([item("a"), item(huge), item("b")])
+        assert results[0] is None and results[2] is None
+        assert isinstance(results[1], RowRefusedError) and "54000" in str(results[1])
+        assert [i.thread for i in await log.threads()] == ["a", "b"]
