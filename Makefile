@@ -23,13 +23,14 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check runtime eventlog adapters tests benchmarks
+	$(BIN)/ruff check compat runtime eventlog adapters tests benchmarks
 
 # mypy cannot follow the editable install's path hook: it reads a tree of links named lograph.*
 typecheck: $(STAMP)
-	mkdir -p $(VENV)/typecheck/lograph
+	rm -rf $(VENV)/typecheck && mkdir -p $(VENV)/typecheck/lograph
 	for p in eventlog runtime adapters; do ln -sfn $(CURDIR)/$$p $(VENV)/typecheck/lograph/$$p; done
-	MYPYPATH=$(VENV)/typecheck $(BIN)/mypy -p lograph.eventlog -p lograph.runtime -p lograph.adapters
+	for p in compat/*; do ln -sfn $(CURDIR)/$$p $(VENV)/typecheck/lograph/; done
+	MYPYPATH=$(VENV)/typecheck $(BIN)/mypy -p lograph
 
 imports: $(STAMP)
 	$(BIN)/lint-imports

@@ -7,6 +7,7 @@
     lograph history STORE THREAD                   the checkpoints, newest first
     lograph verify STORE [THREAD] [--graph MODULE:ATTR]     hash chain, snapshots, code
     lograph fork STORE THREAD --checkpoint ID      make an old checkpoint the head again
+    lograph migrate-imports FILE... [--diff]       rewrite langgraph imports to lograph's
 
 STORE is a SQLite file (it must exist: it is never created by a read) or a
 ``postgresql://`` DSN; the PostgreSQL schema is ``?schema=NAME`` in the DSN or
@@ -16,7 +17,8 @@ text (tab-separated tables, no colour) when stdout is not a terminal.
 Exit codes:
     0    success (verify: every checked thread is intact and matches the code)
     1    verification failed (a broken hash chain, an edited snapshot, a divergence
-         from the graph's code), or the demo's own checks failed
+         from the graph's code), or the demo's own checks failed, or migrate-imports
+         left imports that lograph does not have (it rewrote the others)
     2    usage error, or what was named does not exist (store file, schema, thread,
          checkpoint, graph module or attribute)
     3    the store cannot be opened or read (server unreachable, file locked or
@@ -376,6 +378,36 @@ def cmd_bench(bench_args: list[str]) -> int:
     return done.returncode
 
 
+def cmd_migrate_imports(args: argparse.Namespace, out: Output) -> int:
+    """Rewrite each file's langgraph imports in place (``--diff``: print the change only)."""
+    import difflib
+
+    from ._migrate import migrate
+
+    left = False
+    for name in args.files:
+        path = Path(name)
+        try:
+            before = path.read_text(encoding="utf-8")
+            done = migrate(before)
+        except (OSError, SyntaxError, UnicodeDecodeError) as e:
+            raise UsageError(f"{name}: cannot migrate: {e}") from e
+        if args.diff:
+            out.stream.write("".join(difflib.unified_diff(
+                before.splitlines(keepends=True), done.source.splitlines(keepends=True),
+                f"{name} (langgraph)", f"{name} (lograph)")))
+            out.stream.flush()
+        elif done.source != before:
+            path.write_text(done.source, encoding="utf-8")
+        for line, why in done.problems:
+            _err(f"{name}:{line}: left as it was: {why}")
+        if not args.diff:
+            out.line(f"{name}: {done.rewritten} import statement(s) rewritten, "
+                     f"{len(done.problems)} left", style="green" if not done.problems else "yellow")
+        left = left or bool(done.problems)
+    return FAILED if left else OK
+
+
 # --- the parser and main ----------------------------------------------------------------------
 
 
@@ -421,6 +453,11 @@ def build_parser() -> argparse.ArgumentParser:
     fork_ = command("fork", cmd_fork, "make an earlier checkpoint the thread's head (a new branch)")
     fork_.add_argument("--checkpoint", metavar="ID", required=True, help="the checkpoint to fork from")
     fork_.add_argument("--by", help="who forks, recorded in the log (default: the OS user)")
+    migrate = command("migrate-imports", cmd_migrate_imports,
+                      "rewrite a program's langgraph imports to lograph's modules",
+                      store=False, thread=None)
+    migrate.add_argument("files", metavar="FILE", nargs="+", help="Python files, rewritten in place")
+    migrate.add_argument("--diff", action="store_true", help="print the change; write nothing")
     command("bench", cmd_bench, "run the durability benchmark suite: lograph bench [--quick] "
             "[--compare langgraph] ... (the options of python -m benchmarks)", store=False, thread=None)
     return parser
@@ -441,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = Output(plain=True if args.plain else None)
     try:
-        if args.command == "demo":
+        if args.command in ("demo", "migrate-imports"):
             return int(args.fn(args, out))
         return int(anyio.run(args.fn, args, out))
     except (NotFoundError, UsageError) as e:

@@ -122,5 +122,8 @@ def test_each_layer_imports_only_what_is_below_it() -> None:
         for layer, path in _sources()
         for line, name in _imported(layer, path)
         if any(name == b or name.startswith(b + ".") for b in banned[layer])
+        # LangGraph's module names (compat/: lograph.graph, lograph.types, ...) sit above
+        # all three: they re-export, and nothing of lograph's imports them
+        or (name.startswith("lograph.") and name.split(".")[1] not in LAYERS)
     ]
     assert not found, "\n".join(found)

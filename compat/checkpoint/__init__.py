@@ -1,0 +1,1 @@
+"""LangGraph's ``langgraph.checkpoint`` packages: one module per store, as LangGraph's."""

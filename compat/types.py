@@ -1,0 +1,30 @@
+"""LangGraph's ``langgraph.types``: control flow (``Send``, ``Command``, ``interrupt``) and
+what the state API returns."""
+
+from typing import Literal
+
+from lograph.runtime import (
+    Command,
+    Interrupt,
+    Overwrite,
+    PregelTask,
+    RetryPolicy,
+    Send,
+    StateSnapshot,
+    interrupt,
+)
+
+Durability = Literal["sync", "async", "exit"]
+"""The ``durability=`` modes of a run (the README's table says what each keeps)."""
+
+__all__ = [
+    "Command",
+    "Durability",
+    "Interrupt",
+    "Overwrite",
+    "PregelTask",
+    "RetryPolicy",
+    "Send",
+    "StateSnapshot",
+    "interrupt",
+]
