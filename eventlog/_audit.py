@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, cast
 
 from . import bodies as b
+from ._blob import UNINFLATED, uninflated
 from ._branches import walk
 from ._errors import DecodeError, LogError
 from ._event import GENESIS, KINDS, Event, Kind, checkpoint_id, parse_checkpoint_id, verify_link
@@ -480,6 +481,14 @@ def verify_chain(thread: str, events: Iterable[Event], *, limit: int = 20, bodie
     return ChainReport(thread, count, head, last.hash if last is not None else GENESIS, problems)
 
 
+def broken_link(e: Event) -> str:
+    """What a reader says of an event whose link does not verify."""
+    if uninflated(e.body):
+        return f"hash chain broken: {UNINFLATED}"
+    return ("hash chain broken: the event was edited or its parent removed; run `lograph "
+            "verify` for details")
+
+
 def _check_event(thread: str, e: Event, hashes: dict[int, bytes], bodies: bool) -> ChainProblem | None:
     if e.kind not in KINDS:
         return ChainProblem(thread, e.seq, e.kind, f"unknown event kind {e.kind!r}")
@@ -489,6 +498,8 @@ def _check_event(thread: str, e: Event, hashes: dict[int, bytes], bodies: bool) 
     if parent_hash is None:
         return ChainProblem(thread, e.seq, e.kind,
                             f"its parent event {e.parent} is missing: a row was deleted")
+    if not verify_link(e, parent_hash) and uninflated(e.body):
+        return ChainProblem(thread, e.seq, e.kind, UNINFLATED)
     if not verify_link(e, parent_hash):
         after = "the start of the thread" if e.parent == 0 else f"event {e.parent}"
         return ChainProblem(thread, e.seq, e.kind, (

@@ -11,6 +11,12 @@ every reader gets them back exactly. A store may keep a large one zlib-compresse
 instead, marked by a first byte of 0xFF: CBOR's "break" code, which no encoded value
 starts with, so a stored blob is unambiguous. Chat messages, tool output and snapshots
 of them shrink two to three times; small bodies (most events) are kept as they are.
+
+Bounded: a stored blob inflates to at most ``max(MAX_INFLATED, MAX_RATIO x its stored
+size)`` bytes. ``pack`` keeps within that (a blob that would shrink more is stored
+as it is), so only an edited row goes past it, and a reader never inflates a small
+hostile row into gigabytes: ``unpack`` stops at the bound and returns the row as
+stored, which the hash chain then refuses, naming the row.
 """
 
 from __future__ import annotations
@@ -27,6 +33,13 @@ _MARK = 0xFF
 _PREFIX = b"\xff"
 MIN_SIZE = 192  # smaller blobs rarely shrink by enough to pay for the decompression
 _LEVEL = 1  # zlib's fastest: most of the gain at a fraction of the time
+MAX_INFLATED = 32 << 20  # any stored blob may inflate to this many bytes
+MAX_RATIO = 32  # a larger one to at most this many times its stored size
+
+
+def inflation_bound(stored_size: int) -> int:
+    """How many bytes a stored blob of ``stored_size`` bytes may inflate to."""
+    return max(MAX_INFLATED, MAX_RATIO * stored_size)
 
 
 def pack(blob: bytes) -> bytes:
@@ -34,7 +47,7 @@ def pack(blob: bytes) -> bytes:
     if len(blob) < MIN_SIZE:
         return blob
     packed = zlib.compress(blob, _LEVEL)
-    if len(packed) + 1 > len(blob) * 3 // 4:
+    if len(packed) + 1 > len(blob) * 3 // 4 or len(blob) > inflation_bound(len(packed) + 1):
         return blob
     return _PREFIX + packed
 
@@ -42,16 +55,31 @@ def pack(blob: bytes) -> bytes:
 def unpack(stored: bytes) -> bytes:
     """The blob that ``stored`` keeps (``pack``'s inverse; unmarked bytes are returned as is).
 
-    A marked blob that does not decompress (a damaged row) is returned as stored: it is
-    not valid CBOR, and an event's hash no longer matches it, so the reader's own checks
-    name the row.
+    A marked blob that does not decompress, or would inflate past its bound (a damaged
+    or hostile row), is returned as stored: it is not valid CBOR, and an event's hash
+    no longer matches it, so the reader's own checks name the row. At most the bound
+    is ever inflated.
     """
     if not stored or stored[0] != _MARK:
         return stored
     try:
-        return zlib.decompress(stored[1:])
+        inflater = zlib.decompressobj()
+        blob = inflater.decompress(memoryview(stored)[1:], inflation_bound(len(stored)))
     except zlib.error:
         return stored
+    if inflater.unconsumed_tail or not inflater.eof:
+        return stored  # past its bound, or cut short
+    return blob
+
+
+UNINFLATED = ("its stored body is damaged or inflates past lograph's bound (a compressed "
+              "row may hold at most 32 times its size, or 32 MiB): this row was edited")
+
+
+def uninflated(blob: bytes) -> bool:
+    """True for what :func:`unpack` returned as stored because it did not inflate within
+    its bound (no CBOR value starts with the mark): a reader's words for such a row."""
+    return blob[:1] == _PREFIX
 
 
 class StoredRow(NamedTuple):

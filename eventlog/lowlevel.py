@@ -11,10 +11,11 @@ storage format or the fold's contract, so it changes only with them:
   ``snapshot_base``, ``SNAPSHOT_FORMAT``);
 - how stores on disk keep events: ``StoredRow`` and ``RowMapper`` (bodies and snapshots
   packed, kinds as tags or as their stable numbers ``KIND_CODES``/``KIND_OF_CODE``);
-- helpers for tools that show a log: ``decode_body`` and ``short``.
+- helpers for tools that show a log: ``decode_body`` and ``short``; ``broken_link``,
+  what a reader says of an event whose link does not verify.
 """
 
-from ._audit import decode_body
+from ._audit import broken_link, decode_body
 from ._blob import RowMapper, StoredRow
 from ._event import KIND_CODES, KIND_OF_CODE
 from ._fold import (
@@ -43,6 +44,7 @@ __all__ = [
     "RowMapper",
     "StoredRow",
     "apply",
+    "broken_link",
     "decode_body",
     "delta",
     "dump_snapshot",

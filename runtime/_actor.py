@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from lograph.eventlog import Checkpoint, CorruptLogError, Event, verify_link
-from lograph.eventlog.lowlevel import apply, dump_snapshot, load_snapshot, snapshot_base
+from lograph.eventlog.lowlevel import (
+    apply,
+    broken_link,
+    dump_snapshot,
+    load_snapshot,
+    snapshot_base,
+)
 
 from ._sync import LoopKey, loop_key
 
@@ -161,10 +167,15 @@ class ThreadActor:
     ) -> tuple[Checkpoint, Base] | None:
         """The checkpoint of the snapshot at ``seq``, through its chain of bases (None: a
         base is gone, so fold from the log instead)."""
-        base_seq, decoded = snapshot_base(data)
-        if not base_seq:
-            cp = load_snapshot(decoded)
-            return cp, Base(seq, dict(cp.values), 0, cp.length)
+        try:
+            base_seq, decoded = snapshot_base(data)
+            if not base_seq:
+                cp = load_snapshot(decoded)
+                return cp, Base(seq, dict(cp.values), 0, cp.length)
+        except Exception:  # noqa: BLE001 - a cache that cannot be read: fold from the log
+            _log.warning("thread %r: the snapshot at event %d cannot be read; folding the log "
+                         "instead", self.thread, seq, exc_info=True)
+            return None
         base_data = fetched.get(base_seq)
         if base_data is None:
             found = await self.saver.log.latest_snapshot(self.thread, base_seq)
@@ -174,16 +185,18 @@ class ThreadActor:
         inner = await self._snapshot(base_seq, base_data, fetched)
         if inner is None:
             return None
-        cp = load_snapshot(decoded, inner[0])
+        try:
+            cp = load_snapshot(decoded, inner[0])
+        except Exception:  # noqa: BLE001 - as above
+            _log.warning("thread %r: the snapshot at event %d cannot be read; folding the log "
+                         "instead", self.thread, seq, exc_info=True)
+            return None
         return cp, Base(seq, dict(cp.values), inner[1].depth + 1, cp.length)
 
     def _fold(self, cp: Checkpoint, chain: list[Event]) -> Checkpoint:
         for event in chain:
             if not verify_link(event, cp.head_hash):
-                raise CorruptLogError(
-                    self.thread, event.seq, "hash chain broken: the event was edited or its "
-                    "parent removed; run `lograph verify` for details"
-                )
+                raise CorruptLogError(self.thread, event.seq, broken_link(event))
             try:
                 apply(cp, event)
             except Exception as e:  # undecodable body: name the row

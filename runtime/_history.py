@@ -120,8 +120,8 @@ def verified(thread: str, events: list[Event]) -> None:
     found by the fold that follows.)"""
     report = verify_chain(thread, events, limit=1, bodies=False)
     if report.first is not None:
-        raise CorruptLogError(thread, report.first.seq, "hash chain broken: the event was edited or its "
-                              "parent removed; run `lograph verify` for details")
+        raise CorruptLogError(thread, report.first.seq,
+                              f"hash chain broken: {report.first.reason}; run `lograph verify`")
 
 
 def records(events: list[Event], thread: str = "") -> list[Checkpoint]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import operator
 import os
 import sqlite3
+import tracemalloc
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
@@ -19,6 +21,7 @@ import pytest
 from lograph.eventlog import (
     GENESIS,
     Append,
+    CorruptLogError,
     Event,
     EventLog,
     Kind,
@@ -26,10 +29,12 @@ from lograph.eventlog import (
     StoreUnavailableError,
     make_event,
 )
+from lograph.eventlog._blob import MAX_INFLATED, inflation_bound, pack, unpack
 from lograph.eventlog.testing import FaultyLog
-from lograph.runtime import END, START, Checkpointer, StateGraph
+from lograph.runtime import END, START, Checkpointer, StateGraph, verify_thread
 from tests._stores import open_log, open_saver
 from tests.faults import bodies, finished
+from tests.test_bad_inputs import overwrite
 
 pytestmark = pytest.mark.anyio
 
@@ -264,3 +269,57 @@ async def test_postgres_refuses_a_row_for_that_item_alone(
         assert results[0] is None and results[2] is None
         assert isinstance(results[1], RowRefusedError) and "54000" in str(results[1])
         assert [i.thread for i in await log.threads()] == ["a", "b"]
+
+
+# --- 4. a decompression bomb in a stored row ------------------------------------------------
+
+
+_BOMB: list[bytes] = []
+
+
+def bomb() -> bytes:
+    """A marked compressed blob of about 300 KB that inflates to 320 MiB of zeros."""
+    if not _BOMB:
+        squeeze = zlib.compressobj(9)
+        chunk = bytes(1 << 20)
+        parts = [squeeze.compress(chunk) for _ in range(320)]
+        _BOMB.append(b"\xff" + b"".join(parts) + squeeze.flush())
+    return _BOMB[0]
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "postgres"])  # the stores that inflate rows
+async def test_a_decompression_bomb_is_refused_within_bounded_memory(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = two_nodes().compile(checkpointer=saver)
+        await graph.ainvoke({"log": ["in"]}, cfg("t"), durability="sync")
+        row = (await saver.log.read("t"))[2]
+        await overwrite(store_kind, saver.log, "t", row.seq, bomb(), row.hash)
+        fresh = two_nodes().compile(checkpointer=Checkpointer(saver.log))
+
+        async def history() -> Any:
+            return [s async for s in fresh.aget_state_history(cfg("t"))]
+
+        tracemalloc.start()
+        try:
+            for call in (lambda: fresh.aget_state(cfg("t")), lambda: fresh.ainvoke(None, cfg("t")),
+                         history):
+                with pytest.raises(CorruptLogError) as info:
+                    await call()
+                assert (info.value.thread, info.value.seq) == ("t", row.seq)
+                assert "inflates past lograph's bound" in str(info.value)
+            verdict = await verify_thread(saver.log, "t")
+            assert not verdict.ok and verdict.chain[0].seq == row.seq
+            assert "inflates past" in verdict.chain[0].reason
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 160 << 20, f"{peak >> 20} MiB to refuse a {len(bomb()) >> 10} KiB row"
+
+
+def test_pack_never_writes_what_unpack_refuses() -> None:
+    for blob in (bytes(200 << 20), b"ab" * 1000, os.urandom(5000), b"x" * (MAX_INFLATED + 1)):
+        stored = pack(blob)
+        assert unpack(stored) == blob
+        assert len(blob) <= inflation_bound(len(stored))
