@@ -26,6 +26,7 @@ from ._func import entrypoint, task
 from ._graph import StateGraph
 from ._messages import REMOVE_ALL_MESSAGES, MessagesState, add_messages
 from ._reads import CheckpointTuple, WriteRefusedError
+from ._retry import RetryPolicy
 from ._types import (
     END,
     START,
@@ -33,7 +34,6 @@ from ._types import (
     Interrupt,
     Overwrite,
     PregelTask,
-    RetryPolicy,
     Send,
     StateSnapshot,
 )

@@ -39,9 +39,10 @@ from ._context import GraphInterrupt, ParentCommand, TaskContext, enter, leave
 from ._errors import EmptyInputError, NonDeterminismError
 from ._journal import Journal, SubJournal, encode_writes_error
 from ._machine import Entry, InputStep, RunTasks, Seal, StepMachine
+from ._retry import pause, retry_for
 from ._step import TaskPlan, live_values, step_values
 from ._structure import Structure
-from ._types import START, Command, Interrupt, retry_for
+from ._types import START, Command, Interrupt
 from ._writes import input_writes, node_writes
 
 Emit = Callable[..., None]  # (mode, chunk) from the run; (mode, chunk, ns) from a subgraph
@@ -296,11 +297,12 @@ class Run:
             except (GraphInterrupt, ParentCommand, NonDeterminismError, anyio.get_cancelled_exc_class()):
                 raise  # not the node's failure: never retried
             except Exception as e:
+                e.add_note(f"During task with name {task.name!r} and id {task.id!r}")  # as LangGraph
                 policy = retry_for(node.retry, e, attempt)
                 self.seal(self.machine.failed(task, step, e, attempt, final=policy is None))
                 if policy is None:
                     raise
-                await anyio.sleep(policy.delay(attempt))
+                await pause(policy, attempt, is_async=node.is_async)
                 attempt += 1
 
     async def call(self, fn: Callable[..., Any], is_async: bool, arg: Any, ctx: TaskContext) -> Any:
@@ -355,12 +357,13 @@ class Run:
             except anyio.get_cancelled_exc_class():
                 raise
             except Exception as e:  # noqa: BLE001 - handed to the caller through the future
-                policy = retry_for(retry, e, attempt)
+                e.add_note(f"During task with name {name!r} and id {call!r}")
+                policy = retry_for(retry or self.structure.retry, e, attempt)
                 self.seal(self.machine.task_result(journal.cp, call, name, ok=False, value=repr(e),
                                                    attempt=attempt))
                 if policy is None:
                     return False, e
-                await anyio.sleep(policy.delay(attempt))
+                await pause(policy, attempt, is_async=is_async)
                 attempt += 1
         try:
             self.seal(self.machine.task_result(journal.cp, call, name, ok=True, value=value,

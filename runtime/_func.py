@@ -25,9 +25,10 @@ from ._context import TaskContext, current
 from ._errors import NonDeterminismError
 from ._graph import StateGraph
 from ._options import refuse_unimplemented
+from ._retry import Retry, retry_policies
 from ._step import call_id
 from ._sync import in_event_loop
-from ._types import START, Command, Retry, retry_policies
+from ._types import START, Command
 
 
 class TaskFuture:
@@ -185,6 +186,7 @@ class entrypoint:  # noqa: N801 - LangGraph's name
         builder.add_node(name, node, retry=self.retry)
         builder.add_edge(START, name)
         structure = builder.validate()
+        structure.retry = retry_policies(self.retry, f"entrypoint {name!r}")  # its tasks' default
         graph = CompiledGraph(structure, self.checkpointer, (), (), name=name, io=_ENTRY_IO)
         functools.update_wrapper(graph, fn)  # type: ignore[arg-type]
         return graph

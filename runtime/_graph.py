@@ -13,8 +13,9 @@ from ._channels import StateCodec, channels_of
 from ._compiled import CompiledGraph
 from ._errors import GraphValidationError
 from ._options import refuse_unimplemented
+from ._retry import Retry, retry_policies
 from ._structure import Branch, Join, NodeSpec, Structure
-from ._types import END, START, Retry, retry_policies
+from ._types import END, START
 
 if TYPE_CHECKING:
     from ._checkpointer import Checkpointer

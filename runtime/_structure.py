@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._channels import StateCodec
-from ._types import RetryPolicy
+from ._retry import RetryPolicy
 
 __all__ = ["Branch", "Join", "NodeSpec", "Structure"]
 
@@ -51,6 +51,7 @@ class Structure:
     joins: list[Join] = field(default_factory=list)
     branches: dict[str, list[Branch]] = field(default_factory=dict)
     deferred: frozenset[str] = frozenset()  # the nodes added with defer=True
+    retry: tuple[RetryPolicy, ...] = ()  # for @task calls without their own (an entrypoint's)
 
     def joins_from(self, node: str) -> list[Join]:
         return [j for j in self.joins if node in j.sources]

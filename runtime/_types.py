@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 START = "__start__"
@@ -68,73 +66,6 @@ class Interrupt:
 
     value: Any
     id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    initial_interval: float = 0.5
-    backoff_factor: float = 2.0
-    max_interval: float = 128.0
-    max_attempts: int = 3
-    jitter: bool = True
-    retry_on: type[BaseException] | Sequence[type[BaseException]] | Callable[[BaseException], bool] = (
-        field(default_factory=lambda: default_retry_on)
-    )
-
-    def should_retry(self, error: BaseException) -> bool:
-        rule = self.retry_on
-        if isinstance(rule, type):
-            return isinstance(error, rule)
-        if isinstance(rule, Sequence):
-            return isinstance(error, tuple(rule))
-        return bool(rule(error))
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before attempt ``attempt + 1`` (attempts count from 1)."""
-        wait = min(self.max_interval, self.initial_interval * self.backoff_factor ** (attempt - 1))
-        return wait + random.uniform(0, 1) if self.jitter else wait
-
-
-Retry = RetryPolicy | Sequence[RetryPolicy]
-
-
-def retry_policies(retry: Any, where: str) -> tuple[RetryPolicy, ...]:
-    """A node's or task's ``retry_policy`` as a tuple: one policy or a sequence of them.
-
-    Raises TypeError (naming ``where``) for anything else, when the graph is built.
-    """
-    if retry is None:
-        return ()
-    policies = (retry,) if isinstance(retry, RetryPolicy) else retry
-    if not isinstance(policies, Sequence) or isinstance(policies, str) or not all(
-        isinstance(p, RetryPolicy) for p in policies
-    ):
-        raise TypeError(f"{where}: retry_policy must be a RetryPolicy or a list of them, got {retry!r}")
-    return tuple(policies)
-
-
-def retry_for(policies: tuple[RetryPolicy, ...], error: BaseException, attempt: int) -> RetryPolicy | None:
-    """The policy that retries ``error`` after ``attempt`` attempts, or None: as LangGraph,
-    the first policy whose ``retry_on`` matches the error decides."""
-    for policy in policies:
-        if policy.should_retry(error):
-            return policy if attempt < policy.max_attempts else None
-    return None
-
-
-def default_retry_on(error: BaseException) -> bool:
-    """As LangGraph: retry connection errors and the unknown; not programming errors."""
-    if isinstance(error, ConnectionError):
-        return True
-    programming = (ValueError, TypeError, ArithmeticError, ImportError, LookupError, NameError,
-                   SyntaxError, RuntimeError, ReferenceError, StopIteration, StopAsyncIteration,
-                   OSError)
-    if isinstance(error, programming):
-        return False
-    status = getattr(getattr(error, "response", None), "status_code", None)
-    if isinstance(status, int):
-        return 500 <= status < 600
-    return True
 
 
 class PregelTask(NamedTuple):
