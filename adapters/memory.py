@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from lograph.eventlog import MemoryLog
 from lograph.runtime.lowlevel import Checkpointer
+from lograph.runtime.store import InMemoryStore
 
-__all__ = ["InMemorySaver", "MemorySaver"]
+__all__ = ["InMemorySaver", "InMemoryStore", "MemorySaver"]
 
 
 class MemorySaver(Checkpointer):

@@ -24,8 +24,12 @@ from lograph.runtime.lowlevel import Checkpointer, in_event_loop, run_sync
 from ._opening import Opening
 from ._pg_log import PostgresLog
 from ._pg_sql import SCHEMA_VERSION
+from ._store_pg import PostgresStore
 
-__all__ = ["SCHEMA_VERSION", "AsyncPostgresSaver", "PostgresLog", "PostgresSaver"]
+__all__ = [
+    "SCHEMA_VERSION", "AsyncPostgresSaver", "AsyncPostgresStore", "PostgresLog", "PostgresSaver",
+    "PostgresStore",
+]
 
 
 class AsyncPostgresSaver(Checkpointer):
@@ -93,3 +97,6 @@ class AsyncPostgresSaver(Checkpointer):
 
 
 PostgresSaver = AsyncPostgresSaver
+
+# The long-term memory Store in PostgreSQL (``_store_pg.py``): one class for both.
+AsyncPostgresStore = PostgresStore

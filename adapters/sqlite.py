@@ -74,8 +74,11 @@ from lograph.runtime.lowlevel import Checkpointer
 from . import _sqlite_sql as sql
 from ._bridge import Bridge
 from ._opening import Opening
+from ._store_sqlite import SqliteStore
 
-__all__ = ["AsyncSqliteSaver", "SqliteLog", "SqliteSaver", "SqliteSaverOpener"]
+__all__ = [
+    "AsyncSqliteSaver", "AsyncSqliteStore", "SqliteLog", "SqliteSaver", "SqliteSaverOpener", "SqliteStore",
+]
 
 # aiosqlite has no public "run this function on the connection's thread"; its own
 # Cursor uses ``Connection._execute`` for exactly that. Fail at import, not mid-run.
@@ -434,3 +437,6 @@ AsyncSqliteSaver = SqliteSaver
 
 # What ``SqliteSaver.from_conn_string`` returns (kept under this name for annotations).
 SqliteSaverOpener = Opening
+
+# The long-term memory Store in a SQLite file (``_store_sqlite.py``): one class for both.
+AsyncSqliteStore = SqliteStore

@@ -9,11 +9,21 @@ extending Trio; an application needs none of it:
 - the sync facade's machinery: ``portal()`` (the process-wide blocking portal),
   ``run_sync`` (run a coroutine function on it, refused inside an event loop) and
   ``in_event_loop``;
-- ``structure_of``: the compiled structure of a graph or a builder (validates it).
+- ``structure_of``: the compiled structure of a graph or a builder (validates it);
+- what a long-term memory Store's backend builds on (lograph's SQLite and PostgreSQL
+  stores do): ``store_rules`` (a batch checked and planned, filters, namespaces,
+  ranking: the rules every store keeps), ``StoreIndexer`` (the ``index`` config at
+  work) and ``StoreSweeper`` (the TTL sweeper's control).
 """
 
+from . import _store_rules as store_rules
 from ._checkpointer import Checkpointer
+from ._store_embed import Indexer as StoreIndexer
+from ._store_ttl import Sweeper as StoreSweeper
 from ._sync import in_event_loop, portal, run_sync
 from ._verify import structure_of
 
-__all__ = ["Checkpointer", "in_event_loop", "portal", "run_sync", "structure_of"]
+__all__ = [
+    "Checkpointer", "StoreIndexer", "StoreSweeper", "in_event_loop", "portal", "run_sync",
+    "store_rules", "structure_of",
+]

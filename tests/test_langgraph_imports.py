@@ -18,6 +18,7 @@ import lograph
 from lograph import runtime
 from lograph.adapters import memory, postgres, sqlite
 from lograph.adapters._migrate import migrate
+from lograph.runtime import store
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -48,6 +49,14 @@ EXPECTED: dict[str, dict[str, object]] = {
     "checkpoint.sqlite.aio": {"AsyncSqliteSaver": sqlite.AsyncSqliteSaver},
     "checkpoint.postgres": {"PostgresSaver": postgres.PostgresSaver},
     "checkpoint.postgres.aio": {"AsyncPostgresSaver": postgres.AsyncPostgresSaver},
+    "store.base": {"BaseStore": store.BaseStore, "Item": store.Item, "SearchItem": store.SearchItem,
+                   "GetOp": store.GetOp, "PutOp": store.PutOp, "SearchOp": store.SearchOp,
+                   "ListNamespacesOp": store.ListNamespacesOp, "IndexConfig": store.IndexConfig},
+    "store.memory": {"InMemoryStore": store.InMemoryStore},
+    "store.sqlite": {"SqliteStore": sqlite.SqliteStore},
+    "store.sqlite.aio": {"AsyncSqliteStore": sqlite.AsyncSqliteStore},
+    "store.postgres": {"PostgresStore": postgres.PostgresStore},
+    "store.postgres.aio": {"AsyncPostgresStore": postgres.AsyncPostgresStore},
 }
 
 

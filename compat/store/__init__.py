@@ -1,0 +1,1 @@
+"""LangGraph's ``langgraph.store`` packages: the Store's API and one module per store."""

@@ -1,0 +1,102 @@
+"""The TTL sweeper every lograph store has: deletes expired items now and then.
+
+Expired items are invisible to reads as soon as they expire; the sweeper only frees
+their space. Two ways to run it:
+
+- ``store.start_ttl_sweeper()`` (as LangGraph's stores): a daemon thread calls
+  ``sweep_ttl()`` every ``sweep_interval_minutes`` (the store's ``ttl`` config, else 5)
+  until ``stop_ttl_sweeper()``; returns a ``concurrent.futures.Future`` (cancelling it
+  stops the thread too).
+- ``await store.run_ttl_sweeper()`` in a task group (asyncio or trio): sweeps until
+  cancelled, on the caller's event loop.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+
+import anyio
+
+from ._store import TTLConfig
+
+__all__ = ["Sweeper"]
+
+log = logging.getLogger("lograph.store")
+
+
+class Sweeper:
+    """Mixin: the sweeper's control, over the store's ``sweep_ttl``/``asweep_ttl``."""
+
+    ttl_config: TTLConfig | None
+    _sweeper: threading.Thread | None = None
+    _sweeper_stop: threading.Event | None = None
+
+    def sweep_ttl(self) -> int:
+        """Delete the expired items now; how many."""
+        raise NotImplementedError
+
+    async def asweep_ttl(self) -> int:
+        """Delete the expired items now; how many."""
+        raise NotImplementedError
+
+    def _interval(self, minutes: float | None) -> float:
+        if minutes is None and self.ttl_config:
+            minutes = self.ttl_config.get("sweep_interval_minutes")
+        minutes = 5 if minutes is None else minutes
+        if not isinstance(minutes, int | float) or isinstance(minutes, bool) or minutes <= 0:
+            raise ValueError(f"sweep_interval_minutes must be a number > 0, not {minutes!r}")
+        return float(minutes) * 60.0
+
+    def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> concurrent.futures.Future[None]:
+        """Sweep every ``sweep_interval_minutes`` on a daemon thread (see the module)."""
+        seconds = self._interval(sweep_interval_minutes)
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        if self._sweeper is not None and self._sweeper.is_alive():
+            raise RuntimeError("the TTL sweeper is already running; stop_ttl_sweeper() first")
+        stop = self._sweeper_stop = threading.Event()
+
+        def loop() -> None:
+            try:
+                while not stop.wait(seconds):
+                    try:
+                        swept = self.sweep_ttl()
+                    except Exception:
+                        log.exception("a TTL sweep failed; the sweeper goes on")
+                    else:
+                        if swept:
+                            log.info("the TTL sweeper deleted %d expired items", swept)
+            finally:
+                if not done.done():
+                    done.set_result(None)
+
+        done.add_done_callback(lambda f: stop.set() if f.cancelled() else None)
+        self._sweeper = threading.Thread(target=loop, name="lograph-ttl-sweeper", daemon=True)
+        self._sweeper.start()
+        return done
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper thread; whether it stopped within ``timeout`` seconds."""
+        thread, stop = self._sweeper, self._sweeper_stop
+        if thread is None or stop is None:
+            return True
+        stop.set()
+        thread.join(timeout)
+        if thread.is_alive():
+            return False
+        self._sweeper = None
+        return True
+
+    async def run_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> None:
+        """Sweep every ``sweep_interval_minutes`` on this event loop until cancelled."""
+        seconds = self._interval(sweep_interval_minutes)
+        while True:
+            await anyio.sleep(seconds)
+            try:
+                swept = await self.asweep_ttl()
+            except Exception:
+                log.exception("a TTL sweep failed; the sweeper goes on")
+            else:
+                if swept:
+                    log.info("the TTL sweeper deleted %d expired items", swept)

@@ -1,0 +1,65 @@
+"""The long-term memory Store: ``langgraph.store.base`` and ``langgraph.store.memory``.
+
+``BaseStore`` and its items and operations, the embedding helpers, and
+``InMemoryStore``. The SQLite and PostgreSQL stores are ``lograph.adapters.sqlite``'s
+``SqliteStore``/``AsyncSqliteStore`` and ``lograph.adapters.postgres``'s
+``PostgresStore``/``AsyncPostgresStore``. See ``_store.py`` for the rules every store
+keeps.
+"""
+
+from langchain_core.embeddings import Embeddings
+
+from ._store import (
+    NOT_PROVIDED,
+    BaseStore,
+    GetOp,
+    IndexConfig,
+    InvalidNamespaceError,
+    Item,
+    ListNamespacesOp,
+    MatchCondition,
+    NamespaceMatchType,
+    NamespacePath,
+    NotProvided,
+    Op,
+    PutOp,
+    Result,
+    SearchItem,
+    SearchOp,
+    TTLConfig,
+)
+from ._store_embed import (
+    AEmbeddingsFunc,
+    EmbeddingsFunc,
+    ensure_embeddings,
+    get_text_at_path,
+    tokenize_path,
+)
+from ._store_memory import InMemoryStore
+
+__all__ = [
+    "NOT_PROVIDED",
+    "AEmbeddingsFunc",
+    "BaseStore",
+    "Embeddings",
+    "EmbeddingsFunc",
+    "GetOp",
+    "InMemoryStore",
+    "IndexConfig",
+    "InvalidNamespaceError",
+    "Item",
+    "ListNamespacesOp",
+    "MatchCondition",
+    "NamespaceMatchType",
+    "NamespacePath",
+    "NotProvided",
+    "Op",
+    "PutOp",
+    "Result",
+    "SearchItem",
+    "SearchOp",
+    "TTLConfig",
+    "ensure_embeddings",
+    "get_text_at_path",
+    "tokenize_path",
+]
