@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
+from langchain_core.messages.tool import ToolOutputMixin
+
 START = "__start__"
 END = "__end__"
 
@@ -46,8 +48,10 @@ N = TypeVar("N")  # the nodes a Command may go to: ``Command[Literal["a", "b"]]`
 
 
 @dataclass(frozen=True, slots=True)
-class Command(Generic[N]):
+class Command(Generic[N], ToolOutputMixin):
     """Returned from a node: update the state and choose where to go. As input: resume.
+    A tool may return one too (a ``ToolOutputMixin``, so langchain-core hands it back as
+    it is instead of wrapping it in a ToolMessage; ``ToolNode`` applies it).
 
     ``Command[Literal["a", "b"]]`` as a node's return annotation declares where it may
     go, as in LangGraph (for type checkers; lograph checks ``goto`` when it runs)."""

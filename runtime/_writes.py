@@ -61,14 +61,10 @@ async def node_writes(
     InvalidUpdateError when the graph is not running as a subgraph: ``ns`` empty).
     """
     goto: list[Any] = []
+    if isinstance(output, list | tuple) and any(isinstance(o, Command) for o in output):
+        return await _many_writes(structure, cp, node, output, ns=ns)
     if isinstance(output, Command):
-        if output.graph == Command.PARENT:
-            if not ns:
-                raise InvalidUpdateError(
-                    f"node {node.name!r} returned Command(graph=Command.PARENT), but its graph "
-                    "is not running as a subgraph"
-                )
-            raise ParentCommand(Command(update=output.update, goto=output.goto))
+        _check_parent(node, output, ns)
         update = output.update
         goto = targets(output.goto)
     elif isinstance(output, Send):
@@ -84,6 +80,46 @@ async def node_writes(
         check_targets(structure, repr(node.name), goto)
         writes.append([GOTO, goto])
     return writes, (dict(update) if isinstance(update, dict) else update)
+
+
+def _check_parent(node: NodeSpec, command: Command[Any], ns: str) -> None:
+    if command.graph != Command.PARENT:
+        return
+    if not ns:
+        raise InvalidUpdateError(
+            f"node {node.name!r} returned Command(graph=Command.PARENT), but its graph "
+            "is not running as a subgraph"
+        )
+    raise ParentCommand(Command(update=command.update, goto=command.goto))
+
+
+async def _many_writes(
+    structure: Structure, cp: Checkpoint, node: NodeSpec, outputs: list[Any] | tuple[Any, ...],
+    *, ns: str,
+) -> tuple[Writes, Any]:
+    """A node that returned a list of Commands and plain updates (a ToolNode whose tools
+    return Commands), as LangGraph takes it: each item's writes in order (a key may be
+    written more than once), all their gotos; streamed as one dict, or as a list of
+    one-key dicts when a key is written twice."""
+    for o in outputs:
+        if isinstance(o, Command):
+            _check_parent(node, o, ns)
+    writes: Writes = []
+    goto: list[Any] = []
+    for o in outputs:
+        update = o.update if isinstance(o, Command) else o
+        writes += ([k, v] for k, v in structure.state.updates(update, node.name))
+        if isinstance(o, Command):
+            goto += targets(o.goto)
+    keys = [k for k, _ in writes]
+    shown: Any = ({k: v for k, v in writes} if len(set(keys)) == len(keys)
+                  else [{k: v} for k, v in writes])
+    if node.name in structure.branches:
+        goto += await routed(structure, cp, node.name, writes)
+    if goto:
+        check_targets(structure, repr(node.name), goto)
+        writes.append([GOTO, goto])
+    return writes, shown
 
 
 async def routed(structure: Structure, cp: Checkpoint, name: str, writes: Writes) -> list[Any]:

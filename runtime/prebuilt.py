@@ -1,0 +1,31 @@
+"""LangGraph's prebuilt agent pieces (``langgraph.prebuilt``) on lograph's engine.
+
+``ToolNode`` runs a model's tool calls, ``tools_condition`` routes to it, and
+``create_react_agent`` builds the tool-calling loop; ``InjectedState`` and
+``InjectedStore`` mark tool arguments the node fills (``InjectedToolCallId`` is
+langchain-core's). The one module that builds on langchain-core's models and tools.
+"""
+
+from ._agent import (
+    AgentState,
+    AgentStatePydantic,
+    AgentStateWithStructuredResponse,
+    AgentStateWithStructuredResponsePydantic,
+    RemainingSteps,
+    create_react_agent,
+)
+from ._tool_node import InjectedState, InjectedStore, ToolInvocationError, ToolNode, tools_condition
+
+__all__ = [
+    "AgentState",
+    "AgentStatePydantic",
+    "AgentStateWithStructuredResponse",
+    "AgentStateWithStructuredResponsePydantic",
+    "InjectedState",
+    "InjectedStore",
+    "RemainingSteps",
+    "ToolInvocationError",
+    "ToolNode",
+    "create_react_agent",
+    "tools_condition",
+]
