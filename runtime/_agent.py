@@ -264,7 +264,7 @@ def create_react_agent(
         chosen = model(state, _runtime())
         if inspect.isawaitable(chosen):
             chosen = await chosen
-        return prompt_runnable | chosen
+        return cast(Runnable[Any, Any], prompt_runnable | chosen)
 
     def model_input(state: Any) -> Any:
         messages = (_value(state, "llm_input_messages") if pre_model_hook is not None else None) \
@@ -401,15 +401,15 @@ def _with_llm_input(schema: Any, is_pydantic: bool) -> Any:
         return create_model("CallModelInputSchema", llm_input_messages=(list[AnyMessage], None),
                             __base__=schema)
 
-    class CallModelInputSchema(schema):  # type: ignore[misc, valid-type]
-        llm_input_messages: NotRequired[list[AnyMessage]]
+    class CallModelInputSchema(schema):  # type: ignore[misc]
+        llm_input_messages: NotRequired[list[AnyMessage]]  # type: ignore[valid-type]
 
     return CallModelInputSchema
 
 
 def _init_chat_model(spec: str) -> Any:
     try:
-        from langchain.chat_models import init_chat_model  # type: ignore[import-not-found]
+        from langchain.chat_models import init_chat_model
     except ImportError as e:
         raise ImportError(
             "Please install langchain (`pip install langchain`) to use '<provider>:<model>' "

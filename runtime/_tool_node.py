@@ -52,7 +52,7 @@ from pydantic import ValidationError
 from ._context import GraphInterrupt, TaskContext
 from ._context import _current as current_task
 from ._messages import REMOVE_ALL_MESSAGES
-from ._types import END, Command, Send
+from ._types import Command, Send
 
 __all__ = [
     "InjectedState",
@@ -501,9 +501,7 @@ class ToolNode(Runnable[Any, Any]):
                 "tool) in the message history MUST have a corresponding ToolMessage. You can "
                 f"fix it by modifying the tool to return {example}."
             )
-        if isinstance(command.update, dict):
-            return replace(command, update={**command.update, self._messages_key: messages})
-        return replace(command, update=messages)
+        return command  # (its message objects now carry the tool's name)
 
     def _combine(self, outputs: list[Any], kind: InputKind) -> Any:
         flat: list[Any] = []
@@ -602,5 +600,5 @@ def tools_condition(state: Any, messages_key: str = "messages") -> Literal["tool
     if not messages:
         raise ValueError(f"No messages found in input state to tool_edge: {state}")
     last = messages[-1]
-    return "tools" if getattr(last, "tool_calls", None) else END
+    return "tools" if getattr(last, "tool_calls", None) else "__end__"
 

@@ -13,7 +13,7 @@ import pytest
 PACKAGES = ["lograph.eventlog", "lograph.runtime"]  # adapters: one module per store
 #: every public surface: the packages, what extenders build on, the store contract kit
 SURFACES = [*PACKAGES, "lograph.eventlog.lowlevel", "lograph.eventlog.testing",
-            "lograph.runtime.lowlevel"]
+            "lograph.runtime.lowlevel", "lograph.runtime.prebuilt"]
 LAYERS = ("eventlog", "runtime", "adapters")
 
 

@@ -1,0 +1,390 @@
+"""``lograph.runtime.prebuilt.create_react_agent``, as LangGraph's prebuilt ReAct agent.
+
+A fake tool-calling model (langchain-core's FakeMessagesListChatModel with a
+``bind_tools`` that keeps it, and a record of what it was shown) drives the loop: tool
+calls, prompts, reviewing tool calls before they run, structured responses, the model
+hooks, the step budget, deleting messages. Every async test runs on asyncio and trio;
+those that keep a thread run on memory, SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    RemoveMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.runnables import RunnableLambda
+from langchain_core.tools import tool
+from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
+
+from lograph.adapters.memory import MemorySaver
+from lograph.runtime import REMOVE_ALL_MESSAGES, Checkpointer, add_messages
+from lograph.runtime.prebuilt import AgentState, ToolNode, create_react_agent
+from tests._stores import open_saver
+
+
+class FakeToolModel(FakeMessagesListChatModel):
+    """Answers with ``responses`` in turn; remembers every list of messages it was shown."""
+
+    seen: list[list[BaseMessage]] = Field(default_factory=list)
+    bound: list[str] = Field(default_factory=list)
+    structured: Any = None
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> FakeToolModel:
+        self.bound = [getattr(t, "name", None) or t["name"] for t in tools]
+        return self
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
+                  **kwargs: Any) -> Any:
+        self.seen.append(list(messages))
+        return super()._generate(messages, stop, run_manager, **kwargs)
+
+    def with_structured_output(self, schema: Any, **kwargs: Any) -> Any:
+        def answer(messages: list[BaseMessage]) -> Any:
+            self.seen.append(list(messages))
+            return self.structured
+
+        return RunnableLambda(answer)
+
+
+def call(name: str, args: dict[str, Any], id: str) -> dict[str, Any]:
+    return {"name": name, "args": args, "id": id, "type": "tool_call"}
+
+
+def cfg(thread: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": thread}}
+
+
+def kinds(messages: list[Any]) -> list[tuple[str, Any]]:
+    return [(type(m).__name__, m.content) for m in messages]
+
+
+ran: list[str] = []
+
+
+@tool
+def weather(city: str) -> str:
+    """The weather in a city."""
+    ran.append(city)
+    return "foggy" if city == "sf" else "sunny"
+
+
+@tool
+def shout(text: str) -> str:
+    """Says it loudly, and the agent stops there."""
+    return text.upper()
+
+
+shout.return_direct = True
+
+
+def two_cities() -> FakeToolModel:
+    return FakeToolModel(responses=[
+        AIMessage("", id="ai1", tool_calls=[call("weather", {"city": "sf"}, "c1"),
+                                            call("weather", {"city": "nyc"}, "c2")]),
+        AIMessage("sf is foggy, nyc sunny", id="ai2"),
+    ])
+
+
+# -- the loop -------------------------------------------------------------------------
+
+
+async def test_the_agent_calls_tools_until_the_model_answers(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    model = two_cities()
+    ran.clear()
+    async with open_saver(store_kind, tmp_path) as saver:
+        agent = create_react_agent(model, [weather], prompt="Be brief.", checkpointer=saver)
+        updates = [u async for u in agent.astream({"messages": [("user", "weather?")]}, cfg("a"),
+                                                  stream_mode="updates")]
+        state = await create_react_agent(model, [weather], checkpointer=Checkpointer(saver.log)
+                                         ).aget_state(cfg("a"))
+    assert model.bound == ["weather"]
+    assert [list(u) for u in updates] == [["agent"], ["tools"], ["tools"], ["agent"]]
+    assert kinds(state.values["messages"]) == [
+        ("HumanMessage", "weather?"), ("AIMessage", ""), ("ToolMessage", "foggy"),
+        ("ToolMessage", "sunny"), ("AIMessage", "sf is foggy, nyc sunny")]
+    assert set(state.values) == {"messages"}  # remaining_steps is never stored
+    assert sorted(ran) == ["nyc", "sf"]
+    first, second = model.seen
+    assert kinds(first) == [("SystemMessage", "Be brief."), ("HumanMessage", "weather?")]
+    assert [type(m).__name__ for m in second] == ["SystemMessage", "HumanMessage", "AIMessage",
+                                                  "ToolMessage", "ToolMessage"]
+    assert state.next == ()
+
+
+async def test_version_v1_runs_the_calls_in_one_task(anyio_backend: str) -> None:
+    agent = create_react_agent(two_cities(), [weather], version="v1")
+    updates = [u async for u in agent.astream({"messages": [("user", "hi")]}, stream_mode="updates")]
+    assert [list(u) for u in updates] == [["agent"], ["tools"], ["agent"]]
+    assert [m.content for m in updates[1]["tools"]["messages"]] == ["foggy", "sunny"]
+
+
+async def test_no_tools_is_one_model_call_and_the_name_marks_its_messages(anyio_backend: str) -> None:
+    model = FakeToolModel(responses=[AIMessage("hello")])
+    agent = create_react_agent(model, [], name="greeter")
+    out = await agent.ainvoke({"messages": [("user", "hi")]})
+    assert kinds(out["messages"]) == [("HumanMessage", "hi"), ("AIMessage", "hello")]
+    assert out["messages"][-1].name == "greeter" and agent.name == "greeter"
+    assert model.bound == []
+
+
+@pytest.mark.parametrize("form", ["str", "system", "callable", "runnable", "async"])
+async def test_prompt_forms(anyio_backend: str, form: str) -> None:
+    def build(state: Any) -> list[Any]:
+        return [SystemMessage("from a function"), *state["messages"]]
+
+    async def abuild(state: Any) -> list[Any]:
+        return [SystemMessage("from a coroutine"), *state["messages"]]
+
+    prompt = {"str": "plain", "system": SystemMessage("a system message"), "callable": build,
+              "runnable": RunnableLambda(build), "async": abuild}[form]
+    model = FakeToolModel(responses=[AIMessage("ok")])
+    agent = create_react_agent(model, [weather], prompt=prompt)
+    if form == "async" and anyio_backend == "trio":
+        with pytest.raises(RuntimeError, match="async, and langchain-core runs async runnables"):
+            await agent.ainvoke({"messages": [("user", "hi")]})
+        return
+    await agent.ainvoke({"messages": [("user", "hi")]})
+    (shown,) = model.seen
+    assert kinds(shown)[0] == ("SystemMessage", {
+        "str": "plain", "system": "a system message", "callable": "from a function",
+        "runnable": "from a function", "async": "from a coroutine"}[form])
+    assert kinds(shown)[1:] == [("HumanMessage", "hi")]
+
+
+async def test_return_direct_tools_end_the_run(anyio_backend: str) -> None:
+    model = FakeToolModel(responses=[AIMessage("", tool_calls=[call("shout", {"text": "hi"}, "s")])])
+    out = await create_react_agent(model, [shout, weather]).ainvoke({"messages": [("user", "x")]})
+    assert kinds(out["messages"])[-1] == ("ToolMessage", "HI")
+    assert len(model.seen) == 1
+
+
+async def test_the_step_budget_ends_with_an_apology(anyio_backend: str) -> None:
+    """The step before the recursion limit: a model that still asks for tools gets an
+    apology in its place (``remaining_steps``), not a GraphRecursionError."""
+    loops = [AIMessage("", id=f"ai{i}", tool_calls=[call("weather", {"city": "sf"}, f"c{i}")])
+             for i in range(5)]
+    agent = create_react_agent(FakeToolModel(responses=loops), [weather])
+    out = await agent.ainvoke({"messages": [("user", "x")]}, {"recursion_limit": 5})
+    assert [type(m).__name__ for m in out["messages"]] == [
+        "HumanMessage", "AIMessage", "ToolMessage", "AIMessage", "ToolMessage", "AIMessage"]
+    assert kinds(out["messages"])[-1] == ("AIMessage",
+                                          "Sorry, need more steps to process this request.")
+    assert out["messages"][-1].id == "ai2"
+
+
+# -- reviewing tool calls -------------------------------------------------------------
+
+
+async def test_review_a_tool_call_edit_it_and_resume(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """interrupt_before=["tools"]: the run stops with the model's tool call pending; a
+    reviewer rewrites the call's arguments (the same message id replaces it) and the run
+    goes on with the edited call."""
+    ran.clear()
+    model = FakeToolModel(responses=[
+        AIMessage("", id="ask", tool_calls=[call("weather", {"city": "sf"}, "c1")]),
+        AIMessage("done", id="fin"),
+    ])
+    async with open_saver(store_kind, tmp_path) as saver:
+        agent = create_react_agent(model, [weather], checkpointer=saver, interrupt_before=["tools"])
+        await agent.ainvoke({"messages": [("user", "weather in sf?")]}, cfg("r"), durability="sync")
+        paused = await agent.aget_state(cfg("r"))
+        assert paused.next == ("tools",) and ran == []
+        pending = paused.values["messages"][-1]
+        assert pending.tool_calls[0]["args"] == {"city": "sf"}
+
+        edited = AIMessage("", id=pending.id, tool_calls=[call("weather", {"city": "la"}, "c1")])
+        await agent.aupdate_state(cfg("r"), {"messages": [edited]})
+        again = await agent.aget_state(cfg("r"))
+        assert again.next == ("tools",)
+        assert again.values["messages"][-1].tool_calls[0]["args"] == {"city": "la"}
+
+        out = await agent.ainvoke(None, cfg("r"))
+        fresh = create_react_agent(model, [weather], checkpointer=Checkpointer(saver.log))
+        history = [s async for s in fresh.aget_state_history(cfg("r"))]
+    assert ran == ["la"]
+    assert kinds(out["messages"]) == [("HumanMessage", "weather in sf?"), ("AIMessage", ""),
+                                      ("ToolMessage", "sunny"), ("AIMessage", "done")]
+    assert [m.id for m in out["messages"]].count("ask") == 1
+    assert history[0].next == () and any(s.next == ("tools",) for s in history)
+
+
+async def test_interrupt_after_the_agent(anyio_backend: str) -> None:
+    model = two_cities()
+    agent = create_react_agent(model, [weather], checkpointer=MemorySaver(),
+                               interrupt_after=["agent"])
+    await agent.ainvoke({"messages": [("user", "x")]}, cfg("i"))
+    assert (await agent.aget_state(cfg("i"))).next == ("tools", "tools")
+    out = await agent.ainvoke(None, cfg("i"))  # stops after the agent's second turn too
+    assert kinds(out["messages"])[-1] == ("AIMessage", "sf is foggy, nyc sunny")
+
+
+# -- deleting messages ----------------------------------------------------------------
+
+
+async def test_deleting_messages_of_an_agent_thread(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    model = FakeToolModel(responses=[AIMessage("one"), AIMessage("two"), AIMessage("three")])
+    async with open_saver(store_kind, tmp_path) as saver:
+        agent = create_react_agent(model, [], checkpointer=saver)
+        out = await agent.ainvoke({"messages": [("user", "a")]}, cfg("d"))
+        out = await agent.ainvoke({"messages": [("user", "b")]}, cfg("d"))
+        first_two = [m.id for m in out["messages"][:2]]
+        await agent.aupdate_state(cfg("d"), {"messages": [RemoveMessage(id=i) for i in first_two]})
+        out = await agent.ainvoke({"messages": [("user", "c")]}, cfg("d"))
+        assert kinds(model.seen[-1]) == [("HumanMessage", "b"), ("AIMessage", "two"),
+                                         ("HumanMessage", "c")]
+        await agent.aupdate_state(cfg("d"), {"messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES),
+                                                          ("user", "fresh start")]})
+        state = await create_react_agent(model, [], checkpointer=Checkpointer(saver.log)
+                                         ).aget_state(cfg("d"))
+    assert kinds(state.values["messages"]) == [("HumanMessage", "fresh start")]
+
+
+# -- hooks and structured responses -----------------------------------------------------
+
+
+async def test_a_pre_model_hook_trims_what_the_model_sees(anyio_backend: str) -> None:
+    def last_only(state: Any) -> dict[str, Any]:
+        return {"llm_input_messages": state["messages"][-1:]}
+
+    model = FakeToolModel(responses=[AIMessage("first"), AIMessage("second")])
+    agent = create_react_agent(model, [weather], pre_model_hook=last_only,
+                               checkpointer=MemorySaver())
+    await agent.ainvoke({"messages": [("user", "a")]}, cfg("h"))
+    out = await agent.ainvoke({"messages": [("user", "b")]}, cfg("h"))
+    assert kinds(model.seen[-1]) == [("HumanMessage", "b")]
+    assert set(out) == {"messages"}  # llm_input_messages is the model's, not the output's
+    assert len(out["messages"]) == 4
+
+
+async def test_a_pre_model_hook_that_replaces_the_history(anyio_backend: str) -> None:
+    def summarize(state: Any) -> dict[str, Any]:
+        if len(state["messages"]) < 3:
+            return {}
+        return {"messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES),
+                             SystemMessage(f"summary of {len(state['messages'])} messages"),
+                             state["messages"][-1]]}
+
+    model = FakeToolModel(responses=[AIMessage("first"), AIMessage("second")])
+    agent = create_react_agent(model, [], pre_model_hook=summarize, checkpointer=MemorySaver())
+    await agent.ainvoke({"messages": [("user", "a")]}, cfg("s"))
+    out = await agent.ainvoke({"messages": [("user", "b")]}, cfg("s"))
+    assert kinds(out["messages"]) == [("SystemMessage", "summary of 3 messages"),
+                                      ("HumanMessage", "b"), ("AIMessage", "second")]
+
+
+async def test_a_post_model_hook_sees_each_answer_and_tools_still_run(anyio_backend: str) -> None:
+    checked: list[str] = []
+
+    def guard(state: Any) -> dict[str, Any]:
+        checked.append(type(state["messages"][-1]).__name__)
+        return {}
+
+    model = two_cities()
+    agent = create_react_agent(model, [weather], post_model_hook=guard)
+    updates = [u async for u in agent.astream({"messages": [("user", "x")]}, stream_mode="updates")]
+    assert [list(u) for u in updates] == [["agent"], ["post_model_hook"], ["tools"], ["tools"],
+                                          ["agent"], ["post_model_hook"]]
+    assert checked == ["AIMessage", "AIMessage"]
+    with pytest.raises(ValueError, match="only available with version='v2'"):
+        create_react_agent(model, [weather], post_model_hook=guard, version="v1")
+
+
+class Weather(BaseModel):
+    city: str
+    sky: str
+
+
+async def test_response_format_adds_a_structured_response(anyio_backend: str) -> None:
+    model = two_cities()
+    model.structured = Weather(city="sf", sky="foggy")
+    agent = create_react_agent(model, [weather], response_format=Weather)
+    updates = [u async for u in agent.astream({"messages": [("user", "x")]}, stream_mode="updates")]
+    assert list(updates[-1]) == ["generate_structured_response"]
+    out = await create_react_agent(two_cities(), [weather], response_format=(
+        "Answer as JSON.", Weather)).ainvoke({"messages": [("user", "y")]})
+    assert out["structured_response"] is None  # that model has no structured answer set
+    model2 = two_cities()
+    model2.structured = {"city": "nyc", "sky": "sunny"}
+    out = await create_react_agent(model2, [weather], response_format=(
+        "Answer as JSON.", Weather)).ainvoke({"messages": [("user", "y")]})
+    assert out["structured_response"] == {"city": "nyc", "sky": "sunny"}
+    assert kinds(model2.seen[-1])[0] == ("SystemMessage", "Answer as JSON.")
+    assert updates[-1]["generate_structured_response"]["structured_response"] == Weather(
+        city="sf", sky="foggy")
+
+
+async def test_a_custom_state_schema_and_its_errors(anyio_backend: str) -> None:
+    class Custom(AgentState):
+        user: str
+
+    class Missing(TypedDict):
+        messages: Annotated[list[Any], add_messages]
+
+    model = FakeToolModel(responses=[AIMessage("ok")])
+    out = await create_react_agent(model, [weather], state_schema=Custom).ainvoke(
+        {"messages": [("user", "x")], "user": "ada"})
+    assert out["user"] == "ada"
+    with pytest.raises(ValueError, match="Missing required key"):
+        create_react_agent(model, [weather], state_schema=Missing)
+    with pytest.raises(TypeError, match="unexpected keyword arguments"):
+        create_react_agent(model, [weather], temperature=0)
+    with pytest.raises(ValueError, match="Invalid version"):
+        create_react_agent(model, [weather], version="v3")  # type: ignore[arg-type]
+
+
+async def test_a_tool_node_and_a_model_bound_already(anyio_backend: str) -> None:
+    model = FakeToolModel(responses=[AIMessage("ok")])
+    agent = create_react_agent(model, ToolNode([weather], handle_tool_errors=True))
+    assert (await agent.ainvoke({"messages": [("user", "x")]}))["messages"][-1].content == "ok"
+
+    from langchain_core.runnables import RunnableBinding
+
+    bound = RunnableBinding(bound=model, kwargs={"tools": [{"name": "other"}]})
+    with pytest.raises(ValueError, match="Missing tools"):
+        create_react_agent(bound, [weather])
+
+
+async def test_a_history_with_an_unanswered_tool_call_is_refused(anyio_backend: str) -> None:
+    agent = create_react_agent(FakeToolModel(responses=[AIMessage("ok")]), [weather])
+    dangling = AIMessage("", tool_calls=[call("weather", {"city": "sf"}, "c9")])
+    with pytest.raises(ValueError, match="do not have a corresponding ToolMessage"):
+        await agent.ainvoke({"messages": [HumanMessage("x"), dangling, HumanMessage("y")]})
+    answered = [HumanMessage("x"), dangling, ToolMessage("foggy", tool_call_id="c9"),
+                HumanMessage("y")]
+    assert (await agent.ainvoke({"messages": answered}))["messages"][-1].content == "ok"
+
+
+# -- the README's example ---------------------------------------------------------------
+
+
+def test_the_readmes_langchain_example_prints_what_it_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("## LangChain"):readme.index("## Audit")]
+    code, shown = re.findall(r"```(?:python)?\n(.*?)```", section, re.S)[:2]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    printed = capsys.readouterr().out
+    assert [line.rstrip() for line in printed.splitlines()] == [
+        line.rstrip() for line in shown.splitlines()]
+    assert (tmp_path / "agent.db").exists()
