@@ -14,7 +14,14 @@ from ._agent import (
     RemainingSteps,
     create_react_agent,
 )
-from ._tool_node import InjectedState, InjectedStore, ToolInvocationError, ToolNode, tools_condition
+from ._tool_node import (
+    InjectedState,
+    InjectedStore,
+    ToolInvocationError,
+    ToolNode,
+    msg_content_output,
+    tools_condition,
+)
 
 __all__ = [
     "AgentState",
@@ -27,5 +34,6 @@ __all__ = [
     "ToolInvocationError",
     "ToolNode",
     "create_react_agent",
+    "msg_content_output",
     "tools_condition",
 ]

@@ -18,7 +18,7 @@ import lograph
 from lograph import runtime
 from lograph.adapters import memory, postgres, sqlite
 from lograph.adapters._migrate import migrate
-from lograph.runtime import store
+from lograph.runtime import prebuilt, store
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -57,6 +57,13 @@ EXPECTED: dict[str, dict[str, object]] = {
     "store.sqlite.aio": {"AsyncSqliteStore": sqlite.AsyncSqliteStore},
     "store.postgres": {"PostgresStore": postgres.PostgresStore},
     "store.postgres.aio": {"AsyncPostgresStore": postgres.AsyncPostgresStore},
+    "prebuilt": {"create_react_agent": prebuilt.create_react_agent, "ToolNode": prebuilt.ToolNode,
+                 "tools_condition": prebuilt.tools_condition,
+                 "InjectedState": prebuilt.InjectedState, "InjectedStore": prebuilt.InjectedStore},
+    "prebuilt.chat_agent_executor": {"AgentState": prebuilt.AgentState,
+                                     "create_react_agent": prebuilt.create_react_agent},
+    "prebuilt.tool_node": {"ToolNode": prebuilt.ToolNode,
+                           "tools_condition": prebuilt.tools_condition},
 }
 
 
