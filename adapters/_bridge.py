@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 import anyio
 import sniffio
 
+from lograph.runtime.lowlevel import on_portal_thread, portal
+
 T = TypeVar("T")
 
 _private_lock = threading.Lock()
@@ -89,6 +91,14 @@ class Bridge:
         """A bridge whose home is the current asyncio loop, or the private loop elsewhere."""
         loop = _running_asyncio_loop()
         return cls(loop if loop is not None else _private())
+
+    @classmethod
+    def of_sync_facade(cls) -> Bridge:
+        """A bridge whose home is the sync facade's portal loop (it lives as long as the
+        process): for a driver that sync code made, used by sync and async callers alike."""
+        if on_portal_thread():
+            return cls(asyncio.get_running_loop())
+        return cls(portal().call(asyncio.get_running_loop))
 
     def is_home(self) -> bool:
         return _running_asyncio_loop() is self.home

@@ -1,9 +1,8 @@
 """``from_conn_string(...)``'s result, for every store: ``with`` in sync code, ``async with``.
 
 ``with`` opens and closes the store on the sync facade's portal (its loop becomes the
-driver's home); ``async with`` opens it on the caller's loop (asyncio or trio). Using
-``with`` inside a running event loop is an error naming ``async with``: it would block
-the loop.
+driver's home), also inside a running event loop (a notebook cell), which waits for it;
+``async with`` opens it on the caller's loop (asyncio or trio).
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from lograph.runtime.lowlevel import Checkpointer, in_event_loop, portal
+from lograph.runtime.lowlevel import Checkpointer, on_portal_thread, portal
 
 S = TypeVar("S", bound=Checkpointer)
 
@@ -39,10 +38,10 @@ class Opening(Generic[S]):
         self._used = True
 
     def __enter__(self) -> S:
-        if in_event_loop():
+        if on_portal_thread():  # async code that lograph's sync API runs: its loop is busy
             raise RuntimeError(
-                f"`with {self._name}.from_conn_string(...)` was used inside a running event "
-                "loop, where it would block it; use `async with` instead"
+                f"`with {self._name}.from_conn_string(...)` inside async code run by a sync "
+                "call of lograph would wait for itself; use `async with` there"
             )
         self._claim()
         self._saver = portal().call(self._open)

@@ -28,7 +28,8 @@ import asyncio
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -147,6 +148,22 @@ def _columns(batch: Sequence[Append], items: Sequence[int]) -> list[list[Any]]:
     return cols
 
 
+class _PoolOfOne:
+    """A borrowed connection in the pool's place: ``acquire()`` lends it to one caller at
+    a time (on the home loop, where every driver call runs)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+        self._lock: asyncio.Lock | None = None
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            yield self._conn
+
+
 class PostgresLog:
     """An :class:`EventLog` in a PostgreSQL schema. Open with :meth:`open` or :meth:`from_pool`.
 
@@ -225,6 +242,16 @@ class PostgresLog:
         bridge = Bridge(loop) if isinstance(loop, asyncio.AbstractEventLoop) else Bridge.here()
         return cls(pool, bridge, schema=schema, owns_pool=False, retry_for=retry_for)
 
+    @classmethod
+    def from_connection(
+        cls, conn: asyncpg.Connection, *, schema: str = "lograph", retry_for: float = 10.0,
+    ) -> PostgresLog:
+        """Use one asyncpg connection its caller owns (its loop is the driver's home): one
+        call at a time; ``aclose`` leaves it open. A pool serves concurrent threads better."""
+        loop = getattr(conn, "_loop", None)
+        bridge = Bridge(loop) if isinstance(loop, asyncio.AbstractEventLoop) else Bridge.here()
+        return cls(_PoolOfOne(conn), bridge, schema=schema, owns_pool=False, retry_for=retry_for)
+
     async def aclose(self) -> None:
         """Close the pool if this log opened it. Safe to call twice; never cancelled halfway."""
         if self._closed:
@@ -240,6 +267,10 @@ class PostgresLog:
             await asyncio.wait_for(self._pool.close(), timeout=10)
         except Exception:  # noqa: BLE001 - the server is gone or slow: drop the sockets instead
             self._pool.terminate()
+
+    def drives_this_loop(self) -> bool:
+        """Whether the pool's home is the event loop running in this thread."""
+        return self._bridge.is_home()
 
     async def __aenter__(self) -> PostgresLog:
         return self

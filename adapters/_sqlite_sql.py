@@ -212,6 +212,14 @@ def setup(conn: sqlite3.Connection, path: str, synchronous: str, busy_timeout: f
     conn.execute("PRAGMA wal_autocheckpoint = 0")
 
 
+def database_file(conn: sqlite3.Connection) -> str:
+    """The file of ``conn``'s main database (``":memory:"`` for an in-memory one)."""
+    for _, name, file in conn.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return str(file) or ":memory:"
+    return ":memory:"  # pragma: no cover - every connection has a main database
+
+
 def _migrate(conn: sqlite3.Connection, path: str) -> None:
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     version = _version(conn, path) if "meta" in tables else 0

@@ -9,8 +9,8 @@ Usage, as with LangGraph's savers::
     with PostgresSaver.from_conn_string(dsn) as checkpointer:   # plain sync code
         checkpointer.setup()
 
-Or over a pool you own: ``AsyncPostgresSaver(pool, schema="lograph")`` (the pool stays
-open after the saver closes). The event log itself is :class:`PostgresLog`.
+Or over a pool or a connection you own: ``AsyncPostgresSaver(pool, schema="lograph")``,
+``AsyncPostgresSaver(conn)`` (asyncpg's; it stays open after the saver closes). The event log itself is :class:`PostgresLog`.
 """
 
 from __future__ import annotations
@@ -33,17 +33,18 @@ __all__ = [
 
 
 class AsyncPostgresSaver(Checkpointer):
-    """A checkpointer on PostgreSQL, for async and sync programs alike (alias ``PostgresSaver``).
+    """A checkpointer on PostgreSQL, for async and sync programs alike (see also
+    :class:`PostgresSaver`, whose ``setup()`` always blocks).
 
-    ``conn`` is an asyncpg pool (left open by ``aclose``) or an opened PostgresLog
-    (closed by ``aclose``).
+    ``conn`` is an asyncpg pool or connection (its owner closes it: ``aclose`` leaves it
+    open) or an opened PostgresLog (closed by ``aclose``).
     """
 
     log: PostgresLog
 
     def __init__(
         self,
-        conn: asyncpg.Pool | PostgresLog,
+        conn: asyncpg.Pool | asyncpg.Connection | PostgresLog,
         *,
         schema: str = "lograph",
         snapshot_every: int = 400,
@@ -53,9 +54,11 @@ class AsyncPostgresSaver(Checkpointer):
             log = conn
         elif isinstance(conn, asyncpg.Pool):
             log = PostgresLog.from_pool(conn, schema=schema, retry_for=retry_for)
+        elif isinstance(conn, asyncpg.Connection):
+            log = PostgresLog.from_connection(conn, schema=schema, retry_for=retry_for)
         else:
             raise TypeError(
-                f"{type(self).__name__} takes an asyncpg pool or a PostgresLog, not "
+                f"{type(self).__name__} takes an asyncpg pool or connection or a PostgresLog, not "
                 f"{type(conn).__name__}; to connect from a DSN use "
                 f"{type(self).__name__}.from_conn_string(dsn)"
             )
@@ -77,6 +80,9 @@ class AsyncPostgresSaver(Checkpointer):
 
         return Opening(cls.__name__, open_saver)
 
+    def drives_this_loop(self) -> bool:
+        return self.log.drives_this_loop()
+
     def setup(self) -> Any:
         """Create or migrate the schema (idempotent).
 
@@ -86,7 +92,7 @@ class AsyncPostgresSaver(Checkpointer):
         """
         if in_event_loop():
             return self.asetup()
-        run_sync(self.asetup, method="setup", amethod="asetup")
+        run_sync(self.asetup, method="setup", amethod="asetup", store=self)
         return None
 
     async def asetup(self) -> None:
@@ -96,7 +102,14 @@ class AsyncPostgresSaver(Checkpointer):
         return await self.log.storage_bytes()
 
 
-PostgresSaver = AsyncPostgresSaver
+class PostgresSaver(AsyncPostgresSaver):
+    """LangGraph's sync saver: the same store as :class:`AsyncPostgresSaver`, whose
+    ``setup()`` always blocks its caller, also inside a running event loop (a notebook
+    cell), as LangGraph's sync ``PostgresSaver.setup()`` does."""
+
+    def setup(self) -> None:
+        run_sync(self.asetup, method="setup", amethod="asetup", store=self)
+
 
 # The long-term memory Store in PostgreSQL (``_store_pg.py``): one class for both.
 AsyncPostgresStore = PostgresStore

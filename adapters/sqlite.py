@@ -117,6 +117,28 @@ def _daemonize(db: Any) -> None:
         thread.daemon = True
 
 
+def _check_shareable(conn: sqlite3.Connection) -> None:
+    """TypeError unless ``conn`` may be used from lograph's driver thread (and is open)."""
+    failed: list[sqlite3.Error] = []
+
+    def probe() -> None:
+        try:
+            conn.execute("SELECT 1").fetchall()
+        except sqlite3.Error as e:
+            failed.append(e)
+
+    thread = threading.Thread(target=probe, name="lograph-sqlite-probe")
+    thread.start()
+    thread.join()
+    if failed and "thread" in str(failed[0]):
+        raise TypeError(
+            "SqliteSaver(conn) runs the connection on lograph's driver thread: make it with "
+            "sqlite3.connect(path, check_same_thread=False), as LangGraph's docs do"
+        )
+    if failed:
+        raise TypeError(f"SqliteSaver(conn) cannot use this connection: {failed[0]}")
+
+
 def _try_open(name: str, uri: bool) -> None:
     # An existing regular file this process may read and write opens (most opens:
     # skipping the trial saves an open and a close of the file).
@@ -168,12 +190,25 @@ class SqliteLog:
     #: (inside a commit, so possibly inline) is off on this connection
     CHECKPOINT_EVERY = 128
 
-    def __init__(self, db: Any, bridge: Bridge, path: str, busy_timeout: float) -> None:
+    def __init__(
+        self, db: Any, bridge: Bridge, path: str, busy_timeout: float, *,
+        owner: str = "log", synchronous: str | None = None,
+    ) -> None:
         self._db = db
-        self._conn: sqlite3.Connection = db._conn
+        self._conn: sqlite3.Connection = db._connection
         self._bridge = bridge
         self.path = path
         self.busy_timeout = busy_timeout
+        #: who closes what: "log" (the log opened the connection and closes it),
+        #: "thread" (the caller owns the sqlite3 connection; the log stops only the
+        #: driver thread it started), "caller" (the caller owns the aiosqlite connection)
+        self._owner = owner
+        #: set to the mode when the file is set up on first use (a borrowed connection)
+        self._pending = synchronous
+        self._starting: asyncio.Lock | None = None  # made and used on the home loop only
+        #: calls may run on the caller's thread (see ``_now``): not before the set-up, nor
+        #: on an aiosqlite connection someone else made (it may refuse other threads)
+        self._inline = synchronous is None
         self._closed = False
         self._driver = threading.Lock()  # held by whoever uses the connection: worker or inline
         self._write_cost = 0.0  # seconds, a moving average of recent appends
@@ -207,6 +242,51 @@ class SqliteLog:
             raise
         return log
 
+    @classmethod
+    def borrow(
+        cls, conn: sqlite3.Connection | aiosqlite.Connection, *, synchronous: str = "FULL",
+        busy_timeout: float = 5.0,
+    ) -> SqliteLog:
+        """A log on a connection its caller owns and closes (LangGraph's ``SqliteSaver(conn)``
+        and ``AsyncSqliteSaver(conn)``); ``aclose()`` leaves the connection open.
+
+        The connection is set up as :meth:`open` sets a file up (WAL, ``synchronous``,
+        the schema), on first use. lograph runs its own transactions on it (never leave
+        one open on it while lograph works), from its driver thread: a ``sqlite3``
+        connection must be made with ``check_same_thread=False`` (TypeError otherwise),
+        and its driver thread's home is the sync facade's loop, so that sync and async
+        callers can both use it. An ``aiosqlite`` connection is used as it is, with the
+        calling event loop as its home.
+        """
+        mode = sql.check_options(synchronous, busy_timeout)
+        if isinstance(conn, sqlite3.Connection):
+            _check_shareable(conn)
+            db: Any = aiosqlite.Connection(lambda: conn, 64)
+            _daemonize(db)
+            return cls(db, Bridge.of_sync_facade(), "(a sqlite3 connection)", busy_timeout,
+                       owner="thread", synchronous=mode)
+        if isinstance(conn, aiosqlite.Connection):
+            return cls(conn, Bridge.here(), "(an aiosqlite connection)", busy_timeout,
+                       owner="caller", synchronous=mode)
+        raise TypeError(
+            f"SqliteLog.borrow takes a sqlite3 or aiosqlite connection, not {type(conn).__name__}")
+
+    async def _start(self) -> None:
+        """On the home loop: start the driver if need be and set the file up, once."""
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            mode = self._pending
+            if mode is None:
+                return
+            if self._db._connection is None:
+                await self._db
+            conn = self._db._connection
+            self.path = await self._db._execute(sql.database_file, conn)
+            await self._db._execute(sql.setup, conn, self.path, mode, self.busy_timeout)
+            self._conn, self._pending = conn, None
+            self._inline = self._owner != "caller"
+
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<SqliteLog {self.path!r} {state}>"
@@ -216,6 +296,8 @@ class SqliteLog:
         if self._closed:
             raise StoreUnavailableError(f"the SQLite store {self.path!r} is closed; open it again")
         with _translated(self.path, self.busy_timeout):
+            if self._pending is not None:
+                await self._bridge.run(self._start)
             return await self._bridge.run(self._db._execute, self._on_worker, fn, *args)
 
     def _on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -244,7 +326,7 @@ class SqliteLog:
         The caller's thread may be the main one, where KeyboardInterrupt lands: however
         this is left, the connection is released with no transaction open.
         """
-        if self._closed:
+        if self._closed or not self._inline:
             return _DECLINED
         held = False
         try:
@@ -361,8 +443,13 @@ class SqliteLog:
         if self._closed:
             return
         self._closed = True
+        if self._owner == "caller":
+            return  # its owner closes it (and SQLite copies the WAL into the file then)
         with anyio.CancelScope(shield=True), _translated(self.path, self.busy_timeout):
-            if self._bridge.home.is_closed():
+            if self._owner == "thread":  # stop the driver thread; the owner closes the connection
+                if not self._bridge.home.is_closed():
+                    await self._bridge.run(self._release)
+            elif self._bridge.home.is_closed():
                 # The loop that owned the driver is gone: stop its thread directly.
                 self._db.stop()
             else:
@@ -371,6 +458,19 @@ class SqliteLog:
                 # WAL into the file: a process that closes leaves nothing to replay.
                 await self._bridge.run(self._db._execute, self._close_out)
                 await self._bridge.run(self._db.close)
+
+    def drives_this_loop(self) -> bool:
+        """Whether the driver's home is the event loop running in this thread."""
+        return self._bridge.is_home()
+
+    async def _release(self) -> None:
+        """On the home loop: stop the driver thread without closing the connection."""
+        if self._db._connection is None:
+            return  # never started
+        self._db._connection = None  # aiosqlite's stop() then closes nothing
+        stopped = self._db.stop()
+        if stopped is not None:
+            await stopped
 
     def _close_out(self) -> None:
         if self._driver.acquire(timeout=max(self.busy_timeout, 1.0)):
@@ -387,16 +487,33 @@ class SqliteSaver(Checkpointer):
     """A checkpointer on one SQLite file (alias ``AsyncSqliteSaver``).
 
     Open with ``SqliteSaver.from_conn_string(path)`` as ``with`` (sync code) or
-    ``async with`` (asyncio or trio), or wrap an opened :class:`SqliteLog`.
+    ``async with`` (asyncio or trio); or, as LangGraph's docs do, on a connection you own
+    and close: ``SqliteSaver(sqlite3.connect(path, check_same_thread=False))`` or
+    ``AsyncSqliteSaver(aiosqlite_connection)`` (see :meth:`SqliteLog.borrow`:
+    ``synchronous`` and ``busy_timeout`` apply to those); or wrap an opened
+    :class:`SqliteLog`.
     """
 
     log: SqliteLog
 
-    def __init__(self, log: SqliteLog, *, snapshot_every: int = 200) -> None:
-        if not isinstance(log, SqliteLog):
+    def __init__(
+        self, conn: SqliteLog | sqlite3.Connection | aiosqlite.Connection, *,
+        snapshot_every: int = 200, synchronous: str | None = None,
+        busy_timeout: float | None = None,
+    ) -> None:
+        if isinstance(conn, SqliteLog):
+            if synchronous is not None or busy_timeout is not None:
+                raise TypeError(
+                    "synchronous= and busy_timeout= are set when a SqliteLog opens, not here")
+            log = conn
+        elif isinstance(conn, sqlite3.Connection | aiosqlite.Connection):
+            log = SqliteLog.borrow(conn, synchronous=synchronous or "FULL",
+                                   busy_timeout=5.0 if busy_timeout is None else busy_timeout)
+        else:
             raise TypeError(
-                f"SqliteSaver(log) takes an opened SqliteLog, not {type(log).__name__}; "
-                "to open a file use `SqliteSaver.from_conn_string(path)`"
+                f"{type(self).__name__}(conn) takes a sqlite3 or aiosqlite connection or an "
+                f"opened SqliteLog, not {type(conn).__name__}; to open a file use "
+                f"`{type(self).__name__}.from_conn_string(path)`"
             )
         super().__init__(log, snapshot_every=snapshot_every)
 
@@ -421,6 +538,9 @@ class SqliteSaver(Checkpointer):
             return cls(log, snapshot_every=snapshot_every)
 
         return Opening(cls.__name__, open_saver, once=True)
+
+    def drives_this_loop(self) -> bool:
+        return self.log.drives_this_loop()
 
     def setup(self) -> None:
         """Nothing to do: the schema was created or migrated when the store opened.

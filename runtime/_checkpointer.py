@@ -38,6 +38,12 @@ class Checkpointer:
         self._actors: OrderedDict[str, ThreadActor] = OrderedDict()
         self._closed = False
 
+    def drives_this_loop(self) -> bool:
+        """Whether the store's driver runs on the event loop running in this thread (then
+        a sync call here would wait for itself, see ``_sync``). Stores whose driver lives
+        on an event loop override it; the base (no driver loop) never does."""
+        return False
+
     def actor(self, thread: str) -> ThreadActor:
         """The thread's actor, created on first use; idle ones past ``max_actors`` evicted."""
         actor = self._actors.get(thread)
@@ -61,7 +67,7 @@ class Checkpointer:
             actor.forget()
 
     def delete_thread(self, thread_id: str) -> None:
-        run_sync(self.adelete_thread, thread_id, method="delete_thread", amethod="adelete_thread")
+        run_sync(self.adelete_thread, thread_id, method="delete_thread", amethod="adelete_thread", store=self)
 
     # -- LangGraph's saver read API, derived from the log (see ``_reads``) ---------------
 
@@ -70,7 +76,7 @@ class Checkpointer:
         return await get_tuple(self, config)
 
     def get_tuple(self, config: Mapping[str, Any]) -> CheckpointTuple | None:
-        return run_sync(lambda: self.aget_tuple(config), method="get_tuple", amethod="aget_tuple")
+        return run_sync(lambda: self.aget_tuple(config), method="get_tuple", amethod="aget_tuple", store=self)
 
     async def aget(self, config: Mapping[str, Any]) -> dict[str, Any] | None:
         """The ``checkpoint`` dict of ``aget_tuple``."""
@@ -78,7 +84,7 @@ class Checkpointer:
         return None if found is None else found.checkpoint
 
     def get(self, config: Mapping[str, Any]) -> dict[str, Any] | None:
-        return run_sync(lambda: self.aget(config), method="get", amethod="aget")
+        return run_sync(lambda: self.aget(config), method="get", amethod="aget", store=self)
 
     def alist(
         self, config: Mapping[str, Any] | None, *, filter: dict[str, Any] | None = None,
@@ -94,7 +100,7 @@ class Checkpointer:
         async def collect() -> list[CheckpointTuple]:
             return [t async for t in self.alist(config, filter=filter, before=before, limit=limit)]
 
-        return iter(run_sync(collect, method="list", amethod="alist"))
+        return iter(run_sync(collect, method="list", amethod="alist", store=self))
 
     async def aput(self, *args: Any, **kwargs: Any) -> Any:
         raise refuse_write("aput")
@@ -122,7 +128,7 @@ class Checkpointer:
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         run_sync(lambda: self.acopy_thread(source_thread_id, target_thread_id),
-                 method="copy_thread", amethod="acopy_thread")
+                 method="copy_thread", amethod="acopy_thread", store=self)
 
     async def aclose(self) -> None:
         if self._closed:
@@ -132,7 +138,7 @@ class Checkpointer:
         await self.log.aclose()
 
     def close(self) -> None:
-        run_sync(self.aclose, method="close", amethod="aclose")
+        run_sync(self.aclose, method="close", amethod="aclose", store=self)
 
     async def __aenter__(self) -> Any:
         return self

@@ -116,7 +116,7 @@ class CompiledGraph:
         return out
 
     def batch(self, inputs: Sequence[Any], config: Any = None, **kwargs: Any) -> list[Any]:
-        return run_sync(lambda: self.abatch(inputs, config, **kwargs), method="batch", amethod="abatch")
+        return run_sync(lambda: self.abatch(inputs, config, **kwargs), method="batch", amethod="abatch", store=self.checkpointer)
 
     # -- running ---------------------------------------------------------------------
 
@@ -151,7 +151,7 @@ class CompiledGraph:
         if ctx is not None and nests_in(self, ctx) and not in_event_loop():
             # a sync node (in a worker thread) runs a subgraph: run it on the node's loop
             return run_from_thread(self._nested, self.io.input(input), ctx)
-        return run_sync(lambda: self.ainvoke(input, config, **kwargs), method="invoke", amethod="ainvoke")
+        return run_sync(lambda: self.ainvoke(input, config, **kwargs), method="invoke", amethod="ainvoke", store=self.checkpointer)
 
     async def _nested(self, input: Any, ctx: Any) -> Any:
         limit = self._defaults.get("recursion_limit") or ctx.run.limit
@@ -173,7 +173,7 @@ class CompiledGraph:
                           interrupt_after=interrupt_after, subgraphs=subgraphs)
 
     def stream(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[Any]:
-        return stream_sync(lambda: self.astream(input, config, **kwargs))
+        return stream_sync(lambda: self.astream(input, config, **kwargs), store=self.checkpointer)
 
     # -- reading state ---------------------------------------------------------------
 
@@ -197,7 +197,7 @@ class CompiledGraph:
         return snapshot_of(self, thread, ns, cp, live=live, subgraphs=subgraphs, root=cp)
 
     def get_state(self, config: dict[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
-        return run_sync(lambda: self.aget_state(config, subgraphs=subgraphs), method="get_state", amethod="aget_state")
+        return run_sync(lambda: self.aget_state(config, subgraphs=subgraphs), method="get_state", amethod="aget_state", store=self.checkpointer)
 
     async def aget_state_history(
         self, config: dict[str, Any], *, filter: dict[str, Any] | None = None,
@@ -214,7 +214,7 @@ class CompiledGraph:
         async def collect() -> list[StateSnapshot]:
             return [s async for s in self.aget_state_history(config, **kwargs)]
 
-        return iter(run_sync(collect, method="get_state_history", amethod="aget_state_history"))
+        return iter(run_sync(collect, method="get_state_history", amethod="aget_state_history", store=self.checkpointer))
 
     # -- updating state --------------------------------------------------------------
 
@@ -227,7 +227,7 @@ class CompiledGraph:
 
     def update_state(self, config: dict[str, Any], values: Any, as_node: str | None = None, **kw: Any) -> dict[str, Any]:
         return run_sync(lambda: self.aupdate_state(config, values, as_node, **kw),
-                        method="update_state", amethod="aupdate_state")
+                        method="update_state", amethod="aupdate_state", store=self.checkpointer)
 
 
 CompiledStateGraph = CompiledGraph  # LangGraph's name (langgraph.graph.state), for type hints

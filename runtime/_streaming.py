@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._invoke import run_graph
-from ._sync import in_event_loop, portal
+from ._sync import DriverHome, caller_portal, refuse_deadlock
 
 if TYPE_CHECKING:
+    from anyio.from_thread import BlockingPortal
+
     from ._compiled import CompiledGraph
 
 STREAM_MODES = ("values", "updates", "custom", "debug")
@@ -86,10 +88,17 @@ async def stream_run(
 
 
 
-def stream_sync(chunks_of: Callable[[], AsyncGenerator[Any, None]]) -> Iterator[Any]:
-    """The items of the async iterator ``chunks_of()`` makes, in a sync caller."""
-    if in_event_loop():
-        raise RuntimeError("stream() was called inside a running event loop; use `async for ... in graph.astream(...)`")
+def stream_sync(
+    chunks_of: Callable[[], AsyncGenerator[Any, None]], *, store: DriverHome | None = None,
+) -> Iterator[Any]:
+    """The items of the async iterator ``chunks_of()`` makes, in a sync caller (which
+    blocks between items, also inside a running event loop: see ``_sync``)."""
+    refuse_deadlock(store, "stream", "astream")
+    with caller_portal() as the_portal:
+        yield from _pumped(the_portal, chunks_of)
+
+
+def _pumped(the_portal: BlockingPortal, chunks_of: Callable[[], AsyncGenerator[Any, None]]) -> Iterator[Any]:
     items: queue.Queue[tuple[str, Any]] = queue.Queue()
     asked: list[anyio.Event] = []  # set when this thread wants the next item
 
@@ -108,7 +117,6 @@ def stream_sync(chunks_of: Callable[[], AsyncGenerator[Any, None]]) -> Iterator[
         else:
             items.put(("end", None))
 
-    the_portal = portal()
     future = the_portal.start_task_soon(pump)
     try:
         while True:

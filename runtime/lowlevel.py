@@ -7,8 +7,8 @@ extending Trio; an application needs none of it:
   ``SqliteSaver``, ``PostgresSaver``): it owns the store's log, its log writer and its
   thread actors;
 - the sync facade's machinery: ``portal()`` (the process-wide blocking portal),
-  ``run_sync`` (run a coroutine function on it, refused inside an event loop) and
-  ``in_event_loop``;
+  ``run_sync`` (run a coroutine function on a portal, blocking the caller; refused
+  only where it would wait for itself), ``in_event_loop`` and ``on_portal_thread``;
 - ``structure_of``: the compiled structure of a graph or a builder (validates it);
 - what a long-term memory Store's backend builds on (lograph's SQLite and PostgreSQL
   stores do): ``store_rules`` (a batch checked and planned, filters, namespaces,
@@ -20,10 +20,10 @@ from . import _store_rules as store_rules
 from ._checkpointer import Checkpointer
 from ._store_embed import Indexer as StoreIndexer
 from ._store_ttl import Sweeper as StoreSweeper
-from ._sync import in_event_loop, portal, run_sync
+from ._sync import in_event_loop, on_portal_thread, portal, run_sync
 from ._verify import structure_of
 
 __all__ = [
-    "Checkpointer", "StoreIndexer", "StoreSweeper", "in_event_loop", "portal", "run_sync",
-    "store_rules", "structure_of",
+    "Checkpointer", "StoreIndexer", "StoreSweeper", "in_event_loop", "on_portal_thread",
+    "portal", "run_sync", "store_rules", "structure_of",
 ]

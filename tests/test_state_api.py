@@ -7,7 +7,6 @@ them with each other, never with a pattern.
 
 import itertools
 import operator
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
@@ -375,26 +374,6 @@ async def test_resuming_an_empty_thread_is_an_empty_input_error(
         graph = linear().compile(checkpointer=saver)
         with pytest.raises(EmptyInputError):
             await graph.ainvoke(None, cfg("empty"))
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize(
-    ("call", "amethod"),
-    [
-        (lambda g, c: g.invoke({"log": []}, c), "ainvoke"),
-        (lambda g, c: list(g.stream({"log": []}, c)), "astream"),
-        (lambda g, c: g.get_state(c), "aget_state"),
-        (lambda g, c: list(g.get_state_history(c)), "aget_state_history"),
-        (lambda g, c: g.update_state(c, {"log": ["x"]}, as_node="a"), "aupdate_state"),
-    ],
-)
-async def test_sync_facade_inside_running_loop_names_async_method(
-    anyio_backend: str, call: Any, amethod: str
-) -> None:
-    # lograph-only: LangGraph's sync methods simply block the running loop.
-    graph = linear().compile(checkpointer=MemorySaver())
-    with pytest.raises(RuntimeError, match=re.escape(amethod)):
-        call(graph, cfg("t"))
 
 
 # --- the sync facade ----------------------------------------------------------------------
