@@ -249,8 +249,8 @@ class ToolNode(Runnable[Any, Any]):
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         calls, kind, state = self._parse(input)
         config = self._config(config)
-        store = kwargs.get("store")
         ctx = current_task.get()
+        store = getattr(ctx.run, "store", None) if ctx is not None else None  # the graph's
         outputs: list[Any] = [None] * len(calls)
         errors: list[tuple[int, BaseException]] = []
 

@@ -14,6 +14,7 @@ from ._agent import (
     RemainingSteps,
     create_react_agent,
 )
+from ._human import ActionRequest, HumanInterrupt, HumanInterruptConfig, HumanResponse
 from ._tool_node import (
     InjectedState,
     InjectedStore,
@@ -24,10 +25,14 @@ from ._tool_node import (
 )
 
 __all__ = [
+    "ActionRequest",
     "AgentState",
     "AgentStatePydantic",
     "AgentStateWithStructuredResponse",
     "AgentStateWithStructuredResponsePydantic",
+    "HumanInterrupt",
+    "HumanInterruptConfig",
+    "HumanResponse",
     "InjectedState",
     "InjectedStore",
     "RemainingSteps",

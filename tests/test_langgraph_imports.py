@@ -62,6 +62,8 @@ EXPECTED: dict[str, dict[str, object]] = {
                  "InjectedState": prebuilt.InjectedState, "InjectedStore": prebuilt.InjectedStore},
     "prebuilt.chat_agent_executor": {"AgentState": prebuilt.AgentState,
                                      "create_react_agent": prebuilt.create_react_agent},
+    "prebuilt.interrupt": {"HumanInterrupt": prebuilt.HumanInterrupt,
+                           "HumanResponse": prebuilt.HumanResponse},
     "prebuilt.tool_node": {"ToolNode": prebuilt.ToolNode,
                            "tools_condition": prebuilt.tools_condition},
 }

@@ -22,14 +22,14 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from langchain_core.runnables import RunnableLambda
+from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from lograph.adapters.memory import MemorySaver
-from lograph.runtime import REMOVE_ALL_MESSAGES, Checkpointer, add_messages
-from lograph.runtime.prebuilt import AgentState, ToolNode, create_react_agent
+from lograph.runtime import REMOVE_ALL_MESSAGES, Checkpointer, Command, add_messages, interrupt
+from lograph.runtime.prebuilt import AgentState, HumanInterrupt, ToolNode, create_react_agent
 from tests._stores import open_saver
 
 
@@ -388,3 +388,60 @@ def test_the_readmes_langchain_example_prints_what_it_shows(
     assert [line.rstrip() for line in printed.splitlines()] == [
         line.rstrip() for line in shown.splitlines()]
     assert (tmp_path / "agent.db").exists()
+
+
+# -- LangGraph's documented forms -------------------------------------------------------
+
+
+async def test_a_prompt_function_is_given_the_runs_config(anyio_backend: str) -> None:
+    def prompt(state: AgentState, config: RunnableConfig) -> list[Any]:
+        name = config["configurable"].get("user_name")
+        return [{"role": "system", "content": f"Address the user as {name}."}, *state["messages"]]
+
+    model = FakeToolModel(responses=[AIMessage("hi John")])
+    agent = create_react_agent(model, [weather], prompt=prompt)
+    await agent.ainvoke({"messages": [("user", "hello")]}, {"configurable": {"user_name": "John"}})
+    assert kinds(model.seen[0]) == [("SystemMessage", "Address the user as John."),
+                                    ("HumanMessage", "hello")]
+
+
+async def test_a_tool_that_asks_a_human_pauses_the_agent(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """A tool calling ``interrupt()`` with a review request (the documented
+    human-in-the-loop wrapper's shape): the run pauses inside the tool's task; the
+    answer resumes that task only."""
+    booked: list[str] = []
+
+    @tool
+    def book_hotel(hotel_name: str) -> str:
+        """Books a hotel once a human accepts or edits the booking."""
+        request: HumanInterrupt = {
+            "action_request": {"action": "book_hotel", "args": {"hotel_name": hotel_name}},
+            "config": {"allow_accept": True, "allow_edit": True, "allow_respond": False,
+                       "allow_ignore": False},
+            "description": "Please review the tool call"}
+        response = interrupt([request])[0]
+        if response["type"] == "edit":
+            hotel_name = response["args"]["args"]["hotel_name"]
+        booked.append(hotel_name)
+        return f"Booked {hotel_name}."
+
+    model = FakeToolModel(responses=[
+        AIMessage("", id="ask", tool_calls=[call("book_hotel", {"hotel_name": "Grand"}, "b1"),
+                                            call("weather", {"city": "sf"}, "w1")]),
+        AIMessage("all set", id="end"),
+    ])
+    ran.clear()
+    async with open_saver(store_kind, tmp_path) as saver:
+        agent = create_react_agent(model, [book_hotel, weather], checkpointer=saver)
+        out = await agent.ainvoke({"messages": [("user", "book it")]}, cfg("h"), durability="sync")
+        (asked,) = out["__interrupt__"]
+        assert asked.value[0]["action_request"]["args"] == {"hotel_name": "Grand"}
+        paused = await agent.aget_state(cfg("h"))
+        assert paused.next == ("tools",) and ran == ["sf"]  # the other call finished
+        out = await agent.ainvoke(Command(resume=[{"type": "edit", "args": {
+            "action": "book_hotel", "args": {"hotel_name": "Grand Hotel"}}}]), cfg("h"))
+    assert booked == ["Grand Hotel"] and ran == ["sf"]
+    assert kinds(out["messages"])[2:] == [("ToolMessage", "Booked Grand Hotel."),
+                                          ("ToolMessage", "foggy"), ("AIMessage", "all set")]
