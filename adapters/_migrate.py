@@ -1,13 +1,13 @@
 """``lograph migrate-imports``: a program's ``langgraph`` imports rewritten to lograph's.
 
-LangGraph's module ``langgraph.X`` is lograph's ``lograph.X`` (the package ``lograph``
-carries LangGraph's module names and re-exports what lograph implements). A statement
+LangGraph's module ``langgraph.X`` is lograph's ``lograph.adapters.langgraph.X`` (that
+package carries LangGraph's module names and re-exports what lograph implements). A statement
 is rewritten only when lograph has the module and every name it imports from it; any
 other is left as it was and reported, so a rewritten program never fails on an
 import that lograph half-has. ``import langgraph.X`` without ``as`` is reported too:
 the program names the module in its code, which a rewrite of imports cannot follow.
 
-Which modules and names lograph has is learnt by importing ``lograph.X`` and looking
+Which modules and names lograph has is learnt by importing ``lograph.adapters.langgraph.X`` and looking
 at it (the modules only re-export), so the answer is always the installed lograph's.
 """
 
@@ -38,13 +38,16 @@ def _is_langgraph(module: str | None) -> bool:
     return module is not None and (module == "langgraph" or module.startswith("langgraph."))
 
 
+MIRRORS = "lograph.adapters.langgraph"
+
+
 def _target(module: str) -> str:
-    return "lograph" + module[len("langgraph"):]
+    return MIRRORS + module[len("langgraph"):]
 
 
 def _module(name: str) -> ModuleType | str:
     """lograph's module ``name``, or why there is none."""
-    if name == "lograph":
+    if name == MIRRORS:
         return f"{name} has no LangGraph names; import from one of its modules"
     try:
         return importlib.import_module(name)
@@ -105,7 +108,7 @@ def migrate(source: str) -> Migration:
             start = node.col_offset if i == node.lineno - 1 else 0
             last = i == (node.end_lineno or node.lineno) - 1
             end = node.end_col_offset if last and node.end_col_offset is not None else len(line)
-            middle = _WORD.sub("lograph", line[start:end].decode("utf-8"))
+            middle = _WORD.sub(MIRRORS, line[start:end].decode("utf-8"))
             lines[i] = line[:start].decode("utf-8") + middle + line[end:].decode("utf-8")
     out.source = "".join(lines)
     out.rewritten = len(spans)

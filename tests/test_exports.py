@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import importlib
 import pathlib
+import tomllib
 from collections.abc import Iterator
 
 import pytest
@@ -122,8 +123,20 @@ def test_each_layer_imports_only_what_is_below_it() -> None:
         for layer, path in _sources()
         for line, name in _imported(layer, path)
         if any(name == b or name.startswith(b + ".") for b in banned[layer])
-        # LangGraph's module names (compat/: lograph.graph, lograph.types, ...) sit above
-        # all three: they re-export, and nothing of lograph's imports them
-        or (name.startswith("lograph.") and name.split(".")[1] not in LAYERS)
+        # LangGraph's module names (adapters/langgraph/) re-export; nothing else imports them
+        or (name.startswith("lograph.adapters.langgraph"))
     ]
     assert not found, "\n".join(found)
+
+
+def test_the_top_level_holds_only_the_three_packages() -> None:
+    """The repository's fixed layout: code lives in eventlog/, runtime/ and adapters/,
+    installed as lograph.eventlog, lograph.runtime and lograph.adapters; nothing else is
+    installed under the name lograph (LangGraph's module names live in adapters/langgraph/)."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    packaged = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert set(packaged["package-dir"]) == {f"lograph.{layer}" for layer in LAYERS}
+    strays = [p for p in packaged["packages"]
+              if not any(p == f"lograph.{layer}" or p.startswith(f"lograph.{layer}.") for layer in LAYERS)]
+    assert not strays, f"installed outside the three packages: {strays}"
+    assert not (root / "compat").exists(), "compat/ moved to adapters/langgraph/"

@@ -1,4 +1,4 @@
-"""LangGraph's module names: ``lograph.X`` re-exports what lograph implements of
+"""LangGraph's module names: ``lograph.adapters.langgraph.X`` re-exports what lograph implements of
 ``langgraph.X``, the README's table lists every such module, and ``lograph
 migrate-imports`` rewrites a LangGraph program's imports so that it runs."""
 
@@ -14,15 +14,14 @@ from pathlib import Path
 
 import pytest
 
-import lograph
 from lograph import runtime
+from lograph.adapters import langgraph as mirrors
 from lograph.adapters import memory, postgres, sqlite
 from lograph.adapters._migrate import migrate
 from lograph.runtime import prebuilt, store
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-LAYERS = {"lograph.eventlog", "lograph.runtime", "lograph.adapters"}
 
 # What LangGraph's documentation imports from each module, and where lograph keeps it.
 EXPECTED: dict[str, dict[str, object]] = {
@@ -70,19 +69,18 @@ EXPECTED: dict[str, dict[str, object]] = {
 
 
 def mirror_modules() -> list[str]:
-    """Every module of the package ``lograph`` outside the three packages of the code."""
+    """Every module under ``lograph.adapters.langgraph``."""
     found = []
-    for info in pkgutil.walk_packages(lograph.__path__, "lograph."):
-        if not any(info.name == p or info.name.startswith(p + ".") for p in LAYERS):
-            found.append(info.name)
+    for info in pkgutil.walk_packages(mirrors.__path__, "lograph.adapters.langgraph."):
+        found.append(info.name)
     return sorted(found)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_langgraph_names_are_lograph_objects(name: str) -> None:
-    module = importlib.import_module(f"lograph.{name}")
+    module = importlib.import_module(f"lograph.adapters.langgraph.{name}")
     for item, obj in EXPECTED[name].items():
-        assert getattr(module, item) is obj, f"lograph.{name}.{item}"
+        assert getattr(module, item) is obj, f"lograph.adapters.langgraph.{name}.{item}"
 
 
 @pytest.mark.parametrize("name", mirror_modules())
@@ -114,7 +112,7 @@ def test_the_readme_table_lists_every_mirror_module_and_its_names() -> None:
     modules = {m for m in mirror_modules() if hasattr(importlib.import_module(m), "__all__")}
     assert modules <= listed, f"not in the README's table: {sorted(modules - listed)}"
     for langgraph_name, (lograph_name, names) in rows.items():
-        assert lograph_name == "lograph" + langgraph_name[len("langgraph"):]
+        assert lograph_name == "lograph.adapters.langgraph" + langgraph_name[len("langgraph"):]
         module = importlib.import_module(lograph_name)
         assert names and set(names) <= set(module.__all__), lograph_name
 
@@ -137,12 +135,12 @@ def test_migrate_rewrites_what_lograph_has_and_reports_the_rest() -> None:
         ''')
     done = migrate(source)
     assert done.source == textwrap.dedent('''\
-        from lograph.graph import StateGraph, START  # langgraph's builder
-        from lograph.types import Command; name = "langgraph"
-        from lograph.checkpoint.sqlite.aio import (
+        from lograph.adapters.langgraph.graph import StateGraph, START  # langgraph's builder
+        from lograph.adapters.langgraph.types import Command; name = "langgraph"
+        from lograph.adapters.langgraph.checkpoint.sqlite.aio import (
             AsyncSqliteSaver,
         )
-        import lograph.func as lf
+        import lograph.adapters.langgraph.func as lf
         from langgraph.errors import GraphInterrupt
         from langgraph.nowhere import thing
         import langgraph.graph
@@ -151,7 +149,7 @@ def test_migrate_rewrites_what_lograph_has_and_reports_the_rest() -> None:
     assert done.rewritten == 4
     assert [line for line, _ in done.problems] == [7, 8, 9]
     assert "GraphInterrupt" in done.problems[0][1]
-    assert "no module lograph.nowhere" in done.problems[1][1]
+    assert "no module lograph.adapters.langgraph.nowhere" in done.problems[1][1]
     assert "names the module" in done.problems[2][1]
     assert migrate(done.source).source == done.source  # a second pass changes nothing
 
@@ -217,13 +215,13 @@ def test_a_langgraph_program_runs_after_migrate_imports(tmp_path: Path) -> None:
     diff = subprocess.run([*cli, "migrate-imports", "--diff", str(program)], capture_output=True,
                           text=True, timeout=60)
     assert diff.returncode == 0, diff.stderr
-    assert "+from lograph.graph import END, START, StateGraph" in diff.stdout
+    assert "+from lograph.adapters.langgraph.graph import END, START, StateGraph" in diff.stdout
     assert program.read_text(encoding="utf-8") == LANGGRAPH_PROGRAM  # --diff writes nothing
     done = subprocess.run([*cli, "migrate-imports", str(program)], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"{program}: 4 import statement(s) rewritten, 0 left"
-    assert "langgraph." not in program.read_text(encoding="utf-8")
+    assert "from langgraph." not in program.read_text(encoding="utf-8")
     ran = subprocess.run([sys.executable, str(program)], cwd=tmp_path, capture_output=True,
                          text=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
@@ -236,8 +234,8 @@ def test_migrate_imports_exit_codes(tmp_path: Path) -> None:
     left.write_text("from langgraph.graph import StateGraph\nfrom langgraph.nowhere import x\n")
     done = subprocess.run([*cli, str(left)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
-    assert f"{left}:2: left as it was: lograph has no module lograph.nowhere" in done.stderr
-    assert left.read_text().startswith("from lograph.graph import StateGraph\n")
+    assert f"{left}:2: left as it was: lograph has no module lograph.adapters.langgraph.nowhere" in done.stderr
+    assert left.read_text().startswith("from lograph.adapters.langgraph.graph import StateGraph\n")
     broken = tmp_path / "broken.py"
     broken.write_text("from langgraph.graph import (\n")
     done = subprocess.run([*cli, str(broken), str(tmp_path / "missing.py")], capture_output=True,
