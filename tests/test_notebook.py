@@ -33,7 +33,7 @@ print("event loop:", sniffio.current_async_library())
 '''
 
 MEMORY = '''
-from lograph.checkpoint.memory import MemorySaver
+from lograph.adapters.langgraph.checkpoint.memory import MemorySaver
 
 checkpointer = MemorySaver()
 graph = builder.compile(checkpointer=checkpointer)
@@ -60,7 +60,7 @@ for checkpoint in graph.get_state_history(config):
 '''
 
 SQLITE_FIRST_RUN = '''
-from lograph.checkpoint.sqlite import SqliteSaver
+from lograph.adapters.langgraph.checkpoint.sqlite import SqliteSaver
 
 with SqliteSaver.from_conn_string("./agent_checkpoints.db") as checkpointer:
     graph = builder.compile(checkpointer=checkpointer)
