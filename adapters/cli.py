@@ -5,7 +5,8 @@
     lograph log STORE THREAD [--checkpoint ID] [--follow]   the timeline of a thread
     lograph state STORE THREAD [--checkpoint ID]   the state at the head or a checkpoint
     lograph history STORE THREAD                   the checkpoints, newest first
-    lograph verify STORE [THREAD] [--graph MODULE:ATTR]     hash chain, snapshots, code
+    lograph verify STORE [THREAD] [--graph MODULE:ATTR] [--expect-head HASH]   hash chain,
+                                                   snapshots, code, a recorded head
     lograph fork STORE THREAD --checkpoint ID      make an old checkpoint the head again
     lograph migrate-imports FILE... [--diff]       rewrite langgraph imports to lograph's
 
@@ -294,6 +295,7 @@ async def cmd_history(args: argparse.Namespace, out: Output) -> int:
 
 
 async def cmd_verify(args: argparse.Namespace, out: Output) -> int:
+    expected = _expected_head(args.expect_head, args.thread)
     graph = load_graph(args.graph) if args.graph else None
     async with open_store(args.store, args.schema) as log:
         if args.thread is not None:
@@ -306,20 +308,44 @@ async def cmd_verify(args: argparse.Namespace, out: Output) -> int:
             for name in names:
                 verdicts.append(await verify_thread(log, name, graph=graph))
                 advance()
-    failed = [v for v in verdicts if not v.ok]
+    moved = {v.thread for v in verdicts if expected is not None and v.head_hash != expected}
+    failed = [v for v in verdicts if not v.ok or v.thread in moved]
     for v in verdicts:
         if args.json:
-            out.json(_verdict_json(v))
-        elif v.ok:
+            out.json({**_verdict_json(v), **({"expected_head": expected.hex(),
+                                              "head_matches": v.thread not in moved}
+                                             if expected is not None else {})})
+        elif not v.ok:
+            out.line(f"FAIL  {v.problem}", style="bold red")
+        elif v.thread in moved:
+            assert expected is not None
+            out.line(f"FAIL  thread {v.thread!r}: its head is event {v.head} with hash "
+                     f"{v.head_hash.hex()}, not the expected {expected.hex()}: events were "
+                     "deleted from its end, or added, or the log was replaced", style="bold red")
+        else:
             replay = "; replays as the graph's code decides" if v.replayed else ""
             out.line(f"ok    {v.thread}: {v.events} events, hash chain intact{replay} "
-                     f"(head {v.head} {v.head_hash.hex()[:16]})", style="green")
-        else:
-            out.line(f"FAIL  {v.problem}", style="bold red")
+                     f"(head {v.head} {v.head_hash.hex()})", style="green")
     if not args.json:
         out.line(f"{len(verdicts) - len(failed)} of {len(verdicts)} thread(s) verified"
                  + (f"; {len(failed)} failed" if failed else ""))
     return FAILED if failed else OK
+
+
+def _expected_head(value: str | None, thread: str | None) -> bytes | None:
+    """``--expect-head``'s hash (a UsageError for a bad one, or without a thread)."""
+    if value is None:
+        return None
+    if thread is None:
+        raise UsageError("--expect-head needs a THREAD: a head hash belongs to one thread")
+    try:
+        digest = bytes.fromhex(value.strip())
+    except ValueError:
+        digest = b""
+    if len(digest) != 32:
+        raise UsageError(f"--expect-head takes the 64 hex digits of a head hash (as verify "
+                         f"prints it), not {value!r}")
+    return digest
 
 
 def _verdict_json(v: Verdict) -> dict[str, Any]:
@@ -450,6 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
                      thread="optional")
     verify.add_argument("--graph", metavar="MODULE:ATTR",
                         help="a compiled graph or StateGraph builder to replay the log against")
+    verify.add_argument("--expect-head", metavar="HASH",
+                        help="the thread's head hash recorded elsewhere (verify prints it): "
+                        "FAIL unless the log still ends there")
     fork_ = command("fork", cmd_fork, "make an earlier checkpoint the thread's head (a new branch)")
     fork_.add_argument("--checkpoint", metavar="ID", required=True, help="the checkpoint to fork from")
     fork_.add_argument("--by", help="who forks, recorded in the log (default: the OS user)")

@@ -17,8 +17,10 @@ class MemorySaver(Checkpointer):
     an old checkpoint folds at most 100 events.
     """
 
-    def __init__(self, *, snapshot_every: int = 100) -> None:
-        super().__init__(MemoryLog(), snapshot_every=snapshot_every)
+    def __init__(self, *, snapshot_every: int = 100, chain_key: bytes | str | None = None,
+                 store_id: str | None = None) -> None:
+        super().__init__(MemoryLog(), snapshot_every=snapshot_every, chain_key=chain_key,
+                         store_id=store_id)
 
 
 InMemorySaver = MemorySaver

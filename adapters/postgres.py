@@ -49,6 +49,8 @@ class AsyncPostgresSaver(Checkpointer):
         schema: str = "lograph",
         snapshot_every: int = 400,
         retry_for: float = 10.0,
+        chain_key: bytes | str | None = None,
+        store_id: str | None = None,
     ) -> None:
         if isinstance(conn, PostgresLog):
             log = conn
@@ -62,7 +64,7 @@ class AsyncPostgresSaver(Checkpointer):
                 f"{type(conn).__name__}; to connect from a DSN use "
                 f"{type(self).__name__}.from_conn_string(dsn)"
             )
-        super().__init__(log, snapshot_every=snapshot_every)
+        super().__init__(log, snapshot_every=snapshot_every, chain_key=chain_key, store_id=store_id)
 
     @classmethod
     def from_conn_string(cls, conn_string: str, **options: Any) -> Opening[AsyncPostgresSaver]:
@@ -70,9 +72,11 @@ class AsyncPostgresSaver(Checkpointer):
 
         ``async with`` opens the pool on the caller's loop; ``with`` (sync code) opens it
         on lograph's sync portal. ``options``: ``schema``, ``min_size``, ``max_size``,
-        ``retry_for``, ``snapshot_every`` and asyncpg pool keywords.
+        ``retry_for``, ``snapshot_every``, ``chain_key``, ``store_id`` and asyncpg pool
+        keywords.
         """
-        saver_options = {k: options.pop(k) for k in ("snapshot_every",) if k in options}
+        saver_options = {k: options.pop(k) for k in ("snapshot_every", "chain_key", "store_id")
+                         if k in options}
 
         async def open_saver() -> AsyncPostgresSaver:
             log = await PostgresLog.open(conn_string, **options)

@@ -499,7 +499,8 @@ class SqliteSaver(Checkpointer):
     def __init__(
         self, conn: SqliteLog | sqlite3.Connection | aiosqlite.Connection, *,
         snapshot_every: int = 200, synchronous: str | None = None,
-        busy_timeout: float | None = None,
+        busy_timeout: float | None = None, chain_key: bytes | str | None = None,
+        store_id: str | None = None,
     ) -> None:
         if isinstance(conn, SqliteLog):
             if synchronous is not None or busy_timeout is not None:
@@ -515,7 +516,7 @@ class SqliteSaver(Checkpointer):
                 f"opened SqliteLog, not {type(conn).__name__}; to open a file use "
                 f"`{type(self).__name__}.from_conn_string(path)`"
             )
-        super().__init__(log, snapshot_every=snapshot_every)
+        super().__init__(log, snapshot_every=snapshot_every, chain_key=chain_key, store_id=store_id)
 
     @classmethod
     def from_conn_string(
@@ -525,17 +526,20 @@ class SqliteSaver(Checkpointer):
         synchronous: str = "FULL",
         busy_timeout: float = 5.0,
         snapshot_every: int = 200,
+        chain_key: bytes | str | None = None,
+        store_id: str | None = None,
     ) -> Opening[SqliteSaver]:
         """A context manager opening the store at ``conn_string`` (a path, ``":memory:"``
         or a ``file:`` URI): ``with`` in sync code, ``async with`` in async code.
 
-        Bad options raise ValueError here, before anything is opened.
+        Bad options raise ValueError here, before anything is opened. ``chain_key`` and
+        ``store_id``: see :class:`~lograph.runtime.lowlevel.Checkpointer`.
         """
         sql.check_options(synchronous, busy_timeout)
 
         async def open_saver() -> SqliteSaver:
             log = await SqliteLog.open(conn_string, synchronous=synchronous, busy_timeout=busy_timeout)
-            return cls(log, snapshot_every=snapshot_every)
+            return cls(log, snapshot_every=snapshot_every, chain_key=chain_key, store_id=store_id)
 
         return Opening(cls.__name__, open_saver, once=True)
 

@@ -24,7 +24,16 @@ from . import bodies as b
 from ._blob import UNINFLATED, uninflated
 from ._branches import walk
 from ._errors import DecodeError, LogError
-from ._event import GENESIS, KINDS, Event, Kind, checkpoint_id, parse_checkpoint_id, verify_link
+from ._event import (
+    GENESIS,
+    KINDS,
+    Event,
+    Kind,
+    Seal,
+    checkpoint_id,
+    parse_checkpoint_id,
+    verify_link,
+)
 from ._fold import Checkpoint, apply, fold
 from ._jsonform import decode_lenient, decode_readable
 from ._port import ThreadInfo, ancestry
@@ -446,14 +455,38 @@ class ChainReport:
         return self.problems[0] if self.problems else None
 
 
-def verify_chain(thread: str, events: Iterable[Event], *, limit: int = 20, bodies: bool = True) -> ChainReport:
+_UNKEYED = Seal()
+_FOREIGN_START = ("it opens no chain this process knows: edited, moved from another store, or "
+                  "sealed with a chain key this process lacks (LOGRAPH_CHAIN_KEY)")
+
+
+def broken_link(e: Event, *, first: bool = False) -> str:
+    """What a reader says of an event whose link does not verify (``first``: a thread's
+    first event, which verifies under no chain this process knows)."""
+    if uninflated(e.body):
+        return f"hash chain broken: {UNINFLATED}"
+    if first:
+        return f"hash chain broken: {_FOREIGN_START}"
+    return ("hash chain broken: the event was edited or its parent removed; run `lograph "
+            "verify` for details")
+
+
+def verify_chain(
+    thread: str, events: Iterable[Event], *, limit: int = 20, bodies: bool = True,
+    seal: Seal | None = None, require_key: bool = False,
+) -> ChainReport:
     """Check the thread's whole log (every branch); report up to ``limit`` problems.
 
     ``bodies`` False checks the links only, not that each body decodes: for a caller that
-    folds the events next, where an undecodable body is reported anyway.
+    folds the events next, where an undecodable body is reported anyway. ``seal``: the
+    key and store id keyed chains are checked with (none: unkeyed chains only);
+    ``require_key``: an unkeyed chain is a problem too (with a key, one that was
+    re-sealed without it, or written before the key).
     """
+    seal = seal or _UNKEYED
     problems: list[ChainProblem] = []
     hashes: dict[int, bytes] = {0: GENESIS}
+    key: bytes | None = None  # the thread's chain's key, once its first event says it is keyed
     expected = 1
     count = 0
     last: Event | None = None
@@ -467,13 +500,19 @@ def verify_chain(thread: str, events: Iterable[Event], *, limit: int = 20, bodie
                 f"event {missing} is missing (seqs jump from {expected - 1} to {seq}): "
                 "a row was deleted")))
         expected = seq + 1
-        parent_hash = hashes.get(parent)
-        # the usual case at once; _check_event says what is wrong otherwise
-        if (bodies or parent_hash is None or parent >= seq or e.kind not in KINDS
-                or not verify_link(e, parent_hash)):
-            problem = _check_event(thread, e, hashes, bodies)
-            if problem is not None:
-                problems.append(problem)
+        if not parent and e.kind in KINDS and seq > 0:
+            problem = _check_start(thread, e, seal, require_key, bodies)
+            if problem is None and seal.first(e):
+                key = seal.key
+        else:
+            parent_hash = hashes.get(parent)
+            # the usual case at once; _check_event says what is wrong otherwise
+            problem = None
+            if (bodies or parent_hash is None or parent >= seq or e.kind not in KINDS
+                    or not verify_link(e, parent_hash, key)):
+                problem = _check_event(thread, e, hashes, bodies, key)
+        if problem is not None:
+            problems.append(problem)
         hashes[seq] = e.hash
         if problems and len(problems) >= limit:
             break
@@ -481,15 +520,24 @@ def verify_chain(thread: str, events: Iterable[Event], *, limit: int = 20, bodie
     return ChainReport(thread, count, head, last.hash if last is not None else GENESIS, problems)
 
 
-def broken_link(e: Event) -> str:
-    """What a reader says of an event whose link does not verify."""
-    if uninflated(e.body):
-        return f"hash chain broken: {UNINFLATED}"
-    return ("hash chain broken: the event was edited or its parent removed; run `lograph "
-            "verify` for details")
+def _check_start(thread: str, e: Event, seal: Seal, require_key: bool, bodies: bool) -> ChainProblem | None:
+    """A thread's first event: it must open a chain ``seal`` knows (and a keyed one when
+    ``require_key``)."""
+    keyed = seal.first(e)
+    if keyed is None:
+        reason = UNINFLATED if uninflated(e.body) else (
+            f"{_FOREIGN_START}; or this row was edited")
+        return ChainProblem(thread, e.seq, e.kind, reason)
+    if require_key and not keyed:
+        return ChainProblem(thread, e.seq, e.kind, (
+            "the thread's chain is not sealed with the chain key: it was written before the "
+            "key was configured, or re-sealed by someone without it"))
+    return _body_problem(thread, e) if bodies else None
 
 
-def _check_event(thread: str, e: Event, hashes: dict[int, bytes], bodies: bool) -> ChainProblem | None:
+def _check_event(
+    thread: str, e: Event, hashes: dict[int, bytes], bodies: bool, key: bytes | None = None,
+) -> ChainProblem | None:
     if e.kind not in KINDS:
         return ChainProblem(thread, e.seq, e.kind, f"unknown event kind {e.kind!r}")
     if not 0 <= e.parent < e.seq:
@@ -498,15 +546,16 @@ def _check_event(thread: str, e: Event, hashes: dict[int, bytes], bodies: bool) 
     if parent_hash is None:
         return ChainProblem(thread, e.seq, e.kind,
                             f"its parent event {e.parent} is missing: a row was deleted")
-    if not verify_link(e, parent_hash) and uninflated(e.body):
+    if not verify_link(e, parent_hash, key) and uninflated(e.body):
         return ChainProblem(thread, e.seq, e.kind, UNINFLATED)
-    if not verify_link(e, parent_hash):
-        after = "the start of the thread" if e.parent == 0 else f"event {e.parent}"
+    if not verify_link(e, parent_hash, key):
         return ChainProblem(thread, e.seq, e.kind, (
-            f"its hash does not match its content sealed after {after}: this row was edited"
-            + ("" if e.parent == 0 else f", or event {e.parent} was edited and re-sealed")))
-    if not bodies:
-        return None
+            f"its hash does not match its content sealed after event {e.parent}: this row "
+            f"was edited, or event {e.parent} was edited and re-sealed"))
+    return _body_problem(thread, e) if bodies else None
+
+
+def _body_problem(thread: str, e: Event) -> ChainProblem | None:
     try:
         decode_lenient(e.body)
     except DecodeError as err:

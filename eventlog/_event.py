@@ -6,11 +6,19 @@ Rules:
   event of a thread); a fork's first event points at the fork point.
 - ``hash`` = sha256(parent's hash + header + body). A header field or body that was
   edited after the fact breaks the chain from that event on.
+- Chain versions, told apart by what a thread's first event links to (no row says it):
+  1, unkeyed: the first event follows ``GENESIS`` and every link is sha256. Anyone who
+  can write the store can re-seal it. 2, keyed (:class:`Seal` with a key): the first
+  event follows ``Seal.genesis`` (the key's HMAC of the store's id) and every link is
+  HMAC-SHA256 with the key, so without the key no edited row can be re-sealed and no
+  row moves between stores with other keys or ids. A thread keeps its version for life.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import os
 import struct
 from dataclasses import dataclass
 from enum import StrEnum
@@ -65,6 +73,18 @@ _HEADER = struct.Struct(">qqqdI")
 _LENGTH = struct.Struct(">I")
 
 
+def _message(
+    parent_hash: bytes, seq: int, parent: int, kind: str, run_id: str, step: int, task_id: str,
+    ns: str, ts: float, body: bytes,
+) -> bytes:
+    k, r, t, n = kind.encode(), run_id.encode(), task_id.encode(), ns.encode()
+    pack = _LENGTH.pack
+    return b"".join((
+        parent_hash, _HEADER.pack(seq, parent, step, ts, len(k)), k, pack(len(r)), r,
+        pack(len(t)), t, pack(len(n)), n, body,
+    ))
+
+
 def chain_hash(
     parent_hash: bytes,
     seq: int,
@@ -80,11 +100,61 @@ def chain_hash(
     """sha256 over: parent hash, seq/parent/step/ts, then kind, run_id, task_id and ns
     (each length-prefixed), then the body."""
     k, r, t, n = kind.encode(), run_id.encode(), task_id.encode(), ns.encode()
-    pack = _LENGTH.pack
+    pack = _LENGTH.pack  # (inline, not _message: every sealed event comes through here)
     return hashlib.sha256(b"".join((
         parent_hash, _HEADER.pack(seq, parent, step, ts, len(k)), k, pack(len(r)), r,
         pack(len(t)), t, pack(len(n)), n, body,
     ))).digest()
+
+
+def keyed_hash(
+    key: bytes, parent_hash: bytes, seq: int, parent: int, kind: str, run_id: str, step: int,
+    task_id: str, ns: str, ts: float, body: bytes,
+) -> bytes:
+    """HMAC-SHA256 with ``key`` over what :func:`chain_hash` hashes (chain version 2)."""
+    return hmac.digest(
+        key, _message(parent_hash, seq, parent, kind, run_id, step, task_id, ns, ts, body), "sha256")
+
+
+MIN_KEY_BYTES = 16
+KEY_VARIABLE = "LOGRAPH_CHAIN_KEY"
+STORE_ID_VARIABLE = "LOGRAPH_STORE_ID"
+
+
+class Seal:
+    """How a process seals new threads and checks keyed ones: with no key, chain version
+    1 (sha256); with ``key``, version 2 (HMAC-SHA256), bound to ``store_id``.
+
+    ``key``: at least 16 bytes (a str is taken as its UTF-8 bytes); keep it outside the
+    database. ``store_id``: a name for the store, so rows cannot move between stores that
+    share a key. :meth:`from_env` reads both from ``LOGRAPH_CHAIN_KEY`` and
+    ``LOGRAPH_STORE_ID``.
+    """
+
+    __slots__ = ("genesis", "key", "store_id")
+
+    def __init__(self, key: bytes | str | None = None, store_id: str = "") -> None:
+        if isinstance(key, str):
+            key = key.encode()
+        if key is not None and len(key) < MIN_KEY_BYTES:
+            raise ValueError(f"a chain key needs at least {MIN_KEY_BYTES} bytes of secret; "
+                             f"got {len(key)}")
+        self.key = key or None
+        self.store_id = store_id
+        self.genesis = GENESIS if key is None else hmac.digest(
+            key, b"lograph/chain/2\x00" + store_id.encode(), "sha256")
+
+    @classmethod
+    def from_env(cls) -> Seal:
+        return cls(os.environ.get(KEY_VARIABLE) or None, os.environ.get(STORE_ID_VARIABLE, ""))
+
+    def first(self, event: Event) -> bool | None:
+        """For a thread's first event (parent 0): True if it opens a keyed chain of this
+        seal, False for an unkeyed one, None if it verifies as neither (edited, or keyed
+        with another key or store id)."""
+        if self.key is not None and verify_link(event, self.genesis, self.key):
+            return True
+        return False if verify_link(event, GENESIS) else None
 
 
 def make_event(
@@ -99,16 +169,25 @@ def make_event(
     ns: str = "",
     ts: float,
     body: bytes,
+    key: bytes | None = None,
 ) -> Event:
-    """Build an event and seal it into the chain after ``parent_hash``."""
+    """Build an event and seal it into the chain after ``parent_hash`` (with ``key``: a
+    keyed chain's link, see :class:`Seal`)."""
     if kind not in KINDS:
         raise ValueError(f"unknown event kind {kind!r}; the kinds are {sorted(KINDS)}")
-    digest = chain_hash(parent_hash, seq, parent, kind, run_id, step, task_id, ns, ts, body)
+    if key is None:
+        digest = chain_hash(parent_hash, seq, parent, kind, run_id, step, task_id, ns, ts, body)
+    else:
+        digest = keyed_hash(key, parent_hash, seq, parent, kind, run_id, step, task_id, ns, ts, body)
     return Event(seq, parent, kind, run_id, step, task_id, ns, ts, body, digest)
 
 
-def verify_link(event: Event, parent_hash: bytes) -> bool:
-    """True if ``event`` is sealed after ``parent_hash`` and unedited."""
+def verify_link(event: Event, parent_hash: bytes, key: bytes | None = None) -> bool:
+    """True if ``event`` is sealed after ``parent_hash`` and unedited (``key``: in a keyed chain)."""
+    if key is not None:
+        return hmac.compare_digest(event.hash, keyed_hash(
+            key, parent_hash, event.seq, event.parent, event.kind, event.run_id, event.step,
+            event.task_id, event.ns, event.ts, event.body))
     return event.hash == chain_hash(
         parent_hash,
         event.seq,

@@ -76,6 +76,8 @@ class Checkpoint:
     run_id: str = ""
     run_status: str = ""
     length: int = 0  # events on this branch (top graph and subgraphs), from the first
+    # the branch's chain is keyed (version 2, see ``Seal``): known from its first event
+    keyed: bool = field(default=False, compare=False)
     # subgraphs running in the open step: their own fold, by checkpoint namespace
     children: dict[str, Checkpoint] = field(default_factory=dict)
 
@@ -109,7 +111,8 @@ class Checkpoint:
             dict(self.values), dict(self.versions), list(self.updated), list(self.next),
             dict(self.barriers), dict(self.metadata), dict(self.writes), dict(self.errors),
             dict(self.results), dict(self.interrupts), dict(self.resumes), self.run_id,
-            self.run_status, self.length, {ns: child.copy() for ns, child in self.children.items()},
+            self.run_status, self.length, self.keyed,
+            {ns: child.copy() for ns, child in self.children.items()},
         )
 
 
@@ -236,7 +239,7 @@ _SNAPSHOT_FIELDS = (
     "head", "head_hash", "checkpoint", "checkpoint_hash", "parent_checkpoint",
     "parent_checkpoint_hash", "step", "created_at", "values", "versions", "updated", "next",
     "barriers", "metadata", "writes", "errors", "results", "interrupts", "resumes", "run_id",
-    "run_status", "length",
+    "run_status", "length", "keyed",
 )
 SNAPSHOT_FORMAT = 3  # 2: subgraphs' folds ride along; 3: values as a delta of a base snapshot
 
@@ -246,7 +249,8 @@ def _fields(cp: Checkpoint) -> list[Any]:
 
 
 def _checkpoint(fields: list[Any]) -> Checkpoint:
-    # (snapshots written before ``length`` existed have one field less: it stays 0)
+    # (snapshots written before ``length`` or ``keyed`` existed have fewer fields: those
+    # stay at their defaults, which is what those snapshots' threads are)
     return Checkpoint(**dict(zip(_SNAPSHOT_FIELDS, fields, strict=False)))
 
 

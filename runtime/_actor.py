@@ -194,8 +194,14 @@ class ThreadActor:
         return cp, Base(seq, dict(cp.values), inner[1].depth + 1, cp.length)
 
     def _fold(self, cp: Checkpoint, chain: list[Event]) -> Checkpoint:
+        seal = self.saver.seal
         for event in chain:
-            if not verify_link(event, cp.head_hash):
+            if not event.parent:  # the thread's first event: which chain it opens
+                keyed = seal.first(event)
+                if keyed is None:
+                    raise CorruptLogError(self.thread, event.seq, broken_link(event, first=True))
+                cp.keyed = keyed
+            elif not verify_link(event, cp.head_hash, seal.key if cp.keyed else None):
                 raise CorruptLogError(self.thread, event.seq, broken_link(event))
             try:
                 apply(cp, event)

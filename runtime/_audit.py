@@ -18,6 +18,7 @@ from lograph.eventlog import (
     Event,
     EventLog,
     NotFoundError,
+    Seal,
     ThreadSummary,
     ancestry,
     branch_of,
@@ -97,15 +98,20 @@ class Verdict:
         return None if self.divergence is None else str(self.divergence)
 
 
-async def verify_thread(store: Any, thread: str, *, graph: Any = None) -> Verdict:
+async def verify_thread(store: Any, thread: str, *, graph: Any = None, seal: Seal | None = None) -> Verdict:
     """Check the thread's hash chain and snapshots; with ``graph``, replay it against the
-    graph's code (only when the chain is intact: a damaged log proves nothing)."""
+    graph's code (only when the chain is intact: a damaged log proves nothing).
+
+    ``seal``: the chain key and store id (default: a checkpointer's own, else the
+    ``LOGRAPH_CHAIN_KEY``/``LOGRAPH_STORE_ID`` environment). With a key, a thread whose
+    chain is not keyed with it fails: without the key anyone could have re-sealed it."""
     log = _log(store)
+    seal = _seal(store, seal)
     events = await log.read(thread)
     if not events:
         raise NotFoundError(f"thread {thread!r} does not exist (it has no events)")
-    report = verify_chain(thread, events)
-    snapshots = await _check_snapshots(log, thread, events) if report.ok else []
+    report = verify_chain(thread, events, seal=seal, require_key=seal.key is not None)
+    snapshots = await _check_snapshots(log, thread, events, seal) if report.ok else []
     divergence = None
     replayed = graph is not None and report.ok and not snapshots
     if replayed:
@@ -114,18 +120,29 @@ async def verify_thread(store: Any, thread: str, *, graph: Any = None) -> Verdic
                    snapshots, divergence, replayed)
 
 
-async def verify_store(store: Any, threads: Sequence[str] | None = None, *, graph: Any = None) -> list[Verdict]:
+async def verify_store(store: Any, threads: Sequence[str] | None = None, *, graph: Any = None,
+                       seal: Seal | None = None) -> list[Verdict]:
     """:func:`verify_thread` for ``threads`` (default: every thread of the store)."""
     log = _log(store)
+    seal = _seal(store, seal)
     names = list(threads) if threads is not None else [t.thread for t in await log.threads()]
-    return [await verify_thread(log, name, graph=graph) for name in names]
+    return [await verify_thread(log, name, graph=graph, seal=seal) for name in names]
 
 
-async def _check_snapshots(log: EventLog, thread: str, events: list[Event]) -> list[str]:
+def _seal(store: Any, seal: Seal | None) -> Seal:
+    if seal is not None:
+        return seal
+    found = getattr(store, "seal", None)
+    return found if isinstance(found, Seal) else Seal.from_env()
+
+
+async def _check_snapshots(log: EventLog, thread: str, events: list[Event], seal: Seal) -> list[str]:
     """A snapshot is a cache of the fold: what the runtime loads from it must equal the
     fold of its branch from the first event (whatever the snapshot format)."""
     problems = []
-    actor = Checkpointer(log).actor(thread)
+    checker = Checkpointer(log)
+    checker.seal = seal
+    actor = checker.actor(thread)
     for seq in await log.snapshots(thread):
         where = f"thread {thread!r}, snapshot at event {seq}"
         chain = ancestry(events, seq)

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, cast
 
-from lograph.eventlog import Capability, EventLog, HeadLoader, capabilities
+from lograph.eventlog import Capability, EventLog, HeadLoader, Seal, capabilities
 
 from ._actor import ThreadActor
 from ._commit import Committer
@@ -21,6 +21,11 @@ from ._sync import run_sync
 class Checkpointer:
     """Owns one :class:`EventLog`. ``aclose()`` closes the log and is safe to call twice.
 
+    ``chain_key`` (default: the ``LOGRAPH_CHAIN_KEY`` environment variable) seals new
+    threads in a keyed chain that no one without the key can re-seal; ``store_id``
+    (``LOGRAPH_STORE_ID``) binds them to this store. Readers and ``verify`` need the same
+    key for keyed threads; threads written without a key stay readable.
+
     The log's optional tiers are read once, here (``lograph.eventlog.capabilities``):
     ``head_loader`` is the log if it declares ``load_head``, else None. Raises TypeError
     for a log that declares a tier it does not implement.
@@ -29,8 +34,15 @@ class Checkpointer:
     #: idle thread actors kept per store (least recently used are evicted)
     max_actors = 4096
 
-    def __init__(self, log: EventLog, *, snapshot_every: int = 400) -> None:
+    def __init__(self, log: EventLog, *, snapshot_every: int = 400,
+                 chain_key: bytes | str | None = None, store_id: str | None = None) -> None:
         self.log = log
+        # how new threads are sealed and keyed ones checked: the key and store id given,
+        # else LOGRAPH_CHAIN_KEY and LOGRAPH_STORE_ID (see ``lograph.eventlog.Seal``)
+        env = Seal.from_env()
+        self.seal = env if chain_key is None and store_id is None else Seal(
+            chain_key if chain_key is not None else env.key,
+            store_id if store_id is not None else env.store_id)
         self.head_loader: HeadLoader | None = (
             cast(HeadLoader, log) if Capability.LOAD_HEAD in capabilities(log) else None)
         self.writer = Committer(log)

@@ -207,7 +207,8 @@ class CompiledGraph:
         saver, thread, ns = target(self, config)
         # as LangGraph's savers list it: a config naming a checkpoint lists that one only
         only = (config.get("configurable") or {}).get("checkpoint_id")
-        async for cp in history(saver.log, thread, only=only, filter=filter, before=before, limit=limit):
+        async for cp in history(saver.log, thread, only=only, filter=filter, before=before,
+                                limit=limit, seal=saver.seal):
             yield snapshot_of(self, thread, ns, cp, live=False)
 
     def get_state_history(self, config: dict[str, Any], **kwargs: Any) -> Iterator[StateSnapshot]:

@@ -19,6 +19,7 @@ from lograph.eventlog import (
     Event,
     EventLog,
     Kind,
+    Seal,
     parse_checkpoint_id,
     verify_chain,
 )
@@ -114,11 +115,11 @@ async def record_at(actor: ThreadActor, seq: int) -> Checkpoint:
     return tip
 
 
-def verified(thread: str, events: list[Event]) -> None:
+def verified(thread: str, events: list[Event], seal: Seal | None = None) -> None:
     """Check every event's link (CorruptLogError naming the first bad row), as loading a
     branch does: history is never served from an edited log. (An undecodable body is
     found by the fold that follows.)"""
-    report = verify_chain(thread, events, limit=1, bodies=False)
+    report = verify_chain(thread, events, limit=1, bodies=False, seal=seal)
     if report.first is not None:
         raise CorruptLogError(thread, report.first.seq,
                               f"hash chain broken: {report.first.reason}; run `lograph verify`")
@@ -146,12 +147,13 @@ def records(events: list[Event], thread: str = "") -> list[Checkpoint]:
 
 async def history(
     log: EventLog, thread: str, *, only: str | None = None, filter: dict[str, Any] | None = None,
-    before: dict[str, Any] | None = None, limit: int | None = None,
+    before: dict[str, Any] | None = None, limit: int | None = None, seal: Seal | None = None,
 ) -> AsyncIterator[Checkpoint]:
     """Every checkpoint record of ``thread``, newest first (``only``: the one with that id;
-    ``before``: a config naming a checkpoint, those below it; ``filter``: metadata)."""
+    ``before``: a config naming a checkpoint, those below it; ``filter``: metadata;
+    ``seal``: the store's chain key, for keyed threads)."""
     events = await log.read(thread)
-    verified(thread, events)
+    verified(thread, events, seal)
     below = None
     if before:
         bid = (before.get("configurable") or {}).get("checkpoint_id")

@@ -67,9 +67,14 @@ class Journal:
         writing nothing."""
         data, raw = encode_body(body)
         kind = body.KIND
+        cp = self.cp
+        if not cp.head:  # a new thread: its first event sets its chain's version for life
+            seal = self.saver.seal
+            cp.head_hash, cp.keyed = seal.genesis, seal.key is not None
         event = make_event(
-            self.cp.head_hash, seq=self.next_seq, parent=self.cp.head, kind=kind, run_id=run_id,
+            cp.head_hash, seq=self.next_seq, parent=cp.head, kind=kind, run_id=run_id,
             step=step, task_id=task_id, ns=ns, ts=time.time(), body=raw,
+            key=self.saver.seal.key if cp.keyed else None,
         )
         # What callers hand in (an input, an update, a Command) is folded as decoded from
         # the event: the state never shares an object the caller may change afterwards.

@@ -132,5 +132,6 @@ async def list_tuples(
             "list() of a subgraph's checkpoint_ns is not implemented: a subgraph's state lives "
             "in its caller's step; list the caller's thread (checkpoint_ns '')")
     async for cp in history(saver.log, thread, only=checkpoint_id, filter=filter,
-                            before=dict(before) if before else None, limit=limit):
+                            before=dict(before) if before else None, limit=limit,
+                            seal=saver.seal):
         yield as_tuple(thread, ns, cp)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import operator
 import os
 import sqlite3
+import subprocess
+import sys
 import tracemalloc
 import zlib
 from collections.abc import Sequence
@@ -18,6 +20,7 @@ from typing import Annotated, Any, TypedDict
 import anyio
 import pytest
 
+from lograph.adapters.sqlite import SqliteSaver
 from lograph.eventlog import (
     GENESIS,
     Append,
@@ -26,7 +29,10 @@ from lograph.eventlog import (
     EventLog,
     Kind,
     RowRefusedError,
+    Seal,
     StoreUnavailableError,
+    decode,
+    encode,
     make_event,
 )
 from lograph.eventlog._blob import MAX_INFLATED, inflation_bound, pack, unpack
@@ -323,3 +329,115 @@ def test_pack_never_writes_what_unpack_refuses() -> None:
         stored = pack(blob)
         assert unpack(stored) == blob
         assert len(blob) <= inflation_bound(len(stored))
+
+
+# --- 3. a chain that an attacker without the key cannot re-seal -----------------------------
+
+
+KEY = b"k" * 32
+
+
+def resealed(events: list[Event], edit: dict[int, bytes], key: bytes | None = None, *,
+             from_edit: bool = False) -> list[Event]:
+    """``events`` with the bodies in ``edit`` replaced and hashes recomputed, as someone
+    with write access re-seals a log (unkeyed unless ``key``): every event from the first
+    (to GENESIS), or (``from_edit``) from the first edited one on, after its stored parent."""
+    first = min(edit)
+    hashes = {0: GENESIS}
+    out = []
+    for e in events:
+        if from_edit and e.seq < first:
+            hashes[e.seq] = e.hash
+            out.append(e)
+            continue
+        new = make_event(hashes[e.parent], seq=e.seq, parent=e.parent, kind=e.kind, run_id=e.run_id,
+                         step=e.step, task_id=e.task_id, ns=e.ns, ts=e.ts,
+                         body=edit.get(e.seq, e.body), key=key)
+        hashes[e.seq] = new.hash
+        out.append(new)
+    return out
+
+
+async def write_rows(store_kind: str, log: Any, thread: str, events: list[Event]) -> None:
+    for e in events:
+        await overwrite(store_kind, log, thread, e.seq, e.body, e.hash)
+
+
+def flipped(events: list[Event]) -> dict[int, bytes]:
+    """The "approval" flipped: the first node.writes of node 'a' now writes something else."""
+    row = next(e for e in events if e.kind == Kind.NODE_WRITES and decode(e.body)["name"] == "a")
+    body = decode(row.body)
+    body["writes"] = [["log", ["forged"]]]
+    return {row.seq: encode(body)}
+
+
+async def test_a_keyed_chain_cannot_be_resealed_without_the_key(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    async with open_saver(store_kind, tmp_path) as saver:
+        keyed = Checkpointer(saver.log, chain_key=KEY, store_id="prod")
+        graph = two_nodes().compile(checkpointer=keyed)
+        await graph.ainvoke({"log": ["in"]}, cfg("t"), durability="sync")
+        events = await saver.log.read("t")
+        assert (await verify_thread(keyed, "t")).ok
+        assert not (await verify_thread(saver.log, "t", seal=Seal())).ok  # keyed: needs the key
+
+        # an edited row re-sealed as sha256 links, or the whole thread re-sealed unkeyed
+        for forged in (resealed(events, flipped(events), from_edit=True),
+                       resealed(events, flipped(events))):
+            await write_rows(store_kind, saver.log, "t", forged)
+            verdict = await verify_thread(keyed, "t")
+            assert not verdict.ok, forged
+            fresh = two_nodes().compile(checkpointer=Checkpointer(saver.log, chain_key=KEY,
+                                                                  store_id="prod"))
+            if forged[0] != events[0]:  # re-sealed from the start: an unkeyed chain now
+                assert "not sealed with the chain key" in verdict.problem
+            else:
+                with pytest.raises(CorruptLogError):
+                    await fresh.aget_state(cfg("t"))
+            await write_rows(store_kind, saver.log, "t", events)
+        # with the key and the store's id the thread goes on; another store id refuses it
+        out = await graph.ainvoke({"log": ["more"]}, cfg("t"), durability="sync")
+        assert out["log"] == ["in", "a", "b", "more", "a", "b"]
+        assert (await verify_thread(keyed, "t")).ok
+        elsewhere = Checkpointer(saver.log, chain_key=KEY, store_id="staging")
+        assert not (await verify_thread(elsewhere, "t")).ok
+        with pytest.raises(CorruptLogError, match="LOGRAPH_CHAIN_KEY"):
+            await two_nodes().compile(checkpointer=elsewhere).aget_state(cfg("t"))
+        # a thread written before the key stays readable; verify with the key says what it is
+        await two_nodes().compile(checkpointer=Checkpointer(saver.log, chain_key=None,
+                                                            store_id="")).ainvoke({"log": []}, cfg("old"))
+        await graph.ainvoke({"log": ["x"]}, cfg("old"))
+        old = await verify_thread(keyed, "old")
+        assert not old.ok and "written before the key" in old.problem
+
+
+def test_a_chain_key_must_be_long_enough() -> None:
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        Seal(b"short")
+
+
+def test_verify_expect_head_and_the_full_head_hash(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+
+    async def write() -> None:
+        async with SqliteSaver.from_conn_string(db) as saver:
+            graph = two_nodes().compile(checkpointer=saver)
+            await graph.ainvoke({"log": ["in"]}, cfg("t"), durability="sync")
+            await graph.ainvoke({"log": ["in"]}, cfg("u"), durability="sync")
+
+    anyio.run(write)
+    conn = sqlite3.connect(db)
+    head = conn.execute("SELECT hash FROM events WHERE thread = 't' ORDER BY seq DESC").fetchone()[0]
+    conn.close()
+
+    def verify(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "lograph.adapters.cli", "verify", str(db), *args],
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    ok = verify("t", "--expect-head", head.hex())
+    assert ok.returncode == 0 and head.hex() in ok.stdout, ok.stdout + ok.stderr
+    swapped = verify("u", "--expect-head", head.hex())  # another thread's log in its place
+    assert swapped.returncode == 1 and "not the expected" in swapped.stdout
+    assert verify("--expect-head", head.hex()).returncode == 2  # which thread?
+    assert verify("t", "--expect-head", "abc").returncode == 2

@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypedDict
 import pytest
 
 from lograph.eventlog import ancestry, fold
+from lograph.eventlog._fold import _SNAPSHOT_FIELDS
 from lograph.eventlog.lowlevel import dump_snapshot, snapshot_base
 from lograph.runtime import START, Checkpointer, StateGraph
 from lograph.runtime._actor import MAX_CHAIN
@@ -146,7 +147,7 @@ async def test_snapshots_come_every_n_events_of_their_own_branch(
             found = await log.latest_snapshot("s", seq)
             assert found is not None
             base, decoded = snapshot_base(found[1])
-            length = decoded[1][-1]
+            length = decoded[1][_SNAPSHOT_FIELDS.index("length")]
             lengths[seq] = length
             if base:
                 assert length - lengths[base] >= every, (seq, base, length, lengths[base])
