@@ -19,6 +19,9 @@ from ._errors import (
     GraphRecursionError,
     GraphValidationError,
     InvalidUpdateError,
+    NodeCancelledError,
+    NodeError,
+    NodeTimeoutError,
     NonDeterminismError,
     ResumeError,
 )
@@ -27,6 +30,7 @@ from ._graph import StateGraph
 from ._messages import REMOVE_ALL_MESSAGES, MessagesState, add_messages
 from ._reads import CheckpointTuple, WriteRefusedError
 from ._retry import RetryPolicy
+from ._timeout import TimeoutPolicy
 from ._types import (
     END,
     START,
@@ -58,6 +62,9 @@ __all__ = [
     "Interrupt",
     "InvalidUpdateError",
     "MessagesState",
+    "NodeCancelledError",
+    "NodeError",
+    "NodeTimeoutError",
     "NonDeterminismError",
     "Overwrite",
     "PregelTask",
@@ -68,6 +75,7 @@ __all__ = [
     "StateGraph",
     "StateSnapshot",
     "SystemMessage",
+    "TimeoutPolicy",
     "ToolMessage",
     "WriteRefusedError",
     "add_messages",

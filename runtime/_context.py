@@ -58,7 +58,7 @@ class TaskRuntime(Protocol):
 
     async def run_call(
         self, parent: TaskContext, call: str, name: str, fn: Callable[..., Any], is_async: bool,
-        args: tuple[Any, ...], kwargs: dict[str, Any], retry: Any,
+        args: tuple[Any, ...], kwargs: dict[str, Any], retry: Any, limit: Any = None,
     ) -> tuple[bool, Any]:
         """Run a ``@task`` call, record its outcome (and its failed attempts), make it
         durable as the run's durability says; ``(True, value)`` or ``(False, error)``."""
@@ -75,6 +75,10 @@ class TaskRuntime(Protocol):
 
     def shares_store(self, saver: Any) -> bool:
         """True if ``saver`` is the store this run writes to."""
+        ...
+
+    def node_error(self, task: str) -> Any:
+        """The ``NodeError`` the error handler task ``task`` handles."""
         ...
 
 
@@ -108,6 +112,10 @@ class TaskContext:
     interrupts: int = 0
     subgraphs: int = 0  # graphs invoked from this task so far (each gets its own namespace)
     children: list[Any] = field(default_factory=list)
+    clock: Any = None  # the running attempt's timeout clock (``_timeout.Clock``), if it has one
+
+    def set_clock(self, clock: Any) -> None:
+        self.clock = clock
 
 
 _current: contextvars.ContextVar[TaskContext | None] = contextvars.ContextVar(
@@ -155,8 +163,14 @@ def get_stream_writer() -> Callable[[Any], None]:
     if ctx is None:
         return lambda _value: None
     run = ctx.run
+
+    def write(value: Any) -> None:
+        if ctx.clock is not None:  # a write is progress (for an idle timeout)
+            ctx.clock.progress()
+        run.emit("custom", value)
+
     if in_event_loop():
-        return lambda value: run.emit("custom", value)
+        return write
     from anyio.from_thread import run_sync
 
-    return lambda value: run_sync(run.emit, "custom", value)
+    return lambda value: run_sync(write, value)

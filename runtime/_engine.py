@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import functools
 import inspect
+import math
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -36,12 +37,14 @@ from lograph.eventlog import Checkpoint, EncodeError
 from lograph.eventlog.bodies import GOTO, CheckpointBody, RunStatus, TaskResult
 
 from ._context import GraphInterrupt, ParentCommand, TaskContext, enter, leave
-from ._errors import EmptyInputError, NonDeterminismError
+from ._errors import EmptyInputError, NodeCancelledError, NodeError, NonDeterminismError
+from ._handlers import recorded_node_error
 from ._journal import Journal, SubJournal, encode_writes_error
 from ._machine import Entry, InputStep, RunTasks, Seal, StepMachine
 from ._retry import pause, retry_for
 from ._step import TaskPlan, live_values, step_values
 from ._structure import Structure
+from ._timeout import timed
 from ._types import START, Command, Interrupt
 from ._writes import input_writes, node_writes
 
@@ -95,6 +98,7 @@ class Run:
         self.checkpointed = checkpointed  # (debug checkpoints are shown only for a stored run)
         self.debug = debug  # build debug payloads only when someone streams them
         self.pace = pace  # a stream consumer's pace: awaited at each step's end
+        self.node_errors: dict[str, NodeError] = {}  # an error handler's task id -> what it handles
 
     def seal(self, entry: Entry) -> None:
         """Seal what the machine decided, under this run's id and namespace."""
@@ -249,6 +253,13 @@ class Run:
             self.emit("updates", {"__interrupt__": tuple(gi.interrupts)})
             return
         except (Exception, ParentCommand) as e:  # noqa: BLE001 - recorded, then re-raised by steps()
+            handling = self.machine.handling(task, step) if isinstance(e, Exception) else None
+            if handling is not None:  # its error handler runs in its place, in this step
+                handler, started = handling
+                self.seal(started)
+                self.node_errors[handler.id] = NodeError(task.name, e)
+                await self._run_task(handler, step, tg)
+                return
             self.running -= 1
             if self.failure is None:
                 self.failure = e
@@ -290,11 +301,21 @@ class Run:
             ctx = TaskContext(self, task.id, task.name, tg)
             try:
                 try:
-                    output = await self.call(node.fn, node.is_async, state, ctx)
+                    if node.timeout is None:
+                        output = await self.call(node.fn, node.is_async, state, ctx)
+                    else:
+                        output = await timed(node.timeout, task.name, functools.partial(
+                            self.call, node.fn, node.is_async, state, ctx), ctx.set_clock)
                 except ParentCommand as pc:  # a subgraph this node ran sent us a command
                     output = pc.command
                 return await node_writes(self.structure, self.journal.cp, node, output, ns=self.ns)
-            except (GraphInterrupt, ParentCommand, NonDeterminismError, anyio.get_cancelled_exc_class()):
+            except anyio.get_cancelled_exc_class() as e:
+                if anyio.current_effective_deadline() != -math.inf:  # the node raised it itself
+                    error = NodeCancelledError(task.name)  # as LangGraph: a failure, not a cancel
+                    self.seal(self.machine.failed(task, step, error, attempt, final=True))
+                    raise error from e
+                raise
+            except (GraphInterrupt, ParentCommand, NonDeterminismError):
                 raise  # not the node's failure: never retried
             except Exception as e:
                 e.add_note(f"During task with name {task.name!r} and id {task.id!r}")  # as LangGraph
@@ -333,6 +354,10 @@ class Run:
         resumes = self.journal.resumes
         return (True, resumes[interrupt]) if interrupt in resumes else (False, None)
 
+    def node_error(self, task: str) -> NodeError:
+        error = self.node_errors.get(task)
+        return recorded_node_error(self.structure, self.journal.cp, self.ns, task) if error is None else error
+
     def shares_store(self, saver: Any) -> bool:
         journal = self.journal
         root = journal.root if isinstance(journal, SubJournal) else journal
@@ -340,7 +365,7 @@ class Run:
 
     async def run_call(
         self, parent: TaskContext, call: str, name: str, fn: Callable[..., Any], is_async: bool,
-        args: tuple[Any, ...], kwargs: dict[str, Any], retry: Any,
+        args: tuple[Any, ...], kwargs: dict[str, Any], retry: Any, limit: Any = None,
     ) -> tuple[bool, Any]:
         journal = self.journal
         if journal.hold:  # the replay reached new work: what it replayed so far matched
@@ -350,7 +375,11 @@ class Run:
         while True:
             ctx = TaskContext(self, call, name, parent.tg)
             try:
-                value = await self.call_with(fn, is_async, args, kwargs, ctx)
+                if limit is None:
+                    value = await self.call_with(fn, is_async, args, kwargs, ctx)
+                else:
+                    value = await timed(limit, name, functools.partial(
+                        self.call_with, fn, is_async, args, kwargs, ctx), ctx.set_clock)
                 break
             except GraphInterrupt as gi:
                 return False, gi

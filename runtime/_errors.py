@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from lograph.eventlog import ConflictError, LogError
 
 __all__ = [
@@ -11,6 +14,9 @@ __all__ = [
     "GraphRecursionError",
     "GraphValidationError",
     "InvalidUpdateError",
+    "NodeCancelledError",
+    "NodeError",
+    "NodeTimeoutError",
     "NonDeterminismError",
     "ResumeError",
 ]
@@ -49,3 +55,58 @@ class NonDeterminismError(GraphError):
     The code of the graph changed under a running thread, or a node is not deterministic
     outside its tasks. Restore the code, or fork the thread from an earlier checkpoint.
     """
+
+
+class NodeTimeoutError(Exception):
+    """An attempt of a node or task ran past its ``TimeoutPolicy`` (LangGraph's error).
+
+    Not a built-in ``TimeoutError`` (an OSError), so the default retry policy retries it.
+    ``kind`` says which limit fired (``"run"``: the attempt's wall clock; ``"idle"``: no
+    progress for that long) and ``timeout`` its seconds; both configured limits are kept.
+    """
+
+    def __init__(
+        self, node: str, elapsed: float, *, kind: Literal["idle", "run"],
+        idle_timeout: float | None = None, run_timeout: float | None = None,
+    ) -> None:
+        if kind == "idle":
+            if idle_timeout is None:
+                raise ValueError("idle_timeout is required when kind='idle'")
+            self.timeout = idle_timeout
+            message = (f"Node '{node}' exceeded its idle timeout of {idle_timeout:.3f}s without "
+                       f"making progress (elapsed: {elapsed:.3f}s).")
+        elif kind == "run":
+            if run_timeout is None:
+                raise ValueError("run_timeout is required when kind='run'")
+            self.timeout = run_timeout
+            message = f"Node '{node}' exceeded its run timeout of {run_timeout:.3f}s (elapsed: {elapsed:.3f}s)."
+        else:
+            raise ValueError("kind must be 'idle' or 'run'")
+        super().__init__(message)
+        self.node, self.elapsed, self.kind = node, elapsed, kind
+        self.idle_timeout, self.run_timeout = idle_timeout, run_timeout
+
+
+@dataclass(frozen=True, slots=True)
+class NodeError:
+    """What an error handler is told of the failure it handles: take it as a parameter
+    ``error: NodeError`` of the handler (``add_node(..., error_handler=...)``)."""
+
+    node: str
+    """The node whose attempts failed."""
+    error: BaseException
+    """Its last error; a :class:`RecordedError` when the handler runs in a later process."""
+
+
+class RecordedError(Exception):
+    """A node's error as the log recorded it (its repr), for an error handler that runs
+    after a restart: the exception object itself did not survive the process."""
+
+
+class NodeCancelledError(Exception):
+    """A node raised the event loop's cancellation exception itself (no one cancelled
+    it): a failure of the node, as LangGraph reports it, not a cancelled run."""
+
+    def __init__(self, node: str, message: str | None = None) -> None:
+        super().__init__(message or f"Node {node!r} raised asyncio.CancelledError")
+        self.node = node

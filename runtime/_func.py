@@ -28,6 +28,7 @@ from ._options import refuse_unimplemented
 from ._retry import Retry, retry_policies
 from ._step import call_id
 from ._sync import in_event_loop
+from ._timeout import TimeoutPolicy, sync_timeout_unsupported
 from ._types import START, Command
 
 
@@ -59,15 +60,21 @@ class TaskFuture:
 
 
 class Task:
-    def __init__(self, fn: Callable[..., Any], *, name: str | None = None, retry: Retry | None = None) -> None:
+    def __init__(self, fn: Callable[..., Any], *, name: str | None = None, retry: Retry | None = None,
+                 timeout: TimeoutPolicy | None = None) -> None:
         self.fn = fn
         self.name: str = name or getattr(fn, "__name__", None) or "task"
         self.retry = retry_policies(retry, f"task {self.name!r}")
         self.is_async = inspect.iscoroutinefunction(fn)
+        if timeout is not None and not self.is_async:
+            raise sync_timeout_unsupported(self.name, kind="Task")
+        self.timeout = timeout
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> TaskFuture:
         ctx = current(f"task {self.name!r}")
+        if ctx.clock is not None:  # starting a task is progress (for an idle timeout)
+            ctx.clock.progress()
         index = ctx.calls
         ctx.calls += 1
         tid = call_id(ctx.task_id, index)
@@ -91,7 +98,7 @@ class Task:
     async def _run(self, parent: TaskContext, tid: str, args: tuple[Any, ...],
                    kwargs: dict[str, Any], future: TaskFuture) -> None:
         ok, value = await parent.run.run_call(parent, tid, self.name, self.fn, self.is_async,
-                                              args, kwargs, self.retry)
+                                              args, kwargs, self.retry, self.timeout)
         if ok:
             future._set(value)
         else:
@@ -100,12 +107,15 @@ class Task:
 
 def task(fn: Callable[..., Any] | None = None, *, name: str | None = None,
          retry: Retry | None = None, retry_policy: Retry | None = None,
-         cache_policy: Any = None) -> Any:
-    """Decorate a function whose calls are recorded and replayed (side effects go here)."""
+         cache_policy: Any = None, timeout: Any = None) -> Any:
+    """Decorate a function whose calls are recorded and replayed (side effects go here).
+    ``timeout`` (seconds, a timedelta or a TimeoutPolicy) limits each attempt of an
+    async task."""
     refuse_unimplemented("task", cache_policy=cache_policy)
+    limit = TimeoutPolicy.coerce(timeout)
     if fn is None:
-        return lambda f: Task(f, name=name, retry=retry or retry_policy)
-    return Task(fn, name=name, retry=retry or retry_policy)
+        return lambda f: Task(f, name=name, retry=retry or retry_policy, timeout=limit)
+    return Task(fn, name=name, retry=retry or retry_policy, timeout=limit)
 
 
 class _EntryState(TypedDict, total=False):
@@ -160,11 +170,13 @@ class entrypoint:  # noqa: N801 - LangGraph's name
 
     def __init__(self, checkpointer: Checkpointer | None = None, store: Any = None,
                  cache: Any = None, context_schema: Any = None, cache_policy: Any = None, *,
-                 retry: Retry | None = None, retry_policy: Retry | None = None) -> None:
+                 retry: Retry | None = None, retry_policy: Retry | None = None,
+                 timeout: Any = None) -> None:
         refuse_unimplemented("entrypoint", store=store, cache=cache, context_schema=context_schema,
                              cache_policy=cache_policy)
         self.checkpointer = checkpointer
         self.retry = retry or retry_policy
+        self.timeout = TimeoutPolicy.coerce(timeout)
 
     def __call__(self, fn: Callable[..., Any]) -> CompiledGraph:
         wants_previous = "previous" in inspect.signature(fn).parameters
@@ -183,7 +195,9 @@ class entrypoint:  # noqa: N801 - LangGraph's name
         builder = StateGraph(_EntryState)
         builder._state.output_key = "__end__"  # users see the return value, as in LangGraph
         name = getattr(fn, "__name__", "entrypoint")
-        builder.add_node(name, node, retry=self.retry)
+        if self.timeout is not None and not is_async:
+            raise sync_timeout_unsupported(name)
+        builder.add_node(name, node, retry=self.retry, timeout=self.timeout)
         builder.add_edge(START, name)
         structure = builder.validate()
         structure.retry = retry_policies(self.retry, f"entrypoint {name!r}")  # its tasks' default

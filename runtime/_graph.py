@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import itertools
 from collections.abc import Callable, Hashable, Sequence
@@ -12,9 +13,11 @@ from typing_extensions import TypeVar
 from ._channels import StateCodec, channels_of
 from ._compiled import CompiledGraph
 from ._errors import GraphValidationError
+from ._handlers import DEFAULT_HANDLER, HANDLER_PREFIX, with_node_error
 from ._options import refuse_unimplemented
 from ._retry import Retry, retry_policies
 from ._structure import Branch, Join, NodeSpec, Structure
+from ._timeout import TimeoutPolicy, sync_timeout_unsupported
 from ._types import END, START
 
 if TYPE_CHECKING:
@@ -58,6 +61,24 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         self._edges: list[tuple[str, str]] = []
         self._joins: list[tuple[tuple[str, ...], str]] = []
         self._branches: dict[str, list[Branch]] = {}
+        self._handlers: dict[str, Callable[..., Any]] = {}  # node -> its error handler
+        self._defaults: dict[str, Any] = {}  # set_node_defaults's, applied when compiled
+
+    def set_node_defaults(
+        self, *, retry_policy: Retry | None = None, cache_policy: Any = None,
+        error_handler: Callable[..., Any] | None = None, timeout: Any = None,
+    ) -> Self:
+        """Policies for every node that has none of its own, applied when the graph is
+        compiled (as LangGraph): ``retry_policy`` and ``timeout`` for error handlers too,
+        ``error_handler`` for the other nodes. Not inherited by subgraphs."""
+        refuse_unimplemented("set_node_defaults", cache_policy=cache_policy)
+        if retry_policy is not None:
+            self._defaults["retry"] = retry_policies(retry_policy, "set_node_defaults")
+        if error_handler is not None:
+            self._defaults["handler"] = error_handler
+        if timeout is not None:
+            self._defaults["timeout"] = TimeoutPolicy.coerce(timeout)
+        return self
 
     def add_node(
         self,
@@ -72,9 +93,12 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         metadata: dict[str, Any] | None = None,
         destinations: Any = None,
         cache_policy: Any = None,
+        error_handler: Callable[..., Any] | None = None,
+        timeout: Any = None,
     ) -> Self:
         refuse_unimplemented("add_node", metadata=metadata, destinations=destinations,
                              cache_policy=cache_policy)
+        limit = TimeoutPolicy.coerce(timeout)  # (a limit that is not above zero: ValueError now)
         if action is None:
             if isinstance(node, str):
                 raise GraphValidationError(f"add_node({node!r}) needs a function to run")
@@ -89,8 +113,10 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         fn = action if sub is None else sub.ainvoke
         self.nodes[node] = NodeSpec(
             node, fn, sub is not None or _is_async(fn), retry_policies(retry or retry_policy, f"node {node!r}"), sub,
-            input_schema or input, bool(defer),
+            input_schema or input, bool(defer), limit,
         )
+        if error_handler is not None:
+            self._handlers[node] = error_handler
         return self
 
     def add_edge(self, start_key: str | Sequence[str], end_key: str) -> Self:
@@ -141,6 +167,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
 
     def validate(self, interrupts: Sequence[str] = ()) -> Structure:
         """The compiled structure; GraphValidationError naming the first offending node."""
+        nodes = self._effective_nodes()
         known = set(self.nodes)
         self._check_edges(known)
         self._check_branches(known)
@@ -149,15 +176,42 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
                 "the graph has no entry point: add_edge(START, node) or set_entry_point(node)"
             )
         for name in interrupts:
-            if name != "*" and name not in known:
+            if name != "*" and name not in nodes:
                 raise GraphValidationError(f"interrupt list names unknown node {name!r}")
         edges: dict[str, list[str]] = {}
         for a, b in self._edges:
             if b not in edges.setdefault(a, []):
                 edges[a].append(b)
         joins = [Join(f"join:{'+'.join(s)}:{t}", s, t) for s, t in self._joins]
-        deferred = frozenset(n for n, spec in self.nodes.items() if spec.defer)
-        return Structure(self._state, dict(self.nodes), edges, joins, dict(self._branches), deferred)
+        deferred = frozenset(n for n, spec in nodes.items() if spec.defer)
+        return Structure(self._state, nodes, edges, joins, dict(self._branches), deferred)
+
+    def _effective_nodes(self) -> dict[str, NodeSpec]:
+        """The nodes with the defaults of ``set_node_defaults`` applied and the error
+        handler nodes added (the builder's own specs stay as added). ValueError for a
+        timeout on a sync node, which could not be cancelled."""
+        defaults = self._defaults
+        nodes = {}
+        for name, spec in self.nodes.items():
+            handler = self._handlers.get(name) or defaults.get("handler")
+            nodes[name] = dataclasses.replace(
+                spec, retry=spec.retry or defaults.get("retry", ()),
+                timeout=spec.timeout or defaults.get("timeout"),
+                handler=None if handler is None
+                else HANDLER_PREFIX + name if name in self._handlers else DEFAULT_HANDLER,
+            )
+        handlers = {HANDLER_PREFIX + name: fn for name, fn in self._handlers.items()}
+        if "handler" in defaults and any(spec.handler == DEFAULT_HANDLER for spec in nodes.values()):
+            handlers[DEFAULT_HANDLER] = defaults["handler"]
+        for name, fn in handlers.items():
+            is_async = _is_async(fn)
+            nodes[name] = NodeSpec(name, with_node_error(fn, is_async), is_async,
+                                   defaults.get("retry", ()), timeout=defaults.get("timeout"),
+                                   is_handler=True)
+        for name, spec in nodes.items():
+            if spec.timeout is not None and not spec.is_async:
+                raise sync_timeout_unsupported(name)
+        return nodes
 
     def _check_edges(self, known: set[str]) -> None:
         for a, b in self._edges:

@@ -57,7 +57,7 @@ from lograph.eventlog.bodies import (
 
 from ._errors import GraphRecursionError, NonDeterminismError
 from ._ids import derived, needs_ids
-from ._step import Boundary, TaskPlan, boundary, null_task, plan, start_next
+from ._step import Boundary, TaskPlan, boundary, handler_plan, null_task, plan, start_next
 from ._structure import Structure
 from ._types import Command, Interrupt
 
@@ -185,6 +185,8 @@ class StepMachine:
         if tasks[0].name == START:  # the input step runs no user code: nothing to record
             return InputStep(step, tasks)
         todo = [t for t in tasks if t.id not in cp.writes]
+        if cp.errors and todo:  # a failed task whose error handler has yet to finish
+            todo = _handled(self.structure, cp, todo)
         started: list[Entry] = [(NodeStarted(t.name, t.path), step, t.id) for t in todo]
         return RunTasks(step, tasks, todo, started)
 
@@ -198,7 +200,11 @@ class StepMachine:
         """The step's checkpoint from the writes the fold ``cp`` holds for its tasks."""
         writes = cp.writes
         self.taken += 1
-        return self.boundary(cp, step.step, [(t, writes[t.id]) for t in step.tasks])
+        try:
+            finished = [(t, writes[t.id]) for t in step.tasks]
+        except KeyError:  # a failed task: its error handler's writes stand for it
+            finished = [_handler_writes(self.structure, t, writes) for t in step.tasks]
+        return self.boundary(cp, step.step, finished)
 
     def boundary(
         self, cp: Checkpoint, step: int, finished: list[tuple[TaskPlan, Writes]],
@@ -213,7 +219,9 @@ class StepMachine:
             # a dict input's writes are its items: the fold can take them from ``next``
             recorded = all(isinstance(t.arg, dict) and len(w) == len(t.arg) for t, w in finished)
         else:
-            recorded = True  # every task's writes are in the log's open step
+            # every task's writes are in the log's open step, under its planned id (not
+            # when an error handler's stand for a failed task's)
+            recorded = not any(t.handler for t, _ in finished)
         if self.derives_ids:
             b = derived(cp.checkpoint_hash, self.ns, "loop",
                         lambda: boundary(self.structure, cp, finished + null, recorded=recorded))
@@ -234,6 +242,14 @@ class StepMachine:
 
     def wrote(self, task: TaskPlan, step: int, writes: Writes) -> Entry:
         return (NodeWrites(task.name, writes), step, task.id)
+
+    def handling(self, task: TaskPlan, step: int) -> tuple[TaskPlan, Entry] | None:
+        """After ``task``'s last attempt failed: its error handler's task and the
+        ``node.started`` that opens it (None: no handler, the failure fails the run)."""
+        handler = handler_plan(self.structure, task)
+        if handler is None:
+            return None
+        return handler, (NodeStarted(handler.name, handler.path), step, handler.id)
 
     def failed(self, task: TaskPlan, step: int, error: BaseException, attempt: int, final: bool) -> Entry:
         return (NodeFailed(task.name, repr(error), type(error).__name__, attempt, final), step, task.id)
@@ -283,6 +299,28 @@ class StepMachine:
                     f"the log plans node {t.name!r} for this step, but the graph has no such node "
                     f"(nodes: {sorted(self.structure.nodes)})"
                 )
+
+
+def _handled(structure: Structure, cp: Checkpoint, todo: list[TaskPlan]) -> list[TaskPlan]:
+    """``todo`` with each task whose attempts failed for good replaced by its error
+    handler (dropped once the handler wrote): a resumed step does not run it again."""
+    out = []
+    for t in todo:
+        handler = handler_plan(structure, t) if t.id in cp.errors else None
+        if handler is None:
+            out.append(t)
+        elif handler.id not in cp.writes:
+            out.append(handler)
+    return out
+
+
+def _handler_writes(structure: Structure, task: TaskPlan, writes: dict[str, Writes]) -> tuple[TaskPlan, Writes]:
+    if task.id in writes:
+        return task, writes[task.id]
+    handler = handler_plan(structure, task)
+    if handler is None or handler.id not in writes:
+        raise KeyError(task.id)
+    return handler, writes[handler.id]
 
 
 def _matches(names: tuple[str, ...], tasks: list[TaskPlan]) -> bool:

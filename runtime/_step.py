@@ -33,6 +33,7 @@ class TaskPlan:
     path: tuple[Any, ...]
     arg: Any = None
     push: bool = False
+    handler: bool = False  # an error handler standing in for a failed task (``handler_plan``)
 
 
 def _uuid(digest: str) -> str:
@@ -80,6 +81,18 @@ def _goto_tasks(planned: list[dict[str, Any]], writes: list[list[Any]]) -> list[
                 pulls.add(target)
                 out.append({"name": target, "path": ["pull", target]})
     return out
+
+
+def handler_plan(structure: Structure, task: TaskPlan) -> TaskPlan | None:
+    """The error handler task of ``task`` (None when its node has no error handler): it
+    runs in ``task``'s step once ``task``'s attempts have failed, on the same input, and
+    its writes stand for ``task``'s. Its id derives from ``task``'s, so a resumed step
+    finds what it recorded."""
+    spec = structure.nodes.get(task.name)
+    if spec is None or spec.handler is None:
+        return None
+    digest = hashlib.sha256(f"{task.id}|error_handler".encode()).hexdigest()
+    return TaskPlan(_uuid(digest), spec.handler, (*task.path, "error_handler"), task.arg, task.push, True)
 
 
 def null_task() -> TaskPlan:

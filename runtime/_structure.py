@@ -12,6 +12,7 @@ from typing import Any
 
 from ._channels import StateCodec
 from ._retry import RetryPolicy
+from ._timeout import TimeoutPolicy
 
 __all__ = ["Branch", "Join", "NodeSpec", "Structure"]
 
@@ -25,6 +26,9 @@ class NodeSpec:
     subgraph: Any = None  # a CompiledGraph used as a node
     input_schema: Any = None
     defer: bool = False  # runs when nothing else is left to run (add_node(defer=True))
+    timeout: TimeoutPolicy | None = None  # limits on each attempt (async nodes only)
+    handler: str | None = None  # the node that handles its failure (add_node(error_handler=))
+    is_handler: bool = False  # an error handler node (never handled itself)
 
 
 @dataclass(slots=True)

@@ -52,7 +52,7 @@ from lograph.eventlog.bodies import (
 )
 
 from ._machine import StepMachine
-from ._step import Boundary, TaskPlan, plan
+from ._step import Boundary, TaskPlan, handler_plan, plan
 from ._structure import Structure
 from ._types import END, START
 from ._writes import route
@@ -204,6 +204,9 @@ class _Scope:
         finished = []
         for task in plan(base, e.ns):
             recorded = base.writes.get(task.id)
+            handler = handler_plan(self.structure, task) if recorded is None else None
+            if handler is not None and handler.id in base.writes:  # it failed; this stood in
+                task, recorded = handler, base.writes[handler.id]
             if recorded is None:
                 if task.name != START:
                     raise _Diverged(e.seq, e.step, f"task {task.name!r}", "the step ended without its writes",
