@@ -135,16 +135,40 @@ def apply(cp: Checkpoint, event: Event, body: Any = None) -> None:
             child = cp.children[event.ns] = Checkpoint()
         _apply(child, event, data)
         child.head, child.head_hash = event.seq, event.hash
+        if event.kind == Kind.CHECKPOINT:
+            child.metadata["parents"] = _parents(cp, event.ns)
     else:
         _apply(cp, event, data)
-        if event.kind == Kind.CHECKPOINT:
-            cp.children = {}
+        if event.kind == Kind.CHECKPOINT and cp.children:
+            cp.children = {ns: c for ns, c in cp.children.items() if persistent_ns(ns)}
         elif event.kind == Kind.RESUME:
             for child in cp.children.values():  # the interrupt was raised inside a subgraph
                 for iid in data["values"]:
                     child.interrupts.pop(iid, None)
     cp.head, cp.head_hash = event.seq, event.hash
     cp.length += 1
+
+
+def persistent_ns(ns: str) -> bool:
+    """A subgraph namespace whose fold outlives its caller's step: one without a task id
+    (``"node"``, ``"a|b"``, ``"node|1"``): a subgraph compiled with ``checkpointer=True``
+    keeps its state per thread across its caller's steps and runs. A namespace with a
+    task id (``"node:<task id>"``) lives for the caller's step only."""
+    return ":" not in ns
+
+
+def _parents(cp: Checkpoint, ns: str) -> dict[str, str]:
+    """A subgraph checkpoint's ``metadata["parents"]``, as LangGraph's: the checkpoint id
+    each enclosing graph was at, by namespace (``""``: the top graph)."""
+    out: dict[str, str] = {}
+    if cp.id is not None:
+        out[""] = cp.id
+    parts = ns.split("|")
+    for i in range(1, len(parts)):
+        outer = cp.children.get("|".join(parts[:i]))
+        if outer is not None and outer.id is not None:
+            out["|".join(parts[:i])] = outer.id
+    return out
 
 
 _HEADER_ONLY = frozenset({Kind.NODE_STARTED, Kind.RUN_STARTED, Kind.STATE_UPDATED})
@@ -300,6 +324,11 @@ def load_snapshot(data: bytes | Any, base: Checkpoint | None = None) -> Checkpoi
         cp.values = values
     for ns, child in (rest[0] if rest else {}).items():
         cp.children[ns] = _checkpoint(child)
+    for ns, child in cp.children.items():
+        if child.checkpoint and not child.metadata.get("parents"):
+            # written before subgraph checkpoints named their parents: those subgraphs
+            # all lived for the snapshot's open step, under the checkpoints folded here
+            child.metadata = {**child.metadata, "parents": _parents(cp, ns)}
     return cp
 
 

@@ -6,7 +6,8 @@ storage format or the fold's contract, so it changes only with them:
 
 - the fold's internals: the ops of a checkpoint's delta (``SET``, ``EXTEND``,
   ``WRITES``), ``NULL_TASK`` (the task of an input's writes; defined with the event
-  bodies in ``lograph.eventlog.bodies``), ``task_id``, ``apply`` and ``delta``, and
+  bodies in ``lograph.eventlog.bodies``), ``task_id``, ``apply``, ``delta``,
+  ``persistent_ns`` (which subgraph folds outlive their caller's step), and
   snapshots (``dump_snapshot``, ``load_snapshot``,
   ``snapshot_base``, ``SNAPSHOT_FORMAT``);
 - how stores on disk keep events: ``StoredRow`` and ``RowMapper`` (bodies and snapshots
@@ -27,6 +28,7 @@ from ._fold import (
     delta,
     dump_snapshot,
     load_snapshot,
+    persistent_ns,
     snapshot_base,
     task_id,
 )
@@ -49,6 +51,7 @@ __all__ = [
     "delta",
     "dump_snapshot",
     "load_snapshot",
+    "persistent_ns",
     "short",
     "snapshot_base",
     "task_id",

@@ -14,6 +14,7 @@ supplies its own), so no subclass overrides the API.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
@@ -66,7 +67,8 @@ class CompiledGraph:
     ) -> None:
         self.structure = structure
         self.checkpointer = checkpointer if isinstance(checkpointer, Checkpointer) else None
-        self.inherits = checkpointer is None  # runs as a subgraph when nested (compile refuses True)
+        self.keeps = checkpointer is True  # nested: its state outlives the caller's step
+        self.stateless = checkpointer is False  # nested: keeps nothing
         self.interrupt_before = interrupt_before
         self.interrupt_after = interrupt_after
         self.name = name
@@ -133,10 +135,13 @@ class CompiledGraph:
         refuse_unimplemented("invoke", context=context, print_mode=print_mode,
                              output_keys=output_keys, debug=debug, checkpoint_during=checkpoint_during)
         input = self.io.input(input)
-        ctx = _current_task.get()
-        if ctx is not None and nests_in(self, ctx):
-            return await self._nested(input, ctx)
         config = self._config(config)
+        ctx = _current_task.get()
+        if ctx is not None and nests_in(ctx, config):
+            return await self._nested(input, ctx)
+        if self.keeps:
+            raise RuntimeError("checkpointer=True cannot be used for root graphs: it keeps a "
+                               "subgraph's state in its caller's thread; call it inside a node")
         if stream_mode != "values":  # as LangGraph: the list of what that stream yields
             chunks = stream_run(self, input, config, stream_mode=stream_mode, durability=durability,
                                 interrupt_before=interrupt_before, interrupt_after=interrupt_after,
@@ -148,9 +153,11 @@ class CompiledGraph:
 
     def invoke(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         ctx = _current_task.get()
-        if ctx is not None and nests_in(self, ctx) and not in_event_loop():
+        if ctx is not None and not in_event_loop() and nests_in(ctx, self._config(config)):
             # a sync node (in a worker thread) runs a subgraph: run it on the node's loop
             return run_from_thread(self._nested, self.io.input(input), ctx)
+        if ctx is not None and not in_event_loop():  # a run of its own, on the node's loop
+            return run_from_thread(functools.partial(self.ainvoke, input, config, **kwargs))
         return run_sync(lambda: self.ainvoke(input, config, **kwargs), method="invoke", amethod="ainvoke", store=self.checkpointer)
 
     async def _nested(self, input: Any, ctx: Any) -> Any:
@@ -182,19 +189,25 @@ class CompiledGraph:
         saver, thread, _ = target(self, config)
         configurable = config.get("configurable") or {}
         actor = saver.actor(thread)
+        ns = configurable.get("checkpoint_ns") or ""
         if configurable.get("checkpoint_id"):
-            cp = await record_at(actor, await locate(saver.log, thread, configurable["checkpoint_id"]))
+            cp = await record_at(actor, await locate(saver.log, thread, configurable["checkpoint_id"]), ns)
             live = False
         else:
             cp, live = await head_state(actor), True
-        ns = configurable.get("checkpoint_ns") or ""
-        if ns:  # a subgraph's state: it lives in the open step of the top graph
-            graph: CompiledGraph | None = self
-            for part in ns.split("|"):
-                graph = subgraph_of(graph, part.split(":", 1)[0]) if graph is not None else None
-            return snapshot_of(graph, thread, ns, cp.children.get(ns) or Checkpoint(),
+        if ns:  # a subgraph's state: in the top graph's fold, by its namespace
+            return snapshot_of(self._graph_at(ns), thread, ns, cp.children.get(ns) or Checkpoint(),
                                live=live, subgraphs=subgraphs, root=cp)
         return snapshot_of(self, thread, ns, cp, live=live, subgraphs=subgraphs, root=cp)
+
+    def _graph_at(self, ns: str) -> CompiledGraph | None:
+        """The compiled graph whose state lives at namespace ``ns`` (None: a graph run
+        inside a node's code, not known here)."""
+        graph: CompiledGraph | None = self
+        for part in ns.split("|"):
+            if graph is not None and not part.isdigit():
+                graph = subgraph_of(graph, part.split(":", 1)[0])
+        return graph
 
     def get_state(self, config: dict[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
         return run_sync(lambda: self.aget_state(config, subgraphs=subgraphs), method="get_state", amethod="aget_state", store=self.checkpointer)
@@ -207,9 +220,10 @@ class CompiledGraph:
         saver, thread, ns = target(self, config)
         # as LangGraph's savers list it: a config naming a checkpoint lists that one only
         only = (config.get("configurable") or {}).get("checkpoint_id")
+        graph = self._graph_at(ns) if ns else self
         async for cp in history(saver.log, thread, only=only, filter=filter, before=before,
-                                limit=limit, seal=saver.seal):
-            yield snapshot_of(self, thread, ns, cp, live=False)
+                                limit=limit, seal=saver.seal, ns=ns):
+            yield snapshot_of(graph, thread, ns, cp, live=False)
 
     def get_state_history(self, config: dict[str, Any], **kwargs: Any) -> Iterator[StateSnapshot]:
         async def collect() -> list[StateSnapshot]:

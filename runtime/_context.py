@@ -36,6 +36,7 @@ class TaskRuntime(Protocol):
     limit: int  # the run's recursion limit (a nested graph inherits it)
     metadata: Mapping[str, Any]
     checkpointed: bool
+    stateless: bool  # in a subgraph compiled with checkpointer=False: nothing to resume
 
     def recorded_call(self, call: str) -> TaskResult | None:
         """The recorded outcome of the ``@task`` call with id ``call``, if the log has one."""
@@ -67,14 +68,11 @@ class TaskRuntime(Protocol):
     async def run_subgraph(
         self, structure: Structure, ctx: TaskContext, input: Any, *, name: str,
         interrupt_before: tuple[str, ...], interrupt_after: tuple[str, ...],
-        config: dict[str, Any], limit: int,
+        config: dict[str, Any], limit: int, keep: bool = False, stateless: bool = False,
     ) -> Any:
         """Run a graph inside the task ``ctx``, on this run's log (see ``_nesting``);
-        returns the fold the subgraph ended at."""
-        ...
-
-    def shares_store(self, saver: Any) -> bool:
-        """True if ``saver`` is the store this run writes to."""
+        returns the fold the subgraph ended at. ``keep``: its state outlives the caller's
+        step (``checkpointer=True``); ``stateless``: nothing is written (``False``)."""
         ...
 
     def node_error(self, task: str) -> Any:
@@ -148,6 +146,11 @@ def interrupt(value: Any) -> Any:
     tasks).
     """
     ctx = current("interrupt()")
+    if ctx.run.stateless:
+        raise RuntimeError(
+            f"interrupt() in node {ctx.name!r} of a subgraph compiled with checkpointer=False: "
+            "it keeps nothing, so it could not be resumed; compile it without a checkpointer "
+            "(it then keeps its state for its caller's step) or with checkpointer=True")
     index = ctx.interrupts
     ctx.interrupts += 1
     iid = interrupt_id(ctx.task_id, index)

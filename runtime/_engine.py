@@ -33,9 +33,10 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from lograph.eventlog import Checkpoint, EncodeError
+from lograph.eventlog import Checkpoint, EncodeError, MemoryLog
 from lograph.eventlog.bodies import GOTO, CheckpointBody, RunStatus, TaskResult
 
+from ._checkpointer import Checkpointer
 from ._context import GraphInterrupt, ParentCommand, TaskContext, enter, leave
 from ._errors import EmptyInputError, NodeCancelledError, NodeError, NonDeterminismError
 from ._handlers import recorded_node_error
@@ -99,6 +100,7 @@ class Run:
         self.debug = debug  # build debug payloads only when someone streams them
         self.pace = pace  # a stream consumer's pace: awaited at each step's end
         self.node_errors: dict[str, NodeError] = {}  # an error handler's task id -> what it handles
+        self.stateless = False  # a subgraph compiled with checkpointer=False: nothing kept
 
     def seal(self, entry: Entry) -> None:
         """Seal what the machine decided, under this run's id and namespace."""
@@ -358,11 +360,6 @@ class Run:
         error = self.node_errors.get(task)
         return recorded_node_error(self.structure, self.journal.cp, self.ns, task) if error is None else error
 
-    def shares_store(self, saver: Any) -> bool:
-        journal = self.journal
-        root = journal.root if isinstance(journal, SubJournal) else journal
-        return saver is root.saver
-
     async def run_call(
         self, parent: TaskContext, call: str, name: str, fn: Callable[..., Any], is_async: bool,
         args: tuple[Any, ...], kwargs: dict[str, Any], retry: Any, limit: Any = None,
@@ -406,22 +403,38 @@ class Run:
     async def run_subgraph(
         self, structure: Structure, ctx: TaskContext, input: Any, *, name: str,
         interrupt_before: tuple[str, ...], interrupt_after: tuple[str, ...],
-        config: dict[str, Any], limit: int,
+        config: dict[str, Any], limit: int, keep: bool = False, stateless: bool = False,
     ) -> Checkpoint:
         """Run a graph inside the task ``ctx`` on this run's log, under its own namespace
         ``"<node>:<task id>"`` (``|``-joined when deeper; ``:<i>`` for the i-th graph a
         task runs after the first). When the task runs again (a resume, a crash), the
         subgraph folds what it already did and continues: its finished nodes do not run
         again. Its durability points are the caller's; its pause pauses the caller's task
-        (GraphInterrupt). Returns the fold it ended at."""
+        (GraphInterrupt). Returns the fold it ended at.
+
+        ``keep`` (``compile(checkpointer=True)``): the namespace has no task id (``"node"``,
+        ``|<i>`` for the i-th graph a task runs after the first), so the subgraph's fold
+        outlives the caller's step: a new call starts from the state the last one left.
+        ``stateless`` (``checkpointer=False``): nothing is written; the run is folded in
+        memory only, still as a subgraph (its namespace streams, ``Command.PARENT``)."""
         index = ctx.subgraphs
         ctx.subgraphs += 1
-        part = f"{ctx.name}:{ctx.task_id}" + (f":{index}" if index else "")
-        ns = f"{self.ns}|{part}" if self.ns else part
-        journal = self.journal
-        journal = SubJournal(journal.root if isinstance(journal, SubJournal) else journal, ns)
+        if keep:
+            ns = _recast(f"{self.ns}|{ctx.name}" if self.ns else ctx.name) + (f"|{index}" if index else "")
+        else:
+            part = f"{ctx.name}:{ctx.task_id}" + (f":{index}" if index else "")
+            ns = f"{self.ns}|{part}" if self.ns else part
+        if stateless:  # a journal of its own, in memory, never committed
+            root = Journal(Checkpointer(MemoryLog()), self.journal.thread, Checkpoint(), 0, "exit")
+            journal = SubJournal(root, ns)
+            resuming = False
+        else:
+            caller = self.journal
+            journal = SubJournal(caller.root if isinstance(caller, SubJournal) else caller, ns)
+            # a kept fold was written in this step already (the caller's task runs again)
+            resuming = journal.cp.checkpoint > self.journal.cp.checkpoint if keep else bool(
+                journal.cp.checkpoint)
         cp = journal.cp
-        resuming = bool(cp.checkpoint)
 
         def emit(mode: str, chunk: Any, deeper: str = "") -> None:
             self.emit(mode, chunk, deeper or ns)  # the top stream keeps what it asked for
@@ -429,8 +442,10 @@ class Run:
         run = Run(
             structure, journal, config=config, run_id=self.run_id, ns=ns, emit=emit,
             interrupt_before=interrupt_before, interrupt_after=interrupt_after,
-            metadata=self.metadata, recursion_limit=limit, checkpointed=self.checkpointed,
+            metadata=self.metadata, recursion_limit=limit,
+            checkpointed=self.checkpointed and not stateless,
         )
+        run.stateless = stateless or self.stateless
         if not resuming:
             if input is None or isinstance(input, Command):
                 raise EmptyInputError(f"subgraph {name!r} was given no input")
@@ -453,6 +468,12 @@ class Run:
                                         "config": {"configurable": {**base, "checkpoint_id": cp.id}},
                                         "parent_config": {"configurable": {**base, "checkpoint_id": parent}}
                                         if parent else None}})
+
+
+def _recast(ns: str) -> str:
+    """A namespace without its task ids (and call indexes): where a kept subgraph's
+    fold lives, the same for every call, as LangGraph's ``recast_checkpoint_ns``."""
+    return "|".join(p.split(":", 1)[0] for p in ns.split("|") if not p.isdigit())
 
 
 def _replays(cp: Any) -> bool:

@@ -248,8 +248,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         store: Any = None,
         debug: bool = False,
     ) -> CompiledGraph:
-        refuse_unimplemented("compile", cache=cache, store=store, debug=debug,
-                             checkpointer=checkpointer is True)
+        refuse_unimplemented("compile", cache=cache, store=store, debug=debug)
         before = _interrupt_list(interrupt_before)
         after = _interrupt_list(interrupt_after)
         structure = self.validate([*before, *after])

@@ -24,6 +24,7 @@ from lograph.eventlog import (
     verify_chain,
 )
 from lograph.eventlog.bodies import INPUT, START, NodeWrites, StateUpdated, decode_body
+from lograph.eventlog.lowlevel import persistent_ns
 
 from ._errors import InvalidUpdateError
 
@@ -100,15 +101,21 @@ async def head_state(actor: ThreadActor) -> Checkpoint:
     return cp
 
 
-async def record_at(actor: ThreadActor, seq: int) -> Checkpoint:
+def _ends(e: Event, ns: str) -> bool:
+    """``e`` ends the record of a checkpoint of the graph at ``ns``: the graph's next
+    checkpoint, or (a subgraph whose state lives for its caller's step) the top graph's."""
+    return e.kind == Kind.CHECKPOINT and (e.ns == ns or (not e.ns and not persistent_ns(ns)))
+
+
+async def record_at(actor: ThreadActor, seq: int, ns: str = "") -> Checkpoint:
     """The record of checkpoint ``seq``, as history shows it: the checkpoint with what
     happened in its step (results, errors, interrupts) on the first branch that went on
-    from it."""
+    from it. (The top graph's fold: a subgraph's record is its ``children[ns]``.)"""
     branch = Branches(root=seq, state=await actor.load(seq), forks=False, thread=actor.thread)
     after = seq
     while events := await actor.saver.log.read(actor.thread, after=after, upto=after + 64):
         for e, before in branch.walk(events):
-            if e.kind == Kind.CHECKPOINT and not e.ns:
+            if _ends(e, ns):
                 return before
         after = events[-1].seq
     [tip] = branch.tips.values()
@@ -125,33 +132,40 @@ def verified(thread: str, events: list[Event], seal: Seal | None = None) -> None
                               f"hash chain broken: {report.first.reason}; run `lograph verify`")
 
 
-def records(events: list[Event], thread: str = "") -> list[Checkpoint]:
-    """Every checkpoint of every branch, as a record of its step (open-step events
-    included): the fold just before the next checkpoint on the first branch that went on
-    from it, or at that branch's tip (what ``record_at`` gives)."""
+def records(events: list[Event], thread: str = "", ns: str = "") -> list[Checkpoint]:
+    """Every checkpoint of the graph at ``ns`` on every branch, as a record of its step
+    (open-step events included): its fold just before the next checkpoint on the first
+    branch that went on from it, or at that branch's tip (what ``record_at`` gives)."""
     branches = Branches(thread=thread)
     out: dict[int, Checkpoint] = {}
     line: dict[int, int] = {}  # the last event of a checkpoint's first branch -> that checkpoint
     for e, before in branches.walk(events):
         owner = line.pop(e.parent, 0)  # popped: a later child of the same event is a fork
-        if e.kind == Kind.CHECKPOINT and not e.ns:
+        if _ends(e, ns):
             if owner:
-                out[owner] = before.copy()
-            line[e.seq] = e.seq
+                out[owner] = _own(before, ns).copy()
+            if e.ns == ns:
+                line[e.seq] = e.seq
         elif owner:
             line[e.seq] = owner
     for seq, owner in line.items():
-        out[owner] = branches.tips[seq]
+        out[owner] = _own(branches.tips[seq], ns)
     return [out[k] for k in sorted(out)]
+
+
+def _own(cp: Checkpoint, ns: str) -> Checkpoint:
+    return (cp.children.get(ns) or Checkpoint()) if ns else cp
 
 
 async def history(
     log: EventLog, thread: str, *, only: str | None = None, filter: dict[str, Any] | None = None,
     before: dict[str, Any] | None = None, limit: int | None = None, seal: Seal | None = None,
+    ns: str = "",
 ) -> AsyncIterator[Checkpoint]:
-    """Every checkpoint record of ``thread``, newest first (``only``: the one with that id;
-    ``before``: a config naming a checkpoint, those below it; ``filter``: metadata;
-    ``seal``: the store's chain key, for keyed threads)."""
+    """Every checkpoint record of ``thread`` (of the graph at ``ns``: its own folds),
+    newest first (``only``: the one with that id; ``before``: a config naming a
+    checkpoint, those below it; ``filter``: metadata; ``seal``: the store's chain key,
+    for keyed threads)."""
     events = await log.read(thread)
     verified(thread, events, seal)
     below = None
@@ -160,7 +174,7 @@ async def history(
         if bid:
             below = parse_checkpoint_id(bid)[0]
     count = 0
-    for cp in reversed(records(events, thread)):
+    for cp in reversed(records(events, thread, ns)):
         if below is not None and cp.checkpoint >= below:
             continue
         if only and cp.id != only:

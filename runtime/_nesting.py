@@ -1,8 +1,15 @@
 """Subgraphs: when a compiled graph called inside a running node nests in it.
 
-A graph nests in the running task when it has no store of its own (or shares the
-caller's): it then runs on the caller's log under its own namespace (the engine's
-``Run.run_subgraph``), and its state is the caller's input narrowed to its own keys.
+As in LangGraph, a graph called inside a running task (a node, an entrypoint, a
+``@task``) nests in it unless the call's config names a thread of its own: it then runs
+on the caller's log under its own namespace (the engine's ``Run.run_subgraph``), on the
+caller's store whatever store it was compiled with, and its state is the caller's input
+narrowed to its own keys. A config whose ``thread_id`` differs from the caller's runs
+the graph as a run of its own on that thread (its own store, or none).
+
+What a nested graph keeps is its ``compile(checkpointer=...)``: ``None`` or a store,
+its state for the caller's step (a resume continues it); ``True``, its state per thread
+across the caller's steps and runs; ``False``, nothing.
 """
 
 from __future__ import annotations
@@ -16,9 +23,16 @@ if TYPE_CHECKING:
     from ._compiled import CompiledGraph
 
 
-def nests_in(graph: CompiledGraph, ctx: TaskContext) -> bool:
-    """Run ``graph`` as a subgraph of the task ``ctx``: no store of its own, or the caller's."""
-    return graph.inherits or ctx.run.shares_store(graph.checkpointer)
+_COORDINATES = ("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map")
+
+
+def nests_in(ctx: TaskContext, config: dict[str, Any] | None) -> bool:
+    """Run a graph called with ``config`` as a subgraph of the task ``ctx``: unless the
+    config names a checkpoint coordinate other than the caller's own thread (passing
+    the caller's config on, as LangGraph's documentation does, still nests)."""
+    given = (config or {}).get("configurable") or {}
+    own = ctx.run.config.get("configurable") or {}
+    return all(given.get(k) in (None, "") or str(given[k]) == str(own.get(k)) for k in _COORDINATES)
 
 
 async def run_nested(graph: CompiledGraph, input: Any, ctx: TaskContext, config: dict[str, Any],
@@ -28,7 +42,7 @@ async def run_nested(graph: CompiledGraph, input: Any, ctx: TaskContext, config:
     cp = await ctx.run.run_subgraph(
         graph.structure, ctx, given, name=graph.name,
         interrupt_before=graph.interrupt_before, interrupt_after=graph.interrupt_after,
-        config=config, limit=limit,
+        config=config, limit=limit, keep=graph.keeps, stateless=graph.stateless,
     )
     return graph.io.output(graph, cp)
 

@@ -25,8 +25,6 @@ _FEATURES = {
     "print_mode": "print_mode (stream_mode is implemented)",
     "output_keys": "output_keys (output_schema= is implemented)",
     "task_id": "update_state(task_id=...)",
-    "checkpointer": "a subgraph's own per-thread memory (compile(checkpointer=True); a "
-                    "subgraph compiled without one keeps its state for its caller's step)",
     "checkpoint_during": "checkpoint_during (use durability='exit'|'async'|'sync')",
 }
 

@@ -75,9 +75,8 @@ def _config(thread: str, ns: str, checkpoint_id: str | None) -> dict[str, Any]:
 
 
 def as_tuple(thread: str, ns: str, cp: Checkpoint) -> CheckpointTuple:
-    """The fold ``cp`` (a record of checkpoint ``cp.id``) as a ``CheckpointTuple``."""
-    if ns:
-        cp = cp.children.get(ns) or Checkpoint()
+    """The fold ``cp`` of the graph at ``ns`` (a record of checkpoint ``cp.id``) as a
+    ``CheckpointTuple``."""
     pending: list[tuple[str, str, Any]] = [
         (task, channel, value) for task, writes in cp.writes.items() for channel, value in writes
     ]
@@ -110,12 +109,12 @@ async def get_tuple(saver: Checkpointer, config: Mapping[str, Any]) -> Checkpoin
             seq = await locate(saver.log, thread, checkpoint_id)
         except ValueError:
             return None  # as LangGraph's savers: an unknown checkpoint is no tuple
-        cp = await record_at(actor, seq)
+        cp = await record_at(actor, seq, ns)
     else:
         cp = await head_state(actor)
     if not cp.checkpoint or (ns and ns not in cp.children):
         return None
-    return as_tuple(thread, ns, cp)
+    return as_tuple(thread, ns, cp.children[ns] if ns else cp)
 
 
 async def list_tuples(
@@ -127,11 +126,7 @@ async def list_tuples(
     if config is None:
         raise ValueError("list() needs a config naming a thread: lograph lists one thread's log")
     thread, ns, checkpoint_id = _target(config)
-    if ns:
-        raise NotImplementedError(
-            "list() of a subgraph's checkpoint_ns is not implemented: a subgraph's state lives "
-            "in its caller's step; list the caller's thread (checkpoint_ns '')")
     async for cp in history(saver.log, thread, only=checkpoint_id, filter=filter,
                             before=dict(before) if before else None, limit=limit,
-                            seal=saver.seal):
+                            seal=saver.seal, ns=ns):
         yield as_tuple(thread, ns, cp)

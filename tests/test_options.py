@@ -45,7 +45,6 @@ def cfg(thread: str) -> dict[str, Any]:
     (lambda: builder().compile(store=object()), "Store"),
     (lambda: builder().compile(cache=object()), "node cache"),
     (lambda: builder().compile(debug=True), "debug printing"),
-    (lambda: builder().compile(checkpointer=True), "per-thread memory"),
     (lambda: entrypoint(store=object()), "Store"),
     (lambda: entrypoint(context_schema=dict), "runtime context"),
     (lambda: task(cache_policy=object()), "caching"),
