@@ -82,7 +82,8 @@ def translate(
 ) -> Exception:
     """The lograph error for driver error ``e`` raised while doing ``what``."""
     err: Exception
-    if isinstance(e, asyncpg.ClientConfigurationError):
+    if isinstance(e, asyncpg.ClientConfigurationError) or (
+            isinstance(e, ValueError) and what == "connecting"):  # the DSN's parse (a port, a host)
         err = ValueError(f"invalid PostgreSQL connection settings: {e}")
     elif gave_up_after is not None:
         err = StoreUnavailableError(

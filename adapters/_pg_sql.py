@@ -16,10 +16,24 @@ from lograph.eventlog.lowlevel import KIND_CODES
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Statements", "lock_key", "quote_ident"]
 
 
+MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1
+
+
 def quote_ident(name: str) -> str:
     """``name`` as a PostgreSQL identifier, whatever characters it holds."""
     if not name or "\x00" in name:
         raise ValueError(f"invalid PostgreSQL schema name {name!r}")
+    try:
+        size = len(name.encode())
+    except UnicodeEncodeError:
+        raise ValueError(f"invalid PostgreSQL schema name {name!r}: not valid Unicode") from None
+    if size > MAX_IDENTIFIER_BYTES:
+        # PostgreSQL cuts longer names to their first 63 bytes: two tenants' schemas that
+        # differ only after that would be one schema
+        raise ValueError(
+            f"the PostgreSQL schema name {name[:40]!r}... is {size} bytes long; PostgreSQL "
+            f"keeps only the first {MAX_IDENTIFIER_BYTES}, so names that differ after them "
+            "would be the same schema: choose one of at most 63 bytes")
     return '"' + name.replace('"', '""') + '"'
 
 

@@ -1,6 +1,8 @@
 """Terminal output for the ``lograph`` command: rich on a terminal, plain text elsewhere.
 
-Plain output (stdout is not a terminal, or ``--plain``) has no colour and no box
+Everything printed passes through :func:`safe`: a control character (a terminal escape
+code in a client-chosen thread id, say) is shown as its escape, never sent to the
+terminal. Plain output (stdout is not a terminal, or ``--plain``) has no colour and no box
 drawing: a table is a header line and one line per row, columns separated by a tab,
 so ``cut -f`` and ``awk -F'\\t'`` can read it. ``--json`` output is JSON lines.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -61,6 +64,7 @@ class Output:
 
     def line(self, text: str, style: str | None = None) -> None:
         """One line of prose; ``style`` applies on a terminal only."""
+        text = safe(text)
         if self.plain:
             print(text, file=self.stream, flush=True)
         else:
@@ -77,10 +81,17 @@ class Output:
             yield lambda: bar.advance(job)
 
     def json(self, obj: Any) -> None:
-        print(json.dumps(obj, ensure_ascii=False), file=self.stream, flush=True)
+        # (JSON escapes C0 controls itself; safe() escapes the rest, such as C1's CSI)
+        try:
+            text = json.dumps(obj, ensure_ascii=False)
+        except RecursionError:  # a value nested past what json can write: cut it short
+            text = json.dumps(bounded(obj), ensure_ascii=False)
+        print(safe(text), file=self.stream, flush=True)
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[str]], *, title: str | None = None,
               styles: Sequence[str | None] | None = None) -> None:
+        rows = [[safe(str(c)) for c in row] for row in rows]
+        title = safe(title) if title is not None else None
         if self.plain:
             print("\t".join(columns), file=self.stream)
             for row in rows:
@@ -111,7 +122,7 @@ class Output:
 
     def timeline_line(self, row: TimelineRow) -> None:
         """One row on its own (``--follow``)."""
-        cells = self.timeline_cells(row)
+        cells = [safe(c) for c in self.timeline_cells(row)]
         if self.plain:
             print("\t".join(_cell(c) for c in cells), file=self.stream, flush=True)
             return
@@ -120,6 +131,30 @@ class Output:
         text = f"{seq:>4} {when} {step:<8} {node:<14} {kind:<13} {took:>7}  {summary}"
         self.console.print(escape(text + (f"  [{who}]" if who else "")),
                            style=_KIND_STYLE.get(row.kind), soft_wrap=True)
+
+
+_SAFE = frozenset("\t\n")
+
+
+def safe(text: str) -> str:
+    """``text`` with every control or format character (C0, DEL, C1, bidi overrides) but
+    tab and newline shown as its escape (``\\x1b``, ``\\u202e``)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() or c in _SAFE or unicodedata.category(c) not in ("Cc", "Cf", "Co", "Cs")
+        else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") for c in text)
+
+
+def bounded(value: Any, depth: int = 200) -> Any:
+    """A JSON form with lists and maps past ``depth`` levels cut short."""
+    if depth <= 0 and isinstance(value, list | dict):
+        return {"$too_deep": "nested deeper than can be shown (a damaged or hostile row)"}
+    if isinstance(value, list):
+        return [bounded(v, depth - 1) for v in value]
+    if isinstance(value, dict):
+        return {k: bounded(v, depth - 1) for k, v in value.items()}
+    return value
 
 
 def _cell(text: str) -> str:

@@ -46,9 +46,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import anyio
 
 from lograph.eventlog import (
+    ChainProblem,
     EventLog,
     LogError,
     NotFoundError,
+    SchemaVersionError,
     StoreUnavailableError,
     TimelineCursor,
     checkpoint_records,
@@ -84,6 +86,25 @@ def _is_dsn(spec: str) -> bool:
     return spec.startswith(("postgresql://", "postgres://"))
 
 
+def shown(spec: str) -> str:
+    """A store as the CLI may print it: a DSN's password (in its authority or its
+    ``password=`` parameter) replaced by ``***``."""
+    if not _is_dsn(spec):
+        return spec
+    try:
+        parts = urlsplit(spec)
+        netloc = parts.netloc
+        if "@" in netloc:
+            user, _, host = netloc.rpartition("@")
+            name, colon, _password = user.partition(":")
+            netloc = f"{name}{':***' if colon else ''}@{host}"
+        query = urlencode([(k, "***" if k.lower() == "password" else v)
+                           for k, v in parse_qsl(parts.query, keep_blank_values=True)])
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
+    except ValueError:
+        return "postgresql://***"
+
+
 def _split_schema(dsn: str, schema: str | None) -> tuple[str, str]:
     parts = urlsplit(dsn)
     query = parse_qsl(parts.query, keep_blank_values=True)
@@ -116,8 +137,12 @@ async def open_store(spec: str, schema: str | None = None) -> AsyncIterator[Even
             from .postgres import PostgresLog
         except ImportError as e:
             raise StoreUnavailableError(f"PostgreSQL needs asyncpg: pip install 'lograph[postgres]' ({e})") from e
-        dsn, name = _split_schema(spec, schema)
-        pg = await PostgresLog.open(dsn, schema=name, min_size=1, max_size=2, retry_for=3.0)
+        try:
+            dsn, name = _split_schema(spec, schema)
+            pg = await PostgresLog.open(dsn, schema=name, min_size=1, max_size=2, retry_for=3.0)
+        except ValueError as e:  # a malformed DSN (a bad option, host or port)
+            message = str(e).replace(spec, shown(spec))
+            raise UsageError(f"invalid PostgreSQL DSN {shown(spec)!r}: {message}") from None
         try:
             if await pg.schema_version() == 0:
                 raise NotFoundError(f"the database has no lograph schema {name!r} (pass --schema or ?schema=)")
@@ -200,7 +225,7 @@ async def cmd_threads(args: argparse.Namespace, out: Output) -> int:
              iso(t.last_ts), ", ".join(t.next) + (f" ({t.interrupts} waiting)" if t.interrupts else "")]
             for t in threads]
     out.table(["thread", "status", "step", "events", "size", "branches", "last event", "next"], rows,
-              title=f"{len(threads)} thread(s) in {args.store}")
+              title=f"{len(threads)} thread(s) in {shown(args.store)}")
     return OK
 
 
@@ -306,7 +331,13 @@ async def cmd_verify(args: argparse.Namespace, out: Output) -> int:
         verdicts = []
         with out.progress("verifying", len(names), quiet=args.json) as advance:
             for name in names:
-                verdicts.append(await verify_thread(log, name, graph=graph))
+                try:
+                    verdicts.append(await verify_thread(log, name, graph=graph))
+                except (StoreUnavailableError, SchemaVersionError):
+                    raise  # the store, not this thread
+                except Exception as e:  # noqa: BLE001 - this thread cannot be read: say so, go on
+                    verdicts.append(Verdict(name, 0, 0, b"", [ChainProblem(
+                        name, 0, "", f"cannot be read: {e}")]))
                 advance()
     moved = {v.thread for v in verdicts if expected is not None and v.head_hash != expected}
     failed = [v for v in verdicts if not v.ok or v.thread in moved]
@@ -498,6 +529,9 @@ def _err(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # a stored integer of any size is shown (its row's size bounds it); Python's default
+    # refuses to print one of more than 4,300 digits
+    sys.set_int_max_str_digits(0)
     if argv[:1] == ["bench"]:  # every option belongs to the suite
         try:
             return cmd_bench(argv[1:])

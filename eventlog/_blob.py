@@ -110,8 +110,9 @@ class RowMapper:
     """Events to stored rows and back; snapshots to stored blobs and back.
 
     ``kind_codes``: the store keeps a kind as its number (``KIND_CODES``: two bytes, part
-    of the storage format, never renumbered) rather than as its tag. Reading a number
-    no lograph kind has raises KeyError.
+    of the storage format, never renumbered) rather than as its tag. A number no lograph
+    kind has is read as the tag ``"unknown kind code N"``, which no kind has: the hash
+    chain and the verifier then name that row.
 
     :meth:`row_of` and :meth:`event_of` map one event; :meth:`rows_of` and
     :meth:`events_of` do the same for a batch in one pass, for appends and reads.

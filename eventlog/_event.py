@@ -50,7 +50,17 @@ KIND_CODES: dict[str, int] = {
     Kind.TASK_RESULT: 5, Kind.INTERRUPT: 6, Kind.RESUME: 7, Kind.STATE_UPDATED: 8,
     Kind.CHECKPOINT: 9, Kind.RUN_FINISHED: 10,
 }
-KIND_OF_CODE: dict[int, str] = {code: str(kind) for kind, code in KIND_CODES.items()}
+
+
+class _KindOfCode(dict[int, str]):
+    """A stored kind number's tag; a number no lograph kind has reads as a tag no kind
+    has (so the reader's checks name that row, instead of every read failing)."""
+
+    def __missing__(self, code: int) -> str:
+        return f"unknown kind code {code}"
+
+
+KIND_OF_CODE: dict[int, str] = _KindOfCode({code: str(kind) for kind, code in KIND_CODES.items()})
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._codec import decode, encode
+from ._errors import DecodeError
 from ._event import GENESIS, Event, Kind, checkpoint_id
 from .bodies import NULL_TASK, START, RunStatus, upcast
 
@@ -122,29 +123,37 @@ def apply(cp: Checkpoint, event: Event, body: Any = None) -> None:
     An event of a subgraph (``ns`` not empty) folds into ``cp.children[ns]``; the
     branch's head moves either way. A checkpoint of the top graph ends its open step,
     and with it the subgraphs that ran in that step.
+
+    DecodeError for a body that does not decode, or does not have the shape lograph
+    writes for its kind (a hand-edited row re-sealed): never a raw TypeError or KeyError.
     """
-    if body is not None:
-        data = body
-    elif event.kind in _HEADER_ONLY:
-        data = None  # the fold needs nothing of these bodies: skip decoding them
-    else:
-        data = upcast(event.kind, decode(event.body))
-    if event.ns:
-        child = cp.children.get(event.ns)
-        if child is None:
-            child = cp.children[event.ns] = Checkpoint()
-        _apply(child, event, data)
-        child.head, child.head_hash = event.seq, event.hash
-        if event.kind == Kind.CHECKPOINT:
-            child.metadata["parents"] = _parents(cp, event.ns)
-    else:
-        _apply(cp, event, data)
-        if event.kind == Kind.CHECKPOINT and cp.children:
-            cp.children = {ns: c for ns, c in cp.children.items() if persistent_ns(ns)}
-        elif event.kind == Kind.RESUME:
-            for child in cp.children.values():  # the interrupt was raised inside a subgraph
-                for iid in data["values"]:
-                    child.interrupts.pop(iid, None)
+    try:
+        if body is not None:
+            data = body
+        elif event.kind in _HEADER_ONLY:
+            data = None  # the fold needs nothing of these bodies: skip decoding them
+        else:
+            data = upcast(event.kind, decode(event.body))
+        if event.ns:
+            child = cp.children.get(event.ns)
+            if child is None:
+                child = cp.children[event.ns] = Checkpoint()
+            _apply(child, event, data)
+            child.head, child.head_hash = event.seq, event.hash
+            if event.kind == Kind.CHECKPOINT:
+                child.metadata["parents"] = _parents(cp, event.ns)
+        else:
+            _apply(cp, event, data)
+            if event.kind == Kind.CHECKPOINT and cp.children:
+                cp.children = {ns: c for ns, c in cp.children.items() if persistent_ns(ns)}
+            elif event.kind == Kind.RESUME:
+                for child in cp.children.values():  # the interrupt was raised inside a subgraph
+                    for iid in data["values"]:
+                        child.interrupts.pop(iid, None)
+    except (TypeError, KeyError, AttributeError, ValueError, IndexError) as e:
+        raise DecodeError(
+            f"event {event.seq}: its {event.kind} body does not have the shape lograph writes "
+            f"({type(e).__name__}: {e})") from e
     cp.head, cp.head_hash = event.seq, event.hash
     cp.length += 1
 
@@ -177,10 +186,13 @@ _HEADER_ONLY = frozenset({Kind.NODE_STARTED, Kind.RUN_STARTED, Kind.STATE_UPDATE
 def _apply(cp: Checkpoint, event: Event, data: Any) -> None:
     kind = event.kind
     if kind == Kind.NODE_WRITES:
+        writes = data["writes"]
+        if type(writes) is not list or not all(type(w) is list and len(w) == 2 for w in writes):
+            raise ValueError("its writes are not a list of [channel, value] pairs")
         if event.task_id == NULL_TASK and NULL_TASK in cp.writes:  # another Command input
-            cp.writes[NULL_TASK] = [*cp.writes[NULL_TASK], *data["writes"]]
+            cp.writes[NULL_TASK] = [*cp.writes[NULL_TASK], *writes]
         else:
-            cp.writes[event.task_id] = data["writes"]
+            cp.writes[event.task_id] = writes
         cp.errors.pop(event.task_id, None)
     elif kind == Kind.CHECKPOINT:
         _apply_checkpoint(cp, event, data)

@@ -105,8 +105,19 @@ def _b64(data: bytes | bytearray) -> str:
     return base64.b64encode(bytes(data)).decode("ascii")
 
 
+TOO_DEEP = {"$too_deep": "nested deeper than Python can show (a damaged or hostile row)"}
+
+
 def to_json(value: Any) -> Any:
-    """A JSON-safe form of ``value`` (see the module rules); never fails."""
+    """A JSON-safe form of ``value`` (see the module rules); never fails (a value nested
+    past Python's recursion limit, which lograph never writes, is shown as ``TOO_DEEP``)."""
+    try:
+        return _to_json(value)
+    except RecursionError:
+        return dict(TOO_DEEP)
+
+
+def _to_json(value: Any) -> Any:
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int) and not isinstance(value, enum.Enum):
@@ -114,7 +125,7 @@ def to_json(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else {"$float": repr(value)}
     if type(value) is list:
-        return [to_json(v) for v in value]
+        return [_to_json(v) for v in value]
     if type(value) is dict:
         return _dict_json(value)
     return _tagged(value)

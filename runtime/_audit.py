@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 from lograph.eventlog import (
     AuditEvent,
     ChainProblem,
+    CorruptLogError,
     Event,
     EventLog,
     NotFoundError,
@@ -27,6 +28,7 @@ from lograph.eventlog import (
     summarize,
     typed,
     verify_chain,
+    walk,
 )
 
 from ._checkpointer import Checkpointer
@@ -111,6 +113,13 @@ async def verify_thread(store: Any, thread: str, *, graph: Any = None, seal: Sea
     if not events:
         raise NotFoundError(f"thread {thread!r} does not exist (it has no events)")
     report = verify_chain(thread, events, seal=seal, require_key=seal.key is not None)
+    if report.ok:  # every body has the shape its kind's reader takes (read as the CLI does)
+        try:
+            for _ in walk(events, exact=False, thread=thread):
+                pass
+        except CorruptLogError as e:
+            kind = next((x.kind for x in events if x.seq == e.seq), "")
+            report.problems.append(ChainProblem(thread, e.seq, kind, e.reason))
     snapshots = await _check_snapshots(log, thread, events, seal) if report.ok else []
     divergence = None
     replayed = graph is not None and report.ok and not snapshots

@@ -63,6 +63,9 @@ def metadata_of(config: Mapping[str, Any] | None) -> dict[str, Any]:
         for k, v in source.items():
             if k not in _RESERVED and not k.startswith("__") and isinstance(v, str | int | float | bool):
                 out[k] = v
+    # every event of the run that records it must be storable: refused here, before the
+    # first is sealed (a string with a lone surrogate, a key that is not a string)
+    encode(out, path="the config's metadata")
     return out
 
 

@@ -20,11 +20,14 @@ from typing import Annotated, Any, TypedDict
 import anyio
 import pytest
 
+from lograph.adapters.cli import shown
+from lograph.adapters.postgres import PostgresLog
 from lograph.adapters.sqlite import SqliteSaver
 from lograph.eventlog import (
     GENESIS,
     Append,
     CorruptLogError,
+    EncodeError,
     Event,
     EventLog,
     Kind,
@@ -38,9 +41,10 @@ from lograph.eventlog import (
 from lograph.eventlog._blob import MAX_INFLATED, inflation_bound, pack, unpack
 from lograph.eventlog.testing import FaultyLog
 from lograph.runtime import END, START, Checkpointer, StateGraph, verify_thread
+from tests._store_postgres import dsn as pg_dsn
 from tests._stores import open_log, open_saver
 from tests.faults import bodies, finished
-from tests.test_bad_inputs import overwrite
+from tests.test_bad_inputs import overwrite, raw_pg
 
 pytestmark = pytest.mark.anyio
 
@@ -441,3 +445,160 @@ def test_verify_expect_head_and_the_full_head_hash(tmp_path: Path) -> None:
     assert swapped.returncode == 1 and "not the expected" in swapped.stdout
     assert verify("--expect-head", head.hex()).returncode == 2  # which thread?
     assert verify("t", "--expect-head", "abc").returncode == 2
+
+
+# --- 17. metadata that cannot be stored ------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["configurable", "metadata"])
+async def test_unstorable_metadata_is_refused_before_anything_is_written(
+    anyio_backend: str, store_kind: str, tmp_path: Path, where: str
+) -> None:
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = two_nodes().compile(checkpointer=saver)
+        await graph.ainvoke({"log": ["in"]}, cfg("t"), durability="sync")
+        before = await everything(saver.log)
+        bad: dict[str, Any] = {"configurable": {"thread_id": "t"}}
+        bad.setdefault(where, {})["who"] = "al\udc00ice"
+        for _ in range(3):
+            for call in (lambda: graph.ainvoke({"log": ["x"]}, bad),
+                         lambda: graph.ainvoke(None, bad),
+                         lambda: graph.aupdate_state(bad, {"log": ["u"]}, as_node="b")):
+                with pytest.raises(EncodeError, match="metadata"):
+                    await call()
+        assert await everything(saver.log) == before  # no orphan run.finished
+
+
+# --- the lograph command on hostile stores (10, 11, 13, 15, 16, 18) --------------------------
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    plain = ["--plain"] if "--plain" in args else []
+    rest = [a for a in args if a != "--plain"]
+    return subprocess.run([sys.executable, "-m", "lograph.adapters.cli", *plain, *rest],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in proc.stderr, proc.stderr
+
+
+def sqlite_store(tmp_path: Path, threads: dict[str, Any]) -> Path:
+    db = tmp_path / "s.db"
+
+    async def write() -> None:
+        async with SqliteSaver.from_conn_string(db) as saver:
+            graph = two_nodes().compile(checkpointer=saver)
+            for thread, value in threads.items():
+                await graph.ainvoke({"log": [value]}, cfg(thread), durability="sync")
+
+    anyio.run(write)
+    return db
+
+
+def test_cli_escapes_control_characters_and_prints_huge_integers(tmp_path: Path) -> None:
+    db = sqlite_store(tmp_path, {"evil\x1b[2K\x1b[1A\r": 1, "big": 7 ** 9000})
+    conn = sqlite3.connect(db)  # tamper with the evil thread: its FAIL line must show
+    conn.execute("UPDATE events SET ts = ts + 1 WHERE thread LIKE 'evil%' AND seq = 2")
+    conn.commit()
+    conn.close()
+    verify = cli("verify", str(db), "--plain")
+    no_traceback(verify)
+    assert verify.returncode == 1 and "\x1b" not in verify.stdout
+    assert "FAIL  thread 'evil\\x1b[2K\\x1b[1A\\r'" in verify.stdout, verify.stdout
+    for args in (("threads",), ("log", "big"), ("log", "big", "--json"), ("state", "big"),
+                 ("state", "big", "--json"), ("history", "big"), ("history", "big", "--json")):
+        proc = cli(args[0], str(db), *args[1:], "--plain")
+        no_traceback(proc)
+        assert proc.returncode == 0, (args, proc.stderr)
+        assert "\x1b" not in proc.stdout
+    assert str(7 ** 9000 % 10 ** 40) in cli("state", str(db), "big", "--json").stdout
+
+
+def test_cli_shows_a_row_nested_past_pythons_limit(tmp_path: Path) -> None:
+    db = sqlite_store(tmp_path, {"t": 1})
+    conn = sqlite3.connect(db)
+    row = conn.execute("SELECT seq, parent, kind, run_id, step, task_id, ns, ts FROM events "
+                       "WHERE thread = 't' ORDER BY seq DESC").fetchone()
+    parent = conn.execute("SELECT hash FROM events WHERE thread = 't' AND seq = ?", (row[1],)).fetchone()[0]
+    deep = b"\x81" * 90_000 + b"\x00"
+    digest = make_event(parent, seq=row[0], parent=row[1], kind=row[2], run_id=row[3], step=row[4],
+                        task_id=row[5], ns=row[6], ts=row[7], body=deep).hash
+    conn.execute("UPDATE events SET body = ?, hash = ? WHERE thread = 't' AND seq = ?",
+                 (deep, digest, row[0]))
+    conn.commit()
+    conn.close()
+    for args in (("log", "t", "--json"), ("log", "t"), ("verify",), ("threads",), ("state", "t")):
+        proc = cli(args[0], str(db), *args[1:], "--plain")
+        no_traceback(proc)
+        assert proc.returncode in (0, 1, 3), (args, proc.returncode, proc.stderr)
+    assert "$too_deep" in cli("log", str(db), "t", "--json").stdout
+
+
+def test_cli_malformed_dsns_are_usage_errors_and_passwords_are_never_shown() -> None:
+    for dsn in ("postgresql://user:s3cret@localhost/db?sslmode=bogus",
+                "postgresql://user:s3cret@[::1/db", "postgresql://user:s3cret@host:notaport/db"):
+        proc = cli("threads", dsn)
+        no_traceback(proc)
+        assert proc.returncode == 2, (dsn, proc.returncode, proc.stderr)
+        assert "s3cret" not in proc.stderr + proc.stdout
+    assert shown("postgresql://u:s3cret@h/db?password=p2") == "postgresql://u:***@h/db?password=%2A%2A%2A"
+
+
+async def test_postgres_refuses_schema_names_it_would_cut(anyio_backend: str) -> None:
+    dsn = await pg_dsn()
+    for name in ("tenant_" + "a" * 60 + "_one", "\u00e9" * 32):
+        with pytest.raises(ValueError, match="63"):
+            await PostgresLog.open(dsn, schema=name)
+    log = await PostgresLog.open(dsn, schema="t" * 63)  # the longest name is kept whole
+    await log.aclose()
+
+
+async def test_an_unknown_kind_code_names_its_row_and_verify_checks_the_other_threads(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    async with open_saver("postgres", tmp_path) as saver:
+        graph = two_nodes().compile(checkpointer=saver)
+        for thread in ("a", "b"):
+            await graph.ainvoke({"log": [thread]}, cfg(thread), durability="sync")
+        await raw_pg(f'UPDATE "{saver.log.schema}".events SET kind = 99 WHERE thread = $1 AND seq = 2', "a")
+        fresh = two_nodes().compile(checkpointer=Checkpointer(saver.log))
+        with pytest.raises(CorruptLogError) as info:
+            await fresh.aget_state(cfg("a"))
+        assert (info.value.thread, info.value.seq) == ("a", 2)
+        assert (await fresh.aget_state(cfg("b"))).values == {"log": ["b", "a", "b"]}
+        verdict = await verify_thread(saver.log, "a")
+        assert verdict.chain[0].seq == 2 and "unknown event kind" in verdict.chain[0].reason
+        dsn = f"{await pg_dsn()}?schema={saver.log.schema}"
+        proc = await anyio.to_thread.run_sync(lambda: cli("verify", dsn, "--plain"))
+        no_traceback(proc)
+        assert proc.returncode == 1 and "ok    b:" in proc.stdout and "event 2" in proc.stdout
+
+
+# --- 12. a re-sealed body of the wrong shape ---------------------------------------------------
+
+
+async def test_a_resealed_body_of_the_wrong_shape_fails_verify_and_every_reader(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = two_nodes().compile(checkpointer=saver)
+        await graph.ainvoke({"log": ["in"]}, cfg("t"), durability="sync")
+        events = await saver.log.read("t")
+        row = next(e for e in events if e.kind == Kind.NODE_WRITES and decode(e.body)["name"] == "a")
+        body = decode(row.body)
+        body["writes"] = 5
+        await write_rows(store_kind, saver.log, "t",
+                         resealed(events, {row.seq: encode(body)}, from_edit=True))
+        verdict = await verify_thread(saver.log, "t")
+        assert not verdict.ok and verdict.chain[0].seq == row.seq, verdict
+        assert "shape" in verdict.chain[0].reason
+        fresh = two_nodes().compile(checkpointer=Checkpointer(saver.log))
+
+        async def history() -> Any:
+            return [s async for s in fresh.aget_state_history(cfg("t"))]
+
+        for call in (lambda: fresh.aget_state(cfg("t")), history):
+            with pytest.raises(CorruptLogError) as info:
+                await call()
+            assert (info.value.thread, info.value.seq) == ("t", row.seq)
