@@ -163,6 +163,18 @@ async def open_store(spec: str, schema: str | None = None) -> AsyncIterator[Even
         await log.aclose()
 
 
+def import_app(name: str) -> None:
+    """``--import MODULE``: the application's classes, for the decoder to find."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        raise NotFoundError(f"--import: cannot import {name!r}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - any import failure is the user's to see
+        raise UsageError(f"--import: importing {name!r} failed: {type(e).__name__}: {e}") from None
+
+
 def load_graph(spec: str) -> Any:
     """``module:attr`` or ``path/file.py:attr``: a compiled graph, a builder or a factory."""
     from lograph.runtime.lowlevel import structure_of
@@ -485,6 +497,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("store", metavar="STORE", help="a SQLite file or a postgresql:// DSN")
             p.add_argument("--schema", help="the PostgreSQL schema (default: ?schema= or 'lograph')")
             p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+            p.add_argument("--import", dest="imports", metavar="MODULE", action="append",
+                           default=[], help="import the application's module first, so its "
+                           "classes in the log read back as themselves (repeatable); without "
+                           "it they are shown and compared by their stored form")
         if thread == "required":
             p.add_argument("thread", metavar="THREAD", help="the thread id")
         elif thread == "optional":
@@ -543,6 +559,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("demo", "migrate-imports"):
             return int(args.fn(args, out))
+        for name in getattr(args, "imports", ()):
+            import_app(name)
         return int(anyio.run(args.fn, args, out))
     except (NotFoundError, UsageError) as e:
         _err(str(e))

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, TypeVar, cast
 
 from . import bodies as b
 from ._blob import UNINFLATED, uninflated
-from ._branches import walk
+from ._branches import state_at, walk
 from ._errors import DecodeError, LogError
 from ._event import (
     GENESIS,
@@ -34,7 +34,7 @@ from ._event import (
     parse_checkpoint_id,
     verify_link,
 )
-from ._fold import Checkpoint, apply, fold
+from ._fold import Checkpoint, apply
 from ._jsonform import decode_lenient, decode_readable
 from ._port import ThreadInfo, ancestry
 
@@ -571,9 +571,15 @@ class ThreadSummary:
     """A thread at a glance: where its newest branch stands.
 
     ``status``: ``done``, ``interrupted`` (waiting for an answer or at a breakpoint),
-    ``failed``, ``cancelled``, ``running`` (a run started and recorded no end: still
-    running, or its process died; resume it with ``invoke(None, config)``), or
-    ``updated`` (the last change was ``update_state`` or a fork).
+    ``failed``, ``cancelled``, ``running`` (a run started and recorded no end: it is
+    still running in some process, or its process died; the log cannot tell which), or
+    ``updated`` (the last change was ``update_state`` or a fork), or ``unreadable`` (a
+    damaged log; ``lograph verify`` names the row).
+
+    Do not resume a ``running`` thread (``invoke(None, config)``) unless you know its
+    process is gone: if it is alive, the node it is running runs again in yours, and
+    one of the two runs then fails with ``ConflictError``. Optimistic concurrency keeps
+    the log whole, not the side effects of a node run twice (see the README).
     """
 
     thread: str
@@ -594,8 +600,11 @@ def summarize(info: ThreadInfo, events: Sequence[Event]) -> ThreadSummary:
     """Summarise one thread from its ThreadInfo and all its events."""
     head = events[-1].seq if events else 0
     tip = branch_of(events, head) if head else []
-    cp = fold(None, tip)
-    status = _status(tip, bool(cp.interrupts))
+    try:  # lenient: a value of a class this process has not imported does not stop it
+        cp = state_at(events, head, exact=False, thread=info.thread) if head else Checkpoint()
+        status = _status(tip, bool(cp.interrupts))
+    except LogError:
+        cp, status = Checkpoint(), _UNREADABLE
     parents = {e.parent for e in events}
     branches = sum(1 for e in events if e.seq not in parents)
     return ThreadSummary(
@@ -606,6 +615,7 @@ def summarize(info: ThreadInfo, events: Sequence[Event]) -> ThreadSummary:
 
 
 _UPDATED = "updated"  # a thread whose last change was update_state or a fork
+_UNREADABLE = "unreadable"  # a damaged log: `lograph verify` names the row
 
 
 def _status(branch: Sequence[Event], waiting: bool) -> str:

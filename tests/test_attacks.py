@@ -6,6 +6,7 @@ SQLite file and a real PostgreSQL server, on asyncio and trio.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 import os
 import sqlite3
@@ -14,6 +15,7 @@ import sys
 import tracemalloc
 import zlib
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
@@ -34,11 +36,13 @@ from lograph.eventlog import (
     RowRefusedError,
     Seal,
     StoreUnavailableError,
+    ThreadSummary,
     decode,
     encode,
     make_event,
 )
 from lograph.eventlog._blob import MAX_INFLATED, inflation_bound, pack, unpack
+from lograph.eventlog._fold import _SNAPSHOT_FIELDS
 from lograph.eventlog.testing import FaultyLog
 from lograph.runtime import END, START, Checkpointer, StateGraph, verify_thread
 from tests._store_postgres import dsn as pg_dsn
@@ -602,3 +606,115 @@ async def test_a_resealed_body_of_the_wrong_shape_fails_verify_and_every_reader(
             with pytest.raises(CorruptLogError) as info:
                 await call()
             assert (info.value.thread, info.value.seq) == ("t", row.seq)
+
+
+# --- 7. verify compares encodings; 6. it needs no application code ---------------------------
+
+
+@dataclasses.dataclass(eq=False)
+class Opaque:
+    n: int
+
+
+class Values(TypedDict, total=False):
+    log: Annotated[list, operator.add]
+    odd: Any
+
+
+def odd_values() -> StateGraph:
+    b = StateGraph(Values)
+    b.add_node("a", lambda s: {"log": [float("nan")], "odd": [Decimal("NaN"), Decimal("sNaN"),
+                                                               Opaque(1), float("nan")]})
+    b.add_edge(START, "a")
+    return b
+
+
+async def test_verify_passes_an_untouched_thread_whose_values_are_not_equal_to_themselves(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = odd_values().compile(checkpointer=Checkpointer(saver.log, snapshot_every=1))
+        for _ in range(3):
+            await graph.ainvoke({"log": []}, cfg("t"), durability="sync")
+        assert await saver.log.snapshots("t")
+        verdict = await verify_thread(saver.log, "t")
+        assert verdict.ok, verdict.problem
+        # and an edited snapshot is still found
+        seq = (await saver.log.snapshots("t"))[-1]
+        found = await saver.log.latest_snapshot("t", seq)
+        assert found is not None
+        edited = decode(found[1])
+        edited[1][_SNAPSHOT_FIELDS.index("step")] += 1
+        await saver.log.put_snapshot("t", seq, encode(edited))
+        verdict = await verify_thread(saver.log, "t")
+        assert not verdict.ok and "snapshot was edited" in verdict.problem
+
+
+APP = """
+import dataclasses, enum, operator
+from typing import Annotated, Any, TypedDict
+import anyio, pydantic
+from lograph.adapters.sqlite import SqliteSaver
+from lograph.runtime import START, StateGraph
+
+@dataclasses.dataclass
+class Point:
+    x: int
+
+class Colour(enum.Enum):
+    RED = "red"
+
+class Order(pydantic.BaseModel):
+    item: str
+
+class S(TypedDict, total=False):
+    log: Annotated[list, operator.add]
+
+def build():
+    b = StateGraph(S)
+    b.add_node("a", lambda s: {"log": [Point(1), Colour.RED, Order(item="tea")]})
+    b.add_edge(START, "a")
+    return b
+
+async def write(db):
+    async with SqliteSaver.from_conn_string(db, snapshot_every=1) as saver:
+        graph = build().compile(checkpointer=saver)
+        for _ in range(3):
+            await graph.ainvoke({"log": []}, {"configurable": {"thread_id": "t"}})
+
+if __name__ == "__main__":
+    import sys
+    anyio.run(write, sys.argv[1])
+"""
+
+
+def test_the_cli_reads_a_store_of_application_types_without_the_application(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "shop_app.py").write_text(APP)
+    db = tmp_path / "shop.db"
+    subprocess.run([sys.executable, "shop_app.py", str(db)], cwd=app, check=True, timeout=120)
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM snapshots").fetchone()[0] > 0
+    for command in (("threads",), ("verify",), ("state", "t"), ("log", "t"), ("history", "t"),
+                    ("state", "t", "--json")):
+        proc = cli(command[0], str(db), *command[1:], "--plain")  # from the tests' directory
+        no_traceback(proc)
+        assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
+    assert "done" in cli("threads", str(db), "--plain").stdout
+    # with the application's module the values read back as its classes
+    with_app = subprocess.run(
+        [sys.executable, "-m", "lograph.adapters.cli", "state", str(db), "t", "--import", "shop_app",
+         "--json"], cwd=app, capture_output=True, text=True, timeout=120, check=False)
+    assert with_app.returncode == 0, with_app.stderr
+    missing = cli("verify", str(db), "--import", "no_such_module_here")
+    assert missing.returncode == 2 and "no_such_module_here" in missing.stderr
+
+
+# --- 9. the docs do not recommend resuming a running thread -----------------------------------
+
+
+def test_a_running_thread_is_not_to_be_resumed_blindly() -> None:
+    doc = ThreadSummary.__doc__ or ""
+    assert "resume it with" not in doc and "unless you know its process is gone" in " ".join(doc.split())
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert "What optimistic concurrency does and does not prevent" in readme
