@@ -17,6 +17,8 @@ durability mode (``--mode``: exit, async, sync):
   of the early vs the late turns, storage bytes per turn.
 - ``history``: on a long chat thread: ``get_state`` warm and cold (a new process), the
   full history, a fork from the middle turn, a cold read after it.
+- ``store``: the long-term memory Store (no graph, no mode): ``aput`` of 10,000 items,
+  then ``aget`` and filtered ``asearch`` (one namespace, all items) per second.
 
 Stores: ``memory``, ``sqlite`` (a file under ``--out``/tmp) and ``postgres`` (a
 throwaway server with fsync on, started by the suite as the tests start theirs).

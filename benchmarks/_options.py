@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: workloads with no durability mode (no graph runs): one group per store, mode "-"
+MODELESS = ("store",)
+
 
 @dataclass(frozen=True)
 class Sizes:
@@ -28,6 +31,11 @@ class Sizes:
     history_repeats: int = 5  # of each read, of each cold process, of the fork (medians: 3 swung 30%)
     get_state_repeats: int = 20  # warm reads per repeat (their median)
     cold_repeats: int = 3  # cold get_state processes per read repeat (one sample each)
+    store_items: int = 10_000  # the store workload: items put, then read
+    store_rounds: int = 5  # put rounds, then as many read rounds
+    store_gets: int = 10_000  # aget calls per read round
+    store_searches: int = 1_000  # searches of one namespace per read round
+    store_wide_searches: int = 50  # searches of every item per read round
     floor_seconds: float = 1.0  # per round
     floor_rounds: int = 5
     round_timeout: float = 300.0
@@ -38,6 +46,7 @@ QUICK = Sizes(
     rounds=2, warmup=2, chain_threads=20, io_pairs=8, concurrent_tasks=64, concurrent_rounds=1,
     fanout_threads=20, functional_threads=20, chat_turns=40, chat_warmup=5, chat_edge=5,
     history_turns=40, fork_turn=20, history_repeats=1, get_state_repeats=5, cold_repeats=1,
+    store_items=400, store_rounds=2, store_gets=50, store_searches=10, store_wide_searches=5,
     floor_seconds=0.2, floor_rounds=2, round_timeout=60.0, group_timeout=120.0,
 )
 

@@ -28,9 +28,9 @@ from typing import Any
 
 import anyio
 
-from . import chain, chat, concurrency, fanout, floor, functional, history, iochain
+from . import chain, chat, concurrency, fanout, floor, functional, history, iochain, storeops
 from ._common import Ctx, Session
-from ._options import Options
+from ._options import MODELESS, Options
 from ._results import MACHINE, Cell
 from ._stores import Stores
 from ._ui import UI
@@ -38,7 +38,7 @@ from ._ui import UI
 SESSIONS: dict[str, Any] = {
     "chain": chain.session, "iochain": iochain.session, "concurrent": concurrency.session,
     "fanout": fanout.session, "functional": functional.session, "chat": chat.session,
-    "history": history.session, "floor": floor.session,
+    "history": history.session, "floor": floor.session, "store": storeops.session,
 }
 PROFILE_LINES = 15
 
@@ -60,7 +60,7 @@ def plan(opts: Options) -> list[list[Cell]]:
         for workload in opts.workloads:
             if workload == "floor":
                 continue
-            for mode in opts.modes:
+            for mode in ("-",) if workload in MODELESS else opts.modes:
                 group = [Cell(workload, store, mode, e) for e in opts.engines]
                 if workload == "chain" and mode == "sync":
                     group += floors

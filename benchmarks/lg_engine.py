@@ -8,6 +8,9 @@ does, with the same durability as lograph's:
   lograph's). The sync ``SqliteSaver`` cannot serve ``ainvoke`` (its async methods
   raise); driven by ``invoke`` from a worker thread it measured slower (chain, every
   durability mode), so the async saver is LangGraph's faster SQLite saver.
+- Stores (the ``store`` workload): ``InMemoryStore``, ``AsyncSqliteStore`` and
+  ``AsyncPostgresStore`` (``from_conn_string``, ``setup()``), the async forms the
+  workload drives.
 - PostgreSQL: ``AsyncPostgresSaver`` on the same server. ``LANGGRAPH_PG`` picks the
   connection set-up: ``"connection"`` (the default, ``from_conn_string``: one
   connection, autocommit, statements prepared on first use) or ``"pool"`` (a psycopg
@@ -29,6 +32,9 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver  # noqa: TID251
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: TID251 - lg_*.py: the one place LangGraph is imported
 from langgraph.func import entrypoint, task  # noqa: TID251 - lg_*.py: the one place LangGraph is imported
 from langgraph.graph import END, START, StateGraph  # noqa: TID251 - lg_*.py: the one place LangGraph is imported
+from langgraph.store.memory import InMemoryStore  # noqa: TID251 - lg_*.py: the one place LangGraph is imported
+from langgraph.store.postgres.aio import AsyncPostgresStore  # noqa: TID251 - lg_*.py: the one place LangGraph is imported
+from langgraph.store.sqlite.aio import AsyncSqliteStore  # noqa: TID251 - lg_*.py: the one place LangGraph is imported
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -91,6 +97,20 @@ class LangGraphEngine:
             yield AsyncPostgresSaver(pool)  # type: ignore[arg-type]
         finally:
             await pool.close()
+
+    @asynccontextmanager
+    async def store(self, place: Place) -> AsyncIterator[Any]:
+        """LangGraph's async Store at ``place``, set up as its documentation does."""
+        if place.kind == "memory":
+            yield InMemoryStore()
+        elif place.kind == "sqlite":
+            async with AsyncSqliteStore.from_conn_string(str(place.path)) as store:
+                await store.setup()
+                yield store
+        else:
+            async with AsyncPostgresStore.from_conn_string(place.dsn or "") as store:
+                await store.setup()
+                yield store
 
     def stats(self, saver: Any) -> dict[str, Any]:
         return {}

@@ -8,9 +8,9 @@ from importlib.metadata import version
 from types import SimpleNamespace
 from typing import Any
 
-from lograph.adapters.memory import MemorySaver
-from lograph.adapters.postgres import AsyncPostgresSaver
-from lograph.adapters.sqlite import SqliteSaver
+from lograph.adapters.memory import InMemoryStore, MemorySaver
+from lograph.adapters.postgres import AsyncPostgresSaver, AsyncPostgresStore
+from lograph.adapters.sqlite import AsyncSqliteStore, SqliteSaver
 from lograph.runtime import END, START, StateGraph, entrypoint, task
 
 from ._stores import Place
@@ -41,6 +41,22 @@ class LographEngine:
                 if fresh:
                     await saver.setup()
                 yield saver
+
+    @asynccontextmanager
+    async def store(self, place: Place) -> AsyncIterator[Any]:
+        """The engine's long-term memory Store at ``place`` (fresh)."""
+        if place.kind == "memory":
+            yield InMemoryStore()
+        elif place.kind == "sqlite":
+            async with AsyncSqliteStore.from_conn_string(place.path) as store:
+                yield store
+        else:
+            assert place.dsn is not None and place.schema is not None
+            async with AsyncPostgresStore.from_conn_string(
+                place.dsn, schema=place.schema, max_size=POOL_SIZE
+            ) as pg:
+                await pg.setup()
+                yield pg
 
     def stats(self, saver: Any) -> dict[str, Any]:
         """Store transactions and appends so far: how well group commit batches."""

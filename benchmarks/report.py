@@ -219,6 +219,14 @@ def tables(cells: list[Cell]) -> list[Table]:
                    "Medians of the repeats. Cold: a new process opens the store and reads the head "
                    "(no cold read for memory: nothing survives the process). History entries differ "
                    "in exit mode: LangGraph keeps one checkpoint per run there, lograph every step's."),
+        wide_table(cells, "store", "store: the long-term memory Store over 10,000 items",
+                   [Column("puts/s", _metric("put_per_s"), _num, True),
+                    Column("gets/s", _metric("get_per_s"), _num, True),
+                    Column("searches/s, one namespace", _metric("search_ns_per_s"), _num, True),
+                    Column("searches/s, all items", _metric("search_all_per_s"), _num, True)],
+                   "The async API, one call at a time: aput of each item (100 namespaces), then "
+                   "aget of random items and asearch with filter={'kind': 'b'}, limit 10, in one "
+                   "user's namespace (100 items) or over all of them; medians of the rounds."),
     ]
     return [t for t in found if t is not None]
 

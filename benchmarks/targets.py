@@ -166,4 +166,9 @@ def targets(cells: list[Cell]) -> list[Target]:
         _history(c, out)
         _vs_langgraph(c, out, "functional", ["sqlite"], None, "tasks_per_s", 3, "functional")
     _iochain(c, out)
+    if c.compared:
+        for metric, what in (("put_per_s", "puts"), ("get_per_s", "gets"),
+                             ("search_ns_per_s", "searches (one namespace)"),
+                             ("search_all_per_s", "searches (all items)")):
+            _vs_langgraph(c, out, "store", c.stores("store"), None, metric, 1, f"store {what}")
     return out

@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ._store import (
     GetOp,
@@ -50,6 +50,12 @@ __all__ = [
     "text_of",
     "timestamp",
 ]
+
+class _HasVectors(Protocol):
+    vectors: Any
+
+
+C = TypeVar("C", bound=_HasVectors)
 
 now = time.time  # the stores' clock (tests replace it): seconds since the epoch
 
@@ -84,11 +90,52 @@ def _check_json(value: Any, where: str) -> None:
         "come back as it went in)")
 
 
-def encode(value: Any, where: str) -> str:
-    """``value`` as the JSON text stored; TypeError/ValueError if it is not JSON."""
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+class _NotJson(Exception):
+    pass
+
+
+def _copy(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is float:
+        if not math.isfinite(value):
+            raise _NotJson
+        return value
+    if kind is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise _NotJson
+            out[k] = v if type(v) in _SCALARS else _copy(v)
+        return out
+    if kind is list:
+        return [v if type(v) in _SCALARS else _copy(v) for v in value]
+    raise _NotJson
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of a JSON value already checked (what a store hands out)."""
+    return _copy(value)
+
+
+def checked_copy(value: Any, where: str) -> dict[str, Any]:
+    """A deep copy of ``value``; TypeError/ValueError (naming the spot) unless it is JSON."""
     if type(value) is not dict:
         raise TypeError(f"{where}: a store value must be a dict, not {type(value).__name__}")
-    _check_json(value, where)
+    try:
+        copied: dict[str, Any] = _copy(value)
+    except _NotJson:
+        _check_json(value, where)
+        raise AssertionError("unreachable: _check_json raises") from None
+    return copied
+
+
+def encode(value: dict[str, Any]) -> str:
+    """A checked value as the JSON text stored."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -250,10 +297,14 @@ def pushdown(conditions: dict[str, Any] | None) -> list[tuple[str, str, Any]]:
 
 @dataclass
 class Write:
-    """One item's write in a batch (the last put of it): ``doc`` None deletes it."""
+    """One item's write in a batch (the last put of it): ``value`` None deletes it.
+
+    ``value`` is the store's own copy; ``doc`` its JSON text when the plan was asked
+    for texts (``plan(docs=True)``), else "" (None for a delete)."""
 
     namespace: tuple[str, ...]
     key: str
+    value: dict[str, Any] | None
     doc: str | None
     ttl: float | None
     texts: list[tuple[str, str]] = field(default_factory=list)  # (field, text) to embed
@@ -291,6 +342,9 @@ class Plan:
 
     def embed(self, indexer: Indexer | None) -> Plan:
         """Compute the vectors (sync embedding calls); stamp the batch's time."""
+        if indexer is None:
+            self.at = now()
+            return self
         docs: list[str] = []
         queries: list[str] = []
         vectors: list[list[float]] = []
@@ -304,6 +358,9 @@ class Plan:
 
     async def aembed(self, indexer: Indexer | None) -> Plan:
         """Compute the vectors (async embedding calls); stamp the batch's time."""
+        if indexer is None:
+            self.at = now()
+            return self
         docs: list[str] = []
         queries: list[str] = []
         vectors: list[list[float]] = []
@@ -361,33 +418,46 @@ def _check_ttl(ttl: Any, where: str) -> float | None:
     return float(ttl)
 
 
-def plan(ops: Iterable[Op], indexer: Indexer | None) -> Plan:
+def write_of(op: PutOp, indexer: Indexer | None, *, docs: bool = True, i: int = 0) -> Write:
+    """A put checked (namespace, key, index, ttl, value) as the write it makes."""
+    where = f"operation {i} (PutOp)"
+    validate_namespace(op.namespace)
+    if not isinstance(op.key, str):
+        raise TypeError(f"{where}: key must be a str, not {type(op.key).__name__}")
+    if op.index is not None and op.index is not False and not (
+            isinstance(op.index, list) and all(isinstance(p, str) for p in op.index)):
+        raise TypeError(f"{where}: index must be None, False or a list of str paths")
+    ttl = _check_ttl(op.ttl, where)
+    value = None if op.value is None else checked_copy(op.value, f"{where}: value")
+    doc = None if value is None else encode(value) if docs else ""
+    write = Write(op.namespace, op.key, value, doc, ttl)
+    if value is not None and indexer is not None:
+        write.texts = indexer.texts(op)
+    return write
+
+
+def check_read(op: GetOp | SearchOp | ListNamespacesOp, i: int = 0) -> None:
+    """Raise TypeError/ValueError for a read operation that cannot run."""
+    _check_read(op, f"operation {i} ({type(op).__name__})")
+
+
+def plan(ops: Iterable[Op], indexer: Indexer | None, *, docs: bool = True) -> Plan:
     """Check every operation of a batch and plan it (see the module docstring)."""
     reads: list[tuple[int, GetOp | SearchOp | ListNamespacesOp]] = []
     writes: dict[tuple[tuple[str, ...], str], Write] = {}
     size = 0
     for i, op in enumerate(ops):
         size += 1
-        where = f"operation {i} ({type(op).__name__})"
         if isinstance(op, PutOp):
-            validate_namespace(op.namespace)
-            if not isinstance(op.key, str):
-                raise TypeError(f"{where}: key must be a str, not {type(op.key).__name__}")
-            if op.index is not None and op.index is not False and not (
-                    isinstance(op.index, list) and all(isinstance(p, str) for p in op.index)):
-                raise TypeError(f"{where}: index must be None, False or a list of str paths")
-            ttl = _check_ttl(op.ttl, where)
-            doc = None if op.value is None else encode(op.value, f"{where}: value")
-            write = Write(op.namespace, op.key, doc, ttl)
-            if doc is not None and indexer is not None:
-                write.texts = indexer.texts(op)
+            write = write_of(op, indexer, docs=docs, i=i)
             writes.pop((op.namespace, op.key), None)  # the last put of an item wins
             writes[(op.namespace, op.key)] = write
         elif isinstance(op, GetOp | SearchOp | ListNamespacesOp):
-            _check_read(op, where)
+            _check_read(op, f"operation {i} ({type(op).__name__})")
             reads.append((i, op))
         else:
-            raise TypeError(f"{where}: not a store operation (GetOp, PutOp, SearchOp, ListNamespacesOp)")
+            raise TypeError(f"operation {i} ({type(op).__name__}): not a store operation "
+                            "(GetOp, PutOp, SearchOp, ListNamespacesOp)")
     return Plan(size, reads, list(writes.values()), indexer is not None)
 
 
@@ -417,22 +487,31 @@ class Found:
                           timestamp(self.updated), score)
 
 
-def rank(found: list[Found], op: SearchOp, query: tuple[list[float], float] | None) -> list[SearchItem]:
-    """The page of a search (``found`` newest first, all matching the filter)."""
+def ranked(found: Sequence[C], op: SearchOp, query: tuple[list[float], float] | None
+           ) -> list[tuple[C, float | None]]:
+    """The page of a search, each candidate with its score: ``found`` is newest first and
+    all match the filter; each has ``vectors``, ``(vector, norm)`` pairs."""
     if query is None:
-        return [f.item() for f in found[op.offset: op.offset + op.limit]]
+        return [(f, None) for f in found[op.offset: op.offset + op.limit]]
     qvec, qnorm = query
     scored = []
     unscored = []
     for position, f in enumerate(found):
-        if f.vectors:
-            best = max(cosine(qvec, qnorm, v, n) for v, n in f.vectors)
+        vectors = f.vectors
+        if vectors:
+            best = max(cosine(qvec, qnorm, v, n) for v, n in vectors)
             scored.append((-best, position, f))
         else:
             unscored.append(f)
     scored.sort(key=lambda t: (t[0], t[1]))
-    ordered = [(f, -s) for s, _, f in scored] + [(f, None) for f in unscored]
-    return [f.item(score) for f, score in ordered[op.offset: op.offset + op.limit]]
+    ordered: list[tuple[C, float | None]] = [(f, -s) for s, _, f in scored]
+    ordered += [(f, None) for f in unscored]
+    return ordered[op.offset: op.offset + op.limit]
+
+
+def rank(found: list[Found], op: SearchOp, query: tuple[list[float], float] | None) -> list[SearchItem]:
+    """The page of a search as items (see :func:`ranked`)."""
+    return [f.item(score) for f, score in ranked(found, op, query)]
 
 
 def refreshed(ttl: float | None, at: float) -> float | None:
