@@ -109,6 +109,14 @@ class _Sql:
                 created = CASE WHEN {s}.store_items.expires IS NOT NULL
                                 AND {s}.store_items.expires <= EXCLUDED.updated
                           THEN EXCLUDED.created ELSE {s}.store_items.created END"""
+        self.upsert_one = f"""
+            INSERT INTO {s}.store_items (ns, key, value, created, updated, expires, ttl, seq)
+            VALUES ($1, $2, $3::json, $4, $4, $4 + $5::float8 * 60.0, $5::float8, nextval('{s}.store_seq'))
+            ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value, updated = EXCLUDED.updated,
+                expires = EXCLUDED.expires, ttl = EXCLUDED.ttl, seq = EXCLUDED.seq,
+                created = CASE WHEN {s}.store_items.expires IS NOT NULL
+                                AND {s}.store_items.expires <= EXCLUDED.updated
+                          THEN EXCLUDED.created ELSE {s}.store_items.created END"""
         self.drop_vectors = (f"DELETE FROM {s}.store_vectors WHERE (ns, key) IN "
                              "(SELECT * FROM unnest($1::text[], $2::text[]))")
         self.add_vectors = (f"INSERT INTO {s}.store_vectors (ns, key, field, vec, norm) SELECT * FROM "
@@ -396,7 +404,10 @@ class PostgresStore(Sweeper, BaseStore):
         puts = [w for w in p.writes if w.doc is not None]
         if gone:
             await conn.execute(self._sql.delete, [w.ns for w in gone], [w.key for w in gone])
-        if puts:
+        if len(puts) == 1:  # one row: a plain VALUES insert, the cheapest statement to plan
+            w = puts[0]
+            await conn.execute(self._sql.upsert_one, w.ns, w.key, w.doc, p.at, w.ttl)
+        elif puts:
             await conn.execute(self._sql.upsert, [w.ns for w in puts], [w.key for w in puts],
                                [w.doc for w in puts], p.at, [w.ttl for w in puts])
         if p.indexed and puts:

@@ -39,7 +39,6 @@ from ._store import (
 )
 from ._store_embed import Indexer
 from ._store_rules import (
-    _SCALARS,
     Plan,
     copy_json,
     list_namespaces,
@@ -59,11 +58,12 @@ class _Entry:
 
     def __init__(self, namespace: tuple[str, ...], key: str, value: dict[str, Any], ttl: float | None,
                  vectors: list[tuple[Sequence[float], float]], old: _Entry | None, at: float,
-                 seq: int) -> None:
+                 seq: int, flat: bool | None = None) -> None:
         self.namespace = namespace
         self.key = key
         self.value = value  # the store's own copy
-        self.flat = all(type(v) in _SCALARS for v in value.values())  # a shallow copy copies it
+        # no list or dict inside: a shallow copy copies it
+        self.flat = flat if flat is not None else not any(type(v) in (dict, list) for v in value.values())
         if old is None:
             self.created = at
             self.created_at = self.updated_at = timestamp(at)
@@ -148,7 +148,8 @@ class InMemoryStore(Sweeper, BaseStore):
         return entry.item()
 
     def _apply(self, namespace: tuple[str, ...], key: str, value: dict[str, Any] | None,
-               ttl: float | None, vectors: list[tuple[Sequence[float], float]], at: float) -> None:
+               ttl: float | None, vectors: list[tuple[Sequence[float], float]], at: float,
+               flat: bool | None = None) -> None:
         space = self._spaces.get(namespace)
         old = space.pop(key, None) if space is not None else None
         if old is not None and old.expires is not None and old.expires <= at:
@@ -159,7 +160,7 @@ class InMemoryStore(Sweeper, BaseStore):
             return
         if space is None:
             space = self._spaces[namespace] = {}
-        space[key] = _Entry(namespace, key, value, ttl, vectors, old, at, next(self._seq))
+        space[key] = _Entry(namespace, key, value, ttl, vectors, old, at, next(self._seq), flat)
 
     def _walk(self, prefix: tuple[str, ...]) -> Iterator[_Entry]:
         """The entries under ``prefix``, newest first."""
@@ -200,10 +201,18 @@ class InMemoryStore(Sweeper, BaseStore):
     def _quick_get(self, namespace: tuple[str, ...], key: str, refresh_ttl: bool | None) -> Item | None:
         if type(namespace) is not tuple:
             rules.check_read(GetOp(namespace, str(key)))  # raises, saying why
-        refresh = _refresh(self.ttl_config, refresh_ttl)
-        at = rules.now()
         with self._lock:
-            return self._get(namespace, str(key), refresh, at)
+            space = self._spaces.get(namespace)
+            entry = space.get(key if type(key) is str else str(key)) if space is not None else None
+            if entry is None:
+                return None
+            if entry.expires is not None:  # (only an item with a TTL has an expiry)
+                at = rules.now()
+                if entry.expires <= at:
+                    return None
+                if _refresh(self.ttl_config, refresh_ttl):
+                    entry.expires = refreshed(entry.ttl, at)
+            return entry.item()
 
     def get(self, namespace: tuple[str, ...], key: str, *, refresh_ttl: bool | None = None) -> Item | None:
         return self._quick_get(namespace, key, refresh_ttl)
@@ -223,7 +232,13 @@ class InMemoryStore(Sweeper, BaseStore):
             w = rules.write_of(self._put_op(namespace, key, value, index, ttl), None, docs=False)
             key, copied, ttl_minutes = w.key, w.value, w.ttl
         else:
-            copied, ttl_minutes = rules.checked_copy(value, "operation 0 (PutOp): value"), None
+            copied, ttl_minutes = rules.flat_copy(value), None
+            if copied is not None:
+                at = rules.now()
+                with self._lock:
+                    self._apply(namespace, key, copied, None, [], at, True)
+                return
+            copied = rules.checked_copy(value, "operation 0 (PutOp): value")
         at = rules.now()
         with self._lock:
             self._apply(namespace, key, copied, ttl_minutes, [], at)

@@ -117,6 +117,18 @@ def _copy(value: Any) -> Any:
     raise _NotJson
 
 
+def flat_copy(value: Any) -> dict[str, Any] | None:
+    """A copy of ``value`` if it is a dict of str keys to JSON scalars (the common case,
+    copied in one step); None for anything else (use :func:`checked_copy`)."""
+    if type(value) is not dict:
+        return None
+    for k, v in value.items():
+        kind = type(v)
+        if type(k) is not str or (kind not in _SCALARS and not (kind is float and math.isfinite(v))):
+            return None
+    return dict(value)
+
+
 def copy_json(value: Any) -> Any:
     """A deep copy of a JSON value already checked (what a store hands out)."""
     return _copy(value)

@@ -475,3 +475,22 @@ def test_sqlite_store_over_a_connection_the_caller_owns(tmp_path: Path) -> None:
     with SqliteStore.from_conn_string(tmp_path / "own.db") as reopened:
         got = reopened.get(("a",), "k")
         assert got is not None and got.value == {"v": 1}
+
+
+def test_the_readme_store_example_runs_as_a_script(tmp_path: Path) -> None:
+    import re
+    import subprocess
+    import sys
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Long-term memory (Store)\n", 1)[1].split("\n## ", 1)[0]
+    found = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert found is not None
+    script = tmp_path / "memories.py"
+    script.write_text(found.group(1), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "1 I love pizza 0.998", "3 I am a plumber 0.05", "{'text': 'I prefer Italian food'}",
+        "[('user_1', 'memories')]"]
