@@ -12,7 +12,8 @@ storage format or the fold's contract, so it changes only with them:
   ``snapshot_base``, ``SNAPSHOT_FORMAT``);
 - how stores on disk keep events: ``StoredRow`` and ``RowMapper`` (bodies and snapshots
   packed, kinds as tags or as their stable numbers ``KIND_CODES``/``KIND_OF_CODE``);
-- helpers for tools that show a log: ``decode_body`` and ``short``; ``broken_link``,
+- helpers for tools that show a log: ``decode_body``, ``decode_readable`` (exact where
+  this process has the classes, lenient where not) and ``short``; ``broken_link``,
   what a reader says of an event whose link does not verify.
 """
 
@@ -32,6 +33,7 @@ from ._fold import (
     snapshot_base,
     task_id,
 )
+from ._jsonform import decode_readable
 from ._timeline import short
 from .bodies import NULL_TASK
 
@@ -48,6 +50,7 @@ __all__ = [
     "apply",
     "broken_link",
     "decode_body",
+    "decode_readable",
     "delta",
     "dump_snapshot",
     "load_snapshot",

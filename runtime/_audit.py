@@ -26,7 +26,6 @@ from lograph.eventlog import (
     ThreadSummary,
     ancestry,
     branch_of,
-    decode_lenient,
     find_checkpoint,
     load_snapshot,
     state_at,
@@ -36,7 +35,7 @@ from lograph.eventlog import (
     verify_chain,
     walk,
 )
-from lograph.eventlog.lowlevel import SNAPSHOT_FORMAT
+from lograph.eventlog.lowlevel import SNAPSHOT_FORMAT, decode_readable
 
 from ._checkpointer import Checkpointer
 from ._compiled import CompiledGraph
@@ -181,7 +180,7 @@ async def _load_snapshot(log: EventLog, thread: str, seq: int, depth: int = 0) -
     found = await log.latest_snapshot(thread, seq)
     if found is None or found[0] != seq:
         raise LookupError(f"its base snapshot at event {seq} is gone")
-    decoded = decode_lenient(found[1])
+    decoded = decode_readable(found[1])[0]  # as the fold reads bodies: exact where it can
     version = decoded[0]
     if not isinstance(version, int) or version > SNAPSHOT_FORMAT:
         raise ValueError(f"snapshot format {version!r} is not one this lograph reads")
