@@ -27,6 +27,7 @@ from ._errors import (
 )
 from ._func import entrypoint, task
 from ._graph import StateGraph
+from ._injection import ExecutionInfo, Runtime, StreamWriter, get_config, get_runtime, get_store
 from ._messages import REMOVE_ALL_MESSAGES, MessagesState, add_messages
 from ._reads import CheckpointTuple, WriteRefusedError
 from ._retry import RetryPolicy
@@ -55,6 +56,7 @@ __all__ = [
     "CompiledStateGraph",
     "ConflictError",
     "EmptyInputError",
+    "ExecutionInfo",
     "GraphError",
     "GraphRecursionError",
     "GraphValidationError",
@@ -71,15 +73,20 @@ __all__ = [
     "RemoveMessage",
     "ResumeError",
     "RetryPolicy",
+    "Runtime",
     "Send",
     "StateGraph",
     "StateSnapshot",
+    "StreamWriter",
     "SystemMessage",
     "TimeoutPolicy",
     "ToolMessage",
     "WriteRefusedError",
     "add_messages",
     "entrypoint",
+    "get_config",
+    "get_runtime",
+    "get_store",
     "get_stream_writer",
     "interrupt",
     "task",

@@ -21,7 +21,13 @@ import anyio
 import sniffio
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, SystemMessage, ToolMessage
-from langchain_core.runnables import Runnable, RunnableBinding, RunnableLambda, RunnableSequence
+from langchain_core.runnables import (
+    Runnable,
+    RunnableBinding,
+    RunnableConfig,
+    RunnableLambda,
+    RunnableSequence,
+)
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel
 from typing_extensions import TypedDict
@@ -288,7 +294,7 @@ def create_react_agent(
             return True
         return remaining < 2 and bool(calls)
 
-    async def agent(state: Any, config: Any) -> dict[str, Any]:
+    async def agent(state: Any, config: RunnableConfig) -> dict[str, Any]:
         if not is_pydantic:
             state = dict(state)
         remaining = _remaining_steps(_value(state, "remaining_steps"))
@@ -304,7 +310,7 @@ def create_react_agent(
             return {"messages": [AIMessage(id=response.id, content=_NEED_MORE_STEPS)]}
         return {"messages": [response]}
 
-    async def generate_structured_response(state: Any, config: Any) -> dict[str, Any]:
+    async def generate_structured_response(state: Any, config: RunnableConfig) -> dict[str, Any]:
         messages = list(_value(state, "messages"))
         schema = response_format
         if isinstance(response_format, tuple):

@@ -63,7 +63,7 @@ class CompiledGraph:
     def __init__(
         self, structure: Structure, checkpointer: Checkpointer | bool | None,
         interrupt_before: tuple[str, ...], interrupt_after: tuple[str, ...], *, name: str,
-        io: GraphIO = _STATE_IO,
+        io: GraphIO = _STATE_IO, store: Any = None, context_schema: Any = None,
     ) -> None:
         self.structure = structure
         self.checkpointer = checkpointer if isinstance(checkpointer, Checkpointer) else None
@@ -73,6 +73,8 @@ class CompiledGraph:
         self.interrupt_after = interrupt_after
         self.name = name
         self.io = io
+        self.store = store  # what nodes get as ``store`` (any object; lograph's stores or yours)
+        self.context_schema = context_schema
         self._defaults: dict[str, Any] = {}  # with_config's: under every call's config
 
     # -- configuration ----------------------------------------------------------------
@@ -132,7 +134,7 @@ class CompiledGraph:
         context: Any = None, print_mode: Any = (), output_keys: Any = None, debug: Any = None,
         checkpoint_during: Any = None,
     ) -> Any:
-        refuse_unimplemented("invoke", context=context, print_mode=print_mode,
+        refuse_unimplemented("invoke", print_mode=print_mode,
                              output_keys=output_keys, debug=debug, checkpoint_during=checkpoint_during)
         input = self.io.input(input)
         config = self._config(config)
@@ -145,11 +147,12 @@ class CompiledGraph:
         if stream_mode != "values":  # as LangGraph: the list of what that stream yields
             chunks = stream_run(self, input, config, stream_mode=stream_mode, durability=durability,
                                 interrupt_before=interrupt_before, interrupt_after=interrupt_after,
-                                subgraphs=False)
+                                subgraphs=False, context=context)
             async with aclosing(chunks):
                 return [chunk async for chunk in chunks]
         return await run_graph(self, input, config, durability=durability, emit=_ignore,
-                               interrupt_before=interrupt_before, interrupt_after=interrupt_after)
+                               interrupt_before=interrupt_before, interrupt_after=interrupt_after,
+                               context=context)
 
     def invoke(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         ctx = _current_task.get()
@@ -173,11 +176,11 @@ class CompiledGraph:
         """Yield the run's chunks: ``chunk`` (one mode) or ``(mode, chunk)``; with
         ``subgraphs=True`` (as LangGraph) each is prefixed by the namespace of the graph
         it comes from, ``()`` for this one, ``("node:task_id", ...)`` for a subgraph."""
-        refuse_unimplemented("stream", context=context, print_mode=print_mode,
+        refuse_unimplemented("stream", print_mode=print_mode,
                              output_keys=output_keys, debug=debug, checkpoint_during=checkpoint_during)
         return stream_run(self, self.io.input(input), self._config(config), stream_mode=stream_mode,
                           durability=durability, interrupt_before=interrupt_before,
-                          interrupt_after=interrupt_after, subgraphs=subgraphs)
+                          interrupt_after=interrupt_after, subgraphs=subgraphs, context=context)
 
     def stream(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[Any]:
         return stream_sync(lambda: self.astream(input, config, **kwargs), store=self.checkpointer)

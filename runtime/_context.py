@@ -37,6 +37,20 @@ class TaskRuntime(Protocol):
     metadata: Mapping[str, Any]
     checkpointed: bool
     stateless: bool  # in a subgraph compiled with checkpointer=False: nothing to resume
+    context: Any  # invoke's context= (coerced to the graph's context_schema)
+    store: Any  # the store the graph was compiled with (or its caller's), or None
+
+    def emit(self, mode: str, chunk: Any, ns: str = "") -> None:
+        """Send ``chunk`` to the run's ``mode`` stream (from a subgraph: under ``ns``)."""
+        ...
+
+    def task_config(self, ctx: TaskContext) -> dict[str, Any]:
+        """The ``RunnableConfig`` of the node or task running as ``ctx`` (built once)."""
+        ...
+
+    def task_runtime(self, ctx: TaskContext, previous: Any = None) -> Any:
+        """The ``Runtime`` of the node or task running as ``ctx`` (built once)."""
+        ...
 
     def recorded_call(self, call: str) -> TaskResult | None:
         """The recorded outcome of the ``@task`` call with id ``call``, if the log has one."""
@@ -44,10 +58,6 @@ class TaskRuntime(Protocol):
 
     def resume_value(self, interrupt: str) -> tuple[bool, Any]:
         """``(True, answer)`` when the interrupt with this id has been answered."""
-        ...
-
-    def emit(self, mode: str, chunk: Any, ns: str = "") -> None:
-        """Send ``chunk`` to the run's ``mode`` stream (from a subgraph: under ``ns``)."""
         ...
 
     async def call_with(
@@ -60,6 +70,7 @@ class TaskRuntime(Protocol):
     async def run_call(
         self, parent: TaskContext, call: str, name: str, fn: Callable[..., Any], is_async: bool,
         args: tuple[Any, ...], kwargs: dict[str, Any], retry: Any, limit: Any = None,
+        inject: tuple[str, ...] = (), index: int = 0,
     ) -> tuple[bool, Any]:
         """Run a ``@task`` call, record its outcome (and its failed attempts), make it
         durable as the run's durability says; ``(True, value)`` or ``(False, error)``."""
@@ -111,6 +122,12 @@ class TaskContext:
     subgraphs: int = 0  # graphs invoked from this task so far (each gets its own namespace)
     children: list[Any] = field(default_factory=list)
     clock: Any = None  # the running attempt's timeout clock (``_timeout.Clock``), if it has one
+    step: int = 0
+    path: tuple[Any, ...] = ()  # the task's path: ("pull", node), ("push", i), or a @task call's
+    attempt: int = 1
+    config: dict[str, Any] | None = None  # its RunnableConfig, built when first asked for
+    runtime: Any = None  # its Runtime, built when first asked for
+    previous: Any = None  # an entrypoint's previous return value
 
     def set_clock(self, clock: Any) -> None:
         self.clock = clock

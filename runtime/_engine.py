@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import inspect
 import math
 import os
 from collections.abc import Awaitable, Callable, Mapping
@@ -40,24 +39,18 @@ from ._checkpointer import Checkpointer
 from ._context import GraphInterrupt, ParentCommand, TaskContext, enter, leave
 from ._errors import EmptyInputError, NodeCancelledError, NodeError, NonDeterminismError
 from ._handlers import recorded_node_error
+from ._injection import kwargs_for
 from ._journal import Journal, SubJournal, encode_writes_error
 from ._machine import Entry, InputStep, RunTasks, Seal, StepMachine
 from ._retry import pause, retry_for
 from ._step import TaskPlan, live_values, step_values
-from ._structure import Structure
+from ._structure import NodeSpec, Structure
 from ._timeout import timed
+from ._tracing import asyncio_only, graph_run, run_metadata, task_config, task_runtime, traced
 from ._types import START, Command, Interrupt
 from ._writes import input_writes, node_writes
 
 Emit = Callable[..., None]  # (mode, chunk) from the run; (mode, chunk, ns) from a subgraph
-
-
-@functools.lru_cache(maxsize=1024)
-def _accepts(fn: Callable[..., Any], name: str) -> bool:
-    try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 class Run:
@@ -79,6 +72,9 @@ class Run:
         checkpointed: bool = True,
         debug: bool = False,
         pace: Callable[[], Awaitable[None]] | None = None,
+        context: Any = None,
+        store: Any = None,
+        tracer: Any = None,
     ) -> None:
         self.structure = structure
         self.journal = journal
@@ -101,6 +97,10 @@ class Run:
         self.pace = pace  # a stream consumer's pace: awaited at each step's end
         self.node_errors: dict[str, NodeError] = {}  # an error handler's task id -> what it handles
         self.stateless = False  # a subgraph compiled with checkpointer=False: nothing kept
+        self.context = context  # invoke's context=, as the graph's context_schema makes it
+        self.store = store
+        self.tracer = tracer  # the graph's callbacks run (None: no callbacks wanted)
+        self._metadata: dict[str, Any] | None = None
 
     def seal(self, entry: Entry) -> None:
         """Seal what the machine decided, under this run's id and namespace."""
@@ -301,13 +301,14 @@ class Run:
         attempt = 1
         while True:
             ctx = TaskContext(self, task.id, task.name, tg)
+            ctx.step, ctx.path, ctx.attempt = step, task.path, attempt
             try:
                 try:
                     if node.timeout is None:
-                        output = await self.call(node.fn, node.is_async, state, ctx)
+                        output = await self.call(node, state, ctx)
                     else:
                         output = await timed(node.timeout, task.name, functools.partial(
-                            self.call, node.fn, node.is_async, state, ctx), ctx.set_clock)
+                            self.call, node, state, ctx), ctx.set_clock)
                 except ParentCommand as pc:  # a subgraph this node ran sent us a command
                     output = pc.command
                 return await node_writes(self.structure, self.journal.cp, node, output, ns=self.ns)
@@ -328,10 +329,14 @@ class Run:
                 await pause(policy, attempt, is_async=node.is_async)
                 attempt += 1
 
-    async def call(self, fn: Callable[..., Any], is_async: bool, arg: Any, ctx: TaskContext) -> Any:
-        """Call a node with ``ctx`` current (and ``config=`` if it takes one)."""
-        kwargs = {"config": self.config} if _accepts(fn, "config") else {}
-        return await self.call_with(fn, is_async, (arg,), kwargs, ctx)
+    async def call(self, node: NodeSpec, arg: Any, ctx: TaskContext) -> Any:
+        """Call a node with ``ctx`` current, given the parameters it takes (``config``,
+        ``writer``, ``store``, ``runtime``: decided when it was added), inside its
+        callbacks run when the run has callbacks."""
+        if self.tracer is None:
+            kwargs = kwargs_for(ctx, node.inject) if node.inject else {}
+            return await self.call_with(node.fn, node.is_async, (arg,), kwargs, ctx)
+        return await traced(self, ctx, node.fn, node.is_async, (arg,), {}, node.inject, None)
 
     async def call_with(
         self, fn: Callable[..., Any], is_async: bool, args: tuple[Any, ...],
@@ -343,10 +348,33 @@ class Run:
             if is_async:
                 return await fn(*args, **kwargs)
             return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+        except (TypeError, RuntimeError) as e:
+            clear = asyncio_only(e)  # langchain-core's async API met trio: say so
+            if clear is None:
+                raise
+            raise clear from e
         finally:
             leave(token)
 
     # -- what code inside a task reaches (``_context.TaskRuntime``) -----------------
+
+    def base_metadata(self) -> dict[str, Any]:
+        """A copy of the metadata every node's config starts from (made once per run)."""
+        if self._metadata is None:
+            self._metadata = run_metadata(self.config)
+        return dict(self._metadata)
+
+    def task_config(self, ctx: TaskContext) -> dict[str, Any]:
+        if ctx.config is None:
+            ctx.config = task_config(self, ctx)
+        return ctx.config
+
+    def task_runtime(self, ctx: TaskContext, previous: Any = None) -> Any:
+        if ctx.runtime is None:
+            if previous is not None:
+                ctx.previous = previous
+            ctx.runtime = task_runtime(self, ctx)
+        return ctx.runtime
 
     def recorded_call(self, call: str) -> TaskResult | None:
         record = self.journal.cp.results.get(call)
@@ -363,20 +391,27 @@ class Run:
     async def run_call(
         self, parent: TaskContext, call: str, name: str, fn: Callable[..., Any], is_async: bool,
         args: tuple[Any, ...], kwargs: dict[str, Any], retry: Any, limit: Any = None,
+        inject: tuple[str, ...] = (), index: int = 0,
     ) -> tuple[bool, Any]:
         journal = self.journal
         if journal.hold:  # the replay reached new work: what it replayed so far matched
             journal.release()
             await journal.barrier()
         attempt = 1
+        path = ("push", parent.path, index, True)
         while True:
-            ctx = TaskContext(self, call, name, parent.tg)
+            ctx = TaskContext(self, call, name, parent.tg, step=parent.step, path=path, attempt=attempt)
             try:
-                if limit is None:
-                    value = await self.call_with(fn, is_async, args, kwargs, ctx)
+                if self.tracer is not None:  # a child of its caller's run
+                    callbacks = parent.config["callbacks"] if parent.config else None
+                    attempt_call = functools.partial(traced, self, ctx, fn, is_async, args, kwargs,
+                                                     inject, callbacks)
                 else:
-                    value = await timed(limit, name, functools.partial(
-                        self.call_with, fn, is_async, args, kwargs, ctx), ctx.set_clock)
+                    given = {**kwargs_for(ctx, tuple(n for n in inject if n not in kwargs)), **kwargs} \
+                        if inject else kwargs
+                    attempt_call = functools.partial(self.call_with, fn, is_async, args, given, ctx)
+                value = await (attempt_call() if limit is None
+                               else timed(limit, name, attempt_call, ctx.set_clock))
                 break
             except GraphInterrupt as gi:
                 return False, gi
@@ -439,21 +474,33 @@ class Run:
         def emit(mode: str, chunk: Any, deeper: str = "") -> None:
             self.emit(mode, chunk, deeper or ns)  # the top stream keeps what it asked for
 
+        tracer = None
+        if self.tracer is not None:  # the subgraph's run: a child of the node that runs it
+            callbacks = ctx.config["callbacks"] if ctx.config else self.tracer.get_child()
+            tracer = graph_run(config, input, name, parent=callbacks)
         run = Run(
             structure, journal, config=config, run_id=self.run_id, ns=ns, emit=emit,
             interrupt_before=interrupt_before, interrupt_after=interrupt_after,
             metadata=self.metadata, recursion_limit=limit,
             checkpointed=self.checkpointed and not stateless,
+            context=self.context, store=self.store, tracer=tracer,
         )
         run.stateless = stateless or self.stateless
-        if not resuming:
-            if input is None or isinstance(input, Command):
-                raise EmptyInputError(f"subgraph {name!r} was given no input")
-            run.seal_checkpoint(run.machine.given(cp, input))
-        status = await run.steps(resuming=resuming)
-        if status == RunStatus.INTERRUPTED:
-            cp = journal.cp
-            raise GraphInterrupt([Interrupt(v["value"], iid) for iid, v in cp.interrupts.items()])
+        try:
+            if not resuming:
+                if input is None or isinstance(input, Command):
+                    raise EmptyInputError(f"subgraph {name!r} was given no input")
+                run.seal_checkpoint(run.machine.given(cp, input))
+            status = await run.steps(resuming=resuming)
+            if status == RunStatus.INTERRUPTED:
+                cp = journal.cp
+                raise GraphInterrupt([Interrupt(v["value"], iid) for iid, v in cp.interrupts.items()])
+        except BaseException as e:
+            if tracer is not None:
+                tracer.on_chain_error(e)
+            raise
+        if tracer is not None:
+            tracer.on_chain_end(structure.state.output(journal.cp.values))
         return journal.cp
 
     def _debug_checkpoint(self) -> None:

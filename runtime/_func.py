@@ -24,11 +24,13 @@ from ._compiled import CompiledGraph, GraphIO
 from ._context import TaskContext, current
 from ._errors import NonDeterminismError
 from ._graph import StateGraph
+from ._injection import injected, kwargs_for
 from ._options import refuse_unimplemented
 from ._retry import Retry, retry_policies
 from ._step import call_id
 from ._sync import in_event_loop
 from ._timeout import TimeoutPolicy, sync_timeout_unsupported
+from ._tracing import is_runnable, runnable_call
 from ._types import START, Command
 
 
@@ -63,13 +65,20 @@ class Task:
     def __init__(self, fn: Callable[..., Any], *, name: str | None = None, retry: Retry | None = None,
                  timeout: TimeoutPolicy | None = None) -> None:
         self.fn = fn
-        self.name: str = name or getattr(fn, "__name__", None) or "task"
+        self.is_async: bool
+        self.inject: tuple[str, ...]
+        if is_runnable(fn):  # a langchain-core Runnable: called with the task's config
+            self.name: str = name or fn.get_name()
+            self.fn, self.is_async, self.inject = runnable_call(fn), True, ("config",)
+        else:
+            self.name = name or getattr(fn, "__name__", None) or "task"
+            self.is_async = inspect.iscoroutinefunction(fn)
+            self.inject = injected(fn)  # read once: config, writer, store, runtime
+            functools.update_wrapper(self, fn)
         self.retry = retry_policies(retry, f"task {self.name!r}")
-        self.is_async = inspect.iscoroutinefunction(fn)
         if timeout is not None and not self.is_async:
             raise sync_timeout_unsupported(self.name, kind="Task")
         self.timeout = timeout
-        functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> TaskFuture:
         ctx = current(f"task {self.name!r}")
@@ -88,17 +97,18 @@ class Task:
         if record is not None and record.ok:
             future._set(record.value)
             return future
-        runner = functools.partial(self._run, ctx, tid, args, kwargs, future)
+        runner = functools.partial(self._run, ctx, tid, index, args, kwargs, future)
         if in_event_loop():
             ctx.tg.start_soon(runner)
         else:
             run_sync_from_thread(ctx.tg.start_soon, runner)
         return future
 
-    async def _run(self, parent: TaskContext, tid: str, args: tuple[Any, ...],
+    async def _run(self, parent: TaskContext, tid: str, index: int, args: tuple[Any, ...],
                    kwargs: dict[str, Any], future: TaskFuture) -> None:
         ok, value = await parent.run.run_call(parent, tid, self.name, self.fn, self.is_async,
-                                              args, kwargs, self.retry, self.timeout)
+                                              args, kwargs, self.retry, self.timeout, self.inject,
+                                              index)
         if ok:
             future._set(value)
         else:
@@ -172,21 +182,21 @@ class entrypoint:  # noqa: N801 - LangGraph's name
                  cache: Any = None, context_schema: Any = None, cache_policy: Any = None, *,
                  retry: Retry | None = None, retry_policy: Retry | None = None,
                  timeout: Any = None) -> None:
-        refuse_unimplemented("entrypoint", store=store, cache=cache, context_schema=context_schema,
-                             cache_policy=cache_policy)
+        refuse_unimplemented("entrypoint", cache=cache, cache_policy=cache_policy)
         self.checkpointer = checkpointer
+        self.store = store
+        self.context_schema = context_schema
         self.retry = retry or retry_policy
         self.timeout = TimeoutPolicy.coerce(timeout)
 
     def __call__(self, fn: Callable[..., Any]) -> CompiledGraph:
-        wants_previous = "previous" in inspect.signature(fn).parameters
+        inject = injected(fn, previous=True)  # read once: previous, config, writer, store, runtime
         is_async = inspect.iscoroutinefunction(fn)
 
-        async def node(state: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+        async def node(state: dict[str, Any]) -> dict[str, Any]:
             ctx = current("entrypoint")
-            kwargs = {"previous": state.get("__previous__")} if wants_previous else {}
-            if _accepts_config(fn):
-                kwargs["config"] = config
+            ctx.previous = previous = state.get("__previous__")
+            kwargs = kwargs_for(ctx, inject, previous) if inject else {}
             value = await ctx.run.call_with(fn, is_async, (state.get("__input__"),), kwargs, ctx)
             if isinstance(value, _Final):
                 return {"__end__": value.value, "__previous__": value.save}
@@ -201,13 +211,7 @@ class entrypoint:  # noqa: N801 - LangGraph's name
         builder.add_edge(START, name)
         structure = builder.validate()
         structure.retry = retry_policies(self.retry, f"entrypoint {name!r}")  # its tasks' default
-        graph = CompiledGraph(structure, self.checkpointer, (), (), name=name, io=_ENTRY_IO)
+        graph = CompiledGraph(structure, self.checkpointer, (), (), name=name, io=_ENTRY_IO,
+                              store=self.store, context_schema=self.context_schema)
         functools.update_wrapper(graph, fn)  # type: ignore[arg-type]
         return graph
-
-
-def _accepts_config(fn: Callable[..., Any]) -> bool:
-    try:
-        return "config" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False

@@ -14,10 +14,12 @@ from ._channels import StateCodec, channels_of
 from ._compiled import CompiledGraph
 from ._errors import GraphValidationError
 from ._handlers import DEFAULT_HANDLER, HANDLER_PREFIX, with_node_error
+from ._injection import injected
 from ._options import refuse_unimplemented
 from ._retry import Retry, retry_policies
 from ._structure import Branch, Join, NodeSpec, Structure
 from ._timeout import TimeoutPolicy, sync_timeout_unsupported
+from ._tracing import is_runnable, runnable_call
 from ._types import END, START
 
 if TYPE_CHECKING:
@@ -45,8 +47,9 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         input_schema: Any = None, output_schema: Any = None, input: Any = None,
         output: Any = None,
     ) -> None:
-        refuse_unimplemented("StateGraph", config_schema=config_schema, context_schema=context_schema)
+        refuse_unimplemented("StateGraph", config_schema=config_schema)
         self._state = StateCodec(state_schema)
+        self.context_schema = context_schema
         returned = output_schema if output_schema is not None else output
         if returned is not None:  # what invoke returns; the state and its streams stay whole
             keys = tuple(channels_of(returned))
@@ -102,19 +105,16 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         if action is None:
             if isinstance(node, str):
                 raise GraphValidationError(f"add_node({node!r}) needs a function to run")
-            action, node = node, getattr(node, "__name__", None) or type(node).__name__
+            action, node = node, getattr(node, "__name__", None) or (
+                node.get_name() if is_runnable(node) else type(node).__name__)
         if not isinstance(node, str) or not node:
             raise GraphValidationError(f"a node's name must be a non-empty string, got {node!r}")
         if node in (START, END) or node.startswith("__"):
             raise GraphValidationError(f"node name {node!r} is reserved")
         if node in self.nodes:
             raise GraphValidationError(f"node {node!r} is already in the graph")
-        sub = action if isinstance(action, CompiledGraph) else None
-        fn = action if sub is None else sub.ainvoke
-        self.nodes[node] = NodeSpec(
-            node, fn, sub is not None or _is_async(fn), retry_policies(retry or retry_policy, f"node {node!r}"), sub,
-            input_schema or input, bool(defer), limit,
-        )
+        self.nodes[node] = node_spec(node, action, retry_policies(retry or retry_policy, f"node {node!r}"),
+                                     input_schema or input, bool(defer), limit)
         if error_handler is not None:
             self._handlers[node] = error_handler
         return self
@@ -205,9 +205,10 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             handlers[DEFAULT_HANDLER] = defaults["handler"]
         for name, fn in handlers.items():
             is_async = _is_async(fn)
-            nodes[name] = NodeSpec(name, with_node_error(fn, is_async), is_async,
+            handler_fn = with_node_error(fn, is_async)
+            nodes[name] = NodeSpec(name, handler_fn, is_async,
                                    defaults.get("retry", ()), timeout=defaults.get("timeout"),
-                                   is_handler=True)
+                                   is_handler=True, inject=injected(handler_fn))
         for name, spec in nodes.items():
             if spec.timeout is not None and not spec.is_async:
                 raise sync_timeout_unsupported(name)
@@ -248,11 +249,32 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         store: Any = None,
         debug: bool = False,
     ) -> CompiledGraph:
-        refuse_unimplemented("compile", cache=cache, store=store, debug=debug)
+        refuse_unimplemented("compile", cache=cache, debug=debug)
         before = _interrupt_list(interrupt_before)
         after = _interrupt_list(interrupt_after)
         structure = self.validate([*before, *after])
-        return CompiledGraph(structure, checkpointer, before, after, name=name or "LangGraph")
+        return CompiledGraph(structure, checkpointer, before, after, name=name or "LangGraph",
+                             store=store, context_schema=self.context_schema)
+
+
+def node_spec(name: str, action: Any, retry: tuple[Any, ...], input_schema: Any = None,
+              defer: bool = False, timeout: TimeoutPolicy | None = None) -> NodeSpec:
+    """A node as the engine runs it: a compiled graph as a subgraph; a langchain-core
+    ``Runnable`` through its ``ainvoke`` (``invoke`` on trio) with the node's config,
+    unless it has an async ``__call__`` of its own;
+    a function (or callable object) with the parameters it takes from the run, read
+    here once."""
+    if isinstance(action, CompiledGraph):
+        return NodeSpec(name, action.ainvoke, True, retry, action, input_schema, defer, timeout)
+    if is_runnable(action) and not (callable(action) and _is_async(action)):
+        # (a Runnable with an async __call__, as ToolNode, is called as a node function)
+        return NodeSpec(name, runnable_call(action), True, retry, None, input_schema, defer, timeout,
+                        inject=("config",))
+    if not callable(action):
+        raise GraphValidationError(f"node {name!r} must be a function, a Runnable or a compiled graph, "
+                                   f"got {type(action).__name__}")
+    return NodeSpec(name, action, _is_async(action), retry, None, input_schema, defer, timeout,
+                    inject=injected(action))
 
 
 def _interrupt_list(value: Sequence[str] | str | None) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lograph.eventlog import Checkpoint, MemoryLog, check_ns, check_thread_id, encode
@@ -24,7 +24,9 @@ from ._checkpointer import Checkpointer
 from ._engine import Emit, Run, new_run_id
 from ._errors import EmptyInputError, ResumeError
 from ._history import locate
+from ._injection import coerce_context
 from ._journal import Journal
+from ._tracing import graph_run, wants_callbacks
 from ._types import DURABILITIES, START, Command
 from ._writes import command_writes
 
@@ -73,6 +75,7 @@ async def run_graph(
     graph: CompiledGraph, input: Any, config: dict[str, Any] | None, *, durability: str | None,
     emit: Emit, interrupt_before: Any = None, interrupt_after: Any = None,
     modes: tuple[str, ...] = (), pace: Callable[[], Awaitable[None]] | None = None,
+    context: Any = None, handlers: Sequence[Any] = (),
 ) -> Any:
     """Run ``graph`` on the thread ``config`` names; returns what ``invoke`` returns."""
     durability = durability or "async"
@@ -104,19 +107,29 @@ async def run_graph(
         after = known(graph, _names(interrupt_after, graph.interrupt_after), "interrupt_after")
         limit = recursion_limit(config)
         null = _checked_input(graph, input, cp)
+        context = coerce_context(graph.context_schema, context)
+        tracer = graph_run(config, input, graph.name, handlers) if wants_callbacks(config, handlers) else None
         run = Run(
             graph.structure, Journal(saver, thread, cp, head, durability), config=config or {},
             run_id=new_run_id(), ns=ns, emit=emit, interrupt_before=before, interrupt_after=after,
             recursion_limit=limit, metadata=metadata_of(config), checkpointed=not ephemeral,
-            debug="debug" in modes, pace=pace,
+            debug="debug" in modes, pace=pace, context=context, store=graph.store, tracer=tracer,
         )
-        status = await run.drive(input, resume=resume, fork=fork, null=null)
+        try:
+            status = await run.drive(input, resume=resume, fork=fork, null=null)
+        except BaseException as e:
+            if tracer is not None:
+                tracer.on_chain_error(e)
+            raise
         journal = run.journal
         assert isinstance(journal, Journal)
         actor.advanced(journal.cp, journal.next_seq - 1, base)
         if durability != "exit" or status != "failed":
             await actor.maybe_snapshot(journal.cp, finished=True)  # run.finished is last
-        return graph.output(journal.cp)
+        output = graph.output(journal.cp)
+        if tracer is not None:
+            tracer.on_chain_end(output)
+        return output
 
 
 def _checked_input(graph: CompiledGraph, input: Any, cp: Checkpoint) -> list[list[Any]] | None:

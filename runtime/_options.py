@@ -12,15 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 _FEATURES = {
-    "config_schema": "config_schema (LangGraph's deprecated configurable schema; lograph has "
-                     "no context_schema either)",
-    "context_schema": "runtime context (context_schema= and invoke(context=...))",
-    "context": "runtime context (context_schema= and invoke(context=...))",
+    "config_schema": "config_schema (LangGraph's deprecated configurable schema; use "
+                     "context_schema= and invoke(context=...))",
     "metadata": "node metadata (add_node(metadata=...))",
     "destinations": "declared node destinations (add_node(destinations=...), used to draw the graph)",
     "cache_policy": "node and task caching (cache_policy=...)",
     "cache": "the node cache (cache=...)",
-    "store": "the long-term memory Store (store=...)",
     "debug": "debug printing (debug=True; stream_mode='debug' is implemented)",
     "print_mode": "print_mode (stream_mode is implemented)",
     "output_keys": "output_keys (output_schema= is implemented)",

@@ -27,12 +27,13 @@ if TYPE_CHECKING:
 
     from ._compiled import CompiledGraph
 
-STREAM_MODES = ("values", "updates", "custom", "debug")
+STREAM_MODES = ("values", "updates", "custom", "debug", "messages")
 
 
 async def stream_run(
     graph: CompiledGraph, input: Any, config: dict[str, Any] | None, *, stream_mode: Any,
     durability: str | None, interrupt_before: Any, interrupt_after: Any, subgraphs: bool,
+    context: Any = None,
 ) -> AsyncGenerator[Any, None]:
     """Yield the run's chunks: ``chunk`` (one mode) or ``(mode, chunk)``; with
     ``subgraphs=True`` each is prefixed by the namespace of the graph it comes from."""
@@ -65,11 +66,17 @@ async def stream_run(
     failed: list[Exception] = []
 
     async def produce() -> None:
+        # "messages" comes from a LangChain callback handler (chat models report to it)
+        handlers: tuple[Any, ...] = ()
+        if "messages" in modes:
+            from ._stream_messages import StreamMessagesHandler
+            handlers = (StreamMessagesHandler(emit, subgraphs),)
         async with send:
             try:
                 await run_graph(graph, input, config, durability=durability, emit=emit,
                                 interrupt_before=interrupt_before,
-                                interrupt_after=interrupt_after, modes=tuple(modes), pace=pace)
+                                interrupt_after=interrupt_after, modes=tuple(modes), pace=pace,
+                                context=context, handlers=handlers)
             except Exception as e:  # noqa: BLE001 - raised as it is, after the task group
                 failed.append(e)
 

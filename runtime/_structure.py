@@ -29,6 +29,7 @@ class NodeSpec:
     timeout: TimeoutPolicy | None = None  # limits on each attempt (async nodes only)
     handler: str | None = None  # the node that handles its failure (add_node(error_handler=))
     is_handler: bool = False  # an error handler node (never handled itself)
+    inject: tuple[str, ...] = ()  # the parameters it takes from the run (``_injection.injected``)
 
 
 @dataclass(slots=True)

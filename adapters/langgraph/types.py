@@ -11,6 +11,7 @@ from lograph.runtime import (
     RetryPolicy,
     Send,
     StateSnapshot,
+    StreamWriter,
     interrupt,
 )
 
@@ -26,5 +27,6 @@ __all__ = [
     "RetryPolicy",
     "Send",
     "StateSnapshot",
+    "StreamWriter",
     "interrupt",
 ]
