@@ -10,6 +10,7 @@ from typing import Any
 
 from ._errors import InvalidUpdateError
 from ._types import OVERWRITE, Overwrite, is_overwrite
+from .managed import STEP, is_managed_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,26 +44,102 @@ def _is_pydantic(schema: Any) -> bool:
     return isinstance(schema, type) and hasattr(schema, "model_fields") and hasattr(schema, "model_validate")
 
 
+ROOT = "__root__"
+"""The one channel of a state schema that has no keys (``StateGraph(int)``,
+``StateGraph(Annotated[list, operator.add])``): the state is its value, as LangGraph's."""
+
+
+def is_root(schema: Any) -> bool:
+    """A state schema without keys (no annotations): one ``__root__`` channel."""
+    return not hasattr(schema, "__annotations__") and not _is_pydantic(schema)
+
+
+def _managed(hint: Any) -> type | None:
+    """The managed value a key's annotation names (``RemainingSteps``), if any."""
+    meta = getattr(hint, "__metadata__", None)
+    if meta:
+        last = typing.get_origin(meta[-1]) or meta[-1]
+        if is_managed_value(last):
+            return typing.cast(type, last)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Required, typing.NotRequired) and args:
+        return _managed(args[0])
+    return None
+
+
+def _hints(schema: Any) -> dict[str, Any]:
+    if _is_pydantic(schema):
+        return {name: info.annotation for name, info in schema.model_fields.items()}
+    try:
+        return typing.get_type_hints(schema, include_extras=True)
+    except Exception as e:  # an unresolvable annotation: say which schema
+        raise TypeError(f"cannot read the annotations of state schema {schema!r}: {e}") from e
+
+
+def managed_of(schema: Any) -> dict[str, type]:
+    """The managed keys of a state schema, by name."""
+    if is_root(schema):
+        return {}
+    if _is_pydantic(schema):
+        out = {}
+        for name, info in schema.model_fields.items():
+            found = next((m for m in reversed(info.metadata) if is_managed_value(m)), None)
+            if found is not None:
+                out[name] = found
+        return out
+    return {k: m for k, hint in _hints(schema).items() if (m := _managed(hint)) is not None}
+
+
 def channels_of(schema: Any) -> dict[str, Channel]:
-    """The channels of a TypedDict, dataclass or pydantic v2 model state schema."""
+    """The channels of a TypedDict, dataclass or pydantic v2 model state schema (its
+    managed keys are not channels); ``__root__`` alone for a schema without keys."""
+    if is_root(schema):
+        return {ROOT: Channel(ROOT, _reducer_of(schema), _initial_of(schema) if _reducer_of(schema) else None)}
+    managed = managed_of(schema)
     if _is_pydantic(schema):
         out: dict[str, Channel] = {}
         for name, info in schema.model_fields.items():
+            if name in managed:
+                continue
             reducer = next((m for m in reversed(info.metadata) if callable(m)), None)
             out[name] = Channel(name, reducer, _initial_of(info.annotation) if reducer else None)
         return out
-    try:
-        hints = typing.get_type_hints(schema, include_extras=True)
-    except Exception as e:  # an unresolvable annotation: say which schema
-        raise TypeError(f"cannot read the annotations of state schema {schema!r}: {e}") from e
+    hints = _hints(schema)
     if not hints:
         raise TypeError(
             f"state schema {schema!r} declares no keys; use a TypedDict, dataclass or pydantic model"
         )
     out = {}
     for name, hint in hints.items():
+        if name in managed or name == "__slots__":
+            continue
         reducer = _reducer_of(hint)
         out[name] = Channel(name, reducer, _initial_of(hint) if reducer else None)
+    return out
+
+
+def _kind(schema: Any) -> str:
+    if is_root(schema):
+        return "root"
+    return "pydantic" if _is_pydantic(schema) else "dataclass" if dataclasses.is_dataclass(schema) else "dict"
+
+
+def _object_updates(output: Any, keys: Any) -> list[tuple[str, Any]]:
+    """An object's writes, as LangGraph reads them: each state key it has as an
+    attribute; a pydantic model's None is left out unless the field's default is not
+    None or the field was set."""
+    if _is_pydantic(type(output)):
+        keep: Any = output.model_fields_set
+        defaults = {k: f.default for k, f in type(output).model_fields.items()}
+    else:
+        keep, defaults = None, {}
+    out = []
+    for key in keys:
+        value = getattr(output, key, _MISSING)
+        if value is _MISSING:
+            continue
+        if value is not None or defaults.get(key, _MISSING) is not None or (keep is not None and key in keep):
+            out.append((key, value))
     return out
 
 
@@ -78,13 +155,41 @@ class StateCodec:
     def __init__(self, schema: Any) -> None:
         self.schema = schema
         self.channels = channels_of(schema)
-        self.kind = (
-            "pydantic" if _is_pydantic(schema)
-            else "dataclass" if dataclasses.is_dataclass(schema)
-            else "dict"
-        )
-
+        self.managed = managed_of(schema)
+        self.kind = _kind(schema)
+        if self.kind == "root":
+            self.output_key = ROOT  # users see, stream and get the root's value
         self._initial = {c.name: c.initial for c in self.channels.values() if c.initial is not None}
+        # the keys (and managed keys) a node reading ``schema`` sees, by the schema it reads
+        self._readers: dict[Any, tuple[str, tuple[str, ...] | None, dict[str, type]]] = {
+            schema: (self.kind, None, self.managed)}
+
+    def add_schema(self, schema: Any, *, managed: bool = True, strict: bool = True) -> None:
+        """Make the keys of another schema (an input, output or node input schema)
+        channels too, as LangGraph does. ValueError when a key is already a channel with
+        another reducer (unless not ``strict``: a schema inferred from a node's
+        annotation, where the channel that exists wins), or (``managed`` False) for a
+        managed key."""
+        if schema in self._readers or schema is None:
+            return
+        kind = _kind(schema)
+        channels = channels_of(schema)
+        keys = managed_of(schema)
+        if keys and not managed:
+            raise ValueError(f"Invalid managed channels detected in {getattr(schema, '__name__', schema)}: "
+                             f"{', '.join(keys)}. Managed channels are not permitted in Input/Output schema.")
+        for key, channel in channels.items():
+            known = self.channels.get(key)
+            if known is None:
+                self.channels[key] = channel
+                if channel.initial is not None:
+                    self._initial[key] = channel.initial
+            elif strict and channel.reducer is not None and known.reducer is not channel.reducer:
+                raise ValueError(f"Channel {key!r} already exists with a different type")
+        self.managed = {**self.managed, **keys}
+        own = self._readers[self.schema]
+        self._readers[self.schema] = (own[0], own[1] or tuple(k for k in channels_of(self.schema)), own[2])
+        self._readers[schema] = (kind, tuple(channels), keys)
 
     def visible(self, values: dict[str, Any]) -> dict[str, Any]:
         """Values as users see them: reducer keys never written hold their empty value."""
@@ -111,29 +216,40 @@ class StateCodec:
         (as LangGraph, the ``values`` stream has a chunk only for such a step)."""
         return bool(changed) if self.output_key is None else self.output_key in changed
 
-    def to_node(self, values: dict[str, Any]) -> Any:
+    def to_node(self, values: dict[str, Any], schema: Any = None) -> Any:
+        """The state as a node reading ``schema`` (default: the state schema) gets it:
+        that schema's keys, its managed values computed, as that schema's type."""
         values = self.visible(values)
-        if self.kind == "dict":
+        kind, keys, managed = self._readers[self.schema if schema is None else schema]
+        if kind == "root":
+            return values.get(ROOT)
+        if keys is not None:  # other schemas added channels this reader does not see
+            values = {k: values[k] for k in keys if k in values}
+        if managed:
+            step, stop = STEP.get()
+            values.update({k: m.get(step, stop) for k, m in managed.items()})  # type: ignore[attr-defined]
+        schema = self.schema if schema is None else schema
+        if kind == "dict":
             return values
-        if self.kind == "pydantic":
+        if kind == "pydantic":
             # as LangGraph: a node gets the state through the model (validators run,
             # "7" becomes 7 for an int), while the channels keep what was written
-            return self.schema.model_validate(values)
-        return self.schema(**values)
+            return schema.model_validate(values)
+        return schema(**values)
 
     def updates(self, output: Any, node: str) -> list[tuple[str, Any]]:
         """A node's return value as ``(channel, value)`` writes, in key order."""
         who = "the input" if node == "__start__" else f"node {node!r}"
         if output is None:
             return []
-        if isinstance(output, dict):
+        if self.kind == "root":
+            items = [(ROOT, output)]
+        elif isinstance(output, dict):
             items = list(output.items())
-        elif self.kind == "pydantic" and isinstance(output, self.schema):
-            items = [(k, getattr(output, k)) for k in output.model_fields_set or self.channels]
-        elif self.kind == "dataclass" and isinstance(output, self.schema):
-            items = [(f.name, getattr(output, f.name)) for f in dataclasses.fields(output)]
-        elif _is_pydantic(type(output)):
-            items = [(k, getattr(output, k)) for k in output.model_fields_set]
+            if self.managed and any(k in self.managed for k, _ in items):
+                items = [(k, v) for k, v in items if k not in self.managed]  # computed, not written
+        elif hasattr(type(output), "__annotations__") and not isinstance(output, type):
+            items = _object_updates(output, self.channels)  # a model, dataclass, annotated class
         else:
             raise InvalidUpdateError(
                 f"{who} {'is' if node == '__start__' else 'returned'} a {type(output).__name__}; "

@@ -49,6 +49,7 @@ from ._timeout import timed
 from ._tracing import asyncio_only, graph_run, run_metadata, task_config, task_runtime, traced
 from ._types import START, Command, Interrupt
 from ._writes import input_writes, node_writes
+from .managed import STEP
 
 Emit = Callable[..., None]  # (mode, chunk) from the run; (mode, chunk, ns) from a subgraph
 
@@ -169,6 +170,7 @@ class Run:
         machine = self.machine
         state = self.structure.state
         first = first_step = True
+        stop = journal.cp.step + self.limit + (2 if resuming else 1)  # (for managed values)
         if resuming and state.shows(journal.cp.values):
             self.emit("values", state.output(journal.cp.values))  # as LangGraph: where it resumes
         while True:
@@ -180,7 +182,10 @@ class Run:
                     journal.add(body, step, task_id, self.run_id, self.ns)
                 journal.hold = resuming and first_step and _replays(journal.cp)
                 await journal.barrier()
-                await self._run_tasks(planned.todo, planned.step)
+                if state.managed:  # managed values: computed from this step and the run's start
+                    await self._run_managed(planned, stop)
+                else:
+                    await self._run_tasks(planned.todo, planned.step)
                 journal.hold = False
                 if self.failure is not None:
                     raise self.failure
@@ -233,6 +238,15 @@ class Run:
             self._debug_checkpoint()
 
     # -- tasks ----------------------------------------------------------------------
+
+    async def _run_managed(self, planned: RunTasks, stop: int) -> None:
+        """Run the step's tasks where managed values see ``(step, stop)`` (as LangGraph:
+        ``stop`` is the step after the last one the recursion limit allows)."""
+        token = STEP.set((planned.step, stop))
+        try:
+            await self._run_tasks(planned.todo, planned.step)
+        finally:
+            STEP.reset(token)
 
     async def _run_tasks(self, todo: list[TaskPlan], step: int) -> None:
         async with anyio.create_task_group() as tg:
@@ -291,7 +305,7 @@ class Run:
         node = self.structure.nodes[task.name]
         try:
             state = task.arg if task.push else self.structure.state.to_node(
-                step_values(self.structure, self.journal.cp))
+                step_values(self.structure, self.journal.cp), node.input_schema)
         except ValueError as e:  # a state the schema refuses (a pydantic ValidationError)
             e.add_note(f"Before task with name {task.name!r}")  # as LangGraph names it
             raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import itertools
+import typing
 from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Self
 
@@ -50,16 +51,12 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         refuse_unimplemented("StateGraph", config_schema=config_schema)
         self._state = StateCodec(state_schema)
         self.context_schema = context_schema
+        # as LangGraph: the keys of the input and output schemas are channels too
+        self._state.add_schema(input_schema if input_schema is not None else input, managed=False)
         returned = output_schema if output_schema is not None else output
         if returned is not None:  # what invoke returns; the state and its streams stay whole
-            keys = tuple(channels_of(returned))
-            unknown = [k for k in keys if k not in self._state.channels]
-            if unknown:
-                raise GraphValidationError(
-                    f"output_schema key {unknown[0]!r} is not a key of the state schema "
-                    f"(keys: {sorted(self._state.channels)})"
-                )
-            self._state.returns = keys
+            self._state.add_schema(returned, managed=False)
+            self._state.returns = tuple(channels_of(returned))
         self.nodes: dict[str, NodeSpec] = {}
         self._edges: list[tuple[str, str]] = []
         self._joins: list[tuple[tuple[str, ...], str]] = []
@@ -113,8 +110,14 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             raise GraphValidationError(f"node name {node!r} is reserved")
         if node in self.nodes:
             raise GraphValidationError(f"node {node!r} is already in the graph")
+        given = input_schema or input
+        input_schema = given or _annotated_input(action)
+        if input_schema is self._state.schema:
+            input_schema = None
+        # (a node's input schema adds its keys as channels)
+        self._state.add_schema(input_schema, strict=given is not None)
         self.nodes[node] = node_spec(node, action, retry_policies(retry or retry_policy, f"node {node!r}"),
-                                     input_schema or input, bool(defer), limit)
+                                     input_schema, bool(defer), limit)
         if error_handler is not None:
             self._handlers[node] = error_handler
         return self
@@ -275,6 +278,24 @@ def node_spec(name: str, action: Any, retry: tuple[Any, ...], input_schema: Any 
                                    f"got {type(action).__name__}")
     return NodeSpec(name, action, _is_async(action), retry, None, input_schema, defer, timeout,
                     inject=injected(action))
+
+
+def _annotated_input(action: Any) -> Any:
+    """The schema a node's first parameter is annotated with, as LangGraph infers a
+    node's input schema (a class with annotations of its own); None otherwise."""
+    try:
+        call = getattr(action, "__call__", None)  # noqa: B004 - a bound __call__ method, as LangGraph checks
+        if not (inspect.isfunction(action) or inspect.ismethod(action) or inspect.ismethod(call)):
+            return None
+        hints = typing.get_type_hints(action.__call__) or typing.get_type_hints(action)
+        first = next(iter(inspect.signature(action).parameters))
+    except (NameError, TypeError, StopIteration, ValueError):
+        return None
+    hint = hints.get(first)
+    try:
+        return hint if isinstance(hint, type) and typing.get_type_hints(hint) else None
+    except (NameError, TypeError):
+        return None
 
 
 def _interrupt_list(value: Sequence[str] | str | None) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from lograph.eventlog import Checkpoint
 from lograph.eventlog.bodies import GOTO, START
 
+from ._channels import ROOT
 from ._step import TaskPlan, live_values, plan
 from ._types import OVERWRITE, Interrupt, Overwrite, PregelTask, StateSnapshot, is_overwrite
 
@@ -109,10 +110,13 @@ def _result(writes: list[list[Any]]) -> dict[str, Any]:
 
 
 
-def graph_output(graph: CompiledGraph, cp: Checkpoint) -> dict[str, Any]:
+def graph_output(graph: CompiledGraph, cp: Checkpoint) -> Any:
     """What ``invoke`` returns at ``cp``: the live values (an open step's recorded writes
-    applied), the output schema's keys, and the pending interrupts."""
+    applied), the output schema's keys, and the pending interrupts (a state without
+    keys: its value)."""
     values = detached(live_values(graph.structure, cp))
+    if graph.structure.state.kind == "root" and not cp.interrupts:
+        return values.get(ROOT)
     returns = graph.structure.state.returns
     if returns is not None:
         values = {k: values[k] for k in returns if k in values}

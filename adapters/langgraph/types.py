@@ -12,6 +12,7 @@ from lograph.runtime import (
     Send,
     StateSnapshot,
     StreamWriter,
+    TimeoutPolicy,
     interrupt,
 )
 
@@ -28,5 +29,6 @@ __all__ = [
     "Send",
     "StateSnapshot",
     "StreamWriter",
+    "TimeoutPolicy",
     "interrupt",
 ]
