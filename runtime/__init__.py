@@ -41,6 +41,7 @@ from ._types import (
     PregelTask,
     Send,
     StateSnapshot,
+    StateUpdate,
 )
 
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "Send",
     "StateGraph",
     "StateSnapshot",
+    "StateUpdate",
     "StreamWriter",
     "SystemMessage",
     "TimeoutPolicy",

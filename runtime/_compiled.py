@@ -27,16 +27,19 @@ from lograph.eventlog import Checkpoint
 from ._checkpointer import Checkpointer
 from ._context import _current as _current_task
 from ._history import head_state, history, locate, record_at
+from ._introspect import drawing, json_schema, subgraphs
 from ._invoke import run_graph, target
 from ._nesting import nests_in, run_nested
 from ._options import refuse_unimplemented
 from ._streaming import stream_run, stream_sync
 from ._sync import in_event_loop, run_sync
-from ._types import StateSnapshot
-from ._update import update_state
+from ._types import StateSnapshot, StateUpdate
+from ._update import bulk_update, update_state
 from ._views import graph_output, snapshot_of, subgraph_of
 
 if TYPE_CHECKING:
+    from langchain_core.runnables.graph import Graph
+
     from ._structure import Structure
 
 
@@ -75,6 +78,8 @@ class CompiledGraph:
         self.io = io
         self.store = store  # what nodes get as ``store`` (any object; lograph's stores or yours)
         self.context_schema = context_schema
+        # what get_input_jsonschema / get_output_jsonschema describe (None: the state's)
+        self.schemas: tuple[Any, Any] = (None, None)
         self._defaults: dict[str, Any] = {}  # with_config's: under every call's config
 
     # -- configuration ----------------------------------------------------------------
@@ -246,6 +251,64 @@ class CompiledGraph:
     def update_state(self, config: dict[str, Any], values: Any, as_node: str | None = None, **kw: Any) -> dict[str, Any]:
         return run_sync(lambda: self.aupdate_state(config, values, as_node, **kw),
                         method="update_state", amethod="aupdate_state", store=self.checkpointer)
+
+
+    async def abulk_update_state(
+        self, config: dict[str, Any], supersteps: Sequence[Sequence[StateUpdate | tuple[Any, ...]]],
+    ) -> dict[str, Any]:
+        """Several ``update_state``s at once: each superstep's updates (``StateUpdate``)
+        applied together as one checkpoint, on the one before; written in one commit or
+        not at all. Returns the config of the last checkpoint."""
+        steps = []
+        for superstep in supersteps:
+            updates = []
+            for update in superstep:
+                u = StateUpdate(*update)
+                refuse_unimplemented("bulk_update_state", task_id=u.task_id)
+                updates.append((self.io.update(u.values), u.as_node))
+            steps.append(updates)
+        return await bulk_update(self, self._config(config) or {}, steps)
+
+    def bulk_update_state(
+        self, config: dict[str, Any], supersteps: Sequence[Sequence[StateUpdate | tuple[Any, ...]]],
+    ) -> dict[str, Any]:
+        return run_sync(lambda: self.abulk_update_state(config, supersteps), method="bulk_update_state",
+                        amethod="abulk_update_state", store=self.checkpointer)
+
+    # -- describing the graph ----------------------------------------------------------
+
+    def get_graph(self, config: dict[str, Any] | None = None, *, xray: int | bool = False) -> Graph:
+        """The graph as langchain-core's ``Graph``: ``.draw_mermaid()``, ``.draw_ascii()``
+        (needs ``grandalf``: the ``draw`` extra), ``.draw_mermaid_png()``. ``xray`` draws
+        subgraphs inside their nodes (an int: that many levels)."""
+        return drawing(self, xray=xray)
+
+    async def aget_graph(self, config: dict[str, Any] | None = None, *, xray: int | bool = False) -> Graph:
+        return drawing(self, xray=xray)
+
+    def get_subgraphs(
+        self, *, namespace: str | None = None, recurse: bool = False,
+    ) -> Iterator[tuple[str, CompiledGraph]]:
+        """``(namespace, graph)`` for each subgraph: a node that is a compiled graph or
+        calls one (with ``recurse``, theirs too, as ``"node|inner"``; ``namespace``: only
+        the one it names)."""
+        return subgraphs(self, namespace=namespace, recurse=recurse)
+
+    async def aget_subgraphs(
+        self, *, namespace: str | None = None, recurse: bool = False,
+    ) -> AsyncIterator[tuple[str, CompiledGraph]]:
+        for item in subgraphs(self, namespace=namespace, recurse=recurse):
+            yield item
+
+    def get_input_jsonschema(self, config: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What ``invoke`` takes, as JSON Schema (the input schema, else the state's)."""
+        given = self.schemas[0]
+        return json_schema(self.structure.state.schema if given is None else given, f"{self.name}Input")
+
+    def get_output_jsonschema(self, config: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What ``invoke`` returns, as JSON Schema (the output schema, else the state's)."""
+        given = self.schemas[1]
+        return json_schema(self.structure.state.schema if given is None else given, f"{self.name}Output")
 
 
 CompiledStateGraph = CompiledGraph  # LangGraph's name (langgraph.graph.state), for type hints

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import typing
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Generic, TypedDict, TypeVar
@@ -213,5 +214,21 @@ class entrypoint:  # noqa: N801 - LangGraph's name
         structure.retry = retry_policies(self.retry, f"entrypoint {name!r}")  # its tasks' default
         graph = CompiledGraph(structure, self.checkpointer, (), (), name=name, io=_ENTRY_IO,
                               store=self.store, context_schema=self.context_schema)
+        graph.schemas = _annotations(fn)
         functools.update_wrapper(graph, fn)  # type: ignore[arg-type]
         return graph
+
+
+def _annotations(fn: Callable[..., Any]) -> tuple[Any, Any]:
+    """An entrypoint's input and output types: its first parameter's and its return
+    annotation (``entrypoint.final[R, S]``: ``R``); ``Any`` where there is none."""
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve: described as Any
+        hints = {}
+    params = list(inspect.signature(fn).parameters)
+    given = hints.get(params[0], Any) if params else Any
+    returned = hints.get("return", Any)
+    if typing.get_origin(returned) is _Final:
+        returned = typing.get_args(returned)[0]
+    return given, returned

@@ -54,6 +54,8 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         # as LangGraph: the keys of the input and output schemas are channels too
         self._state.add_schema(input_schema if input_schema is not None else input, managed=False)
         returned = output_schema if output_schema is not None else output
+        given = input_schema if input_schema is not None else input
+        self._schemas = (given, returned)  # what get_input/output_jsonschema describe
         if returned is not None:  # what invoke returns; the state and its streams stay whole
             self._state.add_schema(returned, managed=False)
             self._state.returns = tuple(channels_of(returned))
@@ -96,8 +98,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         error_handler: Callable[..., Any] | None = None,
         timeout: Any = None,
     ) -> Self:
-        refuse_unimplemented("add_node", metadata=metadata, destinations=destinations,
-                             cache_policy=cache_policy)
+        refuse_unimplemented("add_node", metadata=metadata, cache_policy=cache_policy)
         limit = TimeoutPolicy.coerce(timeout)  # (a limit that is not above zero: ValueError now)
         if action is None:
             if isinstance(node, str):
@@ -118,6 +119,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         self._state.add_schema(input_schema, strict=given is not None)
         self.nodes[node] = node_spec(node, action, retry_policies(retry or retry_policy, f"node {node!r}"),
                                      input_schema, bool(defer), limit)
+        self.nodes[node].destinations = _destinations(node, destinations)
         if error_handler is not None:
             self._handlers[node] = error_handler
         return self
@@ -240,6 +242,10 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
                         raise GraphValidationError(
                             f"conditional edge from {source!r}: path map names unknown node {dest!r}"
                         )
+        for name, spec in self.nodes.items():
+            for dest in (spec.destinations or {}).values():
+                if dest != END and dest not in known:
+                    raise GraphValidationError(f"node {name!r}: destinations names unknown node {dest!r}")
 
     def compile(
         self,
@@ -256,8 +262,10 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         before = _interrupt_list(interrupt_before)
         after = _interrupt_list(interrupt_after)
         structure = self.validate([*before, *after])
-        return CompiledGraph(structure, checkpointer, before, after, name=name or "LangGraph",
-                             store=store, context_schema=self.context_schema)
+        graph = CompiledGraph(structure, checkpointer, before, after, name=name or "LangGraph",
+                              store=store, context_schema=self.context_schema)
+        graph.schemas = self._schemas
+        return graph
 
 
 def node_spec(name: str, action: Any, retry: tuple[Any, ...], input_schema: Any = None,
@@ -296,6 +304,20 @@ def _annotated_input(action: Any) -> Any:
         return hint if isinstance(hint, type) and typing.get_type_hints(hint) else None
     except (NameError, TypeError):
         return None
+
+
+def _destinations(node: str, given: Any) -> dict[Any, str] | None:
+    """``add_node(destinations=)``: a tuple of node names, or ``{node: label}``; as
+    ``{label: node}`` (what get_graph draws)."""
+    if not given:
+        return None
+    if isinstance(given, dict):
+        return {label: target for target, label in given.items()}
+    if isinstance(given, str) or not all(isinstance(n, str) for n in given):
+        raise GraphValidationError(
+            f"add_node({node!r}, destinations=...) takes a tuple of node names or a dict "
+            f"{{node: label}}, got {given!r}")
+    return {n: n for n in given}
 
 
 def _interrupt_list(value: Sequence[str] | str | None) -> tuple[str, ...]:

@@ -284,6 +284,22 @@ class StepMachine:
             body = self._checkpoint(Source.UPDATE, b.delta, [] if name == END else b.next, b.barriers)
         return [(StateUpdated(as_node, values, self.metadata), step, ""), (body, step, "")], b
 
+    def update_together(
+        self, cp: Checkpoint, updates: list[tuple[str, Any, Writes]],
+    ) -> tuple[list[Entry], Boundary]:
+        """Several updates in one superstep (``bulk_update_state``): a ``state.updated``
+        for each, in order, then one ``update`` checkpoint applying all their writes as a
+        step applies its tasks' (``updates``: ``(as_node, values, writes)``, nodes only)."""
+        step = cp.step + 1 if cp.checkpoint else 0
+        finished = [(TaskPlan(f"update:{i}", name, ("pull", name)), writes)
+                    for i, (name, _, writes) in enumerate(updates)]
+        b = derived(cp.checkpoint_hash, self.ns, "update",
+                    lambda: boundary(self.structure, cp, finished))
+        body = self._checkpoint(Source.UPDATE, b.delta, b.next, b.barriers)
+        entries: list[Entry] = [(StateUpdated(name, values, self.metadata), step, "")
+                                for name, values, _ in updates]
+        return [*entries, (body, step, "")], b
+
     # -- helpers -----------------------------------------------------------------------
 
     def _checkpoint(

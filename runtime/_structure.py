@@ -30,6 +30,7 @@ class NodeSpec:
     handler: str | None = None  # the node that handles its failure (add_node(error_handler=))
     is_handler: bool = False  # an error handler node (never handled itself)
     inject: tuple[str, ...] = ()  # the parameters it takes from the run (``_injection.injected``)
+    destinations: dict[Any, str] | None = None  # add_node(destinations=): drawn as routes
 
 
 @dataclass(slots=True)

@@ -82,6 +82,15 @@ class PregelTask(NamedTuple):
     result: Any = None
 
 
+class StateUpdate(NamedTuple):
+    """One update of a ``bulk_update_state`` superstep: ``values`` as node ``as_node``
+    wrote them (``task_id`` is LangGraph's, not implemented: leave it None)."""
+
+    values: dict[str, Any] | Any
+    as_node: str | None = None
+    task_id: str | None = None
+
+
 class StateSnapshot(NamedTuple):
     values: dict[str, Any] | Any
     next: tuple[str, ...]

@@ -8,10 +8,13 @@ Rules:
   ``END`` plans no next step, ``__copy__`` forks the checkpoint unchanged.
 - Its events (``state.updated`` then the checkpoint) are the step machine's.
 - Subgraph namespaces are refused: a subgraph's state lives in its caller's open step.
+- ``bulk_update_state``: supersteps of updates, each applied together as one checkpoint
+  (as a step applies its tasks' writes) on the one before, in one commit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lograph.eventlog import Checkpoint
@@ -33,6 +36,14 @@ if TYPE_CHECKING:
 
 async def update_state(graph: CompiledGraph, config: dict[str, Any], values: Any,
                        as_node: str | None) -> dict[str, Any]:
+    return await bulk_update(graph, config, [[(values, as_node)]])
+
+
+async def bulk_update(graph: CompiledGraph, config: dict[str, Any],
+                      supersteps: Sequence[Sequence[tuple[Any, str | None]]]) -> dict[str, Any]:
+    """Each superstep's updates ``(values, as_node)`` applied together as one checkpoint,
+    each superstep on the one before; all written in one commit, or nothing (a bad
+    update anywhere raises before anything is written). Returns the last one's config."""
     saver, thread, ns = target(graph, config)
     if ns:
         raise InvalidUpdateError(
@@ -40,6 +51,15 @@ async def update_state(graph: CompiledGraph, config: dict[str, Any], values: Any
             "caller's state (its checkpoint_ns ''), or answer the subgraph's interrupt "
             "with Command(resume=...)"
         )
+    if not supersteps:
+        raise ValueError("bulk_update_state needs at least one superstep")
+    for updates in supersteps:
+        if not updates:
+            raise ValueError("bulk_update_state: a superstep needs at least one update")
+        if len(updates) > 1 and any(node in (None, END, START, COPY, INPUT) for _, node in updates):
+            raise InvalidUpdateError(
+                "a superstep of several updates takes each as_node= a node of the graph "
+                f"(got {[node for _, node in updates]}); put __copy__, __input__ or END alone")
     structure = graph.structure
     actor = saver.actor(thread)
     configurable = config.get("configurable") or {}
@@ -49,20 +69,45 @@ async def update_state(graph: CompiledGraph, config: dict[str, Any], values: Any
             seq = await locate(saver.log, thread, configurable["checkpoint_id"])
             if seq != cp.checkpoint:
                 cp, base = await actor.load_branch(seq)
-        node = as_node or await infer_as_node(saver.log, thread, cp)
-        if node not in (END, START, COPY, INPUT) and node not in structure.nodes:
-            raise InvalidUpdateError(f"as_node={node!r} is not a node of this graph")
-        writes = [] if node == COPY else await writes_as(structure, cp, node, values)
         machine = StepMachine(structure, ns=ns, metadata=metadata_of(config))
-        entries, _ = machine.update(cp, node, values, writes)
         journal = Journal(saver, thread, cp, head, "sync")
         run_id = new_run_id()
-        for body, step, task_id in entries:
-            journal.add(body, run_id=run_id, step=step, task_id=task_id, ns=ns)
+        last: str | None = None  # as_node of the superstep before, for inferring the next
+        for updates in supersteps:
+            cp = journal.cp
+            if len(updates) == 1:
+                values, node = updates[0]
+                if node is None:
+                    node = last if last is not None else await infer_as_node(saver.log, thread, cp)
+                _known(structure, node)
+                writes = [] if node == COPY else await writes_as(structure, cp, node, values)
+                entries, _ = machine.update(cp, node, values, writes)
+                last = node
+            else:
+                together = []
+                for values, name in updates:
+                    assert name is not None
+                    _known(structure, name)
+                    together.append((name, values, await writes_as(structure, cp, name, values)))
+                entries, _ = machine.update_together(cp, together)
+                names = sorted({name for name, _, _ in together})
+                last = names[0] if len(names) == 1 else _AMBIGUOUS
+            for body, step, task_id in entries:
+                journal.add(body, run_id=run_id, step=step, task_id=task_id, ns=ns)
         await journal.close()
         actor.advanced(journal.cp, journal.next_seq - 1, base)
         await actor.maybe_snapshot(journal.cp)
         return {"configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": journal.cp.id}}
+
+
+_AMBIGUOUS = "\x00several"  # the superstep before updated several nodes: nothing to infer
+
+
+def _known(structure: Structure, node: str) -> None:
+    if node == _AMBIGUOUS:
+        raise InvalidUpdateError("ambiguous update: the superstep before updated several nodes; pass as_node=")
+    if node not in (END, START, COPY, INPUT) and node not in structure.nodes:
+        raise InvalidUpdateError(f"as_node={node!r} is not a node of this graph")
 
 
 async def writes_as(structure: Structure, cp: Checkpoint, node: str, values: Any) -> list[list[Any]]:

@@ -145,6 +145,8 @@ class _Replay:
             return self.top
         structure = self.top.structure
         for part in e.ns.split("|"):
+            if part.isdigit():  # the i-th graph a task ran (a kept subgraph's namespace)
+                continue
             name = part.split(":", 1)[0]
             spec = structure.nodes.get(name)
             if spec is None:
@@ -171,13 +173,18 @@ class _Scope:
         # the live run's decisions: no breakpoint or recursion limit, which stop a run
         # before it records a step, never change a recorded one
         self.machine = StepMachine(structure, ns=ns, recursion_limit=sys.maxsize)
+        # the state.updated events before an update checkpoint, by the seq of the last
+        # (bulk_update_state writes several for one checkpoint)
+        self.updates: dict[int, list[StateUpdated]] = {}
 
     def own(self, full: Checkpoint) -> Checkpoint:
         """This scope's part of a fold of the whole thread."""
         return (full.children.get(self.ns) or Checkpoint()) if self.ns else full
 
     async def check(self, full: Checkpoint, e: Event, body: Body, parent: Event | None) -> None:
-        if isinstance(body, NodeStarted | NodeWrites | NodeFailed):
+        if isinstance(body, StateUpdated):
+            self.updates[e.seq] = [*self.updates.pop(e.parent, ()), body]
+        elif isinstance(body, NodeStarted | NodeWrites | NodeFailed):
             if e.task_id != NULL_TASK:  # (a Command input's writes: no node wrote them)
                 self._known(e, body.name, "ran")
             if isinstance(body, NodeWrites):
@@ -188,9 +195,15 @@ class _Scope:
             if body.source == Source.LOOP:
                 await self._loop(full, e, body)
             elif body.source == Source.UPDATE and parent is not None and parent.kind == Kind.STATE_UPDATED:
-                update = decode_body(parent.kind, parent.body)
-                assert isinstance(update, StateUpdated)
-                await self._update(full, e, body, update)
+                updates = self.updates.pop(e.parent, None)
+                if updates is None:  # (the walk starts after the update's first events)
+                    update = decode_body(parent.kind, parent.body)
+                    assert isinstance(update, StateUpdated)
+                    updates = [update]
+                if len(updates) == 1:
+                    await self._update(full, e, body, updates[0])
+                else:
+                    await self._update_together(full, e, body, updates)
 
     def _known(self, e: Event, name: str, what: str) -> None:
         if name != START and name not in self.structure.nodes:
@@ -302,6 +315,28 @@ class _Scope:
         assert isinstance(produced, CheckpointBody) and b is not None
         self._compare(full, e, body, produced, b, [(TaskPlan("update", name, ("pull", name)), writes)],
                       end=name == END, context=context)
+
+    async def _update_together(self, full: Checkpoint, e: Event, body: CheckpointBody,
+                               updates: list[StateUpdated]) -> None:
+        """A ``bulk_update_state`` superstep: several nodes' updates in one checkpoint."""
+        base = self.own(full)
+        together = []
+        for update in updates:
+            name = str(update.as_node)
+            self._known(e, name, "is updated")
+            writes = [[k, v] for k, v in self._updates(e, update.values, name)]
+            goto = await self._route(base, e, name, writes)
+            together.append((name, update.values, writes + ([[GOTO, goto]] if goto else [])))
+        context = f"after bulk_update_state(as_node={[n for n, _, _ in together]!r}), "
+        try:
+            entries, b = self.machine.update_together(base, together)
+        except Exception as err:  # noqa: BLE001 - the reducers refuse the recorded updates
+            raise _Diverged(e.seq, e.step, f"{context}the step's writes", "they were applied",
+                            f"applying them raises {err!r}") from None
+        produced = entries[-1][0]
+        assert isinstance(produced, CheckpointBody)
+        finished = [(TaskPlan(f"update:{i}", n, ("pull", n)), w) for i, (n, _, w) in enumerate(together)]
+        self._compare(full, e, body, produced, b, finished, context=context)
 
     # -- the step boundary -------------------------------------------------------------
 

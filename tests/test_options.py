@@ -40,7 +40,6 @@ def cfg(thread: str) -> dict[str, Any]:
     (lambda: StateGraph(State, dict), "config_schema"),
     (lambda: builder().add_node("cached", step, cache_policy=object()), "caching"),
     (lambda: builder().add_node("meta", step, metadata={"k": 1}), "node metadata"),
-    (lambda: builder().add_node("dest", step, destinations=("step",)), "destinations"),
     (lambda: builder().compile(cache=object()), "node cache"),
     (lambda: builder().compile(debug=True), "debug printing"),
     (lambda: task(cache_policy=object()), "caching"),

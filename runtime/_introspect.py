@@ -1,0 +1,233 @@
+"""A compiled graph described: its subgraphs, its drawing, its input and output schemas.
+
+Pure functions of a graph's structure; nothing runs and nothing is read from a store.
+
+- ``subgraphs``: the compiled graphs a graph's nodes are, or call (found, as LangGraph
+  finds them, among the names a node's function uses: ``sub.invoke(...)`` in a node
+  makes ``sub`` its subgraph). A subgraph compiled with ``checkpointer=False`` is not
+  one (it keeps no state to address by namespace).
+- ``drawing``: langchain-core's ``Graph`` (``draw_mermaid()``, ``draw_ascii()``,
+  ``draw_mermaid_png()``), as LangGraph's ``get_graph`` builds it: ``__start__``, the
+  nodes in the order they were added, ``__end__``; plain edges; conditional edges
+  (dotted) to what a router's path map, its ``Literal[...]`` return annotation, a node's
+  ``Command[Literal[...]]`` return annotation or its ``destinations=`` declare, labelled
+  where the label is not the target's name; an edge to ``__end__`` from every node
+  nothing leaves. ``xray`` draws subgraphs inside their nodes (an int: so many levels).
+- ``json_schema``: the input or output schema as JSON Schema (pydantic's).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import types
+import typing
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from langchain_core.runnables.graph import Graph, Node
+from langchain_core.runnables.utils import get_function_nonlocals
+
+from ._types import END, START, Command
+
+if TYPE_CHECKING:
+    from ._compiled import CompiledGraph
+    from ._structure import Branch, NodeSpec
+
+
+def subgraphs(
+    graph: CompiledGraph, *, namespace: str | None = None, recurse: bool = False,
+) -> Iterator[tuple[str, CompiledGraph]]:
+    """``(namespace, subgraph)`` pairs of ``graph``'s nodes (``|``-joined when recursing);
+    with ``namespace``, the one subgraph it names (and, recursing, those under it)."""
+    for name, spec in graph.structure.nodes.items():
+        if namespace is not None and not namespace.startswith(name):
+            continue
+        sub = subgraph_of_node(spec)
+        if sub is None:
+            continue
+        if name == namespace:
+            yield name, sub
+            return
+        if namespace is None:
+            yield name, sub
+        if recurse:
+            deeper = namespace[len(name) + 1:] if namespace is not None else None
+            yield from ((f"{name}|{n}", s) for n, s in subgraphs(sub, namespace=deeper, recurse=True))
+
+
+def subgraph_of_node(spec: NodeSpec) -> CompiledGraph | None:
+    """The compiled graph node ``spec`` is, or the first its function uses."""
+    from ._compiled import CompiledGraph
+
+    if spec.subgraph is not None:
+        return spec.subgraph if not spec.subgraph.stateless else None
+    try:
+        names = get_function_nonlocals(spec.fn)
+    except Exception:  # noqa: BLE001 - no source to read (a builtin, a C function)
+        return None
+    for value in names:
+        value = getattr(value, "__self__", value)  # ``sub.invoke`` -> ``sub``
+        if isinstance(value, CompiledGraph) and not value.stateless:
+            return value
+    return None
+
+
+# -- the drawing -----------------------------------------------------------------------------------
+
+
+class _Edge(NamedTuple):
+    source: str
+    target: str
+    conditional: bool
+    label: str | None
+
+
+def drawing(graph: CompiledGraph, *, xray: int | bool = False) -> Graph:
+    """``graph`` as langchain-core's drawable ``Graph`` (see the module docstring)."""
+    structure = graph.structure
+    edges: set[_Edge] = set()
+    for source, targets in structure.edges.items():
+        edges.update(_Edge(source, t, False, None) for t in targets)
+    for join in structure.joins:
+        edges.update(_Edge(s, join.target, False, None) for s in join.sources)
+    for source, branches in structure.branches.items():
+        for branch in branches:
+            edges.update(_routes(source, _branch_ends(branch, [n for n, s in structure.nodes.items()
+                                                               if not s.is_handler])))
+    for name, spec in structure.nodes.items():
+        if not spec.is_handler:
+            edges.update(_routes(name, _declared_ends(spec)))
+
+    out = Graph()
+    out.add_node(None, START)
+    shown = {name: spec for name, spec in structure.nodes.items() if not spec.is_handler}
+    for name, spec in shown.items():
+        metadata: dict[str, Any] = {}
+        if spec.defer:
+            metadata["defer"] = True
+        where = [w for w, names in (("before", graph.interrupt_before), ("after", graph.interrupt_after))
+                 if name in names or "*" in names]
+        if where:
+            metadata["__interrupt"] = ",".join(where)
+        out.add_node(None, name, metadata=metadata or None)
+    for e in sorted(edges, key=lambda e: (e.source != START, e.source, e.target, e.conditional, e.label or "")):
+        _add_edge(out, e.source, e.target, label=e.label, conditional=e.conditional)
+    termini = sorted({e.target for e in edges if e.target != END} - {e.source for e in edges})
+    for name in termini:
+        _add_edge(out, name, END)
+    if xray:
+        deeper = xray if isinstance(xray, bool) else xray - 1
+        for name, sub in subgraphs(graph):
+            _inline(out, name, drawing(sub, xray=deeper))
+    return out
+
+
+def _routes(source: str, ends: dict[Any, str] | None) -> Iterator[_Edge]:
+    for label, target in (ends or {}).items():
+        shown = str(label)
+        yield _Edge(source, target, True, shown if shown != target else None)
+
+
+def _branch_ends(branch: Branch, nodes: list[str]) -> dict[Any, str]:
+    """Where a conditional edge may go: its path map, its ``Literal`` return annotation,
+    or else any node and END."""
+    if branch.path_map is not None:
+        return dict(branch.path_map)
+    literal = _literal_ends(branch.path)
+    if literal is not None:
+        return literal
+    return {**{n: n for n in nodes}, END: END}
+
+
+def _declared_ends(spec: NodeSpec) -> dict[Any, str] | None:
+    """Where a node's ``Command``s may go: ``destinations=`` or ``Command[Literal[...]]``."""
+    if spec.destinations:
+        return dict(spec.destinations)
+    return _literal_ends(spec.fn, command=True)
+
+
+def _literal_ends(fn: Any, *, command: bool = False) -> dict[Any, str] | None:
+    """The names a function's return annotation lists: ``Literal["a", "b"]`` (with
+    ``command``: ``Command[Literal["a", "b"]]``, also inside a union)."""
+    if not (inspect.isfunction(fn) or inspect.ismethod(fn)) and callable(fn):
+        fn = type(fn).__call__  # a callable object: its class's __call__ is annotated
+    try:
+        hint = typing.get_type_hints(fn).get("return")
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve: nothing declared
+        return None
+    if hint is None:
+        return None
+    found: dict[Any, str] = {}
+    for option in typing.get_args(hint) if _is_union(hint) else (hint,):
+        if command:
+            if typing.get_origin(option) is not Command:
+                continue
+            args = typing.get_args(option)
+            option = args[0] if args else None
+        if typing.get_origin(option) is typing.Literal:
+            found.update({name: name for name in typing.get_args(option) if isinstance(name, str)})
+    return found or None
+
+
+def _is_union(hint: Any) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType)
+
+
+def _add_edge(graph: Graph, source: str, target: str, *, label: str | None = None,
+              conditional: bool = False) -> None:
+    if any(e.source == source and e.target == target for e in graph.edges):
+        return
+    if target == END and target not in graph.nodes:
+        graph.add_node(None, END)
+    graph.add_edge(graph.nodes[source], graph.nodes[target], label, conditional)
+
+
+def _inline(graph: Graph, name: str, sub: Graph) -> None:
+    """Draw ``sub`` in place of node ``name`` (its nodes named ``name:<node>``)."""
+    if len(sub.nodes) <= 1 or name not in graph.nodes or not sub.first_node() or not sub.last_node():
+        return
+    sub.trim_first_node()
+    sub.trim_last_node()
+    graph.nodes.pop(name)
+    first, last = graph.extend(sub, prefix=name)
+    for i, edge in enumerate(graph.edges):
+        if edge.source == name and isinstance(last, Node):
+            edge = edge.copy(source=last.id)
+        if edge.target == name and isinstance(first, Node):
+            edge = edge.copy(target=first.id)
+        graph.edges[i] = edge
+
+
+# -- schemas ---------------------------------------------------------------------------------------
+
+
+def json_schema(schema: Any, name: str) -> dict[str, Any]:
+    """``schema`` (a TypedDict, a pydantic model, a dataclass, a type) as JSON Schema."""
+    from pydantic import BaseModel, PydanticUserError, TypeAdapter
+
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        return schema.model_json_schema()
+    if typing.is_typeddict(schema):
+        try:
+            return TypeAdapter(schema).json_schema()
+        except PydanticUserError:  # a typing.TypedDict before Python 3.12: as a model
+            hints = typing.get_type_hints(schema)
+            required = getattr(schema, "__required_keys__", frozenset(hints))
+            return _model_schema(schema.__name__, {k: (t, ... if k in required else None)
+                                                   for k, t in hints.items()})
+    if dataclasses.is_dataclass(schema) and isinstance(schema, type):
+        return _model_schema(name, {
+            f.name: (f.type, ... if f.default is dataclasses.MISSING else f.default)
+            for f in dataclasses.fields(schema)
+        })
+    return {"title": name, **TypeAdapter(schema).json_schema()}  # one value: its own schema
+
+
+def _model_schema(name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of a pydantic model with ``fields`` (name: (type, default))."""
+    from pydantic import create_model
+
+    model: Any = create_model(name, **fields)
+    schema: dict[str, Any] = model.model_json_schema()
+    return schema

@@ -1,0 +1,211 @@
+"""Describing a compiled graph: ``get_graph()`` (Mermaid and ASCII drawings, ``xray``),
+``get_subgraphs()``, ``get_input_jsonschema()`` / ``get_output_jsonschema()``.
+
+Nothing here runs a graph or touches a store.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import pytest
+from pydantic import BaseModel
+from typing_extensions import TypedDict
+
+from lograph.runtime import END, START, Command, GraphValidationError, StateGraph, entrypoint
+
+
+class State(TypedDict):
+    items: Annotated[list, operator.add]
+    note: str
+
+
+def step(state: State) -> dict[str, Any]:
+    return {}
+
+
+def two_step_graph() -> Any:
+    b = StateGraph(State)
+    b.add_node("first", step)
+    b.add_node("second", step)
+    b.add_edge(START, "first")
+    b.add_edge("first", "second")
+    return b.compile()
+
+
+def edges_of(graph: Any) -> set[tuple[str, str, bool, Any]]:
+    return {(e.source, e.target, e.conditional, e.data) for e in graph.edges}
+
+
+def test_a_chain_draws_as_mermaid() -> None:
+    drawn = two_step_graph().get_graph()
+    assert list(drawn.nodes) == ["__start__", "first", "second", "__end__"]
+    text = drawn.draw_mermaid()
+    assert "\t__start__ --> first;\n\tfirst --> second;\n\tsecond --> __end__;\n" in text
+    assert "__start__([<p>__start__</p>]):::first" in text and "__end__([<p>__end__</p>]):::last" in text
+
+
+def test_routes_a_graph_declares_are_dotted_and_labelled() -> None:
+    def route(state: State) -> Literal["left", "right"]:
+        return "left"
+
+    def left(state: State) -> Command[Literal["right", "__end__"]]:
+        return Command(goto="right")
+
+    b = StateGraph(State)
+    b.add_node("start", step)
+    b.add_node("left", left)
+    b.add_node("right", step)
+    b.add_node("last", step, destinations={"start": "again"})
+    b.add_edge(START, "start")
+    b.add_conditional_edges("start", route)
+    b.add_conditional_edges("right", lambda s: True, {True: "last", False: END})
+    b.add_edge("last", END)
+    drawn = b.compile(interrupt_before=["right"]).get_graph()
+    assert edges_of(drawn) == {
+        ("__start__", "start", False, None),
+        ("start", "left", True, None), ("start", "right", True, None),  # Literal annotation
+        ("left", "right", True, None), ("left", "__end__", True, None),  # Command[Literal]
+        ("right", "last", True, "True"), ("right", "__end__", True, "False"),  # path map
+        ("last", "start", True, "again"),  # destinations=
+        ("last", "__end__", False, None),
+    }
+    assert drawn.nodes["right"].metadata == {"__interrupt": "before"}
+    text = drawn.draw_mermaid()
+    assert "right -. &nbsp;True&nbsp; .-> last;" in text and "start -.-> left;" in text
+
+
+def test_a_router_without_declared_ends_may_go_anywhere() -> None:
+    b = StateGraph(State)
+    b.add_node("a", step)
+    b.add_node("b", step)
+    b.add_edge(START, "a")
+    b.add_conditional_edges("a", lambda s: "b")
+    assert {(s, t) for s, t, c, _ in edges_of(b.compile().get_graph()) if c} == {
+        ("a", "a"), ("a", "b"), ("a", "__end__")}
+
+
+def test_joins_and_an_ascii_drawing() -> None:
+    b = StateGraph(State)
+    for name in ("fetch", "parse", "merge"):
+        b.add_node(name, step)
+    b.add_edge(START, "fetch")
+    b.add_edge(START, "parse")
+    b.add_edge(["fetch", "parse"], "merge")
+    drawn = b.compile().get_graph()
+    assert {("fetch", "merge", False, None), ("parse", "merge", False, None)} <= edges_of(drawn)
+    art = drawn.draw_ascii()
+    assert all(name in art for name in ("fetch", "parse", "merge", "__end__"))
+
+
+def test_destinations_must_name_nodes() -> None:
+    b = StateGraph(State)
+    b.add_node("a", step, destinations=("nowhere",))
+    b.add_edge(START, "a")
+    with pytest.raises(GraphValidationError, match="nowhere"):
+        b.compile()
+    with pytest.raises(GraphValidationError, match="tuple of node names"):
+        StateGraph(State).add_node("a", step, destinations="a")
+
+
+def outer_with_subgraphs() -> tuple[Any, Any, Any]:
+    inner = two_step_graph()
+    mb = StateGraph(State)
+    mb.add_node("inner", inner)
+    mb.add_edge(START, "inner")
+    middle = mb.compile()
+
+    def calls(state: State) -> dict[str, Any]:  # calls a graph in its code
+        return inner.invoke(state)
+
+    def quiet(state: State) -> dict[str, Any]:  # a stateless subgraph is not listed
+        return stateless.invoke(state)
+
+    sb = StateGraph(State)
+    sb.add_node("x", step)
+    sb.add_edge(START, "x")
+    stateless = sb.compile(checkpointer=False)
+
+    b = StateGraph(State)
+    b.add_node("middle", middle)
+    b.add_node("calls", calls)
+    b.add_node("quiet", quiet)
+    b.add_edge(START, "middle")
+    b.add_edge("middle", "calls")
+    b.add_edge("calls", "quiet")
+    return b.compile(), middle, inner
+
+
+def test_get_subgraphs_finds_graph_nodes_and_graphs_nodes_call() -> None:
+    outer, middle, inner = outer_with_subgraphs()
+    assert [(n, g) for n, g in outer.get_subgraphs()] == [("middle", middle), ("calls", inner)]
+    assert [(n, g) for n, g in outer.get_subgraphs(recurse=True)] == [
+        ("middle", middle), ("middle|inner", inner), ("calls", inner)]
+    assert list(outer.get_subgraphs(namespace="calls")) == [("calls", inner)]
+    assert list(outer.get_subgraphs(namespace="middle|inner", recurse=True)) == [("middle|inner", inner)]
+    assert list(inner.get_subgraphs()) == []
+
+
+@pytest.mark.anyio
+async def test_async_forms(anyio_backend: str) -> None:
+    outer, _, _ = outer_with_subgraphs()
+    assert [n async for n, _ in outer.aget_subgraphs(recurse=True)] == ["middle", "middle|inner", "calls"]
+    drawn = await outer.aget_graph(xray=1)
+    assert "middle:inner" in drawn.nodes  # one level drawn inside
+    assert "middle:inner:first" not in drawn.nodes
+
+
+def test_xray_draws_subgraphs_inside_their_nodes() -> None:
+    outer, _, _ = outer_with_subgraphs()
+    drawn = outer.get_graph(xray=True)
+    assert {"middle:inner:first", "middle:inner:second", "calls:first", "calls:second"} <= set(drawn.nodes)
+    assert "middle" not in drawn.nodes and "quiet" in drawn.nodes
+    assert ("middle:inner:second", "calls:first", False, None) in edges_of(drawn)
+    assert "\tsubgraph calls\n\tcalls\\3afirst(first)\n" in drawn.draw_mermaid()
+
+
+def test_json_schemas_of_state_input_and_output() -> None:
+    class In(TypedDict):
+        question: str
+
+    class Out(BaseModel):
+        answer: str = ""
+
+    class Full(TypedDict):
+        question: str
+        answer: str
+
+    b = StateGraph(Full, input_schema=In, output_schema=Out)
+    b.add_node("a", lambda s: {"answer": "yes"})
+    b.add_edge(START, "a")
+    graph = b.compile()
+    assert graph.get_input_jsonschema() == {
+        "properties": {"question": {"title": "Question", "type": "string"}},
+        "required": ["question"], "title": "In", "type": "object"}
+    assert graph.get_output_jsonschema()["properties"] == {
+        "answer": {"default": "", "title": "Answer", "type": "string"}}
+    whole = two_step_graph().get_input_jsonschema()
+    assert whole["title"] == "State" and set(whole["properties"]) == {"items", "note"}
+
+
+def test_json_schema_of_a_dataclass_state_and_of_an_entrypoint() -> None:
+    @dataclass
+    class Data:
+        count: int
+        label: str = "x"
+
+    b = StateGraph(Data)
+    b.add_node("a", lambda s: {"count": 1})
+    b.add_edge(START, "a")
+    schema = b.compile().get_output_jsonschema()
+    assert schema["required"] == ["count"] and schema["properties"]["label"]["default"] == "x"
+
+    @entrypoint()
+    def double(n: int) -> entrypoint.final[str, int]:
+        return entrypoint.final(value=str(n * 2), save=n)
+
+    assert double.get_input_jsonschema() == {"title": "doubleInput", "type": "integer"}
+    assert double.get_output_jsonschema() == {"title": "doubleOutput", "type": "string"}
+    assert list(double.get_graph().nodes) == ["__start__", "double", "__end__"]
