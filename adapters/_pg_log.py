@@ -193,6 +193,9 @@ class PostgresLog:
         self._owns_pool = owns_pool
         self._ready = False
         self._closed = False
+        #: names the database and schema for folds kept across savers
+        #: (``Checkpointer.store_key``); None for a pool or connection its caller owns
+        self.identity: tuple[str, str, str] | None = None
 
     # -- opening and closing ---------------------------------------------------------
 
@@ -233,7 +236,9 @@ class PostgresLog:
             return await _retrying("connecting", schema, retry_for, attempt)
 
         pool = await bridge.run(connect)
-        return cls(pool, bridge, schema=schema, owns_pool=True, retry_for=retry_for)
+        log = cls(pool, bridge, schema=schema, owns_pool=True, retry_for=retry_for)
+        log.identity = ("postgres", dsn, schema)
+        return log
 
     @classmethod
     def from_pool(cls, pool: asyncpg.Pool, *, schema: str = "lograph", retry_for: float = 10.0) -> PostgresLog:
@@ -263,6 +268,13 @@ class PostgresLog:
             await self._bridge.run(self._close_pool)
 
     async def _close_pool(self) -> None:
+        # Every connection idle (no call under way, so no transaction open): drop the
+        # sockets. The server ends an idle backend whose client went away without a word
+        # (no log line above DEBUG1), and the caller does not wait a round trip per
+        # connection for the server to hang up, as a graceful close does.
+        if self._pool.get_idle_size() == self._pool.get_size():
+            self._pool.terminate()
+            return
         try:
             await asyncio.wait_for(self._pool.close(), timeout=10)
         except Exception:  # noqa: BLE001 - the server is gone or slow: drop the sockets instead
@@ -467,10 +479,18 @@ class PostgresLog:
 
     async def head_event(self, thread: str) -> tuple[int, bytes]:
         async def fetch(conn: Conn) -> tuple[int, bytes]:
+            if not self._ready:  # the version check rides along (no round trip of its own)
+                try:
+                    version, seq, digest = await conn.fetchrow(self._sql.head_event_checked, thread)
+                except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+                    await self._check_version(conn)  # not set up: say so
+                    raise
+                self._accept_version(version)
+                return (0, b"") if seq is None else (int(seq), bytes(digest))
             row = await conn.fetchrow(self._sql.head_event, thread)
             return (0, b"") if row is None else (int(row[0]), bytes(row[1]))
 
-        return await self._call("head", fetch)
+        return await self._call("head", fetch, check=False)
 
     async def load_head(
         self, thread: str, limit: int

@@ -168,6 +168,11 @@ class Statements:
         self.head_event = (
             f"SELECT seq, hash FROM {s}.events WHERE thread = $1 ORDER BY seq DESC LIMIT 1"
         )
+        # the same with the schema version, in one round trip: a log's first call
+        self.head_event_checked = (
+            f"SELECT ({self.version})::bigint, h.seq, h.hash FROM (SELECT 1) AS one "
+            f"LEFT JOIN ({self.head_event}) AS h ON true"
+        )
         # What folding a thread's head from cold needs, in one statement (see
         # PostgresLog.load_head), as rows (part, seq, ...): part 0 is the head (seq) and
         # the schema version (parent); part 1 the newest $2 snapshots at or below the

@@ -17,6 +17,7 @@ Rules:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -189,8 +190,61 @@ def check_options(synchronous: str, busy_timeout: float) -> str:
     return mode
 
 
+#: files this process has set up (journal mode and schema), by (device, inode): a later
+#: connection to one only configures itself. A file deleted and made again is another.
+_SET_UP: set[tuple[int, int]] = set()
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """The file's (device, inode), or None for an in-memory or not yet existing database."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
 def setup(conn: sqlite3.Connection, path: str, synchronous: str, busy_timeout: float) -> None:
-    """Configure a fresh connection and bring the schema up to date (idempotent)."""
+    """Configure a fresh connection and bring the schema up to date (idempotent).
+
+    The file's set-up (write-ahead logging and the schema, a write transaction) is done
+    once per process and file; the first open of a file in a process therefore still
+    finds a read-only file or one a newer lograph wrote. Every connection configures
+    itself (``synchronous``, its busy handler, checkpoints), which costs no I/O.
+    """
+    identity = file_identity(path) if path != ":memory:" else None
+    if identity is None or identity not in _SET_UP or not retrying(busy_timeout, _current, conn, path):
+        _set_up_file(conn, path, busy_timeout)
+        if identity is not None:
+            _SET_UP.add(identity)
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    conn.execute("PRAGMA busy_timeout = 0")  # from now on lograph waits itself: see retrying()
+    # A checkpoint inside a commit (SQLite's automatic one, every 1000 WAL pages) writes
+    # and fsyncs the database file: several milliseconds. Commits may run on the
+    # caller's thread (its event loop), so this connection leaves checkpoints to
+    # checkpoint(), which the adapter runs on its worker thread.
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+
+
+def _current(conn: sqlite3.Connection, path: str) -> bool:
+    """Whether the file's schema is this lograph's. The version row is rewritten as it is
+    and rolled back: nothing reaches the disk, yet a file that cannot be written fails
+    here, at open, as the set-up's write would. A file migrated by a newer lograph, or
+    deleted and made again under a reused inode, answers False and is set up as new."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("UPDATE meta SET value = value WHERE key = 'schema_version'")
+        return _version(conn, path) == SCHEMA_VERSION
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):  # not set up
+            return False
+        raise
+    finally:
+        end_transaction(conn)
+
+
+def _set_up_file(conn: sqlite3.Connection, path: str, busy_timeout: float) -> None:
+    """Write-ahead logging and the schema, brought up to date: the file's part of setup."""
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")  # for the set-up only
     mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
     if mode not in ("wal", "memory"):
@@ -203,13 +257,6 @@ def setup(conn: sqlite3.Connection, path: str, synchronous: str, busy_timeout: f
     # then about a millisecond cheaper on a disk with slow fsync.
     conn.execute("PRAGMA synchronous = OFF")
     retrying(busy_timeout, write, conn, _migrate, path)
-    conn.execute(f"PRAGMA synchronous = {synchronous}")
-    conn.execute("PRAGMA busy_timeout = 0")  # from now on lograph waits itself: see retrying()
-    # A checkpoint inside a commit (SQLite's automatic one, every 1000 WAL pages) writes
-    # and fsyncs the database file: several milliseconds. Commits may run on the
-    # caller's thread (its event loop), so this connection leaves checkpoints to
-    # checkpoint(), which the adapter runs on its worker thread.
-    conn.execute("PRAGMA wal_autocheckpoint = 0")
 
 
 def database_file(conn: sqlite3.Connection) -> str:

@@ -64,7 +64,8 @@ class AsyncPostgresSaver(Checkpointer):
                 f"{type(conn).__name__}; to connect from a DSN use "
                 f"{type(self).__name__}.from_conn_string(dsn)"
             )
-        super().__init__(log, snapshot_every=snapshot_every, chain_key=chain_key, store_id=store_id)
+        super().__init__(log, snapshot_every=snapshot_every, chain_key=chain_key, store_id=store_id,
+                         store_key=log.identity)
 
     @classmethod
     def from_conn_string(cls, conn_string: str, **options: Any) -> Opening[AsyncPostgresSaver]:

@@ -155,15 +155,25 @@ async def _connect(name: str, uri: bool, synchronous: str, busy_timeout: float) 
     _try_open(name, uri)  # opening a file: cheaper inline than a thread pool's first use
     # check_same_thread=False: inline calls use the connection from the caller's thread,
     # never at the same time as the worker (see SqliteLog._now).
-    db: Any = aiosqlite.connect(
-        name, uri=uri, isolation_level=None, timeout=busy_timeout, check_same_thread=False)
+    failed: list[BaseException] = []
+
+    def connect_and_set_up() -> sqlite3.Connection:
+        # One hop to the driver's thread for both; a failed set-up is handed back, not
+        # raised there (the connector's errors take aiosqlite's path described above).
+        conn = sqlite3.connect(name, uri=uri, isolation_level=None, timeout=busy_timeout,
+                               check_same_thread=False)
+        try:
+            sql.setup(conn, name, synchronous, busy_timeout)
+        except BaseException as e:  # noqa: BLE001 - raised on the home loop below
+            failed.append(e)
+        return conn
+
+    db: Any = aiosqlite.Connection(connect_and_set_up, 64)
     _daemonize(db)
     await db
-    try:
-        await db._execute(sql.setup, db._conn, name, synchronous, busy_timeout)
-    except BaseException:
+    if failed:
         await db.close()
-        raise
+        raise failed[0]
     return db
 
 
@@ -209,9 +219,12 @@ class SqliteLog:
         #: calls may run on the caller's thread (see ``_now``): not before the set-up, nor
         #: on an aiosqlite connection someone else made (it may refuse other threads)
         self._inline = synchronous is None
+        #: names the file for folds kept across savers (``Checkpointer.store_key``)
+        self.identity: tuple[str, int, int] | None = None
         self._closed = False
         self._driver = threading.Lock()  # held by whoever uses the connection: worker or inline
         self._write_cost = 0.0  # seconds, a moving average of recent appends
+        self._wrote = False  # this connection wrote: closing copies its WAL into the file
         self._appends = 0
 
     @classmethod
@@ -235,6 +248,8 @@ class SqliteLog:
         with anyio.CancelScope(shield=True), _translated(name, busy_timeout):
             db = await bridge.run(_connect, name, uri, mode, busy_timeout)
         log = cls(db, bridge, name, busy_timeout)
+        found = None if uri or name == ":memory:" else sql.file_identity(name)
+        log.identity = None if found is None else ("sqlite", *found)
         try:
             await anyio.lowlevel.checkpoint_if_cancelled()
         except BaseException:
@@ -347,6 +362,7 @@ class SqliteLog:
 
     def _timed_append(self, conn: sqlite3.Connection, batch: list[Append]) -> list[BaseException | None]:
         started = time.perf_counter()
+        self._wrote = True
         try:
             return sql.append_batch(conn, batch)
         finally:
@@ -357,6 +373,7 @@ class SqliteLog:
 
     async def _write(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(connection, *args)`` inside one BEGIN IMMEDIATE ... COMMIT."""
+        self._wrote = True
         return await self._call(sql.write, fn, *args)
 
     # --- the EventLog port -----------------------------------------------------------
@@ -453,11 +470,7 @@ class SqliteLog:
                 # The loop that owned the driver is gone: stop its thread directly.
                 self._db.stop()
             else:
-                # The worker takes the connection for good first (an inline call from
-                # another thread can no longer start while it closes) and copies the
-                # WAL into the file: a process that closes leaves nothing to replay.
-                await self._bridge.run(self._db._execute, self._close_out)
-                await self._bridge.run(self._db.close)
+                await self._bridge.run(self._shut)
 
     def drives_this_loop(self) -> bool:
         """Whether the driver's home is the event loop running in this thread."""
@@ -472,9 +485,20 @@ class SqliteLog:
         if stopped is not None:
             await stopped
 
+    async def _shut(self) -> None:
+        """On the home loop: close the connection on the driver's thread, stop the thread."""
+        await self._db._execute(self._close_out)
+        await self._release()
+
     def _close_out(self) -> None:
-        if self._driver.acquire(timeout=max(self.busy_timeout, 1.0)):
+        # The worker takes the connection for good first (an inline call from another
+        # thread can no longer start), then closes it. A connection that wrote copies the
+        # WAL into the file first, so that short-lived writers beside a connection that
+        # stays open (SQLite checkpoints only when the last one closes) do not grow it
+        # without bound; one that only read (a request reading a thread) leaves it.
+        if self._driver.acquire(timeout=max(self.busy_timeout, 1.0)) and self._wrote:
             sql.checkpoint(self._conn)
+        self._conn.close()
 
     async def __aenter__(self) -> SqliteLog:
         return self
@@ -516,7 +540,8 @@ class SqliteSaver(Checkpointer):
                 f"opened SqliteLog, not {type(conn).__name__}; to open a file use "
                 f"`{type(self).__name__}.from_conn_string(path)`"
             )
-        super().__init__(log, snapshot_every=snapshot_every, chain_key=chain_key, store_id=store_id)
+        super().__init__(log, snapshot_every=snapshot_every, chain_key=chain_key, store_id=store_id,
+                         store_key=log.identity)
 
     @classmethod
     def from_conn_string(

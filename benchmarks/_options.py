@@ -36,6 +36,7 @@ class Sizes:
     store_gets: int = 10_000  # aget calls per read round
     store_searches: int = 1_000  # searches of one namespace per read round
     store_wide_searches: int = 50  # searches of every item per read round
+    open_repeats: int = 20  # open + get_state + close in this process per read repeat (median)
     floor_seconds: float = 1.0  # per round
     floor_rounds: int = 5
     round_timeout: float = 300.0
@@ -46,6 +47,7 @@ QUICK = Sizes(
     rounds=2, warmup=2, chain_threads=20, io_pairs=8, concurrent_tasks=64, concurrent_rounds=1,
     fanout_threads=20, functional_threads=20, chat_turns=40, chat_warmup=5, chat_edge=5,
     history_turns=40, fork_turn=20, history_repeats=1, get_state_repeats=5, cold_repeats=1,
+    open_repeats=5,
     store_items=400, store_rounds=2, store_gets=50, store_searches=10, store_wide_searches=5,
     floor_seconds=0.2, floor_rounds=2, round_timeout=60.0, group_timeout=120.0,
 )

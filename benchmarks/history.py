@@ -11,6 +11,9 @@ figure is the median of its repeats:
   opens a saver on the same file or database and reads the head: open + read, imports
   excluded (``cold_process_ms`` is the whole process, interpreter and imports included);
   ``cold_repeats`` processes per read round, the median of them all;
+- ``open_read_close_ms`` (SQLite and PostgreSQL): what a service does per request, in
+  this process: open a saver on the store (``from_conn_string``), compile the graph,
+  ``aget_state`` of the thread, close (the median of ``open_repeats`` per round);
 - ``history_ms``: the full ``aget_state_history`` list;
 - ``history_cold_ms`` (SQLite and PostgreSQL): a new process opens a saver and lists the
   full history: open + list, imports excluded;
@@ -105,6 +108,8 @@ class History:
         if self.durable:  # a cold process is the noisiest figure here: take several
             for _ in range(self.ctx.sizes.cold_repeats):
                 await self._cold("get_state_cold_ms", 2 * self.turns)
+        if self.durable:
+            await self._per_request()
         t = time.perf_counter()
         history = [s async for s in self.graph.aget_state_history(config(THREAD))]
         self._add("history_ms", (time.perf_counter() - t) * 1e3)
@@ -116,6 +121,19 @@ class History:
                                   f"{got['messages']} messages, expected {len(history)} "
                                   f"and {2 * self.turns}")
             self._add("history_cold_ms", got["ms"])
+
+    async def _per_request(self) -> None:
+        engine, times = self.ctx.engine, []
+        for _ in range(self.ctx.sizes.open_repeats):
+            t = time.perf_counter()
+            async with engine.request_saver(self.place) as saver:
+                graph = chat_builder(engine.api).compile(checkpointer=saver)
+                snap = await graph.aget_state(config(THREAD))
+            times.append(time.perf_counter() - t)
+            if messages(snap.values) != 2 * self.turns:
+                raise WrongResult(f"open + get_state: {messages(snap.values)} messages, "
+                                  f"expected {2 * self.turns}")
+        self._add("open_read_close_ms", percentile(times, 50) * 1e3)
 
     async def _fork(self, r: int) -> None:
         t = time.perf_counter()

@@ -87,6 +87,17 @@ class LangGraphEngine:
                 yield saver
 
     @asynccontextmanager
+    async def request_saver(self, place: Place) -> AsyncIterator[Any]:
+        """A saver opened as a service opens one per request, as LangGraph's docs do:
+        ``from_conn_string`` (one connection on PostgreSQL)."""
+        if place.kind == "sqlite":
+            async with AsyncSqliteSaver.from_conn_string(str(place.path)) as saver:
+                yield saver
+        else:
+            async with AsyncPostgresSaver.from_conn_string(place.dsn or "") as saver:
+                yield saver
+
+    @asynccontextmanager
     async def _pool(self, place: Place) -> AsyncIterator[Any]:
         pool = AsyncConnectionPool(
             conninfo=place.dsn or "", max_size=POOL_SIZE, open=False,

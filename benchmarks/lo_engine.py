@@ -42,6 +42,11 @@ class LographEngine:
                     await saver.setup()
                 yield saver
 
+    def request_saver(self, place: Place) -> Any:
+        """A saver opened as a service opens one per request (``history``'s
+        ``open_read_close_ms``): ``from_conn_string`` on the existing store."""
+        return self.saver(place, fresh=False)
+
     @asynccontextmanager
     async def store(self, place: Place) -> AsyncIterator[Any]:
         """The engine's long-term memory Store at ``place`` (fresh)."""

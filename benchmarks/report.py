@@ -209,6 +209,8 @@ def tables(cells: list[Cell]) -> list[Table]:
                            _metric("get_state_cold_ms"), _ms, False),
                     Column("cold: whole new process incl. imports, ms",
                            _metric("get_state_cold_process_ms"), _ms, False),
+                    Column("per request (open a saver, compile, get_state, close), ms",
+                           _metric("open_read_close_ms"), _ms, False),
                     Column("get_state_history (full list), ms", _metric("history_ms"), _ms, False),
                     Column("get_state_history cold (new process: open + full list), ms",
                            _metric("history_cold_ms"), _ms, False),

@@ -16,9 +16,11 @@ from ._results import MACHINE, Cell, find
 KiB = 1024
 DURABLE = ("sqlite", "postgres")
 HISTORY_READS = (("warm", "get_state_warm_ms"), ("cold", "get_state_cold_ms"),
+                 ("open+read+close", "open_read_close_ms"),
                  ("history", "history_ms"), ("history cold", "history_cold_ms"),
                  ("fork", "fork_ms"))
-COLD_READS = ("cold", "history cold")  # a new process: durable stores only
+# durable stores only: a new process, or a saver opened on what the store keeps
+COLD_READS = ("cold", "open+read+close", "history cold")
 
 
 @dataclass

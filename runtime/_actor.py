@@ -35,6 +35,7 @@ from lograph.eventlog.lowlevel import (
     snapshot_base,
 )
 
+from ._folds import FOLDS
 from ._sync import LoopKey, loop_key
 
 if TYPE_CHECKING:
@@ -95,6 +96,14 @@ class ThreadActor:
         returns the head, the snapshots and the events after them in one round trip.
         """
         loader = self.saver.head_loader
+        store = self.saver.store_key
+        if self.cached is None and store is not None and FOLDS.knows(store, self.thread):
+            # a fold a closed saver on this store left (see ``_folds``), if still the head
+            head, digest = await self.saver.log.head_event(self.thread)
+            kept = FOLDS.find(store, self.thread, head, digest)
+            if kept is not None:
+                return head, kept
+            return head, (await self.load_branch(head) if head else (Checkpoint(), None))
         if self.cached is None and loader is not None:
             head, recent, events = await loader.load_head(self.thread, MAX_CHAIN + 1)
             if not head:

@@ -7,13 +7,14 @@ Adapters subclass :class:`Checkpointer` (``MemorySaver``, ``SqliteSaver``,
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Hashable, Iterator, Mapping
 from typing import Any, cast
 
 from lograph.eventlog import Capability, EventLog, HeadLoader, Seal, capabilities
 
 from ._actor import ThreadActor
 from ._commit import Committer
+from ._folds import FOLDS
 from ._reads import CheckpointTuple, get_tuple, list_tuples, refuse_write
 from ._sync import run_sync
 
@@ -35,7 +36,8 @@ class Checkpointer:
     max_actors = 4096
 
     def __init__(self, log: EventLog, *, snapshot_every: int = 400,
-                 chain_key: bytes | str | None = None, store_id: str | None = None) -> None:
+                 chain_key: bytes | str | None = None, store_id: str | None = None,
+                 store_key: Hashable | None = None) -> None:
         self.log = log
         # how new threads are sealed and keyed ones checked: the key and store id given,
         # else LOGRAPH_CHAIN_KEY and LOGRAPH_STORE_ID (see ``lograph.eventlog.Seal``)
@@ -43,6 +45,9 @@ class Checkpointer:
         self.seal = env if chain_key is None and store_id is None else Seal(
             chain_key if chain_key is not None else env.key,
             store_id if store_id is not None else env.store_id)
+        #: names the store for folds kept across savers in this process (``_folds``):
+        #: equal keys must mean the same store; None takes no part
+        self.store_key = store_key
         self.head_loader: HeadLoader | None = (
             cast(HeadLoader, log) if Capability.LOAD_HEAD in capabilities(log) else None)
         self.writer = Committer(log)
@@ -74,6 +79,8 @@ class Checkpointer:
         """Remove every event and snapshot of the thread; its actor forgets it."""
         thread = str(thread_id)
         await self.log.delete_thread(thread)
+        if self.store_key is not None:
+            FOLDS.drop(self.store_key, thread)
         actor = self._actors.pop(thread, None)
         if actor is not None:
             actor.forget()
@@ -146,6 +153,11 @@ class Checkpointer:
         if self._closed:
             return
         self._closed = True
+        if self.store_key is not None:  # a later saver on the store starts from these
+            recent = list(self._actors.items())[-FOLDS.size:]
+            FOLDS.keep(self.store_key, [(thread, actor.cached, actor.base)
+                                        for thread, actor in recent
+                                        if actor.cached is not None and not actor.busy])
         self._actors.clear()
         await self.log.aclose()
 
