@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from lograph.eventlog import MemoryLog
+from lograph.runtime import InMemoryCache
 from lograph.runtime.lowlevel import Checkpointer
 from lograph.runtime.store import InMemoryStore
 
-__all__ = ["InMemorySaver", "InMemoryStore", "MemorySaver"]
+__all__ = ["InMemoryCache", "InMemorySaver", "InMemoryStore", "MemorySaver"]
 
 
 class MemorySaver(Checkpointer):

@@ -73,11 +73,13 @@ from lograph.runtime.lowlevel import Checkpointer
 
 from . import _sqlite_sql as sql
 from ._bridge import Bridge
+from ._cache_sqlite import SqliteCache
 from ._opening import Opening
 from ._store_sqlite import SqliteStore
 
 __all__ = [
-    "AsyncSqliteSaver", "AsyncSqliteStore", "SqliteLog", "SqliteSaver", "SqliteSaverOpener", "SqliteStore",
+    "AsyncSqliteSaver", "AsyncSqliteStore", "SqliteCache", "SqliteLog", "SqliteSaver", "SqliteSaverOpener",
+    "SqliteStore",
 ]
 
 # aiosqlite has no public "run this function on the connection's thread"; its own

@@ -160,16 +160,19 @@ class NodeWrites:
     name: str
     writes: Writes
     metadata: Mapping[str, Any] | None = None  # a Command input's only
+    cached: bool = False  # the writes came from the node cache: the node did not run
 
     def to_map(self) -> dict[str, Any]:
         m: dict[str, Any] = {"name": self.name, "writes": self.writes}
         if self.metadata is not None:
             m["metadata"] = self.metadata
+        if self.cached:
+            m["cached"] = True
         return m
 
     @classmethod
     def from_map(cls, m: Mapping[str, Any]) -> NodeWrites:
-        return cls(str(m["name"]), m["writes"], m.get("metadata"))
+        return cls(str(m["name"]), m["writes"], m.get("metadata"), bool(m.get("cached", False)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,18 +207,21 @@ class TaskResult:
     ok: bool
     value: Any
     attempt: int | None = None
+    cached: bool = False  # the value came from the task cache: the task did not run
 
     def to_map(self) -> dict[str, Any]:
         m: dict[str, Any] = {"name": self.name, "ok": self.ok, "value": self.value}
         if self.attempt is not None:
             m["attempt"] = self.attempt
+        if self.cached:
+            m["cached"] = True
         return m
 
     @classmethod
     def from_map(cls, m: Mapping[str, Any]) -> TaskResult:
         attempt = m.get("attempt")
         return cls(str(m["name"]), bool(m["ok"]), m.get("value"),
-                   None if attempt is None else int(attempt))
+                   None if attempt is None else int(attempt), bool(m.get("cached", False)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from langchain_core.messages import (  # the messages are langchain-core's, as i
     ToolMessage,
 )
 
+from ._cache import CachePolicy, InMemoryCache
 from ._checkpointer import Checkpointer
 from ._compiled import CompiledGraph, CompiledStateGraph
 from ._context import get_stream_writer, interrupt
@@ -50,6 +51,7 @@ __all__ = [
     "START",
     "AIMessage",
     "BaseMessage",
+    "CachePolicy",
     "CheckpointTuple",
     "Checkpointer",
     "Command",
@@ -62,6 +64,7 @@ __all__ = [
     "GraphRecursionError",
     "GraphValidationError",
     "HumanMessage",
+    "InMemoryCache",
     "Interrupt",
     "InvalidUpdateError",
     "MessagesState",

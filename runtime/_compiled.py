@@ -24,6 +24,7 @@ from anyio.from_thread import run as run_from_thread
 
 from lograph.eventlog import Checkpoint
 
+from ._cache import namespace
 from ._checkpointer import Checkpointer
 from ._context import _current as _current_task
 from ._history import head_state, history, locate, record_at
@@ -189,6 +190,20 @@ class CompiledGraph:
 
     def stream(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[Any]:
         return stream_sync(lambda: self.astream(input, config, **kwargs), store=self.checkpointer)
+
+    # -- the node cache ----------------------------------------------------------------
+
+    async def aclear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """Delete the cached writes of ``nodes`` (default: every node) from the graph's
+        cache. ValueError when the graph was compiled without one."""
+        cache = self.structure.cache
+        if cache is None:
+            raise ValueError("No cache is set for this graph. Cannot clear cache.")
+        specs = self.structure.nodes
+        await cache.aclear([namespace(specs[n].fn, n) for n in (nodes or specs) if n in specs])
+
+    def clear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        run_sync(lambda: self.aclear_cache(nodes), method="clear_cache", amethod="aclear_cache")
 
     # -- reading state ---------------------------------------------------------------
 

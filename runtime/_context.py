@@ -70,7 +70,7 @@ class TaskRuntime(Protocol):
     async def run_call(
         self, parent: TaskContext, call: str, name: str, fn: Callable[..., Any], is_async: bool,
         args: tuple[Any, ...], kwargs: dict[str, Any], retry: Any, limit: Any = None,
-        inject: tuple[str, ...] = (), index: int = 0,
+        inject: tuple[str, ...] = (), index: int = 0, cache_policy: Any = None,
     ) -> tuple[bool, Any]:
         """Run a ``@task`` call, record its outcome (and its failed attempts), make it
         durable as the run's durability says; ``(True, value)`` or ``(False, error)``."""

@@ -27,7 +27,7 @@ import math
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 from anyio.abc import TaskGroup
@@ -35,6 +35,7 @@ from anyio.abc import TaskGroup
 from lograph.eventlog import Checkpoint, EncodeError, MemoryLog
 from lograph.eventlog.bodies import GOTO, CheckpointBody, RunStatus, TaskResult
 
+from ._cache import cache_key, lookup, store
 from ._checkpointer import Checkpointer
 from ._context import GraphInterrupt, ParentCommand, TaskContext, enter, leave
 from ._errors import EmptyInputError, NodeCancelledError, NodeError, NonDeterminismError
@@ -282,14 +283,19 @@ class Run:
                 tg.cancel_scope.cancel()
             return
         self.running -= 1
+        cached = type(update) is Cached
         try:
-            journal.add(*self.machine.wrote(task, step, writes), self.run_id, self.ns)
+            journal.add(*self.machine.wrote(task, step, writes, cached), self.run_id, self.ns)
         except EncodeError as e:
             if self.failure is None:
                 self.failure = encode_writes_error(writes, task.name) or e
                 tg.cancel_scope.cancel()
             return
-        if task.name != START:
+        if cached:  # as LangGraph marks a cache hit in the updates stream
+            update = update.update
+            self.emit("updates", {task.name: self.structure.state.output_of(update),
+                                  "__metadata__": {"cached": True}})
+        elif task.name != START:
             self.emit("updates", {task.name: self.structure.state.output_of(update)})
         if task.name != START and self.debug:
             self.emit("debug", {"type": "task_result", "step": step, "timestamp": _now(),
@@ -312,6 +318,12 @@ class Run:
         if self.debug:
             self.emit("debug", {"type": "task", "step": step, "timestamp": _now(),
                             "payload": {"id": task.id, "name": task.name, "input": state, "triggers": []}})
+        key = None
+        if node.cache_policy is not None and self.structure.cache is not None:
+            key = cache_key(node.cache_policy, node.fn, task.name, state)
+            hit, writes = await lookup(self.structure.cache, key)
+            if hit:  # the node does not run: its cached writes are this task's
+                return writes, Cached({k: v for k, v in writes if k != GOTO})
         attempt = 1
         while True:
             ctx = TaskContext(self, task.id, task.name, tg)
@@ -325,7 +337,10 @@ class Run:
                             self.call, node, state, ctx), ctx.set_clock)
                 except ParentCommand as pc:  # a subgraph this node ran sent us a command
                     output = pc.command
-                return await node_writes(self.structure, self.journal.cp, node, output, ns=self.ns)
+                done = await node_writes(self.structure, self.journal.cp, node, output, ns=self.ns)
+                if key is not None:
+                    await store(self.structure.cache, key, done[0], node.cache_policy.ttl)
+                return done
             except anyio.get_cancelled_exc_class() as e:
                 if anyio.current_effective_deadline() != -math.inf:  # the node raised it itself
                     error = NodeCancelledError(task.name)  # as LangGraph: a failure, not a cancel
@@ -405,12 +420,23 @@ class Run:
     async def run_call(
         self, parent: TaskContext, call: str, name: str, fn: Callable[..., Any], is_async: bool,
         args: tuple[Any, ...], kwargs: dict[str, Any], retry: Any, limit: Any = None,
-        inject: tuple[str, ...] = (), index: int = 0,
+        inject: tuple[str, ...] = (), index: int = 0, cache_policy: Any = None,
     ) -> tuple[bool, Any]:
         journal = self.journal
         if journal.hold:  # the replay reached new work: what it replayed so far matched
             journal.release()
             await journal.barrier()
+        key = None
+        policy = cache_policy or self.structure.cache_policy
+        if policy is not None and self.structure.cache is not None:
+            key = cache_key(policy, fn, name, *args, **kwargs)
+            hit, value = await lookup(self.structure.cache, key)
+            if hit:  # recorded as the task's result, marked cached: a replay reads the log
+                self.seal(self.machine.task_result(journal.cp, call, name, ok=True, value=value,
+                                                   attempt=1, cached=True))
+                self.emit("updates", {name: value, "__metadata__": {"cached": True}})
+                await journal.barrier()
+                return True, value
         attempt = 1
         path = ("push", parent.path, index, True)
         while True:
@@ -446,6 +472,8 @@ class Run:
         except EncodeError as e:
             return False, e
         self.emit("updates", {name: value})  # as LangGraph streams a task's result
+        if key is not None:
+            await store(self.structure.cache, key, value, policy.ttl)
         await journal.barrier()  # sync mode: durable before the caller continues
         return True, value
 
@@ -535,6 +563,12 @@ def _recast(ns: str) -> str:
     """A namespace without its task ids (and call indexes): where a kept subgraph's
     fold lives, the same for every call, as LangGraph's ``recast_checkpoint_ns``."""
     return "|".join(p.split(":", 1)[0] for p in ns.split("|") if not p.isdigit())
+
+
+class Cached(NamedTuple):
+    """A task's update that came from the node cache (the node did not run)."""
+
+    update: Any
 
 
 def _replays(cp: Any) -> bool:

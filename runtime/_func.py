@@ -20,13 +20,13 @@ import anyio
 from anyio.from_thread import run as run_from_thread
 from anyio.from_thread import run_sync as run_sync_from_thread
 
+from ._cache import CachePolicy
 from ._checkpointer import Checkpointer
 from ._compiled import CompiledGraph, GraphIO
 from ._context import TaskContext, current
 from ._errors import NonDeterminismError
-from ._graph import StateGraph
+from ._graph import StateGraph, _cache, _cache_policy
 from ._injection import injected, kwargs_for
-from ._options import refuse_unimplemented
 from ._retry import Retry, retry_policies
 from ._step import call_id
 from ._sync import in_event_loop
@@ -80,6 +80,7 @@ class Task:
         if timeout is not None and not self.is_async:
             raise sync_timeout_unsupported(self.name, kind="Task")
         self.timeout = timeout
+        self.cache_policy: CachePolicy[Any] | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> TaskFuture:
         ctx = current(f"task {self.name!r}")
@@ -109,7 +110,7 @@ class Task:
                    kwargs: dict[str, Any], future: TaskFuture) -> None:
         ok, value = await parent.run.run_call(parent, tid, self.name, self.fn, self.is_async,
                                               args, kwargs, self.retry, self.timeout, self.inject,
-                                              index)
+                                              index, self.cache_policy)
         if ok:
             future._set(value)
         else:
@@ -122,11 +123,15 @@ def task(fn: Callable[..., Any] | None = None, *, name: str | None = None,
     """Decorate a function whose calls are recorded and replayed (side effects go here).
     ``timeout`` (seconds, a timedelta or a TimeoutPolicy) limits each attempt of an
     async task."""
-    refuse_unimplemented("task", cache_policy=cache_policy)
     limit = TimeoutPolicy.coerce(timeout)
-    if fn is None:
-        return lambda f: Task(f, name=name, retry=retry or retry_policy, timeout=limit)
-    return Task(fn, name=name, retry=retry or retry_policy, timeout=limit)
+    policy = _cache_policy(cache_policy, "task")
+
+    def make(f: Callable[..., Any]) -> Task:
+        made = Task(f, name=name, retry=retry or retry_policy, timeout=limit)
+        made.cache_policy = policy
+        return made
+
+    return make if fn is None else make(fn)
 
 
 class _EntryState(TypedDict, total=False):
@@ -183,8 +188,9 @@ class entrypoint:  # noqa: N801 - LangGraph's name
                  cache: Any = None, context_schema: Any = None, cache_policy: Any = None, *,
                  retry: Retry | None = None, retry_policy: Retry | None = None,
                  timeout: Any = None) -> None:
-        refuse_unimplemented("entrypoint", cache=cache, cache_policy=cache_policy)
         self.checkpointer = checkpointer
+        self.cache = _cache(cache)
+        self.cache_policy = _cache_policy(cache_policy, "entrypoint")
         self.store = store
         self.context_schema = context_schema
         self.retry = retry or retry_policy
@@ -208,10 +214,11 @@ class entrypoint:  # noqa: N801 - LangGraph's name
         name = getattr(fn, "__name__", "entrypoint")
         if self.timeout is not None and not is_async:
             raise sync_timeout_unsupported(name)
-        builder.add_node(name, node, retry=self.retry, timeout=self.timeout)
+        builder.add_node(name, node, retry=self.retry, timeout=self.timeout, cache_policy=self.cache_policy)
         builder.add_edge(START, name)
         structure = builder.validate()
         structure.retry = retry_policies(self.retry, f"entrypoint {name!r}")  # its tasks' default
+        structure.cache, structure.cache_policy = self.cache, self.cache_policy  # (likewise)
         graph = CompiledGraph(structure, self.checkpointer, (), (), name=name, io=_ENTRY_IO,
                               store=self.store, context_schema=self.context_schema)
         graph.schemas = _annotations(fn)

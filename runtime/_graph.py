@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self
 
 from typing_extensions import TypeVar
 
+from ._cache import BaseCache, CachePolicy
 from ._channels import StateCodec, channels_of
 from ._compiled import CompiledGraph
 from ._errors import GraphValidationError
@@ -73,7 +74,8 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         """Policies for every node that has none of its own, applied when the graph is
         compiled (as LangGraph): ``retry_policy`` and ``timeout`` for error handlers too,
         ``error_handler`` for the other nodes. Not inherited by subgraphs."""
-        refuse_unimplemented("set_node_defaults", cache_policy=cache_policy)
+        if cache_policy is not None:
+            self._defaults["cache"] = _cache_policy(cache_policy, "set_node_defaults")
         if retry_policy is not None:
             self._defaults["retry"] = retry_policies(retry_policy, "set_node_defaults")
         if error_handler is not None:
@@ -98,7 +100,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         error_handler: Callable[..., Any] | None = None,
         timeout: Any = None,
     ) -> Self:
-        refuse_unimplemented("add_node", metadata=metadata, cache_policy=cache_policy)
+        refuse_unimplemented("add_node", metadata=metadata)
         limit = TimeoutPolicy.coerce(timeout)  # (a limit that is not above zero: ValueError now)
         if action is None:
             if isinstance(node, str):
@@ -120,6 +122,8 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         self.nodes[node] = node_spec(node, action, retry_policies(retry or retry_policy, f"node {node!r}"),
                                      input_schema, bool(defer), limit)
         self.nodes[node].destinations = _destinations(node, destinations)
+        if cache_policy is not None:
+            self.nodes[node].cache_policy = _cache_policy(cache_policy, f"node {node!r}")
         if error_handler is not None:
             self._handlers[node] = error_handler
         return self
@@ -202,6 +206,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             nodes[name] = dataclasses.replace(
                 spec, retry=spec.retry or defaults.get("retry", ()),
                 timeout=spec.timeout or defaults.get("timeout"),
+                cache_policy=spec.cache_policy or defaults.get("cache"),
                 handler=None if handler is None
                 else HANDLER_PREFIX + name if name in self._handlers else DEFAULT_HANDLER,
             )
@@ -258,10 +263,11 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         store: Any = None,
         debug: bool = False,
     ) -> CompiledGraph:
-        refuse_unimplemented("compile", cache=cache, debug=debug)
+        refuse_unimplemented("compile", debug=debug)
         before = _interrupt_list(interrupt_before)
         after = _interrupt_list(interrupt_after)
         structure = self.validate([*before, *after])
+        structure.cache = _cache(cache)
         graph = CompiledGraph(structure, checkpointer, before, after, name=name or "LangGraph",
                               store=store, context_schema=self.context_schema)
         graph.schemas = self._schemas
@@ -286,6 +292,18 @@ def node_spec(name: str, action: Any, retry: tuple[Any, ...], input_schema: Any 
                                    f"got {type(action).__name__}")
     return NodeSpec(name, action, _is_async(action), retry, None, input_schema, defer, timeout,
                     inject=injected(action))
+
+
+def _cache_policy(policy: Any, where: str) -> CachePolicy[Any] | None:
+    if policy is not None and not isinstance(policy, CachePolicy):
+        raise TypeError(f"{where}: cache_policy must be a CachePolicy, got {policy!r}")
+    return policy
+
+
+def _cache(cache: Any) -> BaseCache[Any] | None:
+    if cache is not None and not isinstance(cache, BaseCache):
+        raise TypeError(f"compile(cache=...) takes an InMemoryCache or a SqliteCache, got {cache!r}")
+    return cache
 
 
 def _annotated_input(action: Any) -> Any:

@@ -240,8 +240,10 @@ class StepMachine:
 
     # -- what a task did ---------------------------------------------------------------
 
-    def wrote(self, task: TaskPlan, step: int, writes: Writes) -> Entry:
-        return (NodeWrites(task.name, writes), step, task.id)
+    def wrote(self, task: TaskPlan, step: int, writes: Writes, cached: bool = False) -> Entry:
+        """A task's writes; ``cached`` when they came from the node cache (it did not run)."""
+        return (NodeWrites(task.name, writes, None, cached) if cached else NodeWrites(task.name, writes),
+                step, task.id)
 
     def handling(self, task: TaskPlan, step: int) -> tuple[TaskPlan, Entry] | None:
         """After ``task``'s last attempt failed: its error handler's task and the
@@ -260,9 +262,11 @@ class StepMachine:
 
     def task_result(
         self, cp: Checkpoint, call: str, name: str, *, ok: bool, value: Any, attempt: int,
+        cached: bool = False,
     ) -> Entry:
-        """A ``@task`` call's outcome (``value`` the error's repr when not ``ok``)."""
-        return (TaskResult(name, ok, value, attempt), cp.step + 1, call)
+        """A ``@task`` call's outcome (``value`` the error's repr when not ``ok``;
+        ``cached`` when it came from the task cache)."""
+        return (TaskResult(name, ok, value, attempt, cached), cp.step + 1, call)
 
     # -- update_state -----------------------------------------------------------------
 

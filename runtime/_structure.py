@@ -29,6 +29,7 @@ class NodeSpec:
     timeout: TimeoutPolicy | None = None  # limits on each attempt (async nodes only)
     handler: str | None = None  # the node that handles its failure (add_node(error_handler=))
     is_handler: bool = False  # an error handler node (never handled itself)
+    cache_policy: Any = None  # a CachePolicy: its writes are cached (compile(cache=...))
     inject: tuple[str, ...] = ()  # the parameters it takes from the run (``_injection.injected``)
     destinations: dict[Any, str] | None = None  # add_node(destinations=): drawn as routes
 
@@ -58,6 +59,8 @@ class Structure:
     branches: dict[str, list[Branch]] = field(default_factory=dict)
     deferred: frozenset[str] = frozenset()  # the nodes added with defer=True
     retry: tuple[RetryPolicy, ...] = ()  # for @task calls without their own (an entrypoint's)
+    cache: Any = None  # the cache of nodes and tasks with a cache policy (compile(cache=...))
+    cache_policy: Any = None  # for @task calls without their own (an entrypoint's)
 
     def joins_from(self, node: str) -> list[Join]:
         return [j for j in self.joins if node in j.sources]

@@ -13,10 +13,13 @@ extending Trio; an application needs none of it:
 - what a long-term memory Store's backend builds on (lograph's SQLite and PostgreSQL
   stores do): ``store_rules`` (a batch checked and planned, filters, namespaces,
   ranking: the rules every store keeps), ``StoreIndexer`` (the ``index`` config at
-  work) and ``StoreSweeper`` (the TTL sweeper's control).
+  work) and ``StoreSweeper`` (the TTL sweeper's control);
+- ``BaseCache``, the base of a node cache (``InMemoryCache``, ``SqliteCache``): it
+  implements ``_get``, ``_set`` and ``_clear`` on encoded bytes.
 """
 
 from . import _store_rules as store_rules
+from ._cache import BaseCache
 from ._checkpointer import Checkpointer
 from ._store_embed import Indexer as StoreIndexer
 from ._store_ttl import Sweeper as StoreSweeper
@@ -24,6 +27,6 @@ from ._sync import in_event_loop, on_portal_thread, portal, run_sync
 from ._verify import structure_of
 
 __all__ = [
-    "Checkpointer", "StoreIndexer", "StoreSweeper", "in_event_loop", "on_portal_thread",
+    "BaseCache", "Checkpointer", "StoreIndexer", "StoreSweeper", "in_event_loop", "on_portal_thread",
     "portal", "run_sync", "store_rules", "structure_of",
 ]

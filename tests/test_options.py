@@ -38,11 +38,8 @@ def cfg(thread: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("make", "feature"), [
     (lambda: StateGraph(State, dict), "config_schema"),
-    (lambda: builder().add_node("cached", step, cache_policy=object()), "caching"),
     (lambda: builder().add_node("meta", step, metadata={"k": 1}), "node metadata"),
-    (lambda: builder().compile(cache=object()), "node cache"),
     (lambda: builder().compile(debug=True), "debug printing"),
-    (lambda: task(cache_policy=object()), "caching"),
 ])
 def test_a_langgraph_option_lograph_lacks_is_refused_by_name(make: Any, feature: str) -> None:
     with pytest.raises(NotImplementedError, match=feature):

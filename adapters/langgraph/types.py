@@ -4,6 +4,7 @@ what the state API returns."""
 from typing import Literal
 
 from lograph.runtime import (
+    CachePolicy,
     Command,
     Interrupt,
     Overwrite,
@@ -21,6 +22,7 @@ Durability = Literal["sync", "async", "exit"]
 """The ``durability=`` modes of a run (the README's table says what each keeps)."""
 
 __all__ = [
+    "CachePolicy",
     "Command",
     "Durability",
     "Interrupt",

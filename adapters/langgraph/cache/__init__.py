@@ -1,0 +1,1 @@
+"""LangGraph's ``langgraph.cache``: the node caches."""
