@@ -125,7 +125,14 @@ def _check_sqlite(path: Path) -> None:
             conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         finally:
             conn.close()
-    except sqlite3.DatabaseError:
+    except sqlite3.DatabaseError as e:
+        if isinstance(e, sqlite3.OperationalError) and "no such table" not in str(e):
+            # a file SQLite cannot open as asked (read-only file system, no access to its
+            # directory for the WAL's -shm file): not a question of what it holds
+            raise StoreUnavailableError(
+                f"{str(path)!r} cannot be opened ({e}): lograph opens a store for writing, "
+                "and SQLite's WAL needs the -wal and -shm files beside it; on a read-only "
+                "file system, copy the store (with its -wal file) somewhere writable") from None
         raise NotFoundError(f"{str(path)!r} is not a lograph store (no lograph schema in it)") from None
 
 

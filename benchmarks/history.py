@@ -15,6 +15,8 @@ figure is the median of its repeats:
   this process: open a saver on the store (``from_conn_string``), compile the graph,
   ``aget_state`` of the thread, close (the median of ``open_repeats`` per round);
 - ``history_ms``: the full ``aget_state_history`` list;
+- ``history_limit5_ms``: ``aget_state_history(limit=5)``, the newest five (its cost
+  should follow what it returns, not the thread's length);
 - ``history_cold_ms`` (SQLite and PostgreSQL): a new process opens a saver and lists the
   full history: open + list, imports excluded;
 - ``fork_ms``: ``ainvoke`` with a new message on the config of the history entry that
@@ -114,6 +116,11 @@ class History:
         history = [s async for s in self.graph.aget_state_history(config(THREAD))]
         self._add("history_ms", (time.perf_counter() - t) * 1e3)
         self.history_len = len(history)
+        t = time.perf_counter()
+        newest = [s async for s in self.graph.aget_state_history(config(THREAD), limit=5)]
+        self._add("history_limit5_ms", (time.perf_counter() - t) * 1e3)
+        if len(newest) != min(5, len(history)):
+            raise WrongResult(f"history(limit=5): {len(newest)} entries")
         if self.durable:
             got = await cold_read(self.ctx.engine.name, self.place, THREAD, "history")
             if got["entries"] != len(history) or got["messages"] != 2 * self.turns:

@@ -212,6 +212,7 @@ def tables(cells: list[Cell]) -> list[Table]:
                     Column("per request (open a saver, compile, get_state, close), ms",
                            _metric("open_read_close_ms"), _ms, False),
                     Column("get_state_history (full list), ms", _metric("history_ms"), _ms, False),
+                    Column("get_state_history(limit=5), ms", _metric("history_limit5_ms"), _ms, False),
                     Column("get_state_history cold (new process: open + full list), ms",
                            _metric("history_cold_ms"), _ms, False),
                     Column("history entries", _metric("history_len"), _num, None),

@@ -557,9 +557,14 @@ def _check_event(
 
 def _body_problem(thread: str, e: Event) -> ChainProblem | None:
     try:
-        decode_lenient(e.body)
+        body = decode_lenient(e.body)
     except DecodeError as err:
         return ChainProblem(thread, e.seq, e.kind, f"its body cannot be decoded: {err}")
+    try:  # the shape its kind's reader takes (on a copy: upcasting changes the map)
+        b.from_map(e.kind, dict(body) if type(body) is dict else body)
+    except Exception as err:  # noqa: BLE001 - any failure to read it is the finding
+        return ChainProblem(thread, e.seq, e.kind, (
+            f"its body does not have the shape of a {e.kind} body ({type(err).__name__}: {err})"))
     return None
 
 

@@ -245,6 +245,7 @@ class CompiledGraph:
         only = (config.get("configurable") or {}).get("checkpoint_id")
         graph = self._graph_at(ns) if ns else self
         async for cp in history(saver.log, thread, only=only, filter=filter, before=before,
+                                actor=saver.actor(thread),
                                 limit=limit, seal=saver.seal, ns=ns):
             yield snapshot_of(graph, thread, ns, cp, live=False)
 

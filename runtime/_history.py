@@ -20,6 +20,7 @@ from lograph.eventlog import (
     EventLog,
     Kind,
     Seal,
+    checkpoint_id,
     parse_checkpoint_id,
     verify_chain,
 )
@@ -153,6 +154,21 @@ def records(events: list[Event], thread: str = "", ns: str = "") -> list[Checkpo
     return [out[k] for k in sorted(out)]
 
 
+async def _lazily(actor: ThreadActor, events: list[Event], only: str | None, below: int | None,
+                  limit: int | None) -> AsyncIterator[Checkpoint]:
+    """The records of the top graph's checkpoints newest first, each folded when asked."""
+    count = 0
+    for e in reversed(events):
+        if e.kind != Kind.CHECKPOINT or e.ns or (below is not None and e.seq >= below):
+            continue
+        if only and checkpoint_id(e.seq, e.hash) != only:
+            continue
+        if limit is not None and count >= limit:
+            return
+        count += 1
+        yield await record_at(actor, e.seq)
+
+
 def _own(cp: Checkpoint, ns: str) -> Checkpoint:
     return (cp.children.get(ns) or Checkpoint()) if ns else cp
 
@@ -160,12 +176,17 @@ def _own(cp: Checkpoint, ns: str) -> Checkpoint:
 async def history(
     log: EventLog, thread: str, *, only: str | None = None, filter: dict[str, Any] | None = None,
     before: dict[str, Any] | None = None, limit: int | None = None, seal: Seal | None = None,
-    ns: str = "",
+    ns: str = "", actor: ThreadActor | None = None,
 ) -> AsyncIterator[Checkpoint]:
     """Every checkpoint record of ``thread`` (of the graph at ``ns``: its own folds),
     newest first (``only``: the one with that id; ``before``: a config naming a
     checkpoint, those below it; ``filter``: metadata; ``seal``: the store's chain key,
-    for keyed threads)."""
+    for keyed threads).
+
+    Lazy when it can be (``actor`` given, a ``limit`` or ``only``, no ``filter``, the top
+    graph): each record is folded from the snapshot nearest it as it is asked for, so
+    ``limit=5`` on a long thread costs five records, not the whole thread's. Otherwise
+    one pass folds every record (the cheapest way to list them all)."""
     events = await log.read(thread)
     verified(thread, events, seal)
     below = None
@@ -173,6 +194,10 @@ async def history(
         bid = (before.get("configurable") or {}).get("checkpoint_id")
         if bid:
             below = parse_checkpoint_id(bid)[0]
+    if actor is not None and (limit is not None or only) and not filter and not ns:
+        async for cp in _lazily(actor, events, only, below, limit):
+            yield cp
+        return
     count = 0
     for cp in reversed(records(events, thread, ns)):
         if below is not None and cp.checkpoint >= below:

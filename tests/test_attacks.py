@@ -41,10 +41,11 @@ from lograph.eventlog import (
     encode,
     make_event,
 )
+from lograph.eventlog import _fold as _fold_module
 from lograph.eventlog._blob import MAX_INFLATED, inflation_bound, pack, unpack
 from lograph.eventlog._fold import _SNAPSHOT_FIELDS
 from lograph.eventlog.testing import FaultyLog
-from lograph.runtime import END, START, Checkpointer, StateGraph, verify_thread
+from lograph.runtime import END, START, Checkpointer, Command, StateGraph, interrupt, verify_thread
 from tests._store_postgres import dsn as pg_dsn
 from tests._stores import open_log, open_saver
 from tests.faults import bodies, finished
@@ -718,3 +719,74 @@ def test_a_running_thread_is_not_to_be_resumed_blindly() -> None:
     assert "resume it with" not in doc and "unless you know its process is gone" in " ".join(doc.split())
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert "What optimistic concurrency does and does not prevent" in readme
+
+
+# --- 14. a store on a read-only file system ------------------------------------------------------
+
+
+def test_a_store_on_a_read_only_mount_is_a_store_that_cannot_be_opened(tmp_path: Path) -> None:
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
+                          capture_output=True, text=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"needs to mount a file system (as root): {made.stderr.strip()}")
+    try:
+        db = sqlite_store(mount, {"t": 1})
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        for args in (("threads",), ("log", "t"), ("verify",)):
+            proc = cli(args[0], str(db), *args[1:])
+            no_traceback(proc)
+            assert proc.returncode == 3, (args, proc.returncode, proc.stderr)
+            assert "not a lograph store" not in proc.stderr and "read-only" in proc.stderr
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+# --- 8. history is lazy -------------------------------------------------------------------------
+
+
+def asking() -> StateGraph:
+    def ask(state: State) -> dict[str, Any]:
+        return {"log": [f"answer:{interrupt('ok?')}"]}
+
+    b = StateGraph(State)
+    b.add_node("a", lambda s: {"log": ["a"]})
+    b.add_node("ask", ask)
+    b.add_edge(START, "a")
+    b.add_edge("a", "ask")
+    return b
+
+
+async def test_history_with_a_limit_costs_what_it_returns(
+    anyio_backend: str, store_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = asking().compile(checkpointer=Checkpointer(saver.log, snapshot_every=50))
+        for turn in range(150):
+            await graph.ainvoke({"log": [turn]}, cfg("t"))
+            await graph.ainvoke(Command(resume=turn), cfg("t"))
+        full = [s async for s in graph.aget_state_history(cfg("t"))]
+        await graph.ainvoke({"log": ["fork"]}, full[len(full) // 2].config)  # a branch
+        full = [s async for s in graph.aget_state_history(cfg("t"))]
+        events = len(await saver.log.read("t"))
+        assert events > 1500
+
+        folded = 0
+        real = _fold_module._apply
+
+        def counting(*args: Any) -> Any:
+            nonlocal folded
+            folded += 1
+            return real(*args)
+
+        monkeypatch.setattr(_fold_module, "_apply", counting)
+        fresh = asking().compile(checkpointer=Checkpointer(saver.log, snapshot_every=50))
+        first = [s async for s in fresh.aget_state_history(cfg("t"), limit=5)]
+        assert folded < 400, f"{folded} events folded for 5 checkpoints of {events}"
+        assert [(s.values, s.next, s.config, s.metadata, s.tasks) for s in first] == [
+            (s.values, s.next, s.config, s.metadata, s.tasks) for s in full[:5]]
+        before = [s async for s in fresh.aget_state_history(cfg("t"), before=full[40].config, limit=3)]
+        assert [s.config for s in before] == [s.config for s in full[41:44]]
+        one = [s async for s in fresh.aget_state_history(full[7].config, limit=1)]
+        assert [(s.values, s.tasks) for s in one] == [(full[7].values, full[7].tasks)]
