@@ -23,6 +23,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from lograph.eventlog import TimelineRow
+from lograph.eventlog.lowlevel import utc_time
 
 TIMELINE_COLUMNS = ("seq", "time", "step", "node", "event", "took", "summary", "who")
 
@@ -45,11 +46,17 @@ def duration(seconds: float | None) -> str:
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    except (ValueError, OverflowError, OSError):  # past the year 9999: a wrong clock, an edited row
+        return utc_time(ts)
 
 
 def clock(ts: float) -> str:
-    return datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:-3]
+    try:
+        return datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:-3]
+    except (ValueError, OverflowError, OSError):
+        return utc_time(ts)
 
 
 class Output:

@@ -146,6 +146,13 @@ def _try_open(name: str, uri: bool) -> None:
     # skipping the trial saves an open and a close of the file).
     if not uri and os.path.isfile(name) and os.access(name, os.R_OK | os.W_OK):
         return
+    if not uri and name != ":memory:" and not os.path.lexists(name):
+        # a new store is private to its owner: conversations are in it. SQLite creates
+        # the -wal and -shm files with the database file's permissions.
+        try:
+            os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except OSError:
+            pass  # sqlite3 says why below (a missing directory, no access)
     sqlite3.connect(name, uri=uri).close()
 
 

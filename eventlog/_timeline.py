@@ -223,14 +223,25 @@ class TimelineCursor:
         return [self._state.row(e) for e in events]
 
 
-def format_timeline(rows: Iterable[TimelineRow]) -> str:
-    """The rows as aligned plain text, one line per event, times in UTC (for a console or a file)."""
+def utc_time(ts: float, fmt: str | None = None) -> str:
+    """A stored time as UTC text (ISO 8601, or ``fmt`` for strftime); a time no datetime
+    holds (past the year 9999: a wrong clock, an edited row) as its number of seconds."""
     from datetime import UTC, datetime
 
+    try:
+        when = datetime.fromtimestamp(ts, UTC)
+    except (ValueError, OverflowError, OSError):
+        return f"{ts!r} s after 1970 (out of range)"
+    return when.isoformat() if fmt is None else when.strftime(fmt)
+
+
+def format_timeline(rows: Iterable[TimelineRow]) -> str:
+    """The rows as aligned plain text, one line per event, times in UTC (for a console or a file)."""
     table = [["seq", "time (UTC)", "step", "node", "event", "took", "summary", "who"]]
     for r in rows:
         took = "" if r.duration is None else f"{r.duration * 1000:.0f} ms"
-        when = datetime.fromtimestamp(r.ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        when = utc_time(r.ts, "%Y-%m-%d %H:%M:%S.%f")
+        when = when[:-3] if "range" not in when else when
         summary = f"(after #{r.parent}) {r.summary}" if r.branches else r.summary
         table.append([str(r.seq), when, "" if r.step is None else str(r.step), r.node, r.kind, took, summary, r.who])
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 2)]

@@ -34,7 +34,7 @@ from ._fold import (
     task_id,
 )
 from ._jsonform import decode_readable
-from ._timeline import short
+from ._timeline import short, utc_time
 from .bodies import NULL_TASK
 
 __all__ = [
@@ -58,4 +58,5 @@ __all__ = [
     "short",
     "snapshot_base",
     "task_id",
+    "utc_time",
 ]

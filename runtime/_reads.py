@@ -21,10 +21,10 @@ so every event is sealed by the engine that decided it and the chain stays verif
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lograph.eventlog import Checkpoint, check_ns, check_thread_id
+from lograph.eventlog.lowlevel import utc_time
 
 from ._errors import GraphError
 from ._history import head_state, history, locate, record_at
@@ -87,7 +87,7 @@ def as_tuple(thread: str, ns: str, cp: Checkpoint) -> CheckpointTuple:
     checkpoint = {
         "v": CHECKPOINT_VERSION,
         "id": cp.id,
-        "ts": datetime.fromtimestamp(cp.created_at, UTC).isoformat(),
+        "ts": utc_time(cp.created_at),
         "channel_values": dict(cp.values),
         "channel_versions": dict(cp.versions),
         "versions_seen": {},

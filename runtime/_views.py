@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lograph.eventlog import Checkpoint
 from lograph.eventlog.bodies import GOTO, START
+from lograph.eventlog.lowlevel import utc_time
 
 from ._channels import ROOT
 from ._step import TaskPlan, live_values, plan
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat()
+    return utc_time(ts)
 
 
 def snapshot_of(

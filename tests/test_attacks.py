@@ -10,9 +10,11 @@ import dataclasses
 import operator
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 import tracemalloc
+import types
 import zlib
 from collections.abc import Sequence
 from decimal import Decimal
@@ -790,3 +792,39 @@ async def test_history_with_a_limit_costs_what_it_returns(
         assert [s.config for s in before] == [s.config for s in full[41:44]]
         one = [s async for s in fresh.aget_state_history(full[7].config, limit=1)]
         assert [(s.values, s.tasks) for s in one] == [(full[7].values, full[7].tasks)]
+
+
+# --- 19. a clock past the year 9999; private files ----------------------------------------------
+
+
+async def test_a_clock_past_the_year_9999_breaks_no_reader(
+    anyio_backend: str, store_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lograph.runtime import _journal
+
+    monkeypatch.setattr(_journal, "time", types.SimpleNamespace(time=lambda: 3.2e11))  # year 12110
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = two_nodes().compile(checkpointer=saver)
+        await graph.ainvoke({"log": ["in"]}, cfg("t"), durability="sync")
+        snapshot = await graph.aget_state(cfg("t"))
+        assert snapshot.values == {"log": ["in", "a", "b"]} and "out of range" in str(snapshot.created_at)
+        assert len([s async for s in graph.aget_state_history(cfg("t"))]) == 4
+        assert await saver.aget_tuple(cfg("t")) is not None
+        assert (await verify_thread(saver.log, "t")).ok
+        if store_kind == "sqlite":
+            db = saver.log.path
+            for args in (("log", "t"), ("history", "t"), ("state", "t"), ("threads",),
+                         ("log", "t", "--json")):
+                proc = await anyio.to_thread.run_sync(lambda a=args: cli(a[0], db, *a[1:]))
+                no_traceback(proc)
+                assert proc.returncode == 0, (args, proc.stderr)
+
+
+async def test_a_new_sqlite_store_is_private_to_its_owner(anyio_backend: str, tmp_path: Path) -> None:
+    db = tmp_path / "private.db"
+    async with SqliteSaver.from_conn_string(db) as saver:
+        await two_nodes().compile(checkpointer=saver).ainvoke({"log": []}, cfg("t"))
+        files = [p for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")) if p.exists()]
+        assert len(files) >= 2
+        for path in files:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, (path, oct(path.stat().st_mode))
