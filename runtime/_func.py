@@ -158,6 +158,8 @@ class EntrypointIO(GraphIO):
     out; ``update_state`` values are what the function returned (LangGraph: they become
     both the thread's state and the next call's ``previous``)."""
 
+    run_name = "LangGraph"  # its callbacks run's name, as LangGraph's entrypoint has no other
+
     def input(self, value: Any) -> Any:
         if value is None or isinstance(value, Command):
             return value

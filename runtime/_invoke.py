@@ -108,7 +108,8 @@ async def run_graph(
         limit = recursion_limit(config)
         null = _checked_input(graph, input, cp)
         context = coerce_context(graph.context_schema, context)
-        tracer = graph_run(config, input, graph.name, handlers) if wants_callbacks(config, handlers) else None
+        tracer = graph_run(config, input, getattr(graph.io, "run_name", graph.name), handlers) \
+            if wants_callbacks(config, handlers) else None
         run = Run(
             graph.structure, Journal(saver, thread, cp, head, durability), config=config or {},
             run_id=new_run_id(), ns=ns, emit=emit, interrupt_before=before, interrupt_after=after,

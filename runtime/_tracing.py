@@ -104,6 +104,8 @@ def graph_run(
         inheritable_tags=None if parent is not None else config.get("tags"),
         inheritable_metadata=None if parent is not None else run_metadata(config),
     )
+    if "ls_integration" not in manager.metadata:  # as LangGraph marks its runs for LangSmith
+        manager.add_metadata({"ls_integration": "langgraph"})
     for handler in handlers:
         manager.add_handler(handler, inherit=True)
     return manager.on_chain_start(
@@ -117,17 +119,22 @@ def _ns(run: Any, ctx: TaskContext) -> str:
     return f"{run.ns}|{part}" if run.ns else part
 
 
+def _langgraph_path(path: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A task's path in LangGraph's words: ``("__pregel_pull", node)``,
+    ``("__pregel_push", i)``, a ``@task`` call's ``("__pregel_push", caller's path, i, True)``."""
+    if not path:
+        return ()
+    kind = "__pregel_pull" if path[0] == "pull" else "__pregel_push"
+    return (kind, *(_langgraph_path(p) if isinstance(p, tuple) else p for p in path[1:]))
+
+
 def task_config(run: Any, ctx: TaskContext, callbacks: Any = None) -> dict[str, Any]:
     """The ``RunnableConfig`` a node or task running as ``ctx`` sees (as LangGraph fills it)."""
     config = run.config
     ns = _ns(run, ctx)
     path = ctx.path
-    if path and path[0] == "pull":
-        lg_path: tuple[Any, ...] = ("__pregel_pull", path[1])
-        triggers: tuple[str, ...] = (f"branch:to:{ctx.name}",)
-    else:
-        lg_path = ("__pregel_push", *path[1:])
-        triggers = ("__pregel_push",)
+    triggers = (f"branch:to:{ctx.name}",) if path and path[0] == "pull" else ("__pregel_push",)
+    lg_path = _langgraph_path(path)
     metadata = run.base_metadata()
     metadata.update(langgraph_step=ctx.step, langgraph_node=ctx.name, langgraph_triggers=triggers,
                     langgraph_path=lg_path, langgraph_checkpoint_ns=ns)

@@ -35,6 +35,7 @@ from contextlib import AbstractContextManager
 from typing import Annotated, Any, TypedDict
 
 import anyio
+from langchain_core.runnables import RunnableConfig
 
 from lograph.runtime import END, START, Checkpointer, EmptyInputError, StateGraph, task
 
@@ -135,7 +136,7 @@ class Worker:
         return builder.compile(checkpointer=saver)
 
     def parallel(self, saver: Checkpointer) -> Any:
-        async def c(state: State, config: dict[str, Any]) -> dict[str, Any]:
+        async def c(state: State, config: RunnableConfig) -> dict[str, Any]:
             self.record("start", "c")
             if self.armed:
                 thread = config["configurable"]["thread_id"]

@@ -222,3 +222,25 @@ async def test_langchains_async_api_on_trio_is_a_clear_error(anyio_backend: str)
     with pytest.raises(RuntimeError, match="needs asyncio, and this graph runs on trio"):
         await graph.ainvoke({"messages": []}, {"configurable": {"thread_id": "t"}})
     gc.collect()  # langchain-core leaves a coroutine it never awaited: collected here, not later
+
+
+@pytest.mark.anyio
+async def test_a_tasks_metadata_names_its_callers_path(anyio_backend: str) -> None:
+    @task
+    def step_one(x: int) -> int:
+        return x + 1
+
+    from lograph.runtime import entrypoint
+
+    @entrypoint(checkpointer=MemorySaver())
+    def flow(x: int) -> int:
+        return step_one(x).result()
+
+    rec = Recorder()
+    assert await flow.ainvoke(1, cfg("t", rec)) == 2
+    [graph_run] = rec.of("LangGraph")
+    assert graph_run["metadata"]["ls_integration"] == "langgraph"
+    [task_run] = rec.of("step_one")
+    path = task_run["metadata"]["langgraph_path"]
+    assert path[:2] == ("__pregel_push", ("__pregel_pull", "flow")) and path[-1] is True
+    assert task_run["metadata"]["langgraph_triggers"] == ("__pregel_push",)
