@@ -31,7 +31,17 @@ import types
 from collections.abc import Callable, Sequence
 from copy import copy, deepcopy
 from dataclasses import dataclass, field, replace
-from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin, get_type_hints
+from typing import (
+    Annotated,
+    Any,
+    Generic,
+    Literal,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 import anyio
 import sniffio
@@ -46,12 +56,14 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config, get_executor_for_config
 from langchain_core.tools import BaseTool, InjectedToolArg, StructuredTool
 from langchain_core.tools import tool as as_tool
-from langchain_core.tools.base import get_all_basemodel_annotations
+from langchain_core.tools.base import _DirectlyInjectedToolArg, get_all_basemodel_annotations
 from pydantic import ValidationError
+from typing_extensions import TypeVar
 
 from ._context import GraphInterrupt, TaskContext
 from ._context import _current as current_task
 from ._messages import REMOVE_ALL_MESSAGES
+from ._sync import in_event_loop
 from ._types import Command, Send
 
 __all__ = [
@@ -59,6 +71,7 @@ __all__ = [
     "InjectedStore",
     "ToolInvocationError",
     "ToolNode",
+    "ToolRuntime",
     "msg_content_output",
     "tools_condition",
 ]
@@ -90,6 +103,26 @@ class InjectedState(InjectedToolArg):
 
 class InjectedStore(InjectedToolArg):
     """Marks a tool argument the node fills with the graph's long-term store."""
+
+
+ContextT = TypeVar("ContextT", default=None)
+StateT = TypeVar("StateT", default=dict)  # type: ignore[type-arg]
+
+
+@dataclass
+class ToolRuntime(_DirectlyInjectedToolArg, Generic[ContextT, StateT]):
+    """What a tool with a ``runtime: ToolRuntime`` parameter is given (hidden from the
+    model): the graph's ``state``, the run's ``context`` and ``config``, the custom
+    ``stream_writer``, its ``tool_call_id``, the graph's ``store``, and the node's
+    ``tools``."""
+
+    state: StateT
+    context: ContextT
+    config: RunnableConfig
+    stream_writer: Callable[[Any], None]
+    tool_call_id: str | None
+    store: Any
+    tools: list[BaseTool] = field(default_factory=list)
 
 
 class ToolInvocationError(Exception):
@@ -138,6 +171,7 @@ class _Injected:
     state: dict[str, str | None] = field(default_factory=dict)  # argument -> state key (None: all)
     optional: frozenset[str] = frozenset()  # state arguments with a default
     store: str | None = None
+    runtime: str | None = None
     hidden: frozenset[str] = frozenset()  # every injected argument (the model's are dropped)
 
 
@@ -146,6 +180,8 @@ def _marker(annotation: Any, kind: type) -> Any:
     if isinstance(annotation, kind) or (isinstance(annotation, type) and issubclass(annotation, kind)):
         return annotation
     origin = get_origin(annotation)
+    if isinstance(origin, type) and issubclass(origin, kind):  # ToolRuntime[Context, State]
+        return origin
     if origin is Annotated or origin is Union or origin is types.UnionType:
         found = [m for a in get_args(annotation) if (m := _marker(a, kind)) is not None]
         if len(found) > 1:
@@ -166,10 +202,12 @@ def _injected(tool: BaseTool) -> _Injected:
             pass
     hints.update(get_all_basemodel_annotations(schema))
     state: dict[str, str | None] = {}
-    optional, hidden, store = set(), set(), None
+    optional, hidden, store, runtime = set(), set(), None, None
     fields = getattr(schema, "model_fields", {})
     for name, annotation in hints.items():
-        if _marker(annotation, InjectedToolArg) is not None:
+        if name == "runtime" or _marker(annotation, ToolRuntime) is not None:
+            runtime = name
+        if _marker(annotation, InjectedToolArg) is not None or runtime == name:
             hidden.add(name)
         if (marker := _marker(annotation, InjectedState)) is not None:
             key = marker.field if isinstance(marker, InjectedState) else None
@@ -178,7 +216,7 @@ def _injected(tool: BaseTool) -> _Injected:
                 optional.add(name)
         if _marker(annotation, InjectedStore) is not None:
             store = name
-    return _Injected(state, frozenset(optional), store, frozenset(hidden))
+    return _Injected(state, frozenset(optional), store, runtime, frozenset(hidden))
 
 
 # -- the node ------------------------------------------------------------------------------
@@ -285,7 +323,7 @@ class ToolNode(Runnable[Any, Any]):
         tool = self._tools.get(call["name"])
         if tool is None:
             return self._unknown(call)
-        payload = self._payload(call, tool, state, store)
+        payload = self._payload(call, tool, state, store, config)
         try:
             try:
                 response = await self._acall(tool, payload, config, ctx, index)
@@ -300,7 +338,7 @@ class ToolNode(Runnable[Any, Any]):
         tool = self._tools.get(call["name"])
         if tool is None:
             return self._unknown(call)
-        payload = self._payload(call, tool, state, store)
+        payload = self._payload(call, tool, state, store, config)
         try:
             try:
                 response = tool.invoke(payload, config)
@@ -356,7 +394,8 @@ class ToolNode(Runnable[Any, Any]):
             raise ValueError("No AIMessage found in input")
         return list(last.tool_calls), kind, input
 
-    def _payload(self, call: ToolCall, tool: BaseTool, state: Any, store: Any) -> dict[str, Any]:
+    def _payload(self, call: ToolCall, tool: BaseTool, state: Any, store: Any,
+                 config: RunnableConfig) -> dict[str, Any]:
         """The tool call as ``tool.invoke`` takes it, with the injected arguments filled
         (the model's values for them dropped)."""
         wanted = self._injections.get(tool.name) or _injected(tool)
@@ -370,7 +409,17 @@ class ToolNode(Runnable[Any, Any]):
                     "please compile your graph with a store."
                 )
             args[wanted.store] = store
+        if wanted.runtime:
+            args[wanted.runtime] = self._runtime(call, state, store, config)
         return {**copy(call), "args": args, "type": "tool_call"}
+
+    def _runtime(self, call: ToolCall, state: Any, store: Any, config: RunnableConfig) -> ToolRuntime:
+        ctx = current_task.get()
+        return ToolRuntime(
+            state=state, context=getattr(ctx.run, "context", None) if ctx is not None else None,
+            config=config, stream_writer=_writer(ctx), tool_call_id=call["id"],
+            store=store, tools=list(self._tools.values()),
+        )
 
     def _state_args(self, call: ToolCall, wanted: _Injected, state: Any) -> dict[str, Any]:
         if isinstance(state, list):  # a list of messages: the state is {messages_key: it}
@@ -522,6 +571,22 @@ class ToolNode(Runnable[Any, Any]):
         if sends:
             out.append(Command(graph=Command.PARENT, goto=sends))
         return out
+
+
+def _writer(ctx: TaskContext | None) -> Callable[[Any], None]:
+    """The custom-stream writer a tool is given: usable from the event loop and from the
+    worker thread a sync tool runs in (it is made before the tool knows where it runs)."""
+    if ctx is None:
+        return lambda _value: None
+    emit = ctx.run.emit
+
+    def write(value: Any) -> None:
+        if in_event_loop():
+            emit("custom", value)
+        else:
+            anyio.from_thread.run_sync(emit, "custom", value)
+
+    return write
 
 
 def _messages_in(response: list[Any], key: str) -> list[Any]:

@@ -20,6 +20,7 @@ from ._tool_node import (
     InjectedStore,
     ToolInvocationError,
     ToolNode,
+    ToolRuntime,
     msg_content_output,
     tools_condition,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "RemainingSteps",
     "ToolInvocationError",
     "ToolNode",
+    "ToolRuntime",
     "create_react_agent",
     "msg_content_output",
     "tools_condition",

@@ -28,7 +28,13 @@ from lograph.runtime import (
     interrupt,
     task,
 )
-from lograph.runtime.prebuilt import InjectedState, InjectedStore, ToolNode, tools_condition
+from lograph.runtime.prebuilt import (
+    InjectedState,
+    InjectedStore,
+    ToolNode,
+    ToolRuntime,
+    tools_condition,
+)
 from tests._stores import open_saver
 
 
@@ -418,3 +424,31 @@ async def test_parallel_tools_wait_for_each_other_and_cancel_nothing(anyio_backe
             await ToolNode([fast, fails]).ainvoke(
                 {"messages": [asking(call("fails", {}, "1"), call("fast", {}, "2"))]})
     assert finished == ["fast"]
+
+
+# -- ToolRuntime ----------------------------------------------------------------------
+
+
+@tool
+def inspect_runtime(x: int, runtime: ToolRuntime) -> str:
+    """Reports what its runtime holds."""
+    runtime.stream_writer({"tool": runtime.tool_call_id, "x": x})
+    return (f"{runtime.tool_call_id} {len(runtime.state['messages'])} "
+            f"{runtime.config['configurable'].get('user')} {[t.name for t in runtime.tools]}")
+
+
+async def test_a_tool_runtime_argument_is_filled_and_hidden(anyio_backend: str) -> None:
+    assert set(inspect_runtime.tool_call_schema.model_json_schema()["properties"]) == {"x"}
+    builder = StateGraph(MessagesState)
+    builder.add_node("tools", ToolNode([inspect_runtime, weather]))
+    builder.add_edge(START, "tools")
+    builder.add_edge("tools", END)
+    message = asking(call("inspect_runtime", {"x": 1, "runtime": "forged"}, "c1"),
+                     call("inspect_runtime", {"x": 2}, "c2"))
+    chunks = [c async for c in builder.compile().astream(
+        {"messages": [message]}, {"configurable": {"user": "ada"}}, stream_mode=["custom", "updates"])]
+    custom = sorted((c[1]["tool"], c[1]["x"]) for c in chunks if c[0] == "custom")
+    assert custom == [("c1", 1), ("c2", 2)]
+    (update,) = [c[1] for c in chunks if c[0] == "updates"]
+    assert [m.content for m in update["tools"]["messages"]] == [
+        "c1 1 ada ['inspect_runtime', 'weather']", "c2 1 ada ['inspect_runtime', 'weather']"]

@@ -4,8 +4,16 @@ from lograph.runtime.prebuilt import (
     InjectedState,
     InjectedStore,
     ToolNode,
+    ToolRuntime,
     create_react_agent,
     tools_condition,
 )
 
-__all__ = ["InjectedState", "InjectedStore", "ToolNode", "create_react_agent", "tools_condition"]
+__all__ = [
+    "InjectedState",
+    "InjectedStore",
+    "ToolNode",
+    "ToolRuntime",
+    "create_react_agent",
+    "tools_condition",
+]

@@ -4,8 +4,9 @@ from lograph.runtime.prebuilt import (
     InjectedState,
     InjectedStore,
     ToolNode,
+    ToolRuntime,
     msg_content_output,
     tools_condition,
 )
 
-__all__ = ["InjectedState", "InjectedStore", "ToolNode", "msg_content_output", "tools_condition"]
+__all__ = ["InjectedState", "InjectedStore", "ToolNode", "ToolRuntime", "msg_content_output", "tools_condition"]
