@@ -32,36 +32,24 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel
 from typing_extensions import TypedDict
 
-from ._context import _current as current_task
 from ._graph import StateGraph
 from ._messages import add_messages
 from ._tool_node import ToolNode
 from ._types import END, START, Send
+from .managed import RemainingSteps
 
 __all__ = [
     "AgentState",
     "AgentStatePydantic",
     "AgentStateWithStructuredResponse",
     "AgentStateWithStructuredResponsePydantic",
-    "RemainingSteps",
     "create_react_agent",
 ]
 
 
-class _RemainingStepsMarker:
-    """Marks the key a node reads its run's remaining steps from (not a reducer)."""
-
-    def __repr__(self) -> str:
-        return "RemainingSteps"
-
-
-#: ``remaining_steps``: how many more steps the run may take before its recursion limit
-#: (LangGraph's managed value). The agent node fills it when it runs.
-RemainingSteps = Annotated[int, _RemainingStepsMarker()]
-
-
 class AgentState(TypedDict):
-    """The agent's state: the conversation and (filled by the agent) its remaining steps."""
+    """The agent's state: the conversation, and the steps the run has left (a managed
+    value: computed for each node, never stored)."""
 
     messages: Annotated[Sequence[BaseMessage], add_messages]
     remaining_steps: NotRequired[RemainingSteps]
@@ -176,24 +164,6 @@ async def _call(runnable: Runnable[Any, Any], value: Any, config: Any) -> Any:
     return await anyio.to_thread.run_sync(runnable.invoke, value, config)
 
 
-def _remaining_steps(default: int | None) -> int | None:
-    """Steps the running graph may still take before its recursion limit (LangGraph's
-    ``RemainingSteps``: the limit less the steps this run has taken before this one)."""
-    ctx = current_task.get()
-    machine = getattr(ctx.run, "machine", None) if ctx is not None else None
-    if ctx is None or machine is None:
-        return default
-    return int(ctx.run.limit - machine.taken)
-
-
-def _runtime() -> Any:
-    ctx = current_task.get()
-    if ctx is None:
-        return None
-    made = getattr(ctx.run, "task_runtime", None)
-    return made(ctx) if made is not None else None
-
-
 def create_react_agent(
     model: Any,
     tools: Sequence[BaseTool | Callable[..., Any] | dict[str, Any]] | ToolNode,
@@ -264,10 +234,10 @@ def create_react_agent(
     return_direct = {t.name for t in tool_list if t.return_direct}
     is_pydantic = isinstance(state_schema, type) and issubclass(state_schema, BaseModel)
 
-    async def resolved(state: Any) -> Runnable[Any, Any]:
+    async def resolved(state: Any, runtime: Any) -> Runnable[Any, Any]:
         if static is not None:
             return static
-        chosen = model(state, _runtime())
+        chosen = model(state, runtime)
         if inspect.isawaitable(chosen):
             chosen = await chosen
         return cast(Runnable[Any, Any], prompt_runnable | chosen)
@@ -294,37 +264,31 @@ def create_react_agent(
             return True
         return remaining < 2 and bool(calls)
 
-    async def agent(state: Any, config: RunnableConfig) -> dict[str, Any]:
+    async def agent(state: Any, config: RunnableConfig, runtime: Any) -> dict[str, Any]:
         if not is_pydantic:
             state = dict(state)
-        remaining = _remaining_steps(_value(state, "remaining_steps"))
-        if remaining is not None:
-            if is_pydantic:
-                state.remaining_steps = remaining
-            else:
-                state["remaining_steps"] = remaining
-        runnable = await resolved(state)
+        runnable = await resolved(state, runtime)
         response = await _call(runnable, model_input(state), config)
         response.name = name
         if needs_more_steps(state, response):
             return {"messages": [AIMessage(id=response.id, content=_NEED_MORE_STEPS)]}
         return {"messages": [response]}
 
-    async def generate_structured_response(state: Any, config: RunnableConfig) -> dict[str, Any]:
+    async def generate_structured_response(state: Any, config: RunnableConfig,
+                                           runtime: Any) -> dict[str, Any]:
         messages = list(_value(state, "messages"))
         schema = response_format
         if isinstance(response_format, tuple):
             system, schema = response_format
             messages = [SystemMessage(content=system), *messages]
-        structured = _chat_model(await resolved(state)).with_structured_output(schema)
+        structured = _chat_model(await resolved(state, runtime)).with_structured_output(schema)
         return {"structured_response": await _call(structured, messages, config)}
 
-    schema = state_schema
-    if pre_model_hook is not None:  # the hook's llm_input_messages: a key the model reads
-        schema = _with_llm_input(state_schema, is_pydantic)
-    graph = StateGraph(schema, context_schema=context_schema,
-                       output_schema=state_schema if schema is not state_schema else None)
-    graph.add_node("agent", agent)
+    # (what invoke returns is the state schema's keys, as in LangGraph, not llm_input_messages)
+    graph = StateGraph(state_schema, context_schema=context_schema, output_schema=state_schema)
+    # the hook's llm_input_messages: a key the model reads, not one of the state's
+    graph.add_node("agent", agent, input_schema=_with_llm_input(state_schema, is_pydantic)
+                   if pre_model_hook is not None else None)
     entry = "agent"
     if pre_model_hook is not None:
         graph.add_node("pre_model_hook", pre_model_hook)

@@ -11,7 +11,6 @@ from ._agent import (
     AgentStatePydantic,
     AgentStateWithStructuredResponse,
     AgentStateWithStructuredResponsePydantic,
-    RemainingSteps,
     create_react_agent,
 )
 from ._human import ActionRequest, HumanInterrupt, HumanInterruptConfig, HumanResponse
@@ -36,7 +35,6 @@ __all__ = [
     "HumanResponse",
     "InjectedState",
     "InjectedStore",
-    "RemainingSteps",
     "ToolInvocationError",
     "ToolNode",
     "ToolRuntime",

@@ -177,7 +177,7 @@ async def test_the_step_budget_ends_with_an_apology(anyio_backend: str) -> None:
     loops = [AIMessage("", id=f"ai{i}", tool_calls=[call("weather", {"city": "sf"}, f"c{i}")])
              for i in range(5)]
     agent = create_react_agent(FakeToolModel(responses=loops), [weather])
-    out = await agent.ainvoke({"messages": [("user", "x")]}, {"recursion_limit": 5})
+    out = await agent.ainvoke({"messages": [("user", "x")]}, {"recursion_limit": 6})
     assert [type(m).__name__ for m in out["messages"]] == [
         "HumanMessage", "AIMessage", "ToolMessage", "AIMessage", "ToolMessage", "AIMessage"]
     assert kinds(out["messages"])[-1] == ("AIMessage",
@@ -293,7 +293,7 @@ async def test_a_post_model_hook_sees_each_answer_and_tools_still_run(anyio_back
     checked: list[str] = []
 
     def guard(state: Any) -> dict[str, Any]:
-        checked.append(type(state["messages"][-1]).__name__)
+        checked.append((type(state["messages"][-1]).__name__, state["remaining_steps"]))
         return {}
 
     model = two_cities()
@@ -301,7 +301,7 @@ async def test_a_post_model_hook_sees_each_answer_and_tools_still_run(anyio_back
     updates = [u async for u in agent.astream({"messages": [("user", "x")]}, stream_mode="updates")]
     assert [list(u) for u in updates] == [["agent"], ["post_model_hook"], ["tools"], ["tools"],
                                           ["agent"], ["post_model_hook"]]
-    assert checked == ["AIMessage", "AIMessage"]
+    assert checked == [("AIMessage", 23), ("AIMessage", 20)]  # the hooks see the step budget
     with pytest.raises(ValueError, match="only available with version='v2'"):
         create_react_agent(model, [weather], post_model_hook=guard, version="v1")
 
@@ -445,3 +445,23 @@ async def test_a_tool_that_asks_a_human_pauses_the_agent(
     assert booked == ["Grand Hotel"] and ran == ["sf"]
     assert kinds(out["messages"])[2:] == [("ToolMessage", "Booked Grand Hotel."),
                                           ("ToolMessage", "foggy"), ("AIMessage", "all set")]
+
+
+async def test_a_model_chosen_for_each_call_from_the_state_and_the_context(anyio_backend: str) -> None:
+    """A dynamic model: a function of the state and the run's Runtime (its context)."""
+    from dataclasses import dataclass
+
+    @dataclass
+    class Choice:
+        model: str
+
+    models = {"small": FakeToolModel(responses=[AIMessage("small answer")]),
+              "large": FakeToolModel(responses=[AIMessage("large answer")])}
+
+    def select(state: Any, runtime: Any) -> Any:
+        return models[runtime.context.model].bind_tools([weather])
+
+    agent = create_react_agent(select, [weather], context_schema=Choice)
+    out = await agent.ainvoke({"messages": [("user", "x")]}, context={"model": "large"})
+    assert out["messages"][-1].content == "large answer"
+    assert models["small"].seen == [] and len(models["large"].seen) == 1
