@@ -9,19 +9,25 @@ those that keep a thread run on memory, SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import (
     AIMessage,
+    AIMessageChunk,
     BaseMessage,
     HumanMessage,
     RemoveMessage,
     SystemMessage,
     ToolMessage,
 )
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field
@@ -29,8 +35,15 @@ from typing_extensions import TypedDict
 
 from lograph.adapters.memory import MemorySaver
 from lograph.runtime import REMOVE_ALL_MESSAGES, Checkpointer, Command, add_messages, interrupt
-from lograph.runtime.prebuilt import AgentState, HumanInterrupt, ToolNode, create_react_agent
+from lograph.runtime.prebuilt import (
+    AgentState,
+    HumanInterrupt,
+    InjectedStore,
+    ToolNode,
+    create_react_agent,
+)
 from tests._stores import open_saver
+from tests.test_longterm_store import open_store
 
 
 class FakeToolModel(FakeMessagesListChatModel):
@@ -465,3 +478,137 @@ async def test_a_model_chosen_for_each_call_from_the_state_and_the_context(anyio
     out = await agent.ainvoke({"messages": [("user", "x")]}, context={"model": "large"})
     assert out["messages"][-1].content == "large answer"
     assert models["small"].seen == [] and len(models["large"].seen) == 1
+
+
+# -- callbacks and token streaming -------------------------------------------------------
+
+
+class WordStreamer(BaseChatModel):
+    """Asks for the weather in sf, then, seeing the answer, streams its reply word by word."""
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> WordStreamer:
+        return self
+
+    def _reply(self, messages: list[BaseMessage]) -> tuple[str, list[dict[str, Any]]]:
+        if any(isinstance(m, ToolMessage) for m in messages):
+            return "it is foggy", []
+        return "", [call("weather", {"city": "sf"}, "c1")]
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:
+        text, calls = self._reply(messages)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(text, tool_calls=calls))])
+
+    def _stream(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
+                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        text, calls = self._reply(messages)
+        for i, word in enumerate(text.split()):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=(" " if i else "") + word))
+            if run_manager is not None:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+        for c in calls:
+            yield ChatGenerationChunk(message=AIMessageChunk(content="", tool_call_chunks=[
+                {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": 0}]))
+
+    @property
+    def _llm_type(self) -> str:
+        return "word-streamer"
+
+
+class Runs(BaseCallbackHandler):
+    """Every run a callback manager starts: (kind, name, run id, parent run id)."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, Any, Any, Any]] = []
+
+    def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: Any, parent_run_id: Any = None,
+                       **kwargs: Any) -> None:
+        self.runs.append(("chain", kwargs.get("name"), run_id, parent_run_id))
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: Any,
+                            parent_run_id: Any = None, **kwargs: Any) -> None:
+        self.runs.append(("model", None, run_id, parent_run_id))
+
+    def on_tool_start(self, serialized: Any, input_str: Any, *, run_id: Any,
+                      parent_run_id: Any = None, **kwargs: Any) -> None:
+        self.runs.append(("tool", serialized.get("name"), run_id, parent_run_id))
+
+
+async def test_tokens_stream_from_the_agent_and_callbacks_see_the_tree(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    handler = Runs()
+    async with open_saver(store_kind, tmp_path) as saver:
+        agent = create_react_agent(WordStreamer(), [weather], checkpointer=saver)
+        config = {**cfg("s"), "callbacks": [handler]}
+        chunks = [c async for c in agent.astream({"messages": [("user", "x")]}, config,
+                                                 stream_mode="messages")]
+        state = await agent.aget_state(cfg("s"))
+    shown = [(type(m).__name__, m.content, meta["langgraph_node"]) for m, meta in chunks]
+    assert [s for s in shown if s[2] == "agent" and s[1]] == [
+        ("AIMessageChunk", "it", "agent"), ("AIMessageChunk", " is", "agent"),
+        ("AIMessageChunk", " foggy", "agent")]
+    assert ("ToolMessage", "foggy", "tools") in shown
+    assert all(meta["thread_id"] == "s" for _, meta in chunks)
+    assert kinds(state.values["messages"])[-1] == ("AIMessage", "it is foggy")  # the whole answer
+
+    by_id = {run_id: (kind, name, parent) for kind, name, run_id, parent in handler.runs}
+
+    def ancestors(run_id: Any) -> list[Any]:
+        out = []
+        while run_id in by_id:
+            kind, name, run_id = by_id[run_id]
+            out.append(name or kind)
+        return out
+
+    tools = [r for r in handler.runs if r[0] == "tool"]
+    models = [r for r in handler.runs if r[0] == "model"]
+    assert [ancestors(r[2]) for r in tools] == [["weather", "tools", "LangGraph"]]
+    assert len(models) == 2
+    assert all(ancestors(r[2])[-2:] == ["agent", "LangGraph"] for r in models)
+
+
+# -- the long-term store --------------------------------------------------------------
+
+
+@tool
+def save_preference(key: str, value: str, store: Annotated[Any, InjectedStore()],
+                    config: RunnableConfig) -> str:
+    """Saves a preference of the user."""
+    store.put(("preferences", config["configurable"]["user_id"]), key, {"value": value})
+    return f"Saved {key} = {value}"
+
+
+@tool
+def get_preference(key: str, store: Annotated[Any, InjectedStore()], config: RunnableConfig) -> str:
+    """Reads a preference of the user."""
+    item = store.get(("preferences", config["configurable"]["user_id"]), key)
+    return item.value["value"] if item else "Not found"
+
+
+async def test_tools_share_the_store_across_threads(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """InjectedStore: the graph's store reaches the tools (sync ones, in worker threads),
+    and what one thread saved another reads."""
+    def ask(name: str, args: dict[str, Any]) -> list[AIMessage]:
+        return [AIMessage("", tool_calls=[call(name, args, "p1")]), AIMessage("ok")]
+
+    async with open_store(store_kind, tmp_path) as store, \
+            open_saver(store_kind, tmp_path) as saver:
+        def agent(responses: list[AIMessage]) -> Any:
+            return create_react_agent(FakeToolModel(responses=responses),
+                                      [save_preference, get_preference],
+                                      checkpointer=saver, store=store)
+
+        bob = {"configurable": {"thread_id": "t1", "user_id": "bob"}}
+        out = await agent(ask("save_preference", {"key": "color", "value": "blue"})).ainvoke(
+            {"messages": [("user", "my favourite colour is blue")]}, bob)
+        assert kinds(out["messages"])[2] == ("ToolMessage", "Saved color = blue")
+        for thread, user, expected in (("t2", "bob", "blue"), ("t3", "ann", "Not found")):
+            config = {"configurable": {"thread_id": thread, "user_id": user}}
+            out = await agent(ask("get_preference", {"key": "color"})).ainvoke(
+                {"messages": [("user", "what is my colour?")]}, config)
+            assert kinds(out["messages"])[2] == ("ToolMessage", expected)
+        assert (await store.aget(("preferences", "bob"), "color")).value == {"value": "blue"}
