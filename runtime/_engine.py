@@ -26,7 +26,6 @@ import functools
 import math
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import anyio
@@ -38,6 +37,7 @@ from lograph.eventlog.bodies import GOTO, CheckpointBody, RunStatus, TaskResult
 from ._cache import cache_key, lookup, store
 from ._checkpointer import Checkpointer
 from ._context import GraphInterrupt, ParentCommand, TaskContext, enter, leave
+from ._debug_stream import checkpoint_payload, result_payload, task_payload, trace
 from ._errors import EmptyInputError, NodeCancelledError, NodeError, NonDeterminismError
 from ._handlers import recorded_node_error
 from ._injection import kwargs_for
@@ -183,6 +183,8 @@ class Run:
                     journal.add(body, step, task_id, self.run_id, self.ns)
                 journal.hold = resuming and first_step and _replays(journal.cp)
                 await journal.barrier()
+                if self.debug:
+                    self._trace_starts(planned)
                 if state.managed:  # managed values: computed from this step and the run's start
                     await self._run_managed(planned, stop)
                 else:
@@ -205,9 +207,11 @@ class Run:
                     self.emit("updates", {"__interrupt__": ()})  # no Interrupt to answer
                 return planned.status
             first_step = False
-            self.seal_checkpoint(entry)
+            journal.add(*entry, self.run_id, self.ns)
             if state.shows(b.delta):
                 self.emit("values", state.output(journal.cp.values))
+            if self.debug:  # (as LangGraph: after the step's values)
+                self._debug_checkpoint()
             if self.pace is not None:
                 await self.pace()
             if machine.after and machine.pauses_after(planned.tasks):
@@ -268,6 +272,8 @@ class Run:
             self.new_interrupts.extend(gi.interrupts)
             self.paused = self.paused or not gi.interrupts
             self.emit("updates", {"__interrupt__": tuple(gi.interrupts)})
+            if self.debug:
+                trace(self.emit, "tasks", result_payload(task, interrupts=gi.interrupts), step)
             return
         except (Exception, ParentCommand) as e:  # noqa: BLE001 - recorded, then re-raised by steps()
             handling = self.machine.handling(task, step) if isinstance(e, Exception) else None
@@ -278,6 +284,8 @@ class Run:
                 await self._run_task(handler, step, tg)
                 return
             self.running -= 1
+            if self.debug and isinstance(e, Exception):
+                trace(self.emit, "tasks", result_payload(task, error=e), step)
             if self.failure is None:
                 self.failure = e
                 tg.cancel_scope.cancel()
@@ -298,9 +306,7 @@ class Run:
         elif task.name != START:
             self.emit("updates", {task.name: self.structure.state.output_of(update)})
         if task.name != START and self.debug:
-            self.emit("debug", {"type": "task_result", "step": step, "timestamp": _now(),
-                                "payload": {"id": task.id, "name": task.name, "error": None,
-                                            "result": update, "interrupts": []}})
+            trace(self.emit, "tasks", result_payload(task, writes), step)
         if self.running > 0:  # siblings still run: make this task's work durable now
             journal.release()  # (a replay's hold must not cost a finished sibling's writes)
             await journal.barrier()
@@ -315,9 +321,6 @@ class Run:
         except ValueError as e:  # a state the schema refuses (a pydantic ValidationError)
             e.add_note(f"Before task with name {task.name!r}")  # as LangGraph names it
             raise
-        if self.debug:
-            self.emit("debug", {"type": "task", "step": step, "timestamp": _now(),
-                            "payload": {"id": task.id, "name": task.name, "input": state, "triggers": []}})
         key = None
         if node.cache_policy is not None and self.structure.cache is not None:
             key = cache_key(node.cache_policy, node.fn, task.name, state)
@@ -525,7 +528,7 @@ class Run:
             interrupt_before=interrupt_before, interrupt_after=interrupt_after,
             metadata=self.metadata, recursion_limit=limit,
             checkpointed=self.checkpointed and not stateless,
-            context=self.context, store=self.store, tracer=tracer,
+            context=self.context, store=self.store, tracer=tracer, debug=self.debug,
         )
         run.stateless = stateless or self.stateless
         try:
@@ -546,18 +549,28 @@ class Run:
         return journal.cp
 
     def _debug_checkpoint(self) -> None:
-        if not (self.checkpointed and self.debug):
-            return
-        cp = self.journal.cp
-        base = {"thread_id": self.journal.thread, "checkpoint_ns": self.ns}
-        parent = cp.parent_id
-        self.emit("debug", {"type": "checkpoint", "step": cp.step, "timestamp": _now(),
-                            "payload": {"values": self.structure.state.output(cp.values),
-                                        "metadata": cp.metadata, "next": [t["name"] for t in cp.next],
-                                        "config": {"configurable": {**base, "checkpoint_id": cp.id}},
-                                        "parent_config": {"configurable": {**base, "checkpoint_id": parent}}
-                                        if parent else None}})
+        if self.checkpointed and self.debug:
+            cp = self.journal.cp
+            trace(self.emit, "checkpoints", checkpoint_payload(self.structure, self.journal.thread, self.ns, cp),
+                  cp.step)
 
+    def _trace_starts(self, planned: RunTasks) -> None:
+        """The ``tasks`` stream's start of each task about to run (as LangGraph: all of
+        the step's before any runs), with the state each is given."""
+        values = None
+        for task in planned.todo:
+            if task.name == START:
+                continue
+            node = self.structure.nodes.get(task.name)
+            if task.push or node is None:
+                state = task.arg
+            else:
+                values = step_values(self.structure, self.journal.cp) if values is None else values
+                try:
+                    state = self.structure.state.to_node(values, node.input_schema)
+                except ValueError:
+                    state = values  # (the task itself reports the refused state)
+            trace(self.emit, "tasks", task_payload(self.structure, task, state), planned.step)
 
 def _recast(ns: str) -> str:
     """A namespace without its task ids (and call indexes): where a kept subgraph's
@@ -574,10 +587,6 @@ class Cached(NamedTuple):
 def _replays(cp: Any) -> bool:
     """The open step has recorded @task results (here or in a subgraph) to replay."""
     return bool(cp.results) or any(_replays(child) for child in cp.children.values())
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 def new_run_id() -> str:

@@ -33,6 +33,7 @@ from ._writes import command_writes
 if TYPE_CHECKING:
     from ._compiled import CompiledGraph
 
+_TRACED = frozenset({"debug", "checkpoints", "tasks"})  # the modes built from the run's trace
 _RESERVED = {"thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map"}
 
 
@@ -114,7 +115,7 @@ async def run_graph(
             graph.structure, Journal(saver, thread, cp, head, durability), config=config or {},
             run_id=new_run_id(), ns=ns, emit=emit, interrupt_before=before, interrupt_after=after,
             recursion_limit=limit, metadata=metadata_of(config), checkpointed=not ephemeral,
-            debug="debug" in modes, pace=pace, context=context, store=graph.store, tracer=tracer,
+            debug=not _TRACED.isdisjoint(modes), pace=pace, context=context, store=graph.store, tracer=tracer,
         )
         try:
             status = await run.drive(input, resume=resume, fork=fork, null=null)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from ._compiled import CompiledGraph
 
-STREAM_MODES = ("values", "updates", "custom", "debug", "messages")
+STREAM_MODES = ("values", "updates", "custom", "debug", "messages", "checkpoints", "tasks")
 
 
 async def stream_run(
