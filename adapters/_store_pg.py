@@ -225,7 +225,7 @@ class PostgresStore(Sweeper, BaseStore):
 
     async def aclose(self) -> None:
         """Close the pool if this store opened it. Safe to call twice."""
-        self.stop_ttl_sweeper(timeout=1.0)
+        self._stop(timeout=1.0)
         if self._closed:
             return
         self._closed = True
@@ -418,7 +418,7 @@ class PostgresStore(Sweeper, BaseStore):
 
     # -- TTL -------------------------------------------------------------------------------
 
-    def sweep_ttl(self) -> int:
+    def _sweep_now(self) -> int:
         return self._blocking(self.asweep_ttl, "sweep_ttl", "asweep_ttl")
 
     async def asweep_ttl(self) -> int:

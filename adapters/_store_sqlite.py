@@ -180,7 +180,7 @@ class SqliteStore(Sweeper, BaseStore):
 
     def close(self) -> None:
         """Close the connection if this store opened it (``from_conn_string``). Safe twice."""
-        self.stop_ttl_sweeper(timeout=1.0)
+        self._stop(timeout=1.0)
         with self._lock:
             if not self._closed and self._owned:
                 self.conn.close()
@@ -384,7 +384,7 @@ class SqliteStore(Sweeper, BaseStore):
 
     # -- TTL -------------------------------------------------------------------------------
 
-    def sweep_ttl(self) -> int:
+    def _sweep_now(self) -> int:
         at = rules.now()
 
         def sweep() -> int:
@@ -406,7 +406,7 @@ class SqliteStore(Sweeper, BaseStore):
         return self._locked(sweep)
 
     async def asweep_ttl(self) -> int:
-        return await anyio.to_thread.run_sync(self.sweep_ttl)
+        return await anyio.to_thread.run_sync(self._sweep_now)
 
 
 class _Busy(Exception):

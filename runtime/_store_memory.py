@@ -281,7 +281,7 @@ class InMemoryStore(Sweeper, BaseStore):
 
     # -- TTL -------------------------------------------------------------------------------
 
-    def sweep_ttl(self) -> int:
+    def _sweep_now(self) -> int:
         at = rules.now()
         swept = 0
         with self._lock:
@@ -295,4 +295,4 @@ class InMemoryStore(Sweeper, BaseStore):
         return swept
 
     async def asweep_ttl(self) -> int:
-        return self.sweep_ttl()
+        return self._sweep_now()

@@ -359,7 +359,7 @@ async def test_ttl_sweeper_thread(anyio_backend: str, store_kind: str, tmp_path:
     async with open_store(store_kind, tmp_path) as store:
         await store.aput(("t",), "k", {"v": 1}, ttl=0.0005)  # 30 ms
         swept = threading.Event()
-        sweep = store.sweep_ttl  # type: ignore[attr-defined]
+        sweep = store._sweep_now  # type: ignore[attr-defined]
 
         def counting() -> int:
             n: int = sweep()
@@ -367,14 +367,22 @@ async def test_ttl_sweeper_thread(anyio_backend: str, store_kind: str, tmp_path:
                 swept.set()
             return n
 
-        store.sweep_ttl = counting  # type: ignore[attr-defined]
-        future = store.start_ttl_sweeper(sweep_interval_minutes=0.001)  # type: ignore[attr-defined]
+        store._sweep_now = counting  # type: ignore[attr-defined]
+        # inside an event loop the calls are awaitables, as on LangGraph's async stores
+        future = await store.start_ttl_sweeper(sweep_interval_minutes=0.001)  # type: ignore[attr-defined]
         with pytest.raises(RuntimeError, match="already running"):
-            store.start_ttl_sweeper()  # type: ignore[attr-defined]
+            await store.start_ttl_sweeper()  # type: ignore[attr-defined]
         assert await anyio.to_thread.run_sync(swept.wait, 10)
-        assert await anyio.to_thread.run_sync(store.stop_ttl_sweeper, 5)  # type: ignore[attr-defined]
+        assert await store.stop_ttl_sweeper(5)  # type: ignore[attr-defined]
         assert future.done()
-        assert await store.asweep_ttl() == 0  # type: ignore[attr-defined]
+        assert await store.sweep_ttl() == 0  # type: ignore[attr-defined]
+
+        def from_sync_code() -> tuple[bool, int]:  # no event loop in this thread: plain calls
+            started = store.start_ttl_sweeper(sweep_interval_minutes=60)  # type: ignore[attr-defined]
+            stopped = store.stop_ttl_sweeper(5)  # type: ignore[attr-defined]
+            return stopped and started.done(), store.sweep_ttl()  # type: ignore[attr-defined]
+
+        assert await anyio.to_thread.run_sync(from_sync_code) == (True, 0)
 
 
 # -- semantic search -------------------------------------------------------------------------
