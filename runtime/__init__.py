@@ -28,7 +28,15 @@ from ._errors import (
 )
 from ._func import entrypoint, task
 from ._graph import StateGraph
-from ._injection import ExecutionInfo, Runtime, StreamWriter, get_config, get_runtime, get_store
+from ._injection import (
+    DEFAULT_RUNTIME,
+    ExecutionInfo,
+    Runtime,
+    StreamWriter,
+    get_config,
+    get_runtime,
+    get_store,
+)
 from ._messages import REMOVE_ALL_MESSAGES, MessagesState, add_messages
 from ._reads import CheckpointTuple, WriteRefusedError
 from ._retry import RetryPolicy
@@ -46,6 +54,7 @@ from ._types import (
 )
 
 __all__ = [
+    "DEFAULT_RUNTIME",
     "END",
     "REMOVE_ALL_MESSAGES",
     "START",

@@ -122,6 +122,7 @@ class TaskContext:
     subgraphs: int = 0  # graphs invoked from this task so far (each gets its own namespace)
     children: list[Any] = field(default_factory=list)
     clock: Any = None  # the running attempt's timeout clock (``_timeout.Clock``), if it has one
+    started: float | None = None  # when the task's first attempt started (time.time())
     step: int = 0
     path: tuple[Any, ...] = ()  # the task's path: ("pull", node), ("push", i), or a @task call's
     attempt: int = 1

@@ -25,6 +25,7 @@ import base64
 import functools
 import math
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -328,9 +329,11 @@ class Run:
             if hit:  # the node does not run: its cached writes are this task's
                 return writes, Cached({k: v for k, v in writes if k != GOTO})
         attempt = 1
+        started = time.time()
         while True:
             ctx = TaskContext(self, task.id, task.name, tg)
             ctx.step, ctx.path, ctx.attempt = step, task.path, attempt
+            ctx.started = started
             try:
                 try:
                     if node.timeout is None:
@@ -442,8 +445,10 @@ class Run:
                 return True, value
         attempt = 1
         path = ("push", parent.path, index, True)
+        started = time.time()
         while True:
-            ctx = TaskContext(self, call, name, parent.tg, step=parent.step, path=path, attempt=attempt)
+            ctx = TaskContext(self, call, name, parent.tg, step=parent.step, path=path, attempt=attempt,
+                              started=started)
             try:
                 if self.tracer is not None:  # a child of its caller's run
                     callbacks = parent.config["callbacks"] if parent.config else None

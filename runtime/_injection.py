@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from ._context import TaskContext
 
-__all__ = ["ExecutionInfo", "Runtime", "StreamWriter", "get_config", "get_runtime", "get_store", "injected"]
+__all__ = ["DEFAULT_RUNTIME", "ExecutionInfo", "Runtime", "StreamWriter", "get_config", "get_runtime", "get_store", "injected"]
 
 ContextT = TypeVar("ContextT", default=None)
 
@@ -101,6 +101,7 @@ class ExecutionInfo:
     thread_id: str | None = None
     run_id: str | None = None
     node_attempt: int = 1
+    node_first_attempt_time: float | None = None  # when its first attempt started (time.time())
 
     def patch(self, **overrides: Any) -> ExecutionInfo:
         return replace(self, **overrides)
@@ -134,8 +135,19 @@ class Runtime(Generic[ContextT]):
             execution_info=other.execution_info or self.execution_info,
         )
 
+    def heartbeat(self) -> None:
+        """Tell the running attempt it makes progress: refreshes its idle timeout (a
+        ``TimeoutPolicy``), in either ``refresh_on`` mode; nothing outside one."""
+        ctx = _current.get()
+        if ctx is not None and ctx.clock is not None:
+            ctx.clock.heartbeat()
+
     def override(self, **overrides: Any) -> Runtime[ContextT]:
         return replace(self, **overrides)
+
+
+DEFAULT_RUNTIME: Runtime[Any] = Runtime()
+"""The runtime of code that runs outside a node (LangGraph's ``DEFAULT_RUNTIME``)."""
 
 
 def coerce_context(schema: Any, context: Any) -> Any:

@@ -159,7 +159,7 @@ def task_runtime(run: Any, ctx: TaskContext) -> Runtime[Any]:
     info = ExecutionInfo(
         checkpoint_id=run.journal.cp.id or None, checkpoint_ns=_ns(run, ctx), task_id=ctx.task_id,
         thread_id=None if thread is None else str(thread), run_id=run.config.get("run_id"),
-        node_attempt=ctx.attempt,
+        node_attempt=ctx.attempt, node_first_attempt_time=ctx.started,
     )
     return Runtime(context=run.context, store=run.store, stream_writer=writer_for(ctx),
                    previous=ctx.previous, execution_info=info)

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from lograph.eventlog import Kind
-from lograph.runtime import START, RetryPolicy, StateGraph, entrypoint, task
+from lograph.runtime import START, RetryPolicy, Runtime, StateGraph, entrypoint, task
 from lograph.runtime._retry import default_retry_on, should_retry_on
 from tests._stores import open_saver
 from tests.faults import bodies
@@ -224,3 +224,19 @@ async def test_an_entrypoint_policy_is_its_tasks_default(anyio_backend: str) -> 
 
     assert await flow.ainvoke(1) == "plain"
     assert calls == {"own": 1, "plain": 2}
+
+
+async def test_each_attempt_knows_its_number_and_when_the_first_began(anyio_backend: str) -> None:
+    seen: list[tuple[int, float | None]] = []
+
+    async def node(state: State, runtime: Runtime) -> dict[str, Any]:
+        info = runtime.execution_info
+        seen.append((info.node_attempt, info.node_first_attempt_time))
+        if len(seen) < 3:
+            raise ValueError("again")
+        return {"log": ["done"]}
+
+    policy = RetryPolicy(initial_interval=0, jitter=False, retry_on=ValueError)
+    assert await one_node(node, retry_policy=policy).compile().ainvoke({"log": []}) == {"log": ["done"]}
+    assert [n for n, _ in seen] == [1, 2, 3]
+    assert isinstance(seen[0][1], float) and {t for _, t in seen} == {seen[0][1]}

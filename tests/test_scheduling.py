@@ -21,6 +21,7 @@ import pytest
 from lograph.eventlog import Kind
 from lograph.eventlog.testing import FaultyLog, is_crash
 from lograph.runtime import (
+    DEFAULT_RUNTIME,
     END,
     START,
     Checkpointer,
@@ -29,6 +30,7 @@ from lograph.runtime import (
     NodeError,
     NodeTimeoutError,
     RetryPolicy,
+    Runtime,
     Send,
     StateGraph,
     TimeoutPolicy,
@@ -396,3 +398,15 @@ async def test_a_node_raising_cancellation_itself_fails_the_run(anyio_backend: s
     with pytest.raises(NodeCancelledError) as info:
         await timed_graph(boom).ainvoke({"n": 0})
     assert info.value.node == "slow"
+
+
+async def test_heartbeats_keep_a_strict_idle_timeout_from_firing(anyio_backend: str) -> None:
+    async def beating(state: Count, runtime: Runtime) -> dict[str, Any]:
+        for _ in range(6):
+            await anyio.sleep(0.03)
+            runtime.heartbeat()
+        return {"n": 1}
+
+    graph = timed_graph(beating, timeout=TimeoutPolicy(idle_timeout=0.1, refresh_on="heartbeat"))
+    assert await graph.ainvoke({"n": 0}) == {"n": 1}
+    DEFAULT_RUNTIME.heartbeat()  # outside an attempt: nothing to refresh
