@@ -24,7 +24,7 @@ from lograph.eventlog import (
     parse_checkpoint_id,
     verify_chain,
 )
-from lograph.eventlog.bodies import INPUT, START, NodeWrites, StateUpdated, decode_body
+from lograph.eventlog.bodies import INPUT, START, Interrupts, NodeWrites, StateUpdated, decode_body
 from lograph.eventlog.lowlevel import persistent_ns
 
 from ._errors import InvalidUpdateError
@@ -113,14 +113,38 @@ async def record_at(actor: ThreadActor, seq: int, ns: str = "") -> Checkpoint:
     happened in its step (results, errors, interrupts) on the first branch that went on
     from it. (The top graph's fold: a subgraph's record is its ``children[ns]``.)"""
     branch = Branches(root=seq, state=await actor.load(seq), forks=False, thread=actor.thread)
+    raised: dict[str, dict[str, Any]] = {}
     after = seq
     while events := await actor.saver.log.read(actor.thread, after=after, upto=after + 64):
         for e, before in branch.walk(events):
             if _ends(e, ns):
-                return before
+                return _answered(before, ns, raised)
+            if e.kind == Kind.INTERRUPT and e.ns == ns:
+                raised.update(_raised(e))
         after = events[-1].seq
     [tip] = branch.tips.values()
-    return tip
+    return _answered(tip, ns, raised)
+
+
+def _raised(e: Event) -> dict[str, dict[str, Any]]:
+    """The interrupts an ``interrupt`` event records, as the fold keeps them."""
+    body = decode_body(e.kind, e.body)
+    assert isinstance(body, Interrupts)
+    return {i.id: {"value": i.value, "task_id": e.task_id} for i in body.interrupts}
+
+
+def _answered(cp: Checkpoint, ns: str, raised: dict[str, dict[str, Any]]) -> Checkpoint:
+    """``cp`` (the whole fold; the graph at ``ns`` is its part) with every interrupt its
+    step raised, answered since or not: a record shows them, as LangGraph's checkpoints
+    keep them (find the interrupt, fork from there). The fold drops an answered one."""
+    own = _own(cp, ns)
+    if all(iid in own.interrupts for iid in raised):
+        return cp
+    cp = cp.copy()
+    own = _own(cp, ns)
+    own.interrupts = {**{iid: own.interrupts.get(iid, item) for iid, item in raised.items()},
+                      **own.interrupts}
+    return cp
 
 
 def verified(thread: str, events: list[Event], seal: Seal | None = None) -> None:
@@ -140,17 +164,20 @@ def records(events: list[Event], thread: str = "", ns: str = "") -> list[Checkpo
     branches = Branches(thread=thread)
     out: dict[int, Checkpoint] = {}
     line: dict[int, int] = {}  # the last event of a checkpoint's first branch -> that checkpoint
+    raised: dict[int, dict[str, dict[str, Any]]] = {}  # checkpoint -> interrupts of its step
     for e, before in branches.walk(events):
         owner = line.pop(e.parent, 0)  # popped: a later child of the same event is a fork
         if _ends(e, ns):
             if owner:
-                out[owner] = _own(before, ns).copy()
+                out[owner] = _own(_answered(before, ns, raised.pop(owner, {})), ns).copy()
             if e.ns == ns:
                 line[e.seq] = e.seq
         elif owner:
             line[e.seq] = owner
+            if e.kind == Kind.INTERRUPT and e.ns == ns:
+                raised.setdefault(owner, {}).update(_raised(e))
     for seq, owner in line.items():
-        out[owner] = _own(branches.tips[seq], ns)
+        out[owner] = _own(_answered(branches.tips[seq], ns, raised.pop(owner, {})), ns)
     return [out[k] for k in sorted(out)]
 
 

@@ -112,10 +112,11 @@ def test_old_messages_are_expected_as_langchain_core_messages() -> None:
 
 
 def with_parents(expected: Any, back: Any) -> Any:
-    """``expected`` with each subgraph snapshot's ``metadata["parents"]`` as read back,
-    when 111fa4b showed it empty and the read-back names the enclosing namespaces only
-    (the second deliberate change: a subgraph checkpoint names the checkpoint each
-    graph around it was at, as LangGraph's do; 111fa4b left it empty)."""
+    """``expected`` with two later deliberate changes taken as read back: each subgraph
+    snapshot's ``metadata["parents"]``, when 111fa4b showed it empty and the read-back
+    names the enclosing namespaces only (a subgraph checkpoint names the checkpoint each
+    graph around it was at, as LangGraph's do), and answered interrupts in records
+    (``_with_answered``)."""
     if isinstance(expected, list) and isinstance(back, list) and len(expected) == len(back):
         return [with_parents(e, b) for e, b in zip(expected, back, strict=True)]
     if not (isinstance(expected, dict) and isinstance(back, dict)):
@@ -130,8 +131,24 @@ def with_parents(expected: Any, back: Any) -> Any:
             enclosing = {"|".join(parts[:i]) for i in range(len(parts))}
             if set(read.get("parents") or {}) <= enclosing:
                 fields = {**fields, "metadata": {**meta, "parents": read["parents"]}}
+        fields = _with_answered(fields, got)
+        return {"!namedtuple": [shown[0], {k: with_parents(v, got.get(k)) for k, v in fields.items()}]}
+    if shown and shown[0].endswith("PregelTask") and back.get("!namedtuple"):
+        got = back["!namedtuple"][1]
+        fields = _with_answered(shown[1], got)
         return {"!namedtuple": [shown[0], {k: with_parents(v, got.get(k)) for k, v in fields.items()}]}
     return {k: with_parents(v, back.get(k)) for k, v in expected.items()}
+
+
+def _with_answered(fields: dict[str, Any], got: dict[str, Any]) -> dict[str, Any]:
+    """The third deliberate change: a checkpoint's record (history, a read by id) shows
+    the interrupts its step raised also once answered, as LangGraph's do; 111fa4b showed
+    none then. Taken as read back where 111fa4b showed none."""
+    none = {"!tuple": []}
+    if fields.get("interrupts") == none and isinstance(got.get("interrupts"), dict) \
+            and got["interrupts"] != none:
+        return {**fields, "interrupts": got["interrupts"]}
+    return fields
 
 
 def _corrected(section: str, expected: Any) -> Any:
