@@ -187,6 +187,8 @@ class StateCodec:
             elif strict and channel.reducer is not None and known.reducer is not channel.reducer:
                 raise ValueError(f"Channel {key!r} already exists with a different type")
         self.managed = {**self.managed, **keys}
+        if self.returns is None and self.kind != "root":  # invoke returns the state schema's keys
+            self.returns = tuple(channels_of(self.schema))
         own = self._readers[self.schema]
         self._readers[self.schema] = (own[0], own[1] or tuple(k for k in channels_of(self.schema)), own[2])
         self._readers[schema] = (kind, tuple(channels), keys)

@@ -150,7 +150,11 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
     ) -> Self:
         mapping: dict[Hashable, str] | None = (
             {p: p for p in path_map} if isinstance(path_map, list) else path_map)
-        self._branches.setdefault(source, []).append(Branch(path, mapping, _is_async(path)))
+        schema = _annotated_input(path)  # (as LangGraph: a router reads the schema it names)
+        if schema is self._state.schema:
+            schema = None
+        self._state.add_schema(schema, strict=False)
+        self._branches.setdefault(source, []).append(Branch(path, mapping, _is_async(path), schema))
         return self
 
     def add_sequence(self, nodes: Sequence[Any]) -> Self:

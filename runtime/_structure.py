@@ -39,6 +39,7 @@ class Branch:
     path: Callable[..., Any]
     path_map: dict[Hashable, str] | None
     is_async: bool
+    input_schema: Any = None  # what its first parameter is annotated with, if another schema
 
 
 @dataclass(slots=True)

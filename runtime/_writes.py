@@ -162,7 +162,7 @@ async def route(
     state = structure.state.to_node(local)
     out: list[Any] = []
     for br in branches:
-        result = br.path(state)
+        result = br.path(state if br.input_schema is None else structure.state.to_node(local, br.input_schema))
         if br.is_async or inspect.isawaitable(result):
             result = await result
         out += _branch_targets(br, result)

@@ -4,6 +4,7 @@ replay against the graph's code, thread summaries and forks (the CLI is tests/te
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import operator
@@ -98,12 +99,20 @@ def route(state: Review) -> str:
     return "finish" if state["decision"] == "yes" else END
 
 
-def review(route_fn: Any = route, *, schema: Any = Review, skip: str | None = None) -> StateGraph:
-    """START -> plan -> work -> ask -(route)-> finish | END."""
+def _unannotated(fn: Any, state: Any) -> Any:
+    return fn(state)
+
+
+def review(route_fn: Any = route, *, schema: Any = Review, skip: str | None = None,
+           annotated: bool = True) -> StateGraph:
+    """START -> plan -> work -> ask -(route)-> finish | END. Not ``annotated``: the nodes
+    and the router do not name ``Review`` (which would declare its keys, as in LangGraph)."""
     builder = StateGraph(schema)
     for name, fn in (("plan", plan), ("work", work), ("ask", ask), ("finish", finish)):
         if name != skip:
-            builder.add_node(name, fn)
+            builder.add_node(name, fn if annotated else (lambda s, fn=fn: fn(s)))
+    if not annotated:
+        route_fn = functools.partial(_unannotated, route_fn)
     builder.add_edge(START, "plan")
     builder.add_edge("plan", "work")
     builder.add_edge("work", "ask")
@@ -452,7 +461,7 @@ CHANGES = {
     "a node removed": (lambda: review(skip="finish"), "node 'finish'", Kind.CHECKPOINT),
     "an edge": (relinked, "the next tasks", Kind.CHECKPOINT),
     "a reducer": (lambda: review(schema=Reversed), "the value of 'log'", Kind.CHECKPOINT),
-    "a state key removed": (lambda: review(schema=Renamed), "", Kind.NODE_WRITES),
+    "a state key removed": (lambda: review(schema=Renamed, annotated=False), "", Kind.NODE_WRITES),
 }
 
 

@@ -204,3 +204,24 @@ def test_a_managed_key_in_an_input_schema_is_refused() -> None:
 
     with pytest.raises(ValueError, match="Managed channels are not permitted"):
         StateGraph(Loop, input_schema=Steps)
+
+
+class Routed(TypedDict):
+    bar: str
+
+
+async def test_a_router_reads_the_schema_it_names(anyio_backend: str) -> None:
+    def start(state: Overall) -> dict[str, Any]:
+        return {"foo": "f", "bar": "go"}
+
+    def router(state: Routed) -> str:
+        assert state == {"bar": "go"}  # its own schema's keys, not the state's
+        return "end" if state["bar"] == "go" else END
+
+    builder = StateGraph(Overall)
+    builder.add_node("start", start)
+    builder.add_node("end", lambda s: {"foo": s["foo"] + "!"})
+    builder.add_edge(START, "start")
+    builder.add_conditional_edges("start", router)
+    # as LangGraph: invoke returns the state schema's keys (the private "bar" is left out)
+    assert await builder.compile().ainvoke({"foo": ""}) == {"foo": "f!"}
