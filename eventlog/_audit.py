@@ -561,7 +561,10 @@ def _body_problem(thread: str, e: Event) -> ChainProblem | None:
     except DecodeError as err:
         return ChainProblem(thread, e.seq, e.kind, f"its body cannot be decoded: {err}")
     try:  # the shape its kind's reader takes (on a copy: upcasting changes the map)
-        b.from_map(e.kind, dict(body) if type(body) is dict else body)
+        data = b.from_map(e.kind, dict(body) if type(body) is dict else body)
+        if isinstance(data, b.NodeWrites) and not (type(data.writes) is list and all(
+                type(w) is list and len(w) == 2 and isinstance(w[0], str) for w in data.writes)):
+            raise ValueError("its writes are not a list of [channel, value] pairs")
     except Exception as err:  # noqa: BLE001 - any failure to read it is the finding
         return ChainProblem(thread, e.seq, e.kind, (
             f"its body does not have the shape of a {e.kind} body ({type(err).__name__}: {err})"))
