@@ -181,19 +181,38 @@ def records(events: list[Event], thread: str = "", ns: str = "") -> list[Checkpo
     return [out[k] for k in sorted(out)]
 
 
-async def _lazily(actor: ThreadActor, events: list[Event], only: str | None, below: int | None,
+_WINDOW = 256  # events read at a time, backwards from the head
+
+
+async def _lazily(actor: ThreadActor, only: str | None, below: int | None,
                   limit: int | None) -> AsyncIterator[Checkpoint]:
     """The records of the top graph's checkpoints newest first, each folded when asked."""
-    count = 0
-    for e in reversed(events):
-        if e.kind != Kind.CHECKPOINT or e.ns or (below is not None and e.seq >= below):
-            continue
-        if only and checkpoint_id(e.seq, e.hash) != only:
-            continue
-        if limit is not None and count >= limit:
+    log, thread = actor.saver.log, actor.thread
+    if only:
+        try:
+            seq = parse_checkpoint_id(only)[0]
+        except ValueError:
             return
-        count += 1
-        yield await record_at(actor, e.seq)
+        found = await log.read(thread, after=seq - 1, upto=seq) if seq > 0 else []
+        if (found and found[0].kind == Kind.CHECKPOINT and not found[0].ns
+                and checkpoint_id(seq, found[0].hash) == only and (below is None or seq < below)
+                and (limit is None or limit > 0)):
+            yield await record_at(actor, seq)
+        return
+    count = 0
+    high = await log.head(thread)
+    if below is not None:
+        high = min(high, below - 1)
+    while high > 0:
+        low = max(0, high - _WINDOW)
+        for e in reversed(await log.read(thread, after=low, upto=high)):
+            if e.kind != Kind.CHECKPOINT or e.ns:
+                continue
+            if limit is not None and count >= limit:
+                return
+            count += 1
+            yield await record_at(actor, e.seq)
+        high = low
 
 
 def _own(cp: Checkpoint, ns: str) -> Checkpoint:
@@ -211,20 +230,22 @@ async def history(
     for keyed threads).
 
     Lazy when it can be (``actor`` given, a ``limit`` or ``only``, no ``filter``, the top
-    graph): each record is folded from the snapshot nearest it as it is asked for, so
-    ``limit=5`` on a long thread costs five records, not the whole thread's. Otherwise
-    one pass folds every record (the cheapest way to list them all)."""
-    events = await log.read(thread)
-    verified(thread, events, seal)
+    graph): the log is read backwards in windows and each record is folded from the
+    snapshot nearest it as it is asked for, checking the links it folds (as ``get_state``
+    does), so ``limit=5`` on a long thread costs five records, not the whole thread.
+    Otherwise every link is checked and one pass folds every record (the cheapest way to
+    list them all)."""
     below = None
     if before:
         bid = (before.get("configurable") or {}).get("checkpoint_id")
         if bid:
             below = parse_checkpoint_id(bid)[0]
     if actor is not None and (limit is not None or only) and not filter and not ns:
-        async for cp in _lazily(actor, events, only, below, limit):
+        async for cp in _lazily(actor, only, below, limit):
             yield cp
         return
+    events = await log.read(thread)
+    verified(thread, events, seal)
     count = 0
     for cp in reversed(records(events, thread, ns)):
         if below is not None and cp.checkpoint >= below:
