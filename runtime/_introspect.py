@@ -40,19 +40,20 @@ def subgraphs(
 ) -> Iterator[tuple[str, CompiledGraph]]:
     """``(namespace, subgraph)`` pairs of ``graph``'s nodes (``|``-joined when recursing);
     with ``namespace``, the one subgraph it names (and, recursing, those under it)."""
+    head, _, rest = (namespace or "").partition("|")
     for name, spec in graph.structure.nodes.items():
-        if namespace is not None and not namespace.startswith(name):
-            continue
+        if namespace is not None and head.split(":", 1)[0] != name:
+            continue  # (whole segments: "research_review" is not "research")
         sub = subgraph_of_node(spec)
         if sub is None:
             continue
-        if name == namespace:
+        if namespace is not None and not rest:
             yield name, sub
             return
         if namespace is None:
             yield name, sub
         if recurse:
-            deeper = namespace[len(name) + 1:] if namespace is not None else None
+            deeper = rest if namespace is not None else None
             yield from ((f"{name}|{n}", s) for n, s in subgraphs(sub, namespace=deeper, recurse=True))
 
 

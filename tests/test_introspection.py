@@ -209,3 +209,32 @@ def test_json_schema_of_a_dataclass_state_and_of_an_entrypoint() -> None:
     assert double.get_input_jsonschema() == {"title": "doubleInput", "type": "integer"}
     assert double.get_output_jsonschema() == {"title": "doubleOutput", "type": "string"}
     assert list(double.get_graph().nodes) == ["__start__", "double", "__end__"]
+
+
+def test_get_subgraphs_matches_whole_namespace_segments() -> None:
+    def named(name: str) -> Any:
+        b = StateGraph(State)
+        b.add_node(f"{name}_step", step)
+        b.add_edge(START, f"{name}_step")
+        return b.compile()
+
+    review_inside = named("inner_review")
+    rb = StateGraph(State)
+    rb.add_node("review", review_inside)
+    rb.add_edge(START, "review")
+    research = rb.compile()
+    research_review, review = named("rr"), named("review")
+    b = StateGraph(State)
+    b.add_node("research", research)
+    b.add_node("research_review", research_review)
+    b.add_node("review", review)
+    b.add_edge(START, "research")
+    b.add_edge("research", "research_review")
+    b.add_edge("research_review", "review")
+    parent = b.compile()
+    for namespace, graph in [("research", research), ("research_review", research_review),
+                             ("review", review), ("research|review", review_inside)]:
+        assert list(parent.get_subgraphs(namespace=namespace, recurse=True)) == [(namespace, graph)]
+    assert list(parent.get_subgraphs(namespace="research|review")) == []  # deeper needs recurse
+    assert list(parent.get_subgraphs(namespace="research:1234|review:5678", recurse=True)) == [
+        ("research|review", review_inside)]
