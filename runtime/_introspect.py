@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from langchain_core.runnables.graph import Graph, Node
 from langchain_core.runnables.utils import get_function_nonlocals
 
+from ._structure import Structure
 from ._types import END, START, Command
 
 if TYPE_CHECKING:
@@ -59,8 +60,6 @@ def subgraphs(
 
 def subgraph_of_node(spec: NodeSpec) -> CompiledGraph | None:
     """The compiled graph node ``spec`` is, or the first its function uses."""
-    from ._compiled import CompiledGraph
-
     if spec.subgraph is not None:
         return spec.subgraph if not spec.subgraph.stateless else None
     try:
@@ -69,8 +68,9 @@ def subgraph_of_node(spec: NodeSpec) -> CompiledGraph | None:
         return None
     for value in names:
         value = getattr(value, "__self__", value)  # ``sub.invoke`` -> ``sub``
-        if isinstance(value, CompiledGraph) and not value.stateless:
-            return value
+        # a compiled graph is what carries a Structure (named so: _compiled imports this module)
+        if isinstance(getattr(value, "structure", None), Structure) and not value.stateless:
+            return value  # type: ignore[no-any-return]
     return None
 
 
