@@ -25,13 +25,12 @@ import typing
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from langchain_core.runnables.graph import Graph, Node
-from langchain_core.runnables.utils import get_function_nonlocals
-
 from ._structure import Structure
 from ._types import END, START, Command
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # langchain-core's runnables cost ~0.4 s to import: only a drawing needs them
+    from langchain_core.runnables.graph import Graph
+
     from ._compiled import CompiledGraph
     from ._structure import Branch, NodeSpec
 
@@ -62,6 +61,8 @@ def subgraph_of_node(spec: NodeSpec) -> CompiledGraph | None:
     """The compiled graph node ``spec`` is, or the first its function uses."""
     if spec.subgraph is not None:
         return spec.subgraph if not spec.subgraph.stateless else None
+    from langchain_core.runnables.utils import get_function_nonlocals
+
     try:
         names = get_function_nonlocals(spec.fn)
     except Exception:  # noqa: BLE001 - no source to read (a builtin, a C function)
@@ -86,6 +87,8 @@ class _Edge(NamedTuple):
 
 def drawing(graph: CompiledGraph, *, xray: int | bool = False) -> Graph:
     """``graph`` as langchain-core's drawable ``Graph`` (see the module docstring)."""
+    from langchain_core.runnables.graph import Graph
+
     structure = graph.structure
     edges: set[_Edge] = set()
     for source, targets in structure.edges.items():
@@ -186,6 +189,8 @@ def _add_edge(graph: Graph, source: str, target: str, *, label: str | None = Non
 
 def _inline(graph: Graph, name: str, sub: Graph) -> None:
     """Draw ``sub`` in place of node ``name`` (its nodes named ``name:<node>``)."""
+    from langchain_core.runnables.graph import Node
+
     if len(sub.nodes) <= 1 or name not in graph.nodes or not sub.first_node() or not sub.last_node():
         return
     sub.trim_first_node()
