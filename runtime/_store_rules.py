@@ -357,15 +357,8 @@ class Plan:
         if indexer is None:
             self.at = now()
             return self
-        docs: list[str] = []
-        queries: list[str] = []
-        vectors: list[list[float]] = []
-        qvectors: list[list[float]] = []
-        if indexer is not None:
-            docs, queries = self._texts(indexer)
-            vectors = indexer.embed(docs)
-            qvectors = [indexer.embed_query(q) for q in queries]
-        self._fill(docs, vectors, queries, qvectors)
+        docs, queries = self._texts(indexer)
+        self._fill(docs, indexer.embed(docs), queries, [indexer.embed_query(q) for q in queries])
         return self
 
     async def aembed(self, indexer: Indexer | None) -> Plan:
@@ -373,15 +366,8 @@ class Plan:
         if indexer is None:
             self.at = now()
             return self
-        docs: list[str] = []
-        queries: list[str] = []
-        vectors: list[list[float]] = []
-        qvectors: list[list[float]] = []
-        if indexer is not None:
-            docs, queries = self._texts(indexer)
-            vectors = await indexer.aembed(docs)
-            qvectors = [await indexer.aembed_query(q) for q in queries]
-        self._fill(docs, vectors, queries, qvectors)
+        docs, queries = self._texts(indexer)
+        self._fill(docs, await indexer.aembed(docs), queries, [await indexer.aembed_query(q) for q in queries])
         return self
 
     def query_vector(self, op: SearchOp) -> tuple[list[float], float] | None:
