@@ -23,7 +23,7 @@ from lograph.eventlog import (
     StoreUnavailableError,
 )
 
-__all__ = ["is_conflict", "is_refusal", "is_transient", "translate"]
+__all__ = ["is_conflict", "is_refusal", "is_transient", "not_a_connection", "translate"]
 
 # serialization failure, deadlock, admin/crash shutdown, cannot connect now (starting up)
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "57P01", "57P02", "57P03"})
@@ -103,3 +103,18 @@ def translate(
         err = StoreUnavailableError(f"PostgreSQL store failed during {what}: {type(e).__name__}: {e}")
     err.__cause__ = e
     return err
+
+
+def not_a_connection(conn: object, name: str, also: str = "") -> TypeError:
+    """The error for a constructor given something other than an asyncpg pool or
+    connection (``also``: what else it takes). A psycopg connection or pool, which
+    LangGraph's docs pass, gets its own message: lograph does not depend on psycopg."""
+    if type(conn).__module__.split(".")[0] in ("psycopg", "psycopg_pool", "psycopg2"):
+        return TypeError(
+            f"{name} runs on asyncpg, not psycopg (lograph does not depend on psycopg), so it "
+            f"cannot use a {type(conn).__module__}.{type(conn).__name__}: pass an asyncpg "
+            "connection or pool (`await asyncpg.connect(dsn)`, `await asyncpg.create_pool(dsn)`), "
+            f"or let it connect: `{name}.from_conn_string(dsn)`")
+    return TypeError(
+        f"{name} takes an asyncpg pool or connection{also}, not {type(conn).__name__}; to "
+        f"connect from a DSN use `{name}.from_conn_string(dsn)`")

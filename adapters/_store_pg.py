@@ -10,13 +10,15 @@ The pool belongs to the event loop it was opened on (its home, see ``_bridge.py`
 async calls from any loop (asyncio or trio) go through the bridge; sync calls from a
 thread without a running loop, or from another loop's thread, wait for the home loop;
 a sync call on the home loop's own thread would deadlock, so it raises and names the
-async method. Transient failures are retried for ``retry_for`` seconds
+async method. ``with PostgresStore.from_conn_string(...)`` opens the pool on lograph's
+sync portal, so the store then serves sync calls inside a running loop (a notebook cell). Transient failures are retried for ``retry_for`` seconds
 (``_pg_log._retrying``); driver errors become lograph's (``_pg_errors``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
@@ -27,7 +29,7 @@ import asyncpg
 from lograph.eventlog import SchemaVersionError, StoreUnavailableError
 from lograph.runtime.lowlevel import StoreIndexer as Indexer
 from lograph.runtime.lowlevel import StoreSweeper as Sweeper
-from lograph.runtime.lowlevel import in_event_loop, portal
+from lograph.runtime.lowlevel import in_event_loop, on_portal_thread, portal
 from lograph.runtime.lowlevel import store_rules as rules
 from lograph.runtime.store import (
     BaseStore,
@@ -41,11 +43,12 @@ from lograph.runtime.store import (
 )
 
 from ._bridge import Bridge
-from ._pg_log import _loopback_without_tls, _no_reset, _retrying
+from ._pg_errors import not_a_connection
+from ._pg_log import _loopback_without_tls, _no_reset, _PoolOfOne, _retrying
 from ._pg_sql import lock_key, quote_ident
 from ._store_sql import FIRST_PAGE, item_of, keep, page_of, to_blob, touched, with_vectors
 
-__all__ = ["PostgresStore"]
+__all__ = ["AsyncPostgresStore", "PostgresStore"]
 
 T = TypeVar("T")
 Conn = Any
@@ -153,22 +156,24 @@ def _filter_sql(op: SearchOp, args: list[Any]) -> str:
 
 
 class PostgresStore(Sweeper, BaseStore):
-    """The Store in PostgreSQL; sync and async (``AsyncPostgresStore`` is this class).
+    """The Store in PostgreSQL, sync and async (see also :class:`AsyncPostgresStore`).
 
-    ``PostgresStore(pool)`` uses an asyncpg pool you own (left open by ``close``);
-    ``PostgresStore.from_conn_string(dsn)`` opens and closes one (``with`` or
-    ``async with``). Call ``setup()`` once per database (idempotent).
+    ``PostgresStore(conn)`` uses an asyncpg pool or connection you own (left open by
+    ``close``; a connection serves one call at a time); a psycopg connection is refused
+    with a message saying so (lograph runs on asyncpg and does not depend on psycopg).
+    ``PostgresStore.from_conn_string(dsn)`` opens and closes a pool (``with`` or
+    ``async with``). Call ``setup()`` once per database (idempotent); it blocks until
+    done, as LangGraph's sync ``PostgresStore.setup()`` does.
     """
 
     supports_ttl = True
 
-    def __init__(self, conn: asyncpg.Pool, *, schema: str = "lograph", index: IndexConfig | None = None,
-                 ttl: TTLConfig | None = None, retry_for: float = 10.0,
-                 bridge: Bridge | None = None, owns_pool: bool = False) -> None:
-        if not isinstance(conn, asyncpg.Pool):
-            raise TypeError(
-                f"PostgresStore(conn) takes an asyncpg pool, not {type(conn).__name__}; to "
-                "connect from a DSN use `PostgresStore.from_conn_string(dsn)`")
+    def __init__(self, conn: asyncpg.Pool | asyncpg.Connection, *, schema: str = "lograph",
+                 index: IndexConfig | None = None, ttl: TTLConfig | None = None,
+                 retry_for: float = 10.0, bridge: Bridge | None = None,
+                 owns_pool: bool = False) -> None:
+        if not isinstance(conn, asyncpg.Pool | asyncpg.Connection):
+            raise not_a_connection(conn, type(self).__name__)
         self._sql = _Sql(schema)
         self.schema = schema
         self.index_config = index
@@ -176,7 +181,7 @@ class PostgresStore(Sweeper, BaseStore):
         self.embeddings = self._indexer.embeddings if self._indexer else None
         self.ttl_config = ttl
         self.retry_for = retry_for
-        self._pool = conn
+        self._pool: Any = conn if isinstance(conn, asyncpg.Pool) else _PoolOfOne(conn)
         if bridge is None:
             loop = getattr(conn, "_loop", None)
             bridge = Bridge(loop) if isinstance(loop, asyncio.AbstractEventLoop) else Bridge.here()
@@ -243,10 +248,7 @@ class PostgresStore(Sweeper, BaseStore):
         self._blocking(self.aclose, "close", "aclose")
 
     def setup(self) -> Any:
-        """Create the tables if missing (idempotent). In an event loop it returns the
-        coroutine of :meth:`asetup` (``await store.setup()`` works as in LangGraph)."""
-        if in_event_loop():
-            return self.asetup()
+        """Create the tables if missing (idempotent), and wait until done."""
         self._blocking(self.asetup, "setup", "asetup")
         return None
 
@@ -308,7 +310,10 @@ class PostgresStore(Sweeper, BaseStore):
             raise StoreUnavailableError(
                 "the event loop that opened the PostgreSQL store is not running; open the store "
                 "again (sync code: `with PostgresStore.from_conn_string(dsn)`)")
-        return asyncio.run_coroutine_threadsafe(_awaited(fn), home).result()
+        # In an empty context: a caller's trio loop must not be what the home loop's
+        # task sees as its async library (call_soon_threadsafe copies the caller's).
+        submitted = contextvars.Context().run(asyncio.run_coroutine_threadsafe, _awaited(fn), home)
+        return submitted.result()
 
     # -- batches ---------------------------------------------------------------------------
 
@@ -431,6 +436,17 @@ class PostgresStore(Sweeper, BaseStore):
         return await self._call("sweeping expired items", sweep)
 
 
+class AsyncPostgresStore(PostgresStore):
+    """LangGraph's ``AsyncPostgresStore``: the same store, whose ``setup()`` inside an event
+    loop returns the coroutine of :meth:`asetup` (``await store.setup()``, as LangGraph's
+    docs write it); in sync code it sets up at once."""
+
+    def setup(self) -> Any:
+        if in_event_loop():
+            return self.asetup()
+        return super().setup()
+
+
 async def _awaited(fn: Callable[[], Awaitable[T]]) -> T:
     return await fn()
 
@@ -443,10 +459,10 @@ class _Opener:
         self._store: PostgresStore | None = None
 
     def __enter__(self) -> PostgresStore:
-        if in_event_loop():
+        if on_portal_thread():  # async code that lograph's sync API runs: its loop is busy
             raise RuntimeError(
-                "`with PostgresStore.from_conn_string(...)` was used inside a running event loop, "
-                "where it would block it; use `async with` instead")
+                "`with PostgresStore.from_conn_string(...)` inside async code run by a sync call "
+                "of lograph would wait for itself; use `async with` there")
         self._store = portal().call(self._open)
         return self._store
 

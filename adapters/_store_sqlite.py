@@ -13,10 +13,18 @@ file with the event log's (a SqliteSaver's) or have one of their own. It runs on
 
 A batch that writes is one ``BEGIN IMMEDIATE`` transaction; reads of one batch share
 one read transaction, so they see one state.
+
+On an ``aiosqlite.Connection`` its owner passed (LangGraph's ``AsyncSqliteStore(conn)``),
+every call runs on that connection's own thread instead, through aiosqlite: async calls
+from its event loop (or, on trio, through the bridge), sync calls from any other thread
+by waiting for that loop; a sync call on the loop's own thread would wait for itself,
+so it raises and names the async method.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import os
 import sqlite3
 import threading
@@ -24,12 +32,14 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import aiosqlite
 import anyio
 import anyio.to_thread
 
 from lograph.eventlog import SchemaVersionError, StoreUnavailableError
 from lograph.runtime.lowlevel import StoreIndexer as Indexer
 from lograph.runtime.lowlevel import StoreSweeper as Sweeper
+from lograph.runtime.lowlevel import in_event_loop
 from lograph.runtime.lowlevel import store_rules as rules
 from lograph.runtime.store import (
     BaseStore,
@@ -43,6 +53,7 @@ from lograph.runtime.store import (
 )
 
 from . import _sqlite_sql
+from ._bridge import Bridge
 from ._store_sql import (
     FIRST_PAGE,
     item_of,
@@ -54,7 +65,7 @@ from ._store_sql import (
     with_vectors,
 )
 
-__all__ = ["SqliteStore"]
+__all__ = ["AsyncSqliteStore", "SqliteStore"]
 
 T = TypeVar("T")
 SCHEMA_VERSION = 1
@@ -121,24 +132,31 @@ def _filter_sql(op: SearchOp, column: str = "value") -> tuple[str, list[Any]]:
 
 
 class SqliteStore(Sweeper, BaseStore):
-    """The Store in a SQLite file; sync and async (``AsyncSqliteStore`` is this class).
+    """The Store in a SQLite file, sync and async (see also :class:`AsyncSqliteStore`).
 
     ``SqliteStore(conn)`` uses a ``sqlite3.Connection`` you own (open it with
-    ``check_same_thread=False`` for async use or use from several threads);
+    ``check_same_thread=False`` for async use or use from several threads) or an
+    ``aiosqlite.Connection`` (see the module); closing the store leaves it open.
     ``SqliteStore.from_conn_string(path)`` opens and closes one (``with`` or
     ``async with``). The tables are created on first use (``setup()`` does it now).
     """
 
     supports_ttl = True
 
-    def __init__(self, conn: sqlite3.Connection, *, index: IndexConfig | None = None,
-                 ttl: TTLConfig | None = None, path: str | None = None) -> None:
-        if not isinstance(conn, sqlite3.Connection):
+    def __init__(self, conn: sqlite3.Connection | aiosqlite.Connection, *,
+                 index: IndexConfig | None = None, ttl: TTLConfig | None = None,
+                 path: str | None = None) -> None:
+        self._aio: aiosqlite.Connection | None = None
+        if isinstance(conn, aiosqlite.Connection):
+            self._aio, self._bridge = conn, Bridge.here()
+            self.conn: sqlite3.Connection = None  # type: ignore[assignment] # its thread's, once started
+        elif isinstance(conn, sqlite3.Connection):
+            self.conn = conn
+        else:
             raise TypeError(
-                f"SqliteStore(conn) takes a sqlite3.Connection, not {type(conn).__name__}; "
-                "to open a file use `SqliteStore.from_conn_string(path)`")
-        self.conn = conn
-        self.path = path or "(a sqlite3 connection)"
+                f"{type(self).__name__}(conn) takes a sqlite3 or aiosqlite connection, not "
+                f"{type(conn).__name__}; to open a file use `{type(self).__name__}.from_conn_string(path)`")
+        self.path = path or f"(a{'n aiosqlite' if self._aio else ' sqlite3'} connection)"
         self.index_config = index
         self._indexer = Indexer(index) if index is not None else None
         self.embeddings = self._indexer.embeddings if self._indexer else None
@@ -172,7 +190,7 @@ class SqliteStore(Sweeper, BaseStore):
             conn.execute(f"PRAGMA synchronous = {synchronous}")
             store = cls(conn, index=index, ttl=ttl, path=path)
             store._owned = True
-            store.setup()
+            store._locked(lambda: None)  # creates the tables
         except BaseException:
             conn.close()
             raise
@@ -187,15 +205,50 @@ class SqliteStore(Sweeper, BaseStore):
             self._closed = True
 
     async def aclose(self) -> None:
+        if self._aio is not None:  # nothing to close, and no thread to wait on
+            self.close()
+            return
         await anyio.to_thread.run_sync(self.close)
 
-    def setup(self) -> None:
+    def setup(self) -> Any:
         """Create the store's tables if missing (idempotent; also done on first use)."""
-        with self._lock:
-            self._setup()
+        self._run(lambda: None)
+        return None
 
     async def asetup(self) -> None:
-        await anyio.to_thread.run_sync(self.setup)
+        await self._arun(lambda: None)
+
+    # -- where a call runs -------------------------------------------------------------------
+
+    def _run(self, fn: Callable[[], T], method: str = "setup") -> T:
+        """``fn`` under the lock, from sync code: here, or on an aiosqlite connection's thread."""
+        if self._aio is None:
+            return self._locked(fn)
+        if self._bridge.is_home():
+            raise RuntimeError(
+                f"{type(self).__name__}.{method}() was called on the event loop that runs its "
+                "aiosqlite connection, where it would wait for itself; await the async form "
+                f"there (`await store.a{method}(...)`; `aput`, `aget`, `asearch`, ...)")
+        submitted = contextvars.Context().run(  # (see _store_pg's _blocking)
+            asyncio.run_coroutine_threadsafe, self._on_aio(fn), self._bridge.home)
+        return submitted.result()
+
+    async def _arun(self, fn: Callable[[], T]) -> T:
+        """``fn`` under the lock, from async code: on a worker thread, or on an aiosqlite
+        connection's thread."""
+        if self._aio is None:
+            return await anyio.to_thread.run_sync(self._locked, fn)
+        return await self._bridge.run(self._on_aio, fn)
+
+    async def _on_aio(self, fn: Callable[[], T]) -> T:
+        aio: Any = self._aio  # its private _execute runs a function on its thread (see sqlite.py)
+        if self._closed:
+            raise StoreUnavailableError(f"the SQLite store {self.path!r} is closed; open it again")
+        if aio._connection is None:
+            await aio
+        self.conn = aio._conn
+        result: T = await aio._execute(self._locked, fn)
+        return result
 
     def _setup(self) -> None:
         if self._ready:
@@ -244,10 +297,12 @@ class SqliteStore(Sweeper, BaseStore):
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         ready = rules.plan(ops, self._indexer).embed(self._indexer)
-        return self._locked(lambda: self._execute(ready))
+        return self._run(lambda: self._execute(ready), "batch")
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         ready = await rules.plan(ops, self._indexer).aembed(self._indexer)
+        if self._aio is not None:
+            return await self._arun(lambda: self._execute(ready))
         if not ready.writes:
             try:  # a read: here, if the connection is idle
                 return self._locked(lambda: self._execute(ready, refresh_later=True), wait=False)
@@ -384,9 +439,7 @@ class SqliteStore(Sweeper, BaseStore):
 
     # -- TTL -------------------------------------------------------------------------------
 
-    def _sweep_now(self) -> int:
-        at = rules.now()
-
+    def _sweeper_of(self, at: float) -> Callable[[], int]:
         def sweep() -> int:
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
@@ -403,10 +456,24 @@ class SqliteStore(Sweeper, BaseStore):
                 raise
             return int(swept)
 
-        return self._locked(sweep)
+        return sweep
+
+    def _sweep_now(self) -> int:
+        return self._run(self._sweeper_of(rules.now()), "sweep_ttl")
 
     async def asweep_ttl(self) -> int:
-        return await anyio.to_thread.run_sync(self._sweep_now)
+        return await self._arun(self._sweeper_of(rules.now()))
+
+
+class AsyncSqliteStore(SqliteStore):
+    """LangGraph's ``AsyncSqliteStore``: the same store, whose ``setup()`` inside an event
+    loop returns the coroutine of :meth:`asetup` (``await store.setup()``, as LangGraph's
+    docs write it); in sync code it sets up at once."""
+
+    def setup(self) -> Any:
+        if in_event_loop():
+            return self.asetup()
+        return super().setup()
 
 
 class _Busy(Exception):

@@ -10,7 +10,9 @@ Usage, as with LangGraph's savers::
         checkpointer.setup()
 
 Or over a pool or a connection you own: ``AsyncPostgresSaver(pool, schema="lograph")``,
-``AsyncPostgresSaver(conn)`` (asyncpg's; it stays open after the saver closes). The event log itself is :class:`PostgresLog`.
+``AsyncPostgresSaver(conn)`` (asyncpg's; it stays open after the saver closes; a psycopg
+connection is refused with a message saying so: lograph does not depend on psycopg).
+The event log itself is :class:`PostgresLog`.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import asyncpg
 from lograph.runtime.lowlevel import Checkpointer, in_event_loop, run_sync
 
 from ._opening import Opening
+from ._pg_errors import not_a_connection
 from ._pg_log import PostgresLog
 from ._pg_sql import SCHEMA_VERSION
-from ._store_pg import PostgresStore
+from ._store_pg import AsyncPostgresStore, PostgresStore
 
 __all__ = [
     "SCHEMA_VERSION", "AsyncPostgresSaver", "AsyncPostgresStore", "PostgresLog", "PostgresSaver",
@@ -59,11 +62,7 @@ class AsyncPostgresSaver(Checkpointer):
         elif isinstance(conn, asyncpg.Connection):
             log = PostgresLog.from_connection(conn, schema=schema, retry_for=retry_for)
         else:
-            raise TypeError(
-                f"{type(self).__name__} takes an asyncpg pool or connection or a PostgresLog, not "
-                f"{type(conn).__name__}; to connect from a DSN use "
-                f"{type(self).__name__}.from_conn_string(dsn)"
-            )
+            raise not_a_connection(conn, type(self).__name__, " or a PostgresLog")
         super().__init__(log, snapshot_every=snapshot_every, chain_key=chain_key, store_id=store_id,
                          store_key=log.identity)
 
@@ -115,6 +114,3 @@ class PostgresSaver(AsyncPostgresSaver):
     def setup(self) -> None:
         run_sync(self.asetup, method="setup", amethod="asetup", store=self)
 
-
-# The long-term memory Store in PostgreSQL (``_store_pg.py``): one class for both.
-AsyncPostgresStore = PostgresStore

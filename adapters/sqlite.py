@@ -75,7 +75,7 @@ from . import _sqlite_sql as sql
 from ._bridge import Bridge
 from ._cache_sqlite import SqliteCache
 from ._opening import Opening
-from ._store_sqlite import SqliteStore
+from ._store_sqlite import AsyncSqliteStore, SqliteStore
 
 __all__ = [
     "AsyncSqliteSaver", "AsyncSqliteStore", "SqliteCache", "SqliteLog", "SqliteSaver", "SqliteSaverOpener",
@@ -595,6 +595,3 @@ AsyncSqliteSaver = SqliteSaver
 
 # What ``SqliteSaver.from_conn_string`` returns (kept under this name for annotations).
 SqliteSaverOpener = Opening
-
-# The long-term memory Store in a SQLite file (``_store_sqlite.py``): one class for both.
-AsyncSqliteStore = SqliteStore
