@@ -27,16 +27,17 @@ from lograph.eventlog import Checkpoint
 from ._cache import namespace
 from ._checkpointer import Checkpointer
 from ._context import _current as _current_task
-from ._history import head_state, history, locate, record_at
+from ._history import head_state, history, last_of, locate, record_at
 from ._introspect import drawing, json_schema, subgraphs
 from ._invoke import run_graph, target
 from ._nesting import nests_in, run_nested
 from ._options import refuse_unimplemented
+from ._step import recast
 from ._streaming import stream_run, stream_sync
 from ._sync import in_event_loop, run_sync
 from ._types import StateSnapshot, StateUpdate
 from ._update import bulk_update, update_state
-from ._views import graph_output, snapshot_of, subgraph_of
+from ._views import graph_output, read_as, snapshot_of
 
 if TYPE_CHECKING:
     from langchain_core.runnables.graph import Graph
@@ -82,6 +83,7 @@ class CompiledGraph:
         # what get_input_jsonschema / get_output_jsonschema describe (None: the state's)
         self.schemas: tuple[Any, Any] = (None, None)
         self._defaults: dict[str, Any] = {}  # with_config's: under every call's config
+        self.node_subgraphs: dict[str, CompiledGraph | None] = {}  # _views.subgraph_of's cache
 
     # -- configuration ----------------------------------------------------------------
 
@@ -213,24 +215,32 @@ class CompiledGraph:
         configurable = config.get("configurable") or {}
         actor = saver.actor(thread)
         ns = configurable.get("checkpoint_ns") or ""
+        graph, ns = self._graph_at(ns)
         if configurable.get("checkpoint_id"):
             cp = await record_at(actor, await locate(saver.log, thread, configurable["checkpoint_id"]), ns)
             live = False
         else:
             cp, live = await head_state(actor), True
+            if ns and ns not in cp.children:  # its caller's step is over: where it ended
+                cp = await last_of(actor, cp, ns) or cp
         if ns:  # a subgraph's state: in the top graph's fold, by its namespace
-            return snapshot_of(self._graph_at(ns), thread, ns, cp.children.get(ns) or Checkpoint(),
-                               live=live, subgraphs=subgraphs, root=cp)
+            child = cp.children.get(ns) or Checkpoint()
+            if graph is None:  # a graph this one does not know: read with this one's channels
+                graph, child = self, read_as(self, child)
+            return snapshot_of(graph, thread, ns, child, live=live, subgraphs=subgraphs, root=cp)
         return snapshot_of(self, thread, ns, cp, live=live, subgraphs=subgraphs, root=cp)
 
-    def _graph_at(self, ns: str) -> CompiledGraph | None:
-        """The compiled graph whose state lives at namespace ``ns`` (None: a graph run
-        inside a node's code, not known here)."""
-        graph: CompiledGraph | None = self
-        for part in ns.split("|"):
-            if graph is not None and not part.isdigit():
-                graph = subgraph_of(graph, part.split(":", 1)[0])
-        return graph
+    def _graph_at(self, ns: str) -> tuple[CompiledGraph | None, str]:
+        """The compiled graph whose state lives at namespace ``ns`` (None: one this graph
+        neither is nor calls, such as a graph a tool invokes), and the namespace its
+        state is kept under (without task ids for one compiled with ``checkpointer=True``)."""
+        if not ns:
+            return self, ns
+        found = next(subgraphs(self, namespace=recast(ns), recurse=True), None)
+        if found is None:
+            return None, ns
+        graph = found[1]
+        return graph, "|".join(p.split(":", 1)[0] for p in ns.split("|")) if graph.keeps else ns
 
     def get_state(self, config: dict[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
         return run_sync(lambda: self.aget_state(config, subgraphs=subgraphs), method="get_state", amethod="aget_state", store=self.checkpointer)
@@ -243,11 +253,14 @@ class CompiledGraph:
         saver, thread, ns = target(self, config)
         # as LangGraph's savers list it: a config naming a checkpoint lists that one only
         only = (config.get("configurable") or {}).get("checkpoint_id")
-        graph = self._graph_at(ns) if ns else self
+        graph, ns = self._graph_at(ns)
         async for cp in history(saver.log, thread, only=only, filter=filter, before=before,
                                 actor=saver.actor(thread),
                                 limit=limit, seal=saver.seal, ns=ns):
-            yield snapshot_of(graph, thread, ns, cp, live=False)
+            if graph is None:  # a graph this one does not know: read with this one's channels
+                yield snapshot_of(self, thread, ns, read_as(self, cp), live=False)
+            else:
+                yield snapshot_of(graph, thread, ns, cp, live=False)
 
     def get_state_history(self, config: dict[str, Any], **kwargs: Any) -> Iterator[StateSnapshot]:
         async def collect() -> list[StateSnapshot]:

@@ -45,7 +45,7 @@ from ._injection import kwargs_for
 from ._journal import Journal, SubJournal, encode_writes_error
 from ._machine import Entry, InputStep, RunTasks, Seal, StepMachine
 from ._retry import pause, retry_for
-from ._step import TaskPlan, live_values, step_values
+from ._step import TaskPlan, live_values, recast, step_values
 from ._structure import NodeSpec, Structure
 from ._timeout import timed
 from ._tracing import asyncio_only, graph_run, run_metadata, task_config, task_runtime, traced
@@ -505,7 +505,7 @@ class Run:
         index = ctx.subgraphs
         ctx.subgraphs += 1
         if keep:
-            ns = _recast(f"{self.ns}|{ctx.name}" if self.ns else ctx.name) + (f"|{index}" if index else "")
+            ns = recast(f"{self.ns}|{ctx.name}" if self.ns else ctx.name) + (f"|{index}" if index else "")
         else:
             part = f"{ctx.name}:{ctx.task_id}" + (f":{index}" if index else "")
             ns = f"{self.ns}|{part}" if self.ns else part
@@ -576,12 +576,6 @@ class Run:
                 except ValueError:
                     state = values  # (the task itself reports the refused state)
             trace(self.emit, "tasks", task_payload(self.structure, task, state), planned.step)
-
-def _recast(ns: str) -> str:
-    """A namespace without its task ids (and call indexes): where a kept subgraph's
-    fold lives, the same for every call, as LangGraph's ``recast_checkpoint_ns``."""
-    return "|".join(p.split(":", 1)[0] for p in ns.split("|") if not p.isdigit())
-
 
 class Cached(NamedTuple):
     """A task's update that came from the node cache (the node did not run)."""

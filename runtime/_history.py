@@ -90,6 +90,24 @@ async def _step_of(log: EventLog, thread: str, seq: int) -> list[Event]:
     return out
 
 
+async def last_of(actor: ThreadActor, head: Checkpoint, ns: str) -> Checkpoint | None:
+    """The fold at the last event of the graph at ``ns`` (or one inside it) on the branch
+    ending at ``head``: where a subgraph whose state lives for its caller's step left it
+    (the top graph's next checkpoint dropped it from ``head``). None: it never ran there."""
+    log, thread = actor.saver.log, actor.thread
+    inside = ns + "|"
+    by_seq: dict[int, Event] = {}
+    cursor = head.head
+    while cursor:
+        if cursor not in by_seq:
+            by_seq = {e.seq: e for e in await log.read(thread, after=max(0, cursor - _WINDOW), upto=cursor)}
+        e = by_seq[cursor]
+        if e.ns == ns or e.ns.startswith(inside):
+            return await actor.load(e.seq)
+        cursor = e.parent
+    return None
+
+
 async def head_state(actor: ThreadActor) -> Checkpoint:
     """The fold at the thread's head without waiting for a running turn."""
     head, loaded = await actor.read_head()

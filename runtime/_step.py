@@ -40,6 +40,13 @@ def _uuid(digest: str) -> str:
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
 
 
+def recast(ns: str) -> str:
+    """A namespace without its task ids (and call indexes): where a subgraph compiled
+    with ``checkpointer=True`` keeps its state, the same for every call (LangGraph's
+    ``recast_checkpoint_ns``)."""
+    return "|".join(p.split(":", 1)[0] for p in ns.split("|") if not p.isdigit())
+
+
 def call_id(parent_task: str, index: int) -> str:
     return _uuid(hashlib.sha256(f"{parent_task}|call|{index}".encode()).hexdigest())
 

@@ -26,6 +26,7 @@ from ._history import infer_as_node, locate
 from ._invoke import metadata_of, target
 from ._journal import Journal
 from ._machine import StepMachine
+from ._step import recast
 from ._structure import Structure
 from ._types import END, START
 from ._writes import input_writes, node_writes
@@ -45,6 +46,8 @@ async def bulk_update(graph: CompiledGraph, config: dict[str, Any],
     each superstep on the one before; all written in one commit, or nothing (a bad
     update anywhere raises before anything is written). Returns the last one's config."""
     saver, thread, ns = target(graph, config)
+    if ns and graph._graph_at(ns)[0] is None:  # as LangGraph: its nodes would write the wrong state
+        raise ValueError(f"Subgraph {recast(ns)} not found")
     if ns:
         raise InvalidUpdateError(
             f"update_state on a subgraph (checkpoint_ns={ns!r}) is not supported: update the "

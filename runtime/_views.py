@@ -15,7 +15,8 @@ from lograph.eventlog.bodies import GOTO, START
 from lograph.eventlog.lowlevel import utc_time
 
 from ._channels import ROOT
-from ._step import TaskPlan, live_values, plan
+from ._introspect import subgraph_of_node
+from ._step import TaskPlan, live_values, plan, recast
 from ._types import OVERWRITE, Interrupt, Overwrite, PregelTask, StateSnapshot, is_overwrite
 
 if TYPE_CHECKING:
@@ -41,14 +42,15 @@ def snapshot_of(
     children = root.children if root is not None else {}
 
     def state_of(t: TaskPlan) -> Any:
-        if not subgraphs:
-            return None
-        child_ns = f"{ns}|{t.name}:{t.id}" if ns else f"{t.name}:{t.id}"
-        child = children.get(child_ns)
-        if child is None:
-            return None
         sub = subgraph_of(graph, t.name) if graph is not None else None
-        return snapshot_of(sub, thread, child_ns, child, live=live, subgraphs=True, root=root)
+        if sub is None:
+            return None
+        task_ns = f"{ns}|{t.name}:{t.id}" if ns else f"{t.name}:{t.id}"
+        if not subgraphs:  # as LangGraph: where to read it
+            return {"configurable": {"thread_id": thread, "checkpoint_ns": task_ns}}
+        child_ns = recast(task_ns) if sub.keeps else task_ns
+        child = children.get(child_ns) or Checkpoint()
+        return snapshot_of(sub, thread, child_ns, child, live=True, subgraphs=True, root=root)
 
     pregel = tuple(
         PregelTask(
@@ -66,12 +68,18 @@ def snapshot_of(
         values = graph.structure.state.output(cp.values) if graph is not None else cp.values
         nxt = tuple(t.name for t in tasks)
     parent = cp.parent_id
+    parents = cp.metadata.get("parents") if ns else None
+
+    def config(checkpoint: str | None) -> dict[str, Any]:
+        """As LangGraph's: a subgraph's names the checkpoint of each graph around it."""
+        mapped = {"checkpoint_map": {**parents, ns: checkpoint}} if parents else {}
+        return {"configurable": {**base, "checkpoint_id": checkpoint, **mapped}}
+
     return StateSnapshot(
         detached(values) if isinstance(values, dict)
         else values.copy() if isinstance(values, list | set | deque) else values,
-        nxt, {"configurable": {**base, "checkpoint_id": cp.id}}, dict(cp.metadata),
-        _iso(cp.created_at),
-        {"configurable": {**base, "checkpoint_id": parent}} if parent else None,
+        nxt, config(cp.id), dict(cp.metadata), _iso(cp.created_at),
+        config(parent) if parent else None,
         pregel, tuple(i for p in pregel for i in p.interrupts),
     )
 
@@ -110,6 +118,17 @@ def _result(writes: list[list[Any]]) -> dict[str, Any]:
 
 
 
+def read_as(graph: CompiledGraph, cp: Checkpoint) -> Checkpoint:
+    """A subgraph's fold read with ``graph``'s channels, as LangGraph reads a namespace
+    whose graph it does not know (one a tool invokes) with the caller's: keys ``graph``
+    lacks are left out, of the values and of the open step's writes."""
+    channels = graph.structure.state.channels
+    out = cp.copy()
+    out.values = {k: v for k, v in cp.values.items() if k in channels}
+    out.writes = {t: [w for w in ws if w[0] in channels or w[0] == GOTO] for t, ws in cp.writes.items()}
+    return out
+
+
 def graph_output(graph: CompiledGraph, cp: Checkpoint) -> Any:
     """What ``invoke`` returns at ``cp``: the live values (an open step's recorded writes
     applied), the output schema's keys, and the pending interrupts (a state without
@@ -126,7 +145,11 @@ def graph_output(graph: CompiledGraph, cp: Checkpoint) -> Any:
 
 
 def subgraph_of(graph: CompiledGraph, node: str) -> CompiledGraph | None:
-    """The compiled graph node ``node`` is, if it is one (a graph run inside a node's
-    code is not known here: its state is shown as stored)."""
-    spec = graph.structure.nodes.get(node)
-    return spec.subgraph if spec is not None else None
+    """The compiled graph node ``node`` is or calls (found in its function's names, as
+    LangGraph's ``get_subgraphs`` finds it), if any; None for ``checkpointer=False``."""
+    known = graph.node_subgraphs
+    if node not in known:
+        spec = graph.structure.nodes.get(node)
+        known[node] = subgraph_of_node(spec) if spec is not None else None
+    return known[node]
+
