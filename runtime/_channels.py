@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,10 +23,25 @@ class Channel:
 
 def _reducer_of(hint: Any) -> Callable[[Any, Any], Any] | None:
     if typing.get_origin(hint) is typing.Annotated:
-        for meta in reversed(hint.__metadata__):
-            if callable(meta):
-                return typing.cast(Callable[[Any, Any], Any], meta)
+        return _checked_reducer(hint.__metadata__)
     return None
+
+
+def _checked_reducer(metadata: Any) -> Callable[[Any, Any], Any] | None:
+    """The last callable of a key's annotation metadata: its reducer. ValueError when it
+    does not take two positional arguments (the value so far and the update)."""
+    reducer = next((m for m in reversed(metadata) if callable(m)), None)
+    if reducer is None:
+        return None
+    try:
+        sig = inspect.signature(reducer)
+    except (TypeError, ValueError):  # no signature to read (a builtin): taken as it is
+        return typing.cast(Callable[[Any, Any], Any], reducer)
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if sum(p.kind in positional for p in sig.parameters.values()) != 2:
+        raise ValueError(f"Invalid reducer signature. Expected (a, b) -> c. Got {sig}: "
+                         f"a reducer takes the value so far and the update")
+    return typing.cast(Callable[[Any, Any], Any], reducer)
 
 
 def _initial_of(hint: Any) -> Callable[[], Any] | None:
@@ -101,7 +117,7 @@ def channels_of(schema: Any) -> dict[str, Channel]:
         for name, info in schema.model_fields.items():
             if name in managed:
                 continue
-            reducer = next((m for m in reversed(info.metadata) if callable(m)), None)
+            reducer = _checked_reducer(info.metadata)
             out[name] = Channel(name, reducer, _initial_of(info.annotation) if reducer else None)
         return out
     hints = _hints(schema)
@@ -192,6 +208,11 @@ class StateCodec:
         own = self._readers[self.schema]
         self._readers[self.schema] = (own[0], own[1] or tuple(k for k in channels_of(self.schema)), own[2])
         self._readers[schema] = (kind, tuple(channels), keys)
+
+    def schemas(self) -> list[Any]:
+        """The schemas whose keys are channels: the state's first, then the others in the
+        order they were added."""
+        return list(self._readers)
 
     def visible(self, values: dict[str, Any]) -> dict[str, Any]:
         """Values as users see them: reducer keys never written hold their empty value."""
@@ -285,15 +306,17 @@ def reduce_writes(
         replaced = [v for v in items if is_overwrite(v)]
         if len(replaced) > 1:
             raise InvalidUpdateError(
-                f"state key {key!r} received {len(replaced)} Overwrite values in one step; it takes one"
+                f"At key {key!r}: Can receive only one Overwrite value per super-step. "
+                f"(it received {len(replaced)})"
             )
         if replaced:  # the value is set; the key's other writes of the step are dropped
             out[key] = replaced[0][OVERWRITE]
         elif channel.reducer is None:
             if len(items) > 1:
                 raise InvalidUpdateError(
-                    f"state key {key!r} received {len(items)} values in one step and has no "
-                    "reducer; give it one with Annotated[type, reducer], or write it from one node"
+                    f"At key {key!r}: Can receive only one value per step. Use an Annotated key "
+                    f"to handle multiple values: it received {len(items)} and has no reducer; give "
+                    "it one with Annotated[type, reducer], or write it from one node"
                 )
             out[key] = items[0]
         else:

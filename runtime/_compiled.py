@@ -28,7 +28,7 @@ from ._cache import namespace
 from ._checkpointer import Checkpointer
 from ._context import _current as _current_task
 from ._history import head_state, history, last_of, locate, record_at
-from ._introspect import drawing, json_schema, subgraphs
+from ._introspect import context_schema, drawing, json_schema, subgraphs
 from ._invoke import run_graph, target
 from ._nesting import nests_in, run_nested
 from ._options import refuse_unimplemented
@@ -60,6 +60,11 @@ class GraphIO:
         """What ``invoke`` returns at the fold ``cp``."""
         return graph_output(graph, cp)
 
+    def json_schema(self, graph: CompiledGraph, schema: Any, name: str) -> dict[str, Any]:
+        """``schema`` (``graph``'s input or output schema; None: its state's) as JSON Schema."""
+        state = graph.structure.state
+        return json_schema(state.schema if schema is None else schema, name, state)
+
 
 _STATE_IO = GraphIO()
 
@@ -70,6 +75,11 @@ class CompiledGraph:
         interrupt_before: tuple[str, ...], interrupt_after: tuple[str, ...], *, name: str,
         io: GraphIO = _STATE_IO, store: Any = None, context_schema: Any = None,
     ) -> None:
+        if checkpointer not in (None, True, False) and not isinstance(checkpointer, Checkpointer):
+            raise TypeError(  # (LangGraph's wording first)
+                "Invalid checkpointer provided. Expected an instance of `BaseCheckpointSaver`, "
+                f"`True`, `False`, or `None`. Received {type(checkpointer).__name__}: a lograph "
+                "saver (MemorySaver, SqliteSaver, PostgresSaver, ...), True, False or None")
         self.structure = structure
         self.checkpointer = checkpointer if isinstance(checkpointer, Checkpointer) else None
         self.keeps = checkpointer is True  # nested: its state outlives the caller's step
@@ -331,13 +341,16 @@ class CompiledGraph:
 
     def get_input_jsonschema(self, config: dict[str, Any] | None = None) -> dict[str, Any]:
         """What ``invoke`` takes, as JSON Schema (the input schema, else the state's)."""
-        given = self.schemas[0]
-        return json_schema(self.structure.state.schema if given is None else given, f"{self.name}Input")
+        return self.io.json_schema(self, self.schemas[0], f"{self.name}Input")
+
+    def get_context_jsonschema(self) -> dict[str, Any] | None:
+        """The ``context_schema`` as JSON Schema (None without one); ValueError for a
+        schema that is not a pydantic model, a TypedDict or a dataclass."""
+        return None if self.context_schema is None else context_schema(self.context_schema)
 
     def get_output_jsonschema(self, config: dict[str, Any] | None = None) -> dict[str, Any]:
         """What ``invoke`` returns, as JSON Schema (the output schema, else the state's)."""
-        given = self.schemas[1]
-        return json_schema(self.structure.state.schema if given is None else given, f"{self.name}Output")
+        return self.io.json_schema(self, self.schemas[1], f"{self.name}Output")
 
 
 CompiledStateGraph = CompiledGraph  # LangGraph's name (langgraph.graph.state), for type hints

@@ -27,6 +27,7 @@ from ._context import TaskContext, current
 from ._errors import NonDeterminismError
 from ._graph import StateGraph, _cache, _cache_policy
 from ._injection import injected, kwargs_for
+from ._introspect import value_schema
 from ._retry import Retry, retry_policies
 from ._step import call_id
 from ._sync import in_event_loop
@@ -177,6 +178,10 @@ class EntrypointIO(GraphIO):
             return {**(last if isinstance(last, dict) else {}), "__interrupt__": out["__interrupt__"]}
         return out.get("__end__")
 
+    def json_schema(self, graph: CompiledGraph, schema: Any, name: str) -> dict[str, Any]:
+        """The function's argument or return value (its annotation) as JSON Schema."""
+        return value_schema(schema, name)
+
 
 _ENTRY_IO = EntrypointIO()
 
@@ -221,7 +226,8 @@ class entrypoint:  # noqa: N801 - LangGraph's name
         structure = builder.validate()
         structure.retry = retry_policies(self.retry, f"entrypoint {name!r}")  # its tasks' default
         structure.cache, structure.cache_policy = self.cache, self.cache_policy  # (likewise)
-        graph = CompiledGraph(structure, self.checkpointer, (), (), name=name, io=_ENTRY_IO,
+        # named as LangGraph names an entrypoint's graph (its schemas' titles say so)
+        graph = CompiledGraph(structure, self.checkpointer, (), (), name="LangGraph", io=_ENTRY_IO,
                               store=self.store, context_schema=self.context_schema)
         graph.schemas = _annotations(fn)
         functools.update_wrapper(graph, fn)  # type: ignore[arg-type]
@@ -230,14 +236,20 @@ class entrypoint:  # noqa: N801 - LangGraph's name
 
 def _annotations(fn: Callable[..., Any]) -> tuple[Any, Any]:
     """An entrypoint's input and output types: its first parameter's and its return
-    annotation (``entrypoint.final[R, S]``: ``R``); ``Any`` where there is none."""
+    annotation (``entrypoint.final[R, S]``: ``R``; a bare ``entrypoint.final``: ``Any``);
+    ``Any`` where there is none."""
+    sig = inspect.signature(fn)
     try:
         hints = typing.get_type_hints(fn)
-    except Exception:  # noqa: BLE001 - an annotation that does not resolve: described as Any
-        hints = {}
-    params = list(inspect.signature(fn).parameters)
+    except Exception:  # noqa: BLE001 - one does not resolve: those that are not strings
+        hints = {name: p.annotation for name, p in sig.parameters.items()}
+        hints["return"] = sig.return_annotation
+        hints = {k: v for k, v in hints.items() if v is not inspect.Signature.empty and not isinstance(v, str)}
+    params = list(sig.parameters)
     given = hints.get(params[0], Any) if params else Any
     returned = hints.get("return", Any)
-    if typing.get_origin(returned) is _Final:
+    if returned is _Final:
+        returned = Any
+    elif typing.get_origin(returned) is _Final:
         returned = typing.get_args(returned)[0]
     return given, returned

@@ -105,8 +105,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         if action is None:
             if isinstance(node, str):
                 raise GraphValidationError(f"add_node({node!r}) needs a function to run")
-            action, node = node, getattr(node, "__name__", None) or (
-                node.get_name() if is_runnable(node) else type(node).__name__)
+            action, node = node, _node_name(node)
         if not isinstance(node, str) or not node:
             raise GraphValidationError(f"a node's name must be a non-empty string, got {node!r}")
         if node in (START, END) or node.startswith("__"):
@@ -158,11 +157,20 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         return self
 
     def add_sequence(self, nodes: Sequence[Any]) -> Self:
-        names = []
-        for item in nodes:
-            name, fn = item if isinstance(item, tuple) else (item.__name__, item)
+        """Add ``nodes`` (functions, or ``(name, function)`` pairs) and an edge from each
+        to the next. ValueError, with the builder unchanged, for no nodes or a name used
+        twice (name two lambdas with pairs)."""
+        if not nodes:
+            raise GraphValidationError("Sequence requires at least one node: add_sequence got none")
+        pairs = [item if isinstance(item, tuple) else (_node_name(item), item) for item in nodes]
+        names = [name for name, _ in pairs]
+        for name in names:
+            if name in self.nodes or names.count(name) > 1:
+                raise GraphValidationError(
+                    f"Node names must be unique: node with the name {name!r} already exists; give "
+                    "two functions of one name (lambdas) their own as (name, function) pairs")
+        for name, fn in pairs:
             self.add_node(name, fn)
-            names.append(name)
         for a, b in itertools.pairwise(names):
             self.add_edge(a, b)
         return self
@@ -231,7 +239,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
     def _check_edges(self, known: set[str]) -> None:
         for a, b in self._edges:
             if a != START and a not in known:
-                raise GraphValidationError(f"edge {a!r} -> {b!r}: unknown source node {a!r}")
+                raise GraphValidationError(f"Found edge starting at unknown node {a!r} ({a!r} -> {b!r})")
             if b != END and b not in known:
                 raise GraphValidationError(f"edge {a!r} -> {b!r}: unknown target node {b!r}")
         for sources, target in self._joins:
@@ -296,6 +304,15 @@ def node_spec(name: str, action: Any, retry: tuple[Any, ...], input_schema: Any 
                                    f"got {type(action).__name__}")
     return NodeSpec(name, action, _is_async(action), retry, None, input_schema, defer, timeout,
                     inject=injected(action))
+
+
+def _node_name(action: Any) -> str:
+    """The name a node added without one gets: its function's, a Runnable's own, or its
+    class's (a callable object)."""
+    name = getattr(action, "__name__", None)
+    if isinstance(name, str) and name:
+        return name
+    return str(action.get_name()) if is_runnable(action) else type(action).__name__
 
 
 def _cache_policy(policy: Any, where: str) -> CachePolicy[Any] | None:

@@ -25,6 +25,9 @@ import typing
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import typing_extensions
+
+from ._channels import StateCodec, channels_of, is_root
 from ._structure import Structure
 from ._types import END, START, Command
 
@@ -208,32 +211,131 @@ def _inline(graph: Graph, name: str, sub: Graph) -> None:
 # -- schemas ---------------------------------------------------------------------------------------
 
 
-def json_schema(schema: Any, name: str) -> dict[str, Any]:
-    """``schema`` (a TypedDict, a pydantic model, a dataclass, a type) as JSON Schema."""
+def json_schema(schema: Any, name: str, state: StateCodec) -> dict[str, Any]:
+    """``schema`` (a TypedDict, a pydantic model, a dataclass, a type) as JSON Schema, as
+    LangGraph describes it: a model or TypedDict as pydantic does; any other class as a
+    model named ``name`` whose fields are its keys, typed as their channels are (the first
+    schema that declared the key) with LangGraph's defaults; a state without keys as its
+    one value."""
     from pydantic import BaseModel, PydanticUserError, TypeAdapter
 
     if isinstance(schema, type) and issubclass(schema, BaseModel):
         return schema.model_json_schema()
-    if typing.is_typeddict(schema):
+    if typing_extensions.is_typeddict(schema):
         try:
             return TypeAdapter(schema).json_schema()
         except PydanticUserError:  # a typing.TypedDict before Python 3.12: as a model
             hints = typing.get_type_hints(schema)
             required = getattr(schema, "__required_keys__", frozenset(hints))
-            return _model_schema(schema.__name__, {k: (t, ... if k in required else None)
-                                                   for k, t in hints.items()})
-    if dataclasses.is_dataclass(schema) and isinstance(schema, type):
-        return _model_schema(name, {
-            f.name: (f.type, ... if f.default is dataclasses.MISSING else f.default)
-            for f in dataclasses.fields(schema)
-        })
-    return {"title": name, **TypeAdapter(schema).json_schema()}  # one value: its own schema
+            fields: dict[str, Any] = {k: (t, ... if k in required else None) for k, t in hints.items()}
+            return _model_schema(schema.__name__, fields)
+    if is_root(schema):
+        return value_schema(schema, name, default=None)
+    keys = [k for k in channels_of(schema) if k in state.channels]
+    fields = {k: (t, _field_default(k, t, schema)) for k in keys for t in [_update_type(k, state)]}
+    return _model_schema(name, fields)
 
 
 def _model_schema(name: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """The JSON Schema of a pydantic model with ``fields`` (name: (type, default))."""
+    """The JSON Schema of a pydantic model named ``name`` with ``fields`` (name: (type,
+    default))."""
     from pydantic import create_model
 
     model: Any = create_model(name, **fields)
     schema: dict[str, Any] = model.model_json_schema()
     return schema
+
+
+def context_schema(schema: Any) -> dict[str, Any]:
+    """A graph's ``context_schema`` as JSON Schema, as LangGraph gives it."""
+    from pydantic import BaseModel, TypeAdapter
+
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        return schema.model_json_schema()
+    if typing_extensions.is_typeddict(schema) or dataclasses.is_dataclass(schema):
+        return TypeAdapter(schema).json_schema()
+    raise ValueError(f"Invalid context schema type: {schema!r}. Must be a BaseModel, TypedDict or "
+                     "dataclass.")
+
+
+def value_schema(schema: Any, name: str, **default: Any) -> dict[str, Any]:
+    """One value of type ``schema`` as JSON Schema titled ``name`` (a pydantic model: its
+    own schema), as langchain-core describes a runnable's input (with ``default``, its
+    default too)."""
+    from pydantic import BaseModel, RootModel, create_model
+
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        return schema.model_json_schema()
+    fields = {"root": (schema, default["default"])} if default else {}
+    model: Any = create_model(name, __base__=RootModel[schema], **fields)  # type: ignore[call-overload]
+    return model.model_json_schema()  # type: ignore[no-any-return]
+
+
+def _update_type(key: str, state: StateCodec) -> Any:
+    """What channel ``key`` takes: its annotation in the first schema that declared it
+    (``Required``/``NotRequired`` taken off)."""
+    for schema in state.schemas():
+        hint = schema if is_root(schema) else _annotations(schema).get(key, _NONE)
+        if hint is _NONE:
+            continue
+        while typing.get_origin(hint) in (typing.Required, typing.NotRequired):
+            hint = typing.get_args(hint)[0]
+        return hint
+    return Any
+
+
+_NONE: Any = object()
+
+
+def _annotations(schema: Any) -> dict[str, Any]:
+    fields = getattr(schema, "model_fields", None)
+    if isinstance(fields, dict):  # a pydantic model
+        return {k: f.annotation for k, f in fields.items()}
+    try:
+        return typing.get_type_hints(schema, include_extras=True)
+    except Exception:  # noqa: BLE001 - not readable here: the key is described as Any
+        return {}
+
+
+def _field_default(key: str, hint: Any, schema: Any) -> Any:
+    """A key's default as LangGraph's JSON Schema gives it: ``...`` (required) or the
+    default: ``NotRequired`` / ``total=False`` keys and ``Optional`` ones default to None,
+    a dataclass field to its default (or its factory's value)."""
+    required = _required(hint)
+    if key in getattr(schema, "__optional_keys__", ()):
+        return ... if required else None
+    if required is not None:
+        return ... if required else None
+    if dataclasses.is_dataclass(schema):
+        for f in dataclasses.fields(schema):
+            if f.name == key:
+                if f.default is not dataclasses.MISSING and f.default is not ...:
+                    return f.default
+                if f.default_factory is not dataclasses.MISSING:
+                    return f.default_factory()
+    return None if _optional(hint) else ...
+
+
+def _required(hint: Any) -> bool | None:
+    """True for ``Required[...]``, False for ``NotRequired[...]`` (also inside
+    ``Annotated``), None for neither."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Required:
+        return True
+    if origin is typing.NotRequired:
+        return False
+    if origin is typing.Annotated:
+        return _required(typing.get_args(hint)[0])
+    return None
+
+
+def _optional(hint: Any) -> bool:
+    """Whether ``hint`` admits None (``X | None``, ``Optional[X]``, inside ``Annotated``)."""
+    if hint is None or hint is type(None):
+        return True
+    origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        return _optional(typing.get_args(hint)[0])
+    if _is_union(hint):
+        return any(_optional(a) for a in typing.get_args(hint))
+    return False

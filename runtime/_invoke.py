@@ -188,8 +188,9 @@ def resume_map(command: Command[Any], cp: Checkpoint) -> dict[str, Any] | None:
             raise ResumeError(f"no pending interrupt has id {unknown[0]!r}; pending: {pending}")
         return dict(value)
     if len(pending) > 1:
-        raise ResumeError(
-            f"{len(pending)} interrupts are pending: resume with a map "
+        raise ResumeError(  # (LangGraph's wording first)
+            "When there are multiple pending interrupts, you must specify the interrupt id when "
+            f"resuming: {len(pending)} interrupts are pending; resume with a map "
             f"{{interrupt_id: value}}; pending ids: {pending}"
         )
     return {pending[0]: value}

@@ -55,10 +55,10 @@ async def bulk_update(graph: CompiledGraph, config: dict[str, Any],
             "with Command(resume=...)"
         )
     if not supersteps:
-        raise ValueError("bulk_update_state needs at least one superstep")
+        raise ValueError("No supersteps provided: bulk_update_state needs at least one superstep")
     for updates in supersteps:
         if not updates:
-            raise ValueError("bulk_update_state: a superstep needs at least one update")
+            raise ValueError("No updates provided: each superstep of bulk_update_state needs at least one update")
         if len(updates) > 1 and any(node in (None, END, START, COPY, INPUT) for _, node in updates):
             raise InvalidUpdateError(
                 "a superstep of several updates takes each as_node= a node of the graph "

@@ -89,7 +89,7 @@ async def test_bad_bulk_updates_write_nothing(anyio_backend: str, store_kind: st
         graph = graph_on(saver)
         await graph.aupdate_state(cfg("t"), {"log": ["x"]}, as_node="a")
         before = await saver.log.head("t")
-        with pytest.raises(ValueError, match="at least one superstep"):
+        with pytest.raises(ValueError, match="No supersteps provided"):
             await graph.abulk_update_state(cfg("t"), [])
         with pytest.raises(ValueError, match="at least one update"):
             await graph.abulk_update_state(cfg("t"), [[]])

@@ -7,8 +7,8 @@ Nothing here runs a graph or touches a store.
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, NotRequired, Required
 
 import pytest
 from pydantic import BaseModel
@@ -206,9 +206,88 @@ def test_json_schema_of_a_dataclass_state_and_of_an_entrypoint() -> None:
     def double(n: int) -> entrypoint.final[str, int]:
         return entrypoint.final(value=str(n * 2), save=n)
 
-    assert double.get_input_jsonschema() == {"title": "doubleInput", "type": "integer"}
-    assert double.get_output_jsonschema() == {"title": "doubleOutput", "type": "string"}
-    assert list(double.get_graph().nodes) == ["__start__", "double", "__end__"]
+    # an entrypoint's graph is named "LangGraph", as LangGraph names it
+    assert double.get_input_jsonschema() == {"title": "LangGraphInput", "type": "integer"}
+    assert double.get_output_jsonschema() == {"title": "LangGraphOutput", "type": "string"}
+
+
+class Reply(BaseModel):
+    text: str
+
+
+class Ask(TypedDict):
+    question: str
+
+
+def test_an_entrypoint_describes_its_annotations() -> None:
+    @entrypoint()
+    def bare(question: Ask, *, previous: Any = None) -> entrypoint.final:
+        return entrypoint.final(value=Reply(text=""), save=None)
+
+    @entrypoint()
+    def typed(question: Ask) -> Reply:
+        return Reply(text=question["question"])
+
+    @entrypoint()
+    def untyped(question):  # type: ignore[no-untyped-def]
+        return question
+
+    assert bare.get_output_jsonschema() == {"title": "LangGraphOutput"}  # final unparameterized: Any
+    assert typed.get_output_jsonschema() == Reply.model_json_schema()  # a model: its own schema
+    ask = typed.get_input_jsonschema()
+    assert ask["title"] == "LangGraphInput" and ask["$ref"] == "#/$defs/Ask"
+    assert untyped.get_input_jsonschema() == {"title": "LangGraphInput"}
+    with pytest.raises(TypeError):
+        entrypoint.final[int]  # both the returned and the saved type, or neither
+
+
+def test_a_dataclass_state_schema_gives_each_key_its_default() -> None:
+    @dataclass
+    class Data:
+        count: int
+        items: Annotated[list[int], operator.add] = field(default_factory=lambda: [1])
+        label: Annotated[str | None, "a note"] = None
+        maybe: int | None = 0
+        needed: str = field(default=...)  # type: ignore[assignment]
+
+    b = StateGraph(Data)
+    b.add_node("a", lambda s: {"count": 1})
+    b.add_edge(START, "a")
+    graph = b.compile()
+    for schema in (graph.get_input_jsonschema(), graph.get_output_jsonschema()):
+        assert set(schema["required"]) == {"count", "needed"}
+        props = schema["properties"]
+        assert props["items"]["default"] == [1] and props["label"]["default"] is None
+        assert props["maybe"]["default"] == 0
+    assert graph.get_input_jsonschema()["title"] == "LangGraphInput"
+
+
+def test_typeddict_keys_are_required_as_declared() -> None:
+    class Base(TypedDict):
+        shared: str
+
+    class In(Base, total=False):
+        loose: str
+        must: Required[str]
+
+    class Full(In):
+        extra: NotRequired[int]
+
+    b = StateGraph(Full, input_schema=In)
+    b.add_node("a", step)
+    b.add_edge(START, "a")
+    schema = b.compile().get_input_jsonschema()
+    assert set(schema["required"]) == {"shared", "must"}
+    assert set(schema["properties"]) == {"shared", "loose", "must"}
+
+
+def test_a_state_without_keys_is_described_as_its_value() -> None:
+    b = StateGraph(Annotated[list, operator.add])
+    b.add_node("a", lambda s: ["x"])
+    b.add_edge(START, "a")
+    graph = b.compile(name="Lister")
+    assert graph.get_input_jsonschema() == {
+        "default": None, "items": {}, "title": "ListerInput", "type": "array"}
 
 
 def test_get_subgraphs_matches_whole_namespace_segments() -> None:
