@@ -317,3 +317,23 @@ def test_get_subgraphs_matches_whole_namespace_segments() -> None:
     assert list(parent.get_subgraphs(namespace="research|review")) == []  # deeper needs recurse
     assert list(parent.get_subgraphs(namespace="research:1234|review:5678", recurse=True)) == [
         ("research|review", review_inside)]
+
+
+@dataclass
+class Context:
+    model: str
+    temperature: float = 0.0
+
+
+def test_the_context_schema_as_json_schema() -> None:
+    b = StateGraph(State, context_schema=Context)
+    b.add_node("a", step)
+    b.add_edge(START, "a")
+    schema = b.compile().get_context_jsonschema()
+    assert schema is not None and schema["required"] == ["model"] and schema["title"] == "Context"
+    assert two_step_graph().get_context_jsonschema() is None
+    b = StateGraph(State, context_schema=int)
+    b.add_node("a", step)
+    b.add_edge(START, "a")
+    with pytest.raises(ValueError, match="Invalid context schema type"):
+        b.compile().get_context_jsonschema()
