@@ -233,6 +233,8 @@ class CompiledGraph:
             cp, live = await head_state(actor), True
             if ns and ns not in cp.children:  # its caller's step is over: where it ended
                 cp = await last_of(actor, cp, ns) or cp
+        if not cp.checkpoint and not ns:  # a thread with no checkpoint: the caller's config, as LangGraph
+            return StateSnapshot({}, (), copy.deepcopy(config), None, None, None, (), ())
         if ns:  # a subgraph's state: in the top graph's fold, by its namespace
             child = cp.children.get(ns) or Checkpoint()
             if graph is None:  # a graph this one does not know: read with this one's channels

@@ -6,7 +6,7 @@ answer is a fold of the thread's log, shaped as LangGraph's ``CheckpointTuple``:
 
 - ``config`` names the checkpoint (thread, namespace, checkpoint id);
 - ``checkpoint`` is a dict: ``v``, ``id``, ``ts``, ``channel_values`` (the state as
-  stored), ``channel_versions`` (the seq of the event that last set each channel),
+  stored, and the next step's triggers as LangGraph names them), ``channel_versions`` (the seq of the event that last set each channel),
   ``versions_seen`` (empty: lograph plans from the log, not from versions) and
   ``updated_channels``;
 - ``metadata`` (``source``, ``step``, ``parents`` and the caller's keys);
@@ -88,7 +88,7 @@ def as_tuple(thread: str, ns: str, cp: Checkpoint) -> CheckpointTuple:
         "v": CHECKPOINT_VERSION,
         "id": cp.id,
         "ts": utc_time(cp.created_at),
-        "channel_values": dict(cp.values),
+        "channel_values": _channel_values(cp),
         "channel_versions": dict(cp.versions),
         "versions_seen": {},
         "updated_channels": list(cp.updated),
@@ -98,6 +98,22 @@ def as_tuple(thread: str, ns: str, cp: Checkpoint) -> CheckpointTuple:
         _config(thread, ns, cp.id), checkpoint, dict(cp.metadata),
         _config(thread, ns, parent) if parent else None, pending,
     )
+
+
+def _channel_values(cp: Checkpoint) -> dict[str, Any]:
+    """The state's channels and, as LangGraph's checkpoints hold them, the channels that
+    trigger the next step's tasks: ``__start__`` (the input, before the first step) and
+    ``branch:to:<node>`` for a node an edge triggers (a join's is not derived here)."""
+    values = dict(cp.values)
+    for task in cp.next:
+        path = task.get("path") or ()
+        if not path or path[0] != "pull":
+            continue
+        if task["name"] == "__start__":
+            values["__start__"] = task.get("arg")
+        elif task["name"] not in cp.barriers:
+            values[f"branch:to:{task['name']}"] = None
+    return values
 
 
 async def get_tuple(saver: Checkpointer, config: Mapping[str, Any]) -> CheckpointTuple | None:

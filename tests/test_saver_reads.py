@@ -58,7 +58,7 @@ async def test_get_tuple_is_the_checkpoint_get_state_shows(
         assert found is not None
         assert found.config == state.config and found.parent_config == state.parent_config
         assert found.checkpoint["id"] == state.config["configurable"]["checkpoint_id"]
-        assert found.checkpoint["channel_values"] == {"log": ["plan"]}
+        assert found.checkpoint["channel_values"] == {"log": ["plan"], "branch:to:ask": None}  # as LangGraph's
         assert found.checkpoint["ts"] == state.created_at
         assert found.metadata["source"] == "loop" and found.metadata["user"] == "ann"
         assert found.metadata["step"] == state.metadata["step"]
@@ -132,7 +132,7 @@ def test_the_sync_read_api(tmp_path: Path) -> None:
     saver = MemorySaver()
     graph_on(saver).invoke({"log": []}, cfg("t"))
     found = saver.get_tuple(cfg("t"))
-    assert found is not None and found.checkpoint["channel_values"] == {"log": ["plan"]}
+    assert found is not None and found.checkpoint["channel_values"] == {"log": ["plan"], "branch:to:ask": None}
     assert next(t.config for t in saver.list(cfg("t"))) == found.config
     assert saver.get(cfg("t")) == found.checkpoint
     saver.copy_thread("t", "u")

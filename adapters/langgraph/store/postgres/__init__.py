@@ -1,5 +1,5 @@
-"""LangGraph's ``langgraph.store.postgres``: the Store in PostgreSQL (sync and async alike)."""
+"""LangGraph's ``langgraph.store.postgres``: the Store in PostgreSQL, by both its names."""
 
-from lograph.adapters.postgres import PostgresStore
+from lograph.adapters.postgres import AsyncPostgresStore, PostgresStore
 
-__all__ = ["PostgresStore"]
+__all__ = ["AsyncPostgresStore", "PostgresStore"]

@@ -1,5 +1,5 @@
-"""LangGraph's ``langgraph.store.sqlite``: the Store in a SQLite file (sync and async alike)."""
+"""LangGraph's ``langgraph.store.sqlite``: the Store in a SQLite file, by both its names."""
 
-from lograph.adapters.sqlite import SqliteStore
+from lograph.adapters.sqlite import AsyncSqliteStore, SqliteStore
 
-__all__ = ["SqliteStore"]
+__all__ = ["AsyncSqliteStore", "SqliteStore"]
