@@ -33,7 +33,7 @@ from ._invoke import run_graph, target
 from ._nesting import nests_in, run_nested
 from ._options import refuse_unimplemented
 from ._step import recast
-from ._streaming import stream_run, stream_sync
+from ._streaming import run_printed, stream_run, stream_sync
 from ._sync import in_event_loop, run_sync
 from ._types import StateSnapshot, StateUpdate
 from ._update import bulk_update, update_state
@@ -90,6 +90,7 @@ class CompiledGraph:
         self.io = io
         self.store = store  # what nodes get as ``store`` (any object; lograph's stores or yours)
         self.context_schema = context_schema
+        self.debug = False  # compile(debug=True): every run prints its updates and values
         # what get_input_jsonschema / get_output_jsonschema describe (None: the state's)
         self.schemas: tuple[Any, Any] = (None, None)
         self._defaults: dict[str, Any] = {}  # with_config's: under every call's config
@@ -152,8 +153,9 @@ class CompiledGraph:
         context: Any = None, print_mode: Any = (), output_keys: Any = None, debug: Any = None,
         checkpoint_during: Any = None,
     ) -> Any:
-        refuse_unimplemented("invoke", print_mode=print_mode,
-                             output_keys=output_keys, debug=debug, checkpoint_during=checkpoint_during)
+        refuse_unimplemented("invoke", output_keys=output_keys, checkpoint_during=checkpoint_during)
+        if debug or self.debug:  # as LangGraph: debug prints the updates and the values
+            print_mode = ["updates", "values"]
         input = self.io.input(input)
         config = self._config(config)
         ctx = _current_task.get()
@@ -165,9 +167,13 @@ class CompiledGraph:
         if stream_mode != "values":  # as LangGraph: the list of what that stream yields
             chunks = stream_run(self, input, config, stream_mode=stream_mode, durability=durability,
                                 interrupt_before=interrupt_before, interrupt_after=interrupt_after,
-                                subgraphs=False, context=context)
+                                subgraphs=False, context=context, print_mode=print_mode)
             async with aclosing(chunks):
                 return [chunk async for chunk in chunks]
+        if print_mode:
+            return await run_printed(self, input, config, print_mode=print_mode, durability=durability,
+                                     interrupt_before=interrupt_before,
+                                     interrupt_after=interrupt_after, context=context)
         return await run_graph(self, input, config, durability=durability, emit=_ignore,
                                interrupt_before=interrupt_before, interrupt_after=interrupt_after,
                                context=context)
@@ -194,11 +200,13 @@ class CompiledGraph:
         """Yield the run's chunks: ``chunk`` (one mode) or ``(mode, chunk)``; with
         ``subgraphs=True`` (as LangGraph) each is prefixed by the namespace of the graph
         it comes from, ``()`` for this one, ``("node:task_id", ...)`` for a subgraph."""
-        refuse_unimplemented("stream", print_mode=print_mode,
-                             output_keys=output_keys, debug=debug, checkpoint_during=checkpoint_during)
+        refuse_unimplemented("stream", output_keys=output_keys, checkpoint_during=checkpoint_during)
+        if debug or self.debug:  # as LangGraph: debug prints the updates and the values
+            print_mode = ["updates", "values"]
         return stream_run(self, self.io.input(input), self._config(config), stream_mode=stream_mode,
                           durability=durability, interrupt_before=interrupt_before,
-                          interrupt_after=interrupt_after, subgraphs=subgraphs, context=context)
+                          interrupt_after=interrupt_after, subgraphs=subgraphs, context=context,
+                          print_mode=print_mode)
 
     def stream(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[Any]:
         return stream_sync(lambda: self.astream(input, config, **kwargs), store=self.checkpointer)

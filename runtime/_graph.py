@@ -275,7 +275,6 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         store: Any = None,
         debug: bool = False,
     ) -> CompiledGraph:
-        refuse_unimplemented("compile", debug=debug)
         before = _interrupt_list(interrupt_before)
         after = _interrupt_list(interrupt_after)
         structure = self.validate([*before, *after])
@@ -283,6 +282,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         graph = CompiledGraph(structure, checkpointer, before, after, name=name or "LangGraph",
                               store=store, context_schema=self.context_schema)
         graph.schemas = self._schemas
+        graph.debug = bool(debug)
         return graph
 
 

@@ -15,8 +15,6 @@ _FEATURES = {
     "config_schema": "config_schema (LangGraph's deprecated configurable schema; use "
                      "context_schema= and invoke(context=...))",
     "metadata": "node metadata (add_node(metadata=...))",
-    "debug": "debug printing (debug=True; stream_mode='debug' is implemented)",
-    "print_mode": "print_mode (stream_mode is implemented)",
     "output_keys": "output_keys (output_schema= is implemented)",
     "task_id": "update_state(task_id=...)",
     "checkpoint_during": "checkpoint_during (use durability='exit'|'async'|'sync')",

@@ -30,17 +30,66 @@ if TYPE_CHECKING:
 STREAM_MODES = ("values", "updates", "custom", "debug", "messages", "checkpoints", "tasks")
 
 
+def stream_modes(given: Any, what: str = "stream_mode") -> list[str]:
+    """``given`` (one mode or several) as a list; ValueError naming an unknown one."""
+    modes = [given] if isinstance(given, str) else list(given)
+    for m in modes:
+        if m not in STREAM_MODES:
+            raise ValueError(f"unknown {what} {m!r}; use one of {STREAM_MODES}")
+    return modes
+
+
+def print_chunk(mode: str, chunk: Any, ns: str = "") -> None:
+    """Print one chunk to stdout as LangGraph's ``print_mode`` (and ``debug=True``) does:
+    ``[mode]`` in bold, a subgraph's namespace in yellow, then the chunk's repr."""
+    parts = [f"\033[1m[{mode}]\033[0m"]
+    if ns:
+        parts.append(f"\033[1;30;33m[graph={tuple(ns.split('|'))}]\033[0m")
+    parts.append(repr(chunk))
+    print(" ".join(parts))  # printing is what print_mode asks for
+
+
+def _shown(mode: str, ns: str, subgraphs: bool) -> bool:
+    """A chunk reaches a stream (or its printout): this graph's, or a subgraph's with
+    ``subgraphs=True`` (custom chunks always)."""
+    return subgraphs or not ns or mode == "custom"
+
+
+def _handlers(modes: Any, emit: Callable[..., None], subgraphs: bool) -> tuple[Any, ...]:
+    """The callback handlers the modes need: "messages" comes from a LangChain callback
+    handler (chat models report to it)."""
+    if "messages" not in modes:
+        return ()
+    from ._stream_messages import StreamMessagesHandler
+    return (StreamMessagesHandler(emit, subgraphs),)
+
+
+async def run_printed(
+    graph: CompiledGraph, input: Any, config: dict[str, Any] | None, *, print_mode: Any,
+    **kwargs: Any,
+) -> Any:
+    """``run_graph`` that prints the chunks of ``print_mode`` as they come (an invoke
+    that streams nothing else); returns what ``invoke`` returns."""
+    printed = stream_modes(print_mode, "print_mode")
+
+    def emit(mode: str, chunk: Any, ns: str = "") -> None:
+        if mode in printed and _shown(mode, ns, False):
+            print_chunk(mode, chunk)
+
+    return await run_graph(graph, input, config, emit=emit, modes=tuple(printed),
+                           handlers=_handlers(printed, emit, False), **kwargs)
+
+
 async def stream_run(
     graph: CompiledGraph, input: Any, config: dict[str, Any] | None, *, stream_mode: Any,
     durability: str | None, interrupt_before: Any, interrupt_after: Any, subgraphs: bool,
-    context: Any = None,
+    context: Any = None, print_mode: Any = (),
 ) -> AsyncGenerator[Any, None]:
     """Yield the run's chunks: ``chunk`` (one mode) or ``(mode, chunk)``; with
-    ``subgraphs=True`` each is prefixed by the namespace of the graph it comes from."""
-    modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
-    for m in modes:
-        if m not in STREAM_MODES:
-            raise ValueError(f"unknown stream_mode {m!r}; use one of {STREAM_MODES}")
+    ``subgraphs=True`` each is prefixed by the namespace of the graph it comes from.
+    The chunks of ``print_mode`` are printed (they are streamed only if asked too)."""
+    modes = stream_modes(stream_mode)
+    printed = stream_modes(print_mode, "print_mode")
     single = isinstance(stream_mode, str)
     # The run emits without waiting (emit is called from inside the engine), but at
     # each step's end it waits until the consumer has taken everything emitted so
@@ -52,7 +101,9 @@ async def stream_run(
 
     def emit(mode: str, chunk: Any, ns: str = "") -> None:
         nonlocal drained
-        if mode in modes and (subgraphs or not ns or mode == "custom"):
+        if printed and mode in printed and _shown(mode, ns, subgraphs):
+            print_chunk(mode, chunk, ns)
+        if mode in modes and _shown(mode, ns, subgraphs):
             if drained.is_set():
                 drained = anyio.Event()
             item = (chunk,) if single else (mode, chunk)
@@ -65,17 +116,15 @@ async def stream_run(
 
     failed: list[Exception] = []
 
+    every = (*modes, *(m for m in printed if m not in modes))
+
     async def produce() -> None:
-        # "messages" comes from a LangChain callback handler (chat models report to it)
-        handlers: tuple[Any, ...] = ()
-        if "messages" in modes:
-            from ._stream_messages import StreamMessagesHandler
-            handlers = (StreamMessagesHandler(emit, subgraphs),)
+        handlers = _handlers(every, emit, subgraphs)
         async with send:
             try:
                 await run_graph(graph, input, config, durability=durability, emit=emit,
                                 interrupt_before=interrupt_before,
-                                interrupt_after=interrupt_after, modes=tuple(modes), pace=pace,
+                                interrupt_after=interrupt_after, modes=every, pace=pace,
                                 context=context, handlers=handlers)
             except Exception as e:  # noqa: BLE001 - raised as it is, after the task group
                 failed.append(e)
