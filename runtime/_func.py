@@ -9,6 +9,7 @@ In ``sync`` mode a task's result is committed before its caller continues.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import inspect
 import typing
@@ -17,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypedDict, TypeVar
 
 import anyio
+import sniffio
 from anyio.from_thread import run as run_from_thread
 from anyio.from_thread import run_sync as run_sync_from_thread
 
-from ._cache import CachePolicy
+from ._cache import BaseCache, CachePolicy, namespace
 from ._checkpointer import Checkpointer
 from ._compiled import CompiledGraph, GraphIO
 from ._context import TaskContext, current
@@ -37,12 +39,19 @@ from ._types import START, Command
 
 
 class TaskFuture:
-    """The pending result of a task call: ``await`` it, or ``.result()`` in sync code."""
+    """The pending result of a task call: ``await`` it, or ``.result()`` in sync code.
+
+    ``cancel()`` stops the task if it has not finished (its result is not recorded, so
+    a replay calls it again); awaiting a cancelled future raises ``asyncio.CancelledError``
+    on asyncio (as LangGraph's futures do) and ``concurrent.futures.CancelledError`` on
+    trio (an ordinary exception there: trio's own is only for its cancel scopes)."""
 
     def __init__(self) -> None:
         self._done = anyio.Event()
         self._value: Any = None
         self._error: BaseException | None = None
+        self._scope: anyio.CancelScope | None = None  # the running task's, once it started
+        self._cancelled = False
 
     def _set(self, value: Any = None, error: BaseException | None = None) -> None:
         self._value, self._error = value, error
@@ -50,6 +59,8 @@ class TaskFuture:
 
     async def _wait(self) -> Any:
         await self._done.wait()
+        if self._cancelled:
+            raise _cancelled_error()
         if self._error is not None:
             raise self._error
         return self._value
@@ -61,6 +72,40 @@ class TaskFuture:
         if in_event_loop():
             raise RuntimeError("TaskFuture.result() blocks; inside async code use `await future`")
         return run_from_thread(self._wait)
+
+    def done(self) -> bool:
+        """The task finished, failed or was cancelled."""
+        return self._done.is_set()
+
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def cancel(self) -> bool:
+        """Stop the task; False when it had already finished (as ``asyncio.Future``)."""
+        if self._done.is_set():
+            return False
+        if in_event_loop():
+            self._cancel()
+        else:  # a sync node's worker thread: the task runs on the loop's
+            run_sync_from_thread(self._cancel)
+        return True
+
+    def _cancel(self) -> None:
+        if self._done.is_set():
+            return
+        self._cancelled = True
+        if self._scope is not None:
+            self._scope.cancel()  # the task sets the future when it has stopped
+        else:  # not started yet: it never will
+            self._done.set()
+
+
+def _cancelled_error() -> BaseException:
+    if sniffio.current_async_library() == "asyncio":
+        import asyncio
+
+        return asyncio.CancelledError()
+    return concurrent.futures.CancelledError()
 
 
 class Task:
@@ -82,6 +127,13 @@ class Task:
             raise sync_timeout_unsupported(self.name, kind="Task")
         self.timeout = timeout
         self.cache_policy: CachePolicy[Any] | None = None
+
+    async def aclear_cache(self, cache: BaseCache[Any]) -> None:
+        """Delete this task's entries from ``cache`` (the one its graph was given)."""
+        await cache.aclear([namespace(self.fn, self.name)])
+
+    def clear_cache(self, cache: BaseCache[Any]) -> None:
+        cache.clear([namespace(self.fn, self.name)])
 
     def __call__(self, *args: Any, **kwargs: Any) -> TaskFuture:
         ctx = current(f"task {self.name!r}")
@@ -109,10 +161,15 @@ class Task:
 
     async def _run(self, parent: TaskContext, tid: str, index: int, args: tuple[Any, ...],
                    kwargs: dict[str, Any], future: TaskFuture) -> None:
-        ok, value = await parent.run.run_call(parent, tid, self.name, self.fn, self.is_async,
-                                              args, kwargs, self.retry, self.timeout, self.inject,
-                                              index, self.cache_policy)
-        if ok:
+        if future._cancelled:  # cancelled before it started
+            return
+        with anyio.CancelScope() as future._scope:
+            ok, value = await parent.run.run_call(parent, tid, self.name, self.fn, self.is_async,
+                                                  args, kwargs, self.retry, self.timeout, self.inject,
+                                                  index, self.cache_policy)
+        if future._scope.cancelled_caught:  # future.cancel(): nothing recorded, nothing set
+            future._done.set()
+        elif ok:
             future._set(value)
         else:
             future._set(error=value)
@@ -204,6 +261,11 @@ class entrypoint:  # noqa: N801 - LangGraph's name
         self.timeout = TimeoutPolicy.coerce(timeout)
 
     def __call__(self, fn: Callable[..., Any]) -> CompiledGraph:
+        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            raise NotImplementedError(
+                f"@entrypoint on the generator function {getattr(fn, '__name__', fn)!r}: an "
+                "entrypoint returns its result (use a StreamWriter, the `writer` parameter, "
+                "to stream values while it runs)")
         inject = injected(fn, previous=True)  # read once: previous, config, writer, store, runtime
         is_async = inspect.iscoroutinefunction(fn)
 
