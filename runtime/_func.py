@@ -102,9 +102,7 @@ class TaskFuture:
 
 def _cancelled_error() -> BaseException:
     if sniffio.current_async_library() == "asyncio":
-        import asyncio
-
-        return asyncio.CancelledError()
+        return anyio.get_cancelled_exc_class()()  # asyncio.CancelledError
     return concurrent.futures.CancelledError()
 
 
