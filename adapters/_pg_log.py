@@ -28,7 +28,7 @@ import asyncio
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -40,14 +40,26 @@ from lograph.eventlog import (
     Append,
     Capability,
     Event,
+    Lease,
     LogError,
+    NewRun,
+    RunRecord,
     SchemaVersionError,
     StoreUnavailableError,
     ThreadInfo,
     check_append,
 )
-from lograph.eventlog.lowlevel import RowMapper
+from lograph.eventlog.lowlevel import (
+    RowMapper,
+    check_end,
+    check_filters,
+    check_lease_seconds,
+    check_new_run,
+    check_stop,
+    metadata_json,
+)
 
+from . import _pg_runs
 from ._bridge import Bridge
 from ._pg_errors import conflict, is_conflict, is_refusal, is_transient, refused, translate
 from ._pg_sql import SCHEMA_VERSION, Statements, lock_key
@@ -131,11 +143,17 @@ async def _retrying(
         again = True
 
 
-def _columns(batch: Sequence[Append], items: Sequence[int]) -> list[list[Any]]:
+def _columns(batch: Sequence[Append], items: Sequence[int], fenced: bool = False) -> list[list[Any]]:
     """The insert statement's thirteen parallel arrays for ``items`` of ``batch``: the
-    thread, the ten columns of each event's stored row, its item's base and parent hash."""
-    cols: list[list[Any]] = [[] for _ in range(13)]
+    thread, the ten columns of each event's stored row, its item's base and parent hash;
+    ``fenced``: two more, each item's lease (run id and token) on its first row."""
+    cols: list[list[Any]] = [[] for _ in range(15 if fenced else 13)]
     threads, fields, bases, phashes = cols[0], cols[1:11], cols[11], cols[12]
+    if fenced:
+        for i in items:
+            lease, n = batch[i].lease, len(batch[i].events)
+            cols[13] += [None if lease is None else lease.run_id] + [None] * (n - 1)
+            cols[14] += [None if lease is None else lease.token] + [None] * (n - 1)
     for i in items:
         item = batch[i]
         n = len(item.events)
@@ -174,7 +192,7 @@ class PostgresLog:
     thread costs one round trip instead of three.
     """
 
-    capabilities = frozenset({Capability.LOAD_HEAD})
+    capabilities = frozenset({Capability.LOAD_HEAD, Capability.RUNS})
 
     def __init__(
         self,
@@ -413,8 +431,10 @@ class PostgresLog:
         self, conn: Conn, batch: Sequence[Append], pending: list[int], results: list[BaseException | None]
     ) -> None:
         """Store the pending items; on return ``pending`` is empty and ``results`` final."""
+        fenced = any(batch[i].lease is not None for i in pending)
+        insert = self._sql.insert_fenced if fenced else self._sql.insert
         try:
-            await conn.execute(self._sql.insert, *_columns(batch, pending))
+            await conn.execute(insert, *_columns(batch, pending, fenced))
         except asyncpg.PostgresError as e:
             if not (is_conflict(e) or is_refusal(e)):
                 raise
@@ -427,13 +447,18 @@ class PostgresLog:
                 item = batch[i]
                 try:
                     async with conn.transaction():  # a savepoint: this item alone
-                        await conn.execute(self._sql.insert, *_columns(batch, [i]))
+                        await conn.execute(insert, *_columns(batch, [i], fenced))
                 except asyncpg.PostgresError as e:
                     if is_refusal(e):
                         conflicts[i] = refused(e, item.thread)
                         continue
                     if not is_conflict(e):
                         raise
+                    lost = None if item.lease is None else await _pg_runs.lost(
+                        conn, self._sql.runs, item.lease)
+                    if lost is not None:
+                        conflicts[i] = lost
+                        continue
                     actual = await conn.fetchval(self._sql.head, item.thread)
                     conflicts[i] = conflict(e, item.thread, item.expect_head, actual)
         for i, err in conflicts.items():
@@ -577,6 +602,47 @@ class PostgresLog:
             await conn.execute(self._sql.delete_thread, thread)
 
         await self._call("delete_thread", delete)
+
+    # -- the runs tier (``_pg_runs``) --------------------------------------------------------
+
+    async def create_run(self, new: NewRun) -> tuple[RunRecord, bool]:
+        check_new_run(new)
+        return await self._call("create_run", lambda c: _pg_runs.create(c, self._sql.runs, new))
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        return await self._call("get_run", lambda c: _pg_runs.get(c, self._sql.runs, run_id))
+
+    async def list_runs(
+        self, *, thread: str | None = None, status: str | Iterable[str] | None = None,
+        since: float | None = None, until: float | None = None,
+        metadata: Mapping[str, Any] | None = None, limit: int = 100,
+    ) -> list[RunRecord]:
+        check_filters(status, limit)
+        metadata_json(metadata or {})
+        return await self._call("list_runs", lambda c: _pg_runs.list_runs(
+            c, self._sql.runs, thread, status, since, until, metadata, limit))
+
+    async def run_counts(self) -> dict[str, int]:
+        return await self._call("run_counts", lambda c: _pg_runs.counts(c, self._sql.runs))
+
+    async def claim_run(self, worker: str, lease: float) -> tuple[RunRecord, Lease] | None:
+        check_lease_seconds(lease)
+        return await self._call("claim_run", lambda c: _pg_runs.claim(c, self._sql.runs, worker, lease))
+
+    async def renew_lease(self, lease: Lease, seconds: float) -> RunRecord:
+        check_lease_seconds(seconds)
+        return await self._call("renew_lease", lambda c: _pg_runs.renew(c, self._sql.runs, lease, seconds))
+
+    async def finish_run(
+        self, lease: Lease, status: str, *, result: bytes | None = None, error: str | None = None,
+    ) -> RunRecord:
+        check_end(status)
+        return await self._call("finish_run", lambda c: _pg_runs.finish(
+            c, self._sql.runs, lease, status, result, error))
+
+    async def stop_run(self, run_id: str, stop: str = "cancel") -> RunRecord | None:
+        check_stop(stop)
+        return await self._call("stop_run", lambda c: _pg_runs.stop(c, self._sql.runs, run_id, stop))
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

@@ -13,6 +13,8 @@ import hashlib
 
 from lograph.eventlog.lowlevel import KIND_CODES
 
+from . import _pg_runs
+
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Statements", "lock_key", "quote_ident"]
 
 
@@ -99,6 +101,8 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE {s}.events ALTER COLUMN body SET STORAGE EXTERNAL",
         "ALTER TABLE {s}.snapshots ALTER COLUMN data SET STORAGE EXTERNAL",
     ],
+    # 4: run records and their leases (the runs tier, ``_pg_runs``)
+    _pg_runs.MIGRATION,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -133,27 +137,13 @@ class Statements:
         # event it follows: a stored parent with another hash (the thread was deleted
         # and written again) fails the row the same way. When that event is the base
         # (not a fork's first event), one probe checks both.
-        self.insert = f"""
-            INSERT INTO {s}.events (thread, {_COLUMNS})
-            SELECT t.thread,
-                   CASE WHEN t.seq <> t.base + 1 OR (
-                            CASE WHEN t.phash IS NOT NULL AND t.parent = t.base
-                            THEN (SELECT p.hash FROM {s}.events p
-                                  WHERE p.thread = t.thread AND p.seq = t.base) = t.phash
-                            ELSE (t.base = 0 OR (
-                                    SELECT p.seq FROM {s}.events p
-                                    WHERE p.thread = t.thread AND p.seq = t.base) IS NOT NULL)
-                                 AND (t.phash IS NULL OR (
-                                    SELECT p.hash FROM {s}.events p
-                                    WHERE p.thread = t.thread AND p.seq = t.parent) = t.phash)
-                            END)
-                        THEN t.seq END,
-                   t.parent, t.kind, t.run_id, t.step, t.task_id, t.ns, t.ts, t.body, t.hash
-            FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::smallint[], $5::text[],
-                        $6::bigint[], $7::text[], $8::text[], $9::float8[], $10::bytea[],
-                        $11::bytea[], $12::bigint[], $13::bytea[])
-                 AS t(thread, seq, parent, kind, run_id, step, task_id, ns, ts, body, hash,
-                      base, phash)"""
+        # A fenced append (items carrying a worker's lease; ``insert_fenced``) adds one
+        # more condition to an item's first row: its run's row, read FOR SHARE, still has
+        # the lease's token, is running and unexpired (see ``_pg_runs``). The share lock
+        # makes a claim that would take the run over skip it until this commits.
+        self.insert = self._insert(s, fenced=False)
+        self.insert_fenced = self._insert(s, fenced=True)
+        self.runs = _pg_runs.RunStatements(s, schema)
         # After an unknown outcome: which first events of the pending items are stored.
         # (a scalar subquery per item: always a primary-key probe, never a table scan)
         self.stored_hashes = f"""
@@ -217,7 +207,8 @@ class Statements:
         self.delete_snapshots = f"DELETE FROM {s}.snapshots WHERE thread = $1"
         # one statement, so one implicit transaction: events and snapshots go together
         self.delete_thread = (
-            f"WITH gone AS (DELETE FROM {s}.events WHERE thread = $1) "
+            f"WITH gone AS (DELETE FROM {s}.events WHERE thread = $1), "
+            f"runs AS (DELETE FROM {s}.runs WHERE thread = $1) "
             f"DELETE FROM {s}.snapshots WHERE thread = $1"
         )
         # $1 is the raw schema name; format('%I') quotes it as an identifier
@@ -225,3 +216,35 @@ class Statements:
             "SELECT pg_total_relation_size(format('%I.events', $1::text)::regclass) "
             "+ pg_total_relation_size(format('%I.snapshots', $1::text)::regclass)"
         )
+
+    @staticmethod
+    def _insert(s: str, *, fenced: bool) -> str:
+        fence = extra = names = ""
+        if fenced:
+            fence = f"""
+                            AND (t.lrun IS NULL OR (
+                                SELECT r.token FROM {s}.runs r
+                                WHERE r.run_id = t.lrun AND r.status = 'running'
+                                  AND r.lease_expires > {_pg_runs.NOW} FOR SHARE) = t.ltoken)"""
+            extra, names = ", $14::text[], $15::text[]", ", lrun, ltoken"
+        return f"""
+            INSERT INTO {s}.events (thread, {_COLUMNS})
+            SELECT t.thread,
+                   CASE WHEN t.seq <> t.base + 1 OR ((
+                            CASE WHEN t.phash IS NOT NULL AND t.parent = t.base
+                            THEN (SELECT p.hash FROM {s}.events p
+                                  WHERE p.thread = t.thread AND p.seq = t.base) = t.phash
+                            ELSE (t.base = 0 OR (
+                                    SELECT p.seq FROM {s}.events p
+                                    WHERE p.thread = t.thread AND p.seq = t.base) IS NOT NULL)
+                                 AND (t.phash IS NULL OR (
+                                    SELECT p.hash FROM {s}.events p
+                                    WHERE p.thread = t.thread AND p.seq = t.parent) = t.phash)
+                            END){fence})
+                        THEN t.seq END,
+                   t.parent, t.kind, t.run_id, t.step, t.task_id, t.ns, t.ts, t.body, t.hash
+            FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::smallint[], $5::text[],
+                        $6::bigint[], $7::text[], $8::text[], $9::float8[], $10::bytea[],
+                        $11::bytea[], $12::bigint[], $13::bytea[]{extra})
+                 AS t(thread, seq, parent, kind, run_id, step, task_id, ns, ts, body, hash,
+                      base, phash{names})"""

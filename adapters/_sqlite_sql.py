@@ -28,12 +28,15 @@ from lograph.eventlog import (
     Append,
     ConflictError,
     Event,
+    LogError,
     RowRefusedError,
     SchemaVersionError,
     StoreUnavailableError,
     ThreadInfo,
 )
 from lograph.eventlog.lowlevel import RowMapper
+
+from . import _sqlite_runs as _runs
 
 T = TypeVar("T")
 
@@ -69,6 +72,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 2: a body or snapshot may be stored compressed (lowlevel.RowMapper). Nothing
     # changes in the tables; the version tells an older lograph to refuse the file.
     (),
+    # 3: run records and their leases (the runs tier, ``_sqlite_runs``)
+    _runs.MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -407,10 +412,15 @@ Heads = dict[str, tuple[int, bytes]]  # a thread's head as this transaction has 
 def _stale(
     conn: sqlite3.Connection, heads: Heads, item: Append,
     queued: dict[tuple[str, int], bytes] | None = None,
-) -> ConflictError | None:
+) -> LogError | None:
     """The item's conflict if its thread's head moved on, or if the event it follows is
-    no longer the one its writer read (the thread was deleted and written again).
+    no longer the one its writer read (the thread was deleted and written again); its
+    LeaseLostError if it carries a lease that no longer holds its run (the fence).
     ``queued``: hashes of the events this transaction accepted but has not inserted yet."""
+    if item.lease is not None:
+        lost = _runs.fence(conn, item.lease)
+        if lost is not None:
+            return lost
     found = heads.get(item.thread)
     if found is None:
         found = heads[item.thread] = head_event(conn, item.thread)
@@ -493,6 +503,7 @@ def delete_snapshots(conn: sqlite3.Connection, thread: str) -> None:
 def delete_thread(conn: sqlite3.Connection, thread: str) -> None:
     conn.execute("DELETE FROM events WHERE thread = ?", (thread,))
     conn.execute("DELETE FROM snapshots WHERE thread = ?", (thread,))
+    _runs.delete_thread(conn, thread)
 
 
 # --- reads (each one statement, its own read transaction) ------------------------------

@@ -53,7 +53,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -65,12 +65,17 @@ from lograph.eventlog import (
     Append,
     Capability,
     Event,
+    Lease,
+    NewRun,
+    RunRecord,
     StoreUnavailableError,
     ThreadInfo,
     check_append,
 )
+from lograph.eventlog.lowlevel import check_new_run
 from lograph.runtime.lowlevel import Checkpointer
 
+from . import _sqlite_runs as runs
 from . import _sqlite_sql as sql
 from ._bridge import Bridge
 from ._cache_sqlite import SqliteCache
@@ -197,8 +202,9 @@ class SqliteLog:
     """
 
     #: appends may run on the caller's thread (the log writer passes ``inline=True``):
-    #: the ``InlineAppender`` tier of the port
-    capabilities = frozenset({Capability.INLINE_APPENDS})
+    #: the ``InlineAppender`` tier of the port; run records (``_sqlite_runs``): the
+    #: ``RunQueue`` tier
+    capabilities = frozenset({Capability.INLINE_APPENDS, Capability.RUNS})
     #: an inline append blocks its caller's event loop: only while writes take less
     #: than this (a moving average), so a slow disk stalls the loop once, not on and on
     INLINE_BUDGET = 0.001
@@ -464,6 +470,48 @@ class SqliteLog:
 
     async def delete_thread(self, thread: str) -> None:
         await self._write(sql.delete_thread, thread)
+
+    # --- the runs tier (``_sqlite_runs``: claims and fences under BEGIN IMMEDIATE) --------
+
+    async def create_run(self, new: NewRun) -> tuple[RunRecord, bool]:
+        check_new_run(new)
+        found: tuple[RunRecord, bool] = await self._write(runs.create, new)
+        return found
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        found: RunRecord | None = await self._here_or_worker(runs.get, run_id)
+        return found
+
+    async def list_runs(
+        self, *, thread: str | None = None, status: str | Iterable[str] | None = None,
+        since: float | None = None, until: float | None = None,
+        metadata: Mapping[str, Any] | None = None, limit: int = 100,
+    ) -> list[RunRecord]:
+        found: list[RunRecord] = await self._call(
+            runs.list_runs, thread, status, since, until, metadata, limit)
+        return found
+
+    async def run_counts(self) -> dict[str, int]:
+        found: dict[str, int] = await self._call(runs.counts)
+        return found
+
+    async def claim_run(self, worker: str, lease: float) -> tuple[RunRecord, Lease] | None:
+        found: tuple[RunRecord, Lease] | None = await self._write(runs.claim, worker, lease)
+        return found
+
+    async def renew_lease(self, lease: Lease, seconds: float) -> RunRecord:
+        found: RunRecord = await self._write(runs.renew, lease, seconds)
+        return found
+
+    async def finish_run(
+        self, lease: Lease, status: str, *, result: bytes | None = None, error: str | None = None,
+    ) -> RunRecord:
+        found: RunRecord = await self._write(runs.finish, lease, status, result, error)
+        return found
+
+    async def stop_run(self, run_id: str, stop: str = "cancel") -> RunRecord | None:
+        found: RunRecord | None = await self._write(runs.stop, run_id, stop)
+        return found
 
     async def aclose(self) -> None:
         if self._closed:

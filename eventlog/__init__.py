@@ -12,8 +12,11 @@ from ._errors import (
     CorruptLogError,
     DecodeError,
     EncodeError,
+    LeaseLostError,
     LogError,
     RowRefusedError,
+    RunBusyError,
+    RunExistsError,
     SchemaVersionError,
     StoreUnavailableError,
 )
@@ -44,10 +47,12 @@ from ._port import (
     check_ns,
     check_thread_id,
 )
+from ._runs import RUN_STATUSES, Lease, NewRun, RunQueue, RunRecord
 
 __all__ = [
     "GENESIS",
     "KINDS",
+    "RUN_STATUSES",
     "Append",
     "Capability",
     "Checkpoint",
@@ -61,9 +66,16 @@ __all__ = [
     "HeadLoader",
     "InlineAppender",
     "Kind",
+    "Lease",
+    "LeaseLostError",
     "LogError",
     "MemoryLog",
+    "NewRun",
     "RowRefusedError",
+    "RunBusyError",
+    "RunExistsError",
+    "RunQueue",
+    "RunRecord",
     "SchemaVersionError",
     "Seal",
     "StoreUnavailableError",

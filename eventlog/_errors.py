@@ -74,3 +74,35 @@ class EncodeError(CodecError, TypeError):
 
 class DecodeError(CodecError):
     """Stored bytes name a type that is not registered, or are not valid CBOR."""
+
+
+class LeaseLostError(LogError):
+    """A worker's lease on a run is gone (it expired, or another worker claimed the run):
+    the store refused what the worker tried to write under it, and wrote nothing. The
+    worker must stop the run; whoever holds the run now resumes it from the log."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"run {run_id!r} is no longer held by this worker ({reason}); "
+                         "nothing was written: stop working on it")
+
+
+class RunBusyError(LogError):
+    """``multitask_strategy="reject"``: the thread already has an active run; the new run
+    was not recorded."""
+
+    def __init__(self, thread: str, active: str) -> None:
+        self.thread = thread
+        self.active = active
+        super().__init__(f"thread {thread!r} already has an active run ({active!r}) and the new "
+                         "run's multitask_strategy is 'reject': it was not recorded; wait for "
+                         "that run, or submit with 'enqueue', 'interrupt' or 'rollback'")
+
+
+class RunExistsError(LogError, ValueError):
+    """A run with this id is already recorded (run ids are unique in a store); nothing
+    was recorded. To submit the same work once, use an idempotency key."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"a run with id {run_id!r} is already recorded; nothing was recorded")

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from ._errors import ConflictError, StoreUnavailableError
+from ._errors import ConflictError, LeaseLostError, StoreUnavailableError
 from ._event import Event
 from ._port import Append, Capability, ThreadInfo, check_append
+from ._runs import Lease, MemoryRuns, MetaValue, NewRun, RunRecord
 
 
 class MemoryLog:
     """An :class:`EventLog` in a dict. Appends are atomic because they never await.
 
-    The base port only: in memory, a cold load or an append costs no round trip to save.
+    In memory, a cold load or an append costs no round trip to save; the runs tier
+    (``Capability.RUNS``) serves the workers of this process.
     """
 
-    capabilities: frozenset[Capability] = frozenset()
+    capabilities: frozenset[Capability] = frozenset({Capability.RUNS})
 
     def __init__(self) -> None:
         self._events: dict[str, list[Event]] = {}
         self._snapshots: dict[str, dict[int, bytes]] = {}
+        self._runs = MemoryRuns()
         self._closed = False
 
     def _open(self) -> None:
@@ -27,8 +30,10 @@ class MemoryLog:
             raise StoreUnavailableError("the in-memory log is closed")
 
     def _append_now(self, thread: str, events: Sequence[Event], expect_head: int,
-                    parent_hash: bytes | None = None) -> None:
+                    parent_hash: bytes | None = None, lease: Lease | None = None) -> None:
         check_append(thread, events, expect_head)
+        if lease is not None:
+            self._runs.holds(lease)
         log = self._events.setdefault(thread, [])
         parent = events[0].parent
         if len(log) != expect_head or (
@@ -46,8 +51,9 @@ class MemoryLog:
         results: list[BaseException | None] = []
         for item in batch:
             try:
-                self._append_now(item.thread, item.events, item.expect_head, item.parent_hash)
-            except (ConflictError, ValueError) as e:
+                self._append_now(item.thread, item.events, item.expect_head, item.parent_hash,
+                                 item.lease)
+            except (ConflictError, LeaseLostError, ValueError) as e:
                 results.append(e)
             else:
                 results.append(None)
@@ -105,6 +111,47 @@ class MemoryLog:
         self._open()
         self._events.pop(thread, None)
         self._snapshots.pop(thread, None)
+        self._runs.delete_thread(thread)
+
+    # --- the runs tier (see ``_runs``) ---------------------------------------------------
+
+    async def create_run(self, new: NewRun) -> tuple[RunRecord, bool]:
+        self._open()
+        return self._runs.create(new)
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        self._open()
+        return self._runs.runs.get(run_id)
+
+    async def list_runs(
+        self, *, thread: str | None = None, status: str | Iterable[str] | None = None,
+        since: float | None = None, until: float | None = None,
+        metadata: Mapping[str, MetaValue] | None = None, limit: int = 100,
+    ) -> list[RunRecord]:
+        self._open()
+        return self._runs.list(thread, status, since, until, metadata, limit)
+
+    async def run_counts(self) -> dict[str, int]:
+        self._open()
+        return self._runs.counts()
+
+    async def claim_run(self, worker: str, lease: float) -> tuple[RunRecord, Lease] | None:
+        self._open()
+        return self._runs.claim(worker, lease, lambda t: len(self._events.get(t, ())))
+
+    async def renew_lease(self, lease: Lease, seconds: float) -> RunRecord:
+        self._open()
+        return self._runs.renew(lease, seconds)
+
+    async def finish_run(
+        self, lease: Lease, status: str, *, result: bytes | None = None, error: str | None = None,
+    ) -> RunRecord:
+        self._open()
+        return self._runs.finish(lease, status, result, error)
+
+    async def stop_run(self, run_id: str, stop: str = "cancel") -> RunRecord | None:
+        self._open()
+        return self._runs.stop(run_id, stop)
 
     async def aclose(self) -> None:
         self._closed = True

@@ -36,6 +36,9 @@ class Append:
     events: tuple[Event, ...]
     expect_head: int
     parent_hash: bytes | None = None  # of the stored event ``events[0].parent`` (None: unchecked)
+    #: a worker's lease (``lograph.eventlog.Lease``): the store writes the item only while
+    #: it holds (checked in the append's transaction; see ``_runs``). None: unfenced.
+    lease: Any = None
 
     def checks_parent(self) -> bool:
         """Whether the store must compare ``parent_hash`` with the stored parent's hash."""
@@ -125,6 +128,8 @@ class Capability(StrEnum):
     LOAD_HEAD = "load_head"
     #: :class:`InlineAppender`: ``append_batch(..., inline=True)`` may run on the caller's thread
     INLINE_APPENDS = "inline_appends"
+    #: :class:`~lograph.eventlog.RunQueue`: run records, claims, leases and fenced appends
+    RUNS = "runs"
 
 
 @runtime_checkable
@@ -161,6 +166,7 @@ TIERS: dict[Capability, tuple[type, str, str | None]] = {
     Capability.LOAD_HEAD: (HeadLoader, "load_head", None),
     Capability.INLINE_APPENDS: (InlineAppender, "append_batch", "inline"),
 }
+# (Capability.RUNS's entry is added by ``_runs``, whose Protocol builds on this port.)
 
 
 def capabilities(log: object) -> frozenset[Capability]:

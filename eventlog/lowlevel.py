@@ -12,6 +12,8 @@ storage format or the fold's contract, so it changes only with them:
   ``snapshot_base``, ``SNAPSHOT_FORMAT``);
 - how stores on disk keep events: ``StoredRow`` and ``RowMapper`` (bodies and snapshots
   packed, kinds as tags or as their stable numbers ``KIND_CODES``/``KIND_OF_CODE``);
+- the runs tier's shared rules (``_runs``): the statuses, strategies and stops, and the
+  checks every store applies before any I/O (``check_new_run``, ...);
 - helpers for tools that show a log: ``decode_body``, ``decode_readable`` (exact where
   this process has the classes, lenient where not) and ``short``; ``broken_link``,
   what a reader says of an event whose link does not verify.
@@ -34,27 +36,55 @@ from ._fold import (
     task_id,
 )
 from ._jsonform import decode_readable
+from ._runs import (
+    ACTIVE,
+    ENDED,
+    ROW_COLUMNS,
+    STOPS,
+    STRATEGIES,
+    check_end,
+    check_filters,
+    check_lease_seconds,
+    check_new_run,
+    check_stop,
+    metadata_json,
+    new_token,
+    run_of_row,
+)
 from ._timeline import short, utc_time
 from .bodies import NULL_TASK
 
 __all__ = [
+    "ACTIVE",
+    "ENDED",
     "EXTEND",
     "KIND_CODES",
     "KIND_OF_CODE",
     "NULL_TASK",
+    "ROW_COLUMNS",
     "SET",
     "SNAPSHOT_FORMAT",
+    "STOPS",
+    "STRATEGIES",
     "WRITES",
     "RowMapper",
     "StoredRow",
     "apply",
     "broken_link",
+    "check_end",
+    "check_filters",
+    "check_lease_seconds",
+    "check_new_run",
+    "check_stop",
     "decode_body",
     "decode_readable",
     "delta",
     "dump_snapshot",
     "load_snapshot",
+    "metadata_json",
+    "new_token",
     "persistent_ns",
+    "run_of_row",
     "short",
     "snapshot_base",
     "task_id",

@@ -11,7 +11,7 @@ pytest plugin: asyncio unless you parametrise it)::
 
 A store that declares an optional tier (``capabilities``) adds the tier's cases by
 subclassing its contract as well: :class:`HeadLoaderContract`,
-:class:`InlineAppenderContract`. A base case checks that a store declares exactly the
+:class:`InlineAppenderContract`, :class:`RunQueueContract`. A base case checks that a store declares exactly the
 tiers it is tested for, so a declared tier can never go untested.
 
 Needs pytest and anyio's pytest plugin (installed with anyio). pytest collects only
@@ -22,6 +22,7 @@ the subclasses: none of the classes here is named ``Test...``.
 """
 
 from ._contract import EventLogContract, chain
+from ._contract_runs import RunQueueContract
 from ._contract_tiers import HeadLoaderContract, InlineAppenderContract
 from ._faults import AFTER, BEFORE, Crash, FaultyLog, is_crash
 
@@ -33,6 +34,7 @@ __all__ = [
     "FaultyLog",
     "HeadLoaderContract",
     "InlineAppenderContract",
+    "RunQueueContract",
     "chain",
     "is_crash",
 ]

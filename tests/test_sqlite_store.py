@@ -23,6 +23,7 @@ from lograph.eventlog import (
     ConflictError,
     Event,
     MemoryLog,
+    NewRun,
     SchemaVersionError,
     StoreUnavailableError,
     verify_link,
@@ -98,18 +99,23 @@ async def test_schema_is_strict_versioned_and_as_specified(tmp_path: Path) -> No
 
 @anyio_mark
 async def test_a_version_1_file_is_migrated_and_its_events_read_the_same(tmp_path: Path) -> None:
-    """Schema 2 only allows compressed bodies: a version 1 file's rows read unchanged."""
+    """Schema 2 only allows compressed bodies, schema 3 adds run records: a version 1
+    file's rows read unchanged, and its new tables work."""
     path = tmp_path / "store.db"
     events = chain(3)
     async with await SqliteLog.open(path) as log:
         await log.append("t", events, 0)
     conn = raw(path)
     conn.execute("UPDATE meta SET value = 1 WHERE key = 'schema_version'")
+    conn.execute("DROP TABLE runs")  # what version 1 did not have
+    conn.commit()
     conn.close()
     async with await SqliteLog.open(path) as log:
         assert await log.read("t") == events
         await log.append("t", chain(1, start=4, parent_hash=events[-1].hash), 3)
-    assert raw_query(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [(2,)]
+        await log.create_run(NewRun("r1", "t", b"input"))
+        assert [r.run_id for r in await log.list_runs()] == ["r1"]
+    assert raw_query(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [(3,)]
 
 
 @anyio_mark

@@ -30,6 +30,7 @@ from lograph.eventlog.testing import (
     FaultyLog,
     HeadLoaderContract,
     InlineAppenderContract,
+    RunQueueContract,
 )
 from tests._stores import open_log
 
@@ -41,15 +42,15 @@ class _OnStore(EventLogContract):
         return open_log(self.kind, self.tmp_path)
 
 
-class TestMemoryLog(_OnStore):
+class TestMemoryLog(RunQueueContract, _OnStore):
     kind = "memory"
 
 
-class TestSqliteLog(InlineAppenderContract, _OnStore):
+class TestSqliteLog(RunQueueContract, InlineAppenderContract, _OnStore):
     kind = "sqlite"
 
 
-class TestPostgresLog(HeadLoaderContract, _OnStore):
+class TestPostgresLog(RunQueueContract, HeadLoaderContract, _OnStore):
     kind = "postgres"
 
 
@@ -226,10 +227,10 @@ def test_capabilities_are_what_the_class_declares() -> None:
     from lograph.adapters.postgres import PostgresLog
     from lograph.adapters.sqlite import SqliteLog
 
-    assert capabilities(MemoryLog()) == frozenset()
+    assert capabilities(MemoryLog()) == {Capability.RUNS}
     assert capabilities(ToyLog()) == frozenset()
-    assert SqliteLog.capabilities == {Capability.INLINE_APPENDS}
-    assert PostgresLog.capabilities == {Capability.LOAD_HEAD}
+    assert SqliteLog.capabilities == {Capability.INLINE_APPENDS, Capability.RUNS}
+    assert PostgresLog.capabilities == {Capability.LOAD_HEAD, Capability.RUNS}
     assert capabilities(_HeadlessLog()) == {Capability.LOAD_HEAD}
     # a wrapper declares nothing of its own, whatever it passes on
     wrapped = _Forwarding(_HeadlessLog())

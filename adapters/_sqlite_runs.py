@@ -1,0 +1,231 @@
+"""The SQLite store's runs tier: plain functions of a ``sqlite3.Connection`` (see ``_runs``).
+
+Writes run inside the adapter's ``BEGIN IMMEDIATE`` transaction (``_sqlite_sql.write``),
+which holds SQLite's write lock: a claim reads the queue and takes its run (a lease row:
+token and expiry) with no other writer in between, and an append's fence check
+(:func:`fence`) runs in the append's own transaction. Times are this machine's clock.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lograph.eventlog import Lease, LeaseLostError, NewRun, RunBusyError, RunExistsError, RunRecord
+from lograph.eventlog.lowlevel import (
+    ROW_COLUMNS,
+    check_end,
+    check_filters,
+    check_lease_seconds,
+    check_stop,
+    metadata_json,
+    new_token,
+    run_of_row,
+)
+
+#: the migration that adds the tier (schema version 3)
+MIGRATION = (
+    """CREATE TABLE runs (
+        ord           INTEGER PRIMARY KEY,  -- creation order: a thread's runs are claimed by it
+        run_id        TEXT    NOT NULL UNIQUE,
+        thread        TEXT    NOT NULL,
+        status        TEXT    NOT NULL,
+        input         BLOB    NOT NULL,
+        config        BLOB    NOT NULL,
+        durability    TEXT    NOT NULL,
+        strategy      TEXT    NOT NULL,
+        idem          TEXT,
+        metadata      TEXT    NOT NULL,
+        created       REAL    NOT NULL,
+        updated       REAL    NOT NULL,
+        started       REAL,
+        finished      REAL,
+        attempts      INTEGER NOT NULL,
+        worker        TEXT,
+        token         TEXT,
+        lease_expires REAL,
+        stop          TEXT,
+        result        BLOB,
+        error         TEXT,
+        first_seq     INTEGER NOT NULL,
+        timeout       REAL
+    ) STRICT""",
+    "CREATE UNIQUE INDEX runs_idem ON runs (thread, idem) WHERE idem IS NOT NULL",
+    "CREATE INDEX runs_active ON runs (thread, ord) WHERE status IN ('pending', 'running')",
+    # the backstop of "one running run per thread"
+    "CREATE UNIQUE INDEX runs_running ON runs (thread) WHERE status = 'running'",
+    "CREATE INDEX runs_created ON runs (created)",
+)
+
+_COLUMNS = ", ".join(ROW_COLUMNS)
+_SELECT = f"SELECT {_COLUMNS} FROM runs"
+_ACTIVE = "status IN ('pending', 'running')"
+
+
+_record = run_of_row
+
+
+def _get(conn: sqlite3.Connection, run_id: str) -> RunRecord | None:
+    row = conn.execute(f"{_SELECT} WHERE run_id = ?", (run_id,)).fetchone()
+    return None if row is None else _record(row)
+
+
+def create(conn: sqlite3.Connection, new: NewRun) -> tuple[RunRecord, bool]:
+    """In a write transaction (the checks of ``check_new_run`` already passed)."""
+    if new.idempotency_key is not None:
+        row = conn.execute(f"{_SELECT} WHERE thread = ? AND idem = ?",
+                           (new.thread, new.idempotency_key)).fetchone()
+        if row is not None:
+            return _record(row), False
+    if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (new.run_id,)).fetchone():
+        raise RunExistsError(new.run_id)
+    active = conn.execute(
+        f"SELECT run_id FROM runs WHERE thread = ? AND {_ACTIVE} ORDER BY ord LIMIT 1",
+        (new.thread,)).fetchone()
+    if active is not None and new.strategy == "reject":
+        raise RunBusyError(new.thread, active[0])
+    now = time.time()
+    if new.strategy in ("interrupt", "rollback"):
+        conn.execute("UPDATE runs SET stop = ?, updated = ? WHERE thread = ? AND "
+                     "status = 'running' AND stop IS NULL", (new.strategy, now, new.thread))
+    conn.execute(
+        "INSERT INTO runs (run_id, thread, status, input, config, durability, strategy, idem, "
+        "metadata, created, updated, attempts, first_seq, timeout) "
+        "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?)",
+        (new.run_id, new.thread, new.input, new.config, new.durability, new.strategy,
+         new.idempotency_key, metadata_json(new.metadata), now, now, new.timeout))
+    found = _get(conn, new.run_id)
+    assert found is not None
+    return found, True
+
+
+def get(conn: sqlite3.Connection, run_id: str) -> RunRecord | None:
+    return _get(conn, run_id)
+
+
+def list_runs(
+    conn: sqlite3.Connection, thread: str | None, status: str | Iterable[str] | None,
+    since: float | None, until: float | None, metadata: Mapping[str, Any] | None, limit: int,
+) -> list[RunRecord]:
+    wanted = check_filters(status, limit)
+    where: list[str] = []
+    args: list[Any] = []
+    if thread is not None:
+        where.append("thread = ?")
+        args.append(thread)
+    if wanted is not None:
+        where.append(f"status IN ({', '.join('?' * len(wanted))})")
+        args += wanted
+    if since is not None:
+        where.append("created >= ?")
+        args.append(since)
+    if until is not None:
+        where.append("created < ?")
+        args.append(until)
+    for key, value in json.loads(metadata_json(metadata or {})).items():
+        # the JSON type as well as the value: 1, true and "1" are three values
+        where.append("json_type(metadata, ?) = ? AND json_extract(metadata, ?) = ?")
+        path = "$." + json.dumps(key)
+        kind = ("true" if value else "false") if isinstance(value, bool) else \
+            "integer" if isinstance(value, int) else "real" if isinstance(value, float) else "text"
+        args += [path, kind, path, value]
+    sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY ord DESC LIMIT ?"
+    return [_record(row) for row in conn.execute(sql, (*args, limit))]
+
+
+def counts(conn: sqlite3.Connection) -> dict[str, int]:
+    return {s: int(n) for s, n in conn.execute("SELECT status, count(*) FROM runs GROUP BY status")}
+
+
+def claim(conn: sqlite3.Connection, worker: str, seconds: float) -> tuple[RunRecord, Lease] | None:
+    """In a write transaction: the oldest run that is its thread's oldest active run and
+    is pending or has an expired lease, taken for ``seconds``."""
+    check_lease_seconds(seconds)
+    now = time.time()
+    row = conn.execute(
+        f"SELECT r.run_id, r.thread, r.attempts FROM runs r WHERE r.{_ACTIVE} "
+        "AND r.ord = (SELECT min(o.ord) FROM runs o WHERE o.thread = r.thread AND "
+        f"o.{_ACTIVE}) AND (r.status = 'pending' OR r.lease_expires <= ?) ORDER BY r.ord LIMIT 1",
+        (now,)).fetchone()
+    if row is None:
+        return None
+    run_id, thread, attempts = row
+    token = new_token()
+    first_seq = None
+    if attempts == 0:  # the run's events start after the thread's head now
+        first_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events WHERE thread = ?",
+                                 (thread,)).fetchone()[0]
+    conn.execute(
+        "UPDATE runs SET status = 'running', worker = ?, token = ?, lease_expires = ?, "
+        "updated = ?, started = coalesce(started, ?), attempts = attempts + 1, "
+        "first_seq = coalesce(?, first_seq) WHERE run_id = ?",
+        (worker, token, now + seconds, now, now, first_seq, run_id))
+    found = _get(conn, run_id)
+    assert found is not None
+    return found, Lease(run_id, token)
+
+
+def _held(conn: sqlite3.Connection, lease: Lease, now: float | None) -> RunRecord:
+    """The run ``lease`` holds (unexpired at ``now``, unless None); LeaseLostError if not."""
+    row = conn.execute("SELECT token, status, lease_expires FROM runs WHERE run_id = ?",
+                       (lease.run_id,)).fetchone()
+    if row is None or row[0] != lease.token or row[1] != "running":
+        raise LeaseLostError(lease.run_id, "another worker claimed it, or it ended")
+    if now is not None and not row[2] > now:
+        raise LeaseLostError(lease.run_id, "its lease expired")
+    found = _get(conn, lease.run_id)
+    assert found is not None
+    return found
+
+
+def fence(conn: sqlite3.Connection, lease: Lease) -> LeaseLostError | None:
+    """An append's fence, inside its transaction: None if ``lease`` still holds its run."""
+    row = conn.execute(
+        "SELECT 1 FROM runs WHERE run_id = ? AND token = ? AND status = 'running' "
+        "AND lease_expires > ?", (lease.run_id, lease.token, time.time())).fetchone()
+    return None if row is not None else LeaseLostError(
+        lease.run_id, "its lease expired, another worker claimed it, or it ended")
+
+
+def renew(conn: sqlite3.Connection, lease: Lease, seconds: float) -> RunRecord:
+    check_lease_seconds(seconds)
+    now = time.time()
+    _held(conn, lease, now)
+    conn.execute("UPDATE runs SET lease_expires = ?, updated = ? WHERE run_id = ?",
+                 (now + seconds, now, lease.run_id))
+    found = _get(conn, lease.run_id)
+    assert found is not None
+    return found
+
+
+def finish(conn: sqlite3.Connection, lease: Lease, status: str, result: bytes | None,
+           error: str | None) -> RunRecord:
+    check_end(status)
+    _held(conn, lease, None)  # a claim changes the token: the old one finishes nothing
+    now = time.time()
+    conn.execute(
+        "UPDATE runs SET status = ?, result = ?, error = ?, finished = ?, updated = ?, "
+        "token = NULL, lease_expires = NULL WHERE run_id = ?",
+        (status, result, error, now, now, lease.run_id))
+    found = _get(conn, lease.run_id)
+    assert found is not None
+    return found
+
+
+def stop(conn: sqlite3.Connection, run_id: str, what: str) -> RunRecord | None:
+    check_stop(what)
+    now = time.time()
+    conn.execute(
+        "UPDATE runs SET status = 'cancelled', stop = ?, finished = ?, updated = ? "
+        "WHERE run_id = ? AND status = 'pending'", (what, now, now, run_id))
+    conn.execute(
+        "UPDATE runs SET stop = ?, updated = ? WHERE run_id = ? AND status = 'running' "
+        "AND stop IS NULL", (what, now, run_id))
+    return _get(conn, run_id)
+
+
+def delete_thread(conn: sqlite3.Connection, thread: str) -> None:
+    conn.execute("DELETE FROM runs WHERE thread = ?", (thread,))

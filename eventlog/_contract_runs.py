@@ -1,0 +1,251 @@
+"""The runs tier's contract (``Capability.RUNS``): run records, claims, leases, fencing."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+import pytest
+
+from ._contract import EventLogContract, chain
+from ._errors import ConflictError, LeaseLostError, RunBusyError
+from ._port import Append, Capability
+from ._runs import Lease, NewRun, RunRecord
+
+
+def new(run_id: str, thread: str = "t", **kw: Any) -> NewRun:
+    kw.setdefault("input", f"input of {run_id}".encode())
+    return NewRun(run_id, thread, **kw)
+
+
+class RunQueueContract(EventLogContract):
+    """The runs tier, with the base port's cases."""
+
+    tier = Capability.RUNS
+
+    async def test_a_run_is_recorded_as_given_and_read_back(self) -> None:
+        async with self.open_log() as log:
+            before = time.time() - 5
+            run, created = await log.create_run(new(
+                "r1", config=b"cfg", durability="sync", idempotency_key="k",
+                metadata={"user": "ann", "n": 3, "x": 1.5, "ok": True}, timeout=30.0))
+            assert created
+            assert (run.run_id, run.thread, run.status, run.input, run.config) == (
+                "r1", "t", "pending", b"input of r1", b"cfg")
+            assert (run.durability, run.strategy, run.idempotency_key, run.timeout) == (
+                "sync", "enqueue", "k", 30.0)
+            assert run.metadata == {"user": "ann", "n": 3, "x": 1.5, "ok": True}
+            assert before <= run.created <= time.time() + 5
+            assert (run.attempts, run.worker, run.result, run.error, run.stop) == (0, None, None, None, None)
+            assert await log.get_run("r1") == run
+            assert await log.get_run("nobody") is None
+            assert await log.list_runs() == [run]
+
+    async def test_an_idempotency_key_returns_the_recorded_run(self) -> None:
+        async with self.open_log() as log:
+            first, created = await log.create_run(new("r1", idempotency_key="key"))
+            again, created_again = await log.create_run(new("r2", idempotency_key="key"))
+            assert created and not created_again and again == first
+            other, created_other = await log.create_run(new("r3", "t2", idempotency_key="key"))
+            assert created_other and other.run_id == "r3"  # per thread
+            assert {r.run_id for r in await log.list_runs()} == {"r1", "r3"}
+
+    async def test_bad_runs_are_refused_before_anything_is_recorded(self) -> None:
+        async with self.open_log() as log:
+            await log.create_run(new("r1"))
+            with pytest.raises(ValueError, match="already recorded"):
+                await log.create_run(new("r1"))
+            for bad in (new("a", strategy="sometimes"), new("b", durability="maybe"),
+                        new("c", metadata={"k": [1]}), new("d", metadata={"k": float("nan")}),
+                        new("e", "bad\x00thread"), new("f", timeout=-1)):
+                with pytest.raises(ValueError):
+                    await log.create_run(bad)
+            assert [r.run_id for r in await log.list_runs()] == ["r1"]
+
+    async def test_a_threads_runs_are_claimed_in_order_one_at_a_time(self) -> None:
+        async with self.open_log() as log:
+            assert await log.claim_run("w", 30) is None
+            for run_id, thread in (("a1", "a"), ("a2", "a"), ("b1", "b")):
+                await log.create_run(new(run_id, thread))
+            got = await log.claim_run("w1", 30)
+            assert got is not None
+            run, lease = got
+            assert (run.run_id, run.status, run.worker, run.attempts) == ("a1", "running", "w1", 1)
+            assert lease.run_id == "a1" and run.lease_expires is not None
+            second = await log.claim_run("w2", 30)
+            assert second is not None and second[0].run_id == "b1"  # a2 waits for a1
+            assert await log.claim_run("w3", 30) is None
+            await log.finish_run(lease, "success", result=b"out")
+            third = await log.claim_run("w3", 30)
+            assert third is not None and third[0].run_id == "a2"
+            done = await log.get_run("a1")
+            assert done is not None and (done.status, done.result, done.error) == ("success", b"out", None)
+            assert done.finished is not None and done.done
+
+    async def test_a_first_claim_records_the_threads_head(self) -> None:
+        async with self.open_log() as log:
+            await log.append("t", chain(3), 0)
+            await log.create_run(new("r1"))
+            got = await log.claim_run("w", 30)
+            assert got is not None and got[0].first_seq == 3
+
+    async def test_an_expired_lease_is_taken_over_and_fences_its_old_holder(self) -> None:
+        async with self.open_log() as log:
+            events = chain(4)
+            await log.append("t", events[:1], 0)
+            await log.create_run(new("r1"))
+            got = await log.claim_run("w1", 0.3)
+            assert got is not None
+            old = got[1]
+            await log.append_batch([Append("t", (events[1],), 1, events[0].hash, lease=old)])
+            assert await log.claim_run("w2", 30) is None  # still held
+            await anyio.sleep(0.4)
+            # expired: the old holder can no longer write, even before anyone claims it
+            [error] = await log.append_batch([Append("t", (events[2],), 2, events[1].hash, lease=old)])
+            assert isinstance(error, LeaseLostError)
+            with pytest.raises(LeaseLostError):
+                await log.renew_lease(old, 30)
+            taken = await log.claim_run("w2", 30)
+            assert taken is not None
+            run, lease = taken
+            assert (run.run_id, run.worker, run.attempts, run.first_seq) == ("r1", "w2", 2, 1)
+            assert lease.token != old.token
+            [error] = await log.append_batch([Append("t", (events[2],), 2, events[1].hash, lease=old)])
+            assert isinstance(error, LeaseLostError)
+            with pytest.raises(LeaseLostError):
+                await log.finish_run(old, "success")
+            assert await log.head("t") == 2
+            [ok] = await log.append_batch([Append("t", (events[2],), 2, events[1].hash, lease=lease)])
+            assert ok is None
+            renewed = await log.renew_lease(lease, 60)
+            assert renewed.lease_expires is not None and renewed.lease_expires > time.time() + 30
+
+    async def test_a_fenced_item_fails_alone_and_a_conflict_stays_a_conflict(self) -> None:
+        async with self.open_log() as log:
+            await log.create_run(new("r1"))
+            got = await log.claim_run("w", 30)
+            assert got is not None
+            good = got[1]
+            stale = Lease("r1", "not-the-token")
+            a, b = chain(2), chain(2, run_id="other")
+            results = await log.append_batch([
+                Append("a", tuple(a), 0, lease=stale),
+                Append("b", tuple(b), 0, lease=good),
+                Append("c", tuple(chain(1)), 0, lease=Lease("nobody", "x")),
+            ])
+            assert isinstance(results[0], LeaseLostError) and results[1] is None
+            assert isinstance(results[2], LeaseLostError)
+            assert await log.head("a") == 0 and await log.head("b") == 2 and await log.head("c") == 0
+            [conflict] = await log.append_batch([Append("b", tuple(chain(1)), 0, lease=good)])
+            assert isinstance(conflict, ConflictError)
+
+    async def test_finishing_records_the_outcome_once(self) -> None:
+        async with self.open_log() as log:
+            await log.create_run(new("r1"))
+            got = await log.claim_run("w", 30)
+            assert got is not None
+            with pytest.raises(ValueError, match="ends with"):
+                await log.finish_run(got[1], "running")
+            ended = await log.finish_run(got[1], "error", error="ValueError: boom")
+            assert (ended.status, ended.error, ended.result) == ("error", "ValueError: boom", None)
+            with pytest.raises(LeaseLostError):
+                await log.finish_run(got[1], "success")
+            [error] = await log.append_batch([Append("t", tuple(chain(1)), 0, lease=got[1])])
+            assert isinstance(error, LeaseLostError)
+
+    async def test_strategies_reject_and_interrupt(self) -> None:
+        async with self.open_log() as log:
+            await log.create_run(new("r1"))
+            with pytest.raises(RunBusyError):
+                await log.create_run(new("r2", strategy="reject"))
+            assert await log.get_run("r2") is None
+            got = await log.claim_run("w", 30)
+            assert got is not None
+            await log.create_run(new("r3", strategy="interrupt"))
+            running = await log.get_run("r1")
+            assert running is not None and running.stop == "interrupt"
+            renewed = await log.renew_lease(got[1], 30)
+            assert renewed.stop == "interrupt"  # a heartbeat learns it
+            await log.finish_run(got[1], "interrupted")
+            nxt = await log.claim_run("w", 30)
+            assert nxt is not None and nxt[0].run_id == "r3"
+            await log.create_run(new("r4", "free", strategy="reject"))  # an idle thread: fine
+
+    async def test_stopping_a_run(self) -> None:
+        async with self.open_log() as log:
+            await log.create_run(new("r1"))
+            await log.create_run(new("r2"))
+            got = await log.claim_run("w", 30)
+            assert got is not None
+            with pytest.raises(ValueError):
+                await log.stop_run("r1", "pause")
+            running = await log.stop_run("r1")
+            assert running is not None and (running.status, running.stop) == ("running", "cancel")
+            pending = await log.stop_run("r2")
+            assert pending is not None and pending.status == "cancelled" and pending.finished is not None
+            await log.finish_run(got[1], "cancelled")
+            ended = await log.stop_run("r1", "interrupt")
+            assert ended is not None and (ended.status, ended.stop) == ("cancelled", "cancel")
+            assert await log.stop_run("nobody") is None
+            assert await log.claim_run("w", 30) is None  # r2 never runs
+
+    async def test_listing_and_counting_runs(self) -> None:
+        async with self.open_log() as log:
+            await log.create_run(new("r1", "a", metadata={"user": "ann", "n": 1}))
+            await anyio.sleep(0.02)
+            middle = time.time()
+            await anyio.sleep(0.02)
+            await log.create_run(new("r2", "a", metadata={"user": "bob", "n": True}))
+            await log.create_run(new("r3", "b", metadata={"user": "ann", "n": "1"}))
+            got = await log.claim_run("w", 30)
+            assert got is not None
+
+            async def ids(**kw: Any) -> list[str]:
+                return [r.run_id for r in await log.list_runs(**kw)]
+
+            assert await ids() == ["r3", "r2", "r1"]
+            assert await ids(thread="a") == ["r2", "r1"]
+            assert await ids(status="pending") == ["r3", "r2"]
+            assert await ids(status=["running", "success"]) == ["r1"]
+            assert await ids(metadata={"user": "ann"}) == ["r3", "r1"]
+            assert await ids(metadata={"n": 1}) == ["r1"]  # 1, True and "1" are three values
+            assert await ids(metadata={"n": True}) == ["r2"]
+            assert await ids(metadata={"user": "ann", "n": "1"}) == ["r3"]
+            assert await ids(since=middle) == ["r3", "r2"]
+            assert await ids(until=middle) == ["r1"]
+            assert await ids(limit=1) == ["r3"]
+            assert await log.run_counts() == {"pending": 2, "running": 1}
+            for bad in ({"status": "lost"}, {"limit": 0}, {"metadata": {"k": [1]}}):
+                with pytest.raises(ValueError):
+                    await log.list_runs(**bad)
+
+    async def test_deleting_a_thread_deletes_its_runs(self) -> None:
+        async with self.open_log() as log:
+            await log.create_run(new("r1"))
+            await log.create_run(new("r2", "kept"))
+            got = await log.claim_run("w", 30)
+            assert got is not None
+            await log.delete_thread("t")
+            assert await log.get_run("r1") is None
+            [error] = await log.append_batch([Append("t", tuple(chain(1)), 0, lease=got[1])])
+            assert isinstance(error, LeaseLostError)
+            assert [r.run_id for r in await log.list_runs()] == ["r2"]
+
+    async def test_concurrent_claims_take_each_run_once_and_one_per_thread(self) -> None:
+        async with self.open_log() as log:
+            for i in range(12):
+                await log.create_run(new(f"r{i}", f"t{i % 4}"))
+            claimed: list[RunRecord] = []
+
+            async def claimer(name: str) -> None:
+                got = await log.claim_run(name, 30)
+                if got is not None:
+                    claimed.append(got[0])
+
+            async with anyio.create_task_group() as tg:
+                for w in range(8):
+                    tg.start_soon(claimer, f"w{w}")
+            assert sorted(r.run_id for r in claimed) == ["r0", "r1", "r2", "r3"]
+            running = await log.list_runs(status="running")
+            assert sorted(r.thread for r in running) == ["t0", "t1", "t2", "t3"]

@@ -1,0 +1,363 @@
+"""Run records: the durable queue of runs a store keeps beside its log (``Capability.RUNS``).
+
+A submitted run is a row: recorded before it is acknowledged, claimed by one worker at
+a time under a lease, finished once. The store never decodes a run's input, config or
+result: they are bytes the runtime encodes.
+
+Rules every store keeps (the contract suite checks each):
+- A thread's runs are claimed in the order they were recorded (``order``), one at a
+  time: a run is claimable only while it is its thread's oldest active run (pending or
+  running), so at most one run per thread is running, across all workers.
+- A claim gives a fresh lease token and an expiry; ``renew_lease`` extends a lease that
+  has not expired; a running run whose lease expired is claimable again (its worker
+  died) and the claim that takes it bumps ``attempts``.
+- **Fencing**: an :class:`~lograph.eventlog.Append` that carries a :class:`Lease` is
+  written only if, in the same transaction as the append's own head check, its run is
+  running under that token and the lease has not expired; otherwise that item gets
+  :class:`LeaseLostError` and writes nothing. A worker that lost its lease cannot write.
+- ``finish_run`` records the outcome once, under the lease's token (after a new claim
+  the old token finishes nothing).
+- An idempotency key is unique per thread: recording a run with a key the thread
+  already has returns the recorded run instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, runtime_checkable
+
+from ._errors import LeaseLostError, RunBusyError, RunExistsError
+from ._port import TIERS, Capability, EventLog, check_text, check_thread_id
+
+#: a run's statuses: waiting for a worker, claimed, and the five ways it ends
+PENDING, RUNNING = "pending", "running"
+ENDED = ("success", "error", "interrupted", "cancelled", "timeout")
+STATUSES = RUN_STATUSES = (PENDING, RUNNING, *ENDED)
+ACTIVE = (PENDING, RUNNING)
+#: what a new run does when its thread already has an active run
+STRATEGIES = ("reject", "enqueue", "interrupt", "rollback")
+#: what a running run's worker is asked to do at its next step boundary
+STOPS = ("cancel", "interrupt", "rollback")
+DURABILITIES = ("sync", "async", "exit")
+
+MetaValue = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's hold on a running run; appends that carry it are fenced by it."""
+
+    run_id: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    """What ``create_run`` records (see :func:`check_new_run` for what is refused)."""
+
+    run_id: str
+    thread: str
+    input: bytes
+    config: bytes = b""
+    durability: str = "async"
+    strategy: str = "enqueue"
+    idempotency_key: str | None = None
+    metadata: Mapping[str, MetaValue] = field(default_factory=dict)
+    timeout: float | None = None  # seconds a worker lets the run take (None: no limit)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A run as the store has it. Times are seconds since the epoch (the store's clock)."""
+
+    run_id: str
+    thread: str
+    status: str
+    input: bytes
+    config: bytes
+    durability: str
+    strategy: str
+    idempotency_key: str | None
+    metadata: dict[str, MetaValue]
+    order: int  # creation order across the store: a thread's runs are claimed by it
+    created: float
+    updated: float
+    started: float | None = None  # first claimed
+    finished: float | None = None
+    attempts: int = 0  # claims so far (more than one: a worker died and another took over)
+    worker: str | None = None  # the worker holding (or last holding) the lease
+    lease_expires: float | None = None
+    stop: str | None = None  # asked of the running run: cancel, interrupt or rollback
+    result: bytes | None = None
+    error: str | None = None
+    first_seq: int = 0  # the thread's head when the run was first claimed
+    timeout: float | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status in ENDED
+
+
+@runtime_checkable
+class RunQueue(EventLog, Protocol):
+    """The :attr:`Capability.RUNS` tier: run records, claims, leases, fenced appends."""
+
+    async def create_run(self, new: NewRun) -> tuple[RunRecord, bool]:
+        """Record ``new`` as pending; ``(record, True)``. A run of the thread with the same
+        idempotency key: ``(that run, False)``, nothing recorded. Strategy ``reject`` on a
+        thread with an active run: RunBusyError, nothing recorded; ``interrupt`` and
+        ``rollback`` ask the thread's running run to stop (``stop``) in the same
+        transaction."""
+        ...
+
+    async def get_run(self, run_id: str) -> RunRecord | None: ...
+
+    async def list_runs(
+        self, *, thread: str | None = None, status: str | Iterable[str] | None = None,
+        since: float | None = None, until: float | None = None,
+        metadata: Mapping[str, MetaValue] | None = None, limit: int = 100,
+    ) -> list[RunRecord]:
+        """Runs matching every filter given (created in ``[since, until)``, metadata a
+        superset of ``metadata``), newest first."""
+        ...
+
+    async def run_counts(self) -> dict[str, int]:
+        """How many runs the store has in each status (statuses with none are left out)."""
+        ...
+
+    async def claim_run(self, worker: str, lease: float) -> tuple[RunRecord, Lease] | None:
+        """Take the oldest claimable run (see the module) for ``lease`` seconds, or None."""
+        ...
+
+    async def renew_lease(self, lease: Lease, seconds: float) -> RunRecord:
+        """Extend an unexpired lease by ``seconds`` from now; LeaseLostError otherwise."""
+        ...
+
+    async def finish_run(
+        self, lease: Lease, status: str, *, result: bytes | None = None, error: str | None = None,
+    ) -> RunRecord:
+        """Record how the run ended (one of ``ENDED``); LeaseLostError if another claim
+        took it or it already ended."""
+        ...
+
+    async def stop_run(self, run_id: str, stop: str = "cancel") -> RunRecord | None:
+        """A pending run ends ``cancelled`` now; a running one is asked to ``stop`` (its
+        worker acts at the next step boundary); an ended one is left. None: no such run."""
+        ...
+
+
+TIERS[Capability.RUNS] = (RunQueue, "claim_run", None)
+
+
+#: a stored run row's columns, in the order :func:`run_of_row` reads them (stores on disk
+#: select them so; ``metadata`` is JSON text)
+ROW_COLUMNS = (
+    "run_id", "thread", "status", "input", "config", "durability", "strategy", "idem",
+    "metadata", "ord", "created", "updated", "started", "finished", "attempts", "worker",
+    "lease_expires", "stop", "result", "error", "first_seq", "timeout",
+)
+
+
+def run_of_row(row: Sequence[Any]) -> RunRecord:
+    """A stored row (:data:`ROW_COLUMNS`) as a RunRecord."""
+    (run_id, thread, status, input, config, durability, strategy, idem, metadata, order,
+     created, updated, started, finished, attempts, worker, lease_expires, stop, result,
+     error, first_seq, timeout) = row
+    return RunRecord(
+        run_id, thread, status, bytes(input), bytes(config), durability, strategy, idem,
+        json.loads(metadata), int(order), created, updated, started, finished, int(attempts),
+        worker, lease_expires, stop, None if result is None else bytes(result), error,
+        int(first_seq), timeout)
+
+
+def new_token() -> str:
+    return os.urandom(12).hex()
+
+
+def check_new_run(new: NewRun) -> None:
+    """Refuse (ValueError) a run no store could record exactly; before any I/O."""
+    check_thread_id(new.thread)
+    check_text(new.run_id, "run id", 256)
+    if new.idempotency_key is not None:
+        check_text(new.idempotency_key, "idempotency key", 1024)
+    if new.strategy not in STRATEGIES:
+        raise ValueError(f"multitask_strategy={new.strategy!r}: use one of {', '.join(STRATEGIES)}")
+    if new.durability not in DURABILITIES:
+        raise ValueError(f"durability={new.durability!r}: use one of {', '.join(DURABILITIES)}")
+    if new.timeout is not None and not (isinstance(new.timeout, int | float) and new.timeout > 0):
+        raise ValueError(f"timeout={new.timeout!r}: use a number of seconds > 0, or None")
+    metadata_json(new.metadata)
+
+
+def metadata_json(metadata: Mapping[str, Any]) -> str:
+    """The metadata as stored (JSON text); ValueError unless a map of text to plain values."""
+    if not isinstance(metadata, Mapping):
+        raise ValueError(f"run metadata must be a mapping, got {type(metadata).__name__}")
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            raise ValueError(f"run metadata keys must be strings, got {key!r}")
+        check_text(key, "metadata key", 256)
+        if isinstance(value, str):
+            check_text(value, f"metadata value of {key!r}", 4096)
+        elif not isinstance(value, int | float | bool) or value != value:  # NaN: no JSON
+            raise ValueError(
+                f"run metadata value of {key!r} must be a string, number or boolean "
+                f"(searchable in every store), got {type(value).__name__}")
+    return json.dumps(dict(metadata), sort_keys=True, allow_nan=False)
+
+
+def check_filters(status: str | Iterable[str] | None, limit: int) -> tuple[str, ...] | None:
+    """``list_runs``'s status filter as a tuple (None: any); ValueError for a bad one."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit={limit!r}: use a whole number >= 1")
+    if status is None:
+        return None
+    wanted = (status,) if isinstance(status, str) else tuple(status)
+    for s in wanted:
+        if s not in STATUSES:
+            raise ValueError(f"unknown run status {s!r}; use one of {', '.join(STATUSES)}")
+    return wanted
+
+
+def check_end(status: str) -> None:
+    if status not in ENDED:
+        raise ValueError(f"a run ends with one of {', '.join(ENDED)}, not {status!r}")
+
+
+def check_stop(stop: str) -> None:
+    if stop not in STOPS:
+        raise ValueError(f"stop={stop!r}: use one of {', '.join(STOPS)}")
+
+
+def check_lease_seconds(seconds: float) -> None:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+        raise ValueError(f"a lease lasts a number of seconds > 0, not {seconds!r}")
+
+
+class MemoryRuns:
+    """The RUNS tier's bookkeeping in memory (``MemoryLog`` holds one). Every method is
+    synchronous: called from an async method that never awaits, it is atomic."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, RunRecord] = {}
+        self._tokens: dict[str, str] = {}  # run id -> the token of its lease
+        self._order = 0
+
+    def _active(self, thread: str) -> list[RunRecord]:
+        return sorted((r for r in self.runs.values() if r.thread == thread and r.status in ACTIVE),
+                      key=lambda r: r.order)
+
+    def create(self, new: NewRun) -> tuple[RunRecord, bool]:
+        check_new_run(new)
+        if new.idempotency_key is not None:
+            for r in self.runs.values():
+                if r.thread == new.thread and r.idempotency_key == new.idempotency_key:
+                    return r, False
+        if new.run_id in self.runs:
+            raise RunExistsError(new.run_id)
+        active = self._active(new.thread)
+        if active and new.strategy == "reject":
+            raise RunBusyError(new.thread, active[0].run_id)
+        now = time.time()
+        if new.strategy in ("interrupt", "rollback"):
+            for r in active:
+                if r.status == RUNNING and r.stop is None:
+                    self.runs[r.run_id] = replace(r, stop=new.strategy, updated=now)
+        self._order += 1
+        record = RunRecord(
+            new.run_id, new.thread, PENDING, new.input, new.config, new.durability, new.strategy,
+            new.idempotency_key, json.loads(metadata_json(new.metadata)), self._order, now, now,
+            timeout=new.timeout)
+        self.runs[new.run_id] = record
+        return record, True
+
+    def list(self, thread: str | None, status: str | Iterable[str] | None, since: float | None,
+             until: float | None, metadata: Mapping[str, MetaValue] | None, limit: int,
+             ) -> list[RunRecord]:
+        wanted = check_filters(status, limit)
+        want_meta = json.loads(metadata_json(metadata or {}))
+        found = [
+            r for r in self.runs.values()
+            if (thread is None or r.thread == thread)
+            and (wanted is None or r.status in wanted)
+            and (since is None or r.created >= since) and (until is None or r.created < until)
+            and all(k in r.metadata and r.metadata[k] == v and type(r.metadata[k]) is type(v)
+                    for k, v in want_meta.items())
+        ]
+        found.sort(key=lambda r: r.order, reverse=True)
+        return found[:limit]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.runs.values():
+            out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+    def claim(self, worker: str, seconds: float, head_of: Callable[[str], int],
+              ) -> tuple[RunRecord, Lease] | None:
+        """``head_of(thread)``: the thread's head seq (a first claim's ``first_seq``)."""
+        check_lease_seconds(seconds)
+        now = time.time()
+        firsts: dict[str, RunRecord] = {}
+        for r in sorted(self.runs.values(), key=lambda r: r.order):
+            if r.status in ACTIVE and r.thread not in firsts:
+                firsts[r.thread] = r
+        for r in sorted(firsts.values(), key=lambda r: r.order):
+            if r.status == PENDING or (r.lease_expires is not None and r.lease_expires <= now):
+                token = new_token()
+                record = replace(
+                    r, status=RUNNING, worker=worker, lease_expires=now + seconds, updated=now,
+                    started=r.started if r.started is not None else now, attempts=r.attempts + 1,
+                    first_seq=head_of(r.thread) if r.attempts == 0 else r.first_seq)
+                self.runs[r.run_id] = record
+                self._tokens[r.run_id] = token
+                return record, Lease(r.run_id, token)
+        return None
+
+    def holds(self, lease: Lease, *, unexpired: bool = True) -> RunRecord:
+        """The run ``lease`` holds; LeaseLostError if it does not (any more)."""
+        r = self.runs.get(lease.run_id)
+        if r is None or r.status != RUNNING or self._tokens.get(lease.run_id) != lease.token:
+            raise LeaseLostError(lease.run_id, "another worker claimed it, or it ended")
+        if unexpired and (r.lease_expires is None or r.lease_expires <= time.time()):
+            raise LeaseLostError(lease.run_id, "its lease expired")
+        return r
+
+    def renew(self, lease: Lease, seconds: float) -> RunRecord:
+        check_lease_seconds(seconds)
+        r = self.holds(lease)
+        now = time.time()
+        record = self.runs[r.run_id] = replace(r, lease_expires=now + seconds, updated=now)
+        return record
+
+    def finish(self, lease: Lease, status: str, result: bytes | None, error: str | None) -> RunRecord:
+        check_end(status)
+        r = self.holds(lease, unexpired=False)
+        now = time.time()
+        record = self.runs[r.run_id] = replace(
+            r, status=status, result=result, error=error, finished=now, updated=now,
+            lease_expires=None)
+        self._tokens.pop(r.run_id, None)
+        return record
+
+    def delete_thread(self, thread: str) -> None:
+        for run_id in [r.run_id for r in self.runs.values() if r.thread == thread]:
+            del self.runs[run_id]
+            self._tokens.pop(run_id, None)
+
+    def stop(self, run_id: str, stop: str) -> RunRecord | None:
+        check_stop(stop)
+        r = self.runs.get(run_id)
+        if r is None or r.done:
+            return r
+        now = time.time()
+        if r.status == PENDING:
+            record = replace(r, status="cancelled", stop=stop, finished=now, updated=now)
+        else:
+            record = replace(r, stop=r.stop or stop, updated=now)
+        self.runs[run_id] = record
+        return record
