@@ -212,6 +212,11 @@ def _apply(cp: Checkpoint, event: Event, data: Any) -> None:
         cp.run_id, cp.run_status = event.run_id, _RUNNING
     elif kind == Kind.RUN_FINISHED:
         cp.run_id, cp.run_status = event.run_id, data["status"]
+    elif kind == Kind.NODE_STARTED and cp.interrupts:
+        # a task that starts again asks again whatever it still waits for: what it asked
+        # before is no longer pending (a subgraph updated under it may not ask it at all)
+        for iid in [i for i, item in cp.interrupts.items() if item["task_id"] == event.task_id]:
+            del cp.interrupts[iid]
 
 
 def _apply_checkpoint(cp: Checkpoint, event: Event, data: dict[str, Any]) -> None:

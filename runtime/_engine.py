@@ -114,9 +114,11 @@ class Run:
 
     async def drive(
         self, input: Any, *, resume: Mapping[str, Any] | None, fork: bool,
-        null: list[list[Any]] | None,
+        null: list[list[Any]] | None, reopen: Callable[[Run], None] | None = None,
     ) -> str:
         """The whole run: its opening events, its steps, ``run.finished``; returns the status.
+        ``reopen``: after a fork's opening events, seals the subgraph forks of a replay
+        from a subgraph's checkpoint (``_nesting``).
 
         ``journal`` must be a top-level Journal (a subgraph's run is driven by ``steps``).
         """
@@ -135,6 +137,8 @@ class Run:
                     self.seal(entry)
                     if self.debug and isinstance(entry[0], CheckpointBody):
                         self._debug_checkpoint()
+                if reopen is not None:
+                    reopen(self)
                 status = await self.steps(resuming=not fresh)
                 self.seal(machine.finish(status))
             except NonDeterminismError as e:

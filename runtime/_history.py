@@ -45,15 +45,16 @@ async def locate(log: EventLog, thread: str, checkpoint_id: str) -> int:
     return seq
 
 
-async def infer_as_node(log: EventLog, thread: str, cp: Checkpoint) -> str:
+async def infer_as_node(log: EventLog, thread: str, cp: Checkpoint, ns: str = "") -> str:
     """The node an ``update_state`` without ``as_node`` acts as: the one that wrote last,
-    in the step that made checkpoint ``cp`` (START for none, or for the input)."""
+    in the step that made checkpoint ``cp`` of the graph at ``ns`` (START for none, or for
+    the input)."""
     if not cp.checkpoint:
         return START
     writers: list[str] = []
-    for e in await _step_of(log, thread, cp.checkpoint):
-        if e.ns:
-            continue  # a subgraph's events
+    for e in await _step_of(log, thread, cp.checkpoint, ns):
+        if e.ns != ns:
+            continue  # another graph's events
         body = decode_body(e.kind, e.body) if e.kind in (Kind.NODE_WRITES, Kind.STATE_UPDATED) else None
         if isinstance(body, NodeWrites):
             writers.append(body.name)
@@ -71,9 +72,9 @@ def _last_writer(writers: list[str]) -> str:
     raise InvalidUpdateError(f"ambiguous update: several nodes wrote last ({names}); pass as_node=")
 
 
-async def _step_of(log: EventLog, thread: str, seq: int) -> list[Event]:
-    """The events of the step that checkpoint ``seq`` ends, newest first: its branch back
-    to the checkpoint before it, read back in windows."""
+async def _step_of(log: EventLog, thread: str, seq: int, ns: str = "") -> list[Event]:
+    """The events of the step that checkpoint ``seq`` (of the graph at ``ns``) ends, newest
+    first: its branch back to that graph's checkpoint before it, read back in windows."""
     by_seq: dict[int, Event] = {}
     out: list[Event] = []
     low = cursor = seq
@@ -83,7 +84,7 @@ async def _step_of(log: EventLog, thread: str, seq: int) -> list[Event]:
             by_seq.update((e.seq, e) for e in await log.read(thread, after=low, upto=upto))
         e = by_seq[cursor]
         if cursor != seq:
-            if e.kind == Kind.CHECKPOINT and not e.ns:
+            if e.kind == Kind.CHECKPOINT and e.ns == ns:
                 break
             out.append(e)
         cursor = e.parent

@@ -26,6 +26,8 @@ from ._errors import EmptyInputError, ResumeError
 from ._history import locate
 from ._injection import coerce_context
 from ._journal import Journal
+from ._nesting import Reopen, at_subgraph_checkpoint
+from ._step import recast
 from ._tracing import graph_run, wants_callbacks
 from ._types import DURABILITIES, START, Command
 from ._writes import command_writes
@@ -84,20 +86,26 @@ async def run_graph(
         raise ValueError(f"durability must be one of {DURABILITIES}, got {durability!r}")
     ephemeral = graph.checkpointer is None
     saver, thread, ns = target(graph, config, need_saver=False)
-    if ns:  # events under a namespace belong to a subgraph: the top graph would never see them
-        raise ValueError(
-            f"checkpoint_ns={ns!r} names a subgraph's namespace; a graph runs on its thread "
-            "at checkpoint_ns '' (leave it out). A subgraph runs inside its caller's node: "
-            "answer its interrupt with Command(resume=...) on the caller's thread")
+    configurable = (config or {}).get("configurable") or {}
+    if ns:  # a subgraph's checkpoint: the top graph runs from it (see ``_nesting``)
+        if graph._graph_at(ns)[0] is None:
+            raise ValueError(f"Subgraph {recast(ns)} not found")
+        ns = graph._graph_at(ns)[1] if configurable.get("checkpoint_id") else ""
     if ephemeral:
         durability = "exit"
-    configurable = (config or {}).get("configurable") or {}
     actor = saver.actor(thread)
     async with actor.turn():
         cp, head, base = (actor.cached or Checkpoint()).copy(), actor.head, actor.base
         checkpoint_id = configurable.get("checkpoint_id")
         fork = False
-        if checkpoint_id:
+        reopen: Reopen | None = None
+        if ns:
+            seq = await locate(saver.log, thread, str(checkpoint_id))
+            found = await at_subgraph_checkpoint(actor, cp, ns, seq, input)
+            if found is not None:
+                cp, base, reopen = found
+                fork = True
+        elif checkpoint_id:
             seq = await locate(saver.log, thread, checkpoint_id)
             if seq != cp.checkpoint:
                 (cp, base), fork = await actor.load_branch(seq), True
@@ -113,12 +121,12 @@ async def run_graph(
             if wants_callbacks(config, handlers) else None
         run = Run(
             graph.structure, Journal(saver, thread, cp, head, durability), config=config or {},
-            run_id=new_run_id(), ns=ns, emit=emit, interrupt_before=before, interrupt_after=after,
+            run_id=new_run_id(), ns="", emit=emit, interrupt_before=before, interrupt_after=after,
             recursion_limit=limit, metadata=metadata_of(config), checkpointed=not ephemeral,
             debug=not _TRACED.isdisjoint(modes), pace=pace, context=context, store=graph.store, tracer=tracer,
         )
         try:
-            status = await run.drive(input, resume=resume, fork=fork, null=null)
+            status = await run.drive(input, resume=resume, fork=fork, null=null, reopen=reopen)
         except BaseException as e:
             if tracer is not None:
                 tracer.on_chain_error(e)

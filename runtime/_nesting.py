@@ -10,17 +10,39 @@ the graph as a run of its own on that thread (its own store, or none).
 What a nested graph keeps is its ``compile(checkpointer=...)``: ``None`` or a store,
 its state for the caller's step (a resume continues it); ``True``, its state per thread
 across the caller's steps and runs; ``False``, nothing.
+
+A subgraph's own checkpoint (``checkpoint_ns`` and ``checkpoint_id`` of a subgraph, as
+``get_state(subgraphs=True)`` gives them) is a point of the top graph's log like any
+other, so the top graph runs from it (``at_subgraph_checkpoint``):
+
+- ``invoke(None, config)`` replays from it: a new branch from that event, whose ``fork``
+  checkpoint of the top graph (the step the subgraph ran in, planned again) is followed
+  by a ``fork`` checkpoint of each graph down to the addressed one, copying its state
+  there; the caller's task runs again and each subgraph continues from its copy (its
+  nodes before that checkpoint do not run again; its step's questions are asked again).
+  The checkpoint at the thread's head (nothing after it) runs in place.
+- ``invoke(Command(resume=...), config)`` answers the thread's head when the addressed
+  checkpoint is where the subgraph is there (or a replay's copy of it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from lograph.eventlog import Checkpoint
+from lograph.eventlog.bodies import CheckpointBody, Source
+from lograph.eventlog.lowlevel import SET, persistent_ns
+
 from ._context import TaskContext
+from ._errors import ResumeError
+from ._step import plan
 from ._types import Command
 
 if TYPE_CHECKING:
+    from ._actor import ThreadActor
     from ._compiled import CompiledGraph
+    from ._engine import Run
 
 
 _COORDINATES = ("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map")
@@ -58,3 +80,74 @@ def own_keys(graph: CompiledGraph, value: Any) -> Any:
             return value
     channels = graph.structure.state.channels
     return {k: v for k, v in value.items() if k in channels}
+
+
+Reopen = Callable[["Run"], None]
+"""Seals, after a replay's ``fork`` checkpoint, the forks of the subgraphs it reopens."""
+
+
+async def at_subgraph_checkpoint(
+    actor: ThreadActor, head: Checkpoint, ns: str, seq: int, input: Any,
+) -> tuple[Checkpoint, Any, Reopen] | None:
+    """Where a run addressed at the checkpoint ``seq`` of the subgraph at ``ns`` starts:
+    None for the thread's head (an answer to what waits there, or the head itself), or
+    the fold at ``seq``, the snapshot it came from and what reopens the subgraphs after
+    the fork. ValueError or ResumeError for an input that does not fit (nothing written)."""
+    child = head.children.get(ns)
+    current = child is not None and (child.checkpoint == seq or (
+        child.metadata.get("source") == Source.FORK and child.parent_checkpoint == seq))
+    if isinstance(input, Command):
+        if input.resume is None or input.update is not None or input.goto:
+            raise ValueError("a subgraph's checkpoint is replayed with invoke(None, config) or "
+                             "answered with Command(resume=...); update it with update_state")
+        if not current:
+            raise ResumeError(
+                f"the subgraph at {ns!r} has moved on from checkpoint {seq}: nothing there waits "
+                "for an answer; replay it first with invoke(None, config)")
+        return None
+    if input is not None:
+        raise ValueError("a subgraph's checkpoint is replayed with invoke(None, config): a new "
+                         "input starts at the top graph's checkpoint (checkpoint_ns '')")
+    if seq == head.head:
+        return None  # nothing after it: run on from the head
+    at, base = await actor.load_branch(seq)
+    kept = at.copy()  # (the run's journal folds on ``at`` itself)
+    return at, base, lambda run: _reopen(run, kept, ns)
+
+
+def _reopen(run: Run, at: Checkpoint, ns: str) -> None:
+    """After the top graph's ``fork`` checkpoint: a ``fork`` checkpoint for each graph
+    down to ``ns``, copying its state at ``at``. A namespace with a task id gets the id of
+    the same task in the new step (its caller's fork planned it again)."""
+    journal, metadata = run.journal, run.machine.metadata
+    parts = ns.split("|")
+    new_parts = list(parts)
+    old_parent, new_parent = "", ""
+    for i in range(1, len(parts) + 1):
+        old = "|".join(parts[:i])
+        child = at.children.get(old)
+        if child is None or not child.checkpoint:
+            continue
+        if not persistent_ns(old):
+            renamed = _same_task(at, old_parent, journal.cp, new_parent, parts[i - 1])
+            if renamed is None:
+                return  # its caller does not run it again here: it starts afresh
+            new_parts[i - 1] = renamed
+        new = "|".join(new_parts[:i])
+        body = CheckpointBody(Source.FORK, {k: [SET, v] for k, v in child.values.items()},
+                              list(child.next), dict(child.barriers), metadata)
+        journal.add(body, child.step + 1, "", run.run_id, new)
+        old_parent, new_parent = old, new
+
+
+def _same_task(at: Checkpoint, old_ns: str, now: Checkpoint, new_ns: str, part: str) -> str | None:
+    """``part`` (``"<node>:<task id>[:<i>]"``) with the id of the task that has the same
+    path in the step its caller's fork planned again (None: no such task)."""
+    name, old_id, *rest = part.split(":")
+    before = at.children.get(old_ns) if old_ns else at
+    after = now.children.get(new_ns) if new_ns else now
+    if before is None or after is None:
+        return None
+    path = next((t.path for t in plan(before, old_ns) if t.id == old_id), None)
+    new_id = next((t.id for t in plan(after, new_ns) if t.path == path), None)
+    return None if new_id is None else ":".join([name, new_id, *rest])

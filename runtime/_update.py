@@ -7,7 +7,12 @@ Rules:
   are shaped as that node's would be (routing included), ``__input__`` as the input's,
   ``END`` plans no next step, ``__copy__`` forks the checkpoint unchanged.
 - Its events (``state.updated`` then the checkpoint) are the step machine's.
-- Subgraph namespaces are refused: a subgraph's state lives in its caller's open step.
+- A subgraph's namespace (``checkpoint_ns``, and its ``checkpoint_id``) updates that
+  subgraph, as its own nodes would: its ``update`` checkpoint follows the one named (a
+  new branch from there when the thread has moved on), or where the subgraph is (where
+  it ended, once its caller's step is over). Running the top graph from the config it
+  returns continues the subgraph from there. A namespace of a graph the top graph does
+  not know is refused (``Subgraph X not found``).
 - ``bulk_update_state``: supersteps of updates, each applied together as one checkpoint
   (as a step applies its tasks' writes) on the one before, in one commit.
 """
@@ -22,7 +27,7 @@ from lograph.eventlog.bodies import COPY, INPUT
 
 from ._engine import new_run_id
 from ._errors import InvalidUpdateError
-from ._history import infer_as_node, locate
+from ._history import infer_as_node, last_of, locate
 from ._invoke import metadata_of, target
 from ._journal import Journal
 from ._machine import StepMachine
@@ -46,14 +51,11 @@ async def bulk_update(graph: CompiledGraph, config: dict[str, Any],
     each superstep on the one before; all written in one commit, or nothing (a bad
     update anywhere raises before anything is written). Returns the last one's config."""
     saver, thread, ns = target(graph, config)
-    if ns and graph._graph_at(ns)[0] is None:  # as LangGraph: its nodes would write the wrong state
-        raise ValueError(f"Subgraph {recast(ns)} not found")
     if ns:
-        raise InvalidUpdateError(
-            f"update_state on a subgraph (checkpoint_ns={ns!r}) is not supported: update the "
-            "caller's state (its checkpoint_ns ''), or answer the subgraph's interrupt "
-            "with Command(resume=...)"
-        )
+        sub, ns = graph._graph_at(ns)
+        if sub is None:  # as LangGraph: this graph's nodes would write the wrong state there
+            raise ValueError(f"Subgraph {recast(ns)} not found")
+        graph = sub
     if not supersteps:
         raise ValueError("No supersteps provided: bulk_update_state needs at least one superstep")
     for updates in supersteps:
@@ -70,18 +72,23 @@ async def bulk_update(graph: CompiledGraph, config: dict[str, Any],
         cp, head, base = (actor.cached or Checkpoint()).copy(), actor.head, actor.base
         if configurable.get("checkpoint_id"):
             seq = await locate(saver.log, thread, configurable["checkpoint_id"])
-            if seq != cp.checkpoint:
-                cp, base = await actor.load_branch(seq)
+            if seq != (_own(cp, ns).checkpoint if ns else cp.checkpoint):
+                cp, base = await actor.load_branch(seq)  # a new branch from it
+        elif ns and ns not in cp.children:  # its caller's step is over: from where it ended
+            ended = await last_of(actor, cp, ns)
+            if ended is None:
+                raise InvalidUpdateError(f"the subgraph at checkpoint_ns={ns!r} has no state on this thread")
+            cp, base = await actor.load_branch(ended.head)
         machine = StepMachine(structure, ns=ns, metadata=metadata_of(config))
         journal = Journal(saver, thread, cp, head, "sync")
         run_id = new_run_id()
         last: str | None = None  # as_node of the superstep before, for inferring the next
         for updates in supersteps:
-            cp = journal.cp
+            cp = _own(journal.cp, ns)
             if len(updates) == 1:
                 values, node = updates[0]
                 if node is None:
-                    node = last if last is not None else await infer_as_node(saver.log, thread, cp)
+                    node = last if last is not None else await infer_as_node(saver.log, thread, cp, ns)
                 _known(structure, node)
                 writes = [] if node == COPY else await writes_as(structure, cp, node, values)
                 entries, _ = machine.update(cp, node, values, writes)
@@ -100,7 +107,16 @@ async def bulk_update(graph: CompiledGraph, config: dict[str, Any],
         await journal.close()
         actor.advanced(journal.cp, journal.next_seq - 1, base)
         await actor.maybe_snapshot(journal.cp)
-        return {"configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": journal.cp.id}}
+        own = _own(journal.cp, ns)
+        done: dict[str, Any] = {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": own.id}
+        if ns:  # as LangGraph: a subgraph's names the checkpoint of each graph around it
+            done["checkpoint_map"] = {**own.metadata.get("parents", {}), ns: own.id}
+        return {"configurable": done}
+
+
+def _own(cp: Checkpoint, ns: str) -> Checkpoint:
+    """The fold of the graph at ``ns`` (the subgraph a namespaced update addresses)."""
+    return (cp.children.get(ns) or Checkpoint()) if ns else cp
 
 
 _AMBIGUOUS = "\x00several"  # the superstep before updated several nodes: nothing to infer
