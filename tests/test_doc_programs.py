@@ -56,7 +56,11 @@ def fresh_database() -> str:
 
 
 @pytest.mark.parametrize("name", [
+    # the savers' and stores' docstrings and READMEs, the add-memory guide
     "sqlite_saver", "async_sqlite_saver", "postgres_memory", "postgres_memory_async", "store_docstrings",
+    # the graph API, functional API and subgraphs guides
+    "graph_api_state", "graph_api_pydantic", "graph_api_control_flow", "graph_api_loops",
+    "graph_api_command", "functional_api", "functional_api_hitl", "subgraphs",
 ])
 def test_a_documented_program_prints_what_it_prints_on_langgraph(name: str, tmp_path: Path) -> None:
     source = (PROGRAMS / f"{name}.py").read_text(encoding="utf-8")

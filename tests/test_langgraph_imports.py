@@ -18,7 +18,7 @@ from lograph import runtime
 from lograph.adapters import langgraph as mirrors
 from lograph.adapters import memory, postgres, sqlite
 from lograph.adapters._migrate import migrate
-from lograph.runtime import prebuilt, store
+from lograph.runtime import managed, prebuilt, store
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -27,7 +27,7 @@ README = ROOT / "README.md"
 EXPECTED: dict[str, dict[str, object]] = {
     "graph": {"StateGraph": runtime.StateGraph, "START": runtime.START, "END": runtime.END,
               "MessagesState": runtime.MessagesState, "add_messages": runtime.add_messages},
-    "graph.state": {"StateGraph": runtime.StateGraph,
+    "graph.state": {"StateGraph": runtime.StateGraph, "START": runtime.START, "END": runtime.END,
                     "CompiledStateGraph": runtime.CompiledStateGraph},
     "graph.message": {"add_messages": runtime.add_messages, "MessagesState": runtime.MessagesState,
                       "REMOVE_ALL_MESSAGES": runtime.REMOVE_ALL_MESSAGES},
@@ -40,6 +40,8 @@ EXPECTED: dict[str, dict[str, object]] = {
     "config": {"get_stream_writer": runtime.get_stream_writer, "get_config": runtime.get_config,
                "get_store": runtime.get_store},
     "runtime": {"Runtime": runtime.Runtime, "get_runtime": runtime.get_runtime},
+    "managed": {"RemainingSteps": managed.RemainingSteps, "IsLastStep": managed.IsLastStep},
+    "managed.is_last_step": {"RemainingSteps": managed.RemainingSteps, "IsLastStep": managed.IsLastStep},
     "errors": {"GraphRecursionError": runtime.GraphRecursionError,
                "InvalidUpdateError": runtime.InvalidUpdateError,
                "EmptyInputError": runtime.EmptyInputError},
