@@ -27,6 +27,7 @@ from lograph.eventlog import Checkpoint
 from ._cache import namespace
 from ._checkpointer import Checkpointer
 from ._context import _current as _current_task
+from ._events import astream_events
 from ._history import head_state, history, last_of, locate, record_at
 from ._introspect import context_schema, drawing, json_schema, subgraphs
 from ._invoke import run_graph, target
@@ -210,6 +211,22 @@ class CompiledGraph:
 
     def stream(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[Any]:
         return stream_sync(lambda: self.astream(input, config, **kwargs), store=self.checkpointer)
+
+    def astream_events(
+        self, input: Any, config: dict[str, Any] | None = None, *, version: str = "v2",
+        include_names: Sequence[str] | None = None, include_types: Sequence[str] | None = None,
+        include_tags: Sequence[str] | None = None, exclude_names: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None, exclude_tags: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """langchain-core's event stream of a run (``version`` "v2" or "v1"): the graph,
+        its nodes and tasks and what they call, as ``on_*_start/stream/end`` events;
+        ``kwargs`` go to ``astream`` (``stream_mode``, ``durability``, ``context``, ...).
+        asyncio only (langchain-core's event stream needs it)."""
+        filters = {"include_names": include_names, "include_types": include_types,
+                   "include_tags": include_tags, "exclude_names": exclude_names,
+                   "exclude_types": exclude_types, "exclude_tags": exclude_tags}
+        return astream_events(self, input, config, version=version, filters=filters, kwargs=kwargs)
 
     # -- the node cache ----------------------------------------------------------------
 

@@ -71,9 +71,11 @@ class TaskRuntime(Protocol):
         self, parent: TaskContext, call: str, name: str, fn: Callable[..., Any], is_async: bool,
         args: tuple[Any, ...], kwargs: dict[str, Any], retry: Any, limit: Any = None,
         inject: tuple[str, ...] = (), index: int = 0, cache_policy: Any = None,
-    ) -> tuple[bool, Any]:
+    ) -> tuple[bool, Any, dict[str, Any] | None]:
         """Run a ``@task`` call, record its outcome (and its failed attempts), make it
-        durable as the run's durability says; ``(True, value)`` or ``(False, error)``."""
+        durable as the run's durability says; ``(True, value, its updates chunk)`` or
+        ``(False, error, None)``. The caller streams the chunk after handing the value
+        over."""
         ...
 
     async def run_subgraph(

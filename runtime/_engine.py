@@ -431,7 +431,10 @@ class Run:
         self, parent: TaskContext, call: str, name: str, fn: Callable[..., Any], is_async: bool,
         args: tuple[Any, ...], kwargs: dict[str, Any], retry: Any, limit: Any = None,
         inject: tuple[str, ...] = (), index: int = 0, cache_policy: Any = None,
-    ) -> tuple[bool, Any]:
+    ) -> tuple[bool, Any, dict[str, Any] | None]:
+        """Run a ``@task`` call: ``(ok, value or error, its updates chunk)``. The caller
+        hands the value over first, then streams the chunk (as LangGraph's caller sees
+        its result before the stream shows it)."""
         journal = self.journal
         if journal.hold:  # the replay reached new work: what it replayed so far matched
             journal.release()
@@ -444,9 +447,8 @@ class Run:
             if hit:  # recorded as the task's result, marked cached: a replay reads the log
                 self.seal(self.machine.task_result(journal.cp, call, name, ok=True, value=value,
                                                    attempt=1, cached=True))
-                self.emit("updates", {name: value, "__metadata__": {"cached": True}})
                 await journal.barrier()
-                return True, value
+                return True, value, {name: value, "__metadata__": {"cached": True}}
         attempt = 1
         path = ("push", parent.path, index, True)
         started = time.time()
@@ -466,7 +468,7 @@ class Run:
                                else timed(limit, name, attempt_call, ctx.set_clock))
                 break
             except GraphInterrupt as gi:
-                return False, gi
+                return False, gi, None
             except anyio.get_cancelled_exc_class():
                 raise
             except Exception as e:  # noqa: BLE001 - handed to the caller through the future
@@ -475,19 +477,18 @@ class Run:
                 self.seal(self.machine.task_result(journal.cp, call, name, ok=False, value=repr(e),
                                                    attempt=attempt))
                 if policy is None:
-                    return False, e
+                    return False, e, None
                 await pause(policy, attempt, is_async=is_async)
                 attempt += 1
         try:
             self.seal(self.machine.task_result(journal.cp, call, name, ok=True, value=value,
                                                attempt=attempt))
         except EncodeError as e:
-            return False, e
-        self.emit("updates", {name: value})  # as LangGraph streams a task's result
+            return False, e, None
         if key is not None:
             await store(self.structure.cache, key, value, policy.ttl)
         await journal.barrier()  # sync mode: durable before the caller continues
-        return True, value
+        return True, value, {name: value}  # as LangGraph streams a task's result
 
     async def run_subgraph(
         self, structure: Structure, ctx: TaskContext, input: Any, *, name: str,

@@ -55,6 +55,7 @@ class TaskFuture:
 
     def _set(self, value: Any = None, error: BaseException | None = None) -> None:
         self._value, self._error = value, error
+        self._cancelled = False  # (it finished before a cancel reached it)
         self._done.set()
 
     async def _wait(self) -> Any:
@@ -162,13 +163,15 @@ class Task:
         if future._cancelled:  # cancelled before it started
             return
         with anyio.CancelScope() as future._scope:
-            ok, value = await parent.run.run_call(parent, tid, self.name, self.fn, self.is_async,
-                                                  args, kwargs, self.retry, self.timeout, self.inject,
-                                                  index, self.cache_policy)
+            ok, value, chunk = await parent.run.run_call(
+                parent, tid, self.name, self.fn, self.is_async, args, kwargs, self.retry,
+                self.timeout, self.inject, index, self.cache_policy)
         if future._scope.cancelled_caught:  # future.cancel(): nothing recorded, nothing set
             future._done.set()
         elif ok:
             future._set(value)
+            if chunk is not None:
+                parent.run.emit("updates", chunk)
         else:
             future._set(error=value)
 
@@ -276,6 +279,9 @@ class entrypoint:  # noqa: N801 - LangGraph's name
                 return {"__end__": value.value, "__previous__": value.save}
             return {"__end__": value, "__previous__": value}
 
+        # what its callbacks run shows (LangGraph's): the function's input and return value
+        node.traced_io = (_entry_input, _entry_output)  # type: ignore[attr-defined]
+
         builder = StateGraph(_EntryState)
         builder._state.output_key = "__end__"  # users see the return value, as in LangGraph
         name = getattr(fn, "__name__", "entrypoint")
@@ -292,6 +298,14 @@ class entrypoint:  # noqa: N801 - LangGraph's name
         graph.schemas = _annotations(fn)
         functools.update_wrapper(graph, fn)  # type: ignore[arg-type]
         return graph
+
+
+def _entry_input(state: dict[str, Any]) -> Any:
+    return state.get("__input__")
+
+
+def _entry_output(update: dict[str, Any]) -> Any:
+    return update.get("__end__")
 
 
 def _annotations(fn: Callable[..., Any]) -> tuple[Any, Any]:

@@ -77,6 +77,7 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):  # 
     """Sends ``(message, metadata)`` to the run's ``messages`` stream (see the rules)."""
 
     run_inline = True  # LangChain's async managers call it on the loop's thread, in order
+    taps_outputs = False  # (a node's output is not a stream chunk here: see on_chain_end)
 
     def __init__(self, emit: Callable[..., None], subgraphs: bool) -> None:
         self.emit = emit  # (mode, chunk, ns): the stream's own

@@ -23,6 +23,7 @@ Rules:
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -181,9 +182,10 @@ async def traced(
     config = task_config(run, ctx)
     cm = CallbackManager.configure(inheritable_callbacks=parent, inheritable_tags=config["tags"],
                                    inheritable_metadata=config["metadata"])
-    manager = cm.on_chain_start(None, args[0] if len(args) == 1 and not kwargs else
-                                {"args": args, "kwargs": kwargs}, name=ctx.name)
-    config["callbacks"] = manager.get_child()
+    shown = getattr(fn, "traced_io", None)  # (an entrypoint shows its function's input, output)
+    manager = cm.on_chain_start(None, shown[0](args[0]) if shown else _inputs(fn, ctx, args, kwargs),
+                                name=ctx.name)
+    config["callbacks"] = manager.get_child("seq:step:1")  # as LangGraph's node sequence tags it
     ctx.config = config
     if inject:
         kwargs = {**kwargs_for(ctx, tuple(n for n in inject if n not in kwargs)), **kwargs}
@@ -195,8 +197,31 @@ async def traced(
         raise
     finally:
         var_child_runnable_config.reset(token)
-    manager.on_chain_end(output)
+    if any(hasattr(h, "tap_output_aiter") and getattr(h, "taps_outputs", True) for h in manager.handlers):
+        from ._events import tap_output
+
+        await tap_output(manager, shown[1](output) if shown else output)  # astream_events
+    manager.on_chain_end(shown[1](output) if shown else output)
     return output
+
+
+def _inputs(fn: Callable[..., Any], ctx: TaskContext, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """What a run's ``on_chain_start`` shows as its inputs: a node's state; a ``@task``
+    call's arguments by parameter name (as LangGraph traces them)."""
+    path = ctx.path
+    if len(path) == 4 and path[-1] is True:  # a @task call: ("push", caller, index, True)
+        try:
+            bound = inspect.signature(fn).bind_partial(*args, **kwargs)
+        except (TypeError, ValueError):  # no signature, or arguments it does not take
+            return {"args": args, "kwargs": kwargs}
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        for name, param in bound.signature.parameters.items():
+            if param.kind is inspect.Parameter.VAR_KEYWORD and name in arguments:
+                arguments.update(arguments.pop(name))
+        arguments.pop("self", None)
+        return arguments
+    return args[0] if len(args) == 1 and not kwargs else {"args": args, "kwargs": kwargs}
 
 
 def runnable_call(runnable: Runnable[Any, Any]) -> Callable[..., Any]:
