@@ -61,6 +61,8 @@ def fresh_database() -> str:
     # the graph API, functional API and subgraphs guides
     "graph_api_state", "graph_api_pydantic", "graph_api_control_flow", "graph_api_loops",
     "graph_api_command", "functional_api", "functional_api_hitl", "subgraphs",
+    # the persistence concepts, streaming, human-in-the-loop and time-travel guides
+    "persistence", "streaming", "interrupts", "time_travel",
 ])
 def test_a_documented_program_prints_what_it_prints_on_langgraph(name: str, tmp_path: Path) -> None:
     source = (PROGRAMS / f"{name}.py").read_text(encoding="utf-8")
