@@ -177,8 +177,9 @@ class StepMachine:
             return Stop(RunStatus.INTERRUPTED, breakpoint=True)
         if self.taken >= self.limit and tasks[0].name != START:
             raise GraphRecursionError(
-                f"recursion limit of {self.limit} reached without hitting a stop condition; "
-                "raise it with config={'recursion_limit': N} or check the graph for a loop"
+                f"Recursion limit of {self.limit} reached without hitting a stop condition. You "
+                "can increase the limit by setting the `recursion_limit` config key.\n"
+                "Or check the graph for a loop that never reaches END."
             )
         self._check_known(tasks)
         step = cp.step + 1

@@ -61,6 +61,8 @@ def fresh_database() -> str:
     # the graph API, functional API and subgraphs guides
     "graph_api_state", "graph_api_pydantic", "graph_api_control_flow", "graph_api_loops",
     "graph_api_command", "functional_api", "functional_api_hitl", "subgraphs",
+    # the graph API and functional API concepts pages
+    "low_level", "functional_concepts",
     # the persistence concepts, streaming, human-in-the-loop and time-travel guides
     "persistence", "streaming", "interrupts", "time_travel",
 ])
