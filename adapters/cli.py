@@ -374,6 +374,8 @@ async def cmd_verify(args: argparse.Namespace, out: Output) -> int:
                      "deleted from its end, or added, or the log was replaced", style="bold red")
         else:
             replay = "; replays as the graph's code decides" if v.replayed else ""
+            if v.chain_version in (1, 2):  # (an older lograph's: see README, chain's security)
+                replay += "; an older chain, not bound to its thread id"
             out.line(f"ok    {v.thread}: {v.events} events, hash chain intact{replay} "
                      f"(head {v.head} {v.head_hash.hex()})", style="green")
     if not args.json:
@@ -402,7 +404,7 @@ def _verdict_json(v: Verdict) -> dict[str, Any]:
     d = v.divergence
     return {
         "thread": v.thread, "ok": v.ok, "events": v.events, "head": v.head,
-        "head_hash": v.head_hash.hex(), "problem": v.problem,
+        "head_hash": v.head_hash.hex(), "chain_version": v.chain_version, "problem": v.problem,
         "chain": [{"seq": p.seq, "kind": p.kind, "reason": p.reason} for p in v.chain],
         "snapshots": v.snapshots, "replayed": v.replayed,
         "divergence": None if d is None else {"seq": d.seq, "step": d.step, "what": d.what,

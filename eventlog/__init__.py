@@ -30,9 +30,10 @@ from ._event import (
     checkpoint_id,
     make_event,
     parse_checkpoint_id,
+    thread_genesis,
     verify_link,
 )
-from ._fold import Checkpoint, apply, delta, dump_snapshot, fold, load_snapshot
+from ._fold import Checkpoint, apply, delta, dump_snapshot, fold, id_hash, load_snapshot
 from ._memory import MemoryLog
 from ._port import (
     Append,
@@ -97,6 +98,7 @@ __all__ = [
     "make_event",
     "parse_checkpoint_id",
     "register_type",
+    "thread_genesis",
     "verify_link",
 ]
 
@@ -126,6 +128,7 @@ from ._audit import (
     verify_chain,
 )
 from ._branches import Branches, state_at, walk
+from ._copy import copy_events
 from ._jsonform import Opaque, decode_lenient, event_from_json, event_to_json, to_json
 from ._timeline import TimelineCursor, TimelineRow, format_timeline, timeline
 
@@ -152,11 +155,13 @@ __all__ += [
     "TimelineRow",
     "branch_of",
     "checkpoint_records",
+    "copy_events",
     "decode_lenient",
     "event_from_json",
     "event_to_json",
     "find_checkpoint",
     "format_timeline",
+    "id_hash",
     "state_at",
     "summarize",
     "timeline",

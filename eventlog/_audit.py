@@ -26,6 +26,7 @@ from ._branches import state_at, walk
 from ._errors import DecodeError, LogError
 from ._event import (
     GENESIS,
+    KEYED_VERSIONS,
     KINDS,
     Event,
     Kind,
@@ -34,7 +35,7 @@ from ._event import (
     parse_checkpoint_id,
     verify_link,
 )
-from ._fold import Checkpoint, apply
+from ._fold import Checkpoint, apply, id_hash
 from ._jsonform import decode_lenient, decode_readable
 from ._port import ThreadInfo, ancestry
 
@@ -301,7 +302,7 @@ class CheckpointReached(AuditEvent):
 
     @property
     def id(self) -> str:
-        return checkpoint_id(self.event.seq, self.event.hash)
+        return checkpoint_id(self.event.seq, id_hash(self.event))
 
     @property
     def source(self) -> str:
@@ -365,7 +366,7 @@ def find_checkpoint(events: Sequence[Event], thread: str, checkpoint: str) -> Ev
     found = events[seq - 1] if 0 < seq <= len(events) else None
     if found is None or found.seq != seq:
         found = next((e for e in events if e.seq == seq), None)
-    if found is None or found.kind != Kind.CHECKPOINT or found.hash[:8].hex() != prefix:
+    if found is None or found.kind != Kind.CHECKPOINT or id_hash(found)[:8].hex() != prefix:
         raise NotFoundError(f"checkpoint {checkpoint!r} does not exist in thread {thread!r}")
     return found
 
@@ -414,7 +415,7 @@ def checkpoint_records(events: Sequence[Event], ns: str = "") -> list[Checkpoint
         alone = Checkpoint()  # the metadata the fold gives it (source, step, the caller's)
         apply(alone, e, data.to_map())
         out.append(CheckpointRecord(
-            checkpoint_id(e.seq, e.hash), e.seq, e.step, e.ts, data.source.value,
+            checkpoint_id(e.seq, id_hash(e)), e.seq, e.step, e.ts, data.source.value,
             tuple(str(t["name"]) for t in data.next), tuple(data.delta),
             None if own is None else own.id, alone.metadata,
         ))
@@ -445,6 +446,8 @@ class ChainReport:
     head: int
     head_hash: bytes
     problems: list[ChainProblem] = field(default_factory=list)
+    #: the chain version its first event opens (1 to 4, see ``Seal``); 0 if none
+    version: int = 0
 
     @property
     def ok(self) -> bool:
@@ -456,8 +459,9 @@ class ChainReport:
 
 
 _UNKEYED = Seal()
-_FOREIGN_START = ("it opens no chain this process knows: edited, moved from another store, or "
-                  "sealed with a chain key this process lacks (LOGRAPH_CHAIN_KEY)")
+_FOREIGN_START = ("it opens no chain this process knows for this thread: edited, moved from "
+                  "another thread or store, or sealed with a chain key this process lacks "
+                  "(LOGRAPH_CHAIN_KEY)")
 
 
 def broken_link(e: Event, *, first: bool = False) -> str:
@@ -487,6 +491,7 @@ def verify_chain(
     problems: list[ChainProblem] = []
     hashes: dict[int, bytes] = {0: GENESIS}
     key: bytes | None = None  # the thread's chain's key, once its first event says it is keyed
+    opened = 0  # the chain version the thread's first event opens
     expected = 1
     count = 0
     last: Event | None = None
@@ -501,9 +506,12 @@ def verify_chain(
                 "a row was deleted")))
         expected = seq + 1
         if not parent and e.kind in KINDS and seq > 0:
-            problem = _check_start(thread, e, seal, require_key, bodies)
-            if problem is None and seal.first(e):
+            version = seal.version(e, thread)
+            problem = _check_start(thread, e, version, require_key, bodies)
+            if version in KEYED_VERSIONS:
                 key = seal.key
+            if seq == 1:
+                opened = version or 0
         else:
             parent_hash = hashes.get(parent)
             # the usual case at once; _check_event says what is wrong otherwise
@@ -517,18 +525,19 @@ def verify_chain(
         if problems and len(problems) >= limit:
             break
     head = last.seq if last is not None else 0
-    return ChainReport(thread, count, head, last.hash if last is not None else GENESIS, problems)
+    return ChainReport(thread, count, head, last.hash if last is not None else GENESIS, problems,
+                       opened)
 
 
-def _check_start(thread: str, e: Event, seal: Seal, require_key: bool, bodies: bool) -> ChainProblem | None:
-    """A thread's first event: it must open a chain ``seal`` knows (and a keyed one when
-    ``require_key``)."""
-    keyed = seal.first(e)
-    if keyed is None:
+def _check_start(thread: str, e: Event, version: int | None, require_key: bool,
+                 bodies: bool) -> ChainProblem | None:
+    """A thread's first event: it must open a chain of a ``version`` the seal knows (and a
+    keyed one when ``require_key``)."""
+    if version is None:
         reason = UNINFLATED if uninflated(e.body) else (
             f"{_FOREIGN_START}; or this row was edited")
         return ChainProblem(thread, e.seq, e.kind, reason)
-    if require_key and not keyed:
+    if require_key and version not in KEYED_VERSIONS:
         return ChainProblem(thread, e.seq, e.kind, (
             "the thread's chain is not sealed with the chain key: it was written before the "
             "key was configured, or re-sealed by someone without it"))

@@ -6,12 +6,17 @@ Rules:
   event of a thread); a fork's first event points at the fork point.
 - ``hash`` = sha256(parent's hash + header + body). A header field or body that was
   edited after the fact breaks the chain from that event on.
-- Chain versions, told apart by what a thread's first event links to (no row says it):
-  1, unkeyed: the first event follows ``GENESIS`` and every link is sha256. Anyone who
-  can write the store can re-seal it. 2, keyed (:class:`Seal` with a key): the first
-  event follows ``Seal.genesis`` (the key's HMAC of the store's id) and every link is
-  HMAC-SHA256 with the key, so without the key no edited row can be re-sealed and no
-  row moves between stores with other keys or ids. A thread keeps its version for life.
+- Chain versions, told apart by what a thread's first event links to (no row says it).
+  New threads take 3 (no key) or 4 (a key): the first event follows a genesis hash of
+  the thread's id, so a row or a whole log moved to another thread id no longer links.
+  3, unkeyed: genesis = sha256(tag + thread id), links are sha256; anyone who can write
+  the store can re-seal it. 4, keyed (:class:`Seal` with a key): genesis = the key's HMAC
+  of the store's id and the thread's id, links are HMAC-SHA256 with the key, so without
+  the key no edited row can be re-sealed and no row moves between threads, or between
+  stores with other keys or ids. 1 and 2 are the same without the thread (genesis
+  ``GENESIS``, or the key's HMAC of the store's id): threads written before thread
+  binding keep them and read and verify as before. A thread keeps its version for life;
+  ``copy_thread`` re-seals the copy into the new thread's chain.
 """
 
 from __future__ import annotations
@@ -132,8 +137,10 @@ STORE_ID_VARIABLE = "LOGRAPH_STORE_ID"
 
 
 class Seal:
-    """How a process seals new threads and checks keyed ones: with no key, chain version
-    1 (sha256); with ``key``, version 2 (HMAC-SHA256), bound to ``store_id``.
+    """How a process seals new threads and checks existing ones: with no key, chain
+    version 3 (sha256, bound to the thread id); with ``key``, version 4 (HMAC-SHA256,
+    bound to ``store_id`` and the thread id). Versions 1 and 2 (no thread binding) are
+    read and checked, never written.
 
     ``key``: at least 16 bytes (a str is taken as its UTF-8 bytes); keep it outside the
     database. ``store_id``: a name for the store, so rows cannot move between stores that
@@ -141,7 +148,7 @@ class Seal:
     ``LOGRAPH_STORE_ID``.
     """
 
-    __slots__ = ("genesis", "key", "store_id")
+    __slots__ = ("_legacy", "key", "store_id")
 
     def __init__(self, key: bytes | str | None = None, store_id: str = "") -> None:
         if isinstance(key, str):
@@ -151,20 +158,54 @@ class Seal:
                              f"got {len(key)}")
         self.key = key or None
         self.store_id = store_id
-        self.genesis = GENESIS if key is None else hmac.digest(
-            key, b"lograph/chain/2\x00" + store_id.encode(), "sha256")
+        # version 2's genesis (keyed, bound to the store only)
+        self._legacy = None if self.key is None else hmac.digest(
+            self.key, b"lograph/chain/2\x00" + store_id.encode(), "sha256")
 
     @classmethod
     def from_env(cls) -> Seal:
         return cls(os.environ.get(KEY_VARIABLE) or None, os.environ.get(STORE_ID_VARIABLE, ""))
 
-    def first(self, event: Event) -> bool | None:
-        """For a thread's first event (parent 0): True if it opens a keyed chain of this
-        seal, False for an unkeyed one, None if it verifies as neither (edited, or keyed
-        with another key or store id)."""
-        if self.key is not None and verify_link(event, self.genesis, self.key):
-            return True
-        return False if verify_link(event, GENESIS) else None
+    def genesis(self, thread: str) -> bytes:
+        """What a new thread's first event links to (version 4 with a key, else 3)."""
+        return thread_genesis(thread, self.key, self.store_id)
+
+    def version(self, event: Event, thread: str) -> int | None:
+        """The chain version a thread's first event (parent 0) opens in ``thread``: 1 to
+        4 (see the module's docstring), or None if it verifies as none this seal knows
+        (edited, moved from another thread or store, or keyed with another key)."""
+        bound = self.genesis(thread)
+        if self.key is not None:
+            if verify_link(event, bound, self.key):
+                return 4
+            if self._legacy is not None and verify_link(event, self._legacy, self.key):
+                return 2
+            bound = thread_genesis(thread)
+        if verify_link(event, bound):
+            return 3
+        return 1 if verify_link(event, GENESIS) else None
+
+    def first(self, event: Event, thread: str) -> bool | None:
+        """For a thread's first event: True if it opens a keyed chain of this seal, False
+        for an unkeyed one, None if it opens none in ``thread`` (see :meth:`version`)."""
+        version = self.version(event, thread)
+        return None if version is None else version in KEYED_VERSIONS
+
+
+def thread_genesis(thread: str, key: bytes | None = None, store_id: str = "") -> bytes:
+    """The genesis of ``thread``'s chain: version 3 (sha256 of the thread id), or with
+    ``key`` version 4 (the key's HMAC of the store id and the thread id)."""
+    name = thread.encode("utf-8", "surrogatepass")
+    if key is None:
+        return hashlib.sha256(b"lograph/chain/3\x00" + name).digest()
+    store = store_id.encode("utf-8", "surrogatepass")
+    return hmac.digest(key, b"lograph/chain/4\x00" + _LENGTH.pack(len(store)) + store + name,
+                       "sha256")
+
+
+#: chain versions whose links are HMACs with the key; versions bound to the thread id
+KEYED_VERSIONS = frozenset({2, 4})
+BOUND_VERSIONS = frozenset({3, 4})
 
 
 def make_event(

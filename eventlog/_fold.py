@@ -44,6 +44,21 @@ EXTEND = "ext"
 WRITES = "w"
 
 
+ID_KEY = b"\x62id\x58\x20"  # CBOR: the text "id", then a 32-byte byte string follows
+
+
+def id_hash(event: Event) -> bytes:
+    """The hash a checkpoint event's id comes from: its own, or for a checkpoint that
+    ``copy_thread`` copied, the source's (its body's ``id``, see ``_copy``)."""
+    if ID_KEY not in event.body:  # (most events: no decode)
+        return event.hash
+    try:
+        alias = decode(event.body).get("id")
+    except Exception:  # noqa: BLE001 - an undecodable body: the chain check names it
+        return event.hash
+    return alias if type(alias) is bytes and len(alias) == len(event.hash) else event.hash
+
+
 def task_id(checkpoint_hash: bytes, ns: str, path: tuple[Any, ...]) -> str:
     """The id of the task at ``path`` in the step after a checkpoint: stable on replay."""
     d = hashlib.sha256(checkpoint_hash + f"|{ns}|{path!r}".encode()).hexdigest()
@@ -77,8 +92,11 @@ class Checkpoint:
     run_id: str = ""
     run_status: str = ""
     length: int = 0  # events on this branch (top graph and subgraphs), from the first
-    # the branch's chain is keyed (version 2, see ``Seal``): known from its first event
+    # the branch's chain is keyed (version 2 or 4, see ``Seal``): known from its first event
     keyed: bool = field(default=False, compare=False)
+    # the hash of the checkpoint event when its ids come from another (``checkpoint_hash``
+    # is then the id hash of the source it was copied from, see ``copy_events``); else b""
+    checkpoint_seal: bytes = field(default=b"", compare=False)
     # subgraphs running in the open step: their own fold, by checkpoint namespace
     children: dict[str, Checkpoint] = field(default_factory=dict)
 
@@ -100,7 +118,8 @@ class Checkpoint:
         if self.head != self.checkpoint + 1 or self.children or self.run_status == RunStatus.RUNNING:
             return None
         at = self.copy()
-        at.head, at.head_hash, at.length = self.checkpoint, self.checkpoint_hash, self.length - 1
+        at.head, at.length = self.checkpoint, self.length - 1
+        at.head_hash = self.checkpoint_seal or self.checkpoint_hash
         at.run_status = _RUNNING
         return at
 
@@ -112,7 +131,7 @@ class Checkpoint:
             dict(self.values), dict(self.versions), list(self.updated), list(self.next),
             dict(self.barriers), dict(self.metadata), dict(self.writes), dict(self.errors),
             dict(self.results), dict(self.interrupts), dict(self.resumes), self.run_id,
-            self.run_status, self.length, self.keyed,
+            self.run_status, self.length, self.keyed, self.checkpoint_seal,
             {ns: child.copy() for ns, child in self.children.items()},
         )
 
@@ -236,7 +255,13 @@ def _apply_checkpoint(cp: Checkpoint, event: Event, data: dict[str, Any]) -> Non
         cp.versions[channel] = event.seq
     cp.updated = list(data["delta"])
     cp.parent_checkpoint, cp.parent_checkpoint_hash = cp.checkpoint, cp.checkpoint_hash
-    cp.checkpoint, cp.checkpoint_hash = event.seq, event.hash
+    alias = data.get("id")
+    if alias is None:
+        cp.checkpoint, cp.checkpoint_hash, cp.checkpoint_seal = event.seq, event.hash, b""
+    elif type(alias) is bytes and len(alias) == len(event.hash):  # a copied checkpoint
+        cp.checkpoint, cp.checkpoint_hash, cp.checkpoint_seal = event.seq, alias, event.hash
+    else:
+        raise ValueError(f"its id hash is {type(alias).__name__}, not {len(event.hash)} bytes")
     cp.step = event.step
     cp.created_at = event.ts
     cp.next = data["next"]
@@ -280,7 +305,7 @@ _SNAPSHOT_FIELDS = (
     "head", "head_hash", "checkpoint", "checkpoint_hash", "parent_checkpoint",
     "parent_checkpoint_hash", "step", "created_at", "values", "versions", "updated", "next",
     "barriers", "metadata", "writes", "errors", "results", "interrupts", "resumes", "run_id",
-    "run_status", "length", "keyed",
+    "run_status", "length", "keyed", "checkpoint_seal",
 )
 SNAPSHOT_FORMAT = 3  # 2: subgraphs' folds ride along; 3: values as a delta of a base snapshot
 
@@ -290,7 +315,8 @@ def _fields(cp: Checkpoint) -> list[Any]:
 
 
 def _checkpoint(fields: list[Any]) -> Checkpoint:
-    # (snapshots written before ``length`` or ``keyed`` existed have fewer fields: those
+    # (snapshots written before ``length``, ``keyed`` or ``checkpoint_seal`` existed have
+    # fewer fields: those
     # stay at their defaults, which is what those snapshots' threads are)
     return Checkpoint(**dict(zip(_SNAPSHOT_FIELDS, fields, strict=False)))
 

@@ -19,6 +19,7 @@ from . import bodies as b
 from ._audit import body_of, decode_body, started_attempt
 from ._errors import DecodeError
 from ._event import Event, Kind, checkpoint_id
+from ._fold import id_hash
 
 __all__ = ["TimelineCursor", "TimelineRow", "format_timeline", "short", "timeline"]
 
@@ -185,7 +186,7 @@ class _Timeline:
 
     def _checkpoint(self, e: Event, d: b.CheckpointBody, body: Any) -> _Described:
         changed = ", ".join(map(str, d.delta)) or "nothing"
-        text = f"{d.source.value}: next {_next(d.next)}; changed {changed}; id {checkpoint_id(e.seq, e.hash)}"
+        text = f"{d.source.value}: next {_next(d.next)}; changed {changed}; id {checkpoint_id(e.seq, id_hash(e))}"
         return "", None, text, ""
 
     def _run_finished(self, e: Event, d: b.RunFinished, body: Any) -> _Described:

@@ -296,6 +296,10 @@ class CheckpointBody:
     checkpoint the step started at, so a replay makes the same ones (``ids_derived``).
     Version 1 bodies were written with random ids: they upcast with ``ids_derived``
     False, and the replay verifier cannot compare those ids.
+
+    ``id_hash`` (stored as ``id``): set only on a checkpoint that ``copy_thread`` copied
+    into another thread (re-sealed there): the hash the checkpoint's id, and the ids
+    derived from it, come from, so the copy keeps the source's checkpoint and task ids.
     """
 
     KIND: ClassVar[Kind] = Kind.CHECKPOINT
@@ -306,6 +310,7 @@ class CheckpointBody:
     barriers: Mapping[str, list[str]] = field(default_factory=dict)
     metadata: Mapping[str, Any] = field(default_factory=dict)  # the caller's only
     ids_derived: bool = True
+    id_hash: bytes | None = None
 
     def to_map(self) -> dict[str, Any]:
         m: dict[str, Any] = {"source": self.source._value_, "delta": self.delta, "next": self.next}
@@ -315,13 +320,15 @@ class CheckpointBody:
             m["metadata"] = self.metadata
         if not self.ids_derived:
             m["ids"] = "random"
+        if self.id_hash is not None:
+            m["id"] = self.id_hash
         m["v"] = 2  # (a body newer than version 1 carries its version: see the rules)
         return m
 
     @classmethod
     def from_map(cls, m: Mapping[str, Any]) -> CheckpointBody:
         return cls(Source(m["source"]), m["delta"], m["next"], m.get("barriers") or {},
-                   m.get("metadata") or {}, m.get("ids") != "random")
+                   m.get("metadata") or {}, m.get("ids") != "random", m.get("id"))
 
 
 def _checkpoint_v1_to_v2(m: dict[str, Any]) -> dict[str, Any]:

@@ -206,7 +206,7 @@ class ThreadActor:
         seal = self.saver.seal
         for event in chain:
             if not event.parent:  # the thread's first event: which chain it opens
-                keyed = seal.first(event)
+                keyed = seal.first(event, self.thread)
                 if keyed is None:
                     raise CorruptLogError(self.thread, event.seq, broken_link(event, first=True))
                 cp.keyed = keyed

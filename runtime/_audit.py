@@ -92,6 +92,9 @@ class Verdict:
     snapshots: list[str] = field(default_factory=list)
     divergence: Divergence | None = None
     replayed: bool = False
+    #: the version of the thread's chain (``lograph.eventlog.Seal``): 3 and 4 are bound
+    #: to the thread id, 1 and 2 (an older lograph's) are not; 0 if unknown
+    chain_version: int = 0
 
     @property
     def ok(self) -> bool:
@@ -132,7 +135,7 @@ async def verify_thread(store: Any, thread: str, *, graph: Any = None, seal: Sea
     if replayed:
         divergence = await replay(graph, thread, events)
     return Verdict(thread, report.events, report.head, report.head_hash, report.problems,
-                   snapshots, divergence, replayed)
+                   snapshots, divergence, replayed, report.version)
 
 
 async def verify_store(store: Any, threads: Sequence[str] | None = None, *, graph: Any = None,

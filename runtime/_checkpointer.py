@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable, Iterator, Mapping
 from typing import Any, cast
 
-from lograph.eventlog import Capability, EventLog, HeadLoader, Seal, capabilities
+from lograph.eventlog import Capability, EventLog, HeadLoader, Seal, capabilities, copy_events
 
 from ._actor import ThreadActor
 from ._commit import Committer
@@ -135,15 +135,18 @@ class Checkpointer:
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """A new thread ``target`` with ``source``'s whole log (every branch), event for
-        event: its chain verifies as the source's does. ValueError if ``source`` has no
-        events or ``target`` has some (ConflictError if another writer got there first)."""
+        event, re-sealed into ``target``'s chain (chains are bound to their thread id);
+        its checkpoints keep the source's ids, as LangGraph's copies do (see
+        ``lograph.eventlog.copy_events``). ValueError if ``source`` has no events or
+        ``target`` has some (ConflictError if another writer got there first);
+        CorruptLogError if ``source``'s chain does not verify: nothing is written."""
         source, target = str(source_thread_id), str(target_thread_id)
         events = await self.log.read(source)
         if not events:
             raise ValueError(f"copy_thread: thread {source!r} has no events to copy")
         if await self.log.head(target):
             raise ValueError(f"copy_thread: thread {target!r} already has events; delete it first")
-        await self.log.append(target, events, 0)
+        await self.log.append(target, copy_events(source, target, events, self.seal), 0)
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         run_sync(lambda: self.acopy_thread(source_thread_id, target_thread_id),

@@ -21,6 +21,7 @@ from lograph.eventlog import (
     Kind,
     Seal,
     checkpoint_id,
+    id_hash,
     parse_checkpoint_id,
     verify_chain,
 )
@@ -40,7 +41,7 @@ async def locate(log: EventLog, thread: str, checkpoint_id: str) -> int:
     except ValueError:
         raise ValueError(f"checkpoint_id {checkpoint_id!r} is not a lograph checkpoint id") from None
     events = await log.read(thread, after=seq - 1, upto=seq) if seq > 0 else []
-    if not events or events[0].kind != Kind.CHECKPOINT or events[0].hash[:8].hex() != prefix:
+    if not events or events[0].kind != Kind.CHECKPOINT or id_hash(events[0])[:8].hex() != prefix:
         raise ValueError(f"checkpoint_id {checkpoint_id!r} does not exist in thread {thread!r}")
     return seq
 
@@ -214,7 +215,7 @@ async def _lazily(actor: ThreadActor, only: str | None, below: int | None,
             return
         found = await log.read(thread, after=seq - 1, upto=seq) if seq > 0 else []
         if (found and found[0].kind == Kind.CHECKPOINT and not found[0].ns
-                and checkpoint_id(seq, found[0].hash) == only and (below is None or seq < below)
+                and checkpoint_id(seq, id_hash(found[0])) == only and (below is None or seq < below)
                 and (limit is None or limit > 0)):
             yield await record_at(actor, seq)
         return

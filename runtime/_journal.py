@@ -70,7 +70,7 @@ class Journal:
         cp = self.cp
         if not cp.head:  # a new thread: its first event sets its chain's version for life
             seal = self.saver.seal
-            cp.head_hash, cp.keyed = seal.genesis, seal.key is not None
+            cp.head_hash, cp.keyed = seal.genesis(self.thread), seal.key is not None
         event = make_event(
             cp.head_hash, seq=self.next_seq, parent=cp.head, kind=kind, run_id=run_id,
             step=step, task_id=task_id, ns=ns, ts=time.time(), body=raw,

@@ -423,6 +423,123 @@ async def test_a_keyed_chain_cannot_be_resealed_without_the_key(
         assert not old.ok and "written before the key" in old.problem
 
 
+@pytest.mark.parametrize("keyed", [False, True])
+async def test_logs_swapped_between_thread_ids_fail_verify(
+    anyio_backend: str, store_kind: str, tmp_path: Path, keyed: bool
+) -> None:
+    """Two users' whole logs exchanged between their thread ids, no hash recomputed: each
+    chain is bound to its thread id, so both fail at their first event, key or no key."""
+    from tests.test_tamper_properties import packed, replace_rows
+
+    async with open_saver(store_kind, tmp_path) as saver:
+        sealed_by = Checkpointer(saver.log, chain_key=KEY if keyed else None,
+                                 store_id="prod" if keyed else "")
+        graph = two_nodes().compile(checkpointer=sealed_by)
+        for user in ("alice", "bob"):
+            await graph.ainvoke({"log": [user]}, cfg(user), durability="sync")
+        alice, bob = await saver.log.read("alice"), await saver.log.read("bob")
+        assert [(await verify_thread(sealed_by, u)).chain_version for u in ("alice", "bob")] == (
+            [4, 4] if keyed else [3, 3])
+        await replace_rows(store_kind, saver.log, "alice", [packed(e) for e in bob])
+        await replace_rows(store_kind, saver.log, "bob", [packed(e) for e in alice])
+        for user in ("alice", "bob"):
+            verdict = await verify_thread(sealed_by, user)
+            assert not verdict.ok and verdict.chain[0].seq == 1, verdict
+            assert "moved from another thread" in verdict.problem
+            fresh = two_nodes().compile(checkpointer=Checkpointer(
+                saver.log, chain_key=KEY if keyed else None, store_id="prod" if keyed else ""))
+            with pytest.raises(CorruptLogError, match="event 1"):
+                await fresh.aget_state(cfg(user))
+
+
+async def test_copy_thread_reseals_into_the_new_thread_and_refuses_a_tampered_source(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    from tests.test_tamper_properties import packed, replace_rows
+
+    async with open_saver(store_kind, tmp_path) as saver:
+        keyed = Checkpointer(saver.log, chain_key=KEY, store_id="prod")
+        graph = two_nodes().compile(checkpointer=keyed)
+        await graph.ainvoke({"log": ["in"]}, cfg("src"), durability="sync")
+        await keyed.acopy_thread("src", "dst")
+        copy = await verify_thread(keyed, "dst")
+        assert copy.ok and copy.chain_version == 4  # keyed as its source is, bound to "dst"
+        assert not (await verify_thread(saver.log, "dst", seal=Seal())).ok  # needs the key
+        out = await graph.ainvoke({"log": ["more"]}, cfg("dst"), durability="sync")
+        assert out["log"] == ["in", "a", "b", "more", "a", "b"]
+        assert (await verify_thread(keyed, "dst")).ok
+        # the copy moved to a third id as it is: refused there too
+        await replace_rows(store_kind, saver.log, "elsewhere",
+                           [packed(e) for e in await saver.log.read("dst")])
+        assert (await verify_thread(keyed, "elsewhere")).chain[0].seq == 1
+        # a tampered source is not laundered into a fresh chain: nothing is written
+        events = await saver.log.read("src")
+        await write_rows(store_kind, saver.log, "src", resealed(events, flipped(events), from_edit=True))
+        with pytest.raises(CorruptLogError, match="copy_thread refuses"):
+            await keyed.acopy_thread("src", "laundered")
+        assert await saver.log.read("laundered") == []
+        # one re-sealed whole without the key is copied as what it is: an unkeyed chain
+        await write_rows(store_kind, saver.log, "src", resealed(events, flipped(events)))
+        await keyed.acopy_thread("src", "unkeyed")
+        verdict = await verify_thread(keyed, "unkeyed")
+        assert verdict.chain_version == 3 and "not sealed with the chain key" in verdict.problem
+
+
+async def test_a_thread_sealed_before_thread_binding_still_reads_and_verifies(
+    anyio_backend: str, store_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chain version 2 (keyed, bound to the store only: what lograph wrote before thread
+    binding) reads, verifies and goes on; version 1 is covered by tests/test_golden_store.py."""
+    import hmac as _hmac
+
+    legacy = _hmac.digest(KEY, b"lograph/chain/2\x00prod", "sha256")
+    async with open_saver(store_kind, tmp_path) as saver:
+        with monkeypatch.context() as older_lograph:  # its new threads' genesis
+            older_lograph.setattr(Seal, "genesis", lambda self, thread: legacy)
+            keyed = Checkpointer(saver.log, chain_key=KEY, store_id="prod")
+            await two_nodes().compile(checkpointer=keyed).ainvoke({"log": ["in"]}, cfg("t"),
+                                                                  durability="sync")
+        verdict = await verify_thread(keyed, "t")
+        assert verdict.ok and verdict.chain_version == 2, verdict
+        fresh = two_nodes().compile(checkpointer=Checkpointer(saver.log, chain_key=KEY,
+                                                              store_id="prod"))
+        out = await fresh.ainvoke({"log": ["more"]}, cfg("t"), durability="sync")
+        assert out["log"] == ["in", "a", "b", "more", "a", "b"]
+        verdict = await verify_thread(keyed, "t")
+        assert verdict.ok and verdict.chain_version == 2
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+def test_the_cli_verify_fails_logs_swapped_between_threads(tmp_path: Path, keyed: bool) -> None:
+    db = tmp_path / "s.db"
+    env = {**os.environ, "LOGRAPH_CHAIN_KEY": KEY.decode()} if keyed else {
+        k: v for k, v in os.environ.items() if k != "LOGRAPH_CHAIN_KEY"}
+
+    async def write() -> None:
+        async with SqliteSaver.from_conn_string(db) as saver:
+            saver = Checkpointer(saver.log, chain_key=KEY if keyed else None, store_id="")
+            graph = two_nodes().compile(checkpointer=saver)
+            for user in ("alice", "bob"):
+                await graph.ainvoke({"log": [user]}, cfg(user), durability="sync")
+
+    anyio.run(write)
+
+    def verify() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "lograph.adapters.cli", "verify", str(db)],
+                              capture_output=True, text=True, timeout=60, check=False, env=env)
+
+    assert verify().returncode == 0
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE events SET thread = 'x' WHERE thread = 'alice'")
+        conn.execute("UPDATE events SET thread = 'alice' WHERE thread = 'bob'")
+        conn.execute("UPDATE events SET thread = 'bob' WHERE thread = 'x'")
+    conn.close()
+    swapped = verify()
+    assert swapped.returncode == 1, swapped.stdout + swapped.stderr
+    assert swapped.stdout.count("moved from another thread") == 2, swapped.stdout
+
+
 def test_a_chain_key_must_be_long_enough() -> None:
     with pytest.raises(ValueError, match="at least 16 bytes"):
         Seal(b"short")

@@ -113,11 +113,22 @@ async def test_copy_thread_makes_a_thread_that_verifies(anyio_backend: str, stor
         graph = graph_on(saver)
         await graph.ainvoke({"log": []}, cfg("src"))
         await saver.acopy_thread("src", "dst")
-        copied = await saver.log.read("dst")
-        assert verify_chain("dst", copied).ok
-        assert copied == await saver.log.read("src")
+        copied, original = await saver.log.read("dst"), await saver.log.read("src")
+        # re-sealed into dst's chain (chains are bound to their thread): it verifies there only
+        assert verify_chain("dst", copied).ok and not verify_chain("src", copied).ok
+        assert [(e.seq, e.parent, e.kind, e.run_id, e.ts) for e in copied] == [
+            (e.seq, e.parent, e.kind, e.run_id, e.ts) for e in original]
         source, target = await graph.aget_state(cfg("src")), await graph.aget_state(cfg("dst"))
         assert (target.values, target.next) == (source.values, source.next)
+        # its checkpoints keep their ids, as LangGraph's copies do
+        ids = [s.config["configurable"]["checkpoint_id"]
+               async for s in graph.aget_state_history(cfg("src"))]
+        assert [s.config["configurable"]["checkpoint_id"]
+                async for s in graph.aget_state_history(cfg("dst"))] == ids
+        assert target.config["configurable"]["checkpoint_id"] == ids[0]
+        assert (await graph.aget_state(cfg("dst", ids[-1]))).values == (
+            await graph.aget_state(cfg("src", ids[-1]))).values
+        assert [i.id for i in target.interrupts] == [i.id for i in source.interrupts]
         out = await graph.ainvoke(Command(resume="yes"), cfg("dst"))  # the copy runs on its own
         assert out["answer"] == "yes" and (await graph.aget_state(cfg("src"))).next == ("ask",)
         with pytest.raises(ValueError, match="already has events"):

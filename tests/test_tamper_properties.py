@@ -15,9 +15,10 @@ fresh checkpointer, the saver's ``aget_tuple``, the audit's summaries, timelines
 folds that the ``lograph`` command prints) either returns what the untouched log or the
 tampered log holds, or raises a ``LogError`` (a clear lograph error), never anything else;
 memory stays bounded (tracemalloc's peak, the bomb included); ``verify_thread`` fails with
-its first problem at the first tampered row, except where the chain cannot see it (a cut
-tail; a move; an unkeyed re-seal), where the head recorded before the attack no longer
-matches, as ``lograph verify --expect-head`` checks.
+its first problem at the first tampered row (for a move, the first event: chains are
+bound to their thread id), except where the chain cannot see it (a cut tail; an unkeyed
+re-seal), where the head recorded before the attack no longer matches, as ``lograph
+verify --expect-head`` checks.
 
 Sizes: ``make test`` runs a few examples per store and event loop; ``LOGRAPH_RELIABILITY=full``
 many more. Figures go to ``LOGRAPH_FIGURES`` (section ``tamper``).
@@ -240,7 +241,7 @@ async def tamper(kind: str, log: Any, attack: str, original: dict[str, list[Even
             return {t: -1 for t in threads}
         await replace_rows(kind, log, other, rows)
         await replace_rows(kind, log, target, [packed(e) for e in original[other]])
-        return {target: 0, other: 0}
+        return {target: 1, other: 1}  # chains are bound to their thread: seq 1 opens none
     elif attack == "reseal":
         writes = [k for k in range(1, n) if events[k].kind == Kind.NODE_WRITES]
         i = writes[picks[3] % len(writes)]
