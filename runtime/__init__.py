@@ -106,7 +106,8 @@ __all__ = [
     "task",
 ]
 
-# the audit trail of a store: read, verify (also against the graph's code), fork
+# the audit trail of a store: read, verify (also against the graph's code), fork; and
+# durable runs: recorded in the store, executed by workers (README "Running in production")
 from ._audit import (
     Verdict,
     fork_thread,
@@ -116,11 +117,17 @@ from ._audit import (
     verify_store,
     verify_thread,
 )
+from ._runs import RunError, RunHandle, Runs
 from ._verify import Divergence, replay
+from ._worker import Worker
 
 __all__ += [
     "Divergence",
+    "RunError",
+    "RunHandle",
+    "Runs",
     "Verdict",
+    "Worker",
     "fork_thread",
     "read_events",
     "read_store",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import cast
 
 import anyio
@@ -31,6 +32,7 @@ from lograph.eventlog import (
     Event,
     EventLog,
     InlineAppender,
+    Lease,
     SchemaVersionError,
     StoreUnavailableError,
     capabilities,
@@ -38,6 +40,10 @@ from lograph.eventlog import (
 )
 
 from ._sync import LoopKey, loop_key
+
+#: the lease of the run this task works for (a worker sets it, ``_worker``): every append
+#: made in its context carries it, and the store refuses the append once the lease is lost
+RUN_LEASE: ContextVar[Lease | None] = ContextVar("lograph_run_lease", default=None)
 
 #: errors of the store itself, not of one item: every item of the batch shares them
 _WHOLE_STORE = (StoreUnavailableError, SchemaVersionError)
@@ -110,7 +116,7 @@ class Committer:
         # An append no store could keep is refused here, before it joins a batch: its
         # error is its caller's alone (and nothing of it is written).
         check_append(thread, events, expect_head)
-        request = _Request(Append(thread, tuple(events), expect_head, parent_hash))
+        request = _Request(Append(thread, tuple(events), expect_head, parent_hash, RUN_LEASE.get()))
         lane = self._lane()
         lane.queue.append(request)
         with anyio.CancelScope(shield=True):

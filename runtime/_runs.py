@@ -1,0 +1,240 @@
+"""Durable runs: submit a run to the store, and join, stream, cancel or list it from anywhere.
+
+Rules:
+- ``submit`` returns once the run is recorded in the store (``create_run``): a run that
+  was acknowledged survives any crash. Its input, config and result are stored with the
+  event log's codec; anything the codec cannot store is refused before a byte is written.
+- A run record is the only shared state: ``join``, ``stream`` and ``cancel`` read or
+  write the store, so any process holding the store can do them for any run.
+- ``stream`` reads the run's events from the thread's log (everything after the head
+  the thread had when the run was first claimed; one run per thread runs at a time),
+  so a client that reconnects, here or elsewhere, passes ``after=`` the last seq it saw
+  and misses nothing.
+- Workers (``_worker``) claim and execute what is submitted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any, cast
+
+import anyio
+
+from lograph.eventlog import (
+    AuditEvent,
+    Capability,
+    NewRun,
+    RunQueue,
+    RunRecord,
+    capabilities,
+    decode,
+    encode,
+    typed,
+)
+from lograph.eventlog.lowlevel import check_new_run
+
+from ._checkpointer import Checkpointer
+from ._errors import GraphError
+from ._types import Command
+
+__all__ = ["RunError", "RunHandle", "Runs"]
+
+#: what a submitted config may hold (stored with the run; anything else is refused)
+CONFIG_KEYS = ("configurable", "recursion_limit", "tags", "metadata", "run_name")
+_POLL = 0.05
+
+
+class RunError(GraphError):
+    """A run ended without a result: ``status`` says how (error, cancelled, timeout,
+    interrupted by a newer run), ``record`` is the run as the store has it."""
+
+    def __init__(self, record: RunRecord) -> None:
+        self.record = record
+        self.status = record.status
+        why = f": {record.error}" if record.error else ""
+        super().__init__(f"run {record.run_id!r} on thread {record.thread!r} ended "
+                         f"{record.status}{why}")
+
+
+def queue_of(store: Any) -> tuple[Checkpointer, RunQueue]:
+    """The checkpointer and its runs tier, from a checkpointer or a compiled graph."""
+    saver = getattr(store, "checkpointer", store)
+    if not isinstance(saver, Checkpointer):
+        raise TypeError("durable runs need a store: pass a checkpointer (MemorySaver, "
+                        "SqliteSaver, PostgresSaver) or a graph compiled with one, "
+                        f"not {type(store).__name__}")
+    if Capability.RUNS not in capabilities(saver.log):
+        raise TypeError(f"the store {type(saver.log).__name__} keeps no run records "
+                        "(Capability.RUNS): use a MemorySaver, SqliteSaver or PostgresSaver")
+    return saver, cast(RunQueue, saver.log)
+
+
+def encode_input(input: Any) -> bytes:
+    """The run's input as stored: ``{"input": value}`` or ``{"command": fields}``."""
+    if isinstance(input, Command):
+        fields = {"graph": input.graph, "update": input.update, "resume": input.resume,
+                  "goto": input.goto}
+        return encode({"command": fields}, path="the run's Command")
+    return encode({"input": input}, path="the run's input")
+
+
+def decode_input(data: bytes) -> Any:
+    stored = decode(data)
+    if "command" in stored:
+        return Command(**stored["command"])
+    return stored["input"]
+
+
+def encode_config(config: Mapping[str, Any] | None) -> bytes:
+    """The parts of ``config`` a worker runs with; ValueError for anything else."""
+    config = dict(config or {})
+    unknown = sorted(k for k in config if k not in CONFIG_KEYS)
+    if unknown:
+        raise ValueError(
+            f"a submitted run's config is stored and run by a worker, so it holds only "
+            f"{', '.join(CONFIG_KEYS)}; got {unknown[0]!r} (callbacks and other live objects "
+            "belong to the worker's process)")
+    configurable = dict(config.get("configurable") or {})
+    for reserved in ("thread_id", "checkpoint_ns"):
+        configurable.pop(reserved, None)  # the run's thread is its own; a run is a top graph
+    config["configurable"] = configurable
+    return encode(config, path="the run's config")
+
+
+def run_config(record: RunRecord) -> dict[str, Any]:
+    """The config a worker runs ``record`` with: its stored config on its thread, with its
+    run id in the metadata (so the log's run.started events name the run)."""
+    config: dict[str, Any] = decode(record.config) if record.config else {}
+    config["configurable"] = {**config.get("configurable", {}), "thread_id": record.thread}
+    config["metadata"] = {**config.get("metadata", {}), "run_id": record.run_id}
+    return config
+
+
+class RunHandle:
+    """A submitted run, by id: any process holding the store can join, stream or cancel it."""
+
+    def __init__(self, queue: RunQueue, record: RunRecord, *, created: bool = True) -> None:
+        self._queue = queue
+        self.record = record
+        #: False when ``submit`` found the run by its idempotency key instead
+        self.created = created
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+    @property
+    def thread_id(self) -> str:
+        return self.record.thread
+
+    def __repr__(self) -> str:
+        return f"<RunHandle {self.run_id!r} thread={self.thread_id!r} {self.record.status}>"
+
+    async def refresh(self) -> RunRecord:
+        """The run as the store has it now."""
+        found = await self._queue.get_run(self.run_id)
+        if found is None:
+            raise LookupError(f"run {self.run_id!r} is no longer in the store (its thread was deleted)")
+        self.record = found
+        return found
+
+    async def wait(self, *, poll: float = _POLL) -> RunRecord:
+        """Wait until the run has ended; its final record."""
+        record = await self.refresh()
+        while not record.done:
+            await anyio.sleep(poll)
+            record = await self.refresh()
+        return record
+
+    async def join(self, *, poll: float = _POLL) -> Any:
+        """Wait for the run; what ``invoke`` would have returned. A run that paused on an
+        interrupt returns the state it paused at. RunError if it ended without a result."""
+        record = await self.wait(poll=poll)
+        if record.result is None:
+            raise RunError(record)
+        return decode(record.result)
+
+    async def cancel(self) -> RunRecord:
+        """Cancel the run, recorded in the store: a pending run ends ``cancelled`` at once;
+        a running one is stopped by its worker at its next step boundary."""
+        found = await self._queue.stop_run(self.run_id, "cancel")
+        if found is None:
+            raise LookupError(f"run {self.run_id!r} is not in the store")
+        self.record = found
+        return found
+
+    async def stream(self, *, after: int | None = None, poll: float = _POLL) -> AsyncIterator[AuditEvent]:
+        """The run's events as the log has them (typed audit events), as they are written,
+        until the run has ended. ``after``: the last seq already seen (a reconnecting
+        client passes it and misses nothing)."""
+        record = await self.refresh()
+        while record.status == "pending":
+            await anyio.sleep(poll)
+            record = await self.refresh()
+        cursor = max(record.first_seq, after or 0)
+        log = self._queue
+        while True:
+            ended = record.done  # read before the events: nothing after it is missed
+            for event in await log.read(record.thread, after=cursor):
+                cursor = event.seq
+                yield typed(event)
+            if ended:
+                return
+            await anyio.sleep(poll)
+            record = await self.refresh()
+
+
+class Runs:
+    """Durable runs on a store (a checkpointer, or a graph compiled with one).
+
+    ``await Runs(saver).submit("thread-1", {"messages": [...]})`` records a run for a
+    :class:`~lograph.runtime.Worker` to execute and returns its handle.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.saver, self.queue = queue_of(store)
+
+    async def submit(
+        self, thread_id: str, input: Any = None, config: Mapping[str, Any] | None = None, *,
+        durability: str = "async", multitask_strategy: str = "enqueue",
+        idempotency_key: str | None = None, metadata: Mapping[str, Any] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the run's limit, kept with it
+        run_id: str | None = None,
+    ) -> RunHandle:
+        """Record a run of ``input`` (a state update, a ``Command``, or None to resume) on
+        ``thread_id``; return its handle once the store has it.
+
+        ``multitask_strategy`` when the thread has an active run: ``"enqueue"`` (run after
+        it), ``"reject"`` (RunBusyError, nothing recorded), ``"interrupt"`` (stop it at
+        its next step boundary, keeping its progress, then run), ``"rollback"`` (stop it
+        and run from where it started; its progress stays in the log on a branch of its
+        own). ``idempotency_key``: a thread's run with the same key is returned instead
+        (``handle.created`` is False). ``timeout``: seconds a worker lets it run.
+        """
+        new = NewRun(
+            run_id or str(uuid.uuid4()), str(thread_id), encode_input(input), encode_config(config),
+            durability, multitask_strategy, idempotency_key, dict(metadata or {}), timeout)
+        check_new_run(new)
+        record, created = await self.queue.create_run(new)
+        return RunHandle(self.queue, record, created=created)
+
+    async def get(self, run_id: str) -> RunHandle:
+        found = await self.queue.get_run(run_id)
+        if found is None:
+            raise LookupError(f"no run {run_id!r} in the store")
+        return RunHandle(self.queue, found, created=False)
+
+    async def list(
+        self, *, thread_id: str | None = None, status: str | Iterable[str] | None = None,
+        since: float | None = None, until: float | None = None,
+        metadata: Mapping[str, Any] | None = None, limit: int = 100,
+    ) -> list[RunRecord]:
+        """Runs matching every filter given, newest first (see ``RunQueue.list_runs``)."""
+        return await self.queue.list_runs(thread=thread_id, status=status, since=since,
+                                          until=until, metadata=metadata, limit=limit)
+
+    async def counts(self) -> dict[str, int]:
+        """Runs per status; ``counts().get("pending", 0)`` is the queue's depth."""
+        return await self.queue.run_counts()
+

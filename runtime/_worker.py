@@ -1,0 +1,243 @@
+"""A worker: claims submitted runs from the store, runs them under a lease, records how
+they end.
+
+Rules:
+- A run is worked on only under its lease: the lease is in the run's context
+  (``_commit.RUN_LEASE``), so every append the run makes carries it and the store
+  refuses the append once the lease is lost. A heartbeat renews it every
+  ``lease / 3`` seconds; a heartbeat that finds it lost stops the run at once (it could
+  not write anyway).
+- A run claimed for the first time starts from its input. A run taken over from a dead
+  worker (``attempts > 1``) whose input already reached the log resumes from the log
+  (``invoke(None)``): in ``sync`` mode no recorded node or task runs again.
+- A stop asked of the run (``cancel``, or a newer run's ``interrupt``/``rollback``
+  strategy), learned by the heartbeat, is acted on at the run's next step boundary: the
+  engine records the run as cancelled there, keeping every step it committed.
+- ``rollback``: the run that follows a rolled-back one on its thread starts from the
+  checkpoint the rolled-back run started from (a fork: the rolled-back steps stay in
+  the log, on their own branch).
+- Outcomes: success (the output), interrupted (paused on an interrupt: the output; or
+  stopped by a newer run), cancelled, error (the exception's type and text), timeout.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import socket
+import uuid
+from types import TracebackType
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from lograph.eventlog import Kind, Lease, LeaseLostError, LogError, RunRecord, checkpoint_id, encode
+
+from ._commit import RUN_LEASE
+from ._invoke import run_graph
+from ._runs import decode_input, queue_of, run_config
+
+__all__ = ["Worker"]
+
+
+def _ignore(mode: str, chunk: Any, ns: str = "") -> None:
+    pass
+
+
+class Worker:
+    """Executes submitted runs of ``graph`` from its store: ``async with Worker(graph):``.
+
+    ``concurrency``: runs at once in this worker. ``lease``: seconds a claim holds a run
+    without a heartbeat (a dead worker's runs are taken over after it). ``poll``:
+    seconds between claims while the queue is empty. ``store``: the checkpointer to
+    serve (default: the graph's own).
+    """
+
+    def __init__(self, graph: Any, store: Any = None, *, concurrency: int = 1,
+                 lease: float = 10.0, poll: float = 0.1, name: str | None = None) -> None:
+        saver, self.queue = queue_of(store if store is not None else graph)
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency={concurrency!r}: use a whole number >= 1")
+        for what, value in (("lease", lease), ("poll", poll)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"{what}={value!r}: use a number of seconds > 0")
+        if getattr(graph, "checkpointer", None) is not saver:
+            if hasattr(graph, "compile"):  # a builder
+                graph = graph.compile(checkpointer=saver)
+            else:
+                graph = copy.copy(graph)
+                graph.checkpointer = saver
+        self.graph = graph
+        self.saver = saver
+        self.concurrency = concurrency
+        self.lease = float(lease)
+        self.poll = float(poll)
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.finished = 0  # runs this worker recorded an outcome for
+        self._tg: TaskGroup | None = None
+        self._slots = anyio.Semaphore(concurrency)
+
+    async def __aenter__(self) -> Worker:
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._tg.start_soon(self.serve)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> bool | None:
+        assert self._tg is not None
+        # Leaving stops the worker: its runs stop where they are (their leases run out,
+        # and another worker resumes them from the log). An error of the body is raised
+        # as it is, not inside an exception group.
+        self._tg.cancel_scope.cancel()
+        if exc is None:
+            return await self._tg.__aexit__(None, None, None)
+        try:
+            await self._tg.__aexit__(None, None, None)
+        except BaseException as serving:  # noqa: BLE001 - the body's error goes first
+            exc.__context__ = serving
+        return None
+
+    async def serve(self) -> None:
+        """Claim and run until cancelled, ``concurrency`` runs at a time."""
+        async with anyio.create_task_group() as tg:
+            while True:
+                await self._slots.acquire()
+                try:
+                    claimed = await self.queue.claim_run(self.name, self.lease)
+                except BaseException:
+                    self._slots.release()
+                    raise
+                if claimed is None:
+                    self._slots.release()
+                    await anyio.sleep(self.poll)
+                    continue
+                tg.start_soon(self._run_in_slot, *claimed)
+
+    async def _run_in_slot(self, record: RunRecord, lease: Lease) -> None:
+        try:
+            await self.execute(record, lease)
+        finally:
+            self._slots.release()
+
+    async def run_once(self) -> RunRecord | None:
+        """Claim one run and execute it here; its final record (None: nothing to claim)."""
+        claimed = await self.queue.claim_run(self.name, self.lease)
+        if claimed is None:
+            return None
+        return await self.execute(*claimed)
+
+    async def execute(self, record: RunRecord, lease: Lease) -> RunRecord | None:
+        """Run a claimed run to its end and record the outcome; None if the lease was lost
+        (whoever holds the run now records it)."""
+        stop: list[str] = []  # what the heartbeat learned was asked of the run
+        outcome: tuple[str, bytes | None, str | None] = ("lost", None, None)
+        run_scope = anyio.CancelScope()
+        async with anyio.create_task_group() as tg:
+
+            async def heartbeat() -> None:
+                every = self.lease / 3
+                while True:
+                    await anyio.sleep(every)
+                    try:
+                        now = await self.queue.renew_lease(lease, self.lease)
+                    except LeaseLostError:
+                        tg.cancel_scope.cancel()  # it can no longer write: stop now
+                        return
+                    except LogError:
+                        continue  # the store is unreachable for now: the fence decides
+                    if now.stop is not None and not stop:
+                        stop.append(now.stop)
+
+            async def pace() -> None:  # at each step's end: the engine records a cancel here
+                if stop:
+                    run_scope.cancel()
+                    await anyio.lowlevel.checkpoint()
+
+            tg.start_soon(heartbeat)
+            outcome = await self._outcome(record, lease, pace, run_scope)
+            if run_scope.cancelled_caught and stop:
+                outcome = _stopped(stop[0])
+            tg.cancel_scope.cancel()
+        status, result, error = outcome
+        if status == "lost":
+            return None
+        try:
+            final = await self.queue.finish_run(lease, status, result=result, error=error)
+        except LeaseLostError:
+            return None
+        self.finished += 1
+        return final
+
+    async def _outcome(self, record: RunRecord, lease: Lease, pace: Any, run_scope: anyio.CancelScope,
+                       ) -> tuple[str, bytes | None, str | None]:
+        token = RUN_LEASE.set(lease)
+        try:
+            input, config = await self._start(record)
+            output = None
+            with run_scope, anyio.fail_after(record.timeout):
+                output = await run_graph(self.graph, input, config, durability=record.durability,
+                                         emit=_ignore, pace=pace)
+            if run_scope.cancelled_caught:
+                return "cancelled", None, "cancelled"
+        except TimeoutError:
+            return "timeout", None, f"the run took more than its timeout of {record.timeout:g} s"
+        except Exception as e:  # noqa: BLE001 - the run's outcome, recorded
+            if _lost_in(e):
+                return "lost", None, None
+            return "error", None, f"{type(e).__name__}: {e}"
+        finally:
+            RUN_LEASE.reset(token)
+        snapshot = await self.graph.aget_state(config)
+        return ("interrupted" if snapshot.next else "success"), encode(
+            output, path="the run's output"), None
+
+    async def _start(self, record: RunRecord) -> tuple[Any, dict[str, Any]]:
+        """The input and config this attempt runs with (see the module's rules)."""
+        config = run_config(record)
+        input = decode_input(record.input)
+        log = self.saver.log
+        if record.attempts > 1:
+            head = await log.head(record.thread)
+            if head > record.first_seq:  # the input reached the log: continue from it
+                return None, config
+        elif record.attempts == 1:
+            fork = await self._rollback_point(record)
+            if fork is not None:
+                config["configurable"]["checkpoint_id"] = fork
+        return input, config
+
+    async def _rollback_point(self, record: RunRecord) -> str | None:
+        """The checkpoint a run starts from when the run before it was rolled back."""
+        before = [r for r in await self.queue.list_runs(thread=record.thread, limit=50)
+                  if r.order < record.order]
+        if not before or before[0].stop != "rollback" or not before[0].first_seq:
+            return None
+        log = self.saver.log
+        events = {e.seq: e for e in await log.read(record.thread, upto=before[0].first_seq)}
+        seq = before[0].first_seq
+        while seq and events[seq].kind != Kind.CHECKPOINT:
+            seq = events[seq].parent
+        return checkpoint_id(seq, events[seq].hash) if seq else None
+
+
+def _stopped(stop: str) -> tuple[str, bytes | None, str]:
+    if stop == "interrupt":
+        return "interrupted", None, ("stopped at a step boundary for a newer run "
+                                     "(multitask_strategy='interrupt')")
+    if stop == "rollback":
+        return "cancelled", None, ("rolled back for a newer run (multitask_strategy='rollback'); "
+                                   "its steps stay in the log on a branch of their own")
+    return "cancelled", None, "cancelled"
+
+
+def _lost_in(e: BaseException) -> bool:
+    """Whether ``e`` (or an error it wraps) is a lost lease."""
+    seen = 0
+    while e is not None and seen < 10:
+        if isinstance(e, LeaseLostError):
+            return True
+        e = e.__cause__ or e.__context__  # type: ignore[assignment]
+        seen += 1
+    return False
