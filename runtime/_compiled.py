@@ -152,8 +152,11 @@ class CompiledGraph:
         self, input: Any, config: dict[str, Any] | None = None, *, durability: str | None = None,
         interrupt_before: Any = None, interrupt_after: Any = None, stream_mode: Any = "values",
         context: Any = None, print_mode: Any = (), output_keys: Any = None, debug: Any = None,
-        checkpoint_during: Any = None,
+        checkpoint_during: Any = None, subgraphs: bool = False,
     ) -> Any:
+        """Run to the end or a pause; what the graph returns (with a ``stream_mode``
+        other than "values", the list of what ``astream`` yields, with ``subgraphs`` as
+        there)."""
         refuse_unimplemented("invoke", output_keys=output_keys, checkpoint_during=checkpoint_during)
         if debug or self.debug:  # as LangGraph: debug prints the updates and the values
             print_mode = ["updates", "values"]
@@ -168,7 +171,7 @@ class CompiledGraph:
         if stream_mode != "values":  # as LangGraph: the list of what that stream yields
             chunks = stream_run(self, input, config, stream_mode=stream_mode, durability=durability,
                                 interrupt_before=interrupt_before, interrupt_after=interrupt_after,
-                                subgraphs=False, context=context, print_mode=print_mode)
+                                subgraphs=subgraphs, context=context, print_mode=print_mode)
             async with aclosing(chunks):
                 return [chunk async for chunk in chunks]
         if print_mode:

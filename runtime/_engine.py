@@ -186,6 +186,8 @@ class Run:
                 first = False
                 for body, step, task_id in planned.started:
                     journal.add(body, step, task_id, self.run_id, self.ns)
+                if resuming and first_step and len(planned.todo) < len(planned.tasks):
+                    self._replayed(planned)
                 journal.hold = resuming and first_step and _replays(journal.cp)
                 await journal.barrier()
                 if self.debug:
@@ -208,7 +210,7 @@ class Run:
                 self.seal_checkpoint(planned.entry)
                 continue
             else:
-                if planned.breakpoint:
+                if planned.breakpoint and not self.ns:  # (a subgraph's: its caller's task shows it)
                     self.emit("updates", {"__interrupt__": ()})  # no Interrupt to answer
                 return planned.status
             first_step = False
@@ -221,25 +223,36 @@ class Run:
                 await self.pace()
             if machine.after and machine.pauses_after(planned.tasks):
                 await journal.barrier()
-                self.emit("updates", {"__interrupt__": ()})
+                if not self.ns:  # (a subgraph's: its caller's task shows it)
+                    self.emit("updates", {"__interrupt__": ()})
                 return RunStatus.INTERRUPTED
+
+    def _replayed(self, planned: RunTasks) -> None:
+        """As LangGraph: a resumed step's tasks that finished before it paused show their
+        writes again in the ``updates`` stream, marked cached (they do not run again)."""
+        writes = self.journal.cp.writes
+        for t in planned.tasks:
+            if t.id in writes and t.name != START:
+                update = {k: v for k, v in writes[t.id] if k != GOTO} or None
+                self.emit("updates", {t.name: self.structure.state.output_of(update),
+                                      "__metadata__": {"cached": True}})
 
     def _paused(self, planned: RunTasks) -> bool:
         """True when the step whose tasks ran ends paused (and what a stream shows then)."""
         journal = self.journal
         if not (self.machine.pauses(journal.cp, bool(self.new_interrupts)) or self.paused):
             return False
+        state = self.structure.state
         if self.new_interrupts:
-            state = self.structure.state
             shown = state.output(journal.cp.values)
             self.emit("values", {**(shown if isinstance(shown, dict) else {}),
                                  "__interrupt__": tuple(self.new_interrupts)})
-            if not self.ns and any(
-                k != GOTO for t in planned.tasks for k, _ in journal.cp.writes.get(t.id, ())
-            ):
-                # as LangGraph: then the state with the writes of the step's tasks that
-                # finished (what invoke returns)
-                self.emit("values", state.output(live_values(self.structure, journal.cp, self.ns)))
+        if not self.ns and any(
+            k != GOTO for t in planned.tasks for k, _ in journal.cp.writes.get(t.id, ())
+        ):
+            # as LangGraph: then the state with the writes of the step's tasks that
+            # finished (what invoke returns), also when a subgraph's breakpoint paused it
+            self.emit("values", state.output(live_values(self.structure, journal.cp, self.ns)))
         return True
 
     def seal_checkpoint(self, entry: Entry) -> None:
@@ -496,7 +509,7 @@ class Run:
         config: dict[str, Any], limit: int, keep: bool = False, stateless: bool = False,
     ) -> Checkpoint:
         """Run a graph inside the task ``ctx`` on this run's log, under its own namespace
-        ``"<node>:<task id>"`` (``|``-joined when deeper; ``:<i>`` for the i-th graph a
+        ``"<node>:<task id>"`` (``|``-joined when deeper; ``|<i>`` for the i-th graph a
         task runs after the first). When the task runs again (a resume, a crash), the
         subgraph folds what it already did and continues: its finished nodes do not run
         again. Its durability points are the caller's; its pause pauses the caller's task
@@ -512,7 +525,7 @@ class Run:
         if keep:
             ns = recast(f"{self.ns}|{ctx.name}" if self.ns else ctx.name) + (f"|{index}" if index else "")
         else:
-            part = f"{ctx.name}:{ctx.task_id}" + (f":{index}" if index else "")
+            part = f"{ctx.name}:{ctx.task_id}" + (f"|{index}" if index else "")
             ns = f"{self.ns}|{part}" if self.ns else part
         if stateless:  # a journal of its own, in memory, never committed
             root = Journal(Checkpointer(MemoryLog()), self.journal.thread, Checkpoint(), 0, "exit")

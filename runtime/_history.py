@@ -239,6 +239,34 @@ def _own(cp: Checkpoint, ns: str) -> Checkpoint:
     return (cp.children.get(ns) or Checkpoint()) if ns else cp
 
 
+async def every_namespace(
+    log: EventLog, thread: str, *, filter: dict[str, Any] | None = None,
+    before: dict[str, Any] | None = None, limit: int | None = None, seal: Seal | None = None,
+) -> AsyncIterator[tuple[str, Checkpoint]]:
+    """``(namespace, record)`` for every checkpoint of every graph of ``thread`` (the top
+    graph's and each subgraph's), newest first, as LangGraph's savers list a config that
+    names no ``checkpoint_ns``."""
+    events = await log.read(thread)
+    verified(thread, events, seal)
+    namespaces = dict.fromkeys(e.ns for e in events if e.kind == Kind.CHECKPOINT)
+    found = [(cp.checkpoint, ns, cp) for ns in namespaces for cp in records(events, thread, ns)]
+    below = _below(before)
+    count = 0
+    for seq, ns, cp in sorted(found, key=lambda item: item[0], reverse=True):
+        if (below is not None and seq >= below) or (
+                filter and any(cp.metadata.get(k) != v for k, v in filter.items())):
+            continue
+        if limit is not None and count >= limit:
+            return
+        count += 1
+        yield ns, cp
+
+
+def _below(before: dict[str, Any] | None) -> int | None:
+    bid = ((before or {}).get("configurable") or {}).get("checkpoint_id")
+    return parse_checkpoint_id(bid)[0] if bid else None
+
+
 async def history(
     log: EventLog, thread: str, *, only: str | None = None, filter: dict[str, Any] | None = None,
     before: dict[str, Any] | None = None, limit: int | None = None, seal: Seal | None = None,
@@ -255,11 +283,7 @@ async def history(
     does), so ``limit=5`` on a long thread costs five records, not the whole thread.
     Otherwise every link is checked and one pass folds every record (the cheapest way to
     list them all)."""
-    below = None
-    if before:
-        bid = (before.get("configurable") or {}).get("checkpoint_id")
-        if bid:
-            below = parse_checkpoint_id(bid)[0]
+    below = _below(before)
     if actor is not None and (limit is not None or only) and not filter and not ns:
         async for cp in _lazily(actor, only, below, limit):
             yield cp

@@ -19,7 +19,8 @@ Rules (the one place that answers "which events does a run write, in what order"
   interrupts; otherwise its writes are applied at the boundary (``_step.boundary``,
   task-path order, a Command input's writes first) and its ``loop`` checkpoint is sealed.
 - ``update_state`` is one ``state.updated`` and an ``update`` checkpoint (a ``fork``
-  checkpoint copying the fold for ``as_node="__copy__"``).
+  checkpoint copying the fold for ``as_node="__copy__"``; for ``"__input__"`` the
+  ``input`` checkpoint a run given the values makes, planning them as ``__start__``).
 
 The async shell (``_engine.Run``) runs user code and the journal's I/O and asks the
 machine at each point; ``aupdate_state`` and the replay verifier (``_verify``) use the
@@ -279,6 +280,9 @@ class StepMachine:
         ``values`` as the node ``as_node`` would have written them (routing included)."""
         step = cp.step + 1 if cp.checkpoint else 0  # as LangGraph: an empty thread's is step 0
         b: Boundary | None = None
+        if as_node == INPUT:  # as LangGraph: the input checkpoint a run given ``values`` makes
+            given = self.given(cp, values)
+            return [(StateUpdated(as_node, values, self.metadata), given[1], ""), given], None
         if as_node == COPY:
             body = self._checkpoint(Source.FORK, {}, cp.next, cp.barriers)
         else:

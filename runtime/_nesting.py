@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from lograph.eventlog import Checkpoint
 from lograph.eventlog.bodies import CheckpointBody, Source
-from lograph.eventlog.lowlevel import SET, persistent_ns
+from lograph.eventlog.lowlevel import SET
 
 from ._context import TaskContext
 from ._errors import ResumeError
@@ -122,26 +122,22 @@ def _reopen(run: Run, at: Checkpoint, ns: str) -> None:
     journal, metadata = run.journal, run.machine.metadata
     parts = ns.split("|")
     new_parts = list(parts)
-    old_parent, new_parent = "", ""
-    for i in range(1, len(parts) + 1):
-        old = "|".join(parts[:i])
-        child = at.children.get(old)
-        if child is None or not child.checkpoint:
-            continue
-        if not persistent_ns(old):
-            renamed = _same_task(at, old_parent, journal.cp, new_parent, parts[i - 1])
+    for i, part in enumerate(parts):
+        if ":" in part:
+            renamed = _same_task(at, "|".join(parts[:i]), journal.cp, "|".join(new_parts[:i]), part)
             if renamed is None:
                 return  # its caller does not run it again here: it starts afresh
-            new_parts[i - 1] = renamed
-        new = "|".join(new_parts[:i])
+            new_parts[i] = renamed
+        child = at.children.get("|".join(parts[: i + 1]))
+        if child is None or not child.checkpoint:
+            continue
         body = CheckpointBody(Source.FORK, {k: [SET, v] for k, v in child.values.items()},
                               list(child.next), dict(child.barriers), metadata)
-        journal.add(body, child.step + 1, "", run.run_id, new)
-        old_parent, new_parent = old, new
+        journal.add(body, child.step + 1, "", run.run_id, "|".join(new_parts[: i + 1]))
 
 
 def _same_task(at: Checkpoint, old_ns: str, now: Checkpoint, new_ns: str, part: str) -> str | None:
-    """``part`` (``"<node>:<task id>[:<i>]"``) with the id of the task that has the same
+    """``part`` (``"<node>:<task id>"``) with the id of the task that has the same
     path in the step its caller's fork planned again (None: no such task)."""
     name, old_id, *rest = part.split(":")
     before = at.children.get(old_ns) if old_ns else at

@@ -27,7 +27,7 @@ from lograph.eventlog import Checkpoint, check_ns, check_thread_id
 from lograph.eventlog.lowlevel import utc_time
 
 from ._errors import GraphError
-from ._history import head_state, history, locate, record_at
+from ._history import every_namespace, head_state, history, locate, record_at
 from ._types import Interrupt
 
 if TYPE_CHECKING:
@@ -138,10 +138,17 @@ async def list_tuples(
     before: Mapping[str, Any] | None = None, limit: int | None = None,
 ) -> AsyncIterator[CheckpointTuple]:
     """The thread's checkpoints, newest first (``filter`` on metadata, ``before`` a
-    config naming a checkpoint, ``limit``); a config naming a checkpoint lists it alone."""
+    config naming a checkpoint, ``limit``); a config naming a checkpoint lists it alone.
+    A config without ``checkpoint_ns`` lists every graph's (the top graph's and its
+    subgraphs'), as LangGraph's savers do; ``checkpoint_ns: ""`` the top graph's only."""
     if config is None:
         raise ValueError("list() needs a config naming a thread: lograph lists one thread's log")
     thread, ns, checkpoint_id = _target(config)
+    if "checkpoint_ns" not in (config.get("configurable") or {}) and not checkpoint_id:
+        async for ns, cp in every_namespace(saver.log, thread, filter=filter, limit=limit,
+                                            before=dict(before) if before else None, seal=saver.seal):
+            yield as_tuple(thread, ns, cp)
+        return
     async for cp in history(saver.log, thread, only=checkpoint_id, filter=filter,
                             before=dict(before) if before else None, limit=limit,
                             seal=saver.seal, ns=ns):

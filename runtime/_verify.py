@@ -292,8 +292,8 @@ class _Scope:
     async def _update(self, full: Checkpoint, e: Event, body: CheckpointBody, update: StateUpdated) -> None:
         base = self.own(full)
         node, values = update.as_node, update.values
-        if node == COPY:
-            return
+        if node == COPY or (node == INPUT and body.source == Source.INPUT):
+            return  # a copy, or the input as given: nothing derived to compare
         name = START if node == INPUT else str(node)
         if name != END:
             self._known(e, name, "is updated")
@@ -307,7 +307,9 @@ class _Scope:
             writes += [[GOTO, goto]] if goto else []
         context = f"after update_state(as_node={node!r}), "
         try:
-            entries, b = self.machine.update(base, str(node), values, writes)
+            # (``__input__`` recorded as an ``update`` checkpoint: as the input's writes, as
+            # lograph wrote it before it made the input checkpoint LangGraph makes)
+            entries, b = self.machine.update(base, START if node == INPUT else str(node), values, writes)
         except Exception as err:  # noqa: BLE001 - the reducers refuse the recorded update
             raise _Diverged(e.seq, e.step, f"{context}the step's writes", "they were applied",
                             f"applying them raises {err!r}") from None

@@ -112,7 +112,7 @@ def test_old_messages_are_expected_as_langchain_core_messages() -> None:
 
 
 def with_parents(expected: Any, back: Any) -> Any:
-    """``expected`` with two later deliberate changes taken as read back: each subgraph
+    """``expected`` with later deliberate changes taken as read back: each subgraph
     snapshot's ``metadata["parents"]``, when 111fa4b showed it empty and the read-back
     names the enclosing namespaces only (a subgraph checkpoint names the checkpoint each
     graph around it was at, as LangGraph's do), and answered interrupts in records
@@ -131,11 +131,11 @@ def with_parents(expected: Any, back: Any) -> Any:
             enclosing = {"|".join(parts[:i]) for i in range(len(parts))}
             if set(read.get("parents") or {}) <= enclosing:
                 fields = {**fields, "metadata": {**meta, "parents": read["parents"]}}
-        fields = _with_answered(fields, got)
+        fields = _with_checkpoint_map(_with_answered(fields, got), got)
         return {"!namedtuple": [shown[0], {k: with_parents(v, got.get(k)) for k, v in fields.items()}]}
     if shown and shown[0].endswith("PregelTask") and back.get("!namedtuple"):
         got = back["!namedtuple"][1]
-        fields = _with_answered(shown[1], got)
+        fields = _with_subgraph_state(_with_answered(shown[1], got), got)
         return {"!namedtuple": [shown[0], {k: with_parents(v, got.get(k)) for k, v in fields.items()}]}
     return {k: with_parents(v, back.get(k)) for k, v in expected.items()}
 
@@ -149,6 +149,46 @@ def _with_answered(fields: dict[str, Any], got: dict[str, Any]) -> dict[str, Any
             and got["interrupts"] != none:
         return {**fields, "interrupts": got["interrupts"]}
     return fields
+
+
+def _with_subgraph_state(fields: dict[str, Any], got: dict[str, Any]) -> dict[str, Any]:
+    """The fourth deliberate change: a task whose node is a subgraph carries its state as
+    LangGraph's do: the config of its namespace (``"<node>:<task id>"``), or with
+    ``subgraphs=True`` a snapshot there (an empty one before the subgraph ran); 111fa4b
+    showed None. Taken as read back where 111fa4b showed None and the read-back is that."""
+    state = got.get("state")
+    ns = f"{fields.get('name')}:{fields.get('id')}"
+    if fields.get("state") is not None or not isinstance(state, dict):
+        return fields
+    if state == {"configurable": {"thread_id": _thread_of(state), "checkpoint_ns": ns}}:
+        return {**fields, "state": state}
+    snapshot = state.get("!namedtuple")
+    if snapshot and snapshot[0].endswith("StateSnapshot"):
+        shown = ((snapshot[1].get("config") or {}).get("configurable") or {}).get("checkpoint_ns")
+        if shown in (ns, fields.get("name")):
+            return {**fields, "state": state}
+    return fields
+
+
+def _thread_of(config: dict[str, Any]) -> Any:
+    return (config.get("configurable") or {}).get("thread_id")
+
+
+def _with_checkpoint_map(fields: dict[str, Any], got: dict[str, Any]) -> dict[str, Any]:
+    """The fifth: a subgraph snapshot's configs name each enclosing graph's checkpoint
+    (``checkpoint_map``: its metadata's parents and its own id), as LangGraph's do."""
+    out = dict(fields)
+    for key in ("config", "parent_config"):
+        mine, read = fields.get(key), got.get(key)
+        if not (isinstance(mine, dict) and isinstance(read, dict)):
+            continue
+        conf, conf_read = mine.get("configurable") or {}, read.get("configurable") or {}
+        mapped = conf_read.get("checkpoint_map")
+        if conf.get("checkpoint_ns") and "checkpoint_map" not in conf and isinstance(mapped, dict) \
+                and mapped.get(conf["checkpoint_ns"]) == conf.get("checkpoint_id") \
+                and {k: v for k, v in conf_read.items() if k != "checkpoint_map"} == conf:
+            out[key] = {**mine, "configurable": {**conf, "checkpoint_map": mapped}}
+    return out
 
 
 def _corrected(section: str, expected: Any) -> Any:
