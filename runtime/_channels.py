@@ -237,9 +237,11 @@ class StateCodec:
 
     def output_of(self, update: Any) -> Any:
         """What users see of a node's update (in the ``updates`` stream)."""
-        if self.output_key is None or not isinstance(update, dict):
+        if self.output_key is None:
             return update
-        return update.get(self.output_key)
+        if isinstance(update, list):  # several updates (a list of Commands): each shown
+            return [self.output_of(u) for u in update]
+        return update.get(self.output_key) if isinstance(update, dict) else update
 
     def shows(self, changed: dict[str, Any]) -> bool:
         """Whether a step that changed the channels ``changed`` changed what users see

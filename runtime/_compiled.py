@@ -99,6 +99,19 @@ class CompiledGraph:
 
     # -- configuration ----------------------------------------------------------------
 
+    @property
+    def step_timeout(self) -> float | None:
+        """Seconds each step's tasks may take together (None: no limit); past it the run
+        fails with ``TimeoutError`` (asyncio's), its running tasks cancelled, as LangGraph."""
+        return self.structure.step_timeout
+
+    @step_timeout.setter
+    def step_timeout(self, seconds: float | None) -> None:
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int | float)
+                                    or seconds <= 0):
+            raise ValueError(f"step_timeout must be a positive number of seconds or None, got {seconds!r}")
+        self.structure.step_timeout = seconds
+
     def with_config(self, config: dict[str, Any] | None = None, **kwargs: Any) -> CompiledGraph:
         """This graph with ``config`` (and ``kwargs``) under every call's config, as
         LangGraph's ``with_config``: ``configurable`` and ``metadata`` merge key by key,

@@ -192,7 +192,10 @@ class Run:
                 await journal.barrier()
                 if self.debug:
                     self._trace_starts(planned)
-                if state.managed:  # managed values: computed from this step and the run's start
+                if self.structure.step_timeout is not None:  # TimeoutError when it is over
+                    with anyio.fail_after(self.structure.step_timeout):
+                        await self._run_step(planned, stop)
+                elif state.managed:  # managed values: computed from this step and the run's start
                     await self._run_managed(planned, stop)
                 else:
                     await self._run_tasks(planned.todo, planned.step)
@@ -261,6 +264,12 @@ class Run:
             self._debug_checkpoint()
 
     # -- tasks ----------------------------------------------------------------------
+
+    async def _run_step(self, planned: RunTasks, stop: int) -> None:
+        if self.structure.state.managed:
+            await self._run_managed(planned, stop)
+        else:
+            await self._run_tasks(planned.todo, planned.step)
 
     async def _run_managed(self, planned: RunTasks, stop: int) -> None:
         """Run the step's tasks where managed values see ``(step, stop)`` (as LangGraph:

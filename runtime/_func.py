@@ -117,7 +117,9 @@ class Task:
             self.name: str = name or fn.get_name()
             self.fn, self.is_async, self.inject = runnable_call(fn), True, ("config",)
         else:
-            self.name = name or getattr(fn, "__name__", None) or "task"
+            # (as LangGraph: a partial is named by its function, a callable object by its class)
+            self.name = name or getattr(fn, "__name__", None) or getattr(
+                getattr(fn, "func", None), "__name__", None) or type(fn).__name__
             self.is_async = inspect.iscoroutinefunction(fn)
             self.inject = injected(fn)  # read once: config, writer, store, runtime
             functools.update_wrapper(self, fn)

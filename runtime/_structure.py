@@ -62,6 +62,7 @@ class Structure:
     retry: tuple[RetryPolicy, ...] = ()  # for @task calls without their own (an entrypoint's)
     cache: Any = None  # the cache of nodes and tasks with a cache policy (compile(cache=...))
     cache_policy: Any = None  # for @task calls without their own (an entrypoint's)
+    step_timeout: float | None = None  # seconds a step's tasks may take (graph.step_timeout)
 
     def joins_from(self, node: str) -> list[Join]:
         return [j for j in self.joins if node in j.sources]
