@@ -18,7 +18,8 @@ kind's class and versions, and the fold reads the maps of the current version):
 - state.updated  {"as_node": str|None, "values": any, "metadata": map}
 - checkpoint     {"source": str, "delta": {channel: [op, value?]}, "next": [task, ...],
                   "barriers"?: {name: [source, ...]}, "metadata"?: map}
-  ``op`` is "set" (the new value), "ext" (items appended) or "w" (no value: the
+  ``op`` is "set" (the new value), "ext" (items appended), "del" (the channel holds
+  nothing any more: a ``Pregel`` graph's ephemeral channel) or "w" (no value: the
   channel's list was extended by the open step's writes to it, taken in task order;
   the task order is the ``next`` of the previous checkpoint, so a write is stored
   once; the input task's writes are the items of its input, a dict). "metadata" holds the caller's metadata only; source and step are the event's.
@@ -42,6 +43,7 @@ SET = "set"
 _RUNNING: str = RunStatus.RUNNING.value  # (a plain str: read per run.started event)
 EXTEND = "ext"
 WRITES = "w"
+DELETE = "del"
 
 
 ID_KEY = b"\x62id\x58\x20"  # CBOR: the text "id", then a 32-byte byte string follows
@@ -250,6 +252,8 @@ def _apply_checkpoint(cp: Checkpoint, event: Event, data: dict[str, Any]) -> Non
             values[channel] = [*values.get(channel, ()), *items]
         elif op == EXTEND:
             values[channel] = [*values.get(channel, ()), *change[1]]
+        elif op == DELETE:
+            values.pop(channel, None)
         else:
             values[channel] = change[1]
         cp.versions[channel] = event.seq
@@ -340,6 +344,9 @@ def dump_snapshot(cp: Checkpoint, base: tuple[int, dict[str, Any]] | None = None
             change = [SET, value]  # written since the base, as the same (changed) object
         if change is not None:
             changes[key] = change
+    for key in old:
+        if key not in cp.values:
+            changes[key] = [DELETE]
     fields[_VALUES] = changes
     return encode([SNAPSHOT_FORMAT, fields, children, seq], path="snapshot")
 
@@ -363,7 +370,10 @@ def load_snapshot(data: bytes | Any, base: Checkpoint | None = None) -> Checkpoi
             raise ValueError(f"this snapshot is a delta of the snapshot at seq {rest[1]}: load that first")
         values = dict(base.values)
         for key, change in cp.values.items():
-            values[key] = [*values.get(key, ()), *change[1]] if change[0] == EXTEND else change[1]
+            if change[0] == DELETE:
+                values.pop(key, None)
+            else:
+                values[key] = [*values.get(key, ()), *change[1]] if change[0] == EXTEND else change[1]
         cp.values = values
     for ns, child in (rest[0] if rest else {}).items():
         cp.children[ns] = _checkpoint(child)

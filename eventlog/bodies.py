@@ -287,8 +287,8 @@ class StateUpdated:
 class CheckpointBody:
     """A step boundary: the step's effect on the state as data, and the next step's plan.
 
-    ``delta`` maps a channel to ``["set", value]``, ``["ext", items]`` (items appended)
-    or ``["w"]`` (extended by the open step's writes to it, in task order: stored once);
+    ``delta`` maps a channel to ``["set", value]``, ``["ext", items]`` (items appended),
+    ``["del"]`` (it holds nothing any more) or ``["w"]`` (extended by the open step's writes to it, in task order: stored once);
     ``next`` lists the next step's tasks (``{"name", "path", "arg"?}``); ``barriers``
     the join barriers still waiting, by join key.
 

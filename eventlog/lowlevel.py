@@ -5,7 +5,7 @@ is for extending Trio; an application needs none of it. Everything here is part 
 storage format or the fold's contract, so it changes only with them:
 
 - the fold's internals: the ops of a checkpoint's delta (``SET``, ``EXTEND``,
-  ``WRITES``), ``NULL_TASK`` (the task of an input's writes; defined with the event
+  ``WRITES``, ``DELETE``), ``NULL_TASK`` (the task of an input's writes; defined with the event
   bodies in ``lograph.eventlog.bodies``), ``task_id``, ``apply``, ``delta``,
   ``persistent_ns`` (which subgraph folds outlive their caller's step), and
   snapshots (``dump_snapshot``, ``load_snapshot``,
@@ -23,6 +23,7 @@ from ._audit import broken_link, decode_body
 from ._blob import RowMapper, StoredRow
 from ._event import KIND_CODES, KIND_OF_CODE
 from ._fold import (
+    DELETE,
     EXTEND,
     SET,
     SNAPSHOT_FORMAT,
@@ -56,6 +57,7 @@ from .bodies import NULL_TASK
 
 __all__ = [
     "ACTIVE",
+    "DELETE",
     "ENDED",
     "EXTEND",
     "KIND_CODES",

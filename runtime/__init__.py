@@ -38,6 +38,8 @@ from ._injection import (
     get_store,
 )
 from ._messages import REMOVE_ALL_MESSAGES, MessagesState, add_messages
+from ._pregel import Pregel
+from ._pregel_nodes import NodeBuilder
 from ._reads import CheckpointTuple, WriteRefusedError
 from ._retry import RetryPolicy
 from ._timeout import TimeoutPolicy
@@ -77,11 +79,13 @@ __all__ = [
     "Interrupt",
     "InvalidUpdateError",
     "MessagesState",
+    "NodeBuilder",
     "NodeCancelledError",
     "NodeError",
     "NodeTimeoutError",
     "NonDeterminismError",
     "Overwrite",
+    "Pregel",
     "PregelTask",
     "RemoveMessage",
     "ResumeError",

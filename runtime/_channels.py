@@ -11,6 +11,7 @@ from typing import Any
 
 from ._errors import InvalidUpdateError
 from ._types import OVERWRITE, Overwrite, is_overwrite
+from .channels import MISSING, BaseChannel, BinaryOperatorAggregate, LastValue
 from .managed import STEP, is_managed_value
 
 
@@ -19,6 +20,7 @@ class Channel:
     name: str
     reducer: Callable[[Any, Any], Any] | None = None
     initial: Callable[[], Any] | None = None  # the empty value a reducer starts from
+    spec: Any = None  # a Pregel graph's channel (``channels.BaseChannel``): it decides
 
 
 def _reducer_of(hint: Any) -> Callable[[Any, Any], Any] | None:
@@ -312,6 +314,12 @@ def reduce_writes(
         channel = channels.get(key)
         if channel is None:
             raise InvalidUpdateError(f"write to unknown state key {key!r}")
+        if channel.spec is not None:
+            spec = channel.spec.from_checkpoint(values.get(key, MISSING))
+            spec.update(items)
+            if (form := spec.checkpoint()) is not MISSING:
+                out[key] = form
+            continue
         replaced = [v for v in items if is_overwrite(v)]
         if len(replaced) > 1:
             raise InvalidUpdateError(
@@ -339,3 +347,20 @@ def reduce_writes(
 
 
 _MISSING: Any = object()
+
+
+def channel_views(state: Any) -> dict[str, BaseChannel[Any]]:
+    """A state's channels as LangGraph's channel objects (what ``graph.channels`` shows):
+    a Pregel graph's own; a schema key with a reducer ``BinaryOperatorAggregate``,
+    another ``LastValue``."""
+    out: dict[str, BaseChannel[Any]] = {}
+    for name, channel in state.channels.items():
+        if channel.spec is not None:
+            view = channel.spec
+        elif channel.reducer is not None:
+            view = BinaryOperatorAggregate(Any, channel.reducer)
+        else:
+            view = LastValue(Any)
+        view.key = name
+        out[name] = view
+    return out

@@ -25,6 +25,7 @@ from anyio.from_thread import run as run_from_thread
 from lograph.eventlog import Checkpoint
 
 from ._cache import namespace
+from ._channels import channel_views
 from ._checkpointer import Checkpointer
 from ._context import _current as _current_task
 from ._events import astream_events
@@ -33,6 +34,7 @@ from ._introspect import context_schema, drawing, json_schema, subgraphs
 from ._invoke import run_graph, target
 from ._nesting import nests_in, run_nested
 from ._options import refuse_unimplemented
+from ._pregel_nodes import PregelNode
 from ._step import recast
 from ._streaming import run_printed, stream_run, stream_sync
 from ._sync import in_event_loop, run_sync
@@ -82,9 +84,7 @@ class CompiledGraph:
                 f"`True`, `False`, or `None`. Received {type(checkpointer).__name__}: a lograph "
                 "saver (MemorySaver, SqliteSaver, PostgresSaver, ...), True, False or None")
         self.structure = structure
-        self.checkpointer = checkpointer if isinstance(checkpointer, Checkpointer) else None
-        self.keeps = checkpointer is True  # nested: its state outlives the caller's step
-        self.stateless = checkpointer is False  # nested: keeps nothing
+        self.checkpointer = checkpointer
         self.interrupt_before = interrupt_before
         self.interrupt_after = interrupt_after
         self.name = name
@@ -96,6 +96,17 @@ class CompiledGraph:
         self.schemas: tuple[Any, Any] = (None, None)
         self._defaults: dict[str, Any] = {}  # with_config's: under every call's config
         self.node_subgraphs: dict[str, CompiledGraph | None] = {}  # _views.subgraph_of's cache
+
+    @property
+    def checkpointer(self) -> Checkpointer | None:
+        """The store its runs are kept in (None: in memory, for the run only)."""
+        return self._saver
+
+    @checkpointer.setter
+    def checkpointer(self, value: Checkpointer | bool | None) -> None:
+        self._saver = value if isinstance(value, Checkpointer) else None
+        self.keeps = value is True  # nested: its state outlives the caller's step
+        self.stateless = value is False  # nested: keeps nothing
 
     # -- configuration ----------------------------------------------------------------
 
@@ -119,6 +130,26 @@ class CompiledGraph:
         graph = copy.copy(self)
         graph._defaults = merge_configs(self._defaults, {**(config or {}), **kwargs})
         return graph
+
+    def copy(self, update: dict[str, Any] | None = None) -> CompiledGraph:
+        """A shallow copy, with the attributes ``update`` names set (as LangGraph's)."""
+        graph = copy.copy(self)
+        for key, value in (update or {}).items():
+            setattr(graph, key, value)
+        return graph
+
+    @property
+    def nodes(self) -> dict[str, PregelNode]:
+        """Each node as LangGraph's ``PregelNode``: the state keys it reads, the channel
+        that triggers it (``branch:to:<node>``, as LangGraph names it) and its function."""
+        keys = list(self.structure.state.channels)
+        return {name: PregelNode(channels=keys, triggers=[f"branch:to:{name}"], bound=spec.fn)
+                for name, spec in self.structure.nodes.items()}
+
+    @property
+    def channels(self) -> dict[str, Any]:
+        """Each state key as LangGraph's channel object: what it does with a step's writes."""
+        return channel_views(self.structure.state)
 
     def _config(self, config: dict[str, Any] | None) -> dict[str, Any] | None:
         return merge_configs(self._defaults, config) if self._defaults else config

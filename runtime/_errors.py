@@ -9,6 +9,7 @@ from lograph.eventlog import ConflictError, LogError
 
 __all__ = [
     "ConflictError",
+    "EmptyChannelError",
     "EmptyInputError",
     "GraphError",
     "GraphRecursionError",
@@ -47,6 +48,10 @@ class ResumeError(GraphError, ValueError, RuntimeError):
 
     Also a RuntimeError: what LangGraph raises for a resume it cannot place.
     """
+
+
+class EmptyChannelError(Exception):
+    """A channel read before it holds a value (``BaseChannel.get``)."""
 
 
 class NonDeterminismError(GraphError):

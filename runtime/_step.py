@@ -142,7 +142,9 @@ def boundary(
     ``operator.add`` reducer extended by exactly those writes is stored as a reference
     to them (``["w"]``) instead of a second copy of the values.
     """
-    finished = sorted(finished, key=lambda tw: _path_key(tw[0].path))
+    if structure.triggers is not None:  # a Pregel graph: its channels decide what runs next
+        return structure.state.boundary(cp, finished)  # type: ignore[attr-defined, no-any-return]
+    finished = sorted(finished, key=lambda tw: path_key(tw[0].path))
     first: list[tuple[str, Any]] = []  # a Command input's: applied before the tasks' writes
     writes: list[tuple[str, Any]] = []
     pulls: set[str] = set()
@@ -228,7 +230,7 @@ def _extends(structure: Structure, key: str, old: Any, new: Any, writes: list[tu
     return all(type(v) is list for k, v in writes if k == key)
 
 
-def _path_key(path: tuple[Any, ...]) -> tuple[Any, ...]:
+def path_key(path: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple((0, p) if isinstance(p, int) else (1, str(p)) for p in path)
 
 

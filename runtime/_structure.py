@@ -63,6 +63,9 @@ class Structure:
     cache: Any = None  # the cache of nodes and tasks with a cache policy (compile(cache=...))
     cache_policy: Any = None  # for @task calls without their own (an entrypoint's)
     step_timeout: float | None = None  # seconds a step's tasks may take (graph.step_timeout)
+    # a Pregel graph's: channel -> the nodes it triggers (None: a StateGraph, whose edges
+    # decide; its state is then a ``PregelState``, which makes each step's boundary)
+    triggers: dict[str, tuple[str, ...]] | None = None
 
     def joins_from(self, node: str) -> list[Join]:
         return [j for j in self.joins if node in j.sources]

@@ -71,9 +71,11 @@ async def node_writes(
         update, goto = None, [output]
     else:
         update = output
-        if node.subgraph is not None and isinstance(update, dict):  # its keys that are ours
-            update = {k: v for k, v in update.items() if k in structure.state.channels}
+        if node.subgraph is not None and isinstance(update, dict) and structure.triggers is None:
+            update = {k: v for k, v in update.items() if k in structure.state.channels}  # its keys that are ours
     writes = [[k, v] for k, v in structure.state.updates(update, node.name)]
+    if structure.triggers is not None:  # a Pregel node: streamed as its writes to the stream channels
+        return writes + ([[GOTO, goto]] if goto else []), structure.state.streamed(writes)  # type: ignore[attr-defined]
     if node.name in structure.branches:
         goto += await routed(structure, cp, node.name, writes)
     if goto:

@@ -14,6 +14,9 @@ extending Trio; an application needs none of it:
   stores do): ``store_rules`` (a batch checked and planned, filters, namespaces,
   ranking: the rules every store keeps), ``StoreIndexer`` (the ``index`` config at
   work) and ``StoreSweeper`` (the TTL sweeper's control);
+- the parts of a ``Pregel`` graph's node, for building one by hand instead of with
+  ``NodeBuilder``: ``PregelNode``, ``ChannelWrite``, ``ChannelWriteEntry``, and the
+  entry values ``PASSTHROUGH`` (the node's result) and ``SKIP_WRITE`` (write nothing);
 - ``BaseCache``, the base of a node cache (``InMemoryCache``, ``SqliteCache``): it
   implements ``_get``, ``_set`` and ``_clear`` on encoded bytes.
 """
@@ -21,12 +24,13 @@ extending Trio; an application needs none of it:
 from . import _store_rules as store_rules
 from ._cache import BaseCache
 from ._checkpointer import Checkpointer
+from ._pregel_nodes import PASSTHROUGH, SKIP_WRITE, ChannelWrite, ChannelWriteEntry, PregelNode
 from ._store_embed import Indexer as StoreIndexer
 from ._store_ttl import Sweeper as StoreSweeper
 from ._sync import in_event_loop, on_portal_thread, portal, run_sync
 from ._verify import structure_of
 
 __all__ = [
-    "BaseCache", "Checkpointer", "StoreIndexer", "StoreSweeper", "in_event_loop", "on_portal_thread",
+    "PASSTHROUGH", "SKIP_WRITE", "BaseCache", "ChannelWrite", "ChannelWriteEntry", "Checkpointer", "PregelNode", "StoreIndexer", "StoreSweeper", "in_event_loop", "on_portal_thread",
     "portal", "run_sync", "store_rules", "structure_of",
 ]

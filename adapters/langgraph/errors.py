@@ -8,6 +8,7 @@ from lograph.runtime import (
     NodeError,
     NodeTimeoutError,
 )
+from lograph.runtime.channels import EmptyChannelError
 
-__all__ = ["EmptyInputError", "GraphRecursionError", "InvalidUpdateError", "NodeCancelledError", "NodeError",
+__all__ = ["EmptyChannelError", "EmptyInputError", "GraphRecursionError", "InvalidUpdateError", "NodeCancelledError", "NodeError",
            "NodeTimeoutError"]

@@ -1,0 +1,5 @@
+"""LangGraph's ``langgraph.channels.any_value``."""
+
+from lograph.runtime.channels import AnyValue
+
+__all__ = ["AnyValue"]

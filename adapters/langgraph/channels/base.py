@@ -1,0 +1,5 @@
+"""LangGraph's ``langgraph.channels.base``."""
+
+from lograph.runtime.channels import BaseChannel
+
+__all__ = ["BaseChannel"]
