@@ -31,7 +31,15 @@ def _reducer_of(hint: Any) -> Callable[[Any, Any], Any] | None:
 
 def _checked_reducer(metadata: Any) -> Callable[[Any, Any], Any] | None:
     """The last callable of a key's annotation metadata: its reducer. ValueError when it
-    does not take two positional arguments (the value so far and the update)."""
+    does not take two positional arguments (the value so far and the update).
+    NotImplementedError for a channel class (``Annotated[str, EphemeralValue]``): a
+    StateGraph's keys are reducers or plain."""
+    for meta in metadata:
+        if isinstance(meta, BaseChannel) or (isinstance(meta, type) and issubclass(meta, BaseChannel)):
+            name = meta.__name__ if isinstance(meta, type) else type(meta).__name__
+            raise NotImplementedError(
+                f"a {name} channel in a StateGraph state schema is not implemented in lograph "
+                "yet: annotate the key with a reducer (Annotated[type, reducer]), or build a Pregel graph")
     reducer = next((m for m in reversed(metadata) if callable(m)), None)
     if reducer is None:
         return None

@@ -351,3 +351,11 @@ def test_a_compiled_graph_lists_its_nodes_and_copies() -> None:
     node = graph.nodes["n"]
     assert node.triggers == ["branch:to:n"] and node.channels == ["name"]
     assert node.copy({"triggers": ["other"]}).triggers == ["other"]
+
+
+def test_a_channel_class_in_a_state_schema_is_refused_not_taken_for_a_reducer() -> None:
+    class State(TypedDict):
+        session: Annotated[str, UntrackedValue]
+
+    with pytest.raises(NotImplementedError, match="UntrackedValue channel in a StateGraph"):
+        StateGraph(State)
