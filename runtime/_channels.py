@@ -23,7 +23,15 @@ class Channel:
     spec: Any = None  # a Pregel graph's channel (``channels.BaseChannel``): it decides
 
 
+def _unrequired(hint: Any) -> Any:
+    """``hint`` without ``Required[...]``/``NotRequired[...]`` around it."""
+    while typing.get_origin(hint) in (typing.Required, typing.NotRequired):
+        hint = typing.get_args(hint)[0]
+    return hint
+
+
 def _reducer_of(hint: Any) -> Callable[[Any, Any], Any] | None:
+    hint = _unrequired(hint)
     if typing.get_origin(hint) is typing.Annotated:
         return _checked_reducer(hint.__metadata__)
     return None
@@ -55,6 +63,7 @@ def _checked_reducer(metadata: Any) -> Callable[[Any, Any], Any] | None:
 
 
 def _initial_of(hint: Any) -> Callable[[], Any] | None:
+    hint = _unrequired(hint)
     base = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
     factory = typing.get_origin(base) or base
     if isinstance(factory, type):

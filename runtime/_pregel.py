@@ -25,7 +25,6 @@ from lograph.eventlog import Checkpoint
 
 from ._compiled import CompiledGraph, GraphIO
 from ._graph import _cache, node_spec
-from ._introspect import json_schema
 from ._pregel_nodes import NodeBuilder, PregelNode, Steps
 from ._pregel_state import PregelState
 from ._retry import RetryPolicy, retry_policies
@@ -44,7 +43,6 @@ _RESERVED = frozenset({"__start__", "__end__", "__input__", "__copy__", "__inter
 _FEATURES = {
     "stream_eager": "stream_eager=True (lograph streams each chunk as it is made)",
     "step_timeout": "step_timeout (use a node timeout: NodeBuilder().set_timeout(...))",
-    "debug": "debug printing (debug=True; stream_mode='debug' is implemented)",
     "trigger_to_nodes": "trigger_to_nodes (lograph computes it from the nodes' triggers)",
     "node_error_handler_map": "error handler nodes in a Pregel graph (node_error_handler_map=...)",
     "stream_transformers": "stream_transformers (stream_events v3)",
@@ -94,7 +92,7 @@ class Pregel(CompiledGraph):
         node_error_handler_map: Mapping[str, str] | None = None, name: str = "LangGraph",
         stream_transformers: Sequence[Any] | None = None, config_type: Any = None,
     ) -> None:
-        _refuse(stream_eager=stream_eager, step_timeout=step_timeout, debug=debug,
+        _refuse(stream_eager=stream_eager, step_timeout=step_timeout,
                 trigger_to_nodes=trigger_to_nodes, node_error_handler_map=node_error_handler_map,
                 stream_transformers=stream_transformers, config_type=config_type,
                 auto_validate=not auto_validate)
@@ -124,6 +122,7 @@ class Pregel(CompiledGraph):
                          store=store, context_schema=context_schema)
         if config:
             self._defaults = dict(config)
+        self.debug = bool(debug)  # every run prints its updates and values
         self._nodes = built
         self._channels = specs
         self.input_channels = input_channels
@@ -213,12 +212,6 @@ class Pregel(CompiledGraph):
     def get_output_jsonschema(self, config: dict[str, Any] | None = None) -> dict[str, Any]:
         schema: dict[str, Any] = self.output_schema.model_json_schema()
         return schema
-
-    def get_context_jsonschema(self) -> dict[str, Any] | None:
-        """The context schema as JSON Schema (None without one)."""
-        if self.context_schema is None:
-            return None
-        return json_schema(self.context_schema, getattr(self.context_schema, "__name__", "Context"))
 
     def __repr__(self) -> str:
         nodes, channels = getattr(self, "nodes", {}), getattr(self, "_channels", {})

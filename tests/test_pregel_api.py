@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import operator
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, NotRequired, Required, TypedDict
 
 import pytest
 
@@ -186,7 +186,7 @@ def test_the_graph_is_checked_when_it_is_made() -> None:
 def test_what_lograph_does_not_implement_is_refused_by_name() -> None:
     ok = NodeBuilder().subscribe_only("x").write_to("y")
     channels = {"x": LastValue(int), "y": LastValue(int)}
-    for option in ({"step_timeout": 1.0}, {"debug": True}, {"stream_eager": True},
+    for option in ({"step_timeout": 1.0}, {"stream_eager": True},
                    {"node_error_handler_map": {"n": "h"}}, {"auto_validate": False}):
         with pytest.raises(NotImplementedError, match=next(iter(option))):
             Pregel(nodes={"n": ok}, channels=channels, input_channels="x", output_channels="y", **option)
@@ -359,3 +359,16 @@ def test_a_channel_class_in_a_state_schema_is_refused_not_taken_for_a_reducer() 
 
     with pytest.raises(NotImplementedError, match="UntrackedValue channel in a StateGraph"):
         StateGraph(State)
+
+
+async def test_a_reducer_under_required_is_the_keys_reducer() -> None:
+    class State(TypedDict, total=False):
+        tags: Required[Annotated[dict, operator.or_]]
+        seen: NotRequired[Annotated[list, operator.add]]
+
+    def node(state: State) -> dict[str, Any]:
+        return {"tags": {"b": 2}, "seen": ["n"]}
+
+    graph = StateGraph(State).add_node("n", node).add_edge("__start__", "n").compile()
+    assert isinstance(graph.channels["tags"], BinaryOperatorAggregate)
+    assert await graph.ainvoke({"tags": {"a": 1}}) == {"tags": {"a": 1, "b": 2}, "seen": ["n"]}
