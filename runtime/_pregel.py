@@ -42,7 +42,6 @@ _RESERVED = frozenset({"__start__", "__end__", "__input__", "__copy__", "__inter
 
 _FEATURES = {
     "stream_eager": "stream_eager=True (lograph streams each chunk as it is made)",
-    "step_timeout": "step_timeout (use a node timeout: NodeBuilder().set_timeout(...))",
     "trigger_to_nodes": "trigger_to_nodes (lograph computes it from the nodes' triggers)",
     "node_error_handler_map": "error handler nodes in a Pregel graph (node_error_handler_map=...)",
     "stream_transformers": "stream_transformers (stream_events v3)",
@@ -92,7 +91,7 @@ class Pregel(CompiledGraph):
         node_error_handler_map: Mapping[str, str] | None = None, name: str = "LangGraph",
         stream_transformers: Sequence[Any] | None = None, config_type: Any = None,
     ) -> None:
-        _refuse(stream_eager=stream_eager, step_timeout=step_timeout,
+        _refuse(stream_eager=stream_eager,
                 trigger_to_nodes=trigger_to_nodes, node_error_handler_map=node_error_handler_map,
                 stream_transformers=stream_transformers, config_type=config_type,
                 auto_validate=not auto_validate)
@@ -123,6 +122,7 @@ class Pregel(CompiledGraph):
         if config:
             self._defaults = dict(config)
         self.debug = bool(debug)  # every run prints its updates and values
+        self.step_timeout = step_timeout
         self._nodes = built
         self._channels = specs
         self.input_channels = input_channels

@@ -186,7 +186,7 @@ def test_the_graph_is_checked_when_it_is_made() -> None:
 def test_what_lograph_does_not_implement_is_refused_by_name() -> None:
     ok = NodeBuilder().subscribe_only("x").write_to("y")
     channels = {"x": LastValue(int), "y": LastValue(int)}
-    for option in ({"step_timeout": 1.0}, {"stream_eager": True},
+    for option in ({"stream_eager": True},
                    {"node_error_handler_map": {"n": "h"}}, {"auto_validate": False}):
         with pytest.raises(NotImplementedError, match=next(iter(option))):
             Pregel(nodes={"n": ok}, channels=channels, input_channels="x", output_channels="y", **option)
@@ -372,3 +372,18 @@ async def test_a_reducer_under_required_is_the_keys_reducer() -> None:
     graph = StateGraph(State).add_node("n", node).add_edge("__start__", "n").compile()
     assert isinstance(graph.channels["tags"], BinaryOperatorAggregate)
     assert await graph.ainvoke({"tags": {"a": 1}}) == {"tags": {"a": 1, "b": 2}, "seen": ["n"]}
+
+
+async def test_a_step_timeout_bounds_each_step() -> None:
+    import anyio
+
+    async def slow(x: int) -> int:
+        await anyio.sleep(5)
+        return x
+
+    node = NodeBuilder().subscribe_only("x").do(slow).write_to("y")
+    graph = Pregel(nodes={"n": node}, channels={"x": LastValue(int), "y": LastValue(int)},
+                   input_channels="x", output_channels="y", step_timeout=0.05)
+    assert graph.step_timeout == 0.05
+    with pytest.raises(TimeoutError):
+        await graph.ainvoke(1)
