@@ -25,11 +25,13 @@ import base64
 import functools
 import math
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NamedTuple
 
 import anyio
+import sniffio
 from anyio.abc import TaskGroup
 
 from lograph.eventlog import Checkpoint, EncodeError, MemoryLog
@@ -374,7 +376,7 @@ class Run:
                     await store(self.structure.cache, key, done[0], node.cache_policy.ttl)
                 return done
             except anyio.get_cancelled_exc_class() as e:
-                if anyio.current_effective_deadline() != -math.inf:  # the node raised it itself
+                if not _cancelled_from_outside():  # the node raised it itself
                     error = NodeCancelledError(task.name)  # as LangGraph: a failure, not a cancel
                     self.seal(self.machine.failed(task, step, error, attempt, final=True))
                     raise error from e
@@ -619,3 +621,15 @@ def new_run_id() -> str:
     """64 random bits as 11 URL-safe base64 characters: unique within a thread; every
     event carries it, so it is kept short."""
     return base64.urlsafe_b64encode(os.urandom(8)).rstrip(b"=").decode()
+
+
+def _cancelled_from_outside() -> bool:
+    """This task is being cancelled by someone (an anyio scope, or on asyncio a
+    ``task.cancel()``: ``asyncio.wait_for``, a caller's ``TaskGroup``), not just handed
+    the cancellation exception by the code it ran."""
+    if anyio.current_effective_deadline() == -math.inf:
+        return True
+    if sniffio.current_async_library() == "asyncio":
+        current = sys.modules["asyncio"].current_task()
+        return current is not None and current.cancelling() > 0
+    return False

@@ -97,3 +97,30 @@ async def test_a_partial_or_callable_task_is_named_by_its_function_or_class(anyi
 
     assert (dash.name, shout.name) == ("join", "Shout")
     assert [c async for c in flow.astream("a")] == [{"join": "a-"}, {"Shout": "A-"}, {"flow": "A-"}]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # asyncio's own task.cancel()
+@pytest.mark.anyio
+async def test_a_native_asyncio_cancel_is_a_cancel_not_a_node_failure(
+    anyio_backend: str, store_kind: str, tmp_path: Path,
+) -> None:
+    import asyncio
+
+    seen: list[str] = []
+
+    async def waits(state: Hello) -> dict[str, Any]:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+        return {}
+
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = StateGraph(Hello).add_node("waits", waits).add_edge(START, "waits").compile(
+            checkpointer=saver)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(graph.ainvoke({"hello": "x"}, cfg("t")), 0.2)
+        assert seen == ["cancelled"]
+        finished = bodies(await saver.log.read("t"), Kind.RUN_FINISHED)
+        assert [f["status"] for f in finished] == ["cancelled"]
