@@ -64,7 +64,7 @@ def fresh_database() -> str:
     # the graph API and functional API concepts pages
     "low_level", "functional_concepts",
     # the persistence concepts, streaming, human-in-the-loop and time-travel guides
-    "persistence", "streaming", "interrupts", "time_travel",
+    "persistence", "streaming", "interrupts", "time_travel", "short_term_memory",
 ])
 def test_a_documented_program_prints_what_it_prints_on_langgraph(name: str, tmp_path: Path) -> None:
     source = (PROGRAMS / f"{name}.py").read_text(encoding="utf-8")
