@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import inspect
 import typing
@@ -66,6 +67,7 @@ def _initial_of(hint: Any) -> Callable[[], Any] | None:
     hint = _unrequired(hint)
     base = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
     factory = typing.get_origin(base) or base
+    factory = _CONCRETE.get(factory, factory)  # (an abstract collection starts as LangGraph's does)
     if isinstance(factory, type):
         try:
             factory()
@@ -73,6 +75,13 @@ def _initial_of(hint: Any) -> Callable[[], Any] | None:
             return None
         return factory
     return None
+
+
+_CONCRETE: dict[Any, type] = {
+    collections.abc.Sequence: list, collections.abc.MutableSequence: list,
+    collections.abc.Set: set, collections.abc.MutableSet: set,
+    collections.abc.Mapping: dict, collections.abc.MutableMapping: dict,
+}
 
 
 def _is_pydantic(schema: Any) -> bool:
@@ -186,6 +195,10 @@ class StateCodec:
     output_key: str | None = None
     #: The keys ``invoke`` returns (a graph's ``output_schema``); None: every key.
     returns: tuple[str, ...] | None = None
+    #: The keys an input writes (its ``input_schema``'s, else the state schema's): as in
+    #: LangGraph, an input's other channels (a node's private keys) are not written.
+    #: None: every channel.
+    inputs: frozenset[str] | None = None
 
     def __init__(self, schema: Any) -> None:
         self.schema = schema
@@ -306,6 +319,8 @@ class StateCodec:
                 f"{who} {'is' if node == '__start__' else 'returned'} a {type(output).__name__}; "
                 "it must be a dict of state keys, a Command, or None"
             )
+        if node == "__start__" and self.inputs is not None:  # (keys no schema has: refused below)
+            items = [(k, v) for k, v in items if k in self.inputs or k not in self.channels]
         overwrites = False
         for key, value in items:
             if key not in self.channels:

@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 class GraphIO:
     """How a graph takes its input and shows its result: a StateGraph's, as they are."""
 
+    #: whether ``__start__`` is a node of the graph, as a compiled StateGraph's is in
+    #: LangGraph (an entrypoint's function reads the input itself): how it is drawn
+    start_is_a_node = True
+
     def input(self, value: Any) -> Any:
         """An ``invoke``/``stream`` input as the graph's state input."""
         return value

@@ -220,6 +220,7 @@ class EntrypointIO(GraphIO):
     both the thread's state and the next call's ``previous``)."""
 
     run_name = "LangGraph"  # its callbacks run's name, as LangGraph's entrypoint has no other
+    start_is_a_node = False
 
     def input(self, value: Any) -> Any:
         if value is None or isinstance(value, Command):

@@ -52,10 +52,12 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         refuse_unimplemented("StateGraph", config_schema=config_schema)
         self._state = StateCodec(state_schema)
         self.context_schema = context_schema
+        given = input_schema if input_schema is not None else input
+        if self._state.kind != "root":
+            self._state.inputs = frozenset(channels_of(given if given is not None else state_schema))
         # as LangGraph: the keys of the input and output schemas are channels too
         self._state.add_schema(input_schema if input_schema is not None else input, managed=False)
         returned = output_schema if output_schema is not None else output
-        given = input_schema if input_schema is not None else input
         self._schemas = (given, returned)  # what get_input/output_jsonschema describe
         if returned is not None:  # what invoke returns; the state and its streams stay whole
             self._state.add_schema(returned, managed=False)

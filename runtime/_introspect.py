@@ -7,35 +7,35 @@ Pure functions of a graph's structure; nothing runs and nothing is read from a s
   makes ``sub`` its subgraph). A subgraph compiled with ``checkpointer=False`` is not
   one (it keeps no state to address by namespace).
 - ``drawing``: langchain-core's ``Graph`` (``draw_mermaid()``, ``draw_ascii()``,
-  ``draw_mermaid_png()``), as LangGraph's ``get_graph`` builds it: ``__start__``, the
-  nodes in the order they were added, ``__end__``; plain edges; conditional edges
-  (dotted) to what a router's path map, its ``Literal[...]`` return annotation, a node's
-  ``Command[Literal[...]]`` return annotation or its ``destinations=`` declare, labelled
-  where the label is not the target's name; an edge to ``__end__`` from every node
-  nothing leaves. ``xray`` draws subgraphs inside their nodes (an int: so many levels).
+  ``draw_mermaid_png()``, ``to_json()``) exactly as LangGraph's ``get_graph`` draws it:
+  the nodes in the graph's order, the edges ``_draw`` finds by walking the graph's
+  triggers. ``xray`` draws subgraphs inside their nodes (an int: so many levels).
 - ``json_schema``: the input or output schema as JSON Schema (pydantic's).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
+import functools
 import types
 import typing
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import typing_extensions
 
 from ._channels import StateCodec, channels_of, is_root
+from ._draw import procs_of, walk
+from ._handlers import DEFAULT_HANDLER
 from ._structure import Structure
-from ._types import END, START, Command
+from ._tracing import is_runnable
+from ._types import END, START
 
 if TYPE_CHECKING:  # langchain-core's runnables cost ~0.4 s to import: only a drawing needs them
     from langchain_core.runnables.graph import Graph
 
     from ._compiled import CompiledGraph
-    from ._structure import Branch, NodeSpec
+    from ._structure import NodeSpec
 
 
 def subgraphs(
@@ -80,49 +80,61 @@ def subgraph_of_node(spec: NodeSpec) -> CompiledGraph | None:
 
 # -- the drawing -----------------------------------------------------------------------------------
 
+# how LangGraph's drawing JSON names the kind of a node (langchain-core's ``lc_id``)
+_FUNCTION_NODE = ("langgraph", "_internal", "_runnable", "RunnableCallable")
+_GRAPH_NODE = ("langgraph", "graph", "state", "CompiledStateGraph")
+_ENTRYPOINT_NODE = ("langgraph", "pregel", "main", "Pregel")
 
-class _Edge(NamedTuple):
-    source: str
-    target: str
-    conditional: bool
-    label: str | None
+
+class _StartNode:
+    """The data of a StateGraph's ``__start__`` node (LangGraph's is a passthrough)."""
+
+    def __repr__(self) -> str:
+        return "__start__"
+
+
+_START_DATA = _StartNode()
 
 
 def drawing(graph: CompiledGraph, *, xray: int | bool = False) -> Graph:
-    """``graph`` as langchain-core's drawable ``Graph`` (see the module docstring)."""
-    from langchain_core.runnables.graph import Graph
-
+    """``graph`` as langchain-core's drawable ``Graph``, as LangGraph's ``get_graph``
+    draws it (the edges: ``_draw``): the nodes in the order the graph has them (a
+    StateGraph's ``__start__`` first, an error handler before its node, an entrypoint's
+    ``__start__`` after its function), each node's data what it runs; ``xray`` draws
+    subgraphs inside their nodes (an int: so many levels)."""
     structure = graph.structure
-    edges: set[_Edge] = set()
-    for source, targets in structure.edges.items():
-        edges.update(_Edge(source, t, False, None) for t in targets)
-    for join in structure.joins:
-        edges.update(_Edge(s, join.target, False, None) for s in join.sources)
-    for source, branches in structure.branches.items():
-        for branch in branches:
-            edges.update(_routes(source, _branch_ends(branch, [n for n, s in structure.nodes.items()
-                                                               if not s.is_handler])))
-    for name, spec in structure.nodes.items():
-        if not spec.is_handler:
-            edges.update(_routes(name, _declared_ends(spec)))
-
-    out = Graph()
-    out.add_node(None, START)
-    shown = {name: spec for name, spec in structure.nodes.items() if not spec.is_handler}
-    for name, spec in shown.items():
+    start_node = graph.io.start_is_a_node
+    procs, channels = procs_of(structure, start_node=start_node)
+    edges, start_tasks, last = walk(procs, channels)
+    out = _drawing_class()()
+    if start_node:
+        out.add_node(typing.cast(Any, _START_DATA), START)
+    for name, spec in _in_langgraph_order(structure.nodes):
         metadata: dict[str, Any] = {}
         if spec.defer:
             metadata["defer"] = True
         where = [w for w, names in (("before", graph.interrupt_before), ("after", graph.interrupt_after))
-                 if name in names or "*" in names]
+                 if name in names]
         if where:
             metadata["__interrupt"] = ",".join(where)
-        out.add_node(None, name, metadata=metadata or None)
-    for e in sorted(edges, key=lambda e: (e.source != START, e.source, e.target, e.conditional, e.label or "")):
-        _add_edge(out, e.source, e.target, label=e.label, conditional=e.conditional)
+        data = node_data(spec)
+        tools = getattr(data, "tools_by_name", None)
+        if isinstance(tools, dict) and tools:
+            metadata["__tools"] = list(tools)
+        out.add_node(typing.cast(Any, data), name, metadata=metadata or None)
+    if not start_node:
+        out.add_node(None, START)
+        for name in start_tasks:
+            _add_edge(out, START, name)
+    for e in sorted(edges, key=lambda e: (e.source, e.target, e.conditional, e.label is not None, e.label or "")):
+        _add_edge(out, e.source, e.target, label=e.label if e.label != e.target else None,
+                  conditional=e.conditional)
     termini = sorted({e.target for e in edges if e.target != END} - {e.source for e in edges})
-    for name in termini:
-        _add_edge(out, name, END)
+    if termini:
+        for name in termini:
+            _add_edge(out, name, END)
+    elif len(last) == 1 and not any(e.target == END for e in edges):
+        _add_edge(out, next(iter(last)), END, conditional=True)
     if xray:
         deeper = xray if isinstance(xray, bool) else xray - 1
         for name, sub in subgraphs(graph):
@@ -130,55 +142,59 @@ def drawing(graph: CompiledGraph, *, xray: int | bool = False) -> Graph:
     return out
 
 
-def _routes(source: str, ends: dict[Any, str] | None) -> Iterator[_Edge]:
-    for label, target in (ends or {}).items():
-        shown = str(label)
-        yield _Edge(source, target, True, shown if shown != target else None)
+def _in_langgraph_order(nodes: dict[str, NodeSpec]) -> Iterator[tuple[str, NodeSpec]]:
+    """The nodes, each error handler of a node before it (as LangGraph adds them)."""
+    own = {spec.handler for spec in nodes.values() if spec.handler and spec.handler != DEFAULT_HANDLER}
+    for name, spec in nodes.items():
+        if name in own:
+            continue
+        if spec.handler in own:
+            yield spec.handler, nodes[spec.handler]
+        yield name, spec
 
 
-def _branch_ends(branch: Branch, nodes: list[str]) -> dict[Any, str]:
-    """Where a conditional edge may go: its path map, its ``Literal`` return annotation,
-    or else any node and END."""
-    if branch.path_map is not None:
-        return dict(branch.path_map)
-    literal = _literal_ends(branch.path)
-    if literal is not None:
-        return literal
-    return {**{n: n for n in nodes}, END: END}
+def node_data(spec: NodeSpec) -> Any:
+    """What a drawn node's ``data`` is: the compiled graph, ``Runnable`` or function the
+    node runs."""
+    if spec.subgraph is not None:
+        return spec.subgraph
+    return getattr(spec.fn, "runnable", None) or spec.fn
 
 
-def _declared_ends(spec: NodeSpec) -> dict[Any, str] | None:
-    """Where a node's ``Command``s may go: ``destinations=`` or ``Command[Literal[...]]``."""
-    if spec.destinations:
-        return dict(spec.destinations)
-    return _literal_ends(spec.fn, command=True)
+@functools.cache
+def _drawing_class() -> type[Graph]:
+    """langchain-core's ``Graph``, whose JSON names each node's kind as LangGraph's
+    does (a function node is LangGraph's ``RunnableCallable``; a compiled graph its
+    ``CompiledStateGraph``, an entrypoint its ``Pregel``; a ``Runnable`` itself), so
+    tools that read LangGraph's drawings read lograph's."""
+    from langchain_core.runnables.graph import Graph
+
+    class Drawing(Graph):
+        def to_json(self, *, with_schemas: bool = False) -> dict[str, list[dict[str, Any]]]:
+            out = super().to_json(with_schemas=with_schemas)
+            for node, entry in zip(self.nodes.values(), out["nodes"], strict=True):
+                kind = _langgraph_kind(node.data)
+                if kind is not None:
+                    rest = {"metadata": entry["metadata"]} if "metadata" in entry else {}
+                    entry.clear()
+                    entry.update({"id": node.id, "type": "runnable",
+                                  "data": {"id": list(kind), "name": node.id}, **rest})
+            return out
+
+    return Drawing
 
 
-def _literal_ends(fn: Any, *, command: bool = False) -> dict[Any, str] | None:
-    """The names a function's return annotation lists: ``Literal["a", "b"]`` (with
-    ``command``: ``Command[Literal["a", "b"]]``, also inside a union)."""
-    if not (inspect.isfunction(fn) or inspect.ismethod(fn)) and callable(fn):
-        fn = type(fn).__call__  # a callable object: its class's __call__ is annotated
-    try:
-        hint = typing.get_type_hints(fn).get("return")
-    except Exception:  # noqa: BLE001 - an annotation that does not resolve: nothing declared
+def _langgraph_kind(data: Any) -> tuple[str, ...] | None:
+    if data is None:
         return None
-    if hint is None:
-        return None
-    found: dict[Any, str] = {}
-    for option in typing.get_args(hint) if _is_union(hint) else (hint,):
-        if command:
-            if typing.get_origin(option) is not Command:
-                continue
-            args = typing.get_args(option)
-            option = args[0] if args else None
-        if typing.get_origin(option) is typing.Literal:
-            found.update({name: name for name in typing.get_args(option) if isinstance(name, str)})
-    return found or None
-
-
-def _is_union(hint: Any) -> bool:
-    return typing.get_origin(hint) in (typing.Union, types.UnionType)
+    if isinstance(getattr(data, "structure", None), Structure):  # a compiled graph
+        return _GRAPH_NODE if data.io.start_is_a_node else _ENTRYPOINT_NODE
+    kind = getattr(type(data), "langgraph_kind", None)  # (the prebuilt ToolNode declares its own)
+    if kind is not None:
+        return tuple(kind)
+    if is_runnable(data):
+        return None  # langchain-core names it
+    return _FUNCTION_NODE
 
 
 def _add_edge(graph: Graph, source: str, target: str, *, label: str | None = None,
@@ -336,6 +352,6 @@ def _optional(hint: Any) -> bool:
     origin = typing.get_origin(hint)
     if origin is typing.Annotated:
         return _optional(typing.get_args(hint)[0])
-    if _is_union(hint):
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return any(_optional(a) for a in typing.get_args(hint))
     return False

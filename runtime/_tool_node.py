@@ -237,6 +237,8 @@ class ToolNode(Runnable[Any, Any]):
     refuses and lets the tool's own errors propagate.
     """
 
+    langgraph_kind = ("langgraph", "prebuilt", "tool_node", "ToolNode")  # its kind in get_graph's JSON
+
     def __init__(
         self,
         tools: Sequence[BaseTool | Callable[..., Any]],

@@ -235,6 +235,7 @@ def runnable_call(runnable: Runnable[Any, Any]) -> Callable[..., Any]:
         return await anyio.to_thread.run_sync(runnable.invoke, input, config)
 
     call.__name__ = runnable.get_name()
+    call.runnable = runnable  # type: ignore[attr-defined]  # (what get_graph shows as the node)
     return call
 
 

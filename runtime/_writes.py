@@ -76,12 +76,18 @@ async def node_writes(
     writes = [[k, v] for k, v in structure.state.updates(update, node.name)]
     if structure.triggers is not None:  # a Pregel node: streamed as its writes to the stream channels
         return writes + ([[GOTO, goto]] if goto else []), structure.state.streamed(writes)  # type: ignore[attr-defined]
+    if isinstance(update, dict):
+        shown = dict(update)
+    elif update is None or structure.state.output_key is not None:
+        shown = update
+    else:  # an object (a model, a dataclass): the writes it made, as LangGraph streams them
+        shown = {k: v for k, v in writes}
     if node.name in structure.branches:
         goto += await routed(structure, cp, node.name, writes)
     if goto:
         check_targets(structure, repr(node.name), goto)
         writes.append([GOTO, goto])
-    return writes, (dict(update) if isinstance(update, dict) else update)
+    return writes, shown
 
 
 def _check_parent(node: NodeSpec, command: Command[Any], ns: str) -> None:
@@ -116,6 +122,8 @@ async def _many_writes(
     keys = [k for k, _ in writes]
     shown: Any = ({k: v for k, v in writes} if len(set(keys)) == len(keys)
                   else [{k: v} for k, v in writes])
+    if structure.state.output_key is not None and len(keys) > 1:  # a state of one value: the values
+        shown = [v for k, v in writes if k == structure.state.output_key]
     if node.name in structure.branches:
         goto += await routed(structure, cp, node.name, writes)
     if goto:

@@ -70,21 +70,76 @@ def test_routes_a_graph_declares_are_dotted_and_labelled() -> None:
         ("left", "right", True, None), ("left", "__end__", True, None),  # Command[Literal]
         ("right", "last", True, "True"), ("right", "__end__", True, "False"),  # path map
         ("last", "start", True, "again"),  # destinations=
-        ("last", "__end__", False, None),
-    }
+    }  # (as LangGraph: no edge to END from "last", which is a source; "left" reaches END)
     assert drawn.nodes["right"].metadata == {"__interrupt": "before"}
     text = drawn.draw_mermaid()
     assert "right -. &nbsp;True&nbsp; .-> last;" in text and "start -.-> left;" in text
 
 
-def test_a_router_without_declared_ends_may_go_anywhere() -> None:
+def test_a_router_that_declares_no_ends_is_not_followed() -> None:
     b = StateGraph(State)
     b.add_node("a", step)
     b.add_node("b", step)
     b.add_edge(START, "a")
-    b.add_conditional_edges("a", lambda s: "b")
-    assert {(s, t) for s, t, c, _ in edges_of(b.compile().get_graph()) if c} == {
-        ("a", "a"), ("a", "b"), ("a", "__end__")}
+    b.add_conditional_edges("a", lambda s: "b")  # no path map, no Literal annotation
+    drawn = b.compile().get_graph()
+    assert edges_of(drawn) == {("__start__", "a", False, None), ("a", "__end__", False, None)}
+    assert list(drawn.nodes) == ["__start__", "a", "b", "__end__"]  # "b" is drawn, unconnected
+
+
+def test_a_loop_ends_where_the_walk_stopped() -> None:
+    """A cycle is walked for 250 steps; the node of the last step then gets the
+    conditional edge to END (as LangGraph draws it)."""
+    b = StateGraph(State)
+    b.add_node("ask", step)
+    b.add_node("answer", step)
+    b.add_edge(START, "ask")
+    b.add_edge("ask", "answer")
+    b.add_edge("answer", "ask")
+    drawn = b.compile().get_graph()
+    assert [(e.source, e.target, e.conditional) for e in drawn.edges] == [
+        ("__start__", "ask", False), ("answer", "ask", False), ("ask", "answer", False),
+        ("answer", "__end__", True)]
+    assert drawn.draw_mermaid(with_styles=False) == (
+        "graph TD;\n\t__start__ --> ask;\n\tanswer --> ask;\n\task --> answer;\n"
+        "\tanswer -.-> __end__;\n")
+
+
+def test_the_json_names_node_kinds_as_langgraph_does() -> None:
+    inner = two_step_graph()
+    b = StateGraph(State)
+    b.add_node("inner", inner)
+    b.add_node("late", step, defer=True)
+    b.add_edge(START, "inner")
+    b.add_edge("inner", "late")
+    nodes = {n["id"]: n for n in b.compile(interrupt_after=["inner"]).get_graph().to_json()["nodes"]}
+    assert nodes["__start__"] == {"id": "__start__", "type": "runnable", "data": {
+        "id": ["langgraph", "_internal", "_runnable", "RunnableCallable"], "name": "__start__"}}
+    assert nodes["inner"]["data"]["id"] == ["langgraph", "graph", "state", "CompiledStateGraph"]
+    assert nodes["inner"]["metadata"] == {"__interrupt": "after"}
+    assert nodes["late"]["metadata"] == {"defer": True}
+    assert nodes["__end__"] == {"id": "__end__"}
+
+
+def test_an_entrypoint_draws_its_function_then_start() -> None:
+    @entrypoint()
+    def work(n: int) -> int:
+        return n
+
+    drawn = work.get_graph()
+    assert list(drawn.nodes) == ["work", "__start__", "__end__"]
+    assert [(e.source, e.target, e.conditional) for e in drawn.edges] == [
+        ("__start__", "work", False), ("work", "__end__", True)]
+    assert drawn.to_json()["nodes"][0]["data"]["id"][-1] == "RunnableCallable"
+
+
+def test_an_error_handler_is_drawn_before_its_node_unconnected() -> None:
+    b = StateGraph(State)
+    b.add_node("risky", step, error_handler=lambda s: {})
+    b.add_edge(START, "risky")
+    drawn = b.compile().get_graph()
+    assert list(drawn.nodes) == ["__start__", "__error_handler__risky", "risky", "__end__"]
+    assert {(e.source, e.target) for e in drawn.edges} == {("__start__", "risky"), ("risky", "__end__")}
 
 
 def test_joins_and_an_ascii_drawing() -> None:
@@ -98,6 +153,22 @@ def test_joins_and_an_ascii_drawing() -> None:
     assert {("fetch", "merge", False, None), ("parse", "merge", False, None)} <= edges_of(drawn)
     art = drawn.draw_ascii()
     assert all(name in art for name in ("fetch", "parse", "merge", "__end__"))
+
+
+def test_a_join_that_waits_across_steps_gets_implicit_edges() -> None:
+    """``[a, c] -> d`` where ``c`` runs a step after ``a``: ``d`` is triggered by no
+    write of the step before it alone, so it gets a conditional edge from that step's
+    nodes too (LangGraph's walk)."""
+    b = StateGraph(State)
+    for name in ("a", "b", "c", "d"):
+        b.add_node(name, step)
+    b.add_edge(START, "a")
+    b.add_edge(START, "b")
+    b.add_edge("b", "c")
+    b.add_edge(["a", "c"], "d")
+    assert edges_of(b.compile().get_graph()) == {
+        ("__start__", "a", False, None), ("__start__", "b", False, None), ("b", "c", False, None),
+        ("a", "d", False, None), ("c", "d", False, None), ("d", "__end__", False, None)}
 
 
 def test_destinations_must_name_nodes() -> None:
