@@ -27,7 +27,7 @@ from ._checkpointer import Checkpointer
 from ._compiled import CompiledGraph, GraphIO
 from ._context import TaskContext, current
 from ._errors import NonDeterminismError
-from ._graph import StateGraph, _cache, _cache_policy
+from ._graph import StateGraph, _cache, _cache_policy, deprecated_context
 from ._injection import injected, kwargs_for
 from ._introspect import value_schema
 from ._retry import Retry, retry_policies
@@ -255,12 +255,12 @@ class entrypoint:  # noqa: N801 - LangGraph's name
     def __init__(self, checkpointer: Checkpointer | None = None, store: Any = None,
                  cache: Any = None, context_schema: Any = None, cache_policy: Any = None, *,
                  retry: Retry | None = None, retry_policy: Retry | None = None,
-                 timeout: Any = None) -> None:
+                 timeout: Any = None, config_schema: Any = None) -> None:
         self.checkpointer = checkpointer
         self.cache = _cache(cache)
         self.cache_policy = _cache_policy(cache_policy, "entrypoint")
         self.store = store
-        self.context_schema = context_schema
+        self.context_schema = context_schema if context_schema is not None else deprecated_context(config_schema)
         self.retry = retry or retry_policy
         self.timeout = TimeoutPolicy.coerce(timeout)
 

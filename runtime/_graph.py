@@ -6,6 +6,7 @@ import dataclasses
 import inspect
 import itertools
 import typing
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Self
 
@@ -45,13 +46,15 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
     """Build a graph of nodes over a typed state; ``compile()`` it to run it."""
 
     def __init__(
-        self, state_schema: Any, config_schema: Any = None, *, context_schema: Any = None,
-        input_schema: Any = None, output_schema: Any = None, input: Any = None,
-        output: Any = None,
+        self, state_schema: Any, context_schema: Any = None, *, input_schema: Any = None,
+        output_schema: Any = None, input: Any = None, output: Any = None,
+        config_schema: Any = None,
     ) -> None:
-        refuse_unimplemented("StateGraph", config_schema=config_schema)
+        """``context_schema`` (also the second argument): what ``invoke(context=...)``
+        takes. ``config_schema=`` is LangGraph's deprecated name for it (a
+        DeprecationWarning, as in LangGraph)."""
         self._state = StateCodec(state_schema)
-        self.context_schema = context_schema
+        self.context_schema = context_schema if context_schema is not None else deprecated_context(config_schema)
         given = input_schema if input_schema is not None else input
         if self._state.kind != "root":
             self._state.inputs = frozenset(channels_of(given if given is not None else state_schema))
@@ -68,6 +71,12 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         self._branches: dict[str, list[Branch]] = {}
         self._handlers: dict[str, Callable[..., Any]] = {}  # node -> its error handler
         self._defaults: dict[str, Any] = {}  # set_node_defaults's, applied when compiled
+
+    @property
+    def channels(self) -> dict[str, Any]:
+        """The state's channels by key (every schema's keys; managed values are not
+        channels), as LangGraph's builder has them."""
+        return dict(self._state.channels)
 
     def set_node_defaults(
         self, *, retry_policy: Retry | None = None, cache_policy: Any = None,
@@ -306,6 +315,15 @@ def node_spec(name: str, action: Any, retry: tuple[Any, ...], input_schema: Any 
                                    f"got {type(action).__name__}")
     return NodeSpec(name, action, _is_async(action), retry, None, input_schema, defer, timeout,
                     inject=injected(action))
+
+
+def deprecated_context(config_schema: Any) -> Any:
+    """``config_schema=``, LangGraph's deprecated name for ``context_schema``: warned
+    about, then taken as the context schema."""
+    if config_schema is not None:
+        warnings.warn("`config_schema` is deprecated and will be removed. Please use `context_schema` "
+                      "instead.", DeprecationWarning, stacklevel=3)
+    return config_schema
 
 
 def _node_name(action: Any) -> str:

@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 _FEATURES = {
-    "config_schema": "config_schema (LangGraph's deprecated configurable schema; use "
-                     "context_schema= and invoke(context=...))",
     "metadata": "node metadata (add_node(metadata=...))",
     "output_keys": "output_keys (output_schema= is implemented)",
     "task_id": "update_state(task_id=...)",

@@ -201,6 +201,30 @@ async def test_context_is_made_by_the_context_schema(
 
 
 @pytest.mark.anyio
+async def test_the_context_schema_as_second_argument_or_deprecated_config_schema(anyio_backend: str) -> None:
+    """LangGraph 1.x: ``StateGraph(State, Context)``; ``config_schema=`` is its old
+    name, taken with a DeprecationWarning (also by ``@entrypoint``)."""
+    def node(state: Log, runtime: Runtime[UserContext]) -> dict[str, Any]:
+        return {"log": [runtime.context.user]}
+
+    positional = StateGraph(Log, UserContext)
+    with pytest.warns(DeprecationWarning, match="config_schema"):
+        keyword = StateGraph(Log, config_schema=UserContext)
+    for b in (positional, keyword):
+        assert b.context_schema is UserContext
+        b.add_node("n", node)
+        b.add_edge(START, "n")
+        assert await b.compile().ainvoke({"log": []}, context={"user": "ed"}) == {"log": ["ed"]}
+    assert positional.compile().get_context_jsonschema() == keyword.compile().get_context_jsonschema()
+    with pytest.warns(DeprecationWarning, match="config_schema"):
+        @entrypoint(config_schema=UserContext)
+        def work(x: int, *, runtime: Runtime[UserContext]) -> str:
+            return runtime.context.user
+
+    assert await work.ainvoke(1, context={"user": "fi"}) == "fi"
+
+
+@pytest.mark.anyio
 async def test_without_context_or_store_a_runtime_holds_none(anyio_backend: str) -> None:
     def node(state: Log, runtime: Runtime, store: BaseStore) -> dict[str, Any]:
         info = runtime.execution_info

@@ -37,7 +37,6 @@ def cfg(thread: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("make", "feature"), [
-    (lambda: StateGraph(State, dict), "config_schema"),
     (lambda: builder().add_node("meta", step, metadata={"k": 1}), "node metadata"),
 ])
 def test_a_langgraph_option_lograph_lacks_is_refused_by_name(make: Any, feature: str) -> None:
@@ -58,7 +57,7 @@ def test_an_unknown_option_is_a_type_error_naming_it(make: Any) -> None:
 
 
 def test_defaults_ask_for_nothing() -> None:
-    b = StateGraph(State, None, context_schema=None)
+    b = StateGraph(State, None, config_schema=None, input_schema=None)
     b.add_node("step", step, defer=False, metadata=None, cache_policy=None)
     b.add_edge(START, "step")
     assert b.compile(store=None, cache=None, debug=False) is not None
