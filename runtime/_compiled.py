@@ -200,12 +200,13 @@ class CompiledGraph:
         self, input: Any, config: dict[str, Any] | None = None, *, durability: str | None = None,
         interrupt_before: Any = None, interrupt_after: Any = None, stream_mode: Any = "values",
         context: Any = None, print_mode: Any = (), output_keys: Any = None, debug: Any = None,
-        checkpoint_during: Any = None, subgraphs: bool = False,
+        checkpoint_during: Any = None, subgraphs: bool = False, control: Any = None,
     ) -> Any:
         """Run to the end or a pause; what the graph returns (with a ``stream_mode``
         other than "values", the list of what ``astream`` yields, with ``subgraphs`` as
         there)."""
-        refuse_unimplemented("invoke", output_keys=output_keys, checkpoint_during=checkpoint_during)
+        refuse_unimplemented("invoke", output_keys=output_keys, checkpoint_during=checkpoint_during,
+                             control=control)
         if debug or self.debug:  # as LangGraph: debug prints the updates and the values
             print_mode = ["updates", "values"]
         input = self.io.input(input)
@@ -248,11 +249,13 @@ class CompiledGraph:
         durability: str | None = None, interrupt_before: Any = None, interrupt_after: Any = None,
         subgraphs: bool = False, context: Any = None, print_mode: Any = (),
         output_keys: Any = None, debug: Any = None, checkpoint_during: Any = None,
+        control: Any = None,
     ) -> AsyncGenerator[Any, None]:
         """Yield the run's chunks: ``chunk`` (one mode) or ``(mode, chunk)``; with
         ``subgraphs=True`` (as LangGraph) each is prefixed by the namespace of the graph
         it comes from, ``()`` for this one, ``("node:task_id", ...)`` for a subgraph."""
-        refuse_unimplemented("stream", output_keys=output_keys, checkpoint_during=checkpoint_during)
+        refuse_unimplemented("stream", output_keys=output_keys, checkpoint_during=checkpoint_during,
+                             control=control)
         if debug or self.debug:  # as LangGraph: debug prints the updates and the values
             print_mode = ["updates", "values"]
         return stream_run(self, self.io.input(input), self._config(config), stream_mode=stream_mode,

@@ -39,6 +39,7 @@ class TaskRuntime(Protocol):
     stateless: bool  # in a subgraph compiled with checkpointer=False: nothing to resume
     context: Any  # invoke's context= (coerced to the graph's context_schema)
     store: Any  # the store the graph was compiled with (or its caller's), or None
+    slots: Any  # config["max_concurrency"]: a semaphore its tasks and calls hold while they run
 
     def emit(self, mode: str, chunk: Any, ns: str = "") -> None:
         """Send ``chunk`` to the run's ``mode`` stream (from a subgraph: under ``ns``)."""
@@ -131,6 +132,7 @@ class TaskContext:
     config: dict[str, Any] | None = None  # its RunnableConfig, built when first asked for
     runtime: Any = None  # its Runtime, built when first asked for
     previous: Any = None  # an entrypoint's previous return value
+    slotted: bool = False  # it holds one of the run's max_concurrency slots now
 
     def set_clock(self, clock: Any) -> None:
         self.clock = clock

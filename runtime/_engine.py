@@ -105,6 +105,8 @@ class Run:
         self.context = context  # invoke's context=, as the graph's context_schema makes it
         self.store = store
         self.tracer = tracer  # the graph's callbacks run (None: no callbacks wanted)
+        limit = config.get("max_concurrency")  # (checked by run_graph)
+        self.slots = anyio.Semaphore(limit) if limit else None
         self._metadata: dict[str, Any] | None = None
 
     def seal(self, entry: Entry) -> None:
@@ -375,7 +377,10 @@ class Run:
             ctx.started = started
             try:
                 try:
-                    if node.timeout is None:
+                    if self.slots is not None:  # config max_concurrency: wait for a slot
+                        output = await self.in_slot(ctx, node.timeout, task.name, functools.partial(
+                            self.call, node, state, ctx))
+                    elif node.timeout is None:
                         output = await self.call(node, state, ctx)
                     else:
                         output = await timed(node.timeout, task.name, functools.partial(
@@ -402,6 +407,19 @@ class Run:
                     raise
                 await pause(policy, attempt, is_async=node.is_async)
                 attempt += 1
+
+    async def in_slot(self, ctx: TaskContext, limit: Any, name: str,
+                      work: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``work`` (an attempt of the task ``ctx``, under its timeout ``limit``)
+        holding one of the run's ``max_concurrency`` slots; a ``@task`` future it awaits
+        lends the slot out meanwhile (see ``_func``), so callers never starve their calls."""
+        assert self.slots is not None
+        async with self.slots:
+            ctx.slotted = True
+            try:
+                return await (work() if limit is None else timed(limit, name, work, ctx.set_clock))
+            finally:
+                ctx.slotted = False
 
     async def call(self, node: NodeSpec, arg: Any, ctx: TaskContext) -> Any:
         """Call a node with ``ctx`` current, given the parameters it takes (``config``,
@@ -499,8 +517,11 @@ class Run:
                     given = {**kwargs_for(ctx, tuple(n for n in inject if n not in kwargs)), **kwargs} \
                         if inject else kwargs
                     attempt_call = functools.partial(self.call_with, fn, is_async, args, given, ctx)
-                value = await (attempt_call() if limit is None
-                               else timed(limit, name, attempt_call, ctx.set_clock))
+                if self.slots is not None:
+                    value = await self.in_slot(ctx, limit, name, attempt_call)
+                else:
+                    value = await (attempt_call() if limit is None
+                                   else timed(limit, name, attempt_call, ctx.set_clock))
                 break
             except GraphInterrupt as gi:
                 return False, gi, None

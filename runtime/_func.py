@@ -26,6 +26,7 @@ from ._cache import BaseCache, CachePolicy, namespace
 from ._checkpointer import Checkpointer
 from ._compiled import CompiledGraph, GraphIO
 from ._context import TaskContext, current
+from ._context import _current as _current_task
 from ._errors import NonDeterminismError
 from ._graph import StateGraph, _cache, _cache_policy, deprecated_context
 from ._injection import injected, kwargs_for
@@ -59,6 +60,9 @@ class TaskFuture:
         self._done.set()
 
     async def _wait(self) -> Any:
+        ctx = _current_task.get()
+        if ctx is not None and ctx.slotted and not self._done.is_set():
+            await _lend_slot(ctx, self._done)  # max_concurrency: the call may need the slot
         await self._done.wait()
         if self._cancelled:
             raise _cancelled_error()
@@ -99,6 +103,20 @@ class TaskFuture:
             self._scope.cancel()  # the task sets the future when it has stopped
         else:  # not started yet: it never will
             self._done.set()
+
+
+async def _lend_slot(ctx: TaskContext, done: anyio.Event) -> None:
+    """Wait for ``done`` without holding ``ctx``'s max_concurrency slot, then take one
+    back (shielded: the task's ``async with`` gives it back however it ends)."""
+    slots = ctx.run.slots
+    slots.release()
+    ctx.slotted = False
+    try:
+        await done.wait()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await slots.acquire()
+        ctx.slotted = True
 
 
 def _cancelled_error() -> BaseException:

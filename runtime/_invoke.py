@@ -115,6 +115,7 @@ async def run_graph(
         before = known(graph, _names(interrupt_before, graph.interrupt_before), "interrupt_before")
         after = known(graph, _names(interrupt_after, graph.interrupt_after), "interrupt_after")
         limit = recursion_limit(config)
+        max_concurrency(config)
         null = _checked_input(graph, input, cp)
         context = coerce_context(graph.context_schema, context)
         tracer = graph_run(config, input, getattr(graph.io, "run_name", graph.name), handlers) \
@@ -172,6 +173,13 @@ def recursion_limit(config: Mapping[str, Any] | None) -> int:
     if most is not None and (isinstance(most, bool) or not isinstance(most, int) or most < 1):
         raise ValueError(f"max_concurrency must be a whole number of tasks, at least 1, or None; got {most!r}")
     return limit
+
+
+def max_concurrency(config: Mapping[str, Any] | None) -> None:
+    """Refuse a ``max_concurrency`` that is not a whole number of tasks (None: no limit)."""
+    value = (config or {}).get("max_concurrency")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"max_concurrency must be a whole number of tasks, at least 1; got {value!r}")
 
 
 def known(graph: CompiledGraph, names: tuple[str, ...], what: str) -> tuple[str, ...]:

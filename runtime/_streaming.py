@@ -31,9 +31,14 @@ STREAM_MODES = ("values", "updates", "custom", "debug", "messages", "checkpoints
 
 
 def stream_modes(given: Any, what: str = "stream_mode") -> list[str]:
-    """``given`` (one mode or several) as a list; ValueError naming an unknown one."""
+    """``given`` (one mode or several) as a list; ValueError naming an unknown one,
+    NotImplementedError for LangGraph's ``tools`` mode."""
     modes = [given] if isinstance(given, str) else list(given)
     for m in modes:
+        if m == "tools":
+            raise NotImplementedError(
+                f"{what}='tools' (LangGraph's tool-call lifecycle events) is not implemented "
+                "in lograph yet; stream 'updates' or 'messages' for the tools' results")
         if m not in STREAM_MODES:
             raise ValueError(f"unknown {what} {m!r}; use one of {STREAM_MODES}")
     return modes

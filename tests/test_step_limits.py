@@ -124,3 +124,60 @@ async def test_a_native_asyncio_cancel_is_a_cancel_not_a_node_failure(
         assert seen == ["cancelled"]
         finished = bodies(await saver.log.read("t"), Kind.RUN_FINISHED)
         assert [f["status"] for f in finished] == ["cancelled"]
+
+
+class Fan(TypedDict, total=False):
+    done: Annotated[list, operator.add]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("limit", [1, 3])
+async def test_max_concurrency_limits_the_tasks_that_run_at_once(
+    anyio_backend: str, store_kind: str, tmp_path: Path, limit: int,
+) -> None:
+    from lograph.runtime import Send
+
+    running = {"now": 0, "most": 0}
+
+    async def busy() -> None:
+        running["now"] += 1
+        running["most"] = max(running["most"], running["now"])
+        await anyio.sleep(0.01)
+        running["now"] -= 1
+
+    async def work(n: int) -> dict[str, Any]:
+        await busy()
+        return {"done": [n]}
+
+    @task
+    async def call(n: int) -> int:
+        await busy()
+        return n
+
+    @entrypoint()
+    async def flow(n: int) -> list[int]:  # awaits its calls while holding a slot itself
+        futures = [call(i) for i in range(n)]
+        return [await f for f in futures]
+
+    b = StateGraph(Fan).add_node("work", work)
+    b.add_conditional_edges(START, lambda s: [Send("work", i) for i in range(12)])
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = b.compile(checkpointer=saver)
+        out = await graph.ainvoke({"done": []}, {**cfg("t"), "max_concurrency": limit})
+        assert sorted(out["done"]) == list(range(12)) and running["most"] == limit
+    running["most"] = 0
+    assert await flow.ainvoke(6, {"max_concurrency": limit}) == list(range(6))
+    assert running["most"] == limit  # (at 1: the caller lends its slot, no deadlock)
+
+
+@pytest.mark.anyio
+async def test_a_bad_max_concurrency_is_refused_before_anything_is_written(
+    anyio_backend: str, store_kind: str, tmp_path: Path,
+) -> None:
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = StateGraph(Fan).add_node("n", lambda s: {"done": [1]}).add_edge(START, "n").compile(
+            checkpointer=saver)
+        for bad in (0, -1, 2.5, True, "3"):
+            with pytest.raises(ValueError, match="max_concurrency"):
+                await graph.ainvoke({"done": []}, {**cfg("t"), "max_concurrency": bad})
+        assert await saver.log.read("t") == []
