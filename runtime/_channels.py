@@ -12,7 +12,7 @@ from typing import Any
 
 from ._errors import InvalidUpdateError
 from ._types import OVERWRITE, Overwrite, is_overwrite
-from .channels import MISSING, BaseChannel, BinaryOperatorAggregate, LastValue
+from .channels import MISSING, BaseChannel, BinaryOperatorAggregate, LastValue, UntrackedValue
 from .managed import STEP, is_managed_value
 
 
@@ -44,6 +44,8 @@ def _checked_reducer(metadata: Any) -> Callable[[Any, Any], Any] | None:
     NotImplementedError for a channel class (``Annotated[str, EphemeralValue]``): a
     StateGraph's keys are reducers or plain."""
     for meta in metadata:
+        if _untracked_in([meta]) is not None:
+            return None  # (an untracked key: ``_untracked_in`` makes its channel)
         if isinstance(meta, BaseChannel) or (isinstance(meta, type) and issubclass(meta, BaseChannel)):
             name = meta.__name__ if isinstance(meta, type) else type(meta).__name__
             raise NotImplementedError(
@@ -61,6 +63,24 @@ def _checked_reducer(metadata: Any) -> Callable[[Any, Any], Any] | None:
         raise ValueError(f"Invalid reducer signature. Expected (a, b) -> c. Got {sig}: "
                          f"a reducer takes the value so far and the update")
     return typing.cast(Callable[[Any, Any], Any], reducer)
+
+
+def _untracked_in(metadata: Any) -> UntrackedValue[Any] | None:
+    """An ``UntrackedValue`` among a key's annotations (the class, or an instance)."""
+    for meta in metadata:
+        if isinstance(meta, UntrackedValue):
+            return meta
+        if meta is UntrackedValue:
+            return UntrackedValue(Any)
+    return None
+
+
+def _channel(name: str, hint: Any, metadata: Any, reducer: Callable[[Any, Any], Any] | None) -> Channel:
+    untracked = _untracked_in(metadata)
+    if untracked is not None:  # kept by the run in memory only, never in the log
+        untracked.key = name
+        return Channel(name, spec=untracked)
+    return Channel(name, reducer, _initial_of(hint) if reducer else None)
 
 
 def _initial_of(hint: Any) -> Callable[[], Any] | None:
@@ -145,8 +165,7 @@ def channels_of(schema: Any) -> dict[str, Channel]:
         for name, info in schema.model_fields.items():
             if name in managed:
                 continue
-            reducer = _checked_reducer(info.metadata)
-            out[name] = Channel(name, reducer, _initial_of(info.annotation) if reducer else None)
+            out[name] = _channel(name, info.annotation, info.metadata, _checked_reducer(info.metadata))
         return out
     hints = _hints(schema)
     if not hints:
@@ -157,8 +176,9 @@ def channels_of(schema: Any) -> dict[str, Channel]:
     for name, hint in hints.items():
         if name in managed or name == "__slots__":
             continue
-        reducer = _reducer_of(hint)
-        out[name] = Channel(name, reducer, _initial_of(hint) if reducer else None)
+        unwrapped = _unrequired(hint)
+        metadata = unwrapped.__metadata__ if typing.get_origin(unwrapped) is typing.Annotated else ()
+        out[name] = _channel(name, hint, metadata, _reducer_of(hint))
     return out
 
 
@@ -208,6 +228,9 @@ class StateCodec:
         if self.kind == "root":
             self.output_key = ROOT  # users see, stream and get the root's value
         self._initial = {c.name: c.initial for c in self.channels.values() if c.initial is not None}
+        # the keys a run keeps in memory only (``UntrackedValue``): never written to the log
+        self.untracked = frozenset(c.name for c in self.channels.values()
+                                   if c.spec is not None and not c.spec.tracked)
         # the keys (and managed keys) a node reading ``schema`` sees, by the schema it reads
         self._readers: dict[Any, tuple[str, tuple[str, ...] | None, dict[str, type]]] = {
             schema: (self.kind, None, self.managed)}
@@ -235,6 +258,8 @@ class StateCodec:
             elif strict and channel.reducer is not None and known.reducer is not channel.reducer:
                 raise ValueError(f"Channel {key!r} already exists with a different type")
         self.managed = {**self.managed, **keys}
+        self.untracked = frozenset(c.name for c in self.channels.values()
+                                   if c.spec is not None and not c.spec.tracked)
         if self.returns is None and self.kind != "root":  # invoke returns the state schema's keys
             self.returns = tuple(channels_of(self.schema))
         own = self._readers[self.schema]
@@ -351,6 +376,8 @@ def reduce_writes(
             spec.update(items)
             if (form := spec.checkpoint()) is not MISSING:
                 out[key] = form
+            elif not spec.tracked:  # a router reading the task's state sees it
+                out[key] = spec.get()
             continue
         replaced = [v for v in items if is_overwrite(v)]
         if len(replaced) > 1:

@@ -47,12 +47,13 @@ from ._injection import kwargs_for
 from ._journal import Journal, SubJournal, encode_writes_error
 from ._machine import Entry, InputStep, RunTasks, Seal, StepMachine
 from ._retry import pause, retry_for
-from ._step import TaskPlan, live_values, recast, step_values
+from ._step import TaskPlan, live_values, path_key, recast, step_values
 from ._structure import NodeSpec, Structure
 from ._timeout import timed
 from ._tracing import asyncio_only, graph_run, run_metadata, task_config, task_runtime, traced
-from ._types import START, Command, Interrupt
-from ._writes import input_writes, node_writes
+from ._types import START, Command, Interrupt, Send
+from ._writes import input_writes, node_writes, stored_send
+from .channels import MISSING
 from .managed import STEP
 
 Emit = Callable[..., None]  # (mode, chunk) from the run; (mode, chunk, ns) from a subgraph
@@ -108,6 +109,11 @@ class Run:
         limit = config.get("max_concurrency")  # (checked by run_graph)
         self.slots = anyio.Semaphore(limit) if limit else None
         self._metadata: dict[str, Any] | None = None
+        # UntrackedValue keys: their values live in this run's memory only (``_untrack``)
+        self.untracked = structure.state.untracked  # (read per task: kept at hand)
+        self.untracked_values: dict[str, Any] = {}
+        self.untracked_writes: list[tuple[tuple[Any, ...], list[list[Any]]]] = []
+        self.push_args: dict[int, tuple[Any, Any]] = {}  # id(stored Send arg) -> (it, the whole arg)
 
     def seal(self, entry: Entry) -> None:
         """Seal what the machine decided, under this run's id and namespace."""
@@ -209,6 +215,8 @@ class Run:
                 if self._paused(planned):
                     return RunStatus.INTERRUPTED
                 entry, b = machine.step_boundary(journal.cp, planned)
+                if self.untracked_writes:
+                    self._apply_untracked()
             elif isinstance(planned, InputStep):
                 first = False
                 finished = [(t, await input_writes(self.structure, cp, t.arg)) for t in planned.tasks]
@@ -334,6 +342,8 @@ class Run:
             return
         self.running -= 1
         cached = type(update) is Cached
+        if self.untracked:
+            writes = self._untrack(task, writes)
         try:
             journal.add(*self.machine.wrote(task, step, writes, cached), self.run_id, self.ns)
         except EncodeError as e:
@@ -353,13 +363,55 @@ class Run:
             journal.release()  # (a replay's hold must not cost a finished sibling's writes)
             await journal.barrier()
 
+    def _untrack(self, task: TaskPlan, writes: list[list[Any]]) -> list[list[Any]]:
+        """``writes`` without what the log must not keep: the writes to UntrackedValue keys
+        (applied at the step's end, in memory: ``_apply_untracked``), and those keys of a
+        ``Send``'s arg (the task it makes is given the whole arg, from memory)."""
+        untracked = self.untracked
+        kept, mine = [], []
+        for key, value in writes:
+            if key in untracked:
+                mine.append([key, value])
+            elif key == GOTO:
+                kept.append([key, [self._stored_send(t) if isinstance(t, Send) else t for t in value]])
+            else:
+                kept.append([key, value])
+        if mine:
+            self.untracked_writes.append((task.path, mine))
+        return kept
+
+    def _stored_send(self, send: Send) -> Send:
+        stored = stored_send(send, self.untracked)
+        if stored is not send:
+            self.push_args[id(stored.arg)] = (stored.arg, send.arg)
+        return stored  # type: ignore[no-any-return]
+
+    def _apply_untracked(self) -> None:
+        """The step's writes to UntrackedValue keys, in task-path order (one per key
+        unless its channel was made with ``guard=False``)."""
+        channels = self.structure.state.channels
+        grouped: dict[str, list[Any]] = {}
+        for _, mine in sorted(self.untracked_writes, key=lambda pw: path_key(pw[0])):
+            for key, value in mine:
+                grouped.setdefault(key, []).append(value)
+        self.untracked_writes = []
+        for key, items in grouped.items():
+            spec = channels[key].spec.from_checkpoint(MISSING)
+            spec.update(items)
+            self.untracked_values[key] = spec.get()
+
     async def _execute(self, task: TaskPlan, step: int, tg: TaskGroup) -> tuple[list[list[Any]], Any]:
         if task.name == START:
             return await input_writes(self.structure, self.journal.cp, task.arg), None
         node = self.structure.nodes[task.name]
         try:
-            state = task.arg if task.push else self.structure.state.to_node(
-                step_values(self.structure, self.journal.cp), node.input_schema)
+            if task.push:
+                state = self.push_args[id(task.arg)][1] if id(task.arg) in self.push_args else task.arg
+            else:
+                values = step_values(self.structure, self.journal.cp)
+                if self.untracked_values:
+                    values = {**values, **self.untracked_values}
+                state = self.structure.state.to_node(values, node.input_schema)
         except ValueError as e:  # a state the schema refuses (a pydantic ValidationError)
             e.add_note(f"Before task with name {task.name!r}")  # as LangGraph names it
             raise

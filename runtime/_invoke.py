@@ -138,6 +138,9 @@ async def run_graph(
         if durability != "exit" or status != "failed":
             await actor.maybe_snapshot(journal.cp, finished=True)  # run.finished is last
         output = graph.output(journal.cp)
+        if run.untracked_values and isinstance(output, dict):  # what the run kept in memory
+            returns = graph.structure.state.returns
+            output.update((k, v) for k, v in run.untracked_values.items() if returns is None or k in returns)
         if tracer is not None:
             tracer.on_chain_end(output)
         return output

@@ -41,6 +41,7 @@ class PregelState:
     output_key: str | None = None
     returns: tuple[str, ...] | None = None
     schema: Any = None
+    untracked: frozenset[str] = frozenset()  # (UntrackedValue channels are refused for now)
 
     def __init__(
         self, specs: dict[str, BaseChannel[Any]], nodes: dict[str, PregelNode],

@@ -169,6 +169,8 @@ def boundary(
     if structure.deferred:
         _defer(structure.deferred, pulls, barriers, real=any(t.id != NULL_TASK for t, _ in finished))
     new_values = _reduce_step(structure.state.channels, cp.values, first, writes)
+    if structure.state.untracked:  # kept by the run, never stored (an update's too)
+        new_values = {k: v for k, v in new_values.items() if k not in structure.state.untracked}
     changes: dict[str, list[Any]] = {}
     for key, value in new_values.items():
         old = cp.values.get(key, _ABSENT)

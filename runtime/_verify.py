@@ -55,7 +55,7 @@ from ._machine import StepMachine
 from ._step import Boundary, TaskPlan, handler_plan, plan
 from ._structure import Structure
 from ._types import END, START
-from ._writes import route
+from ._writes import route, stored_send
 
 __all__ = ["Divergence", "replay", "structure_of"]
 
@@ -260,6 +260,8 @@ class _Scope:
             return writes
         recorded = [t for w in writes if w[0] == GOTO for t in w[1]]
         routed = await self._route(base, e, task.name, plain, at)
+        if self.structure.state.untracked:  # the log keeps a Send's arg without them
+            routed = [stored_send(t, self.structure.state.untracked) for t in routed]
         extra = recorded[: len(recorded) - len(routed)]
         # Targets before the routed ones came from the node's Command(goto=), unless
         # its conditional edges could have chosen them: then the edges now choose less.

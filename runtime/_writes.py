@@ -204,3 +204,11 @@ def _branch_targets(br: Branch, result: Any) -> list[Any]:
     return out
 
 
+
+
+def stored_send(send: Any, untracked: frozenset[str]) -> Any:
+    """A ``Send`` as the log keeps it: without the UntrackedValue keys of its dict arg
+    (the same object when it has none)."""
+    if not isinstance(send, Send) or not isinstance(send.arg, dict) or untracked.isdisjoint(send.arg):
+        return send
+    return Send(send.node, {k: v for k, v in send.arg.items() if k not in untracked})

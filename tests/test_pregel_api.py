@@ -355,10 +355,69 @@ def test_a_compiled_graph_lists_its_nodes_and_copies() -> None:
 
 def test_a_channel_class_in_a_state_schema_is_refused_not_taken_for_a_reducer() -> None:
     class State(TypedDict):
-        session: Annotated[str, UntrackedValue]
+        flash: Annotated[str, EphemeralValue]
 
-    with pytest.raises(NotImplementedError, match="UntrackedValue channel in a StateGraph"):
+    with pytest.raises(NotImplementedError, match="EphemeralValue channel in a StateGraph"):
         StateGraph(State)
+
+
+class Handle:
+    """Something a log could never store (a lock)."""
+
+    def __init__(self, name: str) -> None:
+        import threading
+
+        self.name, self.lock = name, threading.Lock()
+
+
+class Session(TypedDict):
+    log: Annotated[list, operator.add]
+    handle: Annotated[Handle, UntrackedValue]
+
+
+def session_graph(saver: Any) -> Any:
+    from lograph.runtime import Send
+
+    def open_it(state: Session) -> dict[str, Any]:
+        return {"log": ["opened"], "handle": Handle("first")}
+
+    def fan_out(state: Session) -> list[Any]:
+        return [Send("use", state), Send("use", {**state, "log": ["second"]})]
+
+    def use(state: Session) -> dict[str, Any]:
+        return {"log": [f"used {state['handle'].name}"]}
+
+    def close(state: Session) -> dict[str, Any]:
+        return {"log": [f"closing {state['handle'].name}"], "handle": Handle("last")}
+
+    b = StateGraph(Session).add_node("open", open_it).add_node("use", use).add_node("close", close)
+    b.add_edge("__start__", "open").add_conditional_edges("open", fan_out).add_edge("use", "close")
+    return b.compile(checkpointer=saver)
+
+
+async def test_an_untracked_value_lives_in_the_run_and_never_in_the_log(store_kind: str, tmp_path: Path) -> None:
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = session_graph(saver)
+        config = {"configurable": {"thread_id": "u"}}
+        out = await graph.ainvoke({"log": []}, config)
+        assert out["log"] == ["opened", "used first", "used first", "closing first"]
+        assert out["handle"].name == "last"  # the run's value, returned
+        state = await graph.aget_state(config)
+        assert "handle" not in state.values and state.values["log"] == out["log"]
+        for event in await saver.log.read("u"):  # stored without it: a Send's arg too
+            assert b"Handle" not in event.body
+        assert (await verify_thread(saver, "u", graph=graph)).ok
+
+
+async def test_two_writes_to_a_guarded_untracked_key_in_a_step_are_refused() -> None:
+    class State(TypedDict):
+        n: int
+        handle: Annotated[str, UntrackedValue]
+
+    b = StateGraph(State).add_node("a", lambda s: {"handle": "a"}).add_node("b", lambda s: {"handle": "b"})
+    b.add_edge("__start__", "a").add_edge("__start__", "b")
+    with pytest.raises(InvalidUpdateError, match="UntrackedValue"):
+        await b.compile().ainvoke({"n": 1})
 
 
 async def test_a_reducer_under_required_is_the_keys_reducer() -> None:
