@@ -14,6 +14,8 @@ Pure: a function of a compiled graph's structure. Rules (LangGraph's ``draw_grap
 - An edge is drawn from each node that wrote a trigger of a node the next step runs;
   a node triggered by nothing its previous step wrote gets a conditional edge from
   each node of that step.
+- A low-level ``Pregel`` graph is walked on empty copies of its own channels, each
+  node writing what its writers write for a ``None`` result.
 - The walk stops when nothing is triggered, or after 250 steps (a loop). Then an edge
   to ``__end__`` goes from each node that is a target but never a source, or, when
   there is none and no edge reaches ``__end__``, a conditional one from the node of the
@@ -79,7 +81,7 @@ class _Channel:
                 updated = True
         return updated
 
-    def available(self) -> bool:
+    def is_available(self) -> bool:
         if self.kind == "ephemeral":
             return self.has_value
         if self.kind == "after_finish":
@@ -116,7 +118,7 @@ class Proc:
 
     name: str
     triggers: tuple[str, ...]
-    writes: list[tuple[str, str | None]] = field(default_factory=list)
+    writes: list[tuple[str, Any]] = field(default_factory=list)
     routes: list[tuple[str, str | None]] = field(default_factory=list)
 
 
@@ -161,19 +163,47 @@ def procs_of(structure: Structure, *, start_node: bool) -> tuple[dict[str, Proc]
     return procs, channels
 
 
-def walk(procs: dict[str, Proc], channels: dict[str, _Channel], limit: int = LIMIT) -> tuple[
-        set[Edge], list[str], dict[str, set[_Trigger]]]:
+def pregel_procs(state: Any) -> tuple[dict[str, Proc], dict[str, Any], list[tuple[str, Any]]]:
+    """A ``Pregel`` graph's nodes, its channels (empty copies of its own: their
+    ``update``/``consume``/``finish`` decide, as LangGraph's walk lets them) and the
+    input's writes (LangGraph's walk gives an empty input: only a single input channel
+    is written)."""
+    from ._pregel_nodes import writes_of
+    from .channels import MISSING
+
+    channels = {k: spec.from_checkpoint(MISSING) for k, spec in state.specs.items()}
+    procs = {}
+    for name, node in state.nodes.items():
+        try:  # what the node writes whatever it returns (run on None, as LangGraph's walk does)
+            writes = writes_of(node, name, None, state.specs)
+        except Exception:  # noqa: BLE001 - a writer that needs a real result: it writes nothing here
+            writes = []
+        procs[name] = Proc(name, tuple(node.triggers), list(writes))
+    given: list[tuple[str, Any]] = [(state.input_channels, {})] if isinstance(state.input_channels, str) else []
+    return procs, channels, given
+
+
+def walk(procs: dict[str, Proc], channels: dict[str, Any], limit: int = LIMIT,
+         given: list[tuple[str, Any]] | None = None) -> tuple[set[Edge], list[str], dict[str, set[_Trigger]]]:
     """The edges the walk finds, the nodes the input triggers, and the last step's
-    sources (see the module docstring)."""
+    sources (see the module docstring). ``given``: the input's writes (default: the
+    ``__start__`` channel's)."""
     trigger_to_nodes: dict[str, list[str]] = defaultdict(list)
     for proc in procs.values():
         for t in proc.triggers:
             trigger_to_nodes[t].append(proc.name)
     versions: dict[str, int] = {}
     seen: dict[str, dict[str, int]] = {}
-    channels[START].update([None])
-    versions[START] = 1
-    tasks = _next(procs, channels, versions, seen, {START}, trigger_to_nodes)
+    updated: set[str] = set()
+    grouped: dict[str, list[Any]] = defaultdict(list)
+    for channel, value in [(START, None)] if given is None else given:
+        grouped[channel].append(value)
+    for channel, values in grouped.items():
+        if channel in channels and channels[channel].update(values):
+            versions[channel] = 1
+            if channels[channel].is_available():
+                updated.add(channel)
+    tasks = _next(procs, channels, versions, seen, updated, trigger_to_nodes)
     start_tasks = list(tasks)
     edges: set[Edge] = set()
     routed: set[str] = set()  # nodes whose declared routes were written (once each)
@@ -184,7 +214,7 @@ def walk(procs: dict[str, Proc], channels: dict[str, _Channel], limit: int = LIM
         if not tasks:
             break
         conditionals: dict[tuple[str, str], str | None] = {}
-        writes: dict[str, list[tuple[str, str | None]]] = {}
+        writes: dict[str, list[tuple[str, Any]]] = {}
         for name in tasks:
             proc = procs[name]
             out = list(proc.writes)
@@ -229,8 +259,8 @@ def _order(t: _Trigger) -> tuple[str, bool, str]:
     return (t.channel, t.conditional, "" if t.label is None else "\x01" + t.label)
 
 
-def _apply(channels: dict[str, _Channel], versions: dict[str, int], seen: dict[str, dict[str, int]],
-           tasks: list[str], procs: dict[str, Proc], writes: dict[str, list[tuple[str, str | None]]],
+def _apply(channels: dict[str, Any], versions: dict[str, int], seen: dict[str, dict[str, int]],
+           tasks: list[str], procs: dict[str, Proc], writes: dict[str, list[tuple[str, Any]]],
            trigger_to_nodes: dict[str, list[str]]) -> set[str]:
     """A step's writes applied to the channels (LangGraph's ``apply_writes``): the
     channels that can now trigger a node."""
@@ -240,7 +270,7 @@ def _apply(channels: dict[str, _Channel], versions: dict[str, int], seen: dict[s
     for channel in {c for name in tasks for c in procs[name].triggers if c in channels}:
         if channels[channel].consume():
             versions[channel] = version
-    pending: dict[str, list[str | None]] = defaultdict(list)
+    pending: dict[str, list[Any]] = defaultdict(list)
     for name in sorted(tasks):
         for channel, value in writes[name]:
             if channel in channels:
@@ -249,23 +279,23 @@ def _apply(channels: dict[str, _Channel], versions: dict[str, int], seen: dict[s
     for channel, values in pending.items():
         if channels[channel].update(values):
             versions[channel] = version
-            if channels[channel].available():
+            if channels[channel].is_available():
                 updated.add(channel)
     for channel, state in channels.items():
-        if state.available() and channel not in updated and state.update([]):
+        if state.is_available() and channel not in updated and state.update([]):
             versions[channel] = version
-            if state.available():
+            if state.is_available():
                 updated.add(channel)
     if updated.isdisjoint(trigger_to_nodes):  # (tentatively) the last step
         for channel, state in channels.items():
             if state.finish():
                 versions[channel] = version
-                if state.available():
+                if state.is_available():
                     updated.add(channel)
     return updated
 
 
-def _next(procs: dict[str, Proc], channels: dict[str, _Channel], versions: dict[str, int],
+def _next(procs: dict[str, Proc], channels: dict[str, Any], versions: dict[str, int],
           seen: dict[str, dict[str, int]], updated: set[str],
           trigger_to_nodes: dict[str, list[str]]) -> list[str]:
     """The nodes the next step runs (LangGraph's ``prepare_next_tasks``, for pulls)."""
@@ -279,7 +309,7 @@ def _next(procs: dict[str, Proc], channels: dict[str, _Channel], versions: dict[
     for name in candidates:
         mine = seen.get(name)
         for channel in procs[name].triggers:
-            if channels[channel].available() and (
+            if channels[channel].is_available() and (
                     mine is None or versions.get(channel, 0) > mine.get(channel, 0)):
                 out.append(name)
                 break

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import typing_extensions
 
 from ._channels import StateCodec, channels_of, is_root
-from ._draw import procs_of, walk
+from ._draw import pregel_procs, procs_of, walk
 from ._handlers import DEFAULT_HANDLER
 from ._structure import Structure
 from ._tracing import is_runnable
@@ -103,9 +103,13 @@ def drawing(graph: CompiledGraph, *, xray: int | bool = False) -> Graph:
     ``__start__`` after its function), each node's data what it runs; ``xray`` draws
     subgraphs inside their nodes (an int: so many levels)."""
     structure = graph.structure
-    start_node = graph.io.start_is_a_node
-    procs, channels = procs_of(structure, start_node=start_node)
-    edges, start_tasks, last = walk(procs, channels)
+    start_node = graph.io.start_is_a_node and structure.triggers is None
+    if structure.triggers is not None:  # a Pregel graph: its own channels decide
+        procs, channels, given = pregel_procs(structure.state)
+        edges, start_tasks, last = walk(procs, channels, given=given)
+    else:
+        procs, channels = procs_of(structure, start_node=start_node)
+        edges, start_tasks, last = walk(procs, channels)
     out = _drawing_class()()
     if start_node:
         out.add_node(typing.cast(Any, _START_DATA), START)

@@ -408,3 +408,21 @@ def test_the_context_schema_as_json_schema() -> None:
     b.add_edge(START, "a")
     with pytest.raises(ValueError, match="Invalid context schema type"):
         b.compile().get_context_jsonschema()
+
+
+def test_a_pregel_graph_is_drawn_from_its_channels() -> None:
+    """A low-level ``Pregel`` graph has no edges: the walk follows its channels (a
+    node that writes what another subscribes to is drawn before it)."""
+    from lograph.runtime import NodeBuilder, Pregel
+    from lograph.runtime.channels import EphemeralValue, LastValue
+
+    one = NodeBuilder().subscribe_only("a").do(lambda x: x + 1).write_to("b")
+    two = NodeBuilder().subscribe_only("b").do(lambda x: x * 2).write_to("c")
+    app = Pregel(nodes={"one": one, "two": two},
+                 channels={"a": EphemeralValue(int), "b": EphemeralValue(int), "c": LastValue(int)},
+                 input_channels="a", output_channels="c")
+    drawn = app.get_graph()
+    assert list(drawn.nodes) == ["one", "two", "__start__", "__end__"]
+    assert [(e.source, e.target, e.conditional) for e in drawn.edges] == [
+        ("__start__", "one", False), ("one", "two", False), ("two", "__end__", False)]
+    assert app.invoke(1) == 4
