@@ -298,19 +298,8 @@ class Run:
             if len(todo) == 1:  # no sibling to run beside: save a task spawn
                 await self._run_task(todo[0], step, tg)
                 return
-            most = self.config.get("max_concurrency")
-            if most is not None and most < len(todo):  # (config["max_concurrency"], as LangGraph)
-                limiter = anyio.CapacityLimiter(most)
-                for t in todo:
-                    tg.start_soon(self._run_limited, limiter, t, step, tg)
-                return
             for t in todo:
                 tg.start_soon(self._run_task, t, step, tg)
-
-    async def _run_limited(self, limiter: anyio.CapacityLimiter, task: TaskPlan, step: int,
-                           tg: TaskGroup) -> None:
-        async with limiter:
-            await self._run_task(task, step, tg)
 
     async def _run_task(self, task: TaskPlan, step: int, tg: TaskGroup) -> None:
         journal = self.journal

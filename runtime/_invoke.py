@@ -165,16 +165,11 @@ def _checked_input(graph: CompiledGraph, input: Any, cp: Checkpoint) -> list[lis
 
 
 def recursion_limit(config: Mapping[str, Any] | None) -> int:
-    """The run's recursion limit: 25 unless the config says (None too, as LangGraph).
-    ValueError for it, or for a ``max_concurrency`` (tasks of a step run at once), that
-    is not a whole number above zero."""
+    """The run's recursion limit: 25 unless the config says (None too, as LangGraph)."""
     limit = (config or {}).get("recursion_limit")
     limit = 25 if limit is None else limit
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"recursion_limit must be a whole number of steps, at least 1; got {limit!r}")
-    most = (config or {}).get("max_concurrency")  # (the engine reads it for each step)
-    if most is not None and (isinstance(most, bool) or not isinstance(most, int) or most < 1):
-        raise ValueError(f"max_concurrency must be a whole number of tasks, at least 1, or None; got {most!r}")
     return limit
 
 
