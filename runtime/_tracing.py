@@ -182,6 +182,8 @@ async def traced(
     config = task_config(run, ctx)
     cm = CallbackManager.configure(inheritable_callbacks=parent, inheritable_tags=config["tags"],
                                    inheritable_metadata=config["metadata"])
+    if ctx.clock is not None:  # an idle timeout: any callback under this run is progress
+        cm.add_handler(_progress_handler(ctx.clock), inherit=True)
     shown = getattr(fn, "traced_io", None)  # (an entrypoint shows its function's input, output)
     manager = cm.on_chain_start(None, shown[0](args[0]) if shown else _inputs(fn, ctx, args, kwargs),
                                 name=ctx.name)
@@ -203,6 +205,25 @@ async def traced(
         await tap_output(manager, shown[1](output) if shown else output)  # astream_events
     manager.on_chain_end(shown[1](output) if shown else output)
     return output
+
+
+def _progress_handler(clock: Any) -> BaseCallbackHandler:
+    """A handler that counts every LangChain callback event as the attempt's progress
+    (tokens streaming in keep a node with an idle timeout alive, as in LangGraph)."""
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Progress(BaseCallbackHandler):
+        run_inline = True
+
+        def __getattribute__(self, name: str) -> Any:
+            if name.startswith("on_"):
+                return _touch
+            return super().__getattribute__(name)
+
+    def _touch(*args: Any, **kwargs: Any) -> None:
+        clock.progress()
+
+    return Progress()
 
 
 def _inputs(fn: Callable[..., Any], ctx: TaskContext, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -181,3 +181,37 @@ async def test_a_bad_max_concurrency_is_refused_before_anything_is_written(
             with pytest.raises(ValueError, match="max_concurrency"):
                 await graph.ainvoke({"done": []}, {**cfg("t"), "max_concurrency": bad})
         assert await saver.log.read("t") == []
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # a chat model's ainvoke needs asyncio
+@pytest.mark.anyio
+async def test_tokens_streaming_in_keep_a_node_with_an_idle_timeout_alive(anyio_backend: str) -> None:
+    from collections.abc import AsyncIterator
+
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
+    from langchain_core.outputs import ChatGenerationChunk
+
+    from lograph.runtime import MessagesState, TimeoutPolicy
+
+    class Slow(GenericFakeChatModel):
+        async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None,
+                           **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+            for token in "abc":
+                await anyio.sleep(0.08)  # each gap under the idle timeout, all of them over it
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=token, id="r"))
+                if run_manager is not None:
+                    await run_manager.on_llm_new_token(token, chunk=chunk)
+                yield chunk
+
+    model = Slow(messages=iter([AIMessage(content="abc")]))
+
+    async def call_model(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    graph = StateGraph(MessagesState).add_node(
+        "call_model", call_model, timeout=TimeoutPolicy(idle_timeout=0.15)).add_edge(
+        START, "call_model").compile()
+    tokens = [chunk.content async for chunk, _ in graph.astream(
+        {"messages": [HumanMessage(content="hi")]}, stream_mode="messages")]
+    assert "".join(tokens) == "abc"  # (and a last empty chunk, as langchain-core ends a stream)
