@@ -8,6 +8,9 @@
     lograph verify STORE [THREAD] [--graph MODULE:ATTR] [--expect-head HASH]   hash chain,
                                                    snapshots, code, a recorded head
     lograph fork STORE THREAD --checkpoint ID      make an old checkpoint the head again
+    lograph worker STORE --graph MODULE:ATTR [--concurrency N] [--lease S]   execute
+                                                   submitted runs until SIGINT/SIGTERM
+    lograph runs STORE [--thread T] [--status S]   submitted runs and the queue depth
     lograph migrate-imports FILE... [--diff]       rewrite langgraph imports to lograph's
 
 STORE is a SQLite file (it must exist: it is never created by a read) or a
@@ -37,7 +40,7 @@ import os
 import signal
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import anyio
 
 from lograph.eventlog import (
+    Capability,
     ChainProblem,
     EventLog,
     LogError,
@@ -53,6 +57,7 @@ from lograph.eventlog import (
     SchemaVersionError,
     StoreUnavailableError,
     TimelineCursor,
+    capabilities,
     checkpoint_records,
     event_to_json,
     state_at,
@@ -63,6 +68,7 @@ from lograph.eventlog.lowlevel import short
 from lograph.runtime import (
     Checkpointer,
     Verdict,
+    Worker,
     fork_thread,
     read_events,
     read_store,
@@ -278,19 +284,26 @@ async def cmd_log(args: argparse.Namespace, out: Output) -> int:
                 await anyio.sleep(args.interval)
                 events = await log.read(args.thread, after=last)
 
-        # until Ctrl-C or SIGTERM: received as data, so the follow loop stops where it is
-        # and the store closes normally (exit code 0)
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async with anyio.create_task_group() as tg:
-
-                async def stop() -> None:
-                    async for _ in signals:
-                        tg.cancel_scope.cancel()
-                        return
-
-                tg.start_soon(stop)
-                await follow(events)
+        # until Ctrl-C or SIGTERM, so the follow loop stops where it is and the store
+        # closes normally (exit code 0)
+        await until_signalled(follow, events)
         return OK
+
+
+async def until_signalled(fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    """Run ``fn(*args)`` until it returns, or until SIGINT or SIGTERM (received as data:
+    ``fn`` is cancelled where it is, and the caller goes on to close what it opened)."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with anyio.create_task_group() as tg:
+
+            async def stop() -> None:
+                async for _ in signals:
+                    tg.cancel_scope.cancel()
+                    return
+
+            tg.start_soon(stop)
+            await fn(*args)
+            tg.cancel_scope.cancel()
 
 
 async def cmd_state(args: argparse.Namespace, out: Output) -> int:
@@ -486,6 +499,79 @@ def cmd_migrate_imports(args: argparse.Namespace, out: Output) -> int:
     return FAILED if left else OK
 
 
+# --- durable runs: worker and runs -----------------------------------------------------------
+
+
+def _queue(log: Any) -> Any:
+    if Capability.RUNS not in capabilities(log):
+        raise UsageError(f"the store {type(log).__name__} keeps no run records")
+    return log
+
+
+async def cmd_worker(args: argparse.Namespace, out: Output) -> int:
+    """Claim and execute the store's runs until SIGINT or SIGTERM."""
+    graph = load_graph(args.graph)
+    async with open_store(args.store, args.schema) as log:
+        saver = Checkpointer(_queue(log))
+        try:
+            worker = Worker(graph, saver, concurrency=args.concurrency, lease=args.lease,
+                            poll=args.poll, name=args.name)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        out.line(f"worker {worker.name}: serving {args.graph} (concurrency {args.concurrency}, "
+                 f"lease {args.lease:g} s)", style="green")
+
+        async def serve() -> None:
+            async with worker:
+                await anyio.sleep_forever()
+
+        await until_signalled(serve)
+        out.line(f"worker {worker.name}: stopped after {worker.finished} run(s)")
+    return OK
+
+
+async def cmd_runs(args: argparse.Namespace, out: Output) -> int:
+    """The store's runs, newest first, and the queue's depth."""
+    async with open_store(args.store, args.schema) as log:
+        queue = _queue(log)
+        runs = await queue.list_runs(thread=args.thread, status=args.status, limit=args.limit)
+        counts = await queue.run_counts()
+    if args.json:
+        out.json({"counts": counts, "queue_depth": counts.get("pending", 0)})
+        for r in runs:
+            out.json({"run_id": r.run_id, "thread": r.thread, "status": r.status,
+                      "created": r.created, "started": r.started, "finished": r.finished,
+                      "attempts": r.attempts, "worker": r.worker, "durability": r.durability,
+                      "strategy": r.strategy, "metadata": r.metadata, "error": r.error})
+        return OK
+    rows = [[r.run_id, r.thread, r.status, iso(r.created),
+             duration(r.finished - r.started) if r.finished and r.started else "",
+             str(r.attempts), r.worker or "", (r.error or "")[:80]] for r in runs]
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no runs"
+    out.table(["run", "thread", "status", "created", "took", "attempts", "worker", "error"], rows,
+              title=f"queue depth {counts.get('pending', 0)} ({summary})")
+    return OK
+
+
+def add_run_commands(command: Any) -> None:
+    """``worker`` and ``runs``, with ``build_parser``'s ``command`` helper."""
+    worker = command("worker", cmd_worker, "claim and execute submitted runs until SIGINT/SIGTERM",
+                     thread=None)
+    worker.add_argument("--graph", metavar="MODULE:ATTR", required=True,
+                        help="the compiled graph or builder the runs execute")
+    worker.add_argument("--concurrency", type=int, default=1, help="runs at once (default 1)")
+    worker.add_argument("--lease", type=float, default=10.0,
+                        help="seconds a claim holds a run without a heartbeat (default 10)")
+    worker.add_argument("--poll", type=float, default=0.2,
+                        help="seconds between claims while the queue is empty (default 0.2)")
+    worker.add_argument("--name", help="the worker's name in run records (default host:pid:random)")
+    runs = command("runs", cmd_runs, "the store's runs (newest first) and the queue depth",
+                   thread=None)
+    runs.add_argument("--thread", help="only this thread's runs")
+    runs.add_argument("--status", action="append", help="only runs in this status (repeatable)")
+    runs.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
+
+
 # --- the parser and main ----------------------------------------------------------------------
 
 
@@ -538,6 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
     fork_ = command("fork", cmd_fork, "make an earlier checkpoint the thread's head (a new branch)")
     fork_.add_argument("--checkpoint", metavar="ID", required=True, help="the checkpoint to fork from")
     fork_.add_argument("--by", help="who forks, recorded in the log (default: the OS user)")
+    add_run_commands(command)
     migrate = command("migrate-imports", cmd_migrate_imports,
                       "rewrite a program's langgraph imports to lograph's modules",
                       store=False, thread=None)
