@@ -131,7 +131,7 @@ def with_parents(expected: Any, back: Any) -> Any:
             enclosing = {"|".join(parts[:i]) for i in range(len(parts))}
             if set(read.get("parents") or {}) <= enclosing:
                 fields = {**fields, "metadata": {**meta, "parents": read["parents"]}}
-        fields = _with_checkpoint_map(_with_answered(fields, got), got)
+        fields = _with_schema_order(_with_checkpoint_map(_with_answered(fields, got), got), got)
         return {"!namedtuple": [shown[0], {k: with_parents(v, got.get(k)) for k, v in fields.items()}]}
     if shown and shown[0].endswith("PregelTask") and back.get("!namedtuple"):
         got = back["!namedtuple"][1]
@@ -189,6 +189,17 @@ def _with_checkpoint_map(fields: dict[str, Any], got: dict[str, Any]) -> dict[st
                 and {k: v for k, v in conf_read.items() if k != "checkpoint_map"} == conf:
             out[key] = {**mine, "configurable": {**conf, "checkpoint_map": mapped}}
     return out
+
+
+def _with_schema_order(fields: dict[str, Any], got: dict[str, Any]) -> dict[str, Any]:
+    """The sixth: a snapshot's values come in the state schema's key order, as
+    LangGraph's do (111fa4b gave them in the order they were last written). Only the
+    order is taken as read back: the same keys with the same values."""
+    mine, read = fields.get("values"), got.get("values")
+    if isinstance(mine, dict) and isinstance(read, dict) and list(mine) != list(read) \
+            and set(mine) == set(read):
+        return {**fields, "values": {k: mine[k] for k in read}}
+    return fields
 
 
 def _corrected(section: str, expected: Any) -> Any:
