@@ -25,6 +25,7 @@ works from asyncio and trio hosts alike; driver errors are translated in
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import random
 import time
@@ -106,6 +107,20 @@ def _host_name(spec: str) -> str:
     if spec.startswith("["):
         return spec[1:].partition("]")[0]
     return spec.rpartition(":")[0] if spec.count(":") == 1 else spec
+
+
+_FLOOR_TASK = "init_size" in inspect.signature(asyncpg.create_pool).parameters
+
+
+def pool_sizes(min_size: int) -> dict[str, int]:
+    """``create_pool``'s size arguments for a pool lograph opens with ``min_size``
+    connections. asyncpg 0.32 keeps ``min_size`` as a floor with a background task that
+    reconnects during an outage and logs a traceback on every attempt (on stderr when the
+    application configured no logging); lograph's calls already retry and report an
+    outage themselves. So the pool starts with ``min_size`` connections and keeps no floor."""
+    if _FLOOR_TASK:
+        return {"min_size": 0, "init_size": min_size}
+    return {"min_size": min_size}  # (before 0.32: an initial size, no floor task)
 
 
 async def _no_reset(conn: Conn) -> None:
@@ -248,7 +263,8 @@ class PostgresLog:
         settings.setdefault("plan_cache_mode", "force_generic_plan")
 
         async def attempt(again: bool) -> asyncpg.Pool:
-            return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, **pool_kwargs)
+            return await asyncpg.create_pool(dsn, max_size=max_size, **pool_sizes(min_size),
+                                             **pool_kwargs)
 
         async def connect() -> asyncpg.Pool:
             return await _retrying("connecting", schema, retry_for, attempt)

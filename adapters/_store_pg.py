@@ -44,7 +44,7 @@ from lograph.runtime.store import (
 
 from ._bridge import Bridge
 from ._pg_errors import not_a_connection
-from ._pg_log import _loopback_without_tls, _no_reset, _PoolOfOne, _retrying
+from ._pg_log import _loopback_without_tls, _no_reset, _PoolOfOne, _retrying, pool_sizes
 from ._pg_sql import lock_key, quote_ident
 from ._store_sql import FIRST_PAGE, item_of, keep, page_of, to_blob, touched, with_vectors
 
@@ -215,8 +215,8 @@ class PostgresStore(Sweeper, BaseStore):
             settings.setdefault("plan_cache_mode", "force_custom_plan")
 
             async def attempt(again: bool) -> asyncpg.Pool:
-                return await asyncpg.create_pool(conn_string, min_size=min_size, max_size=max_size,
-                                                 **pool_kwargs)
+                return await asyncpg.create_pool(conn_string, max_size=max_size,
+                                                 **pool_sizes(min_size), **pool_kwargs)
 
             async def connect() -> asyncpg.Pool:
                 return await _retrying("connecting", schema, retry_for, attempt)

@@ -62,6 +62,8 @@ where it exports them, ``"langchain_core.messages:AIMessage"``.
 from __future__ import annotations
 
 import dataclasses
+import mmap
+import threading
 from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
@@ -69,7 +71,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import partial
 from io import BytesIO
-from typing import Any, Final
+from typing import IO, Any, Final, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -334,18 +336,115 @@ _ENCODERS: Final = _EncoderTable(
 _ENCODE_FAILURES: Final = (_Unsupported, CBOREncodeError, UnicodeEncodeError)
 
 
+#: the largest encoding ``encode`` makes (a bound on memory and on the time spent).
+MAX_ENCODED = 64 << 20
+#: an encoding past this size is checked first: a value that holds one object in many
+#: places (shared substructure: ``x = [x, x]`` twenty times) is written out in full at
+#: each, so its encoding can grow exponentially; the check counts that without writing
+#: it, and refuses at once what would pass ``MAX_ENCODED``
+_CHECK_ABOVE = 1 << 20
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Buffer(mmap.mmap):
+    """An encoding's buffer of a fixed size: an anonymous map (memory is taken only as it
+    is written), whose ``write`` (in C) refuses data past its end."""
+
+    def writable(self) -> bool:
+        return True
+
+
+class _Writer:
+    """An encoder writing into a buffer of ``size`` bytes; ``busy`` while encoding."""
+
+    __slots__ = ("buffer", "busy", "encoder")
+
+    def __init__(self, size: int) -> None:
+        self.buffer = _Buffer(-1, size)
+        self.encoder = CBOREncoder(cast(IO[bytes], self.buffer), encoders=_ENCODERS)
+        self.busy = False
+
+
+# One writer per thread for encodings up to _CHECK_ABOVE, reused (cheaper than ``dumps``,
+# which makes an encoder and a buffer per call); dropped after a failure, when its
+# encoder may hold part of a value.
+_PER_THREAD = threading.local()
+
+
 def encode(value: Any, path: str = "value") -> bytes:
     """Return the CBOR bytes of ``value``.
 
     Raises EncodeError if ``value`` holds something that cannot be stored; its
-    ``path`` starts with ``path`` and leads to the offending value (``.type``).
+    ``path`` starts with ``path`` and leads to the offending value (``.type``); or if
+    its encoding would pass ``MAX_ENCODED`` bytes (then without making it).
     """
+    limit = _CHECK_ABOVE
+    while True:
+        try:
+            return _encode(value, limit)
+        except _TooLarge:
+            if limit == MAX_ENCODED:
+                raise _too_large(value, path, shared=False) from None
+        except RecursionError:
+            raise EncodeError(path, type(value), "it is nested too deeply") from None
+        except _ENCODE_FAILURES as exc:
+            raise _locate(value, path, exc, frozenset()) from None
+        if _written_out(value) > MAX_ENCODED:  # (each thing written takes a byte at least)
+            raise _too_large(value, path, shared=True)
+        limit = MAX_ENCODED
+
+
+def _encode(value: Any, limit: int) -> bytes:
+    writer: _Writer | None = getattr(_PER_THREAD, "writer", None)
+    if writer is None or writer.busy or limit != _CHECK_ABOVE:
+        # (busy: an encoder hook encoding on its own; a larger limit: a writer of its own)
+        writer = _Writer(limit)
+        if limit == _CHECK_ABOVE and getattr(_PER_THREAD, "writer", None) is None:
+            _PER_THREAD.writer = writer
+    buffer = writer.buffer
+    buffer.seek(0)
+    writer.busy = True
     try:
-        return dumps(value, encoders=_ENCODERS)
-    except RecursionError:
-        raise EncodeError(path, type(value), "it is nested too deeply") from None
-    except _ENCODE_FAILURES as exc:
-        raise _locate(value, path, exc, frozenset()) from None
+        writer.encoder.encode(value)
+    except BaseException as e:
+        if getattr(_PER_THREAD, "writer", None) is writer:
+            del _PER_THREAD.writer
+        if isinstance(e, ValueError) and str(e) == "data out of range":  # past the buffer
+            raise _TooLarge from None
+        raise
+    finally:
+        writer.busy = False
+    return buffer[:buffer.tell()]
+
+
+def _too_large(value: Any, path: str, *, shared: bool) -> EncodeError:
+    why = (" (it holds the same objects in many places, and each place stores them in full)"
+           if shared else "")
+    return EncodeError(path, type(value), f"its stored form is over {MAX_ENCODED >> 20} MiB{why}",
+                       advice="store large or shared parts once, elsewhere, and refer to them by key")
+
+
+def _written_out(value: Any) -> int:
+    """How many values an encoding of ``value`` writes, shared ones counted at each place
+    they are held: computed over the distinct objects (linear in them, not in the total)."""
+    counts: dict[int, int] = {}
+    held = []  # (keeps each object alive while its id is a key)
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        item, expanded = stack.pop()
+        if expanded:
+            counts[id(item)] = 1 + sum(counts.get(id(child), 1) for _, child in _children(item))
+            continue
+        if id(item) in counts:
+            continue
+        counts[id(item)] = 1  # (a cycle's back edge counts 1: the encoder refuses cycles)
+        held.append(item)
+        stack.append((item, True))
+        stack.extend((child, False) for _, child in _children(item) if id(child) not in counts)
+    return counts[id(value)]
 
 
 # --- encoding failures: find where -------------------------------------------------

@@ -60,15 +60,15 @@ class CodecError(LogError):
 class EncodeError(CodecError, TypeError):
     """A value has a type the codec cannot store; raised when written, never when read."""
 
-    def __init__(self, path: str, type_: type, hint: str = "") -> None:
+    def __init__(self, path: str, type_: type, hint: str = "", advice: str = "") -> None:
         self.path = path
         self.type = type_
         name = f"{type_.__module__}.{type_.__qualname__}"
         extra = f"; {hint}" if hint else ""
         super().__init__(
-            f"cannot store a value of type {name} at {path}{extra}: use a supported type "
-            "(dataclass, pydantic model, enum, or a builtin container) or register it with "
-            "lograph.eventlog.register_type"
+            f"cannot store a value of type {name} at {path}{extra}: " + (advice or (
+                "use a supported type (dataclass, pydantic model, enum, or a builtin container) "
+                "or register it with lograph.eventlog.register_type"))
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lograph.eventlog import GENESIS, Event, Kind, decode, verify_link
+from lograph.eventlog import Event, Kind, Seal, decode, verify_link
 from lograph.eventlog.testing import AFTER, BEFORE, Crash, FaultyLog, is_crash
 from lograph.runtime import START
 
@@ -30,11 +30,18 @@ __all__ = [
 # --- log inspection (shared by the durability and SIGKILL tests) ---------------------
 
 
-def verify_chain(events: list[Event]) -> None:
-    """Every event is sealed after its parent's hash (GENESIS for the first); seqs dense."""
+def verify_chain(events: list[Event], thread: str | None = None) -> None:
+    """Every event is sealed after its parent's hash; seqs dense. The first event opens a
+    chain bound to its thread id (``Seal``): checked when ``thread`` is given."""
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
-    hashes = {0: GENESIS}
+    hashes: dict[int, bytes] = {}
     for e in events:
+        if not e.parent:
+            assert e.seq == 1 or e.parent in hashes, f"event {e.seq} points at a missing parent"
+            if thread is not None:
+                assert Seal().version(e, thread) in (1, 3), f"event {e.seq} opens no chain of {thread!r}"
+            hashes[e.seq] = e.hash
+            continue
         assert e.parent in hashes, f"event {e.seq} points at a missing parent {e.parent}"
         assert verify_link(e, hashes[e.parent]), f"hash chain broken at event {e.seq} ({e.kind})"
         hashes[e.seq] = e.hash

@@ -52,6 +52,7 @@ from tests._store_postgres import dsn as pg_dsn
 from tests._stores import open_log, open_saver
 from tests.faults import bodies, finished
 from tests.test_bad_inputs import overwrite, raw_pg
+from tests.test_bad_inputs import own_server as own_server  # a fixture: a server of its own
 
 pytestmark = pytest.mark.anyio
 
@@ -911,7 +912,79 @@ async def test_history_with_a_limit_costs_what_it_returns(
         assert [(s.values, s.tasks) for s in one] == [(full[7].values, full[7].tasks)]
 
 
-# --- 19. a clock past the year 9999; private files ----------------------------------------------
+# --- 19. a clock past the year 9999; shared substructure; private files; pool noise ----------
+
+
+def shared(depth: int = 40) -> list[Any]:
+    """A value that holds one object in many places: 2**depth leaves when written out."""
+    x: list[Any] = ["leaf"]
+    for _ in range(depth):
+        x = [x, x]
+    return x
+
+
+async def test_a_value_with_shared_substructure_is_refused_at_once(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """Before: encoding wrote it out in full (2**40 leaves), holding the event loop with
+    no bound. Now: EncodeError within about a MiB of encoding, nothing of it written."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = two_nodes().compile(checkpointer=saver)
+        with anyio.fail_after(60), pytest.raises(EncodeError, match="same objects in many places"):
+            await graph.ainvoke({"log": [shared()]}, cfg("t"))
+        assert await saver.log.read("t") == []
+        b = StateGraph(State)
+        b.add_node("a", lambda s: {"log": [shared()]})
+        b.add_edge(START, "a")
+        b.add_edge("a", END)
+        node = b.compile(checkpointer=saver)
+        with anyio.fail_after(60), pytest.raises(EncodeError, match="written by node 'a'"):
+            await node.ainvoke({"log": ["in"]}, cfg("u"), durability="sync")
+        assert (await node.aget_state(cfg("u"))).values == {"log": ["in"]}
+        assert not any(b"leaf" in e.body for e in await saver.log.read("u"))
+        # one object held in many places, of a modest size, is stored as before
+        out = await graph.ainvoke({"log": [{"k": 1}] * 1000}, cfg("v"))
+        assert out["log"] == [{"k": 1}] * 1000 + ["a", "b"]
+        assert (await verify_thread(saver.log, "v")).ok
+
+
+async def test_a_postgres_outage_leaves_no_driver_tracebacks(
+    anyio_backend: str, own_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: asyncpg's pool kept a connection floor with a background task that logged
+    a warning with a traceback for each reconnect attempt during an outage (on stderr in
+    an application without logging set up). lograph reports the outage itself."""
+    import logging
+
+    from tests._store_postgres import fresh_schema
+
+    caplog.set_level(logging.DEBUG)
+    async with await PostgresLog.open(own_server.dsn, schema=fresh_schema(), retry_for=1.0,
+                                      min_size=2) as log:
+        await log.setup()
+        graph = two_nodes().compile(checkpointer=Checkpointer(log))
+        await graph.ainvoke({"log": []}, cfg("t"), durability="sync")
+        own_server.kill()
+        try:
+            with pytest.raises(StoreUnavailableError):
+                await graph.ainvoke({"log": []}, cfg("u"), durability="sync")
+            await anyio.sleep(2.5)  # the floor task retried every second here
+        finally:
+            await anyio.to_thread.run_sync(own_server.restart)
+        out = await graph.ainvoke({"log": []}, cfg("u"), durability="sync")
+        assert out == {"log": ["a", "b"]}
+    noise = [r for r in caplog.records if r.name.startswith("asyncpg")]
+    assert not noise, [r.getMessage() for r in noise]
+
+
+def test_an_encoding_is_bounded_and_large_values_still_round_trip() -> None:
+    from lograph.eventlog._codec import _CHECK_ABOVE, MAX_ENCODED
+
+    big = [str(i) * 8 for i in range(2 * _CHECK_ABOVE // 8)]  # past the check: encoded twice
+    assert decode(encode(big)) == big
+    with pytest.raises(EncodeError, match=f"over {MAX_ENCODED >> 20} MiB"):
+        encode(b"x" * (MAX_ENCODED + 1))
+
 
 
 async def test_a_clock_past_the_year_9999_breaks_no_reader(
