@@ -172,6 +172,8 @@ class RunHandle:
         while record.status == "pending":
             await anyio.sleep(poll)
             record = await self.refresh()
+        if record.started is None:
+            return  # it ended without ever running (cancelled while pending): no events
         cursor = max(record.first_seq, after or 0)
         log = self._queue
         while True:

@@ -153,6 +153,7 @@ async def test_cancel_pending_and_running_from_a_handle(store_kind: str, tmp_pat
         assert kinds[-1] == Kind.RUN_FINISHED and "c" not in gates.ran
         with pytest.raises(RunError):
             await queued.join()
+        assert [e async for e in queued.stream()] == []  # it never ran: no events are its
 
 
 async def test_a_stream_rejoined_after_a_disconnect_misses_nothing(store_kind: str, tmp_path: Path) -> None:
