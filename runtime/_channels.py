@@ -275,8 +275,15 @@ class StateCodec:
         """Values as users see them: reducer keys never written hold their empty value."""
         if len(values) >= len(self.channels) or not self._initial:
             return dict(values)
-        out = {k: f() for k, f in self._initial.items() if k not in values}
-        out.update(values)
+        initial = self._initial
+        out = {}
+        for k in self.channels:  # in the channels' order, as LangGraph reads them
+            if k in values:
+                out[k] = values[k]
+            elif k in initial:
+                out[k] = initial[k]()
+        if len(out) < len(values):
+            out.update(values)
         return out
 
     def output(self, values: dict[str, Any]) -> Any:

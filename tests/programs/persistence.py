@@ -2,10 +2,7 @@
 get_state_history), replay from a checkpoint, update_state through reducers and
 as_node, and the memory store (put, search, semantic search with chosen fields, in a
 graph's nodes). Stand-in: `embed` (letter counts) for the embedding model; the memory
-ids the page draws with uuid4 are fixed strings. The input names `bar` too: with the
-page's `{"foo": ""}` alone, lograph's snapshots list the unset reducer key first
-(`{'bar': [], 'foo': ''}`, LangGraph `{'foo': '', 'bar': []}`); a known difference,
-left because the golden read-back test pins the present key order."""
+ids the page draws with uuid4 are fixed strings."""
 
 from operator import add
 from typing import Annotated
@@ -42,7 +39,7 @@ checkpointer = InMemorySaver()
 graph = workflow.compile(checkpointer=checkpointer)
 
 config = {"configurable": {"thread_id": "1"}}
-print(graph.invoke({"foo": "", "bar": []}, config))
+print(graph.invoke({"foo": ""}, config))
 
 # Get state
 print(graph.get_state(config))
