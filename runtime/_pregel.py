@@ -24,7 +24,10 @@ import anyio
 from lograph.eventlog import Checkpoint
 
 from ._compiled import CompiledGraph, GraphIO
+from ._context import _current as current_task
 from ._graph import _cache, node_spec
+from ._invoke import run_graph
+from ._nesting import nests_in
 from ._pregel_nodes import NodeBuilder, PregelNode, Steps
 from ._pregel_state import PregelState
 from ._retry import RetryPolicy, retry_policies
@@ -163,8 +166,33 @@ class Pregel(CompiledGraph):
 
     async def ainvoke(self, input: Any, config: dict[str, Any] | None = None, *,
                       output_keys: str | Sequence[str] | None = None, **kwargs: Any) -> Any:
-        graph = self if output_keys is None else self._reading(output_keys)
-        return await CompiledGraph.ainvoke(graph, input, config, **kwargs)
+        """As LangGraph's: the last ``values`` chunk of the output channels the run
+        showed (None if it showed none), so an output channel that empties at the end
+        still gives the value it had (with ``stream_mode``, ``print_mode``, ``debug`` or
+        inside a node: the compiled graph's ``ainvoke``)."""
+        graph = self._reading(self.output_channels if output_keys is None else output_keys)
+        config = graph._config(config)
+        ctx = current_task.get()
+        plain = not any(kwargs.get(k) for k in ("print_mode", "debug", "subgraphs", "control",
+                                                   "checkpoint_during"))
+        if (kwargs.get("stream_mode", "values") != "values" or not plain or self.debug or self.keeps
+                or (ctx is not None and nests_in(ctx, config))):
+            return await CompiledGraph.ainvoke(graph, input, config, **kwargs)
+        shown: list[Any] = [None]
+
+        def keep(mode: str, chunk: Any, ns: str = "") -> None:
+            if mode == "values" and not ns:
+                shown[0] = chunk
+
+        kwargs.pop("stream_mode", None)
+        for unused in ("print_mode", "debug", "subgraphs", "control", "checkpoint_during"):
+            kwargs.pop(unused, None)  # (all falsy here)
+        final = await run_graph(graph, graph.io.input(input), config, emit=keep,
+                                durability=kwargs.pop("durability", None), **kwargs)
+        latest = shown[0]
+        if isinstance(final, dict) and "__interrupt__" in final and isinstance(latest, dict):
+            latest = {**latest, "__interrupt__": final["__interrupt__"]}
+        return latest
 
     def astream(self, input: Any, config: dict[str, Any] | None = None, *, stream_mode: Any = None,
                 output_keys: str | Sequence[str] | None = None, **kwargs: Any) -> AsyncGenerator[Any, None]:

@@ -100,7 +100,9 @@ class PregelState:
         return dict(mine) if len(set(keys)) == len(keys) else [{k: v} for k, v in mine]
 
     def shows(self, changed: Mapping[str, Any]) -> bool:
-        return not self._streamed.isdisjoint(changed)
+        """A step (its delta, or the values a resumed run starts from) changed a stream
+        channel that now holds a value (one that emptied is not shown, as LangGraph)."""
+        return any(k in changed and changed[k] != [DELETE] for k in self._streamed)
 
     def to_node(self, values: dict[str, Any], schema: Any = None) -> Any:
         """What node ``schema`` (a ``PregelNode``) is given."""

@@ -446,3 +446,15 @@ async def test_a_step_timeout_bounds_each_step() -> None:
     assert graph.step_timeout == 0.05
     with pytest.raises(TimeoutError):
         await graph.ainvoke(1)
+
+
+async def test_invoke_returns_what_the_run_last_showed_of_its_output() -> None:
+    # the loop ends with a step that writes nothing: the ephemeral "word" empties then,
+    # and the result is its last value, as LangGraph's (the state keeps it empty)
+    grow = (NodeBuilder().subscribe_only("word").do(lambda w: w + w if len(w) < 8 else None)
+            .write_to(ChannelWriteEntry("word", skip_none=True)))
+    graph = Pregel(nodes={"grow": grow}, channels={"word": EphemeralValue(str)},
+                   input_channels=["word"], output_channels=["word"])
+    assert await graph.ainvoke({"word": "ab"}) == {"word": "abababab"}
+    assert [c async for c in graph.astream({"word": "ab"})] == [{"word": "abab"}, {"word": "abababab"}]
+    assert await graph.ainvoke({"word": "abababab"}) is None  # nothing shown: no output
