@@ -253,10 +253,12 @@ def test_a_copy_update_forks_the_checkpoint_unchanged() -> None:
     assert body == CheckpointBody(Source.FORK, {}, cp.next, cp.barriers)
 
 
-def test_an_empty_threads_update_is_step_zero() -> None:
+def test_an_empty_threads_update_as_input_is_the_input_step() -> None:
+    """As LangGraph 1.2.24: an update as ``__input__`` on an empty thread is an input
+    checkpoint, step -1 (a node's update there is step 0)."""
     machine = StepMachine(structure())
     ((_, step, _), _), _ = machine.update(Checkpoint(), INPUT, {"log": ["x"]}, [["log", ["x"]]])
-    assert step == 0
+    assert step == -1
 
 
 def test_ids_made_at_a_boundary_are_derived_so_a_replay_makes_the_same() -> None:
