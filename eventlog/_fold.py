@@ -13,7 +13,8 @@ kind's class and versions, and the fold reads the maps of the current version):
 - node.writes    {"name": str, "writes": [[channel, value], ...]}
 - node.failed    {"name": str, "error": str, "type": str, "attempt": int, "final": bool}
 - task.result    {"name": str, "ok": bool, "value": any}      (error repr when not ok)
-- interrupt      {"interrupts": [{"id": str, "value": any}]}
+- interrupt      {"interrupts": [{"id": str, "value": any, "schema"?: map}]}
+                 (an id answered in the open step is pending again: its answer was refused)
 - resume         {"values": {interrupt_id: value}, "metadata": map}
 - state.updated  {"as_node": str|None, "values": any, "metadata": map}
 - checkpoint     {"source": str, "delta": {channel: [op, value?]}, "next": [task, ...],
@@ -224,7 +225,11 @@ def _apply(cp: Checkpoint, event: Event, data: Any) -> None:
             cp.errors[event.task_id] = data["error"]
     elif kind == Kind.INTERRUPT:
         for item in data["interrupts"]:
-            cp.interrupts[item["id"]] = {"value": item["value"], "task_id": event.task_id}
+            iid = item["id"]
+            cp.interrupts[iid] = {"value": item["value"], "task_id": event.task_id}
+            if "schema" in item:
+                cp.interrupts[iid]["schema"] = item["schema"]
+            cp.resumes.pop(iid, None)
     elif kind == Kind.RESUME:
         for iid, value in data["values"].items():
             cp.resumes[iid] = value

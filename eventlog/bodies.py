@@ -226,8 +226,17 @@ class TaskResult:
 
 @dataclass(frozen=True, slots=True)
 class InterruptItem:
+    """One interrupt: its id, the value shown, and the JSON Schema of the answer it asks
+    for (stored only when the node gave one)."""
+
     id: str
     value: Any
+    schema: Any = None
+
+    def to_map(self) -> dict[str, Any]:
+        if self.schema is None:
+            return {"id": self.id, "value": self.value}
+        return {"id": self.id, "value": self.value, "schema": self.schema}
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,11 +248,11 @@ class Interrupts:
     interrupts: tuple[InterruptItem, ...]
 
     def to_map(self) -> dict[str, Any]:
-        return {"interrupts": [{"id": i.id, "value": i.value} for i in self.interrupts]}
+        return {"interrupts": [i.to_map() for i in self.interrupts]}
 
     @classmethod
     def from_map(cls, m: Mapping[str, Any]) -> Interrupts:
-        return cls(tuple(InterruptItem(str(i["id"]), i["value"]) for i in m["interrupts"]))
+        return cls(tuple(InterruptItem(str(i["id"]), i["value"], i.get("schema")) for i in m["interrupts"]))
 
 
 @dataclass(frozen=True, slots=True)

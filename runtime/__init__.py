@@ -12,7 +12,7 @@ from langchain_core.messages import (  # the messages are langchain-core's, as i
 from ._cache import CachePolicy, InMemoryCache
 from ._checkpointer import Checkpointer
 from ._compiled import CompiledGraph, CompiledStateGraph
-from ._context import get_stream_writer, interrupt
+from ._context import ParentCommand, get_stream_writer, interrupt
 from ._errors import (
     ConflictError,
     EmptyInputError,
@@ -41,6 +41,7 @@ from ._messages import REMOVE_ALL_MESSAGES, MessagesState, add_messages
 from ._pregel import Pregel
 from ._pregel_nodes import NodeBuilder
 from ._reads import CheckpointTuple, WriteRefusedError
+from ._resume import is_invalid_resume
 from ._retry import RetryPolicy
 from ._timeout import TimeoutPolicy
 from ._types import (
@@ -85,6 +86,7 @@ __all__ = [
     "NodeTimeoutError",
     "NonDeterminismError",
     "Overwrite",
+    "ParentCommand",
     "Pregel",
     "PregelTask",
     "RemoveMessage",
@@ -107,6 +109,7 @@ __all__ = [
     "get_store",
     "get_stream_writer",
     "interrupt",
+    "is_invalid_resume",
     "task",
 ]
 

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._errors import InvalidUpdateError
+from ._resume import schema_adapter, shown_schema, validated
 from ._step import interrupt_id
 from ._sync import in_event_loop
 from ._types import Interrupt
@@ -107,11 +109,29 @@ class GraphInterrupt(BaseException):  # noqa: N818 - LangGraph's name
 
 
 class ParentCommand(BaseException):  # noqa: N818 - LangGraph's name
-    """A subgraph node returned ``Command(graph=Command.PARENT)``: the caller's task applies it."""
+    """A subgraph node returned ``Command(graph=Command.PARENT)``: the caller's task applies it.
+
+    ``args[0]`` (and ``command``) is the Command, as in LangGraph. A BaseException, so an
+    ``except Exception`` in the caller's node code cannot swallow it on its way up.
+    """
 
     def __init__(self, command: Any) -> None:
         super().__init__(command)
         self.command = command
+
+
+class NoParentError(InvalidUpdateError, ParentCommand):
+    """A node of the top graph returned ``Command(graph=Command.PARENT)``: there is no
+    caller to apply it. Raised by ``invoke`` (nothing of the node is recorded); an
+    InvalidUpdateError, and LangGraph's ParentCommand carrying the command."""
+
+    def __init__(self, node: str, command: Any) -> None:
+        ParentCommand.__init__(self, command)
+        self.node = node
+
+    def __str__(self) -> str:
+        return (f"node {self.node!r} returned Command(graph=Command.PARENT), but its graph is "
+                "not running as a subgraph")
 
 
 @dataclass(slots=True)
@@ -160,12 +180,15 @@ def leave(token: contextvars.Token[TaskContext | None]) -> None:
 
 
 
-def interrupt(value: Any) -> Any:
+def interrupt(value: Any, *, response_schema: Any = None) -> Any:
     """Pause for a human. Returns the resume value once ``Command(resume=...)`` answers it.
 
     The k-th ``interrupt()`` of a task gets the k-th answer; the node restarts from its
     top on resume, so code before an answered interrupt runs again (put side effects in
-    tasks).
+    tasks). ``response_schema``: a JSON Schema dict shown with the interrupt, or a type
+    (pydantic model, TypedDict, dataclass) shown as its JSON Schema that the answer is
+    validated with; the validated object is returned, and an answer it refuses raises
+    pydantic's ``ValidationError`` and leaves the interrupt pending (``_resume``).
     """
     ctx = current("interrupt()")
     if ctx.run.stateless:
@@ -173,13 +196,22 @@ def interrupt(value: Any) -> Any:
             f"interrupt() in node {ctx.name!r} of a subgraph compiled with checkpointer=False: "
             "it keeps nothing, so it could not be resumed; compile it without a checkpointer "
             "(it then keeps its state for its caller's step) or with checkpointer=True")
+    adapter = None if response_schema is None else schema_adapter(response_schema)
     index = ctx.interrupts
     ctx.interrupts += 1
     iid = interrupt_id(ctx.task_id, index)
     answered, answer = ctx.run.resume_value(iid)
     if answered:
-        return answer
-    raise GraphInterrupt([Interrupt(value=value, id=iid)])
+        if adapter is None:
+            return answer
+
+        def pending() -> Interrupt:  # the interrupt an answer the schema refuses leaves pending
+            return Interrupt(value, iid, response_schema=shown_schema(response_schema, adapter))
+
+        return validated(adapter, answer, pending)
+    if response_schema is None:
+        raise GraphInterrupt([Interrupt(value, iid)])
+    raise GraphInterrupt([Interrupt(value, iid, response_schema=shown_schema(response_schema, adapter))])
 
 
 def get_stream_writer() -> Callable[[Any], None]:

@@ -104,4 +104,5 @@ def result_payload(task: TaskPlan, writes: list[list[Any]] | None = None, *,
         else:
             result[channel] = value
     return {"id": task.id, "name": task.name, "error": error, "result": result,
-            "interrupts": [{"value": i.value, "id": i.id} for i in interrupts or ()]}
+            "interrupts": [{"value": i.value, "id": i.id, "response_schema": i.response_schema}
+                           for i in interrupts or ()]}

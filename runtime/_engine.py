@@ -46,6 +46,7 @@ from ._handlers import recorded_node_error
 from ._injection import kwargs_for
 from ._journal import Journal, SubJournal, encode_writes_error
 from ._machine import Entry, InputStep, RunTasks, Seal, StepMachine
+from ._resume import interrupt_of, reopened
 from ._retry import pause, retry_for
 from ._step import TaskPlan, live_values, path_key, recast, step_values
 from ._structure import NodeSpec, Structure
@@ -95,6 +96,7 @@ class Run:
         self.metadata = self.machine.metadata
         self.limit = recursion_limit
         self.failure: BaseException | None = None
+        self.rejected: BaseException | None = None  # a resume answer an interrupt's schema refused
         self.new_interrupts: list[Interrupt] = []
         self.paused = False  # a subgraph stopped at a breakpoint inside one of this run's tasks
         self.running = 0
@@ -212,6 +214,8 @@ class Run:
                 journal.hold = False
                 if self.failure is not None:
                     raise self.failure
+                if self.rejected is not None:
+                    raise self.rejected
                 if self._paused(planned):
                     return RunStatus.INTERRUPTED
                 entry, b = machine.step_boundary(journal.cp, planned)
@@ -315,7 +319,15 @@ class Run:
                 trace(self.emit, "tasks", result_payload(task, interrupts=gi.interrupts), step)
             return
         except (Exception, ParentCommand) as e:  # noqa: BLE001 - recorded, then re-raised by steps()
-            handling = self.machine.handling(task, step) if isinstance(e, Exception) else None
+            if (pending := reopened(e)) is not None:
+                # an answer its response_schema refused: the interrupt waits again, and the
+                # step's other tasks finish (their answers were good) before it is raised
+                self.running -= 1
+                self.seal(self.machine.interrupted(task, step, [pending]))
+                if self.rejected is None:
+                    self.rejected = e
+                return
+            handling = None if isinstance(e, ParentCommand) else self.machine.handling(task, step)
             if handling is not None:  # its error handler runs in its place, in this step
                 handler, started = handling
                 self.seal(started)
@@ -442,6 +454,9 @@ class Run:
                 raise  # not the node's failure: never retried
             except Exception as e:
                 e.add_note(f"During task with name {task.name!r} and id {task.id!r}")  # as LangGraph
+                if reopened(e) is not None:  # a refused answer: the node runs again once answered
+                    self.seal(self.machine.failed(task, step, e, attempt, final=False))
+                    raise
                 policy = retry_for(node.retry, e, attempt)
                 self.seal(self.machine.failed(task, step, e, attempt, final=policy is None))
                 if policy is None:
@@ -570,6 +585,8 @@ class Run:
                 raise
             except Exception as e:  # noqa: BLE001 - handed to the caller through the future
                 e.add_note(f"During task with name {name!r} and id {call!r}")
+                if reopened(e) is not None:  # a refused answer: not the call's result (not recorded)
+                    return False, e
                 policy = retry_for(retry or self.structure.retry, e, attempt)
                 self.seal(self.machine.task_result(journal.cp, call, name, ok=False, value=repr(e),
                                                    attempt=attempt))
@@ -646,7 +663,7 @@ class Run:
             status = await run.steps(resuming=resuming)
             if status == RunStatus.INTERRUPTED:
                 cp = journal.cp
-                raise GraphInterrupt([Interrupt(v["value"], iid) for iid, v in cp.interrupts.items()])
+                raise GraphInterrupt([interrupt_of(iid, v) for iid, v in cp.interrupts.items()])
         except BaseException as e:
             if tracer is not None:
                 tracer.on_chain_error(e)

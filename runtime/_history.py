@@ -150,7 +150,8 @@ def _raised(e: Event) -> dict[str, dict[str, Any]]:
     """The interrupts an ``interrupt`` event records, as the fold keeps them."""
     body = decode_body(e.kind, e.body)
     assert isinstance(body, Interrupts)
-    return {i.id: {"value": i.value, "task_id": e.task_id} for i in body.interrupts}
+    return {i.id: {"value": i.value, "task_id": e.task_id, **({} if i.schema is None else {"schema": i.schema})}
+            for i in body.interrupts}
 
 
 def _answered(cp: Checkpoint, ns: str, raised: dict[str, dict[str, Any]]) -> Checkpoint:

@@ -264,7 +264,7 @@ class StepMachine:
         return (NodeFailed(task.name, repr(error), type(error).__name__, attempt, final), step, task.id)
 
     def interrupted(self, task: TaskPlan, step: int, interrupts: Iterable[Interrupt]) -> Entry:
-        items = tuple(InterruptItem(i.id, i.value) for i in interrupts)
+        items = tuple(InterruptItem(i.id, i.value, i.response_schema) for i in interrupts)
         return (Interrupts(items), step, task.id)
 
     def task_result(

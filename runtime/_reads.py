@@ -28,6 +28,7 @@ from lograph.eventlog.lowlevel import utc_time
 
 from ._errors import GraphError
 from ._history import every_namespace, head_state, history, locate, record_at
+from ._resume import interrupt_of
 from ._types import Interrupt
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ def as_tuple(thread: str, ns: str, cp: Checkpoint) -> CheckpointTuple:
     ]
     by_task: dict[str, list[Interrupt]] = {}
     for iid, item in cp.interrupts.items():
-        by_task.setdefault(item["task_id"], []).append(Interrupt(item["value"], iid))
+        by_task.setdefault(item["task_id"], []).append(interrupt_of(iid, item))
     pending += [(task, "__interrupt__", found) for task, found in by_task.items()]
     checkpoint = {
         "v": CHECKPOINT_VERSION,

@@ -63,6 +63,7 @@ from typing_extensions import TypeVar
 from ._context import GraphInterrupt, TaskContext
 from ._context import _current as current_task
 from ._messages import REMOVE_ALL_MESSAGES
+from ._resume import is_invalid_resume
 from ._sync import in_event_loop
 from ._types import Command, Send
 
@@ -330,6 +331,8 @@ class ToolNode(Runnable[Any, Any]):
             try:
                 response = await self._acall(tool, payload, config, ctx, index)
             except ValidationError as e:
+                if is_invalid_resume(e):  # an answer to the tool's interrupt(), not its arguments
+                    raise
                 raise self._invocation_error(call, e) from e
             return self._normalize(response, call, kind)
         except Exception as e:  # noqa: BLE001 - a message, or raised again
@@ -345,6 +348,8 @@ class ToolNode(Runnable[Any, Any]):
             try:
                 response = tool.invoke(payload, config)
             except ValidationError as e:
+                if is_invalid_resume(e):  # an answer to the tool's interrupt(), not its arguments
+                    raise
                 raise self._invocation_error(call, e) from e
             return self._normalize(response, call, kind)
         except Exception as e:  # noqa: BLE001 - a message, or raised again
@@ -463,8 +468,8 @@ class ToolNode(Runnable[Any, Any]):
 
     def _error_message(self, call: ToolCall, e: Exception) -> ToolMessage:
         """The ToolMessage ``handle_tool_errors`` makes of ``e``, or ``e`` raised again."""
-        if not self._handle or not isinstance(e, self._handled):
-            raise e
+        if not self._handle or not isinstance(e, self._handled) or is_invalid_resume(e):
+            raise e  # (a refused resume answer is never the model's to see: answer it again)
         flag = self._handle
         if isinstance(flag, bool | tuple) or isinstance(flag, type):
             content = TOOL_CALL_ERROR_TEMPLATE.format(error=repr(e))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 from langchain_core.messages.tool import ToolOutputMixin
@@ -66,10 +66,15 @@ class Command(Generic[N], ToolOutputMixin):
 
 @dataclass(frozen=True, slots=True)
 class Interrupt:
-    """A pause waiting for a human; ``id`` is stable (task path + index)."""
+    """A pause waiting for a human; ``id`` is stable (task path + index).
+
+    ``response_schema``: the JSON Schema of the answer it asks for, when the node gave
+    ``interrupt(value, response_schema=...)`` one (None otherwise), as LangGraph shows it.
+    """
 
     value: Any
     id: str = ""
+    response_schema: Any = field(default=None, kw_only=True)
 
 
 class PregelTask(NamedTuple):

@@ -16,6 +16,7 @@ from lograph.eventlog.lowlevel import utc_time
 
 from ._channels import ROOT
 from ._introspect import subgraph_of_node
+from ._resume import interrupt_of
 from ._step import TaskPlan, live_values, plan, recast
 from ._types import OVERWRITE, Interrupt, Overwrite, PregelTask, StateSnapshot, is_overwrite
 
@@ -38,7 +39,7 @@ def snapshot_of(
     tasks = _shown_order(graph, plan(cp, ns, commands=live))
     by_task: dict[str, list[Interrupt]] = {}
     for iid, item in cp.interrupts.items():
-        by_task.setdefault(item["task_id"], []).append(Interrupt(item["value"], iid))
+        by_task.setdefault(item["task_id"], []).append(interrupt_of(iid, item))
     children = root.children if root is not None else {}
 
     def state_of(t: TaskPlan) -> Any:
@@ -140,7 +141,7 @@ def graph_output(graph: CompiledGraph, cp: Checkpoint) -> Any:
     if returns is not None:
         values = {k: values[k] for k in returns if k in values}
     if cp.interrupts:
-        values["__interrupt__"] = [Interrupt(v["value"], iid) for iid, v in cp.interrupts.items()]
+        values["__interrupt__"] = [interrupt_of(iid, v) for iid, v in cp.interrupts.items()]
     return values
 
 

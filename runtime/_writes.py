@@ -21,7 +21,7 @@ from lograph.eventlog import Checkpoint
 from lograph.eventlog.bodies import GOTO, INPUT
 
 from ._channels import reduce_writes
-from ._context import ParentCommand
+from ._context import NoParentError, ParentCommand
 from ._errors import InvalidUpdateError
 from ._step import step_values
 from ._structure import Branch, NodeSpec, Structure
@@ -94,10 +94,7 @@ def _check_parent(node: NodeSpec, command: Command[Any], ns: str) -> None:
     if command.graph != Command.PARENT:
         return
     if not ns:
-        raise InvalidUpdateError(
-            f"node {node.name!r} returned Command(graph=Command.PARENT), but its graph "
-            "is not running as a subgraph"
-        )
+        raise NoParentError(node.name, Command(update=command.update, goto=command.goto))
     raise ParentCommand(Command(update=command.update, goto=command.goto))
 
 

@@ -207,9 +207,22 @@ def _corrected(section: str, expected: Any) -> Any:
     return {**expected, "ok": True, "divergence": None, "problem": None}
 
 
+def with_response_schema(expected: Any) -> Any:
+    """A later deliberate change (issue 18): an Interrupt has LangGraph's third field,
+    ``response_schema``; an interrupt 111fa4b stored has none, so it reads back None."""
+    if isinstance(expected, list):
+        return [with_response_schema(v) for v in expected]
+    if not isinstance(expected, dict):
+        return expected
+    shown = expected.get("!dataclass")
+    if isinstance(shown, list) and shown[0] == "lograph:Interrupt" and "response_schema" not in shown[1]:
+        return {"!dataclass": [shown[0], {**with_response_schema(shown[1]), "response_schema": None}]}
+    return {k: with_response_schema(v) for k, v in expected.items()}
+
+
 def differences(thread: str, actual: dict[str, Any], sections: tuple[str, ...] | None = None) -> list[str]:
     """Each section of ``thread`` whose read-back differs from 111fa4b's, with where."""
-    expected = as_langchain(EXPECTED["threads"][thread])
+    expected = with_response_schema(as_langchain(EXPECTED["threads"][thread]))
     back = json.loads(json.dumps(actual))  # the form the expectations were stored in
     problems = []
     rows = back.pop("rows")

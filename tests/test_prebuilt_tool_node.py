@@ -16,7 +16,7 @@ import anyio
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import InjectedToolCallId, tool
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from lograph.runtime import (
     END,
@@ -400,6 +400,36 @@ async def test_a_tool_that_calls_a_task_is_memoized_and_its_interrupt_resumes(
                                                   asked["send receipt for b2?"]: "no"}), cfg("t"))
     assert sorted(ran) == ["a1", "b2"], "a recorded task ran again"
     assert [m.content for m in out["messages"][1:]] == ["charged a1: yes", "charged b2: no"]
+
+
+class Approval(BaseModel):
+    approved: bool
+
+
+async def test_a_refused_answer_to_a_tools_interrupt_is_not_a_tool_error(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    """handle_tool_errors=True answers a tool's errors with a ToolMessage; an answer the
+    tool's interrupt schema refuses is not one: the run fails, the interrupt waits."""
+
+    @tool
+    def delete(path: str) -> str:
+        """Deletes a file once a human approves."""
+        answer = interrupt(f"delete {path}?", response_schema=Approval)
+        return "deleted" if answer.approved else "kept"
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("tools", ToolNode([delete], handle_tool_errors=True))
+    builder.add_edge(START, "tools")
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = builder.compile(checkpointer=saver)
+        out = await graph.ainvoke({"messages": [asking(call("delete", {"path": "/a"}, "1"))]}, cfg("t"))
+        [pending] = out["__interrupt__"]
+        with pytest.raises(ValidationError):
+            await graph.ainvoke(Command(resume={"approved": "sure"}), cfg("t"))
+        assert (await graph.aget_state(cfg("t"))).interrupts == (pending,)
+        out = await graph.ainvoke(Command(resume={"approved": False}), cfg("t"))
+    assert out["messages"][-1].content == "kept"
 
 
 async def test_parallel_tools_wait_for_each_other_and_cancel_nothing(anyio_backend: str) -> None:

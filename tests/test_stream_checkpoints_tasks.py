@@ -102,7 +102,7 @@ async def test_tasks_start_and_finish(anyio_backend: str, store_kind: str, tmp_p
         asked = results[-1]
         assert asked["name"] == "last" and asked["result"] == {}
         (pending,) = (await graph.aget_state(cfg("t"))).interrupts
-        assert asked["interrupts"] == [{"value": "ok?", "id": pending.id}]
+        assert asked["interrupts"] == [{"value": "ok?", "id": pending.id, "response_schema": None}]
         # the resumed run streams the task that runs again, and its result
         chunks = await collect(graph, Command(resume="yes"), cfg("t"), stream_mode="tasks")
         assert [(c["name"], "result" in c) for c in chunks] == [("last", False), ("last", True)]

@@ -7,8 +7,10 @@ from lograph.runtime import (
     NodeCancelledError,
     NodeError,
     NodeTimeoutError,
+    ParentCommand,
+    is_invalid_resume,
 )
 from lograph.runtime.channels import EmptyChannelError
 
-__all__ = ["EmptyChannelError", "EmptyInputError", "GraphRecursionError", "InvalidUpdateError", "NodeCancelledError", "NodeError",
-           "NodeTimeoutError"]
+__all__ = ["EmptyChannelError", "EmptyInputError", "GraphRecursionError", "InvalidUpdateError", "NodeCancelledError",
+           "NodeError", "NodeTimeoutError", "ParentCommand", "is_invalid_resume"]
