@@ -63,6 +63,9 @@ Emit = Callable[..., None]  # (mode, chunk) from the run; (mode, chunk, ns) from
 class Run:
     """One run of a graph on one thread: the steps from where the log stands to a stop."""
 
+    rejected: BaseException | None = None  # the failure is an answer a response_schema refused
+    # (set on the instance only then: one more attribute per run costs every run's lookups)
+
     def __init__(
         self,
         structure: Structure,
@@ -96,7 +99,6 @@ class Run:
         self.metadata = self.machine.metadata
         self.limit = recursion_limit
         self.failure: BaseException | None = None
-        self.rejected: BaseException | None = None  # a resume answer an interrupt's schema refused
         self.new_interrupts: list[Interrupt] = []
         self.paused = False  # a subgraph stopped at a breakpoint inside one of this run's tasks
         self.running = 0
@@ -214,8 +216,6 @@ class Run:
                 journal.hold = False
                 if self.failure is not None:
                     raise self.failure
-                if self.rejected is not None:
-                    raise self.rejected
                 if self._paused(planned):
                     return RunStatus.INTERRUPTED
                 entry, b = machine.step_boundary(journal.cp, planned)
@@ -324,8 +324,8 @@ class Run:
                 # step's other tasks finish (their answers were good) before it is raised
                 self.running -= 1
                 self.seal(self.machine.interrupted(task, step, [pending]))
-                if self.rejected is None:
-                    self.rejected = e
+                if self.failure is None:  # raised once the step's tasks end; cancels nothing
+                    self.failure = self.rejected = e
                 return
             handling = None if isinstance(e, ParentCommand) else self.machine.handling(task, step)
             if handling is not None:  # its error handler runs in its place, in this step
@@ -337,7 +337,7 @@ class Run:
             self.running -= 1
             if self.debug and isinstance(e, Exception):
                 trace(self.emit, "tasks", result_payload(task, error=e), step)
-            if self.failure is None:
+            if self.failure is None or self.failure is self.rejected:  # (a failure wins)
                 self.failure = e
                 tg.cancel_scope.cancel()
             return

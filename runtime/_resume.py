@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from ._types import Interrupt
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 __all__ = ["interrupt_of", "is_invalid_resume", "reopened", "schema_adapter", "shown_schema", "validated"]
 
@@ -45,6 +48,12 @@ def reopened(error: BaseException) -> Interrupt | None:
 
 @functools.lru_cache(maxsize=256)
 def _cached_adapter(schema: Any) -> TypeAdapter[Any]:
+    return _adapter(schema)
+
+
+def _adapter(schema: Any) -> TypeAdapter[Any]:
+    from pydantic import TypeAdapter  # (loaded when a schema is first used)
+
     return TypeAdapter(schema)
 
 
@@ -55,7 +64,7 @@ def schema_adapter(schema: Any) -> TypeAdapter[Any] | None:
     try:
         return _cached_adapter(schema)
     except TypeError:  # not hashable (a generic alias with a dict default, ...): not cached
-        return TypeAdapter(schema)
+        return _adapter(schema)
 
 
 def shown_schema(schema: Any, adapter: TypeAdapter[Any] | None) -> Any:

@@ -63,6 +63,11 @@ class Command(Generic[N], ToolOutputMixin):
     resume: Any = None
     goto: Any = ()
 
+    def __repr__(self) -> str:  # as LangGraph's: the fields that hold something
+        shown = (("graph", self.graph), ("update", self.update), ("resume", self.resume),
+                 ("goto", self.goto))
+        return "Command(" + ", ".join(f"{k}={v!r}" for k, v in shown if v) + ")"
+
 
 @dataclass(frozen=True, slots=True)
 class Interrupt:

@@ -113,8 +113,23 @@ _PLAIN_CONTAINERS = (list, dict, set, deque)
 
 
 def _result(writes: list[list[Any]]) -> dict[str, Any]:
-    """A task's writes as it returned them (an Overwrite is stored in its plain spelling)."""
-    return {k: Overwrite(v[OVERWRITE]) if is_overwrite(v) else v for k, v in writes if k != GOTO}
+    """A task's writes as it returned them (an Overwrite is stored in its plain spelling);
+    a key it wrote more than once as ``{"$writes": [...]}``, as LangGraph shows it."""
+    out: dict[str, Any] = {}
+    for k, v in writes:
+        if k == GOTO:
+            continue
+        v = Overwrite(v[OVERWRITE]) if is_overwrite(v) else v
+        if k in out:
+            seen = out[k]
+            out[k] = {"$writes": [*(seen["$writes"] if _many(seen) else [seen]), v]}
+        else:
+            out[k] = v
+    return out
+
+
+def _many(value: Any) -> bool:
+    return type(value) is dict and len(value) == 1 and "$writes" in value
 
 
 

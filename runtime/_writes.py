@@ -44,7 +44,7 @@ def command_writes(structure: Structure, command: Command[Any]) -> Writes:
 
     Raises InvalidUpdateError (an unknown key or node) before anything is written.
     """
-    writes = [[k, v] for k, v in structure.state.updates(command.update, INPUT)]
+    writes = [[k, v] for k, v in structure.state.updates(command.update, INPUT, pairs=True)]
     goto = targets(command.goto)
     if goto:
         check_targets(structure, "Command(goto=...) given as input", goto)
@@ -67,6 +67,10 @@ async def node_writes(
         _check_parent(node, output, ns)
         update = output.update
         goto = targets(output.goto)
+        if isinstance(update, list | tuple):  # (key, value) pairs, as LangGraph takes them
+            writes = [[k, v] for k, v in structure.state.updates(update, node.name, pairs=True)]
+            shown = _shown(writes)
+            return await _routed_writes(structure, cp, node, writes, goto), shown
     elif isinstance(output, Send):
         update, goto = None, [output]
     else:
@@ -113,13 +117,12 @@ async def _many_writes(
     goto: list[Any] = []
     for o in outputs:
         update = o.update if isinstance(o, Command) else o
-        writes += ([k, v] for k, v in structure.state.updates(update, node.name))
+        writes += ([k, v] for k, v in structure.state.updates(update, node.name,
+                                                              pairs=isinstance(o, Command)))
         if isinstance(o, Command):
             goto += targets(o.goto)
-    keys = [k for k, _ in writes]
-    shown: Any = ({k: v for k, v in writes} if len(set(keys)) == len(keys)
-                  else [{k: v} for k, v in writes])
-    if structure.state.output_key is not None and len(keys) > 1:  # a state of one value: the values
+    shown = _shown(writes)
+    if structure.state.output_key is not None and len(writes) > 1:  # a state of one value: the values
         shown = [v for k, v in writes if k == structure.state.output_key]
     if node.name in structure.branches:
         goto += await routed(structure, cp, node.name, writes)
@@ -127,6 +130,24 @@ async def _many_writes(
         check_targets(structure, repr(node.name), goto)
         writes.append([GOTO, goto])
     return writes, shown
+
+
+async def _routed_writes(structure: Structure, cp: Checkpoint, node: NodeSpec, writes: Writes,
+                         goto: list[Any]) -> Writes:
+    """``writes`` with the node's routing: ``goto`` then its conditional edges' choices."""
+    if node.name in structure.branches:
+        goto = goto + await routed(structure, cp, node.name, writes)
+    if goto:
+        check_targets(structure, repr(node.name), goto)
+        writes.append([GOTO, goto])
+    return writes
+
+
+def _shown(writes: Writes) -> Any:
+    """Writes as the ``updates`` stream shows them (as LangGraph): one dict, or a list of
+    one-key dicts when a key is written more than once."""
+    keys = [k for k, _ in writes]
+    return {k: v for k, v in writes} if len(set(keys)) == len(keys) else [{k: v} for k, v in writes]
 
 
 async def routed(structure: Structure, cp: Checkpoint, name: str, writes: Writes) -> list[Any]:
