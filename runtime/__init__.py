@@ -12,7 +12,7 @@ from langchain_core.messages import (  # the messages are langchain-core's, as i
 from ._cache import CachePolicy, InMemoryCache
 from ._checkpointer import Checkpointer
 from ._compiled import CompiledGraph, CompiledStateGraph
-from ._context import ParentCommand, get_stream_writer, interrupt
+from ._context import get_stream_writer, interrupt
 from ._errors import (
     ConflictError,
     EmptyInputError,
@@ -24,6 +24,7 @@ from ._errors import (
     NodeError,
     NodeTimeoutError,
     NonDeterminismError,
+    ParentCommand,
     ResumeError,
 )
 from ._func import entrypoint, task

@@ -326,10 +326,8 @@ class StateCodec:
             return schema.model_validate(values)
         return schema(**values)
 
-    def updates(self, output: Any, node: str, *, pairs: bool = False) -> list[tuple[str, Any]]:
-        """A node's return value as ``(channel, value)`` writes, in key order. ``pairs``:
-        it is a Command's update, which may also be a list of ``(key, value)`` pairs
-        (a key may come more than once), as LangGraph takes it."""
+    def updates(self, output: Any, node: str) -> list[tuple[str, Any]]:
+        """A node's return value as ``(channel, value)`` writes, in key order."""
         who = "the input" if node == "__start__" else f"node {node!r}"
         if output is None:
             return []
@@ -341,9 +339,6 @@ class StateCodec:
                 items = [(k, v) for k, v in items if k not in self.managed]  # computed, not written
         elif hasattr(type(output), "__annotations__") and not isinstance(output, type):
             items = _object_updates(output, self.channels)  # a model, dataclass, annotated class
-        elif pairs and isinstance(output, list | tuple) and all(
-                isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in output):
-            items = list(output)
         else:
             raise InvalidUpdateError(
                 f"{who} {'is' if node == '__start__' else 'returned'} a {type(output).__name__}; "

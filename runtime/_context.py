@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._errors import InvalidUpdateError
 from ._resume import schema_adapter, shown_schema, validated
 from ._step import interrupt_id
 from ._sync import in_event_loop
@@ -106,32 +105,6 @@ class GraphInterrupt(BaseException):  # noqa: N818 - LangGraph's name
     def __init__(self, interrupts: list[Interrupt]) -> None:
         super().__init__(interrupts)
         self.interrupts = interrupts
-
-
-class ParentCommand(BaseException):  # noqa: N818 - LangGraph's name
-    """A subgraph node returned ``Command(graph=Command.PARENT)``: the caller's task applies it.
-
-    ``args[0]`` (and ``command``) is the Command, as in LangGraph. A BaseException, so an
-    ``except Exception`` in the caller's node code cannot swallow it on its way up.
-    """
-
-    def __init__(self, command: Any) -> None:
-        super().__init__(command)
-        self.command = command
-
-
-class NoParentError(InvalidUpdateError, ParentCommand):
-    """A node of the top graph returned ``Command(graph=Command.PARENT)``: there is no
-    caller to apply it. Raised by ``invoke`` (nothing of the node is recorded); an
-    InvalidUpdateError, and LangGraph's ParentCommand carrying the command."""
-
-    def __init__(self, node: str, command: Any) -> None:
-        ParentCommand.__init__(self, command)
-        self.node = node
-
-    def __str__(self) -> str:
-        return (f"node {self.node!r} returned Command(graph=Command.PARENT), but its graph is "
-                "not running as a subgraph")
 
 
 @dataclass(slots=True)

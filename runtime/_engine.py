@@ -39,9 +39,15 @@ from lograph.eventlog.bodies import GOTO, CheckpointBody, RunStatus, TaskResult
 
 from ._cache import cache_key, lookup, store
 from ._checkpointer import Checkpointer
-from ._context import GraphInterrupt, ParentCommand, TaskContext, enter, leave
+from ._context import GraphInterrupt, TaskContext, enter, leave
 from ._debug_stream import checkpoint_payload, result_payload, task_payload, trace
-from ._errors import EmptyInputError, NodeCancelledError, NodeError, NonDeterminismError
+from ._errors import (
+    EmptyInputError,
+    NodeCancelledError,
+    NodeError,
+    NonDeterminismError,
+    ParentCommand,
+)
 from ._handlers import recorded_node_error
 from ._injection import kwargs_for
 from ._journal import Journal, SubJournal, encode_writes_error
@@ -586,7 +592,7 @@ class Run:
             except Exception as e:  # noqa: BLE001 - handed to the caller through the future
                 e.add_note(f"During task with name {name!r} and id {call!r}")
                 if reopened(e) is not None:  # a refused answer: not the call's result (not recorded)
-                    return False, e
+                    return False, e, None
                 policy = retry_for(retry or self.structure.retry, e, attempt)
                 self.seal(self.machine.task_result(journal.cp, call, name, ok=False, value=repr(e),
                                                    attempt=attempt))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from lograph.eventlog import ConflictError, LogError
 
@@ -15,10 +15,12 @@ __all__ = [
     "GraphRecursionError",
     "GraphValidationError",
     "InvalidUpdateError",
+    "NoParentError",
     "NodeCancelledError",
     "NodeError",
     "NodeTimeoutError",
     "NonDeterminismError",
+    "ParentCommand",
     "ResumeError",
 ]
 
@@ -52,6 +54,32 @@ class ResumeError(GraphError, ValueError, RuntimeError):
 
 class EmptyChannelError(Exception):
     """A channel read before it holds a value (``BaseChannel.get``)."""
+
+
+class ParentCommand(BaseException):  # noqa: N818 - LangGraph's name
+    """A subgraph node returned ``Command(graph=Command.PARENT)``: the caller's task applies it.
+
+    ``args[0]`` (and ``command``) is the Command, as in LangGraph. A BaseException, so an
+    ``except Exception`` in the caller's node code cannot swallow it on its way up.
+    """
+
+    def __init__(self, command: Any) -> None:
+        super().__init__(command)
+        self.command = command
+
+
+class NoParentError(InvalidUpdateError, ParentCommand):
+    """A node of the top graph returned ``Command(graph=Command.PARENT)``: there is no
+    caller to apply it. Raised by ``invoke`` (nothing of the node is recorded); an
+    InvalidUpdateError, and LangGraph's ParentCommand carrying the command."""
+
+    def __init__(self, node: str, command: Any) -> None:
+        ParentCommand.__init__(self, command)
+        self.node = node
+
+    def __str__(self) -> str:
+        return (f"node {self.node!r} returned Command(graph=Command.PARENT), but its graph is "
+                "not running as a subgraph")
 
 
 class NonDeterminismError(GraphError):

@@ -21,8 +21,7 @@ from lograph.eventlog import Checkpoint
 from lograph.eventlog.bodies import GOTO, INPUT
 
 from ._channels import reduce_writes
-from ._context import NoParentError, ParentCommand
-from ._errors import InvalidUpdateError
+from ._errors import InvalidUpdateError, NoParentError, ParentCommand
 from ._step import step_values
 from ._structure import Branch, NodeSpec, Structure
 from ._types import END, START, Command, Send
@@ -44,12 +43,22 @@ def command_writes(structure: Structure, command: Command[Any]) -> Writes:
 
     Raises InvalidUpdateError (an unknown key or node) before anything is written.
     """
-    writes = [[k, v] for k, v in structure.state.updates(command.update, INPUT, pairs=True)]
+    writes = command_update(structure, command.update, INPUT)
     goto = targets(command.goto)
     if goto:
         check_targets(structure, "Command(goto=...) given as input", goto)
         writes.append([GOTO, goto])
     return writes
+
+
+def command_update(structure: Structure, update: Any, who: str) -> Writes:
+    """A Command's ``update`` as writes: a dict (or a model...) as any update, or, as
+    LangGraph takes it, a list of ``(key, value)`` pairs (a key may come more than once)."""
+    state = structure.state
+    if state.kind != "root" and isinstance(update, list | tuple) and all(
+            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in update):
+        return [[k, v] for key, value in update for k, v in state.updates({key: value}, who)]
+    return [[k, v] for k, v in state.updates(update, who)]
 
 
 async def node_writes(
@@ -68,7 +77,7 @@ async def node_writes(
         update = output.update
         goto = targets(output.goto)
         if isinstance(update, list | tuple):  # (key, value) pairs, as LangGraph takes them
-            writes = [[k, v] for k, v in structure.state.updates(update, node.name, pairs=True)]
+            writes = command_update(structure, update, node.name)
             shown = _shown(writes)
             return await _routed_writes(structure, cp, node, writes, goto), shown
     elif isinstance(output, Send):
@@ -117,8 +126,8 @@ async def _many_writes(
     goto: list[Any] = []
     for o in outputs:
         update = o.update if isinstance(o, Command) else o
-        writes += ([k, v] for k, v in structure.state.updates(update, node.name,
-                                                              pairs=isinstance(o, Command)))
+        writes += command_update(structure, update, node.name) if isinstance(o, Command) \
+            else ([k, v] for k, v in structure.state.updates(update, node.name))
         if isinstance(o, Command):
             goto += targets(o.goto)
     shown = _shown(writes)
