@@ -12,19 +12,24 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import json
 import math
 import operator
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
-from langchain_core.embeddings import Embeddings
 
 from ._store import IndexConfig, PutOp
+
+if TYPE_CHECKING:
+    # imported when a store is given an index: langchain-core's embeddings module pulls
+    # in its runnables and callbacks, which a graph that only needs a saver never uses
+    from langchain_core.embeddings import Embeddings
 
 __all__ = [
     "AEmbeddingsFunc",
@@ -45,45 +50,55 @@ def _is_async(fn: Any) -> bool:
         getattr(fn, "__call__", None))  # noqa: B004 - a callable object's async __call__
 
 
-class FunctionEmbeddings(Embeddings):
-    """An ``Embeddings`` over a function from a list of texts to their vectors.
+@functools.cache
+def _function_embeddings() -> Callable[[Any], Embeddings]:
+    """``FunctionEmbeddings``, defined on first use (langchain-core's ``Embeddings``
+    is imported only then)."""
+    from langchain_core.embeddings import Embeddings
 
-    A sync function serves both forms (the async form runs it on a worker thread, as
-    langchain-core's default does); an async one serves the async form, and the sync
-    form when no event loop runs in the calling thread (it is run on lograph's portal).
-    """
+    class FunctionEmbeddings(Embeddings):
+        """An ``Embeddings`` over a function from a list of texts to their vectors.
 
-    def __init__(self, func: EmbeddingsFunc | AEmbeddingsFunc) -> None:
-        if not callable(func):
-            raise TypeError(f"an embedding function must be callable, not {type(func).__name__}")
-        self.func = func
-        self.is_async = _is_async(func)
+        A sync function serves both forms (the async form runs it on a worker thread, as
+        langchain-core's default does); an async one serves the async form, and the sync
+        form when no event loop runs in the calling thread (it is run on lograph's portal).
+        """
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        if self.is_async:
-            from ._sync import run_sync
+        def __init__(self, func: EmbeddingsFunc | AEmbeddingsFunc) -> None:
+            if not callable(func):
+                raise TypeError(f"an embedding function must be callable, not {type(func).__name__}")
+            self.func = func
+            self.is_async = _is_async(func)
 
-            async def call() -> list[list[float]]:
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            if self.is_async:
+                from ._sync import run_sync
+
+                async def call() -> list[list[float]]:
+                    return await self.func(texts)  # type: ignore[no-any-return,misc]
+
+                return run_sync(call, method="the store's sync embedding of a search or put",
+                                amethod="the store's async methods (aput, asearch)")
+            return self.func(texts)  # type: ignore[return-value]
+
+        def embed_query(self, text: str) -> list[float]:
+            return self.embed_documents([text])[0]
+
+        async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+            if self.is_async:
                 return await self.func(texts)  # type: ignore[no-any-return,misc]
+            return await anyio.to_thread.run_sync(self.func, texts)  # type: ignore[arg-type]
 
-            return run_sync(call, method="the store's sync embedding of a search or put",
-                            amethod="the store's async methods (aput, asearch)")
-        return self.func(texts)  # type: ignore[return-value]
+        async def aembed_query(self, text: str) -> list[float]:
+            return (await self.aembed_documents([text]))[0]
 
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
-
-    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        if self.is_async:
-            return await self.func(texts)  # type: ignore[no-any-return,misc]
-        return await anyio.to_thread.run_sync(self.func, texts)  # type: ignore[arg-type]
-
-    async def aembed_query(self, text: str) -> list[float]:
-        return (await self.aembed_documents([text]))[0]
+    return FunctionEmbeddings
 
 
 def ensure_embeddings(embed: Any) -> Embeddings:
     """``embed`` as a langchain-core ``Embeddings`` (see the module docstring)."""
+    from langchain_core.embeddings import Embeddings
+
     if embed is None:
         raise ValueError("index['embed'] must be given: an Embeddings, a function or a model name")
     if isinstance(embed, Embeddings):
@@ -98,7 +113,7 @@ def ensure_embeddings(embed: Any) -> Embeddings:
                 "function") from e
         model: Embeddings = init_embeddings(embed)
         return model
-    return FunctionEmbeddings(embed)
+    return _function_embeddings()(embed)
 
 
 def tokenize_path(path: str) -> list[str]:
@@ -269,4 +284,6 @@ class Indexer:
 
 def _inherits(model: Embeddings, method: str) -> bool:
     """Whether ``model`` keeps langchain-core's default async method (a thread via asyncio)."""
+    from langchain_core.embeddings import Embeddings
+
     return getattr(type(model), method) is getattr(Embeddings, method)

@@ -7,7 +7,7 @@
 keeps.
 """
 
-from langchain_core.embeddings import Embeddings
+from typing import TYPE_CHECKING, Any
 
 from ._store import (
     NOT_PROVIDED,
@@ -63,3 +63,17 @@ __all__ = [
     "get_text_at_path",
     "tokenize_path",
 ]
+
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+
+def __getattr__(name: str) -> Any:
+    # langchain-core's Embeddings, imported on first use: its module pulls in
+    # langchain-core's runnables and callbacks, which importing lograph need not pay for
+    if name == "Embeddings":
+        from langchain_core.embeddings import Embeddings
+
+        return Embeddings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
