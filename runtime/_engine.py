@@ -199,6 +199,8 @@ class Run:
         stop = journal.cp.step + self.limit + (2 if resuming else 1)  # (for managed values)
         if resuming and state.shows(journal.cp.values):
             self.emit("values", state.output(journal.cp.values))  # as LangGraph: where it resumes
+            if self.pace is not None:  # (a lazy stream: the next step waits for the consumer)
+                await self.pace()
         while True:
             cp = journal.cp
             planned = machine.plan_step(cp, breakpoints=not (first and resuming))

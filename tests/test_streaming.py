@@ -6,6 +6,7 @@ are present and consistent, never their format beyond ISO-8601 timestamps.
 """
 
 import operator
+import time
 from contextlib import aclosing
 from datetime import datetime
 from pathlib import Path
@@ -503,6 +504,47 @@ def test_sync_stream_closed_early_stops_before_the_next_step() -> None:
         stream.close()
         assert ran == ["a"]  # b never started: the run waits for its reader
         assert graph.get_state(config).next == ("b",)
+
+
+def _paused_before_b(ran: list[str]) -> Any:
+    """a -> b -> END, compiled to pause before b; ``ran`` records each node as it runs."""
+    builder = StateGraph(LogState)
+    for name in ("a", "b"):
+        builder.add_node(name, lambda state, name=name: ran.append(name) or {"log": [name]})
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "b")
+    return builder.compile(checkpointer=MemorySaver(), interrupt_before=["b"])
+
+
+def test_a_resumed_sync_stream_runs_nothing_before_its_reader_asks() -> None:
+    # As LangGraph's lazy generator: the state a resumed stream shows first reaches the
+    # reader before the next step starts (a node's print never comes before that event).
+    ran: list[str] = []
+    graph = _paused_before_b(ran)
+    for i in range(5):
+        config = {"configurable": {"thread_id": f"r{i}"}}
+        list(graph.stream({"log": []}, config))
+        ran.clear()
+        stream = graph.stream(None, config, stream_mode="values")
+        assert next(stream) == {"log": ["a"]}
+        time.sleep(0.02)  # time enough for a run that went on without its reader
+        assert ran == []
+        assert list(stream) == [{"log": ["a", "b"]}]
+        assert ran == ["b"]
+
+
+@pytest.mark.anyio
+async def test_a_resumed_astream_runs_nothing_before_its_reader_asks(anyio_backend: str) -> None:
+    ran: list[str] = []
+    graph = _paused_before_b(ran)
+    config = {"configurable": {"thread_id": "r"}}
+    await graph.ainvoke({"log": []}, config)
+    ran.clear()
+    seen = []
+    async for chunk in graph.astream(None, config, stream_mode="values"):
+        await anyio.sleep(0.02)  # time enough for a run that went on without its reader
+        seen.append((chunk, list(ran)))
+    assert seen == [({"log": ["a"]}, []), ({"log": ["a", "b"]}, ["b"])]
 
 
 def test_sync_stream_facade_without_a_checkpointer() -> None:
