@@ -120,13 +120,16 @@ def _ns(run: Any, ctx: TaskContext) -> str:
     return f"{run.ns}|{part}" if run.ns else part
 
 
-def _langgraph_path(path: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A task's path in LangGraph's words: ``("__pregel_pull", node)``,
-    ``("__pregel_push", i)``, a ``@task`` call's ``("__pregel_push", caller's path, i, True)``."""
+def langgraph_path(path: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A task's path in LangGraph's words: ``("__pregel_pull", node)``, a ``Send``'s
+    ``("__pregel_push", i, False)``, a ``@task`` call's ``("__pregel_push", caller's
+    path, i, True)``."""
     if not path:
         return ()
-    kind = "__pregel_pull" if path[0] == "pull" else "__pregel_push"
-    return (kind, *(_langgraph_path(p) if isinstance(p, tuple) else p for p in path[1:]))
+    if path[0] == "pull":
+        return ("__pregel_pull", *path[1:])
+    shown = ("__pregel_push", *(langgraph_path(p) if isinstance(p, tuple) else p for p in path[1:]))
+    return (*shown, False) if len(path) == 2 else shown  # (a Send: not a call, as LangGraph marks it)
 
 
 def task_config(run: Any, ctx: TaskContext, callbacks: Any = None) -> dict[str, Any]:
@@ -135,7 +138,7 @@ def task_config(run: Any, ctx: TaskContext, callbacks: Any = None) -> dict[str, 
     ns = _ns(run, ctx)
     path = ctx.path
     triggers = (f"branch:to:{ctx.name}",) if path and path[0] == "pull" else ("__pregel_push",)
-    lg_path = _langgraph_path(path)
+    lg_path = langgraph_path(path)
     metadata = run.base_metadata()
     metadata.update(langgraph_step=ctx.step, langgraph_node=ctx.name, langgraph_triggers=triggers,
                     langgraph_path=lg_path, langgraph_checkpoint_ns=ns)

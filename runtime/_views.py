@@ -18,6 +18,7 @@ from ._channels import ROOT
 from ._introspect import subgraph_of_node
 from ._resume import interrupt_of
 from ._step import TaskPlan, live_values, plan, recast
+from ._tracing import langgraph_path
 from ._types import OVERWRITE, Interrupt, Overwrite, PregelTask, StateSnapshot, is_overwrite
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def snapshot_of(
 
     pregel = tuple(
         PregelTask(
-            t.id, t.name, (_PATH_NAMES.get(t.path[0], t.path[0]), *t.path[1:]),
+            t.id, t.name, langgraph_path(tuple(t.path)),
             error=cp.errors.get(t.id), interrupts=tuple(by_task.get(t.id, ())),
             state=state_of(t), result=_result(cp.writes[t.id]) if t.id in cp.writes
             else dict(t.arg) if t.name == START and isinstance(t.arg, dict) else None,
@@ -83,9 +84,6 @@ def snapshot_of(
         config(parent) if parent else None,
         pregel, tuple(i for p in pregel for i in p.interrupts),
     )
-
-
-_PATH_NAMES = {"pull": "__pregel_pull", "push": "__pregel_push"}  # as LangGraph shows them
 
 
 def _shown_order(graph: CompiledGraph | None, tasks: list[TaskPlan]) -> list[TaskPlan]:
