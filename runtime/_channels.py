@@ -288,9 +288,12 @@ class StateCodec:
 
     def output(self, values: dict[str, Any]) -> Any:
         """What users see of ``values``: the state, or the output channel's value."""
-        if self.output_key is None:
+        key = self.output_key
+        if key is None:
             return self.visible(values)
-        return values.get(self.output_key)
+        if key in values or key not in self._initial:
+            return values.get(key)
+        return self._initial[key]()  # a reducer's empty value, as LangGraph reads it
 
     def output_of(self, update: Any) -> Any:
         """What users see of a node's update (in the ``updates`` stream)."""

@@ -33,6 +33,23 @@ class NodeSpec:
     inject: tuple[str, ...] = ()  # the parameters it takes from the run (``_injection.injected``)
     destinations: dict[Any, str] | None = None  # add_node(destinations=): drawn as routes
 
+    @property
+    def runnable(self) -> Any:
+        """What the node runs, as LangGraph's node spec holds it (``builder.nodes[name]``):
+        a compiled graph or a Runnable as given; a function wrapped, its ``func`` the
+        function (a callable object: the object)."""
+        if self.subgraph is not None:
+            return self.subgraph
+        given = getattr(self.fn, "runnable", None)
+        return given if given is not None else NodeFunction(self.fn)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFunction:
+    """A node's function as ``NodeSpec.runnable`` shows it."""
+
+    func: Callable[..., Any]
+
 
 @dataclass(slots=True)
 class Branch:

@@ -54,12 +54,26 @@ def snapshot_of(
         child = children.get(child_ns) or Checkpoint()
         return snapshot_of(sub, thread, child_ns, child, live=True, subgraphs=True, root=root)
 
+    key = graph.structure.state.output_key if graph is not None else None
+
+    def result_of(t: TaskPlan) -> Any:
+        """What the task wrote (the input, for ``__start__``); of a state of one value
+        (or an entrypoint's), that value, as LangGraph shows it."""
+        if t.id in cp.writes:
+            out = _result(cp.writes[t.id])
+        elif t.name == START and key == ROOT:
+            return copy.copy(t.arg)  # the input is the value
+        elif t.name == START and isinstance(t.arg, dict):
+            out = dict(t.arg)
+        else:
+            return None
+        return out if key is None else out.get(key)
+
     pregel = tuple(
         PregelTask(
             t.id, t.name, langgraph_path(tuple(t.path)),
             error=cp.errors.get(t.id), interrupts=tuple(by_task.get(t.id, ())),
-            state=state_of(t), result=_result(cp.writes[t.id]) if t.id in cp.writes
-            else dict(t.arg) if t.name == START and isinstance(t.arg, dict) else None,
+            state=state_of(t), result=result_of(t),
         )
         for t in tasks
     )
@@ -146,10 +160,13 @@ def read_as(graph: CompiledGraph, cp: Checkpoint) -> Checkpoint:
 def graph_output(graph: CompiledGraph, cp: Checkpoint) -> Any:
     """What ``invoke`` returns at ``cp``: the live values (an open step's recorded writes
     applied), the output schema's keys, and the pending interrupts (a state without
-    keys: its value)."""
+    keys: its value, or with interrupts, the value's keys if it is a dict)."""
     values = detached(live_values(graph.structure, cp))
-    if graph.structure.state.kind == "root" and not cp.interrupts:
-        return values.get(ROOT)
+    if graph.structure.state.kind == "root":
+        root = values.get(ROOT)
+        if not cp.interrupts:
+            return root
+        values = dict(root) if isinstance(root, dict) else {}  # LangGraph: a non-dict value is left out
     returns = graph.structure.state.returns
     if returns is not None:
         values = {k: values[k] for k in returns if k in values}
