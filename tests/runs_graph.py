@@ -1,8 +1,9 @@
 """The graph tests/test_runs_sigkill.py serves with ``lograph worker`` processes.
 
-``graph``: START -> a -> b -> c -> d -> END; each node appends ``TIME start NAME THREAD``
-and ``TIME end NAME THREAD`` lines to the file ``$RUNS_EFFECTS`` (the side effects the
-tests count). With ``$RUNS_DIE_IN=NAME`` the process running that node sends itself
+``graph``: START -> a -> b -> c -> d -> END; each node appends
+``TIME start NAME THREAD RUN PID`` and ``TIME end NAME THREAD RUN PID`` lines to the file
+``$RUNS_EFFECTS`` (the side effects the tests count; RUN is the durable run's id, ``-``
+outside one). With ``$RUNS_DIE_IN=NAME`` the process running that node sends itself
 SIGKILL right after its start line, once: the first process to create the file
 ``$RUNS_DIE_MARK``.
 """
@@ -28,9 +29,11 @@ class S(TypedDict):
     log: Annotated[list[str], operator.add]
 
 
-def effect(what: str, name: str, thread: str) -> None:
+def effect(what: str, name: str, config: RunnableConfig) -> None:
+    thread = config["configurable"]["thread_id"]
+    run = config.get("metadata", {}).get("run_id", "-")
     with open(os.environ["RUNS_EFFECTS"], "a") as f:
-        f.write(f"{time.time():.6f} {what} {name} {thread}\n")
+        f.write(f"{time.time():.6f} {what} {name} {thread} {run} {os.getpid()}\n")
 
 
 def _die_here(name: str) -> bool:
@@ -45,12 +48,11 @@ def _die_here(name: str) -> bool:
 
 def _node(name: str) -> Any:
     async def node(state: S, config: RunnableConfig) -> dict[str, Any]:
-        thread = config["configurable"]["thread_id"]
-        effect("start", name, thread)
+        effect("start", name, config)
         if _die_here(name):
             os.kill(os.getpid(), signal.SIGKILL)
         await anyio.sleep(float(os.environ.get("RUNS_NODE_SECONDS", "0.01")))
-        effect("end", name, thread)
+        effect("end", name, config)
         return {"log": [name]}
 
     return node
