@@ -16,7 +16,7 @@ from ._options import QUICK, Options, Sizes
 STORES = ("memory", "sqlite", "postgres")
 #: in the order they run (per store); ``floor`` is the machine's, not an engine's
 WORKLOADS = ("floor", "chain", "iochain", "concurrent", "fanout", "functional", "chat", "history",
-             "store")
+             "store", "runs")
 MODES = ("exit", "async", "sync")
 ENGINES = ("lograph", "langgraph")
 

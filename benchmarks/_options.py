@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: workloads with no durability mode (no graph runs): one group per store, mode "-"
-MODELESS = ("store",)
+#: workloads with no durability mode (no graph runs, or runs in their own): one group per
+#: store, mode "-"
+MODELESS = ("store", "runs")
+#: workloads of one store and lograph alone (durable runs and worker processes)
+POSTGRES_ONLY = ("runs",)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,9 @@ class Sizes:
     store_searches: int = 1_000  # searches of one namespace per read round
     store_wide_searches: int = 50  # searches of every item per read round
     open_repeats: int = 20  # open + get_state + close in this process per read repeat (median)
+    takeover_repeats: int = 5  # runs: SIGKILLed workers whose run another worker takes over
+    takeover_lease: float = 2.0  # runs: the workers' lease, seconds
+    service_runs: int = 100  # runs: runs per worker-throughput measure
     floor_seconds: float = 1.0  # per round
     floor_rounds: int = 5
     round_timeout: float = 300.0
@@ -49,6 +55,7 @@ QUICK = Sizes(
     history_turns=40, fork_turn=20, history_repeats=1, get_state_repeats=5, cold_repeats=1,
     open_repeats=5,
     store_items=400, store_rounds=2, store_gets=50, store_searches=10, store_wide_searches=5,
+    takeover_repeats=1, takeover_lease=1.0, service_runs=10,
     floor_seconds=0.2, floor_rounds=2, round_timeout=60.0, group_timeout=120.0,
 )
 

@@ -28,9 +28,20 @@ from typing import Any
 
 import anyio
 
-from . import chain, chat, concurrency, fanout, floor, functional, history, iochain, storeops
+from . import (
+    chain,
+    chat,
+    concurrency,
+    fanout,
+    floor,
+    functional,
+    history,
+    iochain,
+    runs_service,
+    storeops,
+)
 from ._common import Ctx, Session
-from ._options import MODELESS, Options
+from ._options import MODELESS, POSTGRES_ONLY, Options
 from ._results import MACHINE, Cell
 from ._stores import Stores
 from ._ui import UI
@@ -39,6 +50,7 @@ SESSIONS: dict[str, Any] = {
     "chain": chain.session, "iochain": iochain.session, "concurrent": concurrency.session,
     "fanout": fanout.session, "functional": functional.session, "chat": chat.session,
     "history": history.session, "floor": floor.session, "store": storeops.session,
+    "runs": runs_service.session,
 }
 PROFILE_LINES = 15
 
@@ -58,10 +70,11 @@ def plan(opts: Options) -> list[list[Cell]]:
             groups.append(floors)
             floors = []
         for workload in opts.workloads:
-            if workload == "floor":
+            if workload == "floor" or (workload in POSTGRES_ONLY and store != "postgres"):
                 continue
+            engines = ("lograph",) if workload in POSTGRES_ONLY else opts.engines
             for mode in ("-",) if workload in MODELESS else opts.modes:
-                group = [Cell(workload, store, mode, e) for e in opts.engines]
+                group = [Cell(workload, store, mode, e) for e in engines]
                 if workload == "chain" and mode == "sync":
                     group += floors
                 groups.append(group)

@@ -230,6 +230,23 @@ def tables(cells: list[Cell]) -> list[Table]:
                    "The async API, one call at a time: aput of each item (100 namespaces), then "
                    "aget of random items and asearch with filter={'kind': 'b'}, limit 10, in one "
                    "user's namespace (100 items) or over all of them; medians of the rounds."),
+        wide_table(cells, "runs", "runs: durable runs and `lograph worker` processes",
+                   [Column("takeover s, median / max", lambda m: (m["takeover_median_s"],
+                           m["takeover_max_s"]) if "takeover_max_s" in m else None,
+                           lambda x: "-" if x is None else f"{x[0]:.2f} / {x[1]:.2f}", None,
+                           lograph_only=True),
+                    Column("lease s", _metric("lease_s"), lambda x: _num(x, 1), None,
+                           lograph_only=True),
+                    Column("runs/s, 1 worker", _metric("runs_per_s_1"), lambda x: _num(x, 1), None,
+                           lograph_only=True),
+                    Column("runs/s, 2 workers", _metric("runs_per_s_2"), lambda x: _num(x, 1), None,
+                           lograph_only=True)],
+                   "Takeover: two worker processes (poll 0.2 s); the one running a run's third "
+                   "node SIGKILLs itself there; seconds from the kill to the other worker's start "
+                   "of that node (the first two nodes are in the log), over the repeats. Runs/s: "
+                   "tests/runs_graph.py's 4-node sync chain (0.01 s per node), one run per thread, "
+                   "submitted up front, timed from the first claim. lograph only (LangGraph's "
+                   "open-source runtime has no workers)."),
     ]
     return [t for t in found if t is not None]
 

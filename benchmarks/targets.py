@@ -151,6 +151,19 @@ def _iochain(c: _Cells, out: list[Target]) -> None:
                           measured, "< LangGraph's", v, lo))
 
 
+def _runs(c: _Cells, out: list[Target]) -> None:
+    """Issue 21: a dead worker's run resumed by another within the lease plus one second."""
+    if not c.ran("runs", "postgres", "-"):
+        return
+    took, lease = c.get("runs", "postgres", "-", "takeover_max_s"), c.get("runs", "postgres", "-", "lease_s")
+    needed = None if lease is None else lease + 1.0
+    out.append(Target(
+        f"postgres runs: SIGKILL to another worker's first step of the run <= lease + 1 s "
+        f"(lease {lease or 0:g} s; the slowest takeover)",
+        "-" if took is None else f"{took:.2f} s", "-" if needed is None else f"<= {needed:g} s",
+        "n/a" if needed is None else verdict(took, "<=", needed), took))
+
+
 def targets(cells: list[Cell]) -> list[Target]:
     """Every target the run's cells allow checking, in the issue's order."""
     c = _Cells(cells)
@@ -173,4 +186,5 @@ def targets(cells: list[Cell]) -> list[Target]:
                              ("search_ns_per_s", "searches (one namespace)"),
                              ("search_all_per_s", "searches (all items)")):
             _vs_langgraph(c, out, "store", c.stores("store"), None, metric, 1, f"store {what}")
+    _runs(c, out)
     return out

@@ -98,6 +98,14 @@ def test_quick_suite_fills_every_cell(tmp_path: Path) -> None:
                 problems += [f"{name}: {k}={m.get(k)!r}" for k in wanted if not _positive(m.get(k))]
                 problems += [f"{name}: {k}={m.get(k)!r}" for k in FINITE.get(workload, ())
                              if not isinstance(m.get(k), int | float) or not math.isfinite(m[k])]
+    # durable runs: PostgreSQL and lograph only, no mode (takeover seconds, runs/s)
+    cell = cells.get(("runs", "postgres", "-", "lograph"))
+    if cell is None or cell["status"] != "ok":
+        problems.append(f"runs/postgres/-: {cell and (cell['status'], cell['error'])}")
+    else:
+        problems += [f"runs/postgres/-: {k}={cell['metrics'].get(k)!r}"
+                     for k in ("takeover_max_s", "runs_per_s_1", "runs_per_s_2")
+                     if not _positive(cell["metrics"].get(k))]
     assert not problems, "\n".join(problems) + tail
 
     assert "## Targets" in report.read_text()
