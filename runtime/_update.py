@@ -5,7 +5,8 @@ Rules:
   checkpoint is durable when the call returns its config.
 - ``as_node`` None is inferred from the log (the one node that wrote last); the writes
   are shaped as that node's would be (routing included), ``__input__`` as the input's,
-  ``END`` plans no next step, ``__copy__`` forks the checkpoint unchanged.
+  ``END`` plans no next step, ``__copy__`` forks the checkpoint unchanged (given a list of updates, then applies
+  them to the copy as one superstep).
 - Its events (``state.updated`` then the checkpoint) are the step machine's.
 - A subgraph's namespace (``checkpoint_ns``, and its ``checkpoint_id``) updates that
   subgraph, as its own nodes would: its ``update`` checkpoint follows the one named (a
@@ -42,7 +43,19 @@ if TYPE_CHECKING:
 
 async def update_state(graph: CompiledGraph, config: dict[str, Any], values: Any,
                        as_node: str | None) -> dict[str, Any]:
+    """One update; as LangGraph, ``as_node="__copy__"`` with a list of ``(values,
+    as_node)`` pairs (or ``StateUpdate`` items) forks the checkpoint and applies them to the
+    copy as one superstep."""
+    if as_node == COPY and isinstance(values, list) and values:
+        return await bulk_update(graph, config, [[(None, COPY)], [_pair(item) for item in values]])
     return await bulk_update(graph, config, [[(values, as_node)]])
+
+
+def _pair(item: Any) -> tuple[Any, str | None]:
+    if not isinstance(item, Sequence) or isinstance(item, str) or len(item) < 2:
+        raise InvalidUpdateError(f"Invalid update item: {item!r} when copying checkpoint: "
+                                 "pass (values, as_node) pairs or StateUpdate")
+    return item[0], item[1]
 
 
 async def bulk_update(graph: CompiledGraph, config: dict[str, Any],

@@ -122,3 +122,25 @@ def test_bulk_update_state_sync(tmp_path: Path) -> None:
                                                 [StateUpdate(None, as_node=END)]])
     state = graph.get_state(cfg("t"))
     assert state.config == config and state.next == () and state.values["log"] == ["x"]
+
+
+async def test_a_copy_with_updates_forks_and_applies_them_as_one_superstep(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = graph_on(saver)
+        await graph.ainvoke({"log": ["in"], "last": ""}, cfg("copy"), interrupt_before=["b", "c"])
+        paused = await graph.aget_state(cfg("copy"))
+        assert paused.next == ("b", "c")
+        done = await graph.aupdate_state(
+            paused.config, [StateUpdate({"log": ["b*"]}, "b"), ({"log": ["c*"], "last": "c*"}, "c")], "__copy__")
+        updated = await graph.aget_state(done)
+        assert updated.metadata["source"] == "update"
+        assert updated.values == {"log": ["in", "a", "b*", "c*"], "last": "c*"}
+        assert updated.next == ("d",)
+        fork = await graph.aget_state(updated.parent_config)
+        assert fork.metadata["source"] == "fork" and fork.values == paused.values
+        assert await graph.ainvoke(None, done) == {"log": ["in", "a", "b*", "c*", "d"], "last": "d"}
+        assert await graph.aget_state(paused.config) == paused  # the original is left as it was
+        with pytest.raises(InvalidUpdateError, match="Invalid update item"):
+            await graph.aupdate_state(paused.config, ["not a pair"], "__copy__")
