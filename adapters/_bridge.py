@@ -80,6 +80,33 @@ async def _wait(fut: concurrent.futures.Future[T]) -> T:
     return fut.result()
 
 
+def call_in() -> Callable[[Callable[[], None]], None]:
+    """Called in a task: a thread-safe way to run a callable soon on that task's loop
+    (how a wake-up reaches a waiter from another thread: the driver's home loop, say)."""
+    loop = _running_asyncio_loop()
+    if loop is not None:
+        home = loop
+
+        def call_soon(fn: Callable[[], None]) -> None:
+            try:
+                home.call_soon_threadsafe(fn)
+            except RuntimeError:
+                pass  # the waiter's loop is closed: nobody to wake
+
+        return call_soon
+    import trio
+
+    token = trio.lowlevel.current_trio_token()
+
+    def soon(fn: Callable[[], None]) -> None:
+        try:
+            token.run_sync_soon(fn)
+        except trio.RunFinishedError:
+            pass  # the waiter's loop ended: nobody to wake
+
+    return soon
+
+
 class Bridge:
     """Runs a driver's coroutines on the driver's home loop."""
 

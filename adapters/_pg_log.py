@@ -30,7 +30,7 @@ import os
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -45,6 +45,7 @@ from lograph.eventlog import (
     LogError,
     NewRun,
     RunRecord,
+    RunWatch,
     SchemaVersionError,
     StoreUnavailableError,
     ThreadInfo,
@@ -52,16 +53,18 @@ from lograph.eventlog import (
 )
 from lograph.eventlog.lowlevel import (
     RowMapper,
+    RunSignals,
     check_end,
     check_filters,
     check_lease_seconds,
     check_new_run,
     check_stop,
     metadata_json,
+    new_token,
 )
 
 from . import _pg_runs
-from ._bridge import Bridge
+from ._bridge import Bridge, call_in
 from ._pg_errors import conflict, is_conflict, is_refusal, is_transient, refused, translate
 from ._pg_sql import SCHEMA_VERSION, Statements, lock_key
 
@@ -229,6 +232,13 @@ class PostgresLog:
         #: names the database and schema for folds kept across savers
         #: (``Checkpointer.store_key``); None for a pool or connection its caller owns
         self.identity: tuple[str, str, str] | None = None
+        # wake-ups of run waiters: this process's writes at once, other processes'
+        # through LISTEN (not on a single borrowed connection: waiters poll there)
+        self._origin = new_token()[:12]
+        self._listener = _pg_runs.Listener(
+            pool, bridge, self._sql.runs.channel, self._origin, self._heard,
+            enabled=not isinstance(pool, _PoolOfOne))
+        self._signals = RunSignals(call_in=call_in, keep_listening=self._listener.keep)
 
     # -- opening and closing ---------------------------------------------------------
 
@@ -296,12 +306,17 @@ class PostgresLog:
         if self._closed:
             return
         self._closed = True
-        if not self._owns_pool or self._bridge.home.is_closed():
+        if self._bridge.home.is_closed():
+            return
+        if not self._owns_pool:  # the pool stays open: give the listener's connection back
+            with anyio.CancelScope(shield=True):
+                await self._bridge.run(self._listener.close)
             return
         with anyio.CancelScope(shield=True):
             await self._bridge.run(self._close_pool)
 
     async def _close_pool(self) -> None:
+        await self._listener.close()
         # Every connection idle (no call under way, so no transaction open): drop the
         # sockets. The server ends an idle backend whose client went away without a word
         # (no log line above DEBUG1), and the caller does not wait a round trip per
@@ -621,9 +636,27 @@ class PostgresLog:
 
     # -- the runs tier (``_pg_runs``) --------------------------------------------------------
 
+    def watch_runs(self, run_id: str | None = None) -> AbstractAsyncContextManager[RunWatch]:
+        return self._signals.watch(run_id)
+
+    def _heard(self, kind: str, run_id: str) -> None:
+        """Another process recorded (``c``), finished (``e``) or stopped (``s``) a run."""
+        if kind == "*":
+            self._signals.notify_all()
+            return
+        if kind != "c":
+            self._signals.notify(run_id)
+        self._signals.notify(None)
+
     async def create_run(self, new: NewRun) -> tuple[RunRecord, bool]:
         check_new_run(new)
-        return await self._call("create_run", lambda c: _pg_runs.create(c, self._sql.runs, new))
+        record, created, stopped = await self._call(
+            "create_run", lambda c: _pg_runs.create(c, self._sql.runs, new, self._origin))
+        for run_id in stopped:
+            self._signals.notify(run_id)
+        if created:
+            self._signals.created()
+        return record, created
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         return await self._call("get_run", lambda c: _pg_runs.get(c, self._sql.runs, run_id))
@@ -653,12 +686,18 @@ class PostgresLog:
         self, lease: Lease, status: str, *, result: bytes | None = None, error: str | None = None,
     ) -> RunRecord:
         check_end(status)
-        return await self._call("finish_run", lambda c: _pg_runs.finish(
-            c, self._sql.runs, lease, status, result, error))
+        found = await self._call("finish_run", lambda c: _pg_runs.finish(
+            c, self._sql.runs, lease, status, result, error, self._origin))
+        self._signals.changed(found)
+        return found
 
     async def stop_run(self, run_id: str, stop: str = "cancel") -> RunRecord | None:
         check_stop(stop)
-        return await self._call("stop_run", lambda c: _pg_runs.stop(c, self._sql.runs, run_id, stop))
+        found = await self._call("stop_run", lambda c: _pg_runs.stop(
+            c, self._sql.runs, run_id, stop, self._origin))
+        if found is not None:
+            self._signals.changed(found)
+        return found
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

@@ -1,4 +1,4 @@
-"""The PostgreSQL store's runs tier (see ``lograph.eventlog``'s ``_runs`` for the rules).
+r"""The PostgreSQL store's runs tier (see ``lograph.eventlog``'s ``_runs`` for the rules).
 
 - A claim is one statement: the oldest run that is its thread's oldest active run and
   is pending or has an expired lease, taken ``FOR UPDATE SKIP LOCKED`` (workers never
@@ -10,11 +10,24 @@
   ``_pg_sql``): a claim that would take the run over waits for (or skips) the append,
   so an append is never committed after another worker's claim.
 - Times are the server's clock (``clock_timestamp()``), the one clock every worker shares.
+- Round trips: recording an ``enqueue`` run is one statement (the thread's advisory lock
+  taken in it, before the row's ``ord`` is drawn); a claim, a renewal and a finish are
+  one statement each.
+- Wake-ups across processes: every statement that records, finishes or stops a run
+  sends a ``NOTIFY`` on the schema's channel (delivered at commit), payload
+  ``"<origin> <c|e|s> <run id>"``; a :class:`Listener` holding one pooled connection
+  ``LISTEN``\s and announces what other processes did to this process's waiters (its
+  own writes are announced in-process already, so its own origin is skipped).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+import contextlib
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -70,6 +83,9 @@ MIGRATION = [
     "CREATE INDEX runs_metadata ON {s}.runs USING gin (metadata jsonb_path_ops)",
 ]
 
+#: schema version 5
+MIGRATION_THREAD_ORDER = ["CREATE INDEX runs_thread ON {s}.runs (thread, ord)"]
+
 _COLUMNS = ", ".join(ROW_COLUMNS).replace("metadata", "metadata::text")
 _ACTIVE = "status IN ('pending', 'running')"
 
@@ -96,6 +112,21 @@ class RunStatements:
             "idem, metadata, created, updated, attempts, first_seq, timeout) "
             f"VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8::jsonb, {NOW}, {NOW}, 0, 0, $9) "
             f"RETURNING {_COLUMNS}")
+        #: the NOTIFY channel of this schema's runs (a name of at most 63 bytes)
+        self.channel = "lograph_runs_" + hashlib.sha256(schema.encode()).hexdigest()[:24]
+        self.notify = "SELECT pg_notify($1, $2)"
+        # one statement: the lock before the row (and its ord), the NOTIFY sent at commit;
+        # a key or run id already there inserts nothing (then ``create`` looks closer)
+        self.enqueue = (
+            f"INSERT INTO {s}.runs (run_id, thread, status, input, config, durability, strategy, "
+            "idem, metadata, created, updated, attempts, first_seq, timeout) "
+            f"SELECT $1, $2, 'pending', $3, $4, $5, $6, $7, $8::jsonb, {NOW}, {NOW}, 0, 0, $9 "
+            "FROM (SELECT pg_advisory_xact_lock(hashtextextended($10, 0)), pg_notify($11, $12) "
+            "OFFSET 0) AS first ON CONFLICT DO NOTHING "
+            f"RETURNING {_COLUMNS}")
+        self.ask_stop_ids = (
+            f"UPDATE {s}.runs SET stop = $2, updated = {NOW} "
+            "WHERE thread = $1 AND status = 'running' AND stop IS NULL RETURNING run_id")
         self.counts = f"SELECT status, count(*) FROM {s}.runs GROUP BY status"
         self.claim = f"""
             WITH c AS (
@@ -114,18 +145,22 @@ class RunStatements:
                              WHERE e.thread = r.thread)
                        ELSE r.first_seq END
             FROM c WHERE r.ord = c.ord
-            RETURNING {', '.join('r.' + c.strip() for c in _COLUMNS.split(','))}"""
-        self.holder = f"SELECT token, status, lease_expires > {NOW} FROM {s}.runs WHERE run_id = $1 FOR UPDATE"
+            RETURNING {', '.join('r.' + c.strip() for c in _COLUMNS.split(','))},
+                coalesce((SELECT CASE WHEN p.stop = 'rollback' THEN p.first_seq ELSE 0 END
+                          FROM {s}.runs p WHERE p.thread = r.thread AND p.ord < r.ord
+                          ORDER BY p.ord DESC LIMIT 1), 0)"""
+        self.holder = f"SELECT token, status, lease_expires > {NOW} FROM {s}.runs WHERE run_id = $1"
         self.fence = (
             f"SELECT 1 FROM {s}.runs WHERE run_id = $1 AND token = $2 AND status = 'running' "
             f"AND lease_expires > {NOW}")
+        held = "run_id = $1 AND token = $2 AND status = 'running'"
         self.renew = (
-            f"UPDATE {s}.runs SET lease_expires = {NOW} + $2, updated = {NOW} WHERE run_id = $1 "
-            f"RETURNING {_COLUMNS}")
+            f"UPDATE {s}.runs SET lease_expires = {NOW} + $3, updated = {NOW} "
+            f"WHERE {held} AND lease_expires > {NOW} RETURNING {_COLUMNS}")
         self.finish = (
-            f"UPDATE {s}.runs SET status = $2, result = $3, error = $4, finished = {NOW}, "
-            f"updated = {NOW}, token = NULL, lease_expires = NULL WHERE run_id = $1 "
-            f"RETURNING {_COLUMNS}")
+            f"UPDATE {s}.runs SET status = $3, result = $4, error = $5, finished = {NOW}, "
+            f"updated = {NOW}, token = NULL, lease_expires = NULL WHERE {held} "
+            f"RETURNING {_COLUMNS}, pg_notify($6, $7)")
         self.cancel_pending = (
             f"UPDATE {s}.runs SET status = 'cancelled', stop = $2, finished = {NOW}, "
             f"updated = {NOW} WHERE run_id = $1 AND status = 'pending'")
@@ -135,25 +170,42 @@ class RunStatements:
         self.list_base = f"SELECT {_COLUMNS} FROM {s}.runs"
 
 
-async def create(conn: Conn, q: RunStatements, new: NewRun) -> tuple[RunRecord, bool]:
-    async with conn.transaction():
-        await conn.execute(q.lock_thread, f"lograph.runs:{q.schema}:{new.thread}")
+async def create(conn: Conn, q: RunStatements, new: NewRun, origin: str,
+                 ) -> tuple[RunRecord, bool, list[str]]:
+    """Record ``new``; ``(record, created, ids of the runs it asked to stop)``."""
+    timeout = None if new.timeout is None else float(new.timeout)
+    if new.strategy == "enqueue":  # nothing to check against the thread's active runs
+        row = await conn.fetchrow(
+            q.enqueue, new.run_id, new.thread, new.input, new.config, new.durability,
+            new.strategy, new.idempotency_key, metadata_json(new.metadata), timeout,
+            _lock_key(q, new.thread), q.channel, f"{origin} c {new.run_id}")
+        if row is not None:
+            return _record(row), True, []
+    async with conn.transaction():  # a key or id already there, or a strategy that checks
+        await conn.execute(q.lock_thread, _lock_key(q, new.thread))
         if new.idempotency_key is not None:
             row = await conn.fetchrow(q.by_key, new.thread, new.idempotency_key)
             if row is not None:
-                return _record(row), False
+                return _record(row), False, []
         if await conn.fetchval(q.exists, new.run_id):
             raise RunExistsError(new.run_id)
         active = await conn.fetchval(q.first_active, new.thread)
         if active is not None and new.strategy == "reject":
             raise RunBusyError(new.thread, active)
+        stopped: list[str] = []
         if new.strategy in ("interrupt", "rollback"):
-            await conn.execute(q.ask_stop, new.thread, new.strategy)
+            stopped = [r[0] for r in await conn.fetch(q.ask_stop_ids, new.thread, new.strategy)]
         row = await conn.fetchrow(
             q.insert, new.run_id, new.thread, new.input, new.config, new.durability, new.strategy,
-            new.idempotency_key, metadata_json(new.metadata),
-            None if new.timeout is None else float(new.timeout))
-        return _record(row), True
+            new.idempotency_key, metadata_json(new.metadata), timeout)
+        for run_id in stopped:
+            await conn.execute(q.notify, q.channel, f"{origin} s {run_id}")
+        await conn.execute(q.notify, q.channel, f"{origin} c {new.run_id}")
+        return _record(row), True, stopped
+
+
+def _lock_key(q: RunStatements, thread: str) -> str:
+    return f"lograph.runs:{q.schema}:{thread}"
 
 
 async def get(conn: Conn, q: RunStatements, run_id: str) -> RunRecord | None:
@@ -200,37 +252,45 @@ async def claim(conn: Conn, q: RunStatements, worker: str, seconds: float,
         row = await conn.fetchrow(q.claim, worker, token, float(seconds))
     except asyncpg.UniqueViolationError:  # the backstop: the thread has a running run
         return None
-    return None if row is None else (_record(row), Lease(row[0], token))
+    if row is None:
+        return None
+    return replace(_record(row[:-1]), prior_rollback=int(row[-1])), Lease(row[0], token)
 
 
-async def _held(conn: Conn, q: RunStatements, lease: Lease, *, unexpired: bool) -> None:
+async def _why_lost(conn: Conn, q: RunStatements, lease: Lease) -> LeaseLostError:
+    """After a renewal or finish under ``lease`` changed nothing: why."""
     row = await conn.fetchrow(q.holder, lease.run_id)
     if row is None or row[0] != lease.token or row[1] != "running":
-        raise LeaseLostError(lease.run_id, "another worker claimed it, or it ended")
-    if unexpired and not row[2]:
-        raise LeaseLostError(lease.run_id, "its lease expired")
+        return LeaseLostError(lease.run_id, "another worker claimed it, or it ended")
+    return LeaseLostError(lease.run_id, "its lease expired")
 
 
 async def renew(conn: Conn, q: RunStatements, lease: Lease, seconds: float) -> RunRecord:
     check_lease_seconds(seconds)
-    async with conn.transaction():
-        await _held(conn, q, lease, unexpired=True)
-        return _record(await conn.fetchrow(q.renew, lease.run_id, float(seconds)))
+    row = await conn.fetchrow(q.renew, lease.run_id, lease.token, float(seconds))
+    if row is None:
+        raise await _why_lost(conn, q, lease)
+    return _record(row)
 
 
 async def finish(conn: Conn, q: RunStatements, lease: Lease, status: str, result: bytes | None,
-                 error: str | None) -> RunRecord:
+                 error: str | None, origin: str) -> RunRecord:
+    """One statement, under the lease's token (a claim changes it: the old one finishes
+    nothing), expired or not."""
     check_end(status)
-    async with conn.transaction():
-        await _held(conn, q, lease, unexpired=False)  # a claim changes the token
-        return _record(await conn.fetchrow(q.finish, lease.run_id, status, result, error))
+    row = await conn.fetchrow(q.finish, lease.run_id, lease.token, status, result, error,
+                              q.channel, f"{origin} e {lease.run_id}")
+    if row is None:
+        raise await _why_lost(conn, q, lease)
+    return _record(row[:-1])
 
 
-async def stop(conn: Conn, q: RunStatements, run_id: str, what: str) -> RunRecord | None:
+async def stop(conn: Conn, q: RunStatements, run_id: str, what: str, origin: str) -> RunRecord | None:
     check_stop(what)
     async with conn.transaction():
         await conn.execute(q.cancel_pending, run_id, what)
         await conn.execute(q.stop_running, run_id, what)
+        await conn.execute(q.notify, q.channel, f"{origin} s {run_id}")
         return await get(conn, q, run_id)
 
 
@@ -239,3 +299,89 @@ async def lost(conn: Conn, q: RunStatements, lease: Lease) -> LeaseLostError | N
     if await conn.fetchval(q.fence, lease.run_id, lease.token):
         return None
     return LeaseLostError(lease.run_id, "its lease expired, another worker claimed it, or it ended")
+
+
+#: seconds between two attempts to (re)start a listener that could not start
+LISTEN_RETRY = 1.0
+
+
+class Listener:
+    """``LISTEN`` on a schema's runs channel, on one connection it holds from the pool,
+    for as long as the log is open; each notification another process sent is handed
+    to ``heard(kind, run_id)``. Started by the first waiter (``keep``, from any loop);
+    when its connection drops, ``heard`` gets ``("*", "")`` (anything may have happened:
+    every waiter looks again), and the next ``keep`` starts it again (at most once per
+    ``LISTEN_RETRY`` seconds while that fails) and says ``"*"`` once more when it listens. Waiters poll as well, so a listener down costs time only."""
+
+    def __init__(self, pool: Any, bridge: Any, channel: str, origin: str,
+                 heard: Callable[[str, str], None], *, enabled: bool = True) -> None:
+        self._pool = pool
+        self._bridge = bridge
+        self._channel = channel
+        self._origin = origin
+        self._heard = heard
+        self._conn: Any = None
+        self._up = False  # LISTENing on ``_conn`` (False once it was cut)
+        self._was_up = False
+        self._closed = not enabled
+        self._retry_at = 0.0
+        self._starting: asyncio.Lock | None = None  # made and used on the home loop
+
+    def listening(self) -> bool:
+        return self._up
+
+    async def keep(self) -> None:
+        if self._closed or self.listening() or time.monotonic() < self._retry_at:
+            return
+        try:
+            await self._bridge.run(self._start)
+        except Exception:  # noqa: BLE001 - the store is unreachable for now: waiters poll
+            self._retry_at = time.monotonic() + LISTEN_RETRY
+
+    async def _start(self) -> None:
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            if self._closed or self.listening():
+                return
+            if self._conn is not None:  # dropped: give it back (the pool replaces it)
+                await self._give_back()
+            conn = await self._pool.acquire(timeout=LISTEN_RETRY)
+            try:
+                await conn.add_listener(self._channel, self._notified)
+                conn.add_termination_listener(self._dropped)
+            except BaseException:
+                await self._pool.release(conn)
+                raise
+            self._conn, self._up = conn, True
+            if self._was_up:  # anything may have happened while nobody listened
+                self._heard("*", "")
+            self._was_up = True
+
+    async def _give_back(self) -> None:
+        conn, self._conn, up, self._up = self._conn, None, self._up, False
+        with contextlib.suppress(asyncpg.InterfaceError):  # released already (it was cut)
+            conn.remove_termination_listener(self._dropped)
+            if up:
+                await conn.remove_listener(self._channel, self._notified)
+        with contextlib.suppress(Exception):
+            await self._pool.release(conn)
+
+    def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        origin, _, rest = payload.partition(" ")
+        if origin == self._origin:
+            return  # this log's own write: announced in-process already
+        kind, _, run_id = rest.partition(" ")
+        self._heard(kind, run_id)
+
+    def _dropped(self, conn: Any) -> None:
+        """The connection was cut: wake every waiter (its next wait listens again)."""
+        self._up = False
+        if not self._closed:
+            self._heard("*", "")
+
+    async def close(self) -> None:
+        """On the home loop: stop listening and give the connection back."""
+        self._closed = True
+        if self._conn is not None:
+            await self._give_back()

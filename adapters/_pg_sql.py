@@ -103,6 +103,8 @@ MIGRATIONS: list[list[str]] = [
     ],
     # 4: run records and their leases (the runs tier, ``_pg_runs``)
     _pg_runs.MIGRATION,
+    # 5: a thread's runs in order, ended ones too (a claim reads the run before it)
+    _pg_runs.MIGRATION_THREAD_ORDER,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,6 +12,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from lograph.eventlog import Lease, LeaseLostError, NewRun, RunBusyError, RunExistsError, RunRecord
@@ -59,6 +60,9 @@ MIGRATION = (
     "CREATE UNIQUE INDEX runs_running ON runs (thread) WHERE status = 'running'",
     "CREATE INDEX runs_created ON runs (created)",
 )
+
+#: schema version 4
+MIGRATION_THREAD_ORDER = ("CREATE INDEX runs_thread ON runs (thread, ord)",)
 
 _COLUMNS = ", ".join(ROW_COLUMNS)
 _SELECT = f"SELECT {_COLUMNS} FROM runs"
@@ -165,6 +169,11 @@ def claim(conn: sqlite3.Connection, worker: str, seconds: float) -> tuple[RunRec
         (worker, token, now + seconds, now, now, first_seq, run_id))
     found = _get(conn, run_id)
     assert found is not None
+    prior = conn.execute(
+        "SELECT stop, first_seq FROM runs WHERE thread = ? AND ord < ? ORDER BY ord DESC "
+        "LIMIT 1", (thread, found.order)).fetchone()
+    if prior is not None and prior[0] == "rollback":
+        found = replace(found, prior_rollback=int(prior[1]))
     return found, Lease(run_id, token)
 
 

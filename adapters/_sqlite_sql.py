@@ -74,6 +74,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (),
     # 3: run records and their leases (the runs tier, ``_sqlite_runs``)
     _runs.MIGRATION,
+    # 4: a thread's runs in order, ended ones too (a claim reads the run before it)
+    _runs.MIGRATION_THREAD_ORDER,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -54,7 +54,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Any
 
 import aiosqlite
@@ -68,16 +68,17 @@ from lograph.eventlog import (
     Lease,
     NewRun,
     RunRecord,
+    RunWatch,
     StoreUnavailableError,
     ThreadInfo,
     check_append,
 )
-from lograph.eventlog.lowlevel import check_new_run
+from lograph.eventlog.lowlevel import RunSignals, check_new_run, signals_for
 from lograph.runtime.lowlevel import Checkpointer
 
 from . import _sqlite_runs as runs
 from . import _sqlite_sql as sql
-from ._bridge import Bridge
+from ._bridge import Bridge, call_in
 from ._cache_sqlite import SqliteCache
 from ._opening import Opening
 from ._store_sqlite import AsyncSqliteStore, SqliteStore
@@ -241,6 +242,7 @@ class SqliteLog:
         self._write_cost = 0.0  # seconds, a moving average of recent appends
         self._wrote = False  # this connection wrote: closing copies its WAL into the file
         self._appends = 0
+        self._run_signals: RunSignals | None = None
 
     @classmethod
     async def open(
@@ -473,9 +475,21 @@ class SqliteLog:
 
     # --- the runs tier (``_sqlite_runs``: claims and fences under BEGIN IMMEDIATE) --------
 
+    @property
+    def _signals(self) -> RunSignals:
+        """Wake-ups of this process's waiters on this file (other processes poll)."""
+        if self._run_signals is None:
+            self._run_signals = signals_for(self.identity, lambda: RunSignals(call_in=call_in))
+        return self._run_signals
+
+    def watch_runs(self, run_id: str | None = None) -> AbstractAsyncContextManager[RunWatch]:
+        return self._signals.watch(run_id)
+
     async def create_run(self, new: NewRun) -> tuple[RunRecord, bool]:
         check_new_run(new)
         found: tuple[RunRecord, bool] = await self._write(runs.create, new)
+        if found[1]:
+            self._signals.created()
         return found
 
     async def get_run(self, run_id: str) -> RunRecord | None:
@@ -507,10 +521,13 @@ class SqliteLog:
         self, lease: Lease, status: str, *, result: bytes | None = None, error: str | None = None,
     ) -> RunRecord:
         found: RunRecord = await self._write(runs.finish, lease, status, result, error)
+        self._signals.changed(found)
         return found
 
     async def stop_run(self, run_id: str, stop: str = "cancel") -> RunRecord | None:
         found: RunRecord | None = await self._write(runs.stop, run_id, stop)
+        if found is not None:
+            self._signals.changed(found)
         return found
 
     async def aclose(self) -> None:

@@ -1,11 +1,12 @@
 """Durable runs on PostgreSQL: what a submitted run costs, and what workers sustain.
 
-    python -m benchmarks.runs_service [--runs N] [--takeovers N] [--lease S] [--dsn DSN | --no-fsync]
+    python -m benchmarks.runs_service [--runs N] [--rounds N] [--takeovers N] [--lease S] [--dsn DSN | --no-fsync]
 
 Without ``--dsn`` it starts a throwaway server (``lograph.adapters.pgserver``). Rows:
 - the 10-node ``sync`` chain invoked directly (``ainvoke``), and the same chain
-  submitted and joined through an in-process Worker (``Runs.submit`` + ``join``): the
-  difference is a background run's overhead;
+  submitted and joined through an in-process Worker (``Runs.submit`` + ``join``), one
+  of each in turn, in ``--rounds`` rounds: the difference is a background run's
+  overhead (wall time, and this process's CPU time, which a loaded machine blurs less);
 - takeover: two ``lograph worker`` processes serving ``tests/runs_graph.py``'s four-node
   chain; the one running a run's third node SIGKILLs itself there; the seconds from that
   kill to the other worker's start of the node (its first step of the run: the first two
@@ -63,26 +64,34 @@ def chain(saver: Any) -> Any:
     return g.compile(checkpointer=saver)
 
 
-async def overhead(dsn: str, n: int) -> tuple[float, float]:
-    """Median ms per run: direct ainvoke, and submit + join through a Worker."""
+async def overhead(dsn: str, n: int, rounds: int) -> list[dict[str, float]]:
+    """Per round, median ms per run: direct ainvoke and submit + join through a Worker
+    with its default poll, alternating one of each (so both see the same machine), wall
+    time and this process's CPU time. The worker is woken by the submit and the joiner
+    by the run's end, so no poll interval is in the figure."""
     async with AsyncPostgresSaver.from_conn_string(dsn, schema=f"b_{uuid.uuid4().hex[:8]}") as saver:
         await saver.setup()
         graph = chain(saver)
-        direct, submitted = [], []
-        for i in range(n):  # (no worker polling the store meanwhile)
-            t = time.perf_counter()
-            out = await graph.ainvoke({"count": 0}, {"configurable": {"thread_id": f"d{i}"}},
-                                      durability="sync")
-            direct.append(time.perf_counter() - t)
-            assert out == {"count": 10}
         runs = Runs(saver)
-        async with Worker(graph, concurrency=1, poll=0.002, lease=10):
-            for i in range(n):
-                t = time.perf_counter()
-                run = await runs.submit(f"s{i}", {"count": 0}, durability="sync")
-                assert await run.join(poll=0.002) == {"count": 10}
-                submitted.append(time.perf_counter() - t)
-        return median(direct) * 1000, median(submitted) * 1000
+        out = []
+        async with Worker(graph, concurrency=1, lease=10):
+            for r in range(rounds):
+                times: dict[str, list[float]] = {"dw": [], "dc": [], "sw": [], "sc": []}
+                for i in range(-2 if r == 0 else 0, n):  # (two warm-up pairs)
+                    c, t = time.process_time(), time.perf_counter()
+                    got = await graph.ainvoke({"count": 0}, {"configurable": {"thread_id": f"d{r}.{i}"}},
+                                              durability="sync")
+                    dw, dc = time.perf_counter() - t, time.process_time() - c
+                    assert got == {"count": 10}
+                    c, t = time.process_time(), time.perf_counter()
+                    run = await runs.submit(f"s{r}.{i}", {"count": 0}, durability="sync")
+                    assert await run.join() == {"count": 10}
+                    sw, sc = time.perf_counter() - t, time.process_time() - c
+                    if i >= 0:
+                        for key, value in (("dw", dw), ("dc", dc), ("sw", sw), ("sc", sc)):
+                            times[key].append(value)
+                out.append({k: median(v) * 1000 for k, v in times.items()})
+        return out
 
 
 class Fleet:
@@ -225,10 +234,13 @@ async def main(args: argparse.Namespace) -> None:
         server = TempPostgres(fsync=not args.no_fsync).start()
         dsn = server.dsn
     try:
-        direct, submitted = await overhead(dsn, args.runs)
-        print(f"| 10-node sync chain, PostgreSQL | direct ainvoke | {direct:.2f} ms |")
-        print(f"| 10-node sync chain, PostgreSQL | submit + join (1 in-process worker) | "
-              f"{submitted:.2f} ms (+{submitted - direct:.2f} ms) |")
+        rounds = await overhead(dsn, args.runs, args.rounds)
+        for key, what in (("w", "wall"), ("c", "CPU of this process")):
+            direct = median(r["d" + key] for r in rounds)
+            extra = sorted(r["s" + key] - r["d" + key] for r in rounds)
+            print(f"| 10-node sync chain, PostgreSQL | submit + join (1 in-process worker) against "
+                  f"direct ainvoke, {what} | +{median(extra):.2f} ms per run (rounds: "
+                  f"{', '.join(f'{x:+.2f}' for x in extra)}; direct {direct:.2f} ms) |")
         took, rates = await service(dsn, repeats=args.takeovers, lease=args.lease, n=args.runs)
         for k, rate in rates.items():
             print(f"| 4-node sync chain, 0.01 s per node | runs/s with {k} worker process(es) | "
@@ -246,6 +258,8 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--takeovers", type=int, default=5, help="takeover repeats")
     parser.add_argument("--lease", type=float, default=2.0, help="the takeover's lease, seconds")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds of the overhead row (each --runs pairs)")
     parser.add_argument("--dsn")
     parser.add_argument("--no-fsync", action="store_true",
                         help="the throwaway server without fsync (CPU and round trips only)")

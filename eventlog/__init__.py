@@ -48,7 +48,7 @@ from ._port import (
     check_ns,
     check_thread_id,
 )
-from ._runs import RUN_STATUSES, Lease, NewRun, RunQueue, RunRecord
+from ._runs import RUN_STATUSES, Lease, NewRun, RunQueue, RunRecord, RunWatch
 
 __all__ = [
     "GENESIS",
@@ -77,6 +77,7 @@ __all__ = [
     "RunExistsError",
     "RunQueue",
     "RunRecord",
+    "RunWatch",
     "SchemaVersionError",
     "Seal",
     "StoreUnavailableError",

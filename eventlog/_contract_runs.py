@@ -249,3 +249,39 @@ class RunQueueContract(EventLogContract):
             assert sorted(r.run_id for r in claimed) == ["r0", "r1", "r2", "r3"]
             running = await log.list_runs(status="running")
             assert sorted(r.thread for r in running) == ["t0", "t1", "t2", "t3"]
+
+    async def test_a_claim_after_a_rolled_back_run_says_where_that_run_began(self) -> None:
+        async with self.open_log() as log:
+            await log.append("t", chain(2), 0)
+            await log.create_run(new("r1"))
+            first = await log.claim_run("w", 30)
+            assert first is not None and first[0].prior_rollback == 0
+            await log.append_batch([Append("t", tuple(chain(4)[2:]), 2, lease=first[1])])
+            await log.create_run(new("r2", strategy="rollback"))
+            await log.create_run(new("r3"))
+            await log.finish_run(first[1], "cancelled")
+            second = await log.claim_run("w", 30)
+            assert second is not None and second[0].run_id == "r2"
+            assert second[0].prior_rollback == 2  # r1 began at the thread's head then
+            await log.finish_run(second[1], "success")
+            third = await log.claim_run("w", 30)
+            assert third is not None and third[0].prior_rollback == 0  # r2 was not rolled back
+
+    async def test_watches_wake_on_what_they_watch(self) -> None:
+        async with self.open_log() as log:
+            async with log.watch_runs() as claimable, log.watch_runs("r1") as r1:
+                assert not await claimable.wait(0.01)  # nothing happened: the timeout
+                await log.create_run(new("r1"))
+                with anyio.fail_after(5):
+                    assert await claimable.wait(30)
+                assert not await r1.wait(0.01)  # recorded, not ended
+                got = await log.claim_run("w", 30)
+                assert got is not None
+                await log.stop_run("r1")
+                with anyio.fail_after(5):
+                    assert await r1.wait(30)  # asked to stop
+                await log.finish_run(got[1], "cancelled")
+                with anyio.fail_after(5):
+                    assert await r1.wait(30)
+                    assert await claimable.wait(30)  # its thread is free for the next run
+                assert r1.record is not None and r1.record.status == "cancelled"

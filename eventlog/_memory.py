@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 
 from ._errors import ConflictError, LeaseLostError, StoreUnavailableError
 from ._event import Event
 from ._port import Append, Capability, ThreadInfo, check_append
-from ._runs import Lease, MemoryRuns, MetaValue, NewRun, RunRecord
+from ._runs import Lease, MemoryRuns, MetaValue, NewRun, RunRecord, RunWatch
 
 
 class MemoryLog:
@@ -152,6 +153,9 @@ class MemoryLog:
     async def stop_run(self, run_id: str, stop: str = "cancel") -> RunRecord | None:
         self._open()
         return self._runs.stop(run_id, stop)
+
+    def watch_runs(self, run_id: str | None = None) -> AbstractAsyncContextManager[RunWatch]:
+        return self._runs.signals.watch(run_id)
 
     async def aclose(self) -> None:
         self._closed = True

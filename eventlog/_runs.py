@@ -19,16 +19,34 @@ Rules every store keeps (the contract suite checks each):
   the old token finishes nothing).
 - An idempotency key is unique per thread: recording a run with a key the thread
   already has returns the recorded run instead.
+- **Wake-ups** (``watch_runs``) are hints, never state: a store announces, once a write
+  committed, that a run may have become claimable (a run recorded, or one ended) or that
+  a run ended or was asked to stop; a waiter re-reads the store after each wake-up and
+  after its own poll interval, so a wake-up lost (another process on SQLite, a dropped
+  listener connection) costs time, never a run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import weakref
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
+
+import anyio
 
 from ._errors import LeaseLostError, RunBusyError, RunExistsError
 from ._port import TIERS, Capability, EventLog, check_text, check_thread_id
@@ -96,6 +114,9 @@ class RunRecord:
     error: str | None = None
     first_seq: int = 0  # the thread's head when the run was first claimed
     timeout: float | None = None
+    #: set by a claim only: when the run before it on its thread was rolled back, that
+    #: run's ``first_seq`` (where the rolled-back progress began); 0 otherwise
+    prior_rollback: int = 0
 
     @property
     def done(self) -> bool:
@@ -149,8 +170,136 @@ class RunQueue(EventLog, Protocol):
         worker acts at the next step boundary); an ended one is left. None: no such run."""
         ...
 
+    def watch_runs(self, run_id: str | None = None) -> AbstractAsyncContextManager[RunWatch]:
+        """Wake-ups for one waiter: ``run_id`` None, when a run may have become claimable;
+        else when that run may have ended or been asked to stop. Entered before the
+        waiter reads the store, so nothing that commits after the read is missed."""
+        ...
+
 
 TIERS[Capability.RUNS] = (RunQueue, "claim_run", None)
+
+
+#: a thread-safe way into the waiting task's event loop: given a callable, run it there soon
+CallIn = Callable[[Callable[[], None]], None]
+
+
+class RunWatch:
+    """One waiter's wake-ups (see :meth:`RunQueue.watch_runs`). ``record``: the newest
+    run record a wake-up from this process carried (a joiner then reads nothing)."""
+
+    __slots__ = ("_call_in", "_event", "_fired", "_signals", "_thread", "key", "record")
+
+    def __init__(self, signals: RunSignals, key: str | None) -> None:
+        self._signals = signals
+        self.key = key
+        self.record: RunRecord | None = None
+        self._fired = False
+        self._event: anyio.Event | None = None
+        self._thread = threading.get_ident()
+        self._call_in = signals.call_in() if signals.call_in is not None else None
+
+    def fire(self, record: RunRecord | None) -> None:
+        """From any thread: wake the waiter (now if it waits in this thread's loop)."""
+        if record is not None:
+            self.record = record
+        self._fired = True
+        event = self._event  # read after _fired: wait() sets _event, then reads _fired
+        if event is None:
+            return
+        if threading.get_ident() == self._thread:
+            event.set()
+        elif self._call_in is not None:
+            self._call_in(event.set)
+        # else: another thread, no way into the waiter's loop: it wakes at its poll
+
+    async def wait(self, timeout: float) -> bool:  # noqa: ASYNC109 - the poll fallback, by design
+        """Until a wake-up since the last wait, or ``timeout`` seconds; whether woken."""
+        if self._signals.keep_listening is not None:
+            await self._signals.keep_listening()
+        if self._fired:
+            await anyio.lowlevel.checkpoint()
+        else:
+            self._event = event = anyio.Event()
+            if not self._fired:
+                with anyio.move_on_after(timeout):
+                    await event.wait()
+            self._event = None
+        fired, self._fired = self._fired, False
+        return fired
+
+
+class RunSignals:
+    """A store's in-process wake-ups (one per database: stores on the same file share
+    one, see :func:`signals_for`). ``call_in``, called in a waiting task, returns a
+    thread-safe way into its loop (stores in adapters, which may use the loops' own
+    libraries, pass one); ``keep_listening``: the store's cross-process listener,
+    (re)started if it is not running (PostgreSQL's LISTEN)."""
+
+    def __init__(self, *, call_in: Callable[[], CallIn] | None = None,
+                 keep_listening: Callable[[], Awaitable[None]] | None = None) -> None:
+        self.call_in = call_in
+        self.keep_listening = keep_listening
+        self._watches: dict[str | None, set[RunWatch]] = {}
+        self._lock = threading.Lock()
+
+    @asynccontextmanager
+    async def watch(self, key: str | None) -> AsyncIterator[RunWatch]:
+        if self.keep_listening is not None:
+            await self.keep_listening()
+        w = RunWatch(self, key)
+        with self._lock:
+            self._watches.setdefault(key, set()).add(w)
+        try:
+            yield w
+        finally:
+            with self._lock:
+                left = self._watches.get(key)
+                if left is not None:
+                    left.discard(w)
+                    if not left:
+                        del self._watches[key]
+
+    def notify(self, key: str | None, record: RunRecord | None = None) -> None:
+        with self._lock:
+            watches = tuple(self._watches.get(key, ()))
+        for w in watches:
+            w.fire(record)
+
+    def notify_all(self) -> None:
+        """Wake every waiter (after a listener was down: anything may have happened)."""
+        with self._lock:
+            watches = [w for ws in self._watches.values() for w in ws]
+        for w in watches:
+            w.fire(None)
+
+    def created(self) -> None:
+        """A run was recorded: it may be claimable."""
+        self.notify(None)
+
+    def changed(self, record: RunRecord) -> None:
+        """``record`` was finished or asked to stop; a run that ended frees its thread
+        for the next one."""
+        self.notify(record.run_id, record)
+        if record.done:
+            self.notify(None)
+
+
+_SHARED: weakref.WeakValueDictionary[Hashable, RunSignals] = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def signals_for(key: Hashable | None, make: Callable[[], RunSignals]) -> RunSignals:
+    """The signals of the database ``key`` names (``make()``'s on first use), shared by
+    every store object of this process open on it while any holds them; None: a store
+    of its own."""
+    if key is None:
+        return make()
+    with _SHARED_LOCK:
+        found = _SHARED.get(key)
+        if found is None:
+            found = _SHARED[key] = make()
+        return found
 
 
 #: a stored run row's columns, in the order :func:`run_of_row` reads them (stores on disk
@@ -246,6 +395,7 @@ class MemoryRuns:
         self.runs: dict[str, RunRecord] = {}
         self._tokens: dict[str, str] = {}  # run id -> the token of its lease
         self._order = 0
+        self.signals = RunSignals()
 
     def _active(self, thread: str) -> list[RunRecord]:
         return sorted((r for r in self.runs.values() if r.thread == thread and r.status in ACTIVE),
@@ -263,16 +413,21 @@ class MemoryRuns:
         if active and new.strategy == "reject":
             raise RunBusyError(new.thread, active[0].run_id)
         now = time.time()
+        stopped = []
         if new.strategy in ("interrupt", "rollback"):
             for r in active:
                 if r.status == RUNNING and r.stop is None:
-                    self.runs[r.run_id] = replace(r, stop=new.strategy, updated=now)
+                    stopped.append(replace(r, stop=new.strategy, updated=now))
+                    self.runs[r.run_id] = stopped[-1]
         self._order += 1
         record = RunRecord(
             new.run_id, new.thread, PENDING, new.input, new.config, new.durability, new.strategy,
             new.idempotency_key, json.loads(metadata_json(new.metadata)), self._order, now, now,
             timeout=new.timeout)
         self.runs[new.run_id] = record
+        for r in stopped:
+            self.signals.changed(r)
+        self.signals.created()
         return record, True
 
     def list(self, thread: str | None, status: str | Iterable[str] | None, since: float | None,
@@ -315,6 +470,10 @@ class MemoryRuns:
                     first_seq=head_of(r.thread) if r.attempts == 0 else r.first_seq)
                 self.runs[r.run_id] = record
                 self._tokens[r.run_id] = token
+                before = [p for p in self.runs.values() if p.thread == r.thread and p.order < r.order]
+                prior = max(before, key=lambda p: p.order, default=None)
+                if prior is not None and prior.stop == "rollback":
+                    record = replace(record, prior_rollback=prior.first_seq)
                 return record, Lease(r.run_id, token)
         return None
 
@@ -342,6 +501,7 @@ class MemoryRuns:
             r, status=status, result=result, error=error, finished=now, updated=now,
             lease_expires=None)
         self._tokens.pop(r.run_id, None)
+        self.signals.changed(record)
         return record
 
     def delete_thread(self, thread: str) -> None:
@@ -360,4 +520,5 @@ class MemoryRuns:
         else:
             record = replace(r, stop=r.stop or stop, updated=now)
         self.runs[run_id] = record
+        self.signals.changed(record)
         return record

@@ -43,6 +43,7 @@ from ._runs import (
     ROW_COLUMNS,
     STOPS,
     STRATEGIES,
+    RunSignals,
     check_end,
     check_filters,
     check_lease_seconds,
@@ -51,6 +52,7 @@ from ._runs import (
     metadata_json,
     new_token,
     run_of_row,
+    signals_for,
 )
 from ._timeline import short, utc_time
 from .bodies import NULL_TASK
@@ -70,6 +72,7 @@ __all__ = [
     "STRATEGIES",
     "WRITES",
     "RowMapper",
+    "RunSignals",
     "StoredRow",
     "apply",
     "broken_link",
@@ -88,6 +91,7 @@ __all__ = [
     "persistent_ns",
     "run_of_row",
     "short",
+    "signals_for",
     "snapshot_base",
     "task_id",
     "utc_time",

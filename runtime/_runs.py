@@ -140,11 +140,19 @@ class RunHandle:
         return found
 
     async def wait(self, *, poll: float = _POLL) -> RunRecord:
-        """Wait until the run has ended; its final record."""
-        record = await self.refresh()
-        while not record.done:
-            await anyio.sleep(poll)
+        """Wait until the run has ended; its final record. Woken by the store when the run
+        ends (in this process at once, with the final record; from another process
+        through PostgreSQL's LISTEN), and reading the store every ``poll`` seconds
+        as well (how a joiner on SQLite learns of another process's worker)."""
+        async with self._queue.watch_runs(self.run_id) as woken:
             record = await self.refresh()
+            while not record.done:
+                await woken.wait(poll)
+                told = woken.record
+                if told is not None and told.done:
+                    self.record = record = told
+                else:
+                    record = await self.refresh()
         return record
 
     async def join(self, *, poll: float = _POLL) -> Any:
@@ -168,10 +176,11 @@ class RunHandle:
         """The run's events as the log has them (typed audit events), as they are written,
         until the run has ended. ``after``: the last seq already seen (a reconnecting
         client passes it and misses nothing)."""
-        record = await self.refresh()
-        while record.status == "pending":
-            await anyio.sleep(poll)
+        async with self._queue.watch_runs(self.run_id) as woken:
             record = await self.refresh()
+            while record.status == "pending":
+                await woken.wait(poll)
+                record = await self.refresh()
         if record.started is None:
             return  # it ended without ever running (cancelled while pending): no events
         cursor = max(record.first_seq, after or 0)

@@ -37,6 +37,7 @@ from lograph.eventlog import Kind, Lease, LeaseLostError, LogError, RunRecord, c
 from ._commit import RUN_LEASE
 from ._invoke import run_graph
 from ._runs import decode_input, queue_of, run_config
+from ._views import snapshot_of
 
 __all__ = ["Worker"]
 
@@ -100,8 +101,11 @@ class Worker:
         return None
 
     async def serve(self) -> None:
-        """Claim and run until cancelled, ``concurrency`` runs at a time."""
-        async with anyio.create_task_group() as tg:
+        """Claim and run until cancelled, ``concurrency`` runs at a time. With nothing to
+        claim it waits for the store's wake-up (a run recorded or ended, in this process
+        or, on PostgreSQL, in any), or ``poll`` seconds (a lease that ran out, a run
+        another process recorded on SQLite)."""
+        async with anyio.create_task_group() as tg, self.queue.watch_runs() as woken:
             while True:
                 await self._slots.acquire()
                 try:
@@ -111,7 +115,7 @@ class Worker:
                     raise
                 if claimed is None:
                     self._slots.release()
-                    await anyio.sleep(self.poll)
+                    await woken.wait(self.poll)
                     continue
                 tg.start_soon(self._run_in_slot, *claimed)
 
@@ -138,17 +142,24 @@ class Worker:
 
             async def heartbeat() -> None:
                 every = self.lease / 3
-                while True:
-                    await anyio.sleep(every)
-                    try:
-                        now = await self.queue.renew_lease(lease, self.lease)
-                    except LeaseLostError:
-                        tg.cancel_scope.cancel()  # it can no longer write: stop now
-                        return
-                    except LogError:
-                        continue  # the store is unreachable for now: the fence decides
-                    if now.stop is not None and not stop:
-                        stop.append(now.stop)
+                async with self.queue.watch_runs(record.run_id) as woken:
+                    while True:
+                        await woken.wait(every)  # a stop asked of the run wakes it early
+                        if not await renew():
+                            return
+
+            async def renew() -> bool:
+                """Renew the lease, learning what was asked of the run; False: it is lost."""
+                try:
+                    now = await self.queue.renew_lease(lease, self.lease)
+                except LeaseLostError:
+                    tg.cancel_scope.cancel()  # it can no longer write: stop now
+                    return False
+                except LogError:
+                    return True  # the store is unreachable for now: the fence decides
+                if now.stop is not None and not stop:
+                    stop.append(now.stop)
+                return True
 
             async def pace() -> None:  # at each step's end: the engine records a cancel here
                 if stop:
@@ -189,9 +200,19 @@ class Worker:
             return "error", None, f"{type(e).__name__}: {e}"
         finally:
             RUN_LEASE.reset(token)
-        snapshot = await self.graph.aget_state(config)
-        return ("interrupted" if snapshot.next else "success"), encode(
-            output, path="the run's output"), None
+        paused = await self._paused(config)
+        return ("interrupted" if paused else "success"), encode(output, path="the run's output"), None
+
+    async def _paused(self, config: dict[str, Any]) -> bool:
+        """Whether the run just ended paused (tasks still to run: an interrupt). Read from
+        the thread's fold the run left in memory (no other writer while the lease holds);
+        from the store if another turn has the thread or the fold was evicted."""
+        thread = config["configurable"]["thread_id"]
+        actor = self.saver.actor(thread)
+        cp = actor.cached
+        if actor.busy or cp is None:
+            return bool((await self.graph.aget_state(config)).next)
+        return bool(snapshot_of(self.graph, thread, "", cp, live=True, root=cp).next)
 
     async def _start(self, record: RunRecord) -> tuple[Any, dict[str, Any]]:
         """The input and config this attempt runs with (see the module's rules)."""
@@ -202,21 +223,15 @@ class Worker:
             head = await log.head(record.thread)
             if head > record.first_seq:  # the input reached the log: continue from it
                 return None, config
-        elif record.attempts == 1:
-            fork = await self._rollback_point(record)
+        if record.prior_rollback:  # the claim says: the run before it was rolled back
+            fork = await self._rollback_point(record.thread, record.prior_rollback)
             if fork is not None:
                 config["configurable"]["checkpoint_id"] = fork
         return input, config
 
-    async def _rollback_point(self, record: RunRecord) -> str | None:
-        """The checkpoint a run starts from when the run before it was rolled back."""
-        before = [r for r in await self.queue.list_runs(thread=record.thread, limit=50)
-                  if r.order < record.order]
-        if not before or before[0].stop != "rollback" or not before[0].first_seq:
-            return None
-        log = self.saver.log
-        events = {e.seq: e for e in await log.read(record.thread, upto=before[0].first_seq)}
-        seq = before[0].first_seq
+    async def _rollback_point(self, thread: str, seq: int) -> str | None:
+        """The checkpoint a rolled-back run started from (``seq``: the head then)."""
+        events = {e.seq: e for e in await self.saver.log.read(thread, upto=seq)}
         while seq and events[seq].kind != Kind.CHECKPOINT:
             seq = events[seq].parent
         return checkpoint_id(seq, events[seq].hash) if seq else None

@@ -99,8 +99,9 @@ async def test_schema_is_strict_versioned_and_as_specified(tmp_path: Path) -> No
 
 @anyio_mark
 async def test_a_version_1_file_is_migrated_and_its_events_read_the_same(tmp_path: Path) -> None:
-    """Schema 2 only allows compressed bodies, schema 3 adds run records: a version 1
-    file's rows read unchanged, and its new tables work."""
+    """Schema 2 only allows compressed bodies, schema 3 adds run records, schema 4 an
+    index of a thread's runs: a version 1 file's rows read unchanged, and its new tables
+    work."""
     path = tmp_path / "store.db"
     events = chain(3)
     async with await SqliteLog.open(path) as log:
@@ -115,7 +116,7 @@ async def test_a_version_1_file_is_migrated_and_its_events_read_the_same(tmp_pat
         await log.append("t", chain(1, start=4, parent_hash=events[-1].hash), 3)
         await log.create_run(NewRun("r1", "t", b"input"))
         assert [r.run_id for r in await log.list_runs()] == ["r1"]
-    assert raw_query(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [(3,)]
+    assert raw_query(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [(4,)]
 
 
 @anyio_mark
