@@ -774,13 +774,28 @@ async def test_async_mode_backpressure_bounds_what_is_not_yet_committed(
     class Count(TypedDict):
         n: int
 
+    class BehindDisk(FaultyLog):
+        """Each transaction takes 50 ms, and the first waits until the run is more than
+        half the limit ahead (so the disk is behind however slow this machine runs)."""
+
+        def __init__(self, inner: Any) -> None:
+            super().__init__(inner, delay=0.05)
+            self.behind = anyio.Event()
+
+        async def append_batch(self, batch: Any) -> Any:
+            with anyio.move_on_after(30):  # (a run that stalls sooner fails the test below)
+                await self.behind.wait()
+            return await super().append_batch(batch)
+
     backlog: list[int] = []
     async with open_log(store_kind, tmp_path) as inner:
-        slow_disk = FaultyLog(inner, delay=0.05)  # each transaction takes 50 ms
+        slow_disk = BehindDisk(inner)
 
         async def step(state: Count) -> dict[str, Any]:
             produced = 2 * (state["n"] + 1) + 3  # events so far: run start, input, per step 2
             backlog.append(produced - len(slow_disk.acked))
+            if backlog[-1] > ASYNC_LIMIT // 2:
+                slow_disk.behind.set()
             await anyio.lowlevel.checkpoint()
             return {"n": state["n"] + 1}
 
