@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
-from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -36,7 +35,7 @@ from ._nesting import nests_in, run_nested
 from ._options import refuse_unimplemented
 from ._pregel_nodes import PregelNode
 from ._step import recast
-from ._streaming import run_printed, stream_run, stream_sync
+from ._streaming import run_collected, run_printed, stream_run, stream_sync
 from ._sync import in_event_loop, run_sync
 from ._types import StateSnapshot, StateUpdate
 from ._update import bulk_update, update_state
@@ -218,11 +217,10 @@ class CompiledGraph:
             raise RuntimeError("checkpointer=True cannot be used for root graphs: it keeps a "
                                "subgraph's state in its caller's thread; call it inside a node")
         if stream_mode != "values":  # as LangGraph: the list of what that stream yields
-            chunks = stream_run(self, input, config, stream_mode=stream_mode, durability=durability,
-                                interrupt_before=interrupt_before, interrupt_after=interrupt_after,
-                                subgraphs=subgraphs, context=context, print_mode=print_mode)
-            async with aclosing(chunks):
-                return [chunk async for chunk in chunks]
+            return await run_collected(self, input, config, stream_mode=stream_mode,
+                                       durability=durability, interrupt_before=interrupt_before,
+                                       interrupt_after=interrupt_after, subgraphs=subgraphs,
+                                       context=context, print_mode=print_mode)
         if print_mode:
             return await run_printed(self, input, config, print_mode=print_mode, durability=durability,
                                      interrupt_before=interrupt_before,
