@@ -198,7 +198,8 @@ class Run:
         first = first_step = True
         stop = journal.cp.step + self.limit + (2 if resuming else 1)  # (for managed values)
         if resuming and state.shows(journal.cp.values):
-            self.emit("values", state.output(journal.cp.values))  # as LangGraph: where it resumes
+            # as LangGraph: where it resumes, a Command input's update applied
+            self.emit("values", state.output(step_values(self.structure, journal.cp)))
             if self.pace is not None:  # (a lazy stream: the next step waits for the consumer)
                 await self.pace()
         while True:
@@ -271,7 +272,7 @@ class Run:
             return False
         state = self.structure.state
         if self.new_interrupts:
-            shown = state.output(journal.cp.values)
+            shown = state.output(step_values(self.structure, journal.cp))  # (a Command's update too)
             self.emit("values", {**(shown if isinstance(shown, dict) else {}),
                                  "__interrupt__": tuple(self.new_interrupts)})
         if not self.ns and any(

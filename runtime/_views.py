@@ -17,7 +17,7 @@ from lograph.eventlog.lowlevel import utc_time
 from ._channels import ROOT
 from ._introspect import subgraph_of_node
 from ._resume import interrupt_of
-from ._step import TaskPlan, live_values, plan, recast
+from ._step import TaskPlan, live_values, plan, recast, step_values
 from ._tracing import langgraph_path
 from ._types import OVERWRITE, Interrupt, Overwrite, PregelTask, StateSnapshot, is_overwrite
 
@@ -81,7 +81,8 @@ def snapshot_of(
         values = graph.structure.state.output(live_values(graph.structure, cp, ns)) if graph is not None else cp.values
         nxt = tuple(t.name for t in tasks if t.id not in cp.writes)
     else:
-        values = graph.structure.state.output(cp.values) if graph is not None else cp.values
+        # (as LangGraph: a Command input's update applied, the tasks' writes not)
+        values = graph.structure.state.output(step_values(graph.structure, cp)) if graph is not None else cp.values
         nxt = tuple(t.name for t in tasks)
     parent = cp.parent_id
     parents = cp.metadata.get("parents") if ns else None
