@@ -16,6 +16,7 @@ from ._context import get_stream_writer, interrupt
 from ._errors import (
     ConflictError,
     EmptyInputError,
+    GraphDrained,
     GraphError,
     GraphRecursionError,
     GraphValidationError,
@@ -32,6 +33,7 @@ from ._graph import StateGraph
 from ._injection import (
     DEFAULT_RUNTIME,
     ExecutionInfo,
+    RunControl,
     Runtime,
     StreamWriter,
     get_config,
@@ -73,6 +75,7 @@ __all__ = [
     "ConflictError",
     "EmptyInputError",
     "ExecutionInfo",
+    "GraphDrained",
     "GraphError",
     "GraphRecursionError",
     "GraphValidationError",
@@ -93,6 +96,7 @@ __all__ = [
     "RemoveMessage",
     "ResumeError",
     "RetryPolicy",
+    "RunControl",
     "Runtime",
     "Send",
     "StateGraph",

@@ -204,8 +204,7 @@ class CompiledGraph:
         """Run to the end or a pause; what the graph returns (with a ``stream_mode``
         other than "values", the list of what ``astream`` yields, with ``subgraphs`` as
         there)."""
-        refuse_unimplemented("invoke", output_keys=output_keys, checkpoint_during=checkpoint_during,
-                             control=control)
+        refuse_unimplemented("invoke", output_keys=output_keys, checkpoint_during=checkpoint_during)
         if debug or self.debug:  # as LangGraph: debug prints the updates and the values
             print_mode = ["updates", "values"]
         input = self.io.input(input)
@@ -213,6 +212,8 @@ class CompiledGraph:
         ctx = _current_task.get()
         if ctx is not None and nests_in(ctx, config):
             return await self._nested(input, ctx)
+        if control is None and ctx is not None:  # a run of its own inside a node: its caller's
+            control = ctx.run.control
         if self.keeps:
             raise RuntimeError("checkpointer=True cannot be used for root graphs: it keeps a "
                                "subgraph's state in its caller's thread; call it inside a node")
@@ -220,14 +221,16 @@ class CompiledGraph:
             return await run_collected(self, input, config, stream_mode=stream_mode,
                                        durability=durability, interrupt_before=interrupt_before,
                                        interrupt_after=interrupt_after, subgraphs=subgraphs,
-                                       context=context, print_mode=print_mode)
+                                       context=context, print_mode=print_mode,
+                                       control=control)
         if print_mode:
             return await run_printed(self, input, config, print_mode=print_mode, durability=durability,
                                      interrupt_before=interrupt_before,
-                                     interrupt_after=interrupt_after, context=context)
+                                     interrupt_after=interrupt_after, context=context,
+                                     control=control)
         return await run_graph(self, input, config, durability=durability, emit=_ignore,
                                interrupt_before=interrupt_before, interrupt_after=interrupt_after,
-                               context=context)
+                               context=context, control=control)
 
     def invoke(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         ctx = _current_task.get()
@@ -252,14 +255,13 @@ class CompiledGraph:
         """Yield the run's chunks: ``chunk`` (one mode) or ``(mode, chunk)``; with
         ``subgraphs=True`` (as LangGraph) each is prefixed by the namespace of the graph
         it comes from, ``()`` for this one, ``("node:task_id", ...)`` for a subgraph."""
-        refuse_unimplemented("stream", output_keys=output_keys, checkpoint_during=checkpoint_during,
-                             control=control)
+        refuse_unimplemented("stream", output_keys=output_keys, checkpoint_during=checkpoint_during)
         if debug or self.debug:  # as LangGraph: debug prints the updates and the values
             print_mode = ["updates", "values"]
         return stream_run(self, self.io.input(input), self._config(config), stream_mode=stream_mode,
                           durability=durability, interrupt_before=interrupt_before,
                           interrupt_after=interrupt_after, subgraphs=subgraphs, context=context,
-                          print_mode=print_mode)
+                          print_mode=print_mode, control=control)
 
     def stream(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[Any]:
         return stream_sync(lambda: self.astream(input, config, **kwargs), store=self.checkpointer)

@@ -41,6 +41,7 @@ class TaskRuntime(Protocol):
     context: Any  # invoke's context= (coerced to the graph's context_schema)
     store: Any  # the store the graph was compiled with (or its caller's), or None
     slots: Any  # config["max_concurrency"]: a semaphore its tasks and calls hold while they run
+    control: Any  # the run's RunControl: asked to drain, the run stops before its next step
 
     def emit(self, mode: str, chunk: Any, ns: str = "") -> None:
         """Send ``chunk`` to the run's ``mode`` stream (from a subgraph: under ``ns``)."""

@@ -43,13 +43,14 @@ from ._context import GraphInterrupt, TaskContext, enter, leave
 from ._debug_stream import checkpoint_payload, result_payload, task_payload, trace
 from ._errors import (
     EmptyInputError,
+    GraphDrained,
     NodeCancelledError,
     NodeError,
     NonDeterminismError,
     ParentCommand,
 )
 from ._handlers import recorded_node_error
-from ._injection import kwargs_for
+from ._injection import RunControl, kwargs_for
 from ._journal import Journal, SubJournal, encode_writes_error
 from ._machine import Entry, InputStep, RunTasks, Seal, StepMachine
 from ._resume import interrupt_of, reopened
@@ -69,7 +70,8 @@ Emit = Callable[..., None]  # (mode, chunk) from the run; (mode, chunk, ns) from
 class Run:
     """One run of a graph on one thread: the steps from where the log stands to a stop."""
 
-    rejected: BaseException | None = None  # the failure is an answer a response_schema refused
+    rejected: BaseException | None = None  # the failure waits for the step's other tasks and
+    # gives way to a real one: an answer a response_schema refused, a subgraph that drained
     # (set on the instance only then: one more attribute per run costs every run's lookups)
 
     def __init__(
@@ -91,6 +93,7 @@ class Run:
         context: Any = None,
         store: Any = None,
         tracer: Any = None,
+        control: RunControl | None = None,
     ) -> None:
         self.structure = structure
         self.journal = journal
@@ -116,6 +119,7 @@ class Run:
         self.context = context  # invoke's context=, as the graph's context_schema makes it
         self.store = store
         self.tracer = tracer  # the graph's callbacks run (None: no callbacks wanted)
+        self.control = control or RunControl()  # asked to drain: stop before the next step
         limit = config.get("max_concurrency")  # (checked by run_graph)
         self.slots = anyio.Semaphore(limit) if limit else None
         self._metadata: dict[str, Any] | None = None
@@ -161,6 +165,9 @@ class Run:
                     reopen(self)
                 status = await self.steps(resuming=not fresh)
                 self.seal(machine.finish(status))
+            except GraphDrained as e:  # stopped between steps: resumable, as a cancelled run
+                self.seal(machine.finish(RunStatus.CANCELLED, e))
+                error = e
             except NonDeterminismError as e:
                 error = e
                 if not journal.discard():  # part of the run is already on its way to the store
@@ -206,6 +213,8 @@ class Run:
             cp = journal.cp
             planned = machine.plan_step(cp, breakpoints=not (first and resuming))
             if isinstance(planned, RunTasks):  # (the common case first)
+                if self.control._reason is not None:  # drained: stop before the step starts
+                    raise GraphDrained(self.control._reason)
                 first = False
                 for body, step, task_id in planned.started:
                     journal.add(body, step, task_id, self.run_id, self.ns)
@@ -328,6 +337,11 @@ class Run:
                 trace(self.emit, "tasks", result_payload(task, interrupts=gi.interrupts), step)
             return
         except (Exception, ParentCommand) as e:  # noqa: BLE001 - recorded, then re-raised by steps()
+            if isinstance(e, GraphDrained):  # a subgraph stopped between its steps: this task
+                self.running -= 1  # ends unfinished, its siblings finish, the run stops
+                if self.failure is None:
+                    self.failure = self.rejected = e
+                return
             if (pending := reopened(e)) is not None:
                 # an answer its response_schema refused: the interrupt waits again, and the
                 # step's other tasks finish (their answers were good) before it is raised
@@ -433,6 +447,7 @@ class Run:
                 return writes, Cached({k: v for k, v in writes if k != GOTO})
         attempt = 1
         started = time.time()
+        limit = node.timeout if task.timeout is None else task.timeout  # (a Send's own)
         while True:
             ctx = TaskContext(self, task.id, task.name, tg)
             ctx.step, ctx.path, ctx.attempt = step, task.path, attempt
@@ -440,12 +455,12 @@ class Run:
             try:
                 try:
                     if self.slots is not None:  # config max_concurrency: wait for a slot
-                        output = await self.in_slot(ctx, node.timeout, task.name, functools.partial(
+                        output = await self.in_slot(ctx, limit, task.name, functools.partial(
                             self.call, node, state, ctx))
-                    elif node.timeout is None:
+                    elif limit is None:
                         output = await self.call(node, state, ctx)
                     else:
-                        output = await timed(node.timeout, task.name, functools.partial(
+                        output = await timed(limit, task.name, functools.partial(
                             self.call, node, state, ctx), ctx.set_clock)
                 except ParentCommand as pc:  # a subgraph this node ran sent us a command
                     output = pc.command
@@ -459,7 +474,7 @@ class Run:
                     self.seal(self.machine.failed(task, step, error, attempt, final=True))
                     raise error from e
                 raise
-            except (GraphInterrupt, ParentCommand, NonDeterminismError):
+            except (GraphInterrupt, ParentCommand, NonDeterminismError, GraphDrained):
                 raise  # not the node's failure: never retried
             except Exception as e:
                 e.add_note(f"During task with name {task.name!r} and id {task.id!r}")  # as LangGraph
@@ -504,7 +519,10 @@ class Run:
         try:
             if is_async:
                 return await fn(*args, **kwargs)
-            return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+            result = await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+            if self.structure.step_timeout is not None:  # a thread cannot be stopped: when the
+                await anyio.lowlevel.checkpoint_if_cancelled()  # step ran out of time meanwhile,
+            return result  # its result is dropped and the step fails (TimeoutError, as LangGraph)
         except (TypeError, RuntimeError) as e:
             clear = asyncio_only(e)  # langchain-core's async API met trio: say so
             if clear is None:
@@ -592,6 +610,8 @@ class Run:
                 return False, gi, None
             except anyio.get_cancelled_exc_class():
                 raise
+            except GraphDrained as e:  # a graph it ran stopped between steps: not its result
+                return False, e, None
             except Exception as e:  # noqa: BLE001 - handed to the caller through the future
                 e.add_note(f"During task with name {name!r} and id {call!r}")
                 if reopened(e) is not None:  # a refused answer: not the call's result (not recorded)
@@ -662,6 +682,7 @@ class Run:
             metadata=self.metadata, recursion_limit=limit,
             checkpointed=self.checkpointed and not stateless,
             context=self.context, store=self.store, tracer=tracer, debug=self.debug,
+            control=self.control,
         )
         run.stateless = stateless or self.stateless
         try:

@@ -11,6 +11,7 @@ __all__ = [
     "ConflictError",
     "EmptyChannelError",
     "EmptyInputError",
+    "GraphDrained",
     "GraphError",
     "GraphRecursionError",
     "GraphValidationError",
@@ -80,6 +81,16 @@ class NoParentError(InvalidUpdateError, ParentCommand):
     def __str__(self) -> str:
         return (f"node {self.node!r} returned Command(graph=Command.PARENT), but its graph is "
                 "not running as a subgraph")
+
+
+class GraphDrained(Exception):  # noqa: N818 - LangGraph's name
+    """The run stopped before its next step because its ``RunControl`` was asked to
+    drain (``control.request_drain(reason)``). What the run did is kept: continue it
+    with ``invoke(None, config)`` on the same thread."""
+
+    def __init__(self, reason: str = "shutdown") -> None:
+        super().__init__(f"Graph drained: {reason}")
+        self.reason = reason
 
 
 class NonDeterminismError(GraphError):

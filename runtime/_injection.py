@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from ._context import TaskContext
 
-__all__ = ["DEFAULT_RUNTIME", "ExecutionInfo", "Runtime", "StreamWriter", "get_config", "get_runtime", "get_store", "injected"]
+__all__ = ["DEFAULT_RUNTIME", "ExecutionInfo", "RunControl", "Runtime", "StreamWriter", "get_config", "get_runtime", "get_store", "injected"]
 
 ContextT = TypeVar("ContextT", default=None)
 
@@ -111,6 +111,31 @@ def _no_op_writer(_: Any) -> None:
     return None
 
 
+class RunControl:
+    """Asks a run to stop at its next step boundary (LangGraph's cooperative drain).
+
+    Give one to ``invoke``/``stream`` (``control=``); any thread may call
+    ``request_drain``. The steps under way finish (their ``@task`` calls too), then the
+    run stops before starting another and raises ``GraphDrained``; ``invoke(None,
+    config)`` continues it. Meant for one run: once drained it stays drained."""
+
+    __slots__ = ("_reason",)
+
+    def __init__(self) -> None:
+        self._reason: str | None = None  # (one attribute write: no lock needed)
+
+    def request_drain(self, reason: str = "shutdown") -> None:
+        self._reason = reason
+
+    @property
+    def drain_requested(self) -> bool:
+        return self._reason is not None
+
+    @property
+    def drain_reason(self) -> str | None:
+        return self._reason
+
+
 @dataclass(frozen=True, slots=True)
 class Runtime(Generic[ContextT]):
     """What a run gives its nodes besides the state: the run's ``context`` (as
@@ -123,6 +148,16 @@ class Runtime(Generic[ContextT]):
     stream_writer: StreamWriter = field(default=_no_op_writer)
     previous: Any = None
     execution_info: ExecutionInfo | None = None
+    control: RunControl | None = None
+    """The run's drain control (a run without ``control=`` has one of its own)."""
+
+    @property
+    def drain_requested(self) -> bool:
+        return self.control is not None and self.control.drain_requested
+
+    @property
+    def drain_reason(self) -> str | None:
+        return None if self.control is None else self.control.drain_reason
 
     def merge(self, other: Runtime[ContextT]) -> Runtime[ContextT]:
         """``other``'s values where it has them, this runtime's elsewhere."""
@@ -133,6 +168,7 @@ class Runtime(Generic[ContextT]):
             if other.stream_writer is not _no_op_writer else self.stream_writer,
             previous=self.previous if other.previous is None else other.previous,
             execution_info=other.execution_info or self.execution_info,
+            control=other.control or self.control,
         )
 
     def heartbeat(self) -> None:

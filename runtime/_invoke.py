@@ -24,7 +24,7 @@ from ._checkpointer import Checkpointer
 from ._engine import Emit, Run, new_run_id
 from ._errors import EmptyInputError, ResumeError
 from ._history import locate
-from ._injection import coerce_context
+from ._injection import RunControl, coerce_context
 from ._journal import Journal
 from ._nesting import Reopen, at_subgraph_checkpoint
 from ._step import recast
@@ -78,7 +78,7 @@ async def run_graph(
     graph: CompiledGraph, input: Any, config: dict[str, Any] | None, *, durability: str | None,
     emit: Emit, interrupt_before: Any = None, interrupt_after: Any = None,
     modes: tuple[str, ...] = (), pace: Callable[[], Awaitable[None]] | None = None,
-    context: Any = None, handlers: Sequence[Any] = (),
+    context: Any = None, handlers: Sequence[Any] = (), control: RunControl | None = None,
 ) -> Any:
     """Run ``graph`` on the thread ``config`` names; returns what ``invoke`` returns."""
     durability = durability or "async"
@@ -118,6 +118,8 @@ async def run_graph(
         max_concurrency(config)
         null = _checked_input(graph, input, cp)
         context = coerce_context(graph.context_schema, context)
+        if control is not None and not isinstance(control, RunControl):
+            raise TypeError(f"control must be a RunControl, got {type(control).__name__}")
         tracer = graph_run(config, input, getattr(graph.io, "run_name", graph.name), handlers) \
             if wants_callbacks(config, handlers) else None
         run = Run(
@@ -125,6 +127,7 @@ async def run_graph(
             run_id=new_run_id(), ns="", emit=emit, interrupt_before=before, interrupt_after=after,
             recursion_limit=limit, metadata=metadata_of(config), checkpointed=not ephemeral,
             debug=not _TRACED.isdisjoint(modes), pace=pace, context=context, store=graph.store, tracer=tracer,
+            control=control,
         )
         try:
             status = await run.drive(input, resume=resume, fork=fork, null=null, reopen=reopen)

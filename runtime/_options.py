@@ -16,8 +16,6 @@ _FEATURES = {
     "output_keys": "output_keys (output_schema= is implemented)",
     "task_id": "update_state(task_id=...)",
     "checkpoint_during": "checkpoint_during (use durability='exit'|'async'|'sync')",
-    "control": "RunControl and draining a run at a step boundary (control=...; to stop a "
-               "run, cancel it: it is recorded as cancelled and resumes with invoke(None))",
 }
 
 

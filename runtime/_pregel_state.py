@@ -26,7 +26,7 @@ from lograph.eventlog.lowlevel import DELETE, SET
 from ._channels import Channel
 from ._errors import EmptyInputError, InvalidUpdateError
 from ._pregel_nodes import PregelNode, read, shown, writes_of
-from ._step import Boundary, TaskPlan, path_key
+from ._step import Boundary, TaskPlan, path_key, push_entry
 from ._types import START, Send
 from .channels import MISSING, BaseChannel
 
@@ -213,7 +213,7 @@ class PregelState:
                     del new[key]
         pulls = {n for key in updated for n in self.triggers.get(key, ())}
         nxt: list[dict[str, Any]] = [{"name": n, "path": ["pull", n]} for n in sorted(pulls) if self._reads(n, new)]
-        nxt += [{"name": s.node, "path": ["push", i], "arg": s.arg} for i, s in enumerate(sends)]
+        nxt += [push_entry(i, s) for i, s in enumerate(sends)]
         return Boundary(delta, nxt, {}, new)
 
     def _reads(self, node: str, values: Mapping[str, Any]) -> bool:

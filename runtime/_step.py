@@ -34,6 +34,7 @@ class TaskPlan:
     arg: Any = None
     push: bool = False
     handler: bool = False  # an error handler standing in for a failed task (``handler_plan``)
+    timeout: Any = None  # a Send's own TimeoutPolicy (None: the node's)
 
 
 def _uuid(digest: str) -> str:
@@ -68,8 +69,9 @@ def plan(cp: Checkpoint, ns: str = "", *, commands: bool = True) -> list[TaskPla
     out = []
     for t in planned:
         path = tuple(t["path"])
+        push = path[0] == "push"
         out.append(TaskPlan(task_id(cp.checkpoint_hash, ns, path), t["name"], path,
-                            t.get("arg"), path[0] == "push"))
+                            t.get("arg"), push, False, t.get("timeout") if push else None))
     return out
 
 
@@ -82,7 +84,7 @@ def _goto_tasks(planned: list[dict[str, Any]], writes: list[list[Any]]) -> list[
             continue
         for target in targets:
             if isinstance(target, Send):
-                out.append({"name": target.node, "path": ["push", pushes], "arg": target.arg})
+                out.append(push_entry(pushes, target))
                 pushes += 1
             elif target not in pulls and target != END:
                 pulls.add(target)
@@ -180,8 +182,17 @@ def boundary(
         changes[key] = delta(old, value) or [SET, value]  # the same object: changed in place?
     values = {**cp.values, **new_values}
     nxt: list[dict[str, Any]] = [{"name": n, "path": ["pull", n]} for n in sorted(pulls)]
-    nxt += [{"name": s.node, "path": ["push", i], "arg": s.arg} for i, s in enumerate(sends)]
+    nxt += [push_entry(i, s) for i, s in enumerate(sends)]
     return Boundary(changes, nxt, barriers, values)
+
+
+def push_entry(index: int, send: Send) -> dict[str, Any]:
+    """The next step's task a ``Send`` makes, as the checkpoint lists it (its timeout
+    only when it has one: the task's limit instead of its node's)."""
+    entry = {"name": send.node, "path": ["push", index], "arg": send.arg}
+    if send.timeout is not None:
+        entry["timeout"] = send.timeout
+    return entry
 
 
 def _route(targets: list[Any], pulls: set[str], sends: list[Send]) -> None:

@@ -39,7 +39,7 @@ try:  # the marker that makes a chat model stream its tokens to a handler
 except ImportError:  # pragma: no cover - an older langchain-core
     _StreamingCallbackHandler = object  # type: ignore[assignment,misc]
 
-__all__ = ["StreamMessagesHandler"]
+__all__ = ["NOSTREAM", "StreamMessagesHandler", "_StreamingCallbackHandler"]
 
 T = TypeVar("T")
 NOSTREAM = "nostream"  # LangGraph's tag: do not stream this model's tokens

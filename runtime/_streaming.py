@@ -41,18 +41,13 @@ if TYPE_CHECKING:
 
     from ._compiled import CompiledGraph
 
-STREAM_MODES = ("values", "updates", "custom", "debug", "messages", "checkpoints", "tasks")
+STREAM_MODES = ("values", "updates", "custom", "debug", "messages", "checkpoints", "tasks", "tools")
 
 
 def stream_modes(given: Any, what: str = "stream_mode") -> list[str]:
-    """``given`` (one mode or several) as a list; ValueError naming an unknown one,
-    NotImplementedError for LangGraph's ``tools`` mode."""
+    """``given`` (one mode or several) as a list; ValueError naming an unknown one."""
     modes = [given] if isinstance(given, str) else list(given)
     for m in modes:
-        if m == "tools":
-            raise NotImplementedError(
-                f"{what}='tools' (LangGraph's tool-call lifecycle events) is not implemented "
-                "in lograph yet; stream 'updates' or 'messages' for the tools' results")
         if m not in STREAM_MODES:
             raise ValueError(f"unknown {what} {m!r}; use one of {STREAM_MODES}")
     return modes
@@ -75,12 +70,16 @@ def _shown(mode: str, ns: str, subgraphs: bool) -> bool:
 
 
 def _handlers(modes: Any, emit: Callable[..., None], subgraphs: bool) -> tuple[Any, ...]:
-    """The callback handlers the modes need: "messages" comes from a LangChain callback
-    handler (chat models report to it)."""
-    if "messages" not in modes:
-        return ()
-    from ._stream_messages import StreamMessagesHandler
-    return (StreamMessagesHandler(emit, subgraphs),)
+    """The callback handlers the modes need: "messages" and "tools" come from LangChain
+    callback handlers (chat models and tools report to them)."""
+    handlers: tuple[Any, ...] = ()
+    if "messages" in modes:
+        from ._stream_messages import StreamMessagesHandler
+        handlers += (StreamMessagesHandler(emit, subgraphs),)
+    if "tools" in modes:
+        from ._stream_tools import StreamToolsHandler
+        handlers += (StreamToolsHandler(emit, subgraphs),)
+    return handlers
 
 
 async def run_printed(
@@ -187,7 +186,7 @@ def _shaper(modes: list[str], printed: list[str], single: bool, subgraphs: bool,
 async def stream_run(
     graph: CompiledGraph, input: Any, config: dict[str, Any] | None, *, stream_mode: Any,
     durability: str | None, interrupt_before: Any, interrupt_after: Any, subgraphs: bool,
-    context: Any = None, print_mode: Any = (),
+    context: Any = None, print_mode: Any = (), control: Any = None,
 ) -> AsyncGenerator[Any, None]:
     """Yield the run's chunks: ``chunk`` (one mode) or ``(mode, chunk)``; with
     ``subgraphs=True`` each is prefixed by the namespace of the graph it comes from.
@@ -205,7 +204,7 @@ async def stream_run(
         await run_graph(graph, input, config, durability=durability, emit=emit,
                         interrupt_before=interrupt_before, interrupt_after=interrupt_after,
                         modes=every, pace=feed.pace, context=context,
-                        handlers=_handlers(every, emit, subgraphs))
+                        handlers=_handlers(every, emit, subgraphs), control=control)
 
     await start_hosted(functools.partial(feed.run, runs))
     try:

@@ -64,6 +64,7 @@ from ._context import GraphInterrupt, TaskContext
 from ._context import _current as current_task
 from ._messages import REMOVE_ALL_MESSAGES
 from ._resume import is_invalid_resume
+from ._stream_tools import output_delta_writer
 from ._sync import in_event_loop
 from ._types import Command, Send
 
@@ -124,6 +125,13 @@ class ToolRuntime(_DirectlyInjectedToolArg, Generic[ContextT, StateT]):
     tool_call_id: str | None
     store: Any
     tools: list[BaseTool] = field(default_factory=list)
+
+    def emit_output_delta(self, delta: Any) -> None:
+        """Stream a part of this call's output (a ``tool-output-delta`` event of the
+        ``tools`` stream); nothing when the run does not stream ``tools``."""
+        writer = output_delta_writer()
+        if writer is not None:
+            writer(delta)
 
 
 class ToolInvocationError(Exception):

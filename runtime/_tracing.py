@@ -166,7 +166,7 @@ def task_runtime(run: Any, ctx: TaskContext) -> Runtime[Any]:
         node_attempt=ctx.attempt, node_first_attempt_time=ctx.started,
     )
     return Runtime(context=run.context, store=run.store, stream_writer=writer_for(ctx),
-                   previous=ctx.previous, execution_info=info)
+                   previous=ctx.previous, execution_info=info, control=run.control)
 
 
 async def traced(

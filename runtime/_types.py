@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 from langchain_core.messages.tool import ToolOutputMixin
+
+from ._timeout import TimeoutPolicy
 
 START = "__start__"
 END = "__end__"
@@ -14,15 +17,27 @@ Durability = Literal["exit", "async", "sync"]
 DURABILITIES = ("exit", "async", "sync")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Send:
-    """Run ``node`` in the next step with ``arg`` as its input (map-reduce)."""
+    """Run ``node`` in the next step with ``arg`` as its input (map-reduce).
+
+    ``timeout`` limits the task it makes instead of the node's own ``timeout=`` (a
+    number or ``timedelta`` is a ``run_timeout``); the target must be an async node."""
 
     node: str
     arg: Any
+    timeout: TimeoutPolicy | None = None  # (a Send stored before it existed reads as None)
+
+    def __init__(self, node: str, arg: Any, *,
+                 timeout: float | timedelta | TimeoutPolicy | None = None) -> None:
+        object.__setattr__(self, "node", node)
+        object.__setattr__(self, "arg", arg)
+        object.__setattr__(self, "timeout", TimeoutPolicy.coerce(timeout))
 
     def __repr__(self) -> str:
-        return f"Send(node={self.node!r}, arg={self.arg!r})"
+        if self.timeout is None:
+            return f"Send(node={self.node!r}, arg={self.arg!r})"
+        return f"Send(node={self.node!r}, arg={self.arg!r}, timeout={self.timeout!r})"
 
 
 @dataclass(frozen=True, slots=True)

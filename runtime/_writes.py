@@ -24,6 +24,7 @@ from ._channels import reduce_writes
 from ._errors import InvalidUpdateError, NoParentError, ParentCommand
 from ._step import step_values
 from ._structure import Branch, NodeSpec, Structure
+from ._timeout import sync_timeout_unsupported
 from ._types import END, START, Command, Send
 
 Writes = list[list[Any]]
@@ -177,6 +178,8 @@ def check_targets(structure: Structure, who: str, goto: list[Any]) -> None:
                 f"{who} sends the graph to {what}, which is not a node of this graph "
                 f"(nodes: {sorted(structure.nodes)})"
             )
+        if isinstance(target, Send) and target.timeout is not None and not structure.nodes[node].is_async:
+            raise sync_timeout_unsupported(node)  # (a sync node cannot be stopped in-process)
 
 
 def targets(goto: Any) -> list[Any]:
@@ -238,4 +241,4 @@ def stored_send(send: Any, untracked: frozenset[str]) -> Any:
     (the same object when it has none)."""
     if not isinstance(send, Send) or not isinstance(send.arg, dict) or untracked.isdisjoint(send.arg):
         return send
-    return Send(send.node, {k: v for k, v in send.arg.items() if k not in untracked})
+    return Send(send.node, {k: v for k, v in send.arg.items() if k not in untracked}, timeout=send.timeout)

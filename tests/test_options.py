@@ -67,8 +67,7 @@ def test_defaults_ask_for_nothing() -> None:
 @pytest.mark.parametrize(("call", "what"), [
     (lambda g: g.ainvoke({"log": []}, cfg("t"), output_keys=["log"]), NotImplementedError),
     (lambda g: g.ainvoke({"log": []}, cfg("t"), print_mode="nonsense"), ValueError),
-    (lambda g: g.ainvoke({"log": []}, cfg("t"), control=object()), NotImplementedError),
-    (lambda g: g.ainvoke({"log": []}, cfg("t"), stream_mode="tools"), NotImplementedError),
+    (lambda g: g.ainvoke({"log": []}, cfg("t"), control=object()), TypeError),
     (lambda g: g.ainvoke({"log": []}, cfg("t"), checkpoint_during=True), NotImplementedError),
     (lambda g: g.ainvoke({"log": []}, cfg("t"), nonsense=1), TypeError),
     (lambda g: g.aupdate_state(cfg("t"), {"log": ["x"]}, task_id="abc"), NotImplementedError),

@@ -2,6 +2,7 @@
 
 from lograph.runtime import (
     EmptyInputError,
+    GraphDrained,
     GraphRecursionError,
     InvalidUpdateError,
     NodeCancelledError,
@@ -12,5 +13,5 @@ from lograph.runtime import (
 )
 from lograph.runtime.channels import EmptyChannelError
 
-__all__ = ["EmptyChannelError", "EmptyInputError", "GraphRecursionError", "InvalidUpdateError", "NodeCancelledError",
+__all__ = ["EmptyChannelError", "EmptyInputError", "GraphDrained", "GraphRecursionError", "InvalidUpdateError", "NodeCancelledError",
            "NodeError", "NodeTimeoutError", "ParentCommand", "is_invalid_resume"]
