@@ -22,22 +22,44 @@ class Send:
     """Run ``node`` in the next step with ``arg`` as its input (map-reduce).
 
     ``timeout`` limits the task it makes instead of the node's own ``timeout=`` (a
-    number or ``timedelta`` is a ``run_timeout``); the target must be an async node."""
+    number or ``timedelta`` is a ``run_timeout``); the target must be an async node. A
+    Send with a timeout is a ``TimedSend``, so a Send without one is stored as it
+    always was (the log's format does not change)."""
 
     node: str
     arg: Any
-    timeout: TimeoutPolicy | None = None  # (a Send stored before it existed reads as None)
+
+    def __new__(cls, node: str = "", arg: Any = None, *,
+                timeout: float | timedelta | TimeoutPolicy | None = None) -> Send:
+        if cls is Send and TimeoutPolicy.coerce(timeout) is not None:
+            cls = TimedSend
+        return object.__new__(cls)
 
     def __init__(self, node: str, arg: Any, *,
                  timeout: float | timedelta | TimeoutPolicy | None = None) -> None:
         object.__setattr__(self, "node", node)
         object.__setattr__(self, "arg", arg)
-        object.__setattr__(self, "timeout", TimeoutPolicy.coerce(timeout))
+        if timeout is not None:
+            policy = TimeoutPolicy.coerce(timeout)
+            if policy is not None:
+                object.__setattr__(self, "timeout", policy)
+
+    @property
+    def timeout(self) -> TimeoutPolicy | None:
+        """The task's own limits (None: its node's)."""
+        return None
 
     def __repr__(self) -> str:
         if self.timeout is None:
             return f"Send(node={self.node!r}, arg={self.arg!r})"
         return f"Send(node={self.node!r}, arg={self.arg!r}, timeout={self.timeout!r})"
+
+
+@dataclass(frozen=True, slots=True, init=False, repr=False)
+class TimedSend(Send):
+    """A ``Send`` with a timeout of its own (what ``Send(..., timeout=...)`` makes)."""
+
+    timeout: TimeoutPolicy | None
 
 
 @dataclass(frozen=True, slots=True)
