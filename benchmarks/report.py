@@ -245,8 +245,9 @@ def tables(cells: list[Cell]) -> list[Table]:
                    "node SIGKILLs itself there; seconds from the kill to the other worker's start "
                    "of that node (the first two nodes are in the log), over the repeats. Runs/s: "
                    "tests/runs_graph.py's 4-node sync chain (0.01 s per node), one run per thread, "
-                   "submitted up front, timed from the first claim. lograph only (LangGraph's "
-                   "open-source runtime has no workers)."),
+                   "submitted while the workers serve, timed from the first submission to the "
+                   "last run's end. lograph only (LangGraph's open-source runtime has no "
+                   "workers)."),
     ]
     return [t for t in found if t is not None]
 
