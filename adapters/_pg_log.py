@@ -640,13 +640,20 @@ class PostgresLog:
         return self._signals.watch(run_id)
 
     def _heard(self, kind: str, run_id: str) -> None:
-        """Another process recorded (``c``), finished (``e``) or stopped (``s``) a run."""
-        if kind == "*":
+        """Another process recorded (``c``), finished (``e``, ``E``) or stopped (``s``) a run;
+        or the listener's own news (see ``_pg_runs.Listener``)."""
+        if kind == "+":  # the listener listens: from now on this process hears everything
+            self._signals.heard_all_since = time.monotonic()
+            return
+        if kind in ("-", "*"):  # it was cut, or listens again: every waiter looks again
+            if kind == "-":
+                self._signals.heard_all_since = None
             self._signals.notify_all()
             return
         if kind != "c":
             self._signals.notify(run_id)
-        self._signals.notify(None)
+        if kind != "e":  # a run recorded, one ended with the next waiting, or a stop
+            self._signals.notify(None)
 
     async def create_run(self, new: NewRun) -> tuple[RunRecord, bool]:
         check_new_run(new)
@@ -686,9 +693,9 @@ class PostgresLog:
         self, lease: Lease, status: str, *, result: bytes | None = None, error: str | None = None,
     ) -> RunRecord:
         check_end(status)
-        found = await self._call("finish_run", lambda c: _pg_runs.finish(
+        found, waits = await self._call("finish_run", lambda c: _pg_runs.finish(
             c, self._sql.runs, lease, status, result, error, self._origin))
-        self._signals.changed(found)
+        self._signals.changed(found, next_waits=waits)
         return found
 
     async def stop_run(self, run_id: str, stop: str = "cancel") -> RunRecord | None:

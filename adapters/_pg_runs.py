@@ -15,7 +15,8 @@ r"""The PostgreSQL store's runs tier (see ``lograph.eventlog``'s ``_runs`` for t
   one statement each.
 - Wake-ups across processes: every statement that records, finishes or stops a run
   sends a ``NOTIFY`` on the schema's channel (delivered at commit), payload
-  ``"<origin> <c|e|s> <run id>"``; a :class:`Listener` holding one pooled connection
+  ``"<origin> <kind> <run id>"``, the kind ``c`` (recorded), ``e`` (ended), ``E`` (ended,
+  and a run of its thread waits) or ``s`` (asked to stop, or cancelled while pending); a :class:`Listener` holding one pooled connection
   ``LISTEN``\s and announces what other processes did to this process's waiters (its
   own writes are announced in-process already, so its own origin is skipped).
 """
@@ -148,7 +149,8 @@ class RunStatements:
             RETURNING {', '.join('r.' + c.strip() for c in _COLUMNS.split(','))},
                 coalesce((SELECT CASE WHEN p.stop = 'rollback' THEN p.first_seq ELSE 0 END
                           FROM {s}.runs p WHERE p.thread = r.thread AND p.ord < r.ord
-                          ORDER BY p.ord DESC LIMIT 1), 0)"""
+                          ORDER BY p.ord DESC LIMIT 1), 0),
+                EXISTS (SELECT 1 FROM {s}.runs q WHERE q.status = 'pending' AND q.ord <> r.ord)"""
         self.holder = f"SELECT token, status, lease_expires > {NOW} FROM {s}.runs WHERE run_id = $1"
         self.fence = (
             f"SELECT 1 FROM {s}.runs WHERE run_id = $1 AND token = $2 AND status = 'running' "
@@ -157,10 +159,17 @@ class RunStatements:
         self.renew = (
             f"UPDATE {s}.runs SET lease_expires = {NOW} + $3, updated = {NOW} "
             f"WHERE {held} AND lease_expires > {NOW} RETURNING {_COLUMNS}")
-        self.finish = (
-            f"UPDATE {s}.runs SET status = $3, result = $4, error = $5, finished = {NOW}, "
-            f"updated = {NOW}, token = NULL, lease_expires = NULL WHERE {held} "
-            f"RETURNING {_COLUMNS}, pg_notify($6, $7)")
+        # ... and whether a run of its thread waits (then the NOTIFY says ``E``, not ``e``)
+        self.finish = f"""
+            WITH f AS (
+                UPDATE {s}.runs SET status = $3, result = $4, error = $5, finished = {NOW},
+                       updated = {NOW}, token = NULL, lease_expires = NULL WHERE {held}
+                RETURNING {_COLUMNS}),
+            w AS (SELECT EXISTS (SELECT 1 FROM {s}.runs o, f WHERE o.thread = f.thread
+                                 AND o.status = 'pending') AS waits)
+            SELECT f.*, w.waits,
+                   pg_notify($6, $7 || CASE WHEN w.waits THEN ' E ' ELSE ' e ' END || $1)
+            FROM f, w"""
         self.cancel_pending = (
             f"UPDATE {s}.runs SET status = 'cancelled', stop = $2, finished = {NOW}, "
             f"updated = {NOW} WHERE run_id = $1 AND status = 'pending'")
@@ -254,7 +263,8 @@ async def claim(conn: Conn, q: RunStatements, worker: str, seconds: float,
         return None
     if row is None:
         return None
-    return replace(_record(row[:-1]), prior_rollback=int(row[-1])), Lease(row[0], token)
+    record = replace(_record(row[:-2]), prior_rollback=int(row[-2]), queued=bool(row[-1]))
+    return record, Lease(row[0], token)
 
 
 async def _why_lost(conn: Conn, q: RunStatements, lease: Lease) -> LeaseLostError:
@@ -274,15 +284,15 @@ async def renew(conn: Conn, q: RunStatements, lease: Lease, seconds: float) -> R
 
 
 async def finish(conn: Conn, q: RunStatements, lease: Lease, status: str, result: bytes | None,
-                 error: str | None, origin: str) -> RunRecord:
+                 error: str | None, origin: str) -> tuple[RunRecord, bool]:
     """One statement, under the lease's token (a claim changes it: the old one finishes
-    nothing), expired or not."""
+    nothing), expired or not: the ended run, and whether a run of its thread waits."""
     check_end(status)
     row = await conn.fetchrow(q.finish, lease.run_id, lease.token, status, result, error,
-                              q.channel, f"{origin} e {lease.run_id}")
+                              q.channel, origin)
     if row is None:
         raise await _why_lost(conn, q, lease)
-    return _record(row[:-1])
+    return _record(row[:-2]), bool(row[-2])
 
 
 async def stop(conn: Conn, q: RunStatements, run_id: str, what: str, origin: str) -> RunRecord | None:
@@ -308,10 +318,11 @@ LISTEN_RETRY = 1.0
 class Listener:
     """``LISTEN`` on a schema's runs channel, on one connection it holds from the pool,
     for as long as the log is open; each notification another process sent is handed
-    to ``heard(kind, run_id)``. Started by the first waiter (``keep``, from any loop);
-    when its connection drops, ``heard`` gets ``("*", "")`` (anything may have happened:
-    every waiter looks again), and the next ``keep`` starts it again (at most once per
-    ``LISTEN_RETRY`` seconds while that fails) and says ``"*"`` once more when it listens. Waiters poll as well, so a listener down costs time only."""
+    to ``heard(kind, run_id)``. Started by the first waiter (``keep``, from any loop):
+    ``heard`` gets ``"+"`` once it listens, ``"-"`` when its connection is cut (every
+    waiter should look again), and ``"+"`` then ``"*"`` (anything may have happened
+    meanwhile) once the next ``keep`` made it listen again (at most once per
+    ``LISTEN_RETRY`` seconds while that fails). Waiters poll as well, so a listener down costs time only."""
 
     def __init__(self, pool: Any, bridge: Any, channel: str, origin: str,
                  heard: Callable[[str, str], None], *, enabled: bool = True) -> None:
@@ -354,6 +365,7 @@ class Listener:
                 await self._pool.release(conn)
                 raise
             self._conn, self._up = conn, True
+            self._heard("+", "")
             if self._was_up:  # anything may have happened while nobody listened
                 self._heard("*", "")
             self._was_up = True
@@ -378,7 +390,7 @@ class Listener:
         """The connection was cut: wake every waiter (its next wait listens again)."""
         self._up = False
         if not self._closed:
-            self._heard("*", "")
+            self._heard("-", "")
 
     async def close(self) -> None:
         """On the home loop: stop listening and give the connection back."""

@@ -174,6 +174,8 @@ def claim(conn: sqlite3.Connection, worker: str, seconds: float) -> tuple[RunRec
         "LIMIT 1", (thread, found.order)).fetchone()
     if prior is not None and prior[0] == "rollback":
         found = replace(found, prior_rollback=int(prior[1]))
+    if conn.execute("SELECT 1 FROM runs WHERE status = 'pending' LIMIT 1").fetchone():
+        found = replace(found, queued=True)
     return found, Lease(run_id, token)
 
 
@@ -211,7 +213,8 @@ def renew(conn: sqlite3.Connection, lease: Lease, seconds: float) -> RunRecord:
 
 
 def finish(conn: sqlite3.Connection, lease: Lease, status: str, result: bytes | None,
-           error: str | None) -> RunRecord:
+           error: str | None) -> tuple[RunRecord, bool]:
+    """The ended run, and whether a run of its thread waits (pending) to be claimed."""
     check_end(status)
     _held(conn, lease, None)  # a claim changes the token: the old one finishes nothing
     now = time.time()
@@ -221,7 +224,9 @@ def finish(conn: sqlite3.Connection, lease: Lease, status: str, result: bytes | 
         (status, result, error, now, now, lease.run_id))
     found = _get(conn, lease.run_id)
     assert found is not None
-    return found
+    waits = conn.execute("SELECT 1 FROM runs WHERE thread = ? AND status = 'pending' LIMIT 1",
+                         (found.thread,)).fetchone()
+    return found, waits is not None
 
 
 def stop(conn: sqlite3.Connection, run_id: str, what: str) -> RunRecord | None:

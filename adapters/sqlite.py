@@ -520,8 +520,9 @@ class SqliteLog:
     async def finish_run(
         self, lease: Lease, status: str, *, result: bytes | None = None, error: str | None = None,
     ) -> RunRecord:
-        found: RunRecord = await self._write(runs.finish, lease, status, result, error)
-        self._signals.changed(found)
+        found: RunRecord
+        found, waits = await self._write(runs.finish, lease, status, result, error)
+        self._signals.changed(found, next_waits=waits)
         return found
 
     async def stop_run(self, run_id: str, stop: str = "cancel") -> RunRecord | None:

@@ -276,12 +276,33 @@ class RunQueueContract(EventLogContract):
                     assert await claimable.wait(30)
                 assert not await r1.wait(0.01)  # recorded, not ended
                 got = await log.claim_run("w", 30)
-                assert got is not None
+                assert got is not None and not got[0].queued  # nothing else pending
                 await log.stop_run("r1")
                 with anyio.fail_after(5):
                     assert await r1.wait(30)  # asked to stop
+                await log.create_run(new("r2"))
+                with anyio.fail_after(5):
+                    assert await claimable.wait(30)
                 await log.finish_run(got[1], "cancelled")
                 with anyio.fail_after(5):
                     assert await r1.wait(30)
-                    assert await claimable.wait(30)  # its thread is free for the next run
+                    assert await claimable.wait(30)  # its thread is free for r2
                 assert r1.record is not None and r1.record.status == "cancelled"
+                nxt = await log.claim_run("w", 30)
+                assert nxt is not None and nxt[0].run_id == "r2"
+                await log.finish_run(nxt[1], "success")
+                assert not await claimable.wait(0.05)  # nothing waits: workers sleep on
+
+    async def test_a_claim_says_whether_other_runs_are_pending(self) -> None:
+        async with self.open_log() as log:
+            await log.create_run(new("r1", "a"))
+            await log.create_run(new("r2", "a"))  # behind r1 on its thread: pending all the same
+            await log.create_run(new("r3", "b"))
+            first = await log.claim_run("w", 30)
+            assert first is not None and first[0].queued
+            second = await log.claim_run("w", 30)
+            assert second is not None and second[0].run_id == "r3" and second[0].queued
+            assert await log.claim_run("w", 30) is None
+            await log.finish_run(first[1], "success")
+            last = await log.claim_run("w", 30)
+            assert last is not None and last[0].run_id == "r2" and not last[0].queued

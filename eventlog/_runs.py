@@ -29,6 +29,7 @@ Rules every store keeps (the contract suite checks each):
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -117,6 +118,9 @@ class RunRecord:
     #: set by a claim only: when the run before it on its thread was rolled back, that
     #: run's ``first_seq`` (where the rolled-back progress began); 0 otherwise
     prior_rollback: int = 0
+    #: set by a claim only: whether other runs were pending then (so a worker claims again
+    #: at once rather than wait for a wake-up)
+    queued: bool = False
 
     @property
     def done(self) -> bool:
@@ -228,6 +232,17 @@ class RunWatch:
         fired, self._fired = self._fired, False
         return fired
 
+    def hears_all(self) -> bool:
+        """Whether every change the store makes is announced to this process now (a
+        waiter then polls only as a safeguard)."""
+        return self._signals.heard_all_since is not None
+
+    def quiet_since(self, since: float) -> bool:
+        """Whether the watched run surely did not change since ``since`` (``time.monotonic()``
+        before a read of it): this process heard every change the store made since then,
+        and none to this run. (A change announced after the watch began wakes it.)"""
+        return self._signals.quiet_since(self.key, since)
+
 
 class RunSignals:
     """A store's in-process wake-ups (one per database: stores on the same file share
@@ -242,6 +257,15 @@ class RunSignals:
         self.keep_listening = keep_listening
         self._watches: dict[str | None, set[RunWatch]] = {}
         self._lock = threading.Lock()
+        #: since when (``time.monotonic()``) every change the store made to a run was
+        #: announced here, None while some may not be (other processes on SQLite, a
+        #: PostgreSQL listener down); a store all in this process sets it at once
+        self.heard_all_since: float | None = None
+        self._changed: dict[str, None] = {}  # runs announced changed, the last CHANGES
+        self._forgot_at = -math.inf  # when the oldest of them was last dropped
+
+    #: how many changed runs ``quiet_since`` remembers
+    CHANGES = 4096
 
     @asynccontextmanager
     async def watch(self, key: str | None) -> AsyncIterator[RunWatch]:
@@ -260,8 +284,20 @@ class RunSignals:
                     if not left:
                         del self._watches[key]
 
+    def quiet_since(self, key: str | None, since: float) -> bool:
+        heard = self.heard_all_since
+        with self._lock:
+            return (heard is not None and heard <= since and self._forgot_at < since
+                    and key not in self._changed)
+
     def notify(self, key: str | None, record: RunRecord | None = None) -> None:
         with self._lock:
+            if key is not None:
+                self._changed.pop(key, None)
+                self._changed[key] = None
+                if len(self._changed) > self.CHANGES:
+                    del self._changed[next(iter(self._changed))]
+                    self._forgot_at = time.monotonic()
             watches = tuple(self._watches.get(key, ()))
         for w in watches:
             w.fire(record)
@@ -277,11 +313,11 @@ class RunSignals:
         """A run was recorded: it may be claimable."""
         self.notify(None)
 
-    def changed(self, record: RunRecord) -> None:
-        """``record`` was finished or asked to stop; a run that ended frees its thread
-        for the next one."""
+    def changed(self, record: RunRecord, *, next_waits: bool = True) -> None:
+        """``record`` was finished or asked to stop. A run that ended frees its thread
+        for the next one: workers are woken unless the store said none waits."""
         self.notify(record.run_id, record)
-        if record.done:
+        if record.done and next_waits:
             self.notify(None)
 
 
@@ -396,6 +432,7 @@ class MemoryRuns:
         self._tokens: dict[str, str] = {}  # run id -> the token of its lease
         self._order = 0
         self.signals = RunSignals()
+        self.signals.heard_all_since = -math.inf  # every change is this process's
 
     def _active(self, thread: str) -> list[RunRecord]:
         return sorted((r for r in self.runs.values() if r.thread == thread and r.status in ACTIVE),
@@ -474,6 +511,8 @@ class MemoryRuns:
                 prior = max(before, key=lambda p: p.order, default=None)
                 if prior is not None and prior.stop == "rollback":
                     record = replace(record, prior_rollback=prior.first_seq)
+                if any(p.status == PENDING for p in self.runs.values()):
+                    record = replace(record, queued=True)
                 return record, Lease(r.run_id, token)
         return None
 
@@ -501,7 +540,8 @@ class MemoryRuns:
             r, status=status, result=result, error=error, finished=now, updated=now,
             lease_expires=None)
         self._tokens.pop(r.run_id, None)
-        self.signals.changed(record)
+        waits = any(p.thread == r.thread and p.status == PENDING for p in self.runs.values())
+        self.signals.changed(record, next_waits=waits)
         return record
 
     def delete_thread(self, thread: str) -> None:

@@ -15,6 +15,7 @@ Rules:
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, cast
@@ -43,6 +44,8 @@ __all__ = ["RunError", "RunHandle", "Runs"]
 #: what a submitted config may hold (stored with the run; anything else is refused)
 CONFIG_KEYS = ("configurable", "recursion_limit", "tags", "metadata", "run_name")
 _POLL = 0.05
+#: seconds between a waiter's reads when the store announces every change to this process
+_SAFEGUARD = 1.0
 
 
 class RunError(GraphError):
@@ -114,11 +117,13 @@ def run_config(record: RunRecord) -> dict[str, Any]:
 class RunHandle:
     """A submitted run, by id: any process holding the store can join, stream or cancel it."""
 
-    def __init__(self, queue: RunQueue, record: RunRecord, *, created: bool = True) -> None:
+    def __init__(self, queue: RunQueue, record: RunRecord, *, created: bool = True,
+                 read_at: float | None = None) -> None:
         self._queue = queue
         self.record = record
         #: False when ``submit`` found the run by its idempotency key instead
         self.created = created
+        self._read_at = read_at  # time.monotonic() before ``record`` was read
 
     @property
     def run_id(self) -> str:
@@ -133,7 +138,9 @@ class RunHandle:
 
     async def refresh(self) -> RunRecord:
         """The run as the store has it now."""
+        read_at = time.monotonic()
         found = await self._queue.get_run(self.run_id)
+        self._read_at = read_at
         if found is None:
             raise LookupError(f"run {self.run_id!r} is no longer in the store (its thread was deleted)")
         self.record = found
@@ -143,11 +150,13 @@ class RunHandle:
         """Wait until the run has ended; its final record. Woken by the store when the run
         ends (in this process at once, with the final record; from another process
         through PostgreSQL's LISTEN), and reading the store every ``poll`` seconds
-        as well (how a joiner on SQLite learns of another process's worker)."""
+        as well (how a joiner on SQLite learns of another process's worker; every
+        second while this process hears of every change)."""
         async with self._queue.watch_runs(self.run_id) as woken:
-            record = await self.refresh()
+            fresh = self._read_at is not None and woken.quiet_since(self._read_at)
+            record = self.record if fresh else await self.refresh()  # (fresh: from submit, say)
             while not record.done:
-                await woken.wait(poll)
+                await woken.wait(max(poll, _SAFEGUARD) if woken.hears_all() else poll)
                 told = woken.record
                 if told is not None and told.done:
                     self.record = record = told
@@ -227,8 +236,9 @@ class Runs:
             run_id or str(uuid.uuid4()), str(thread_id), encode_input(input), encode_config(config),
             durability, multitask_strategy, idempotency_key, dict(metadata or {}), timeout)
         check_new_run(new)
+        read_at = time.monotonic()
         record, created = await self.queue.create_run(new)
-        return RunHandle(self.queue, record, created=created)
+        return RunHandle(self.queue, record, created=created, read_at=read_at)
 
     async def get(self, run_id: str) -> RunHandle:
         found = await self.queue.get_run(run_id)

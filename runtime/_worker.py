@@ -106,17 +106,21 @@ class Worker:
         or, on PostgreSQL, in any), or ``poll`` seconds (a lease that ran out, a run
         another process recorded on SQLite)."""
         async with anyio.create_task_group() as tg, self.queue.watch_runs() as woken:
+            more = True  # whether a claim may find a run without a wake-up
             while True:
                 await self._slots.acquire()
                 try:
+                    if not more:
+                        await woken.wait(self.poll)
                     claimed = await self.queue.claim_run(self.name, self.lease)
                 except BaseException:
                     self._slots.release()
                     raise
                 if claimed is None:
                     self._slots.release()
-                    await woken.wait(self.poll)
+                    more = False
                     continue
+                more = claimed[0].queued  # else the next claim waits for news
                 tg.start_soon(self._run_in_slot, *claimed)
 
     async def _run_in_slot(self, record: RunRecord, lease: Lease) -> None:

@@ -111,6 +111,26 @@ async def test_postgres_wakes_other_store_objects_through_listen(anyio_backend: 
             assert await submit_and_join(runs, "t3") == {"log": ["in", "a"]}
 
 
+async def test_a_run_joined_after_it_ended_elsewhere_returns_at_once(anyio_backend: str) -> None:
+    """A handle from ``submit`` skips its first read when this process heard every change
+    since: a run another process's worker finished before the join began is not missed."""
+    dsn, schema = await pg.dsn(), pg.fresh_schema()
+    async with AsyncPostgresSaver.from_conn_string(dsn, schema=schema, max_size=4) as serving, \
+            AsyncPostgresSaver.from_conn_string(dsn, schema=schema, max_size=4) as submitting:
+        await serving.setup()
+        runs = Runs(submitting)
+        async with Worker(graph_on(serving), poll=SLOW, lease=5):
+            assert await submit_and_join(runs, "t0") == {"log": ["in", "a"]}  # both listen now
+            for i in range(3):
+                run = await runs.submit(f"t{i + 1}", {"log": ["in"]})
+                with anyio.fail_after(IN_TIME):
+                    other = await runs.get(run.run_id)
+                    while not (await other.refresh()).done:  # noqa: ASYNC110 - the test watches the store
+                        await anyio.sleep(0.01)
+                    assert run.record.status == "pending"  # what submit read
+                    assert await run.join(poll=SLOW) == {"log": ["in", "a"]}
+
+
 async def terminate_listeners(dsn: str, channel: str) -> None:
     async def run() -> None:
         conn = await asyncpg.connect(dsn)
