@@ -29,6 +29,7 @@ from lograph.eventlog.bodies import INPUT, START, Interrupts, NodeWrites, StateU
 from lograph.eventlog.lowlevel import persistent_ns
 
 from ._errors import InvalidUpdateError
+from ._step import plan
 
 if TYPE_CHECKING:
     from ._actor import ThreadActor
@@ -134,16 +135,43 @@ async def record_at(actor: ThreadActor, seq: int, ns: str = "") -> Checkpoint:
     from it. (The top graph's fold: a subgraph's record is its ``children[ns]``.)"""
     branch = Branches(root=seq, state=await actor.load(seq), forks=False, thread=actor.thread)
     raised: dict[str, dict[str, Any]] = {}
+    updates: list[StateUpdated] = []
     after = seq
     while events := await actor.saver.log.read(actor.thread, after=after, upto=after + 64):
         for e, before in branch.walk(events):
             if _ends(e, ns):
-                return _answered(before, ns, raised)
+                return _updated(_answered(before, ns, raised), ns, updates)
             if e.kind == Kind.INTERRUPT and e.ns == ns:
                 raised.update(_raised(e))
+            elif e.kind == Kind.STATE_UPDATED and e.ns == ns:
+                updates.append(_update_of(e))
         after = events[-1].seq
     [tip] = branch.tips.values()
     return _answered(tip, ns, raised)
+
+
+def _update_of(e: Event) -> StateUpdated:
+    body = decode_body(e.kind, e.body)
+    assert isinstance(body, StateUpdated)
+    return body
+
+
+def _updated(cp: Checkpoint, ns: str, updates: list[StateUpdated]) -> Checkpoint:
+    """``cp`` (a record that ends at an ``update_state`` checkpoint) with each update as
+    node X shown as the writes of the first task for X its step planned that has none:
+    LangGraph keeps them as that task's writes, so its result shows them."""
+    if not updates:
+        return cp
+    cp = cp.copy()
+    own = _own(cp, ns)
+    tasks = plan(own, ns, commands=False)
+    for update in updates:
+        if not isinstance(update.values, dict):  # (a Command, a model, a one-value state: not shown)
+            continue
+        task = next((t for t in tasks if t.name == update.as_node and t.id not in own.writes), None)
+        if task is not None:
+            own.writes[task.id] = [[k, v] for k, v in update.values.items()]
+    return cp
 
 
 def _raised(e: Event) -> dict[str, dict[str, Any]]:
@@ -186,17 +214,21 @@ def records(events: list[Event], thread: str = "", ns: str = "") -> list[Checkpo
     out: dict[int, Checkpoint] = {}
     line: dict[int, int] = {}  # the last event of a checkpoint's first branch -> that checkpoint
     raised: dict[int, dict[str, dict[str, Any]]] = {}  # checkpoint -> interrupts of its step
+    updates: dict[int, list[StateUpdated]] = {}  # checkpoint -> update_state calls of its step
     for e, before in branches.walk(events):
         owner = line.pop(e.parent, 0)  # popped: a later child of the same event is a fork
         if _ends(e, ns):
             if owner:
-                out[owner] = _own(_answered(before, ns, raised.pop(owner, {})), ns).copy()
+                record = _answered(before, ns, raised.pop(owner, {}))
+                out[owner] = _own(_updated(record, ns, updates.pop(owner, [])), ns).copy()
             if e.ns == ns:
                 line[e.seq] = e.seq
         elif owner:
             line[e.seq] = owner
             if e.kind == Kind.INTERRUPT and e.ns == ns:
                 raised.setdefault(owner, {}).update(_raised(e))
+            elif e.kind == Kind.STATE_UPDATED and e.ns == ns:
+                updates.setdefault(owner, []).append(_update_of(e))
     for seq, owner in line.items():
         out[owner] = _own(_answered(branches.tips[seq], ns, raised.pop(owner, {})), ns)
     return [out[k] for k in sorted(out)]

@@ -144,3 +144,23 @@ async def test_a_copy_with_updates_forks_and_applies_them_as_one_superstep(
         assert await graph.aget_state(paused.config) == paused  # the original is left as it was
         with pytest.raises(InvalidUpdateError, match="Invalid update item"):
             await graph.aupdate_state(paused.config, ["not a pair"], "__copy__")
+
+
+async def test_an_update_as_a_planned_node_is_that_tasks_result_in_history(
+    anyio_backend: str, store_kind: str, tmp_path: Path
+) -> None:
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = graph_on(saver)
+        done = await graph.abulk_update_state(cfg("by-hand"), [
+            [StateUpdate({"log": []}, "__input__")],
+            [StateUpdate({"log": ["in"], "last": "in"}, "__start__")],
+            [StateUpdate({"log": ["a by hand"], "last": "a"}, "a")],
+        ])
+        records = {s.metadata["step"]: s async for s in graph.aget_state_history(cfg("by-hand"))}
+        assert [(t.name, t.result) for t in records[-1].tasks] == [("__start__", {"log": ["in"], "last": "in"})]
+        assert [(t.name, t.result) for t in records[0].tasks] == [("a", {"log": ["a by hand"], "last": "a"})]
+        assert [(t.name, t.result) for t in records[1].tasks] == [("b", None), ("c", None)]
+        # the record at a checkpoint id shows it too; the values are the checkpoint's own
+        at = await graph.aget_state(records[0].config)
+        assert at.values == {"log": ["in"], "last": "in"} and at.tasks[0].result == {"log": ["a by hand"], "last": "a"}
+        assert (await graph.aget_state(done)).values["log"] == ["in", "a by hand"]
