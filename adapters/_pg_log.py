@@ -57,6 +57,7 @@ from lograph.eventlog.lowlevel import (
     check_end,
     check_filters,
     check_lease_seconds,
+    check_limit,
     check_new_run,
     check_stop,
     metadata_json,
@@ -681,9 +682,12 @@ class PostgresLog:
     async def run_counts(self) -> dict[str, int]:
         return await self._call("run_counts", lambda c: _pg_runs.counts(c, self._sql.runs))
 
-    async def claim_run(self, worker: str, lease: float) -> tuple[RunRecord, Lease] | None:
+    async def claim_run(self, worker: str, lease: float, *, limit: int | None = None,
+                        ) -> tuple[RunRecord, Lease] | None:
         check_lease_seconds(lease)
-        return await self._call("claim_run", lambda c: _pg_runs.claim(c, self._sql.runs, worker, lease))
+        check_limit(limit)
+        return await self._call("claim_run", lambda c: _pg_runs.claim(
+            c, self._sql.runs, worker, lease, limit))
 
     async def renew_lease(self, lease: Lease, seconds: float) -> RunRecord:
         check_lease_seconds(seconds)

@@ -16,7 +16,7 @@ r"""The PostgreSQL store's runs tier (see ``lograph.eventlog``'s ``_runs`` for t
 - Wake-ups across processes: every statement that records, finishes or stops a run
   sends a ``NOTIFY`` on the schema's channel (delivered at commit), payload
   ``"<origin> <kind> <run id>"``, the kind ``c`` (recorded), ``e`` (ended), ``E`` (ended,
-  and a run of its thread waits) or ``s`` (asked to stop, or cancelled while pending); a :class:`Listener` holding one pooled connection
+  and a run is pending) or ``s`` (asked to stop, or cancelled while pending); a :class:`Listener` holding one pooled connection
   ``LISTEN``\s and announces what other processes did to this process's waiters (its
   own writes are announced in-process already, so its own origin is skipped).
 """
@@ -151,6 +151,9 @@ class RunStatements:
                           FROM {s}.runs p WHERE p.thread = r.thread AND p.ord < r.ord
                           ORDER BY p.ord DESC LIMIT 1), 0),
                 EXISTS (SELECT 1 FROM {s}.runs q WHERE q.status = 'pending' AND q.ord <> r.ord)"""
+        self.lock_claims = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+        self.running = (f"SELECT count(*) FROM {s}.runs WHERE status = 'running' "
+                        f"AND lease_expires > {NOW}")
         self.holder = f"SELECT token, status, lease_expires > {NOW} FROM {s}.runs WHERE run_id = $1"
         self.fence = (
             f"SELECT 1 FROM {s}.runs WHERE run_id = $1 AND token = $2 AND status = 'running' "
@@ -159,14 +162,13 @@ class RunStatements:
         self.renew = (
             f"UPDATE {s}.runs SET lease_expires = {NOW} + $3, updated = {NOW} "
             f"WHERE {held} AND lease_expires > {NOW} RETURNING {_COLUMNS}")
-        # ... and whether a run of its thread waits (then the NOTIFY says ``E``, not ``e``)
+        # ... and whether a run is pending (then the NOTIFY says ``E``, not ``e``)
         self.finish = f"""
             WITH f AS (
                 UPDATE {s}.runs SET status = $3, result = $4, error = $5, finished = {NOW},
                        updated = {NOW}, token = NULL, lease_expires = NULL WHERE {held}
                 RETURNING {_COLUMNS}),
-            w AS (SELECT EXISTS (SELECT 1 FROM {s}.runs o, f WHERE o.thread = f.thread
-                                 AND o.status = 'pending') AS waits)
+            w AS (SELECT EXISTS (SELECT 1 FROM {s}.runs o WHERE o.status = 'pending') AS waits)
             SELECT f.*, w.waits,
                    pg_notify($6, $7 || CASE WHEN w.waits THEN ' E ' ELSE ' e ' END || $1)
             FROM f, w"""
@@ -253,12 +255,21 @@ async def counts(conn: Conn, q: RunStatements) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in await conn.fetch(q.counts)}
 
 
-async def claim(conn: Conn, q: RunStatements, worker: str, seconds: float,
+async def claim(conn: Conn, q: RunStatements, worker: str, seconds: float, limit: int | None,
                 ) -> tuple[RunRecord, Lease] | None:
+    """One statement; under a ``limit``, a transaction holding the schema's claim lock,
+    whose count sees every claim committed before it (claims under a limit queue)."""
     check_lease_seconds(seconds)
     token = new_token()
     try:
-        row = await conn.fetchrow(q.claim, worker, token, float(seconds))
+        if limit is None:
+            row = await conn.fetchrow(q.claim, worker, token, float(seconds))
+        else:
+            async with conn.transaction():
+                await conn.execute(q.lock_claims, f"lograph.claims:{q.schema}")
+                if await conn.fetchval(q.running) >= limit:
+                    return None
+                row = await conn.fetchrow(q.claim, worker, token, float(seconds))
     except asyncpg.UniqueViolationError:  # the backstop: the thread has a running run
         return None
     if row is None:
@@ -286,7 +297,7 @@ async def renew(conn: Conn, q: RunStatements, lease: Lease, seconds: float) -> R
 async def finish(conn: Conn, q: RunStatements, lease: Lease, status: str, result: bytes | None,
                  error: str | None, origin: str) -> tuple[RunRecord, bool]:
     """One statement, under the lease's token (a claim changes it: the old one finishes
-    nothing), expired or not: the ended run, and whether a run of its thread waits."""
+    nothing), expired or not: the ended run, and whether a run is pending."""
     check_end(status)
     row = await conn.fetchrow(q.finish, lease.run_id, lease.token, status, result, error,
                               q.channel, origin)

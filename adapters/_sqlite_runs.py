@@ -144,11 +144,17 @@ def counts(conn: sqlite3.Connection) -> dict[str, int]:
     return {s: int(n) for s, n in conn.execute("SELECT status, count(*) FROM runs GROUP BY status")}
 
 
-def claim(conn: sqlite3.Connection, worker: str, seconds: float) -> tuple[RunRecord, Lease] | None:
+def claim(conn: sqlite3.Connection, worker: str, seconds: float, limit: int | None = None,
+          ) -> tuple[RunRecord, Lease] | None:
     """In a write transaction: the oldest run that is its thread's oldest active run and
-    is pending or has an expired lease, taken for ``seconds``."""
+    is pending or has an expired lease, taken for ``seconds`` (none while ``limit`` runs
+    run under unexpired leases)."""
     check_lease_seconds(seconds)
     now = time.time()
+    if limit is not None and conn.execute(
+            "SELECT count(*) FROM runs WHERE status = 'running' AND lease_expires > ?",
+            (now,)).fetchone()[0] >= limit:
+        return None
     row = conn.execute(
         f"SELECT r.run_id, r.thread, r.attempts FROM runs r WHERE r.{_ACTIVE} "
         "AND r.ord = (SELECT min(o.ord) FROM runs o WHERE o.thread = r.thread AND "
@@ -214,7 +220,7 @@ def renew(conn: sqlite3.Connection, lease: Lease, seconds: float) -> RunRecord:
 
 def finish(conn: sqlite3.Connection, lease: Lease, status: str, result: bytes | None,
            error: str | None) -> tuple[RunRecord, bool]:
-    """The ended run, and whether a run of its thread waits (pending) to be claimed."""
+    """The ended run, and whether a run waits (pending) to be claimed."""
     check_end(status)
     _held(conn, lease, None)  # a claim changes the token: the old one finishes nothing
     now = time.time()
@@ -224,8 +230,7 @@ def finish(conn: sqlite3.Connection, lease: Lease, status: str, result: bytes | 
         (status, result, error, now, now, lease.run_id))
     found = _get(conn, lease.run_id)
     assert found is not None
-    waits = conn.execute("SELECT 1 FROM runs WHERE thread = ? AND status = 'pending' LIMIT 1",
-                         (found.thread,)).fetchone()
+    waits = conn.execute("SELECT 1 FROM runs WHERE status = 'pending' LIMIT 1").fetchone()
     return found, waits is not None
 
 

@@ -8,7 +8,7 @@
     lograph verify STORE [THREAD] [--graph MODULE:ATTR] [--expect-head HASH]   hash chain,
                                                    snapshots, code, a recorded head
     lograph fork STORE THREAD --checkpoint ID      make an old checkpoint the head again
-    lograph worker STORE --graph MODULE:ATTR [--concurrency N] [--lease S]   execute
+    lograph worker STORE --graph MODULE:ATTR [--concurrency N] [--graph-limit M] [--lease S]   execute
                                                    submitted runs until SIGINT/SIGTERM
     lograph runs STORE [--thread T] [--status S]   submitted runs and the queue depth
     lograph migrate-imports FILE... [--diff]       rewrite langgraph imports to lograph's
@@ -515,7 +515,7 @@ async def cmd_worker(args: argparse.Namespace, out: Output) -> int:
         saver = Checkpointer(_queue(log))
         try:
             worker = Worker(graph, saver, concurrency=args.concurrency, lease=args.lease,
-                            poll=args.poll, name=args.name)
+                            poll=args.poll, name=args.name, graph_limit=args.graph_limit)
         except ValueError as e:
             raise UsageError(str(e)) from None
         out.line(f"worker {worker.name}: serving {args.graph} (concurrency {args.concurrency}, "
@@ -560,6 +560,8 @@ def add_run_commands(command: Any) -> None:
     worker.add_argument("--graph", metavar="MODULE:ATTR", required=True,
                         help="the compiled graph or builder the runs execute")
     worker.add_argument("--concurrency", type=int, default=1, help="runs at once (default 1)")
+    worker.add_argument("--graph-limit", type=int, metavar="M",
+                        help="runs at once across every worker on the store (default: no limit)")
     worker.add_argument("--lease", type=float, default=10.0,
                         help="seconds a claim holds a run without a heartbeat (default 10)")
     worker.add_argument("--poll", type=float, default=0.2,

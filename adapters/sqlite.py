@@ -73,7 +73,7 @@ from lograph.eventlog import (
     ThreadInfo,
     check_append,
 )
-from lograph.eventlog.lowlevel import RunSignals, check_new_run, signals_for
+from lograph.eventlog.lowlevel import RunSignals, check_limit, check_new_run, signals_for
 from lograph.runtime.lowlevel import Checkpointer
 
 from . import _sqlite_runs as runs
@@ -509,8 +509,10 @@ class SqliteLog:
         found: dict[str, int] = await self._call(runs.counts)
         return found
 
-    async def claim_run(self, worker: str, lease: float) -> tuple[RunRecord, Lease] | None:
-        found: tuple[RunRecord, Lease] | None = await self._write(runs.claim, worker, lease)
+    async def claim_run(self, worker: str, lease: float, *, limit: int | None = None,
+                        ) -> tuple[RunRecord, Lease] | None:
+        check_limit(limit)
+        found: tuple[RunRecord, Lease] | None = await self._write(runs.claim, worker, lease, limit)
         return found
 
     async def renew_lease(self, lease: Lease, seconds: float) -> RunRecord:

@@ -19,6 +19,21 @@ def new(run_id: str, thread: str = "t", **kw: Any) -> NewRun:
     return NewRun(run_id, thread, **kw)
 
 
+async def claim_at_once(log: Any, workers: int, limit: int | None = None) -> list[RunRecord]:
+    """What ``workers`` claims made at the same time took."""
+    claimed: list[RunRecord] = []
+
+    async def claimer(name: str) -> None:
+        got = await log.claim_run(name, 30, limit=limit)
+        if got is not None:
+            claimed.append(got[0])
+
+    async with anyio.create_task_group() as tg:
+        for w in range(workers):
+            tg.start_soon(claimer, f"w{w}")
+    return claimed
+
+
 class RunQueueContract(EventLogContract):
     """The runs tier, with the base port's cases."""
 
@@ -236,16 +251,7 @@ class RunQueueContract(EventLogContract):
         async with self.open_log() as log:
             for i in range(12):
                 await log.create_run(new(f"r{i}", f"t{i % 4}"))
-            claimed: list[RunRecord] = []
-
-            async def claimer(name: str) -> None:
-                got = await log.claim_run(name, 30)
-                if got is not None:
-                    claimed.append(got[0])
-
-            async with anyio.create_task_group() as tg:
-                for w in range(8):
-                    tg.start_soon(claimer, f"w{w}")
+            claimed = await claim_at_once(log, 8)
             assert sorted(r.run_id for r in claimed) == ["r0", "r1", "r2", "r3"]
             running = await log.list_runs(status="running")
             assert sorted(r.thread for r in running) == ["t0", "t1", "t2", "t3"]
@@ -306,3 +312,29 @@ class RunQueueContract(EventLogContract):
             await log.finish_run(first[1], "success")
             last = await log.claim_run("w", 30)
             assert last is not None and last[0].run_id == "r2" and not last[0].queued
+
+    async def test_a_claim_under_a_limit_counts_the_running_runs(self) -> None:
+        async with self.open_log() as log:
+            for i in range(3):
+                await log.create_run(new(f"r{i}", f"t{i}"))
+            with pytest.raises(ValueError):
+                await log.claim_run("w", 30, limit=0)
+            first = await log.claim_run("w", 0.3, limit=1)
+            assert first is not None and first[0].run_id == "r0"
+            assert await log.claim_run("w", 30, limit=1) is None  # r0 runs
+            second = await log.claim_run("w", 30, limit=2)
+            assert second is not None and second[0].run_id == "r1"
+            await anyio.sleep(0.4)  # r0's lease ran out: its worker counts no more
+            again = await log.claim_run("w", 30, limit=2)
+            assert again is not None and (again[0].run_id, again[0].attempts) == ("r0", 2)
+            assert await log.claim_run("w", 30, limit=2) is None
+            await log.finish_run(second[1], "success")
+            last = await log.claim_run("w", 30, limit=2)
+            assert last is not None and last[0].run_id == "r2"
+
+    async def test_concurrent_claims_under_a_limit_never_exceed_it(self) -> None:
+        async with self.open_log() as log:
+            for i in range(12):
+                await log.create_run(new(f"r{i}", f"t{i}"))
+            claimed = await claim_at_once(log, 8, limit=3)
+            assert sorted(r.run_id for r in claimed) == ["r0", "r1", "r2"]

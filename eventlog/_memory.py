@@ -136,9 +136,10 @@ class MemoryLog:
         self._open()
         return self._runs.counts()
 
-    async def claim_run(self, worker: str, lease: float) -> tuple[RunRecord, Lease] | None:
+    async def claim_run(self, worker: str, lease: float, *, limit: int | None = None,
+                        ) -> tuple[RunRecord, Lease] | None:
         self._open()
-        return self._runs.claim(worker, lease, lambda t: len(self._events.get(t, ())))
+        return self._runs.claim(worker, lease, lambda t: len(self._events.get(t, ())), limit)
 
     async def renew_lease(self, lease: Lease, seconds: float) -> RunRecord:
         self._open()

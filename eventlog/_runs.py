@@ -154,8 +154,12 @@ class RunQueue(EventLog, Protocol):
         """How many runs the store has in each status (statuses with none are left out)."""
         ...
 
-    async def claim_run(self, worker: str, lease: float) -> tuple[RunRecord, Lease] | None:
-        """Take the oldest claimable run (see the module) for ``lease`` seconds, or None."""
+    async def claim_run(self, worker: str, lease: float, *, limit: int | None = None,
+                        ) -> tuple[RunRecord, Lease] | None:
+        """Take the oldest claimable run (see the module) for ``lease`` seconds, or None.
+        ``limit``: only while fewer runs than that are running under unexpired leases in
+        the store, counted in the claim's own transaction (so claims by any number of
+        workers never exceed it)."""
         ...
 
     async def renew_lease(self, lease: Lease, seconds: float) -> RunRecord:
@@ -315,7 +319,8 @@ class RunSignals:
 
     def changed(self, record: RunRecord, *, next_waits: bool = True) -> None:
         """``record`` was finished or asked to stop. A run that ended frees its thread
-        for the next one: workers are woken unless the store said none waits."""
+        for the next one (and a place under a claim's ``limit``): workers are woken
+        unless the store said no run is pending."""
         self.notify(record.run_id, record)
         if record.done and next_waits:
             self.notify(None)
@@ -413,6 +418,11 @@ def check_end(status: str) -> None:
         raise ValueError(f"a run ends with one of {', '.join(ENDED)}, not {status!r}")
 
 
+def check_limit(limit: int | None) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit={limit!r}: use a whole number >= 1, or None")
+
+
 def check_stop(stop: str) -> None:
     if stop not in STOPS:
         raise ValueError(f"stop={stop!r}: use one of {', '.join(STOPS)}")
@@ -490,10 +500,15 @@ class MemoryRuns:
         return out
 
     def claim(self, worker: str, seconds: float, head_of: Callable[[str], int],
-              ) -> tuple[RunRecord, Lease] | None:
+              limit: int | None = None) -> tuple[RunRecord, Lease] | None:
         """``head_of(thread)``: the thread's head seq (a first claim's ``first_seq``)."""
         check_lease_seconds(seconds)
+        check_limit(limit)
         now = time.time()
+        if limit is not None and sum(
+                1 for r in self.runs.values()
+                if r.status == RUNNING and r.lease_expires is not None and r.lease_expires > now) >= limit:
+            return None
         firsts: dict[str, RunRecord] = {}
         for r in sorted(self.runs.values(), key=lambda r: r.order):
             if r.status in ACTIVE and r.thread not in firsts:
@@ -540,7 +555,7 @@ class MemoryRuns:
             r, status=status, result=result, error=error, finished=now, updated=now,
             lease_expires=None)
         self._tokens.pop(r.run_id, None)
-        waits = any(p.thread == r.thread and p.status == PENDING for p in self.runs.values())
+        waits = any(p.status == PENDING for p in self.runs.values())
         self.signals.changed(record, next_waits=waits)
         return record
 

@@ -49,17 +49,24 @@ def _ignore(mode: str, chunk: Any, ns: str = "") -> None:
 class Worker:
     """Executes submitted runs of ``graph`` from its store: ``async with Worker(graph):``.
 
-    ``concurrency``: runs at once in this worker. ``lease``: seconds a claim holds a run
+    ``concurrency``: runs at once in this worker. ``graph_limit``: runs at once across
+    every worker serving the store (a store's runs are one graph's: a run does not name
+    its graph), counted by the store in each claim's transaction; workers that pass
+    different limits each keep their own. ``lease``: seconds a claim holds a run
     without a heartbeat (a dead worker's runs are taken over after it). ``poll``:
-    seconds between claims while the queue is empty. ``store``: the checkpointer to
-    serve (default: the graph's own).
+    seconds between claims while nothing wakes the worker. ``store``: the checkpointer
+    to serve (default: the graph's own).
     """
 
     def __init__(self, graph: Any, store: Any = None, *, concurrency: int = 1,
-                 lease: float = 10.0, poll: float = 0.1, name: str | None = None) -> None:
+                 graph_limit: int | None = None, lease: float = 10.0, poll: float = 0.1,
+                 name: str | None = None) -> None:
         saver, self.queue = queue_of(store if store is not None else graph)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency={concurrency!r}: use a whole number >= 1")
+        if graph_limit is not None and (isinstance(graph_limit, bool) or not isinstance(graph_limit, int)
+                                        or graph_limit < 1):
+            raise ValueError(f"graph_limit={graph_limit!r}: use a whole number >= 1, or None")
         for what, value in (("lease", lease), ("poll", poll)):
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise ValueError(f"{what}={value!r}: use a number of seconds > 0")
@@ -72,6 +79,7 @@ class Worker:
         self.graph = graph
         self.saver = saver
         self.concurrency = concurrency
+        self.graph_limit = graph_limit
         self.lease = float(lease)
         self.poll = float(poll)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -112,7 +120,7 @@ class Worker:
                 try:
                     if not more:
                         await woken.wait(self.poll)
-                    claimed = await self.queue.claim_run(self.name, self.lease)
+                    claimed = await self.queue.claim_run(self.name, self.lease, limit=self.graph_limit)
                 except BaseException:
                     self._slots.release()
                     raise
@@ -131,7 +139,7 @@ class Worker:
 
     async def run_once(self) -> RunRecord | None:
         """Claim one run and execute it here; its final record (None: nothing to claim)."""
-        claimed = await self.queue.claim_run(self.name, self.lease)
+        claimed = await self.queue.claim_run(self.name, self.lease, limit=self.graph_limit)
         if claimed is None:
             return None
         return await self.execute(*claimed)

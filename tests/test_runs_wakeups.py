@@ -34,15 +34,20 @@ class S(TypedDict):
     log: Annotated[list[str], operator.add]
 
 
+def one_node(saver: Any, name: str, node: Any) -> Any:
+    """A graph of one node on ``saver``."""
+    g = StateGraph(S)
+    g.add_node(name, node)
+    g.add_edge(START, name)
+    g.add_edge(name, END)
+    return g.compile(checkpointer=saver)
+
+
 def graph_on(saver: Any) -> Any:
     async def a(state: S) -> dict[str, Any]:
         return {"log": ["a"]}
 
-    g = StateGraph(S)
-    g.add_node("a", a)
-    g.add_edge(START, "a")
-    g.add_edge("a", END)
-    return g.compile(checkpointer=saver)
+    return one_node(saver, "a", a)
 
 
 async def submit_and_join(runs: Runs, thread: str) -> Any:
