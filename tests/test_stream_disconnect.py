@@ -28,7 +28,7 @@ import pytest
 
 from lograph.adapters.memory import MemorySaver
 from lograph.eventlog import Event, Kind, state_at
-from lograph.runtime import START, StateGraph
+from lograph.runtime import START, Runs, StateGraph, Worker
 from tests._stores import STORE_KINDS
 from tests.faults import finished
 
@@ -147,10 +147,8 @@ async def assert_stopped_after(chain: Chain, saver: Any, store: str | None, done
     assert finished(await saver.log.read(THREAD)) == ["cancelled", "done"]
 
 
-async def first_chunk_then(graph: Any, holder: list[Any], got: anyio.Event, *, closing: bool) -> None:
+async def first_chunk_then(stream: Any, got: anyio.Event, *, closing: bool) -> None:
     """Read the stream's first chunk, then wait (to be cancelled) holding it."""
-    stream = graph.astream({"log": []}, CONFIG, stream_mode="updates")
-    holder.append(stream)
     if closing:
         async with aclosing(stream):
             async for _ in stream:
@@ -161,15 +159,20 @@ async def first_chunk_then(graph: Any, holder: list[Any], got: anyio.Event, *, c
         await anyio.sleep_forever()
 
 
-async def cancel_after_first_chunk(graph: Any, *, closing: bool, keep: bool) -> list[Any]:
-    """Run a reader until it has a chunk, then cancel it; the stream, if ``keep``."""
-    holder: list[Any] = []
+async def cancel_after_first_chunk(opens: Callable[[], Any], *, closing: bool, keep: bool) -> list[Any]:
+    """Run a reader of ``opens()`` until it has a chunk, then cancel it; the stream
+    (left as the reader left it), if ``keep``."""
+    holder = [opens()]
     got = anyio.Event()
     async with anyio.create_task_group() as tg:
-        tg.start_soon(lambda: first_chunk_then(graph, holder, got, closing=closing))
+        tg.start_soon(lambda: first_chunk_then(holder[0], got, closing=closing))
         await got.wait()
         tg.cancel_scope.cancel()
     return holder if keep else []
+
+
+def chain_stream(chain: Chain) -> Callable[[], Any]:
+    return lambda: chain.graph.astream({"log": []}, CONFIG, stream_mode="updates")
 
 
 @pytest.mark.parametrize("kind", STORE_KINDS)
@@ -256,12 +259,12 @@ async def test_a_reader_cancelled_holding_a_chunk(
     async with opened(kind, tmp_path) as (saver, store):
         chain = Chain(saver)
         if how == "closed_in_the_cancelled_task":  # `async with aclosing(...)` in the reader
-            await cancel_after_first_chunk(chain.graph, closing=True, keep=False)
+            await cancel_after_first_chunk(chain_stream(chain), closing=True, keep=False)
         elif how == "closed_from_another_task":
-            [stream] = await cancel_after_first_chunk(chain.graph, closing=False, keep=True)
+            [stream] = await cancel_after_first_chunk(chain_stream(chain), closing=False, keep=True)
             await stream.aclose()
         else:  # the loop's finalizer of async generators closes it
-            await cancel_after_first_chunk(chain.graph, closing=False, keep=False)
+            await cancel_after_first_chunk(chain_stream(chain), closing=False, keep=False)
             collect_garbage()
         if how != "dropped_and_finalized":  # the close returned once the run had stopped
             assert (await saver.log.read(THREAD))[-1].kind == Kind.RUN_FINISHED
@@ -339,6 +342,30 @@ async def test_a_run_that_fails_raises_its_own_error_to_the_reader(anyio_backend
     with pytest.raises(KeyError, match="broken"):  # itself, not in a group
         async for _ in graph.astream({"log": []}, CONFIG):
             pass
+
+
+@pytest.mark.parametrize("how", ["cancelled", "closed_from_another_task", "dropped"])
+@pytest.mark.parametrize("kind", STORE_KINDS)
+async def test_a_background_runs_reader_leaving_leaves_the_run_alone(
+    anyio_backend: str, kind: str, tmp_path: Path, how: str
+) -> None:
+    # a run submitted to the store belongs to its worker: the stream of its events
+    # (RunHandle.stream) only reads the log, and its reader may go any way
+    async with opened(kind, tmp_path) as (saver, _):
+        chain = Chain(saver)
+        chain.gate = anyio.Event()
+        handle = await Runs(saver).submit(THREAD, {"log": []})
+        async with Worker(chain.graph, lease=1.0, poll=0.01):
+            kept = await cancel_after_first_chunk(lambda: handle.stream(poll=0.01), closing=False,
+                                                  keep=True)
+            if how == "closed_from_another_task":
+                await kept.pop().aclose()
+            elif how == "dropped":
+                kept.clear()
+                collect_garbage()
+            chain.gate.set()
+            assert await handle.join() == {"log": ["a", "b", "c"]}
+        assert finished(await saver.log.read(THREAD)) == ["done"]
 
 
 # -- the sync facade ------------------------------------------------------------------------
