@@ -127,6 +127,7 @@ class TaskContext:
     runtime: Any = None  # its Runtime, built when first asked for
     previous: Any = None  # an entrypoint's previous return value
     slotted: bool = False  # it holds one of the run's max_concurrency slots now
+    span: Any = None  # its OpenTelemetry span, while it runs in one (``_otel``)
 
     def set_clock(self, clock: Any) -> None:
         self.clock = clock

@@ -94,6 +94,7 @@ class Run:
         store: Any = None,
         tracer: Any = None,
         control: RunControl | None = None,
+        otel: Any = None,
     ) -> None:
         self.structure = structure
         self.journal = journal
@@ -120,6 +121,7 @@ class Run:
         self.store = store
         self.tracer = tracer  # the graph's callbacks run (None: no callbacks wanted)
         self.control = control or RunControl()  # asked to drain: stop before the next step
+        self.otel = otel  # its OpenTelemetry spans (``_otel.RunSpans``; None: not traced)
         limit = config.get("max_concurrency")  # (checked by run_graph)
         self.slots = anyio.Semaphore(limit) if limit else None
         self._metadata: dict[str, Any] | None = None
@@ -224,6 +226,8 @@ class Run:
                 await journal.barrier()
                 if self.debug:
                     self._trace_starts(planned)
+                if self.otel is not None:
+                    self.otel.step_started(planned.step, journal.cp.id, len(planned.todo))
                 if self.structure.step_timeout is not None:  # TimeoutError when it is over
                     with anyio.fail_after(self.structure.step_timeout):
                         await self._run_step(planned, stop)
@@ -232,6 +236,8 @@ class Run:
                 else:
                     await self._run_tasks(planned.todo, planned.step)
                 journal.hold = False
+                if self.otel is not None:
+                    self.otel.step_ended(self.failure, bool(self.new_interrupts) or self.paused)
                 if self.failure is not None:
                     raise self.failure
                 if self._paused(planned):
@@ -504,7 +510,9 @@ class Run:
     async def call(self, node: NodeSpec, arg: Any, ctx: TaskContext) -> Any:
         """Call a node with ``ctx`` current, given the parameters it takes (``config``,
         ``writer``, ``store``, ``runtime``: decided when it was added), inside its
-        callbacks run when the run has callbacks."""
+        callbacks run when the run has callbacks, and in its span when the run is traced."""
+        if self.otel is not None and ctx.span is None:  # (the span's call comes back here)
+            return await self.otel.node(ctx, functools.partial(self.call, node, arg, ctx))
         if self.tracer is None:
             kwargs = kwargs_for(ctx, node.inject) if node.inject else {}
             return await self.call_with(node.fn, node.is_async, (arg,), kwargs, ctx)
@@ -600,6 +608,8 @@ class Run:
                     given = {**kwargs_for(ctx, tuple(n for n in inject if n not in kwargs)), **kwargs} \
                         if inject else kwargs
                     attempt_call = functools.partial(self.call_with, fn, is_async, args, given, ctx)
+                if self.otel is not None:
+                    attempt_call = functools.partial(self.otel.task, ctx, parent, attempt_call)
                 if self.slots is not None:
                     value = await self.in_slot(ctx, limit, name, attempt_call)
                 else:
@@ -676,13 +686,14 @@ class Run:
         if self.tracer is not None:  # the subgraph's run: a child of the node that runs it
             callbacks = ctx.config["callbacks"] if ctx.config else self.tracer.get_child()
             tracer = graph_run(config, input, name, parent=callbacks)
+        otel = None if self.otel is None else self.otel.subgraph(ctx, ns, name)
         run = Run(
             structure, journal, config=config, run_id=self.run_id, ns=ns, emit=emit,
             interrupt_before=interrupt_before, interrupt_after=interrupt_after,
             metadata=self.metadata, recursion_limit=limit,
             checkpointed=self.checkpointed and not stateless,
             context=self.context, store=self.store, tracer=tracer, debug=self.debug,
-            control=self.control,
+            control=self.control, otel=otel,
         )
         run.stateless = stateless or self.stateless
         try:
@@ -697,9 +708,13 @@ class Run:
         except BaseException as e:
             if tracer is not None:
                 tracer.on_chain_error(e)
+            if otel is not None:
+                otel.finish(journal.cp.id, e)
             raise
         if tracer is not None:
             tracer.on_chain_end(structure.state.output(journal.cp.values))
+        if otel is not None:
+            otel.finish(journal.cp.id)
         return journal.cp
 
     def _debug_checkpoint(self) -> None:

@@ -27,6 +27,7 @@ from ._history import locate
 from ._injection import RunControl, coerce_context
 from ._journal import Journal
 from ._nesting import Reopen, at_subgraph_checkpoint
+from ._otel import run_spans
 from ._step import recast
 from ._tracing import graph_run, wants_callbacks
 from ._types import DURABILITIES, START, Command
@@ -122,19 +123,26 @@ async def run_graph(
             raise TypeError(f"control must be a RunControl, got {type(control).__name__}")
         tracer = graph_run(config, input, getattr(graph.io, "run_name", graph.name), handlers) \
             if wants_callbacks(config, handlers) else None
+        run_id = new_run_id()
+        otel = run_spans(graph.name, thread, run_id, durability)  # None: not traced
         run = Run(
             graph.structure, Journal(saver, thread, cp, head, durability), config=config or {},
-            run_id=new_run_id(), ns="", emit=emit, interrupt_before=before, interrupt_after=after,
+            run_id=run_id, ns="", emit=emit, interrupt_before=before, interrupt_after=after,
             recursion_limit=limit, metadata=metadata_of(config), checkpointed=not ephemeral,
             debug=not _TRACED.isdisjoint(modes), pace=pace, context=context, store=graph.store, tracer=tracer,
             control=control,
+            otel=otel,
         )
         try:
             status = await run.drive(input, resume=resume, fork=fork, null=null, reopen=reopen)
         except BaseException as e:
             if tracer is not None:
                 tracer.on_chain_error(e)
+            if otel is not None:
+                otel.finish(run.journal.cp.id, e)
             raise
+        if otel is not None:
+            otel.finish(run.journal.cp.id, status=status)
         journal = run.journal
         assert isinstance(journal, Journal)
         actor.advanced(journal.cp, journal.next_seq - 1, base)

@@ -36,6 +36,7 @@ from lograph.eventlog import Kind, Lease, LeaseLostError, LogError, RunRecord, c
 
 from ._commit import RUN_LEASE
 from ._invoke import run_graph
+from ._otel import report_queue_depth, worker_run
 from ._runs import decode_input, queue_of, run_config
 from ._views import snapshot_of
 
@@ -115,6 +116,7 @@ class Worker:
         another process recorded on SQLite)."""
         async with anyio.create_task_group() as tg, self.queue.watch_runs() as woken:
             more = True  # whether a claim may find a run without a wake-up
+            tg.start_soon(report_queue_depth, self.queue)  # (a metric, with an SDK only)
             while True:
                 await self._slots.acquire()
                 try:
@@ -146,7 +148,14 @@ class Worker:
 
     async def execute(self, record: RunRecord, lease: Lease) -> RunRecord | None:
         """Run a claimed run to its end and record the outcome; None if the lease was lost
-        (whoever holds the run now records it)."""
+        (whoever holds the run now records it). Traced and measured when an OpenTelemetry
+        SDK is configured (``_otel``)."""
+        with worker_run(record, self.name) as seen:
+            final = await self._execute(record, lease)
+            seen.ended(final)
+        return final
+
+    async def _execute(self, record: RunRecord, lease: Lease) -> RunRecord | None:
         stop: list[str] = []  # what the heartbeat learned was asked of the run
         outcome: tuple[str, bytes | None, str | None] = ("lost", None, None)
         run_scope = anyio.CancelScope()
