@@ -345,10 +345,6 @@ MAX_ENCODED = 64 << 20
 _CHECK_ABOVE = 1 << 20
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class _Buffer(mmap.mmap):
     """An encoding's buffer of a fixed size: an anonymous map (memory is taken only as it
     is written), whose ``write`` (in C) refuses data past its end."""
@@ -381,43 +377,45 @@ def encode(value: Any, path: str = "value") -> bytes:
     ``path`` starts with ``path`` and leads to the offending value (``.type``); or if
     its encoding would pass ``MAX_ENCODED`` bytes (then without making it).
     """
+    # (inline, not a helper per attempt: every event's body comes through here)
     limit = _CHECK_ABOVE
     while True:
+        writer: _Writer | None = getattr(_PER_THREAD, "writer", None)
+        if writer is None or writer.busy or limit != _CHECK_ABOVE:
+            # (busy: an encoder hook encoding on its own; a larger limit: a writer of its own)
+            writer = _writer(limit)
+        buffer = writer.buffer
+        buffer.seek(0)
+        writer.busy = True
         try:
-            return _encode(value, limit)
-        except _TooLarge:
+            writer.encoder.encode(value)
+        except BaseException as e:
+            writer.busy = False
+            if getattr(_PER_THREAD, "writer", None) is writer:
+                del _PER_THREAD.writer
+            if not (isinstance(e, ValueError) and str(e) == "data out of range"):  # (past the buffer)
+                if isinstance(e, RecursionError):
+                    raise EncodeError(path, type(value), "it is nested too deeply") from None
+                if isinstance(e, _ENCODE_FAILURES):
+                    raise _locate(value, path, e, frozenset()) from None
+                raise
             if limit == MAX_ENCODED:
                 raise _too_large(value, path, shared=False) from None
-        except RecursionError:
-            raise EncodeError(path, type(value), "it is nested too deeply") from None
-        except _ENCODE_FAILURES as exc:
-            raise _locate(value, path, exc, frozenset()) from None
-        if _written_out(value) > MAX_ENCODED:  # (each thing written takes a byte at least)
-            raise _too_large(value, path, shared=True)
-        limit = MAX_ENCODED
-
-
-def _encode(value: Any, limit: int) -> bytes:
-    writer: _Writer | None = getattr(_PER_THREAD, "writer", None)
-    if writer is None or writer.busy or limit != _CHECK_ABOVE:
-        # (busy: an encoder hook encoding on its own; a larger limit: a writer of its own)
-        writer = _Writer(limit)
-        if limit == _CHECK_ABOVE and getattr(_PER_THREAD, "writer", None) is None:
-            _PER_THREAD.writer = writer
-    buffer = writer.buffer
-    buffer.seek(0)
-    writer.busy = True
-    try:
-        writer.encoder.encode(value)
-    except BaseException as e:
-        if getattr(_PER_THREAD, "writer", None) is writer:
-            del _PER_THREAD.writer
-        if isinstance(e, ValueError) and str(e) == "data out of range":  # past the buffer
-            raise _TooLarge from None
-        raise
-    finally:
+            if _written_out(value) > MAX_ENCODED:  # (each thing written takes a byte at least)
+                raise _too_large(value, path, shared=True) from None
+            limit = MAX_ENCODED
+            continue
         writer.busy = False
-    return buffer[:buffer.tell()]
+        return buffer[:buffer.tell()]
+
+
+def _writer(limit: int) -> _Writer:
+    """A new writer for encodings up to ``limit`` bytes: this thread's reused one if it
+    has none yet and ``limit`` is the usual."""
+    writer = _Writer(limit)
+    if limit == _CHECK_ABOVE and getattr(_PER_THREAD, "writer", None) is None:
+        _PER_THREAD.writer = writer
+    return writer
 
 
 def _too_large(value: Any, path: str, *, shared: bool) -> EncodeError:

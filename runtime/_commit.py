@@ -84,7 +84,8 @@ class Committer:
         self._inline: InlineAppender | None = (
             cast(InlineAppender, log) if Capability.INLINE_APPENDS in capabilities(log) else None)
 
-    def _lane(self) -> _Lane:
+    def lane(self) -> _Lane:
+        """The running event loop's side of the writer (a run keeps it: its loop's)."""
         key = loop_key()
         lane = self._lanes.get(key)
         if lane is None:
@@ -103,12 +104,13 @@ class Committer:
 
     async def commit(
         self, thread: str, events: Sequence[Event], expect_head: int, *, waiting: bool = True,
-        parent_hash: bytes | None = None,
+        parent_hash: bytes | None = None, lane: _Lane | None = None,
     ) -> None:
         """Return once ``events`` are durable in the store, or raise their error.
 
         ``waiting``: the run waits for this commit (False for a background flush, which
         must never hold up the run's event loop). ``parent_hash``: see ``Append``.
+        ``lane``: :meth:`lane` as the caller kept it (it must be the running loop's).
 
         Shielded: once queued, the append completes even if the caller is cancelled, so
         a cancelled run never leaves the writer with half a batch.
@@ -117,12 +119,20 @@ class Committer:
         # error is its caller's alone (and nothing of it is written).
         check_append(thread, events, expect_head)
         request = _Request(Append(thread, tuple(events), expect_head, parent_hash, RUN_LEASE.get()))
-        lane = self._lane()
+        if lane is None:
+            lane = self.lane()
         lane.queue.append(request)
         with anyio.CancelScope(shield=True):
-            async with lane.lock:
+            lock = lane.lock
+            try:  # a free lock at once: what acquire does then, in a shield, without its awaits
+                lock.acquire_nowait()
+            except anyio.WouldBlock:
+                await lock.acquire()
+            try:
                 if not request.done:
                     await self._lead(lane, waiting)
+            finally:
+                lock.release()
         if request.error is not None:
             raise request.error
 

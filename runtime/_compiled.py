@@ -27,6 +27,7 @@ from ._cache import namespace
 from ._channels import channel_views
 from ._checkpointer import Checkpointer
 from ._context import _current as _current_task
+from ._engine import ignore
 from ._events import astream_events
 from ._history import head_state, history, last_of, locate, record_at
 from ._introspect import context_schema, drawing, json_schema, subgraphs
@@ -228,7 +229,7 @@ class CompiledGraph:
                                      interrupt_before=interrupt_before,
                                      interrupt_after=interrupt_after, context=context,
                                      control=control)
-        return await run_graph(self, input, config, durability=durability, emit=_ignore,
+        return await run_graph(self, input, config, durability=durability, emit=ignore,
                                interrupt_before=interrupt_before, interrupt_after=interrupt_after,
                                context=context, control=control)
 
@@ -435,10 +436,6 @@ class CompiledGraph:
 
 
 CompiledStateGraph = CompiledGraph  # LangGraph's name (langgraph.graph.state), for type hints
-
-
-def _ignore(mode: str, chunk: Any, ns: str = "") -> None:
-    return None
 
 
 def merge_configs(base: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:

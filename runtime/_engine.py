@@ -102,6 +102,7 @@ class Run:
         self.run_id = run_id
         self.ns = ns
         self.emit = emit
+        self.quiet = emit is ignore  # nobody streams the run (invoke): its chunks are not built
         self.machine = StepMachine(
             structure, ns=ns, interrupt_before=interrupt_before, interrupt_after=interrupt_after,
             recursion_limit=recursion_limit, metadata=metadata,
@@ -258,7 +259,7 @@ class Run:
                 return planned.status
             first_step = False
             journal.add(*entry, self.run_id, self.ns)
-            if state.shows(b.delta):
+            if not self.quiet and state.shows(b.delta):
                 self.emit("values", state.output(journal.cp.values))
             if self.debug:  # (as LangGraph: after the step's values)
                 self._debug_checkpoint()
@@ -385,7 +386,7 @@ class Run:
             update = update.update
             self.emit("updates", {task.name: self.structure.state.output_of(update),
                                   "__metadata__": {"cached": True}})
-        elif task.name != START:
+        elif task.name != START and not self.quiet:
             self.emit("updates", {task.name: self.structure.state.output_of(update)})
         if task.name != START and self.debug:
             trace(self.emit, "tasks", result_payload(task, writes), step)
@@ -696,6 +697,7 @@ class Run:
             control=self.control, otel=otel,
         )
         run.stateless = stateless or self.stateless
+        run.quiet = self.quiet  # (its emit hands all to this run's)
         try:
             if not resuming:
                 if input is None or isinstance(input, Command):
@@ -750,6 +752,11 @@ class Cached(NamedTuple):
 def _replays(cp: Any) -> bool:
     """The open step has recorded @task results (here or in a subgraph) to replay."""
     return bool(cp.results) or any(_replays(child) for child in cp.children.values())
+
+
+def ignore(mode: str, chunk: Any, ns: str = "") -> None:
+    """The ``emit`` of a run nobody streams (``invoke``): the run then builds no chunks."""
+    return None
 
 
 def new_run_id() -> str:

@@ -51,6 +51,7 @@ class Journal:
         self.pending: list[Event] = []
         self._error: BaseException | None = None
         self._order = anyio.Lock(fast_acquire=True)  # parallel tasks' barriers commit in seq order
+        self._lane: Any = None  # the writer's side for the run's event loop (found at its first commit)
         # async mode: the flusher's queue, its wake-up call and the run's wait for room
         self._flusher = False
         self._queued: list[Event] = []
@@ -131,8 +132,11 @@ class Journal:
 
     async def _commit(self, events: list[Event], *, waiting: bool = True) -> None:
         link, self._link = self._link, events[-1].hash
-        await self.saver.writer.commit(
-            self.thread, events, events[0].seq - 1, waiting=waiting, parent_hash=link
+        writer = self.saver.writer
+        if self._lane is None:
+            self._lane = writer.lane()
+        await writer.commit(
+            self.thread, events, events[0].seq - 1, waiting=waiting, parent_hash=link, lane=self._lane
         )
         self.durable_head = events[-1].seq
 

@@ -228,7 +228,11 @@ class StepMachine:
         else:
             # every task's writes are in the log's open step, under its planned id (not
             # when an error handler's stand for a failed task's)
-            recorded = not any(t.handler for t, _ in finished)
+            recorded = True
+            for t, _ in finished:  # (a loop, not any(): per step)
+                if t.handler:
+                    recorded = False
+                    break
         if self.derives_ids:
             b = derived(cp.checkpoint_hash, self.ns, "loop",
                         lambda: boundary(self.structure, cp, finished + null, recorded=recorded))

@@ -146,7 +146,8 @@ def boundary(
     """
     if structure.triggers is not None:  # a Pregel graph: its channels decide what runs next
         return structure.state.boundary(cp, finished)  # type: ignore[attr-defined, no-any-return]
-    finished = sorted(finished, key=lambda tw: path_key(tw[0].path))
+    if len(finished) > 1:
+        finished = sorted(finished, key=lambda tw: path_key(tw[0].path))
     first: list[tuple[str, Any]] = []  # a Command input's: applied before the tasks' writes
     writes: list[tuple[str, Any]] = []
     pulls: set[str] = set()
@@ -162,7 +163,8 @@ def boundary(
             else:
                 writes.append((channel, value))
         pulls.update(successors(structure, task.name))
-        _join(structure, task.name, barriers)
+        if structure.joins:
+            _join(structure, task.name, barriers)
     for join in structure.joins:
         if join.key in barriers and set(barriers[join.key]) >= set(join.sources):
             del barriers[join.key]

@@ -35,16 +35,13 @@ from anyio.abc import TaskGroup
 from lograph.eventlog import Kind, Lease, LeaseLostError, LogError, RunRecord, checkpoint_id, encode
 
 from ._commit import RUN_LEASE
+from ._engine import ignore
 from ._invoke import run_graph
 from ._otel import report_queue_depth, worker_run
 from ._runs import decode_input, queue_of, run_config
 from ._views import snapshot_of
 
 __all__ = ["Worker"]
-
-
-def _ignore(mode: str, chunk: Any, ns: str = "") -> None:
-    pass
 
 
 class Worker:
@@ -210,7 +207,7 @@ class Worker:
             output = None
             with run_scope, anyio.fail_after(record.timeout):
                 output = await run_graph(self.graph, input, config, durability=record.durability,
-                                         emit=_ignore, pace=pace)
+                                         emit=ignore, pace=pace)
             if run_scope.cancelled_caught:
                 return "cancelled", None, "cancelled"
         except TimeoutError:
