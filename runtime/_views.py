@@ -67,7 +67,9 @@ def snapshot_of(
             out = dict(t.arg)
         else:
             return None
-        return out if key is None else out.get(key)
+        if key is None or (t.name == START and key not in out):  # (an entrypoint's input step)
+            return out
+        return out.get(key)
 
     pregel = tuple(
         PregelTask(
