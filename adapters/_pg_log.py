@@ -710,6 +710,21 @@ class PostgresLog:
             self._signals.changed(found)
         return found
 
+    async def enter_run(self, new: NewRun, holder: str, seconds: float) -> tuple[RunRecord, Lease]:
+        check_new_run(new, in_process=True)
+        check_lease_seconds(seconds)
+        return await self._call("enter_run", lambda c: _pg_runs.enter(
+            c, self._sql.runs, new, holder, seconds, self._origin))
+
+    async def take_run(self, lease: Lease, seconds: float) -> RunRecord:
+        check_lease_seconds(seconds)
+        return await self._call("take_run", lambda c: _pg_runs.take(c, self._sql.runs, lease, seconds))
+
+    async def drop_run(self, lease: Lease) -> None:
+        await self._call("drop_run", lambda c: _pg_runs.drop(c, self._sql.runs, lease))
+        self._signals.notify(lease.run_id)
+        self._signals.notify(None)  # its thread's next run may be claimable now
+
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<PostgresLog schema={self.schema!r} {state}>"

@@ -36,6 +36,7 @@ import asyncpg
 from lograph.eventlog import Lease, LeaseLostError, NewRun, RunBusyError, RunExistsError, RunRecord
 from lograph.eventlog.lowlevel import (
     ROW_COLUMNS,
+    STALE,
     check_end,
     check_filters,
     check_lease_seconds,
@@ -129,13 +130,22 @@ class RunStatements:
             f"UPDATE {s}.runs SET stop = $2, updated = {NOW} "
             "WHERE thread = $1 AND status = 'running' AND stop IS NULL RETURNING run_id")
         self.counts = f"SELECT status, count(*) FROM {s}.runs GROUP BY status"
+        # in-process runs whose lease expired end (so their threads move on at the next
+        # claim); an in-process run is never claimed (its caller runs it)
+        stale = (f"UPDATE {s}.runs SET status = CASE status WHEN 'pending' THEN 'cancelled' "
+                 f"ELSE 'error' END, error = '{STALE}', finished = {NOW}, updated = {NOW}, "
+                 f"token = NULL, lease_expires = NULL WHERE {_ACTIVE} AND input = ''::bytea "
+                 f"AND lease_expires <= {NOW}")
+        self.end_stale = stale + " AND thread = $1"
         self.claim = f"""
-            WITH c AS (
+            WITH stale AS ({stale}),
+            c AS (
                 SELECT r.ord FROM {s}.runs r
                 WHERE r.{_ACTIVE}
                   AND r.ord = (SELECT min(o.ord) FROM {s}.runs o
                                WHERE o.thread = r.thread AND o.{_ACTIVE})
                   AND (r.status = 'pending' OR r.lease_expires <= {NOW})
+                  AND r.input <> ''::bytea
                 ORDER BY r.ord LIMIT 1
                 FOR UPDATE SKIP LOCKED)
             UPDATE {s}.runs r SET status = 'running', worker = $1, token = $2,
@@ -153,7 +163,7 @@ class RunStatements:
                 EXISTS (SELECT 1 FROM {s}.runs q WHERE q.status = 'pending' AND q.ord <> r.ord)"""
         self.lock_claims = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
         self.running = (f"SELECT count(*) FROM {s}.runs WHERE status = 'running' "
-                        f"AND lease_expires > {NOW}")
+                        f"AND lease_expires > {NOW} AND input <> ''::bytea")  # (workers' runs)
         self.holder = f"SELECT token, status, lease_expires > {NOW} FROM {s}.runs WHERE run_id = $1"
         self.fence = (
             f"SELECT 1 FROM {s}.runs WHERE run_id = $1 AND token = $2 AND status = 'running' "
@@ -179,6 +189,27 @@ class RunStatements:
             f"UPDATE {s}.runs SET stop = $2, updated = {NOW} WHERE run_id = $1 "
             "AND status = 'running' AND stop IS NULL")
         self.list_base = f"SELECT {_COLUMNS} FROM {s}.runs"
+        # an in-process run on an idle thread: taken in one statement (two at once: the
+        # unique index of running runs refuses one, which takes the slow path)
+        self.enter_idle = (
+            f"INSERT INTO {s}.runs (run_id, thread, status, input, config, durability, strategy, "
+            "metadata, created, updated, started, attempts, first_seq, worker, token, "
+            "lease_expires) "
+            f"SELECT $1, $2, 'running', ''::bytea, $3, $4, $5, $6::jsonb, {NOW}, {NOW}, {NOW}, 1, "
+            f"(SELECT coalesce(max(e.seq), 0) FROM {s}.events e WHERE e.thread = $2), $7, $8, "
+            f"{NOW} + $9 WHERE NOT EXISTS (SELECT 1 FROM {s}.runs WHERE thread = $2 AND {_ACTIVE}) "
+            f"RETURNING {_COLUMNS}")
+        self.hold = (f"UPDATE {s}.runs SET worker = $2, token = $3, lease_expires = {NOW} + $4 "
+                     "WHERE run_id = $1")
+        self.lease_of = (f"SELECT token, lease_expires > {NOW} FROM {s}.runs WHERE run_id = $1 "
+                         "FOR UPDATE")
+        self.promote = (
+            f"UPDATE {s}.runs SET status = 'running', started = {NOW}, attempts = 1, first_seq = "
+            f"(SELECT coalesce(max(e.seq), 0) FROM {s}.events e WHERE e.thread = $2) "
+            "WHERE run_id = $1")
+        self.extend = (f"UPDATE {s}.runs SET lease_expires = {NOW} + $2, updated = {NOW} "
+                       f"WHERE run_id = $1 AND token = $3 RETURNING {_COLUMNS}")
+        self.drop = f"DELETE FROM {s}.runs WHERE run_id = $1 AND token = $2"
 
 
 async def create(conn: Conn, q: RunStatements, new: NewRun, origin: str,
@@ -217,6 +248,54 @@ async def create(conn: Conn, q: RunStatements, new: NewRun, origin: str,
 
 def _lock_key(q: RunStatements, thread: str) -> str:
     return f"lograph.runs:{q.schema}:{thread}"
+
+
+async def enter(conn: Conn, q: RunStatements, new: NewRun, holder: str, seconds: float,
+                origin: str) -> tuple[RunRecord, Lease]:
+    lease = Lease(new.run_id, new_token())
+    meta = metadata_json(new.metadata)
+    try:
+        row = await conn.fetchrow(q.enter_idle, new.run_id, new.thread, new.config,
+                                  new.durability, new.strategy, meta, holder, lease.token,
+                                  float(seconds))
+    except asyncpg.UniqueViolationError:  # a run taken at the same time (or a reused id)
+        row = None
+    if row is not None:
+        return _record(row), lease
+    async with conn.transaction():
+        await conn.execute(q.lock_thread, f"lograph.runs:{q.schema}:{new.thread}")
+        await conn.execute(q.end_stale, new.thread)
+        await create(conn, q, new, origin)
+        await conn.execute(q.hold, new.run_id, holder, lease.token, float(seconds))
+    return await take(conn, q, lease, seconds), lease
+
+
+async def take(conn: Conn, q: RunStatements, lease: Lease, seconds: float) -> RunRecord:
+    try:
+        async with conn.transaction():
+            found = await get(conn, q, lease.run_id)
+            if found is not None and found.done:
+                return found
+            row = await conn.fetchrow(q.lease_of, lease.run_id)
+            if found is None or row is None or row[0] != lease.token:
+                raise LeaseLostError(lease.run_id, "it ended or was dropped")
+            if not row[1]:
+                raise LeaseLostError(lease.run_id, "its lease expired")
+            if found.status == "pending":
+                await conn.execute(q.lock_thread, f"lograph.runs:{q.schema}:{found.thread}")
+                await conn.execute(q.end_stale, found.thread)
+                if await conn.fetchval(q.first_active, found.thread) == lease.run_id:
+                    await conn.execute(q.promote, lease.run_id, found.thread)
+            return _record(await conn.fetchrow(q.extend, lease.run_id, float(seconds), lease.token))
+    except asyncpg.UniqueViolationError:  # a run taken on an idle thread just before: wait on
+        row = await conn.fetchrow(q.extend, lease.run_id, float(seconds), lease.token)
+        if row is None:
+            raise LeaseLostError(lease.run_id, "it ended or was dropped") from None
+        return _record(row)
+
+
+async def drop(conn: Conn, q: RunStatements, lease: Lease) -> None:
+    await conn.execute(q.drop, lease.run_id, lease.token)
 
 
 async def get(conn: Conn, q: RunStatements, run_id: str) -> RunRecord | None:

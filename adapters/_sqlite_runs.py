@@ -18,6 +18,7 @@ from typing import Any
 from lograph.eventlog import Lease, LeaseLostError, NewRun, RunBusyError, RunExistsError, RunRecord
 from lograph.eventlog.lowlevel import (
     ROW_COLUMNS,
+    STALE,
     check_end,
     check_filters,
     check_lease_seconds,
@@ -151,14 +152,16 @@ def claim(conn: sqlite3.Connection, worker: str, seconds: float, limit: int | No
     run under unexpired leases)."""
     check_lease_seconds(seconds)
     now = time.time()
+    _end_stale(conn, None, now)
     if limit is not None and conn.execute(
-            "SELECT count(*) FROM runs WHERE status = 'running' AND lease_expires > ?",
+            "SELECT count(*) FROM runs WHERE status = 'running' AND lease_expires > ? AND input <> x''",
             (now,)).fetchone()[0] >= limit:
         return None
     row = conn.execute(
         f"SELECT r.run_id, r.thread, r.attempts FROM runs r WHERE r.{_ACTIVE} "
         "AND r.ord = (SELECT min(o.ord) FROM runs o WHERE o.thread = r.thread AND "
-        f"o.{_ACTIVE}) AND (r.status = 'pending' OR r.lease_expires <= ?) ORDER BY r.ord LIMIT 1",
+        f"o.{_ACTIVE}) AND (r.status = 'pending' OR r.lease_expires <= ?) "
+        "AND r.input <> x'' ORDER BY r.ord LIMIT 1",  # (an in-process run: its caller's)
         (now,)).fetchone()
     if row is None:
         return None
@@ -244,6 +247,63 @@ def stop(conn: sqlite3.Connection, run_id: str, what: str) -> RunRecord | None:
         "UPDATE runs SET stop = ?, updated = ? WHERE run_id = ? AND status = 'running' "
         "AND stop IS NULL", (what, now, run_id))
     return _get(conn, run_id)
+
+
+def _end_stale(conn: sqlite3.Connection, thread: str | None, now: float) -> None:
+    """End the in-process runs (of ``thread``, or all) whose lease expired."""
+    conn.execute(
+        "UPDATE runs SET status = CASE status WHEN 'pending' THEN 'cancelled' ELSE 'error' END, "
+        "error = ?, finished = ?, updated = ?, token = NULL, lease_expires = NULL "
+        f"WHERE {_ACTIVE} AND input = x'' AND lease_expires <= ?"
+        + ("" if thread is None else " AND thread = ?"),
+        (STALE, now, now, now) + (() if thread is None else (thread,)))
+
+
+def enter(conn: sqlite3.Connection, new: NewRun, holder: str, seconds: float,
+          ) -> tuple[RunRecord, Lease]:
+    """In a write transaction (``check_new_run(new, in_process=True)`` already passed)."""
+    check_lease_seconds(seconds)
+    now = time.time()
+    _end_stale(conn, new.thread, now)
+    create(conn, new)
+    lease = Lease(new.run_id, new_token())
+    conn.execute("UPDATE runs SET worker = ?, token = ?, lease_expires = ? WHERE run_id = ?",
+                 (holder, lease.token, now + seconds, new.run_id))
+    return take(conn, lease, seconds), lease
+
+
+def take(conn: sqlite3.Connection, lease: Lease, seconds: float) -> RunRecord:
+    """In a write transaction: renew an in-process run's lease; take it if its turn came."""
+    check_lease_seconds(seconds)
+    found = _get(conn, lease.run_id)
+    if found is not None and found.done:
+        return found
+    now = time.time()
+    row = conn.execute("SELECT token, lease_expires FROM runs WHERE run_id = ?",
+                       (lease.run_id,)).fetchone()
+    if row is None or row[0] != lease.token:
+        raise LeaseLostError(lease.run_id, "it ended or was dropped")
+    if not row[1] > now:
+        raise LeaseLostError(lease.run_id, "its lease expired")
+    assert found is not None
+    if found.status == "pending":
+        _end_stale(conn, found.thread, now)
+        first = conn.execute(f"SELECT run_id FROM runs WHERE thread = ? AND {_ACTIVE} "
+                             "ORDER BY ord LIMIT 1", (found.thread,)).fetchone()
+        if first[0] == lease.run_id:
+            conn.execute(
+                "UPDATE runs SET status = 'running', started = ?, attempts = 1, first_seq = "
+                "(SELECT coalesce(max(seq), 0) FROM events WHERE thread = ?) WHERE run_id = ?",
+                (now, found.thread, lease.run_id))
+    conn.execute("UPDATE runs SET lease_expires = ?, updated = ? WHERE run_id = ?",
+                 (now + seconds, now, lease.run_id))
+    taken = _get(conn, lease.run_id)
+    assert taken is not None
+    return taken
+
+
+def drop(conn: sqlite3.Connection, lease: Lease) -> None:
+    conn.execute("DELETE FROM runs WHERE run_id = ? AND token = ?", (lease.run_id, lease.token))
 
 
 def delete_thread(conn: sqlite3.Connection, thread: str) -> None:

@@ -533,6 +533,20 @@ class SqliteLog:
             self._signals.changed(found)
         return found
 
+    async def enter_run(self, new: NewRun, holder: str, seconds: float) -> tuple[RunRecord, Lease]:
+        check_new_run(new, in_process=True)
+        found: tuple[RunRecord, Lease] = await self._write(runs.enter, new, holder, seconds)
+        return found
+
+    async def take_run(self, lease: Lease, seconds: float) -> RunRecord:
+        found: RunRecord = await self._write(runs.take, lease, seconds)
+        return found
+
+    async def drop_run(self, lease: Lease) -> None:
+        await self._write(runs.drop, lease)
+        self._signals.notify(lease.run_id)
+        self._signals.notify(None)  # its thread's next run may be claimable now
+
     async def aclose(self) -> None:
         if self._closed:
             return

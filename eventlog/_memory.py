@@ -158,5 +158,17 @@ class MemoryLog:
     def watch_runs(self, run_id: str | None = None) -> AbstractAsyncContextManager[RunWatch]:
         return self._runs.signals.watch(run_id)
 
+    async def enter_run(self, new: NewRun, holder: str, seconds: float) -> tuple[RunRecord, Lease]:
+        self._open()
+        return self._runs.enter(new, holder, seconds, lambda t: len(self._events.get(t, ())))
+
+    async def take_run(self, lease: Lease, seconds: float) -> RunRecord:
+        self._open()
+        return self._runs.take(lease, seconds, lambda t: len(self._events.get(t, ())))
+
+    async def drop_run(self, lease: Lease) -> None:
+        self._open()
+        self._runs.drop(lease)
+
     async def aclose(self) -> None:
         self._closed = True

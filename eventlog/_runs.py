@@ -24,6 +24,14 @@ Rules every store keeps (the contract suite checks each):
   a run ended or was asked to stop; a waiter re-reads the store after each wake-up and
   after its own poll interval, so a wake-up lost (another process on SQLite, a dropped
   listener connection) costs time, never a run.
+- **In-process runs** (``enter_run``): a run its caller executes itself (a direct
+  ``ainvoke``) takes a place in its thread's queue like a submitted run, but the store
+  keeps no input for it (``input`` is empty), so no worker claims it: its caller takes it
+  (``take_run``) once it is the thread's first active run, and renews its lease while it
+  waits and while it runs. One whose lease expired (its process died) is ended by the
+  next ``enter_run``, ``take_run`` or ``claim_run`` that meets it (pending: cancelled;
+  running: error), so the thread's queue moves on. Its record is dropped when it ends
+  (``drop_run``): its history is the log's.
 """
 
 from __future__ import annotations
@@ -126,6 +134,11 @@ class RunRecord:
     def done(self) -> bool:
         return self.status in ENDED
 
+    @property
+    def in_process(self) -> bool:
+        """Run by its caller in its own process (``enter_run``): no worker claims it."""
+        return not self.input
+
 
 @runtime_checkable
 class RunQueue(EventLog, Protocol):
@@ -182,6 +195,24 @@ class RunQueue(EventLog, Protocol):
         """Wake-ups for one waiter: ``run_id`` None, when a run may have become claimable;
         else when that run may have ended or been asked to stop. Entered before the
         waiter reads the store, so nothing that commits after the read is missed."""
+        ...
+
+    async def enter_run(self, new: NewRun, holder: str, seconds: float) -> tuple[RunRecord, Lease]:
+        """Record an in-process run (``new.input`` empty; see the module) held by
+        ``holder`` under a lease of ``seconds``: running at once if it is its thread's
+        first active run (``first_seq``: the thread's head), else pending. The thread's
+        expired in-process runs end first; ``new.strategy`` acts as in ``create_run``."""
+        ...
+
+    async def take_run(self, lease: Lease, seconds: float) -> RunRecord:
+        """Renew an in-process run's lease for ``seconds``; a pending one that is now its
+        thread's first active run is taken (running). An ended run is returned as it
+        ended (cancelled while it waited); LeaseLostError if the lease expired."""
+        ...
+
+    async def drop_run(self, lease: Lease) -> None:
+        """Remove an in-process run's record (it ended; its events are in the log);
+        nothing if ``lease`` no longer holds it."""
         ...
 
 
@@ -368,9 +399,13 @@ def new_token() -> str:
     return os.urandom(12).hex()
 
 
-def check_new_run(new: NewRun) -> None:
-    """Refuse (ValueError) a run no store could record exactly; before any I/O."""
+def check_new_run(new: NewRun, *, in_process: bool = False) -> None:
+    """Refuse (ValueError) a run no store could record exactly; before any I/O.
+    ``in_process``: recorded by ``enter_run`` (no input); other runs need theirs."""
     check_thread_id(new.thread)
+    if bool(new.input) == in_process:
+        raise ValueError("an in-process run (enter_run) keeps no input; a submitted run "
+                         "(create_run) needs its encoded input")
     check_text(new.run_id, "run id", 256)
     if new.idempotency_key is not None:
         check_text(new.idempotency_key, "idempotency key", 1024)
@@ -428,6 +463,10 @@ def check_stop(stop: str) -> None:
         raise ValueError(f"stop={stop!r}: use one of {', '.join(STOPS)}")
 
 
+#: why an in-process run whose lease expired was ended
+STALE = "its caller stopped renewing its lease (its process stopped or died)"
+
+
 def check_lease_seconds(seconds: float) -> None:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
         raise ValueError(f"a lease lasts a number of seconds > 0, not {seconds!r}")
@@ -448,8 +487,8 @@ class MemoryRuns:
         return sorted((r for r in self.runs.values() if r.thread == thread and r.status in ACTIVE),
                       key=lambda r: r.order)
 
-    def create(self, new: NewRun) -> tuple[RunRecord, bool]:
-        check_new_run(new)
+    def create(self, new: NewRun, *, in_process: bool = False) -> tuple[RunRecord, bool]:
+        check_new_run(new, in_process=in_process)
         if new.idempotency_key is not None:
             for r in self.runs.values():
                 if r.thread == new.thread and r.idempotency_key == new.idempotency_key:
@@ -505,15 +544,18 @@ class MemoryRuns:
         check_lease_seconds(seconds)
         check_limit(limit)
         now = time.time()
+        self._end_stale(None, now)
         if limit is not None and sum(
                 1 for r in self.runs.values()
-                if r.status == RUNNING and r.lease_expires is not None and r.lease_expires > now) >= limit:
+                if r.status == RUNNING and not r.in_process and r.lease_expires is not None and r.lease_expires > now) >= limit:
             return None
         firsts: dict[str, RunRecord] = {}
         for r in sorted(self.runs.values(), key=lambda r: r.order):
             if r.status in ACTIVE and r.thread not in firsts:
                 firsts[r.thread] = r
         for r in sorted(firsts.values(), key=lambda r: r.order):
+            if r.in_process:
+                continue  # its caller runs it
             if r.status == PENDING or (r.lease_expires is not None and r.lease_expires <= now):
                 token = new_token()
                 record = replace(
@@ -577,3 +619,51 @@ class MemoryRuns:
         self.runs[run_id] = record
         self.signals.changed(record)
         return record
+
+    def _end_stale(self, thread: str | None, now: float) -> None:
+        """End the in-process runs (of ``thread``, or all) whose lease expired."""
+        for r in list(self.runs.values()):
+            if (r.in_process and r.status in ACTIVE and (thread is None or r.thread == thread)
+                    and r.lease_expires is not None and r.lease_expires <= now):
+                self.runs[r.run_id] = ended = replace(
+                    r, status="cancelled" if r.status == PENDING else "error", error=STALE,
+                    finished=now, updated=now, lease_expires=None)
+                self._tokens.pop(r.run_id, None)
+                self.signals.changed(ended)
+
+    def enter(self, new: NewRun, holder: str, seconds: float, head_of: Callable[[str], int],
+              ) -> tuple[RunRecord, Lease]:
+        check_lease_seconds(seconds)
+        now = time.time()
+        self._end_stale(new.thread, now)
+        record, _ = self.create(new, in_process=True)
+        lease = Lease(new.run_id, new_token())
+        self.runs[new.run_id] = replace(record, worker=holder, lease_expires=now + seconds)
+        self._tokens[new.run_id] = lease.token
+        return self.take(lease, seconds, head_of), lease
+
+    def take(self, lease: Lease, seconds: float, head_of: Callable[[str], int]) -> RunRecord:
+        check_lease_seconds(seconds)
+        r = self.runs.get(lease.run_id)
+        if r is not None and r.done:
+            return r
+        now = time.time()
+        if r is None or self._tokens.get(lease.run_id) != lease.token:
+            raise LeaseLostError(lease.run_id, "it ended or was dropped")
+        if r.lease_expires is None or r.lease_expires <= now:
+            raise LeaseLostError(lease.run_id, "its lease expired")
+        record = replace(r, lease_expires=now + seconds, updated=now)
+        if r.status == PENDING:
+            self._end_stale(r.thread, now)
+            if self._active(r.thread)[0].run_id == r.run_id:
+                record = replace(record, status=RUNNING, started=now, attempts=1,
+                                 first_seq=head_of(r.thread))
+        self.runs[r.run_id] = record
+        return record
+
+    def drop(self, lease: Lease) -> None:
+        if self._tokens.get(lease.run_id) == lease.token:
+            del self.runs[lease.run_id]
+            del self._tokens[lease.run_id]
+            self.signals.notify(lease.run_id)
+            self.signals.notify(None)  # its thread's next run may be claimable now

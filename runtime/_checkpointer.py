@@ -10,7 +10,15 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable, Iterator, Mapping
 from typing import Any, cast
 
-from lograph.eventlog import Capability, EventLog, HeadLoader, Seal, capabilities, copy_events
+from lograph.eventlog import (
+    Capability,
+    EventLog,
+    HeadLoader,
+    RunQueue,
+    Seal,
+    capabilities,
+    copy_events,
+)
 
 from ._actor import ThreadActor
 from ._commit import Committer
@@ -48,8 +56,11 @@ class Checkpointer:
         #: names the store for folds kept across savers in this process (``_folds``):
         #: equal keys must mean the same store; None takes no part
         self.store_key = store_key
+        tiers = capabilities(log)
         self.head_loader: HeadLoader | None = (
-            cast(HeadLoader, log) if Capability.LOAD_HEAD in capabilities(log) else None)
+            cast(HeadLoader, log) if Capability.LOAD_HEAD in tiers else None)
+        #: the log's runs tier, if it has one: direct runs queue on it (``_place``)
+        self.runs: RunQueue | None = cast(RunQueue, log) if Capability.RUNS in tiers else None
         self.writer = Committer(log)
         self.snapshot_every = snapshot_every
         self._actors: OrderedDict[str, ThreadActor] = OrderedDict()

@@ -34,6 +34,7 @@ from ._introspect import context_schema, drawing, json_schema, subgraphs
 from ._invoke import run_graph, target
 from ._nesting import nests_in, run_nested
 from ._options import refuse_unimplemented
+from ._place import with_strategy
 from ._pregel_nodes import PregelNode
 from ._step import recast
 from ._streaming import run_collected, run_printed, stream_run, stream_sync
@@ -201,15 +202,17 @@ class CompiledGraph:
         interrupt_before: Any = None, interrupt_after: Any = None, stream_mode: Any = "values",
         context: Any = None, print_mode: Any = (), output_keys: Any = None, debug: Any = None,
         checkpoint_during: Any = None, subgraphs: bool = False, control: Any = None,
+        multitask_strategy: str | None = None,
     ) -> Any:
         """Run to the end or a pause; what the graph returns (with a ``stream_mode``
         other than "values", the list of what ``astream`` yields, with ``subgraphs`` as
-        there)."""
+        there). ``multitask_strategy``: what this run does when its thread is busy in any
+        process (``configurable["multitask_strategy"]``; see ``_place``)."""
         refuse_unimplemented("invoke", output_keys=output_keys, checkpoint_during=checkpoint_during)
         if debug or self.debug:  # as LangGraph: debug prints the updates and the values
             print_mode = ["updates", "values"]
         input = self.io.input(input)
-        config = self._config(config)
+        config = with_strategy(self._config(config), multitask_strategy)
         ctx = _current_task.get()
         if ctx is not None and nests_in(ctx, config):
             return await self._nested(input, ctx)
@@ -251,7 +254,7 @@ class CompiledGraph:
         durability: str | None = None, interrupt_before: Any = None, interrupt_after: Any = None,
         subgraphs: bool = False, context: Any = None, print_mode: Any = (),
         output_keys: Any = None, debug: Any = None, checkpoint_during: Any = None,
-        control: Any = None,
+        control: Any = None, multitask_strategy: str | None = None,
     ) -> AsyncGenerator[Any, None]:
         """Yield the run's chunks: ``chunk`` (one mode) or ``(mode, chunk)``; with
         ``subgraphs=True`` (as LangGraph) each is prefixed by the namespace of the graph
@@ -259,7 +262,8 @@ class CompiledGraph:
         refuse_unimplemented("stream", output_keys=output_keys, checkpoint_during=checkpoint_during)
         if debug or self.debug:  # as LangGraph: debug prints the updates and the values
             print_mode = ["updates", "values"]
-        return stream_run(self, self.io.input(input), self._config(config), stream_mode=stream_mode,
+        config = with_strategy(self._config(config), multitask_strategy)
+        return stream_run(self, self.io.input(input), config, stream_mode=stream_mode,
                           durability=durability, interrupt_before=interrupt_before,
                           interrupt_after=interrupt_after, subgraphs=subgraphs, context=context,
                           print_mode=print_mode, control=control)

@@ -28,6 +28,7 @@ from ._injection import RunControl, coerce_context
 from ._journal import Journal
 from ._nesting import Reopen, at_subgraph_checkpoint
 from ._otel import run_spans
+from ._place import strategy_of, thread_place
 from ._step import recast
 from ._tracing import graph_run, wants_callbacks
 from ._types import DURABILITIES, START, Command
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from ._compiled import CompiledGraph
 
 _TRACED = frozenset({"debug", "checkpoints", "tasks"})  # the modes built from the run's trace
-_RESERVED = {"thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map"}
+_RESERVED = {"thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map", "multitask_strategy"}
 
 
 def target(graph: CompiledGraph, config: Mapping[str, Any] | None, *, need_saver: bool = True,
@@ -80,9 +81,13 @@ async def run_graph(
     emit: Emit, interrupt_before: Any = None, interrupt_after: Any = None,
     modes: tuple[str, ...] = (), pace: Callable[[], Awaitable[None]] | None = None,
     context: Any = None, handlers: Sequence[Any] = (), control: RunControl | None = None,
+    claimed: bool = False,
 ) -> Any:
-    """Run ``graph`` on the thread ``config`` names; returns what ``invoke`` returns."""
+    """Run ``graph`` on the thread ``config`` names; returns what ``invoke`` returns.
+    ``claimed``: a worker's run, which already holds its thread's place in the queue
+    (others take theirs, see ``_place``)."""
     durability = durability or "async"
+    strategy = strategy_of(config)
     if durability not in DURABILITIES:
         raise ValueError(f"durability must be one of {DURABILITIES}, got {durability!r}")
     ephemeral = graph.checkpointer is None
@@ -95,9 +100,13 @@ async def run_graph(
     if ephemeral:
         durability = "exit"
     actor = saver.actor(thread)
-    async with actor.turn():
+    async with thread_place(saver, thread, strategy, queued=not (ephemeral or claimed)) as place, \
+            actor.turn():
         cp, head, base = (actor.cached or Checkpoint()).copy(), actor.head, actor.base
         checkpoint_id = configurable.get("checkpoint_id")
+        if place is not None:
+            checkpoint_id = place.fork or checkpoint_id  # (after a rolled-back run: its start)
+            pace = place.pace(pace)
         fork = False
         reopen: Reopen | None = None
         if ns:

@@ -28,6 +28,7 @@ from ._context import _current as current_task
 from ._graph import _cache, node_spec
 from ._invoke import run_graph
 from ._nesting import nests_in
+from ._place import with_strategy
 from ._pregel_nodes import NodeBuilder, PregelNode, Steps
 from ._pregel_state import PregelState
 from ._retry import RetryPolicy, retry_policies
@@ -171,7 +172,7 @@ class Pregel(CompiledGraph):
         still gives the value it had (with ``stream_mode``, ``print_mode``, ``debug`` or
         inside a node: the compiled graph's ``ainvoke``)."""
         graph = self._reading(self.output_channels if output_keys is None else output_keys)
-        config = graph._config(config)
+        config = with_strategy(graph._config(config), kwargs.pop("multitask_strategy", None))
         ctx = current_task.get()
         plain = not any(kwargs.get(k) for k in ("print_mode", "debug", "subgraphs", "control",
                                                    "checkpoint_during"))

@@ -25,10 +25,13 @@ import anyio
 from lograph.eventlog import (
     AuditEvent,
     Capability,
+    EventLog,
+    Kind,
     NewRun,
     RunQueue,
     RunRecord,
     capabilities,
+    checkpoint_id,
     decode,
     encode,
     typed,
@@ -112,6 +115,33 @@ def run_config(record: RunRecord) -> dict[str, Any]:
     config["configurable"] = {**config.get("configurable", {}), "thread_id": record.thread}
     config["metadata"] = {**config.get("metadata", {}), "run_id": record.run_id}
     return config
+
+
+async def rollback_point(log: EventLog, thread: str, seq: int) -> str | None:
+    """The checkpoint a rolled-back run started from (``seq``: the thread's head then)."""
+    events = {e.seq: e for e in await log.read(thread, upto=seq)}
+    while seq and events[seq].kind != Kind.CHECKPOINT:
+        seq = events[seq].parent
+    return checkpoint_id(seq, events[seq].hash) if seq else None
+
+
+async def prior_rollback(queue: RunQueue, record: RunRecord) -> int:
+    """Where the run before ``record`` on its thread began, if it was rolled back; else
+    0 (what a claim reports as ``prior_rollback``, for a run taken by its caller)."""
+    before = [r for r in await queue.list_runs(thread=record.thread, limit=50)
+              if r.order < record.order]
+    return before[0].first_seq if before and before[0].stop == "rollback" else 0
+
+
+def stopped(stop: str) -> tuple[str, str]:
+    """How a run stopped for ``stop`` ends: its status and why."""
+    if stop == "interrupt":
+        return "interrupted", ("stopped at a step boundary for a newer run "
+                               "(multitask_strategy='interrupt')")
+    if stop == "rollback":
+        return "cancelled", ("rolled back for a newer run (multitask_strategy='rollback'); "
+                             "its steps stay in the log on a branch of their own")
+    return "cancelled", "cancelled"
 
 
 class RunHandle:

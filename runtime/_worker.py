@@ -32,13 +32,13 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from lograph.eventlog import Kind, Lease, LeaseLostError, LogError, RunRecord, checkpoint_id, encode
+from lograph.eventlog import Lease, LeaseLostError, LogError, RunRecord, encode
 
 from ._commit import RUN_LEASE
 from ._engine import ignore
 from ._invoke import run_graph
 from ._otel import report_queue_depth, worker_run
-from ._runs import decode_input, queue_of, run_config
+from ._runs import decode_input, queue_of, rollback_point, run_config, stopped
 from ._views import snapshot_of
 
 __all__ = ["Worker"]
@@ -207,7 +207,7 @@ class Worker:
             output = None
             with run_scope, anyio.fail_after(record.timeout):
                 output = await run_graph(self.graph, input, config, durability=record.durability,
-                                         emit=ignore, pace=pace)
+                                         emit=ignore, pace=pace, claimed=True)
             if run_scope.cancelled_caught:
                 return "cancelled", None, "cancelled"
         except TimeoutError:
@@ -242,27 +242,15 @@ class Worker:
             if head > record.first_seq:  # the input reached the log: continue from it
                 return None, config
         if record.prior_rollback:  # the claim says: the run before it was rolled back
-            fork = await self._rollback_point(record.thread, record.prior_rollback)
+            fork = await rollback_point(self.saver.log, record.thread, record.prior_rollback)
             if fork is not None:
                 config["configurable"]["checkpoint_id"] = fork
         return input, config
 
-    async def _rollback_point(self, thread: str, seq: int) -> str | None:
-        """The checkpoint a rolled-back run started from (``seq``: the head then)."""
-        events = {e.seq: e for e in await self.saver.log.read(thread, upto=seq)}
-        while seq and events[seq].kind != Kind.CHECKPOINT:
-            seq = events[seq].parent
-        return checkpoint_id(seq, events[seq].hash) if seq else None
-
 
 def _stopped(stop: str) -> tuple[str, bytes | None, str]:
-    if stop == "interrupt":
-        return "interrupted", None, ("stopped at a step boundary for a newer run "
-                                     "(multitask_strategy='interrupt')")
-    if stop == "rollback":
-        return "cancelled", None, ("rolled back for a newer run (multitask_strategy='rollback'); "
-                                   "its steps stay in the log on a branch of their own")
-    return "cancelled", None, "cancelled"
+    status, why = stopped(stop)
+    return status, None, why
 
 
 def _lost_in(e: BaseException) -> bool:
