@@ -535,7 +535,8 @@ class SqliteLog:
 
     async def enter_run(self, new: NewRun, holder: str, seconds: float) -> tuple[RunRecord, Lease]:
         check_new_run(new, in_process=True)
-        found: tuple[RunRecord, Lease] = await self._write(runs.enter, new, holder, seconds)
+        self._wrote = True
+        found: tuple[RunRecord, Lease] = await self._call(sql.relaxed, runs.enter, new, holder, seconds)
         return found
 
     async def take_run(self, lease: Lease, seconds: float) -> RunRecord:
@@ -543,7 +544,8 @@ class SqliteLog:
         return found
 
     async def drop_run(self, lease: Lease) -> None:
-        await self._write(runs.drop, lease)
+        self._wrote = True
+        await self._call(sql.relaxed, runs.drop, lease)
         self._signals.notify(lease.run_id)
         self._signals.notify(None)  # its thread's next run may be claimable now
 

@@ -37,7 +37,15 @@ from typing import Any
 
 import anyio
 
-from lograph.eventlog import Lease, LeaseLostError, LogError, NewRun, RunQueue, RunRecord
+from lograph.eventlog import (
+    Lease,
+    LeaseLostError,
+    LogError,
+    MemoryLog,
+    NewRun,
+    RunQueue,
+    RunRecord,
+)
 from lograph.eventlog.lowlevel import STRATEGIES
 
 from ._checkpointer import Checkpointer
@@ -50,6 +58,7 @@ __all__ = ["LEASE", "Place", "strategy_of", "thread_place", "with_strategy"]
 #: seconds an in-process run's lease lasts without a heartbeat (a dead caller's place
 #: is freed after it)
 LEASE = 10.0
+LOCAL_LEASE = 1e9  # (a store in this process's memory: as long as the process)
 FIRST_POLL, MAX_POLL = 0.01, 0.2
 _HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -80,10 +89,11 @@ def with_strategy(config: dict[str, Any] | None, strategy: str | None) -> dict[s
 class Place:
     """A run's turn on its thread: its lease, and what a newer run asked of it."""
 
-    def __init__(self, queue: RunQueue, record: RunRecord, lease: Lease) -> None:
+    def __init__(self, queue: RunQueue, record: RunRecord, lease: Lease, *, local: bool) -> None:
         self.queue = queue
         self.record = record
         self.lease = lease
+        self.local = local  # the store lives in this process: read a stop at each boundary
         self.stop: str | None = None
         self.fork: str | None = None  # the checkpoint to start from (after a rollback)
         self.scope = anyio.CancelScope()
@@ -93,6 +103,9 @@ class Place:
         run asked it to stop (the engine records the cancel at this step boundary)."""
 
         async def paced() -> None:
+            if self.local:
+                found = await self.queue.get_run(self.lease.run_id)
+                self.stop = None if found is None else found.stop
             if self.stop is not None:
                 self.scope.cancel()
                 await anyio.lowlevel.checkpoint()
@@ -126,7 +139,8 @@ def _wake(queue: Any, thread: str) -> None:
             event.set()
 
 
-async def _wait_turn(queue: RunQueue, record: RunRecord, lease: Lease) -> RunRecord:
+async def _wait_turn(queue: RunQueue, record: RunRecord, lease: Lease, seconds: float,
+                     ) -> RunRecord:
     """Poll (with backoff, or until a run of this process ends) until ``record`` runs."""
     by_thread = _waiters.setdefault(queue, {})
     delay = FIRST_POLL
@@ -141,8 +155,8 @@ async def _wait_turn(queue: RunQueue, record: RunRecord, lease: Lease) -> RunRec
             by_thread[record.thread].remove(mine)
             if not by_thread[record.thread]:
                 del by_thread[record.thread]
-        delay = min(delay * 2, MAX_POLL, LEASE / 3)
-        record = await queue.take_run(lease, LEASE)
+        delay = min(delay * 2, MAX_POLL, seconds / 3)
+        record = await queue.take_run(lease, seconds)
     return record
 
 
@@ -162,33 +176,43 @@ async def thread_place(saver: Checkpointer, thread: str, strategy: str, *, queue
                              f"(Capability.RUNS); {type(saver.log).__name__} does not")
         yield None
         return
+    # A store in this process's memory dies with it: its places need no heartbeat.
+    local = isinstance(saver.log, MemoryLog)
+    seconds = LOCAL_LEASE if local else LEASE
     new = NewRun(str(uuid.uuid4()), thread, b"", strategy=strategy)
-    record, lease = await queue.enter_run(new, _HOLDER, LEASE)
+    record, lease = await queue.enter_run(new, _HOLDER, seconds)
     waited = record.status == "pending"
     try:
         if waited:
-            record = await _wait_turn(queue, record, lease)
+            record = await _wait_turn(queue, record, lease, seconds)
         if record.done:  # cancelled while it waited (by ``RunHandle.cancel`` or ``lograph``)
             raise RunError(record)
     except BaseException:
         with anyio.CancelScope(shield=True):
             await _give_up(queue, lease)
         raise
-    place = Place(queue, record, lease)
+    place = Place(queue, record, lease, local=local)
     if waited:  # (a run that found its thread idle follows no run it could roll back)
         began = await prior_rollback(queue, record)
         place.fork = await rollback_point(queue, thread, began) if began else None
     token = RUN_LEASE.set(lease)
     error: BaseException | None = None
     try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(place.heartbeat)
+        if local:
             try:
                 with place.scope:
                     yield place
-            except BaseException as e:  # noqa: BLE001 - raised below, outside the task group
+            except BaseException as e:  # noqa: BLE001 - raised below, as for the others
                 error = e
-            tg.cancel_scope.cancel()
+        else:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(place.heartbeat)
+                try:
+                    with place.scope:
+                        yield place
+                except BaseException as e:  # noqa: BLE001 - raised below, outside the task group
+                    error = e
+                tg.cancel_scope.cancel()
     finally:
         RUN_LEASE.reset(token)
         with anyio.CancelScope(shield=True):
