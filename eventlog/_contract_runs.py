@@ -338,3 +338,72 @@ class RunQueueContract(EventLogContract):
                 await log.create_run(new(f"r{i}", f"t{i}"))
             claimed = await claim_at_once(log, 8, limit=3)
             assert sorted(r.run_id for r in claimed) == ["r0", "r1", "r2"]
+
+    # -- in-process runs (``enter_run``: a direct ``ainvoke``'s place in its thread's queue)
+
+    async def test_an_in_process_run_on_an_idle_thread_runs_at_once_and_no_worker_claims_it(
+        self,
+    ) -> None:
+        async with self.open_log() as log:
+            events = chain(3)
+            await log.append("t", events[:2], 0)
+            mine, lease = await log.enter_run(NewRun("d1", "t", b""), "me", 30)
+            assert (mine.status, mine.first_seq, mine.worker, mine.in_process) == (
+                "running", 2, "me", True)
+            await log.create_run(new("r1"))  # a submitted run behind it waits
+            assert await log.claim_run("w", 30) is None
+            [ok] = await log.append_batch([Append("t", (events[2],), 2, events[1].hash, lease=lease)])
+            assert ok is None  # its lease fences its appends
+            await log.drop_run(lease)
+            assert [r.run_id for r in await log.list_runs()] == ["r1"]
+            claimed = await log.claim_run("w", 30)
+            assert claimed is not None and claimed[0].run_id == "r1"
+            with pytest.raises(ValueError):  # a submitted run needs its input; a direct one none
+                await log.create_run(NewRun("r2", "t", b""))
+            with pytest.raises(ValueError):
+                await log.enter_run(NewRun("d2", "t", b"input"), "me", 30)
+
+    async def test_an_in_process_run_waits_its_turn_and_strategies_act_on_the_running_one(
+        self,
+    ) -> None:
+        async with self.open_log() as log:
+            await log.create_run(new("r1"))
+            claimed = await log.claim_run("w", 30)
+            assert claimed is not None
+            with pytest.raises(RunBusyError):
+                await log.enter_run(NewRun("d0", "t", b"", strategy="reject"), "me", 30)
+            waiting, lease = await log.enter_run(NewRun("d1", "t", b"", strategy="interrupt"), "me", 30)
+            assert waiting.status == "pending"
+            assert (await log.get_run("r1")).stop == "interrupt"  # type: ignore[union-attr]
+            assert (await log.take_run(lease, 30)).status == "pending"
+            await log.finish_run(claimed[1], "interrupted")
+            taken = await log.take_run(lease, 30)
+            assert (taken.status, taken.attempts) == ("running", 1)
+            await log.drop_run(lease)
+            await log.drop_run(lease)  # once dropped, nothing more
+            assert [r.run_id for r in await log.list_runs()] == ["r1"]
+
+    async def test_an_in_process_run_whose_caller_died_is_ended_by_the_next_caller(self) -> None:
+        async with self.open_log() as log:
+            dead, dead_lease = await log.enter_run(NewRun("d1", "t", b""), "gone", 0.2)
+            queued, _ = await log.enter_run(NewRun("d2", "t", b""), "gone", 0.2)
+            assert (dead.status, queued.status) == ("running", "pending")
+            await anyio.sleep(0.3)
+            mine, lease = await log.enter_run(NewRun("d3", "t", b""), "me", 30)
+            assert mine.status == "running"
+            ended = {r.run_id: (r.status, r.error) for r in await log.list_runs()}
+            assert ended["d1"][0] == "error" and ended["d2"][0] == "cancelled"
+            assert "stopped renewing its lease" in str(ended["d1"][1])
+            assert (await log.take_run(dead_lease, 30)).status == "error"  # it learns how it ended
+            [lost] = await log.append_batch([Append("t", tuple(chain(1)), 0, lease=dead_lease)])
+            assert isinstance(lost, LeaseLostError)  # and cannot write
+            # a worker's claim ends them too: the thread is not blocked for good
+            await log.drop_run(lease)
+            await log.enter_run(NewRun("d4", "t2", b""), "gone", 0.2)
+            await log.create_run(new("r1", "t2"))
+            await anyio.sleep(0.3)
+            claimed = await log.claim_run("w", 30)
+            assert claimed is None or claimed[0].run_id == "r1"
+            if claimed is None:  # (PostgreSQL: the claim that ends it sees the thread busy)
+                claimed = await log.claim_run("w", 30)
+            assert claimed is not None and claimed[0].run_id == "r1"
