@@ -374,7 +374,7 @@ class RunQueueContract(EventLogContract):
                 await log.enter_run(NewRun("d0", "t", b"", strategy="reject"), "me", 30)
             waiting, lease = await log.enter_run(NewRun("d1", "t", b"", strategy="interrupt"), "me", 30)
             assert waiting.status == "pending"
-            assert (await log.get_run("r1")).stop == "interrupt"  # type: ignore[union-attr]
+            assert (await log.get_run("r1")).stop == "interrupt"
             assert (await log.take_run(lease, 30)).status == "pending"
             await log.finish_run(claimed[1], "interrupted")
             taken = await log.take_run(lease, 30)
