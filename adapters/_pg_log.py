@@ -234,11 +234,12 @@ class PostgresLog:
         #: (``Checkpointer.store_key``); None for a pool or connection its caller owns
         self.identity: tuple[str, str, str] | None = None
         # wake-ups of run waiters: this process's writes at once, other processes'
-        # through LISTEN (not on a single borrowed connection: waiters poll there)
+        # through LISTEN on a connection of the pool (not on a borrowed connection nor a
+        # pool too small to spare one: waiters poll there)
         self._origin = new_token()[:12]
+        spare = not isinstance(pool, _PoolOfOne) and pool.get_max_size() >= _pg_runs.LISTEN_POOL
         self._listener = _pg_runs.Listener(
-            pool, bridge, self._sql.runs.channel, self._origin, self._heard,
-            enabled=not isinstance(pool, _PoolOfOne))
+            pool, bridge, self._sql.runs.channel, self._origin, self._heard, enabled=spare)
         self._signals = RunSignals(call_in=call_in, keep_listening=self._listener.keep)
 
     # -- opening and closing ---------------------------------------------------------

@@ -408,6 +408,10 @@ async def lost(conn: Conn, q: RunStatements, lease: Lease) -> LeaseLostError | N
 
 #: seconds between two attempts to (re)start a listener that could not start
 LISTEN_RETRY = 1.0
+#: seconds a listener waits for a connection from its pool (waiters poll meanwhile)
+LISTEN_ACQUIRE = 0.25
+#: the smallest pool a listener takes a connection from
+LISTEN_POOL = 3
 
 
 class Listener:
@@ -452,7 +456,7 @@ class Listener:
                 return
             if self._conn is not None:  # dropped: give it back (the pool replaces it)
                 await self._give_back()
-            conn = await self._pool.acquire(timeout=LISTEN_RETRY)
+            conn = await self._pool.acquire(timeout=LISTEN_ACQUIRE)
             try:
                 await conn.add_listener(self._channel, self._notified)
                 conn.add_termination_listener(self._dropped)

@@ -136,6 +136,35 @@ async def test_a_run_joined_after_it_ended_elsewhere_returns_at_once(anyio_backe
                     assert await run.join(poll=SLOW) == {"log": ["in", "a"]}
 
 
+async def test_a_small_pool_or_one_connection_is_not_taken_to_listen(anyio_backend: str) -> None:
+    """A pool of two connections, or one asyncpg connection, is the caller's to use: the
+    store does not hold one to listen (its waiters poll), and runs still run."""
+    dsn, schema = await pg.dsn(), pg.fresh_schema()
+    bridge = Bridge.here()  # the driver's home: the pool and connection live there
+
+    async def connect() -> tuple[Any, Any]:
+        return await asyncpg.create_pool(dsn, min_size=1, max_size=2), await asyncpg.connect(dsn)
+
+    async def close() -> None:
+        await conn.close()
+        await pool.close()
+
+    pool, conn = await bridge.run(connect)
+    try:
+        for source in (pool, conn):
+            saver = AsyncPostgresSaver(source, schema=schema)
+            await saver.setup()
+            runs = Runs(saver)
+            async with Worker(graph_on(saver), poll=0.02, lease=5):
+                with anyio.fail_after(IN_TIME):
+                    run = await runs.submit(f"t{id(source)}", {"log": ["in"]})
+                    assert await run.join(poll=0.02) == {"log": ["in", "a"]}
+                    assert not saver.log._listener.listening()  # none held to LISTEN
+            await saver.log.aclose()
+    finally:
+        await bridge.run(close)
+
+
 async def terminate_listeners(dsn: str, channel: str) -> None:
     async def run() -> None:
         conn = await asyncpg.connect(dsn)
