@@ -126,7 +126,7 @@ async def run_graph(
         after = known(graph, _names(interrupt_after, graph.interrupt_after), "interrupt_after")
         limit = recursion_limit(config)
         max_concurrency(config)
-        null = _checked_input(graph, input, cp)
+        null = _checked_input(graph, input, cp, stored=not ephemeral)
         context = coerce_context(graph.context_schema, context)
         if control is not None and not isinstance(control, RunControl):
             raise TypeError(f"control must be a RunControl, got {type(control).__name__}")
@@ -135,7 +135,8 @@ async def run_graph(
         run_id = new_run_id()
         otel = run_spans(graph.name, thread, run_id, durability)  # None: not traced
         run = Run(
-            graph.structure, Journal(saver, thread, cp, head, durability), config=config or {},
+            graph.structure, Journal(saver, thread, cp, head, durability, stored=not ephemeral),
+            config=config or {},
             run_id=run_id, ns="", emit=emit, interrupt_before=before, interrupt_after=after,
             recursion_limit=limit, metadata=metadata_of(config), checkpointed=not ephemeral,
             debug=not _TRACED.isdisjoint(modes), pace=pace, context=context, store=graph.store, tracer=tracer,
@@ -155,7 +156,7 @@ async def run_graph(
         journal = run.journal
         assert isinstance(journal, Journal)
         actor.advanced(journal.cp, journal.next_seq - 1, base)
-        if durability != "exit" or status != "failed":
+        if not ephemeral and (durability != "exit" or status != "failed"):
             await actor.maybe_snapshot(journal.cp, finished=True)  # run.finished is last
         output = graph.output(journal.cp)
         if run.untracked_values and isinstance(output, dict):  # what the run kept in memory
@@ -166,18 +167,22 @@ async def run_graph(
         return output
 
 
-def _checked_input(graph: CompiledGraph, input: Any, cp: Checkpoint) -> list[list[Any]] | None:
-    """Refuse a bad input before anything is written; a Command input's writes (or None)."""
+def _checked_input(graph: CompiledGraph, input: Any, cp: Checkpoint, *, stored: bool = True,
+                   ) -> list[list[Any]] | None:
+    """Refuse a bad input before anything is written (one the codec cannot store, when
+    the run is ``stored``); a Command input's writes (or None)."""
     state = graph.structure.state
     if isinstance(input, Command):
         if input.update is None and not input.goto:
             return None
         null = command_writes(graph.structure, input)
-        encode(null, path="Command(update=...) given as input")
+        if stored:
+            encode(null, path="Command(update=...) given as input")
         return null
     if input is not None:
         writes = state.updates(input, START)
-        encode(input, path="the input")
+        if stored:
+            encode(input, path="the input")
         if state.kind == "pydantic":  # the state its nodes would get
             changed = reduce_writes(state.channels, cp.values, writes)
             state.to_node({**cp.values, **changed})

@@ -12,6 +12,10 @@ Durability (the design's contract):
   ``close()`` waits for the flusher, so the run's last events are durable before
   ``ainvoke`` returns.
 - ``exit``: events stay here until ``close()``, which writes them in one transaction.
+
+A journal that is not ``stored`` (a graph run without a checkpointer) keeps nothing:
+events are folded as given, never encoded or written, so a state may hold any Python
+object, as in LangGraph without a checkpointer.
 """
 
 from __future__ import annotations
@@ -35,9 +39,11 @@ _FROM_CALLER = (Source.INPUT, Source.UPDATE)
 
 class Journal:
     def __init__(
-        self, saver: Checkpointer, thread: str, cp: Checkpoint, head: int, durability: str
+        self, saver: Checkpointer, thread: str, cp: Checkpoint, head: int, durability: str,
+        *, stored: bool = True,
     ) -> None:
         self.saver = saver
+        self.stored = stored
         self.thread = thread
         self.cp = cp
         self.durability = durability
@@ -66,7 +72,10 @@ class Journal:
     def add(self, body: Body, step: int = 0, task_id: str = "", run_id: str = "", ns: str = "") -> Event:
         """Seal ``body`` as an event after the branch's head and fold it. Raises EncodeError,
         writing nothing."""
-        data, raw = encode_body(body)
+        if self.stored:
+            data, raw = encode_body(body)
+        else:  # (a run without a checkpointer: nothing is kept, so nothing is encoded)
+            data, raw = body.to_map(), b""
         kind = body.KIND
         cp = self.cp
         if not cp.head:  # a new thread: its first event sets its chain's version for life
@@ -80,8 +89,8 @@ class Journal:
         # What callers hand in (an input, an update, a Command) is folded as decoded from
         # the event: the state never shares an object the caller may change afterwards.
         # (Nodes' writes are folded as given: a node must not change what it returned.)
-        outside = (kind == Kind.CHECKPOINT and data["source"] in _FROM_CALLER) or (
-            kind == Kind.NODE_WRITES and task_id == NULL_TASK)
+        outside = self.stored and ((kind == Kind.CHECKPOINT and data["source"] in _FROM_CALLER) or (
+            kind == Kind.NODE_WRITES and task_id == NULL_TASK))
         apply(self.cp, event, None if outside else data)
         self.next_seq += 1
         self.pending.append(event)
@@ -171,6 +180,9 @@ class Journal:
     async def close(self) -> None:
         """Make everything durable (all modes). Shielded: a cancelled run still records its end."""
         with anyio.CancelScope(shield=True):
+            if not self.stored:
+                self.pending = []
+                return
             if self._flusher:
                 if self.pending:
                     self.handed = self.pending[-1].seq
