@@ -103,7 +103,8 @@ async def run_graph(
     async with thread_place(saver, thread, strategy, queued=not (ephemeral or claimed)) as place, \
             actor.turn():
         cp, head, base = (actor.cached or Checkpoint()).copy(), actor.head, actor.base
-        checkpoint_id = configurable.get("checkpoint_id")
+        # (without a checkpointer nothing was kept to go back to: as LangGraph, not looked up)
+        checkpoint_id = None if ephemeral else configurable.get("checkpoint_id")
         if place is not None:
             checkpoint_id = place.fork or checkpoint_id  # (after a rolled-back run: its start)
             pace = place.pace(pace)

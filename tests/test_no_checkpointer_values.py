@@ -53,3 +53,11 @@ async def test_a_stored_run_refuses_it_before_writing(anyio_backend: str, store_
         with pytest.raises(EncodeError, match="lock"):
             await graph.ainvoke({"text": "hi", "lock": lock}, config)
         assert [s async for s in graph.aget_state_history(config)] == []
+
+
+@pytest.mark.anyio
+async def test_a_checkpoint_named_in_the_config_is_not_looked_up(anyio_backend: str) -> None:
+    # (nothing was kept to go back to: the run starts from its input, as in LangGraph)
+    graph = graph_builder().compile()
+    config = {"configurable": {"thread_id": "t", "checkpoint_id": "not-a-checkpoint", "checkpoint_ns": "x"}}
+    assert await graph.ainvoke({"text": "hi", "lock": lock}, config) == {"text": "HI", "lock": lock}
