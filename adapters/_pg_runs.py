@@ -190,17 +190,15 @@ class RunStatements:
             "AND status = 'running' AND stop IS NULL")
         self.list_base = f"SELECT {_COLUMNS} FROM {s}.runs"
         # An in-process run on an idle thread is taken in one statement (two at once: the
-        # unique index of running runs refuses one, which takes the slow path). Its place
-        # and its drop commit without waiting for the WAL's flush: lost in a crash, they
-        # cost nothing (the process is gone too; a place that comes back expires).
-        relaxed = "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)) "
+        # unique index of running runs refuses one, which takes the slow path). It commits
+        # as every write does: the server may crash while its caller lives on.
         self.enter_idle = (
-            f"{relaxed}INSERT INTO {s}.runs (run_id, thread, status, input, config, durability, "
+            f"INSERT INTO {s}.runs (run_id, thread, status, input, config, durability, "
             "strategy, metadata, created, updated, started, attempts, first_seq, worker, token, "
             "lease_expires) "
             f"SELECT $1, $2, 'running', ''::bytea, $3, $4, $5, $6::jsonb, {NOW}, {NOW}, {NOW}, 1, "
             f"(SELECT coalesce(max(e.seq), 0) FROM {s}.events e WHERE e.thread = $2), $7, $8, "
-            f"{NOW} + $9 FROM relaxed "
+            f"{NOW} + $9 "
             f"WHERE NOT EXISTS (SELECT 1 FROM {s}.runs WHERE thread = $2 AND {_ACTIVE}) "
             f"RETURNING {_COLUMNS}")
         self.hold = (f"UPDATE {s}.runs SET worker = $2, token = $3, lease_expires = {NOW} + $4 "
@@ -213,8 +211,7 @@ class RunStatements:
             "WHERE run_id = $1")
         self.extend = (f"UPDATE {s}.runs SET lease_expires = {NOW} + $2, updated = {NOW} "
                        f"WHERE run_id = $1 AND token = $3 RETURNING {_COLUMNS}")
-        self.drop = (f"{relaxed}DELETE FROM {s}.runs r USING relaxed "
-                     "WHERE r.run_id = $1 AND r.token = $2")
+        self.drop = f"DELETE FROM {s}.runs WHERE run_id = $1 AND token = $2"
 
 
 async def create(conn: Conn, q: RunStatements, new: NewRun, origin: str,
