@@ -100,7 +100,10 @@ async def run_graph(
     if ephemeral:
         durability = "exit"
     actor = saver.actor(thread)
-    async with thread_place(saver, thread, strategy, queued=not (ephemeral or claimed)) as place, \
+    # A place in the thread's queue only when the caller names a strategy: it costs two
+    # commits per run (see _place); without one, runs of other processes conflict.
+    asked = configurable.get("multitask_strategy") is not None
+    async with thread_place(saver, thread, strategy, queued=asked and not (ephemeral or claimed)) as place, \
             actor.turn():
         cp, head, base = (actor.cached or Checkpoint()).copy(), actor.head, actor.base
         # (without a checkpointer nothing was kept to go back to: as LangGraph, not looked up)

@@ -718,7 +718,7 @@ async def test_a_read_only_postgres_database(anyio_backend: str) -> None:
         graph = builder().compile(checkpointer=Checkpointer(log))
         await refused(log, "read-only PostgreSQL", StoreUnavailableError,
                       lambda: graph.ainvoke({"log": ["x"]}, cfg("t"), durability="async"),
-                      "read-only", "enter_run")  # a run's first write: its place in the queue
+                      "read-only", "append")
 
 
 @pytest.mark.parametrize("mode", ["sync", "async", "exit"])

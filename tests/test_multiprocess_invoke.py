@@ -33,7 +33,7 @@ pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).parent.parent
 DISK_STORES = ["sqlite", "postgres"]
-CONFIG = {"configurable": {"thread_id": "t"}}
+CONFIG = {"configurable": {"thread_id": "t", "multitask_strategy": "enqueue"}}  # (a place: asked)
 
 
 async def _spec(kind: str, saver: Any, tmp_path: Path) -> str:

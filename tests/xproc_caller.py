@@ -86,7 +86,7 @@ async def invoke(graph: Any, thread: str, tag: str, n: int, strategy: str | None
         text = f"{tag}-{i}"
         try:
             await graph.ainvoke({"log": [text]}, config, durability="sync",
-                                multitask_strategy=strategy)
+                                multitask_strategy=strategy or "enqueue")
             line: dict[str, Any] = {"input": text, "ok": True}
         except Exception as e:  # noqa: BLE001 - reported to the test
             line = _outcome(text, e)
@@ -94,7 +94,7 @@ async def invoke(graph: Any, thread: str, tag: str, n: int, strategy: str | None
 
 
 async def serve(graph: Any, thread: str) -> None:
-    config = {"configurable": {"thread_id": thread}}
+    config = {"configurable": {"thread_id": thread, "multitask_strategy": "enqueue"}}
 
     async def handle(client: SocketStream) -> None:
         async with client:
