@@ -18,21 +18,37 @@ Rules:
   the log, on their own branch).
 - Outcomes: success (the output), interrupted (paused on an interrupt: the output; or
   stopped by a newer run), cancelled, error (the exception's type and text), timeout.
+- An unreachable store (``StoreUnavailableError``: the store gave up after its own
+  retries) never ends the worker: claims wait it out, backing off from ``poll`` to
+  ``OUTAGE_BACKOFF`` seconds (logged once when it goes, once when it is back). A run
+  that met it is left to its lease (it may have written more than it knows): this
+  worker or another takes it over from the log once the lease expires. A finish that
+  met it is retried until the store takes it (or the lease was taken over).
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import socket
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
 
-from lograph.eventlog import Lease, LeaseLostError, LogError, RunRecord, encode
+from lograph.eventlog import (
+    Lease,
+    LeaseLostError,
+    LogError,
+    RunRecord,
+    StoreUnavailableError,
+    encode,
+)
 
 from ._commit import RUN_LEASE
 from ._engine import ignore
@@ -42,6 +58,12 @@ from ._runs import decode_input, queue_of, rollback_point, run_config, stopped
 from ._views import snapshot_of
 
 __all__ = ["Worker"]
+
+T = TypeVar("T")
+_log = logging.getLogger("lograph.worker")
+
+#: the longest wait (seconds) between two tries of a worker whose store is unreachable
+OUTAGE_BACKOFF = 5.0
 
 
 class Worker:
@@ -82,6 +104,9 @@ class Worker:
         self.poll = float(poll)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.finished = 0  # runs this worker recorded an outcome for
+        self.outages = 0  # times the store became unreachable to it (and came back, or not)
+        #: since when (``time.monotonic()``) the store is unreachable to it; None: reachable
+        self.unreachable_since: float | None = None
         self._tg: TaskGroup | None = None
         self._slots = anyio.Semaphore(concurrency)
 
@@ -119,7 +144,8 @@ class Worker:
                 try:
                     if not more:
                         await woken.wait(self.poll)
-                    claimed = await self.queue.claim_run(self.name, self.lease, limit=self.graph_limit)
+                    claimed = await self._patiently(
+                        lambda: self.queue.claim_run(self.name, self.lease, limit=self.graph_limit))
                 except BaseException:
                     self._slots.release()
                     raise
@@ -129,6 +155,28 @@ class Worker:
                     continue
                 more = claimed[0].queued  # else the next claim waits for news
                 tg.start_soon(self._run_in_slot, *claimed)
+
+    async def _patiently(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``await call()``, again and again while the store is unreachable (see the
+        module), backing off; other errors, a lost lease among them, are raised."""
+        delay = self.poll
+        while True:
+            try:
+                done = await call()
+            except StoreUnavailableError as e:
+                if self.unreachable_since is None:
+                    self.unreachable_since = time.monotonic()
+                    self.outages += 1
+                    _log.warning("worker %s: the store is unreachable (%s); retrying every "
+                                 "%g s at most until it is back", self.name, e, OUTAGE_BACKOFF)
+                await anyio.sleep(delay)
+                delay = min(delay * 2, OUTAGE_BACKOFF)
+                continue
+            if self.unreachable_since is not None:
+                _log.warning("worker %s: the store is reachable again after %.1f s", self.name,
+                             time.monotonic() - self.unreachable_since)
+                self.unreachable_since = None
+            return done
 
     async def _run_in_slot(self, record: RunRecord, lease: Lease) -> None:
         try:
@@ -193,7 +241,8 @@ class Worker:
         if status == "lost":
             return None
         try:
-            final = await self.queue.finish_run(lease, status, result=result, error=error)
+            final = await self._patiently(
+                lambda: self.queue.finish_run(lease, status, result=result, error=error))
         except LeaseLostError:
             return None
         self.finished += 1
@@ -214,11 +263,14 @@ class Worker:
             return "timeout", None, f"the run took more than its timeout of {record.timeout:g} s"
         except Exception as e:  # noqa: BLE001 - the run's outcome, recorded
             if _lost_in(e):
-                return "lost", None, None
+                return "lost", None, None  # left to its lease (see the module)
             return "error", None, f"{type(e).__name__}: {e}"
         finally:
             RUN_LEASE.reset(token)
-        paused = await self._paused(config)
+        try:
+            paused = await self._paused(config)
+        except StoreUnavailableError:
+            return "lost", None, None
         return ("interrupted" if paused else "success"), encode(output, path="the run's output"), None
 
     async def _paused(self, config: dict[str, Any]) -> bool:
@@ -254,10 +306,10 @@ def _stopped(stop: str) -> tuple[str, bytes | None, str]:
 
 
 def _lost_in(e: BaseException) -> bool:
-    """Whether ``e`` (or an error it wraps) is a lost lease."""
+    """Whether ``e`` (or an error it wraps) is a lost lease or an unreachable store."""
     seen = 0
     while e is not None and seen < 10:
-        if isinstance(e, LeaseLostError):
+        if isinstance(e, LeaseLostError | StoreUnavailableError):
             return True
         e = e.__cause__ or e.__context__  # type: ignore[assignment]
         seen += 1
