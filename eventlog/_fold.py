@@ -18,7 +18,7 @@ kind's class and versions, and the fold reads the maps of the current version):
 - resume         {"values": {interrupt_id: value}, "metadata": map}
 - state.updated  {"as_node": str|None, "values": any, "metadata": map}
 - checkpoint     {"source": str, "delta": {channel: [op, value?]}, "next": [task, ...],
-                  "barriers"?: {name: [source, ...]}, "metadata"?: map}
+                  "barriers"?: {name: [source, ...]}, "metadata"?: map, "copy"?: true}
   ``op`` is "set" (the new value), "ext" (items appended), "del" (the channel holds
   nothing any more: a ``Pregel`` graph's ephemeral channel) or "w" (no value: the
   channel's list was extended by the open step's writes to it, taken in task order;
@@ -263,7 +263,8 @@ def _apply_checkpoint(cp: Checkpoint, event: Event, data: dict[str, Any]) -> Non
             values[channel] = change[1]
         cp.versions[channel] = event.seq
     cp.updated = list(data["delta"])
-    cp.parent_checkpoint, cp.parent_checkpoint_hash = cp.checkpoint, cp.checkpoint_hash
+    if "copy" not in data:  # (a copy is the sibling of the checkpoint it copies: same parent)
+        cp.parent_checkpoint, cp.parent_checkpoint_hash = cp.checkpoint, cp.checkpoint_hash
     alias = data.get("id")
     if alias is None:
         cp.checkpoint, cp.checkpoint_hash, cp.checkpoint_seal = event.seq, event.hash, b""

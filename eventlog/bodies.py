@@ -309,6 +309,11 @@ class CheckpointBody:
     ``id_hash`` (stored as ``id``): set only on a checkpoint that ``copy_thread`` copied
     into another thread (re-sealed there): the hash the checkpoint's id, and the ids
     derived from it, come from, so the copy keeps the source's checkpoint and task ids.
+
+    ``copy`` (stored only when true): the ``fork`` checkpoint ``update_state(as_node=
+    "__copy__")`` makes beside the one it copies. As LangGraph's, its parent is that
+    checkpoint's parent, not the checkpoint itself (a copy written before this key
+    existed folds as the copied checkpoint's child).
     """
 
     KIND: ClassVar[Kind] = Kind.CHECKPOINT
@@ -320,6 +325,7 @@ class CheckpointBody:
     metadata: Mapping[str, Any] = field(default_factory=dict)  # the caller's only
     ids_derived: bool = True
     id_hash: bytes | None = None
+    copy: bool = False
 
     def to_map(self) -> dict[str, Any]:
         m: dict[str, Any] = {"source": self.source._value_, "delta": self.delta, "next": self.next}
@@ -331,13 +337,16 @@ class CheckpointBody:
             m["ids"] = "random"
         if self.id_hash is not None:
             m["id"] = self.id_hash
+        if self.copy:
+            m["copy"] = True
         m["v"] = 2  # (a body newer than version 1 carries its version: see the rules)
         return m
 
     @classmethod
     def from_map(cls, m: Mapping[str, Any]) -> CheckpointBody:
         return cls(Source(m["source"]), m["delta"], m["next"], m.get("barriers") or {},
-                   m.get("metadata") or {}, m.get("ids") != "random", m.get("id"))
+                   m.get("metadata") or {}, m.get("ids") != "random", m.get("id"),
+                   bool(m.get("copy", False)))
 
 
 def _checkpoint_v1_to_v2(m: dict[str, Any]) -> dict[str, Any]:

@@ -292,8 +292,8 @@ class StepMachine:
         if as_node == INPUT:  # as LangGraph: the input checkpoint a run given ``values`` makes
             given = self.given(cp, values)
             return [(StateUpdated(as_node, values, self.metadata), given[1], ""), given], None
-        if as_node == COPY:
-            body = self._checkpoint(Source.FORK, {}, cp.next, cp.barriers)
+        if as_node == COPY:  # as LangGraph's, beside the checkpoint it copies (same parent)
+            body = CheckpointBody(Source.FORK, {}, cp.next, cp.barriers, self.metadata, copy=True)
         else:
             name = START if as_node == INPUT else as_node
             finished = [(TaskPlan("update", name, ("pull", name)), writes)]

@@ -250,7 +250,8 @@ def test_a_copy_update_forks_the_checkpoint_unchanged() -> None:
     cp = through_input(machine)
     (_, (body, _, _)), b = machine.update(cp, COPY, None, [])
     assert b is None
-    assert body == CheckpointBody(Source.FORK, {}, cp.next, cp.barriers)
+    # marked a copy: it folds as the sibling of the checkpoint it copies
+    assert body == CheckpointBody(Source.FORK, {}, cp.next, cp.barriers, copy=True)
 
 
 def test_an_empty_threads_update_as_input_is_the_input_step() -> None:
