@@ -36,6 +36,7 @@ from ._nesting import nests_in, run_nested
 from ._options import refuse_unimplemented
 from ._place import with_strategy
 from ._pregel_nodes import PregelNode
+from ._runnable import RunnableMethods, register_if_loaded
 from ._step import recast
 from ._streaming import run_collected, run_printed, stream_run, stream_sync
 from ._sync import in_event_loop, run_sync
@@ -77,7 +78,9 @@ class GraphIO:
 _STATE_IO = GraphIO()
 
 
-class CompiledGraph:
+class CompiledGraph(RunnableMethods):
+    """A compiled graph; a langchain-core ``Runnable`` (see ``_runnable``)."""
+
     def __init__(
         self, structure: Structure, checkpointer: Checkpointer | bool | None,
         interrupt_before: tuple[str, ...], interrupt_after: tuple[str, ...], *, name: str,
@@ -101,6 +104,7 @@ class CompiledGraph:
         self.schemas: tuple[Any, Any] = (None, None)
         self._defaults: dict[str, Any] = {}  # with_config's: under every call's config
         self.node_subgraphs: dict[str, CompiledGraph | None] = {}  # _views.subgraph_of's cache
+        register_if_loaded()
 
     @property
     def checkpointer(self) -> Checkpointer | None:

@@ -37,6 +37,7 @@ from lograph.eventlog.lowlevel import SET
 from ._context import TaskContext
 from ._errors import ResumeError
 from ._step import plan
+from ._tracing import task_ns
 from ._types import Command
 
 if TYPE_CHECKING:
@@ -51,10 +52,13 @@ _COORDINATES = ("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map")
 def nests_in(ctx: TaskContext, config: dict[str, Any] | None) -> bool:
     """Run a graph called with ``config`` as a subgraph of the task ``ctx``: unless the
     config names a checkpoint coordinate other than the caller's own thread (passing
-    the caller's config on, as LangGraph's documentation does, still nests)."""
+    the caller's config on, as LangGraph's documentation does, still nests; so does the
+    config the task itself was given, which names the task's namespace, as a Runnable
+    node passes it to a graph inside it)."""
     given = (config or {}).get("configurable") or {}
     own = ctx.run.config.get("configurable") or {}
-    return all(given.get(k) in (None, "") or str(given[k]) == str(own.get(k)) for k in _COORDINATES)
+    return all(given.get(k) in (None, "") or str(given[k]) == str(own.get(k))
+               or (k == "checkpoint_ns" and given[k] == task_ns(ctx.run, ctx)) for k in _COORDINATES)
 
 
 async def run_nested(graph: CompiledGraph, input: Any, ctx: TaskContext, config: dict[str, Any],

@@ -40,8 +40,16 @@ if TYPE_CHECKING:
 
     from ._context import TaskContext
 
-__all__ = ["graph_run", "is_runnable", "runnable_call", "task_config", "task_runtime", "traced",
-           "wants_callbacks"]
+__all__ = [
+    "graph_run",
+    "is_runnable",
+    "runnable_call",
+    "task_config",
+    "task_ns",
+    "task_runtime",
+    "traced",
+    "wants_callbacks",
+]
 
 # configurable values LangGraph copies into a run's metadata (what tracers group by)
 _TO_METADATA = ("thread_id", "checkpoint_id", "checkpoint_ns", "task_id", "run_id",
@@ -115,7 +123,8 @@ def graph_run(
     )
 
 
-def _ns(run: Any, ctx: TaskContext) -> str:
+def task_ns(run: Any, ctx: TaskContext) -> str:
+    """The namespace a node or task running as ``ctx`` names in its config."""
     part = f"{ctx.name}:{ctx.task_id}"
     return f"{run.ns}|{part}" if run.ns else part
 
@@ -135,7 +144,7 @@ def langgraph_path(path: tuple[Any, ...]) -> tuple[Any, ...]:
 def task_config(run: Any, ctx: TaskContext, callbacks: Any = None) -> dict[str, Any]:
     """The ``RunnableConfig`` a node or task running as ``ctx`` sees (as LangGraph fills it)."""
     config = run.config
-    ns = _ns(run, ctx)
+    ns = task_ns(run, ctx)
     path = ctx.path
     triggers = (f"branch:to:{ctx.name}",) if path and path[0] == "pull" else ("__pregel_push",)
     lg_path = langgraph_path(path)
@@ -161,7 +170,7 @@ def task_runtime(run: Any, ctx: TaskContext) -> Runtime[Any]:
     configurable = run.config.get("configurable") or {}
     thread = configurable.get("thread_id")
     info = ExecutionInfo(
-        checkpoint_id=run.journal.cp.id or None, checkpoint_ns=_ns(run, ctx), task_id=ctx.task_id,
+        checkpoint_id=run.journal.cp.id or None, checkpoint_ns=task_ns(run, ctx), task_id=ctx.task_id,
         thread_id=None if thread is None else str(thread), run_id=run.config.get("run_id"),
         node_attempt=ctx.attempt, node_first_attempt_time=ctx.started,
     )
