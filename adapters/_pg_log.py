@@ -56,6 +56,7 @@ from lograph.eventlog.lowlevel import (
     RunSignals,
     check_end,
     check_filters,
+    check_graph,
     check_lease_seconds,
     check_limit,
     check_new_run,
@@ -673,22 +674,24 @@ class PostgresLog:
     async def list_runs(
         self, *, thread: str | None = None, status: str | Iterable[str] | None = None,
         since: float | None = None, until: float | None = None,
-        metadata: Mapping[str, Any] | None = None, limit: int = 100,
+        metadata: Mapping[str, Any] | None = None, limit: int = 100, graph: str | None = None,
     ) -> list[RunRecord]:
         check_filters(status, limit)
         metadata_json(metadata or {})
+        check_graph(graph)
         return await self._call("list_runs", lambda c: _pg_runs.list_runs(
-            c, self._sql.runs, thread, status, since, until, metadata, limit))
+            c, self._sql.runs, thread, status, since, until, metadata, limit, graph))
 
     async def run_counts(self) -> dict[str, int]:
         return await self._call("run_counts", lambda c: _pg_runs.counts(c, self._sql.runs))
 
     async def claim_run(self, worker: str, lease: float, *, limit: int | None = None,
-                        ) -> tuple[RunRecord, Lease] | None:
+                        graph: str | None = None) -> tuple[RunRecord, Lease] | None:
         check_lease_seconds(lease)
         check_limit(limit)
+        check_graph(graph)
         return await self._call("claim_run", lambda c: _pg_runs.claim(
-            c, self._sql.runs, worker, lease, limit))
+            c, self._sql.runs, worker, lease, limit, graph))
 
     async def renew_lease(self, lease: Lease, seconds: float) -> RunRecord:
         check_lease_seconds(seconds)

@@ -88,6 +88,13 @@ MIGRATION = [
 #: schema version 5
 MIGRATION_THREAD_ORDER = ["CREATE INDEX runs_thread ON {s}.runs (thread, ord)"]
 
+#: schema version 6: the name of the graph a run is for (NULL: any worker's), by which
+#: claims under a limit count the graph's running runs
+MIGRATION_GRAPH = [
+    "ALTER TABLE {s}.runs ADD COLUMN graph text",
+    "CREATE INDEX runs_graph ON {s}.runs (graph, status) WHERE graph IS NOT NULL",
+]
+
 _COLUMNS = ", ".join(ROW_COLUMNS).replace("metadata", "metadata::text")
 _ACTIVE = "status IN ('pending', 'running')"
 
@@ -111,9 +118,9 @@ class RunStatements:
             "WHERE thread = $1 AND status = 'running' AND stop IS NULL")
         self.insert = (
             f"INSERT INTO {s}.runs (run_id, thread, status, input, config, durability, strategy, "
-            "idem, metadata, created, updated, attempts, first_seq, timeout) "
-            f"VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8::jsonb, {NOW}, {NOW}, 0, 0, $9) "
-            f"RETURNING {_COLUMNS}")
+            "idem, metadata, created, updated, attempts, first_seq, timeout, graph) "
+            f"VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8::jsonb, {NOW}, {NOW}, 0, 0, $9, "
+            f"$10) RETURNING {_COLUMNS}")
         #: the NOTIFY channel of this schema's runs (a name of at most 63 bytes)
         self.channel = "lograph_runs_" + hashlib.sha256(schema.encode()).hexdigest()[:24]
         self.notify = "SELECT pg_notify($1, $2)"
@@ -121,8 +128,8 @@ class RunStatements:
         # a key or run id already there inserts nothing (then ``create`` looks closer)
         self.enqueue = (
             f"INSERT INTO {s}.runs (run_id, thread, status, input, config, durability, strategy, "
-            "idem, metadata, created, updated, attempts, first_seq, timeout) "
-            f"SELECT $1, $2, 'pending', $3, $4, $5, $6, $7, $8::jsonb, {NOW}, {NOW}, 0, 0, $9 "
+            "idem, metadata, created, updated, attempts, first_seq, timeout, graph) "
+            f"SELECT $1, $2, 'pending', $3, $4, $5, $6, $7, $8::jsonb, {NOW}, {NOW}, 0, 0, $9, $13 "
             "FROM (SELECT pg_advisory_xact_lock(hashtextextended($10, 0)), pg_notify($11, $12) "
             "OFFSET 0) AS first ON CONFLICT DO NOTHING "
             f"RETURNING {_COLUMNS}")
@@ -146,10 +153,11 @@ class RunStatements:
                                WHERE o.thread = r.thread AND o.{_ACTIVE})
                   AND (r.status = 'pending' OR r.lease_expires <= {NOW})
                   AND r.input <> ''::bytea
+                  AND ($4::text IS NULL OR r.graph IS NULL OR r.graph = $4)
                 ORDER BY r.ord LIMIT 1
                 FOR UPDATE SKIP LOCKED)
             UPDATE {s}.runs r SET status = 'running', worker = $1, token = $2,
-                   lease_expires = {NOW} + $3, updated = {NOW},
+                   lease_expires = {NOW} + $3, updated = {NOW}, graph = coalesce(r.graph, $4),
                    started = coalesce(r.started, {NOW}), attempts = r.attempts + 1,
                    first_seq = CASE WHEN r.attempts = 0
                        THEN (SELECT coalesce(max(e.seq), 0) FROM {s}.events e
@@ -163,7 +171,8 @@ class RunStatements:
                 EXISTS (SELECT 1 FROM {s}.runs q WHERE q.status = 'pending' AND q.ord <> r.ord)"""
         self.lock_claims = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
         self.running = (f"SELECT count(*) FROM {s}.runs WHERE status = 'running' "
-                        f"AND lease_expires > {NOW} AND input <> ''::bytea")  # (workers' runs)
+                        f"AND lease_expires > {NOW} AND input <> ''::bytea "  # (workers' runs)
+                        "AND ($1::text IS NULL OR graph = $1)")
         self.holder = f"SELECT token, status, lease_expires > {NOW} FROM {s}.runs WHERE run_id = $1"
         self.fence = (
             f"SELECT 1 FROM {s}.runs WHERE run_id = $1 AND token = $2 AND status = 'running' "
@@ -222,7 +231,7 @@ async def create(conn: Conn, q: RunStatements, new: NewRun, origin: str,
         row = await conn.fetchrow(
             q.enqueue, new.run_id, new.thread, new.input, new.config, new.durability,
             new.strategy, new.idempotency_key, metadata_json(new.metadata), timeout,
-            _lock_key(q, new.thread), q.channel, f"{origin} c {new.run_id}")
+            _lock_key(q, new.thread), q.channel, f"{origin} c {new.run_id}", new.graph)
         if row is not None:
             return _record(row), True, []
     async with conn.transaction():  # a key or id already there, or a strategy that checks
@@ -241,7 +250,7 @@ async def create(conn: Conn, q: RunStatements, new: NewRun, origin: str,
             stopped = [r[0] for r in await conn.fetch(q.ask_stop_ids, new.thread, new.strategy)]
         row = await conn.fetchrow(
             q.insert, new.run_id, new.thread, new.input, new.config, new.durability, new.strategy,
-            new.idempotency_key, metadata_json(new.metadata), timeout)
+            new.idempotency_key, metadata_json(new.metadata), timeout, new.graph)
         for run_id in stopped:
             await conn.execute(q.notify, q.channel, f"{origin} s {run_id}")
         await conn.execute(q.notify, q.channel, f"{origin} c {new.run_id}")
@@ -308,6 +317,7 @@ async def get(conn: Conn, q: RunStatements, run_id: str) -> RunRecord | None:
 async def list_runs(
     conn: Conn, q: RunStatements, thread: str | None, status: str | Iterable[str] | None,
     since: float | None, until: float | None, metadata: Mapping[str, Any] | None, limit: int,
+    graph: str | None = None,
 ) -> list[RunRecord]:
     wanted = check_filters(status, limit)
     where: list[str] = []
@@ -319,6 +329,8 @@ async def list_runs(
 
     if thread is not None:
         where.append(f"thread = {arg(thread)}")
+    if graph is not None:
+        where.append(f"graph = {arg(graph)}")
     if wanted is not None:
         where.append(f"status = ANY({arg(list(wanted))}::text[])")
     if since is not None:
@@ -337,20 +349,20 @@ async def counts(conn: Conn, q: RunStatements) -> dict[str, int]:
 
 
 async def claim(conn: Conn, q: RunStatements, worker: str, seconds: float, limit: int | None,
-                ) -> tuple[RunRecord, Lease] | None:
+                graph: str | None = None) -> tuple[RunRecord, Lease] | None:
     """One statement; under a ``limit``, a transaction holding the schema's claim lock,
     whose count sees every claim committed before it (claims under a limit queue)."""
     check_lease_seconds(seconds)
     token = new_token()
     try:
         if limit is None:
-            row = await conn.fetchrow(q.claim, worker, token, float(seconds))
+            row = await conn.fetchrow(q.claim, worker, token, float(seconds), graph)
         else:
             async with conn.transaction():
                 await conn.execute(q.lock_claims, f"lograph.claims:{q.schema}")
-                if await conn.fetchval(q.running) >= limit:
+                if await conn.fetchval(q.running, graph) >= limit:
                     return None
-                row = await conn.fetchrow(q.claim, worker, token, float(seconds))
+                row = await conn.fetchrow(q.claim, worker, token, float(seconds), graph)
     except asyncpg.UniqueViolationError:  # the backstop: the thread has a running run
         return None
     if row is None:

@@ -105,6 +105,8 @@ MIGRATIONS: list[list[str]] = [
     _pg_runs.MIGRATION,
     # 5: a thread's runs in order, ended ones too (a claim reads the run before it)
     _pg_runs.MIGRATION_THREAD_ORDER,
+    # 6: the name of the graph each run is for (limits per graph)
+    _pg_runs.MIGRATION_GRAPH,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -65,6 +65,13 @@ MIGRATION = (
 #: schema version 4
 MIGRATION_THREAD_ORDER = ("CREATE INDEX runs_thread ON runs (thread, ord)",)
 
+#: schema version 5: the name of the graph a run is for (NULL: any worker's), by which
+#: claims under a limit count the graph's running runs
+MIGRATION_GRAPH = (
+    "ALTER TABLE runs ADD COLUMN graph TEXT",
+    "CREATE INDEX runs_graph ON runs (graph, status) WHERE graph IS NOT NULL",
+)
+
 _COLUMNS = ", ".join(ROW_COLUMNS)
 _SELECT = f"SELECT {_COLUMNS} FROM runs"
 _ACTIVE = "status IN ('pending', 'running')"
@@ -98,10 +105,10 @@ def create(conn: sqlite3.Connection, new: NewRun) -> tuple[RunRecord, bool]:
                      "status = 'running' AND stop IS NULL", (new.strategy, now, new.thread))
     conn.execute(
         "INSERT INTO runs (run_id, thread, status, input, config, durability, strategy, idem, "
-        "metadata, created, updated, attempts, first_seq, timeout) "
-        "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?)",
+        "metadata, created, updated, attempts, first_seq, timeout, graph) "
+        "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
         (new.run_id, new.thread, new.input, new.config, new.durability, new.strategy,
-         new.idempotency_key, metadata_json(new.metadata), now, now, new.timeout))
+         new.idempotency_key, metadata_json(new.metadata), now, now, new.timeout, new.graph))
     found = _get(conn, new.run_id)
     assert found is not None
     return found, True
@@ -114,6 +121,7 @@ def get(conn: sqlite3.Connection, run_id: str) -> RunRecord | None:
 def list_runs(
     conn: sqlite3.Connection, thread: str | None, status: str | Iterable[str] | None,
     since: float | None, until: float | None, metadata: Mapping[str, Any] | None, limit: int,
+    graph: str | None = None,
 ) -> list[RunRecord]:
     wanted = check_filters(status, limit)
     where: list[str] = []
@@ -121,6 +129,9 @@ def list_runs(
     if thread is not None:
         where.append("thread = ?")
         args.append(thread)
+    if graph is not None:
+        where.append("graph = ?")
+        args.append(graph)
     if wanted is not None:
         where.append(f"status IN ({', '.join('?' * len(wanted))})")
         args += wanted
@@ -146,23 +157,26 @@ def counts(conn: sqlite3.Connection) -> dict[str, int]:
 
 
 def claim(conn: sqlite3.Connection, worker: str, seconds: float, limit: int | None = None,
-          ) -> tuple[RunRecord, Lease] | None:
-    """In a write transaction: the oldest run that is its thread's oldest active run and
-    is pending or has an expired lease, taken for ``seconds`` (none while ``limit`` runs
-    run under unexpired leases)."""
+          graph: str | None = None) -> tuple[RunRecord, Lease] | None:
+    """In a write transaction: the oldest run (of ``graph`` or of none, when given) that
+    is its thread's oldest active run and is pending or has an expired lease, taken for
+    ``seconds`` (none while ``limit`` runs, of ``graph`` when given, run under unexpired
+    leases)."""
     check_lease_seconds(seconds)
     now = time.time()
     _end_stale(conn, None, now)
     if limit is not None and conn.execute(
-            "SELECT count(*) FROM runs WHERE status = 'running' AND lease_expires > ? AND input <> x''",
-            (now,)).fetchone()[0] >= limit:
+            "SELECT count(*) FROM runs WHERE status = 'running' AND lease_expires > ? "
+            "AND input <> x'' AND (? IS NULL OR graph = ?)",
+            (now, graph, graph)).fetchone()[0] >= limit:
         return None
     row = conn.execute(
         f"SELECT r.run_id, r.thread, r.attempts FROM runs r WHERE r.{_ACTIVE} "
         "AND r.ord = (SELECT min(o.ord) FROM runs o WHERE o.thread = r.thread AND "
         f"o.{_ACTIVE}) AND (r.status = 'pending' OR r.lease_expires <= ?) "
-        "AND r.input <> x'' ORDER BY r.ord LIMIT 1",  # (an in-process run: its caller's)
-        (now,)).fetchone()
+        "AND r.input <> x'' "  # (an in-process run: its caller's)
+        "AND (? IS NULL OR r.graph IS NULL OR r.graph = ?) ORDER BY r.ord LIMIT 1",
+        (now, graph, graph)).fetchone()
     if row is None:
         return None
     run_id, thread, attempts = row
@@ -174,8 +188,8 @@ def claim(conn: sqlite3.Connection, worker: str, seconds: float, limit: int | No
     conn.execute(
         "UPDATE runs SET status = 'running', worker = ?, token = ?, lease_expires = ?, "
         "updated = ?, started = coalesce(started, ?), attempts = attempts + 1, "
-        "first_seq = coalesce(?, first_seq) WHERE run_id = ?",
-        (worker, token, now + seconds, now, now, first_seq, run_id))
+        "first_seq = coalesce(?, first_seq), graph = coalesce(graph, ?) WHERE run_id = ?",
+        (worker, token, now + seconds, now, now, first_seq, graph, run_id))
     found = _get(conn, run_id)
     assert found is not None
     prior = conn.execute(

@@ -76,6 +76,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _runs.MIGRATION,
     # 4: a thread's runs in order, ended ones too (a claim reads the run before it)
     _runs.MIGRATION_THREAD_ORDER,
+    # 5: the name of the graph each run is for (limits per graph)
+    _runs.MIGRATION_GRAPH,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -10,7 +10,7 @@
     lograph fork STORE THREAD --checkpoint ID      make an old checkpoint the head again
     lograph worker STORE --graph MODULE:ATTR [--concurrency N] [--graph-limit M] [--lease S]   execute
                                                    submitted runs until SIGINT/SIGTERM
-    lograph runs STORE [--thread T] [--status S]   submitted runs and the queue depth
+    lograph runs STORE [--thread T] [--status S] [--graph NAME]   submitted runs and the queue depth
     lograph migrate-imports FILE... [--diff]       rewrite langgraph imports to lograph's
 
 STORE is a SQLite file (it must exist: it is never created by a read) or a
@@ -534,21 +534,23 @@ async def cmd_runs(args: argparse.Namespace, out: Output) -> int:
     """The store's runs, newest first, and the queue's depth."""
     async with open_store(args.store, args.schema) as log:
         queue = _queue(log)
-        runs = await queue.list_runs(thread=args.thread, status=args.status, limit=args.limit)
+        runs = await queue.list_runs(thread=args.thread, status=args.status, limit=args.limit,
+                                     graph=args.graph)
         counts = await queue.run_counts()
     if args.json:
         out.json({"counts": counts, "queue_depth": counts.get("pending", 0)})
         for r in runs:
-            out.json({"run_id": r.run_id, "thread": r.thread, "status": r.status,
+            out.json({"run_id": r.run_id, "thread": r.thread, "graph": r.graph, "status": r.status,
                       "created": r.created, "started": r.started, "finished": r.finished,
                       "attempts": r.attempts, "worker": r.worker, "durability": r.durability,
                       "strategy": r.strategy, "metadata": r.metadata, "error": r.error})
         return OK
-    rows = [[r.run_id, r.thread, r.status, iso(r.created),
+    rows = [[r.run_id, r.thread, r.graph or "", r.status, iso(r.created),
              duration(r.finished - r.started) if r.finished and r.started else "",
              str(r.attempts), r.worker or "", (r.error or "")[:80]] for r in runs]
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no runs"
-    out.table(["run", "thread", "status", "created", "took", "attempts", "worker", "error"], rows,
+    out.table(["run", "thread", "graph", "status", "created", "took", "attempts", "worker", "error"],
+              rows,
               title=f"queue depth {counts.get('pending', 0)} ({summary})")
     return OK
 
@@ -561,7 +563,8 @@ def add_run_commands(command: Any) -> None:
                         help="the compiled graph or builder the runs execute")
     worker.add_argument("--concurrency", type=int, default=1, help="runs at once (default 1)")
     worker.add_argument("--graph-limit", type=int, metavar="M",
-                        help="runs at once across every worker on the store (default: no limit)")
+                        help="runs of the graph (by its name) at once across every worker on the "
+                             "store (default: no limit)")
     worker.add_argument("--lease", type=float, default=10.0,
                         help="seconds a claim holds a run without a heartbeat (default 10)")
     worker.add_argument("--poll", type=float, default=0.2,
@@ -570,6 +573,7 @@ def add_run_commands(command: Any) -> None:
     runs = command("runs", cmd_runs, "the store's runs (newest first) and the queue depth",
                    thread=None)
     runs.add_argument("--thread", help="only this thread's runs")
+    runs.add_argument("--graph", metavar="NAME", help="only the runs of the graph of this name")
     runs.add_argument("--status", action="append", help="only runs in this status (repeatable)")
     runs.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
 

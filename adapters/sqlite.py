@@ -73,7 +73,13 @@ from lograph.eventlog import (
     ThreadInfo,
     check_append,
 )
-from lograph.eventlog.lowlevel import RunSignals, check_limit, check_new_run, signals_for
+from lograph.eventlog.lowlevel import (
+    RunSignals,
+    check_graph,
+    check_limit,
+    check_new_run,
+    signals_for,
+)
 from lograph.runtime.lowlevel import Checkpointer
 
 from . import _sqlite_runs as runs
@@ -499,10 +505,11 @@ class SqliteLog:
     async def list_runs(
         self, *, thread: str | None = None, status: str | Iterable[str] | None = None,
         since: float | None = None, until: float | None = None,
-        metadata: Mapping[str, Any] | None = None, limit: int = 100,
+        metadata: Mapping[str, Any] | None = None, limit: int = 100, graph: str | None = None,
     ) -> list[RunRecord]:
+        check_graph(graph)
         found: list[RunRecord] = await self._call(
-            runs.list_runs, thread, status, since, until, metadata, limit)
+            runs.list_runs, thread, status, since, until, metadata, limit, graph)
         return found
 
     async def run_counts(self) -> dict[str, int]:
@@ -510,9 +517,11 @@ class SqliteLog:
         return found
 
     async def claim_run(self, worker: str, lease: float, *, limit: int | None = None,
-                        ) -> tuple[RunRecord, Lease] | None:
+                        graph: str | None = None) -> tuple[RunRecord, Lease] | None:
         check_limit(limit)
-        found: tuple[RunRecord, Lease] | None = await self._write(runs.claim, worker, lease, limit)
+        check_graph(graph)
+        found: tuple[RunRecord, Lease] | None = await self._write(
+            runs.claim, worker, lease, limit, graph)
         return found
 
     async def renew_lease(self, lease: Lease, seconds: float) -> RunRecord:

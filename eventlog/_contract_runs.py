@@ -332,6 +332,32 @@ class RunQueueContract(EventLogContract):
             last = await log.claim_run("w", 30, limit=2)
             assert last is not None and last[0].run_id == "r2"
 
+    async def test_a_graphs_runs_are_claimed_and_limited_by_its_name(self) -> None:
+        async with self.open_log() as log:
+            await log.create_run(new("a1", "t1", graph="a"))
+            await log.create_run(new("a2", "t2", graph="a"))
+            await log.create_run(new("b1", "t3", graph="b"))
+            await log.create_run(new("any", "t4"))  # for no graph: any worker's
+            for bad in ("x\x00", 7):
+                with pytest.raises(ValueError, match="graph"):
+                    await log.create_run(new("bad", graph=bad))
+            assert [r.run_id for r in await log.list_runs(graph="a")] == ["a2", "a1"]
+            found = await log.get_run("b1")
+            assert found is not None and found.graph == "b"
+            first = await log.claim_run("w", 30, graph="a", limit=1)
+            assert first is not None and (first[0].run_id, first[0].graph) == ("a1", "a")
+            assert await log.claim_run("w", 30, graph="a", limit=1) is None  # a1 runs: a's limit
+            other = await log.claim_run("w", 30, graph="b", limit=1)  # b's limit is its own
+            assert other is not None and other[0].run_id == "b1"
+            # a worker of graph c takes only the run for no graph, and names it c's
+            anyone = await log.claim_run("w", 30, graph="c", limit=1)
+            assert anyone is not None and (anyone[0].run_id, anyone[0].graph) == ("any", "c")
+            assert [r.run_id for r in await log.list_runs(graph="c")] == ["any"]
+            assert await log.claim_run("w", 30, graph="c") is None
+            assert await log.claim_run("w", 30, limit=3) is None  # no graph: the store's count
+            second = await log.claim_run("w", 30, graph="a", limit=2)
+            assert second is not None and second[0].run_id == "a2"
+
     async def test_concurrent_claims_under_a_limit_never_exceed_it(self) -> None:
         async with self.open_log() as log:
             for i in range(12):

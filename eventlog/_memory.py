@@ -128,18 +128,20 @@ class MemoryLog:
         self, *, thread: str | None = None, status: str | Iterable[str] | None = None,
         since: float | None = None, until: float | None = None,
         metadata: Mapping[str, MetaValue] | None = None, limit: int = 100,
+        graph: str | None = None,
     ) -> list[RunRecord]:
         self._open()
-        return self._runs.list(thread, status, since, until, metadata, limit)
+        return self._runs.list(thread, status, since, until, metadata, limit, graph)
 
     async def run_counts(self) -> dict[str, int]:
         self._open()
         return self._runs.counts()
 
     async def claim_run(self, worker: str, lease: float, *, limit: int | None = None,
-                        ) -> tuple[RunRecord, Lease] | None:
+                        graph: str | None = None) -> tuple[RunRecord, Lease] | None:
         self._open()
-        return self._runs.claim(worker, lease, lambda t: len(self._events.get(t, ())), limit)
+        return self._runs.claim(worker, lease, lambda t: len(self._events.get(t, ())), limit,
+                                graph)
 
     async def renew_lease(self, lease: Lease, seconds: float) -> RunRecord:
         self._open()

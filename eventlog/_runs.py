@@ -95,6 +95,8 @@ class NewRun:
     idempotency_key: str | None = None
     metadata: Mapping[str, MetaValue] = field(default_factory=dict)
     timeout: float | None = None  # seconds a worker lets the run take (None: no limit)
+    #: the name of the graph that runs it (``CompiledGraph.name``); None: any worker's
+    graph: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,8 @@ class RunRecord:
     error: str | None = None
     first_seq: int = 0  # the thread's head when the run was first claimed
     timeout: float | None = None
+    #: the graph that runs it: as submitted, else the graph of the worker that claimed it
+    graph: str | None = None
     #: set by a claim only: when the run before it on its thread was rolled back, that
     #: run's ``first_seq`` (where the rolled-back progress began); 0 otherwise
     prior_rollback: int = 0
@@ -158,9 +162,10 @@ class RunQueue(EventLog, Protocol):
         self, *, thread: str | None = None, status: str | Iterable[str] | None = None,
         since: float | None = None, until: float | None = None,
         metadata: Mapping[str, MetaValue] | None = None, limit: int = 100,
+        graph: str | None = None,
     ) -> list[RunRecord]:
         """Runs matching every filter given (created in ``[since, until)``, metadata a
-        superset of ``metadata``), newest first."""
+        superset of ``metadata``, ``graph`` its graph's name), newest first."""
         ...
 
     async def run_counts(self) -> dict[str, int]:
@@ -168,10 +173,12 @@ class RunQueue(EventLog, Protocol):
         ...
 
     async def claim_run(self, worker: str, lease: float, *, limit: int | None = None,
-                        ) -> tuple[RunRecord, Lease] | None:
+                        graph: str | None = None) -> tuple[RunRecord, Lease] | None:
         """Take the oldest claimable run (see the module) for ``lease`` seconds, or None.
-        ``limit``: only while fewer runs than that are running under unexpired leases in
-        the store, counted in the claim's own transaction (so claims by any number of
+        ``graph``: a worker of the graph of that name takes only runs submitted for it or
+        for no graph (and records its name on those). ``limit``: only while fewer runs
+        than that are running under unexpired leases (of ``graph``, when given; else in
+        the store), counted in the claim's own transaction (so claims by any number of
         workers never exceed it)."""
         ...
 
@@ -379,7 +386,7 @@ def signals_for(key: Hashable | None, make: Callable[[], RunSignals]) -> RunSign
 ROW_COLUMNS = (
     "run_id", "thread", "status", "input", "config", "durability", "strategy", "idem",
     "metadata", "ord", "created", "updated", "started", "finished", "attempts", "worker",
-    "lease_expires", "stop", "result", "error", "first_seq", "timeout",
+    "lease_expires", "stop", "result", "error", "first_seq", "timeout", "graph",
 )
 
 
@@ -387,12 +394,12 @@ def run_of_row(row: Sequence[Any]) -> RunRecord:
     """A stored row (:data:`ROW_COLUMNS`) as a RunRecord."""
     (run_id, thread, status, input, config, durability, strategy, idem, metadata, order,
      created, updated, started, finished, attempts, worker, lease_expires, stop, result,
-     error, first_seq, timeout) = row
+     error, first_seq, timeout, graph) = row
     return RunRecord(
         run_id, thread, status, bytes(input), bytes(config), durability, strategy, idem,
         json.loads(metadata), int(order), created, updated, started, finished, int(attempts),
         worker, lease_expires, stop, None if result is None else bytes(result), error,
-        int(first_seq), timeout)
+        int(first_seq), timeout, graph)
 
 
 def new_token() -> str:
@@ -409,6 +416,7 @@ def check_new_run(new: NewRun, *, in_process: bool = False) -> None:
     check_text(new.run_id, "run id", 256)
     if new.idempotency_key is not None:
         check_text(new.idempotency_key, "idempotency key", 1024)
+    check_graph(new.graph)
     if new.strategy not in STRATEGIES:
         raise ValueError(f"multitask_strategy={new.strategy!r}: use one of {', '.join(STRATEGIES)}")
     if new.durability not in DURABILITIES:
@@ -446,6 +454,14 @@ def check_filters(status: str | Iterable[str] | None, limit: int) -> tuple[str, 
         if s not in STATUSES:
             raise ValueError(f"unknown run status {s!r}; use one of {', '.join(STATUSES)}")
     return wanted
+
+
+def check_graph(graph: str | None) -> None:
+    """A graph's name as a run records it (or None); ValueError for anything else."""
+    if graph is not None:
+        if not isinstance(graph, str):
+            raise ValueError(f"a run's graph is named by a string, not {type(graph).__name__}")
+        check_text(graph, "graph name", 256)
 
 
 def check_end(status: str) -> None:
@@ -509,7 +525,7 @@ class MemoryRuns:
         record = RunRecord(
             new.run_id, new.thread, PENDING, new.input, new.config, new.durability, new.strategy,
             new.idempotency_key, json.loads(metadata_json(new.metadata)), self._order, now, now,
-            timeout=new.timeout)
+            timeout=new.timeout, graph=new.graph)
         self.runs[new.run_id] = record
         for r in stopped:
             self.signals.changed(r)
@@ -518,12 +534,13 @@ class MemoryRuns:
 
     def list(self, thread: str | None, status: str | Iterable[str] | None, since: float | None,
              until: float | None, metadata: Mapping[str, MetaValue] | None, limit: int,
-             ) -> list[RunRecord]:
+             graph: str | None = None) -> list[RunRecord]:
         wanted = check_filters(status, limit)
+        check_graph(graph)
         want_meta = json.loads(metadata_json(metadata or {}))
         found = [
             r for r in self.runs.values()
-            if (thread is None or r.thread == thread)
+            if (thread is None or r.thread == thread) and (graph is None or r.graph == graph)
             and (wanted is None or r.status in wanted)
             and (since is None or r.created >= since) and (until is None or r.created < until)
             and all(k in r.metadata and r.metadata[k] == v and type(r.metadata[k]) is type(v)
@@ -539,29 +556,33 @@ class MemoryRuns:
         return out
 
     def claim(self, worker: str, seconds: float, head_of: Callable[[str], int],
-              limit: int | None = None) -> tuple[RunRecord, Lease] | None:
+              limit: int | None = None, graph: str | None = None,
+              ) -> tuple[RunRecord, Lease] | None:
         """``head_of(thread)``: the thread's head seq (a first claim's ``first_seq``)."""
         check_lease_seconds(seconds)
         check_limit(limit)
+        check_graph(graph)
         now = time.time()
         self._end_stale(None, now)
         if limit is not None and sum(
                 1 for r in self.runs.values()
-                if r.status == RUNNING and not r.in_process and r.lease_expires is not None and r.lease_expires > now) >= limit:
+                if r.status == RUNNING and not r.in_process and (graph is None or r.graph == graph)
+                and r.lease_expires is not None and r.lease_expires > now) >= limit:
             return None
         firsts: dict[str, RunRecord] = {}
         for r in sorted(self.runs.values(), key=lambda r: r.order):
             if r.status in ACTIVE and r.thread not in firsts:
                 firsts[r.thread] = r
         for r in sorted(firsts.values(), key=lambda r: r.order):
-            if r.in_process:
-                continue  # its caller runs it
+            if r.in_process or (graph is not None and r.graph not in (None, graph)):
+                continue  # its caller runs it; another graph's workers run it
             if r.status == PENDING or (r.lease_expires is not None and r.lease_expires <= now):
                 token = new_token()
                 record = replace(
                     r, status=RUNNING, worker=worker, lease_expires=now + seconds, updated=now,
                     started=r.started if r.started is not None else now, attempts=r.attempts + 1,
-                    first_seq=head_of(r.thread) if r.attempts == 0 else r.first_seq)
+                    first_seq=head_of(r.thread) if r.attempts == 0 else r.first_seq,
+                    graph=r.graph if r.graph is not None else graph)
                 self.runs[r.run_id] = record
                 self._tokens[r.run_id] = token
                 before = [p for p in self.runs.values() if p.thread == r.thread and p.order < r.order]

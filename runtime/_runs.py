@@ -239,18 +239,21 @@ class Runs:
     """Durable runs on a store (a checkpointer, or a graph compiled with one).
 
     ``await Runs(saver).submit("thread-1", {"messages": [...]})`` records a run for a
-    :class:`~lograph.runtime.Worker` to execute and returns its handle.
+    :class:`~lograph.runtime.Worker` to execute and returns its handle. Given a graph,
+    its runs are submitted for that graph's name (workers of other graphs leave them).
     """
 
     def __init__(self, store: Any) -> None:
         self.saver, self.queue = queue_of(store)
+        #: the graph name runs are submitted for by default (None: any worker's)
+        self.graph: str | None = None if store is self.saver else getattr(store, "name", None)
 
     async def submit(
         self, thread_id: str, input: Any = None, config: Mapping[str, Any] | None = None, *,
         durability: str = "async", multitask_strategy: str = "enqueue",
         idempotency_key: str | None = None, metadata: Mapping[str, Any] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 - the run's limit, kept with it
-        run_id: str | None = None,
+        run_id: str | None = None, graph: str | None = None,
     ) -> RunHandle:
         """Record a run of ``input`` (a state update, a ``Command``, or None to resume) on
         ``thread_id``; return its handle once the store has it.
@@ -261,10 +264,13 @@ class Runs:
         and run from where it started; its progress stays in the log on a branch of its
         own). ``idempotency_key``: a thread's run with the same key is returned instead
         (``handle.created`` is False). ``timeout``: seconds a worker lets it run.
+        ``graph``: the name of the graph to run it (only its workers claim it; default:
+        the name of the graph these runs were made with, if any).
         """
         new = NewRun(
             run_id or str(uuid.uuid4()), str(thread_id), encode_input(input), encode_config(config),
-            durability, multitask_strategy, idempotency_key, dict(metadata or {}), timeout)
+            durability, multitask_strategy, idempotency_key, dict(metadata or {}), timeout,
+            graph if graph is not None else self.graph)
         check_new_run(new)
         read_at = time.monotonic()
         record, created = await self.queue.create_run(new)
@@ -279,11 +285,12 @@ class Runs:
     async def list(
         self, *, thread_id: str | None = None, status: str | Iterable[str] | None = None,
         since: float | None = None, until: float | None = None,
-        metadata: Mapping[str, Any] | None = None, limit: int = 100,
+        metadata: Mapping[str, Any] | None = None, limit: int = 100, graph: str | None = None,
     ) -> list[RunRecord]:
         """Runs matching every filter given, newest first (see ``RunQueue.list_runs``)."""
         return await self.queue.list_runs(thread=thread_id, status=status, since=since,
-                                          until=until, metadata=metadata, limit=limit)
+                                          until=until, metadata=metadata, limit=limit,
+                                          graph=graph)
 
     async def counts(self) -> dict[str, int]:
         """Runs per status; ``counts().get("pending", 0)`` is the queue's depth."""

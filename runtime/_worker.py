@@ -69,9 +69,10 @@ OUTAGE_BACKOFF = 5.0
 class Worker:
     """Executes submitted runs of ``graph`` from its store: ``async with Worker(graph):``.
 
-    ``concurrency``: runs at once in this worker. ``graph_limit``: runs at once across
-    every worker serving the store (a store's runs are one graph's: a run does not name
-    its graph), counted by the store in each claim's transaction; workers that pass
+    It claims the runs submitted for its graph's name (``graph.name``) and those
+    submitted for no graph. ``concurrency``: runs at once in this worker.
+    ``graph_limit``: runs of the graph (by name) at once across every worker serving
+    the store, counted by the store in each claim's transaction; workers that pass
     different limits each keep their own. ``lease``: seconds a claim holds a run
     without a heartbeat (a dead worker's runs are taken over after it). ``poll``:
     seconds between claims while nothing wakes the worker. ``store``: the checkpointer
@@ -97,6 +98,7 @@ class Worker:
                 graph = copy.copy(graph)
                 graph.checkpointer = saver
         self.graph = graph
+        self.graph_name: str | None = getattr(graph, "name", None)
         self.saver = saver
         self.concurrency = concurrency
         self.graph_limit = graph_limit
@@ -144,8 +146,7 @@ class Worker:
                 try:
                     if not more:
                         await woken.wait(self.poll)
-                    claimed = await self._patiently(
-                        lambda: self.queue.claim_run(self.name, self.lease, limit=self.graph_limit))
+                    claimed = await self._patiently(self._claim)
                 except BaseException:
                     self._slots.release()
                     raise
@@ -155,6 +156,10 @@ class Worker:
                     continue
                 more = claimed[0].queued  # else the next claim waits for news
                 tg.start_soon(self._run_in_slot, *claimed)
+
+    async def _claim(self) -> tuple[RunRecord, Lease] | None:
+        return await self.queue.claim_run(self.name, self.lease, limit=self.graph_limit,
+                                          graph=self.graph_name)
 
     async def _patiently(self, call: Callable[[], Awaitable[T]]) -> T:
         """``await call()``, again and again while the store is unreachable (see the
@@ -186,7 +191,7 @@ class Worker:
 
     async def run_once(self) -> RunRecord | None:
         """Claim one run and execute it here; its final record (None: nothing to claim)."""
-        claimed = await self.queue.claim_run(self.name, self.lease, limit=self.graph_limit)
+        claimed = await self._claim()
         if claimed is None:
             return None
         return await self.execute(*claimed)

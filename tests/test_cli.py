@@ -234,6 +234,29 @@ def test_read_commands(tmp_path: Path, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", STORES)
+def test_runs_shows_and_filters_runs_by_graph(tmp_path: Path, kind: str) -> None:
+    store = Store(kind, tmp_path)
+    populate(store, write_graph(tmp_path, "v1", V1))  # (creates the store)
+
+    async def submit() -> None:
+        from lograph.eventlog import NewRun
+
+        with store.saver() as saver:
+            for run_id, graph in (("r1", "alpha"), ("r2", "beta"), ("r3", None)):
+                await saver.log.create_run(NewRun(run_id, f"t-{run_id}", b"\xa0", graph=graph))
+
+    anyio.run(submit)
+    lines = json_lines(lograph("runs", *store.spelled, "--json"))
+    assert lines[0]["queue_depth"] == 3
+    assert [(r["run_id"], r["graph"]) for r in lines[1:]] == [("r3", None), ("r2", "beta"),
+                                                              ("r1", "alpha")]
+    only = json_lines(lograph("runs", store.arg, "--graph", "beta", "--json"))
+    assert [r["run_id"] for r in only[1:]] == ["r2"]
+    table = lograph("runs", store.arg)
+    assert table.returncode == 0 and "graph" in table.stdout and "alpha" in table.stdout
+
+
+@pytest.mark.parametrize("kind", STORES)
 def test_verify_and_fork(tmp_path: Path, kind: str) -> None:
     store = Store(kind, tmp_path)
     v1 = write_graph(tmp_path, "v1", V1)

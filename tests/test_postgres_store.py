@@ -141,6 +141,50 @@ async def test_setup_migrates_a_version_1_schema_with_its_events(anyio_backend: 
 
 
 @pytest.mark.anyio
+async def test_setup_migrates_a_version_5_schema_with_its_runs(anyio_backend: str) -> None:
+    """Schema 6 names a run's graph: a version 5 schema's runs read back with no graph
+    (any worker's) and are claimed, listed and finished as before; new runs name theirs."""
+    from lograph.adapters import _pg_runs
+    from lograph.adapters._pg_sql import MIGRATIONS, quote_ident
+    from lograph.eventlog import NewRun
+
+    dsn, schema = await pg.dsn(), pg.fresh_schema()
+    s = quote_ident(schema)
+
+    async def write_v5() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(f"CREATE SCHEMA {s}")
+            await conn.execute(f"CREATE TABLE {s}.lograph_schema_version (version integer "
+                               "PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+            for step in MIGRATIONS[:5]:
+                for statement in step:
+                    await conn.execute(statement.format(s=s))
+            await conn.execute(f"INSERT INTO {s}.lograph_schema_version (version) VALUES (5)")
+            await conn.execute(
+                f"INSERT INTO {s}.runs (run_id, thread, status, input, config, durability, "
+                "strategy, metadata, created, updated, attempts, first_seq) VALUES "
+                "('old', 't', 'pending', '\\xa0'::bytea, ''::bytea, 'sync', 'enqueue', "
+                "'{\"user\": \"ann\"}'::jsonb, 1, 1, 0, 0)")
+        finally:
+            await conn.close()
+
+    assert _pg_runs.MIGRATION_GRAPH == MIGRATIONS[5]
+    await Bridge.here().run(write_v5)
+    async with await PostgresLog.open(dsn, schema=schema) as log:
+        assert await log.schema_version() == 5
+        await log.setup()
+        assert await log.schema_version() == SCHEMA_VERSION
+        (old,) = await log.list_runs()
+        assert (old.run_id, old.graph, old.metadata, old.input) == ("old", None, {"user": "ann"}, b"\xa0")
+        await log.create_run(NewRun("new", "t2", b"\xa0", graph="g"))
+        assert [r.run_id for r in await log.list_runs(graph="g")] == ["new"]
+        claimed = await log.claim_run("w", 30, graph="g", limit=1)
+        assert claimed is not None and (claimed[0].run_id, claimed[0].graph) == ("old", "g")
+        await log.finish_run(claimed[1], "success")
+
+
+@pytest.mark.anyio
 async def test_concurrent_setups_are_safe(anyio_backend: str) -> None:
     dsn, schema = await pg.dsn(), pg.fresh_schema()
     logs = [await PostgresLog.open(dsn, schema=schema, max_size=1) for _ in range(8)]

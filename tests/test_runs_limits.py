@@ -73,6 +73,43 @@ async def test_a_graph_limit_holds_across_workers(store_kind: str, tmp_path: Pat
     assert meter.most == 2  # two at a time, never three, though each worker had room for 3
 
 
+async def test_limits_are_per_graph_name_and_a_worker_runs_only_its_graphs_runs(
+        store_kind: str, tmp_path: Path) -> None:
+    """Runs submitted through a graph carry its name: only that graph's workers claim
+    them, and ``graph_limit`` counts that graph's running runs only."""
+    both = Meter()  # runs of either graph at once
+    ran: dict[str, list[str]] = {"alpha": [], "beta": []}
+
+    def named(saver: Any, name: str) -> Any:
+        async def busy(state: S) -> dict[str, Any]:
+            ran[name].append(state["log"][0])
+            both.now += 1
+            both.most = max(both.most, both.now)
+            await anyio.sleep(0.15)
+            both.now -= 1
+            return {"log": [name]}
+
+        graph = one_node(saver, "busy", busy)
+        graph.name = name
+        return graph
+
+    async with two_savers(store_kind, tmp_path) as (a, b):
+        alpha, beta = Runs(named(a, "alpha")), Runs(named(a, "beta"))
+        handles = [await alpha.submit(f"a{i}", {"log": [f"a{i}"]}) for i in range(3)]
+        handles += [await beta.submit(f"b{i}", {"log": [f"b{i}"]}) for i in range(3)]
+        assert [r.graph for r in await alpha.list()] == ["beta"] * 3 + ["alpha"] * 3
+        assert len(await alpha.list(graph="beta")) == 3
+        async with Worker(named(a, "alpha"), concurrency=3, graph_limit=1, poll=SLOW, lease=5), \
+                Worker(named(b, "alpha"), concurrency=3, graph_limit=1, poll=SLOW, lease=5), \
+                Worker(named(b, "beta"), concurrency=3, graph_limit=1, poll=SLOW, lease=5):
+            with anyio.fail_after(30):
+                for h in handles:
+                    out = await h.join(poll=SLOW)
+                    assert out["log"][1] == ("alpha" if h.thread_id[0] == "a" else "beta")
+    assert sorted(ran["alpha"]) == ["a0", "a1", "a2"] and sorted(ran["beta"]) == ["b0", "b1", "b2"]
+    assert both.most == 2  # one of each graph at a time: each limit is its own
+
+
 async def test_concurrency_limits_one_worker(store_kind: str, tmp_path: Path) -> None:
     meter = Meter()
     async with two_savers(store_kind, tmp_path) as (a, _):

@@ -100,8 +100,8 @@ async def test_schema_is_strict_versioned_and_as_specified(tmp_path: Path) -> No
 @anyio_mark
 async def test_a_version_1_file_is_migrated_and_its_events_read_the_same(tmp_path: Path) -> None:
     """Schema 2 only allows compressed bodies, schema 3 adds run records, schema 4 an
-    index of a thread's runs: a version 1 file's rows read unchanged, and its new tables
-    work."""
+    index of a thread's runs, schema 5 a run's graph: a version 1 file's rows read
+    unchanged, and its new tables work."""
     path = tmp_path / "store.db"
     events = chain(3)
     async with await SqliteLog.open(path) as log:
@@ -116,7 +116,40 @@ async def test_a_version_1_file_is_migrated_and_its_events_read_the_same(tmp_pat
         await log.append("t", chain(1, start=4, parent_hash=events[-1].hash), 3)
         await log.create_run(NewRun("r1", "t", b"input"))
         assert [r.run_id for r in await log.list_runs()] == ["r1"]
-    assert raw_query(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [(4,)]
+    assert raw_query(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (_sqlite_sql.SCHEMA_VERSION,)]
+
+
+@anyio_mark
+async def test_a_version_4_file_is_migrated_and_its_runs_go_on(tmp_path: Path) -> None:
+    """Schema 5 names a run's graph: a version 4 file's runs read back with no graph
+    (any worker's), and are claimed, listed and finished as before; new runs name theirs."""
+    from lograph.adapters import _sqlite_runs
+
+    path = tmp_path / "store.db"
+    conn = raw(path)
+    conn.execute(_sqlite_sql._META)
+    for step in _sqlite_sql.MIGRATIONS[:4]:
+        for statement in step:
+            conn.execute(statement)
+    conn.execute("INSERT INTO meta VALUES ('schema_version', 4)")
+    conn.execute(
+        "INSERT INTO runs (run_id, thread, status, input, config, durability, strategy, "
+        "metadata, created, updated, attempts, first_seq) VALUES "
+        "('old', 't', 'pending', x'a0', x'', 'sync', 'enqueue', '{\"user\": \"ann\"}', 1.0, 1.0, 0, 0)")
+    conn.commit()
+    conn.close()
+    assert _sqlite_runs.MIGRATION_GRAPH == _sqlite_sql.MIGRATIONS[4]
+    async with await SqliteLog.open(path) as log:
+        (old,) = await log.list_runs()
+        assert (old.run_id, old.graph, old.metadata, old.status) == ("old", None, {"user": "ann"}, "pending")
+        await log.create_run(NewRun("new", "t2", b"\xa0", graph="g"))
+        assert [r.run_id for r in await log.list_runs(graph="g")] == ["new"]
+        claimed = await log.claim_run("w", 30, graph="g", limit=1)
+        assert claimed is not None and (claimed[0].run_id, claimed[0].graph) == ("old", "g")
+        await log.finish_run(claimed[1], "success")
+    assert raw_query(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (_sqlite_sql.SCHEMA_VERSION,)]
 
 
 @anyio_mark
