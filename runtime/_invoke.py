@@ -29,7 +29,7 @@ from ._journal import Journal
 from ._nesting import Reopen, at_subgraph_checkpoint
 from ._otel import run_spans
 from ._place import strategy_of, thread_place
-from ._step import recast
+from ._step import interrupt_id, plan, recast
 from ._tracing import graph_run, wants_callbacks
 from ._types import DURABILITIES, START, Command
 from ._writes import command_writes
@@ -123,7 +123,7 @@ async def run_graph(
             seq = await locate(saver.log, thread, checkpoint_id)
             if seq != cp.checkpoint:
                 (cp, base), fork = await actor.load_branch(seq), True
-        resume = resume_map(input, cp) if isinstance(input, Command) else None
+        resume = resume_map(input, cp, fork=fork) if isinstance(input, Command) else None
         if input is None and not cp.checkpoint:
             raise EmptyInputError(f"thread {thread!r} has nothing to resume: pass an input")
         before = known(graph, _names(interrupt_before, graph.interrupt_before), "interrupt_before")
@@ -219,18 +219,31 @@ def known(graph: CompiledGraph, names: tuple[str, ...], what: str) -> tuple[str,
     return names
 
 
-def resume_map(command: Command[Any], cp: Checkpoint) -> dict[str, Any] | None:
+def resume_map(command: Command[Any], cp: Checkpoint, *, fork: bool = False) -> dict[str, Any] | None:
     """The answers of ``Command(resume=...)`` by interrupt id; ResumeError when they do
-    not fit what is pending."""
+    not fit what is pending.
+
+    A thread paused with tasks to run and no interrupt pending (a breakpoint, a failed or
+    cancelled step, an update that planned nodes) is continued, as LangGraph continues
+    it: the answer goes to the first ``interrupt()`` of the step's first task that has
+    not run yet (LangGraph's goes to whichever task of the step asks first)."""
     if not cp.checkpoint:
         raise EmptyInputError("a Command as input needs a thread with state; pass the input itself")
     if command.resume is None:
         return None
     pending = list(cp.interrupts)
-    if not pending:
-        raise ResumeError("Command(resume=...) but nothing is waiting for an answer on this thread")
     value = command.resume
-    if isinstance(value, dict) and value and all(isinstance(k, str) and len(k) == 32 for k in value):
+    if not pending:
+        waiting = next((t.id for t in plan(cp, commands=False) if t.name != START and t.id not in cp.writes), None)
+        if waiting is None:
+            raise ResumeError("Command(resume=...) but nothing is waiting for an answer on this thread")
+        if fork:  # (the fork's checkpoint gives the step's tasks new ids)
+            raise ResumeError("Command(resume=...) at an earlier checkpoint where no interrupt is "
+                              "pending: continue from it with invoke(None, config)")
+        if _by_id(value):
+            raise ResumeError(f"no pending interrupt has id {next(iter(value))!r}: none is pending")
+        return {interrupt_id(waiting, 0): value}
+    if _by_id(value):
         unknown = [k for k in value if k not in cp.interrupts]
         if unknown:
             raise ResumeError(f"no pending interrupt has id {unknown[0]!r}; pending: {pending}")
@@ -242,6 +255,11 @@ def resume_map(command: Command[Any], cp: Checkpoint) -> dict[str, Any] | None:
             f"{{interrupt_id: value}}; pending ids: {pending}"
         )
     return {pending[0]: value}
+
+
+def _by_id(value: Any) -> bool:
+    """A resume value that is a map of answers by interrupt id."""
+    return isinstance(value, dict) and bool(value) and all(isinstance(k, str) and len(k) == 32 for k in value)
 
 
 def _names(override: Any, default: tuple[str, ...]) -> tuple[str, ...]:
