@@ -51,6 +51,7 @@ import anyio
 from lograph.eventlog import (
     Capability,
     ChainProblem,
+    Checkpoint,
     EventLog,
     LogError,
     NotFoundError,
@@ -306,28 +307,48 @@ async def until_signalled(fn: Callable[..., Awaitable[Any]], *args: Any) -> None
             tg.cancel_scope.cancel()
 
 
-async def cmd_state(args: argparse.Namespace, out: Output) -> int:
-    async with open_store(args.store, args.schema) as log:
-        events = await read_events(log, args.thread, checkpoint=args.checkpoint)
-    # the fold at the head (with --checkpoint: at that checkpoint, its branch's last event),
-    # values of classes this process has not imported shown as they are stored
-    cp = state_at(events, events[-1].seq, exact=False, thread=args.thread)
-    data = {
-        "thread": args.thread, "checkpoint_id": cp.id, "parent_checkpoint_id": cp.parent_id,
+def state_view(cp: Checkpoint, thread: str, *, live: bool, graph: Any = None) -> dict[str, Any]:
+    """What ``lograph state`` shows of the fold ``cp``: the view ``aget_state`` gives
+    (``live``: at the head, where a step's finished tasks are done and only the others
+    are next). Their writes are applied to ``values`` with ``graph``'s reducers; without
+    the graph, values are as of the step's start and the writes are listed
+    (``writes_applied`` False)."""
+    from lograph.runtime.lowlevel import snapshot_of
+
+    if graph is not None and not hasattr(graph, "structure"):
+        graph = graph.compile()  # a builder: its reducers are what is needed
+    view = snapshot_of(graph, thread, "", cp, live=live, root=cp)
+    return {
+        "thread": thread, "checkpoint_id": cp.id, "parent_checkpoint_id": cp.parent_id,
         "step": cp.step, "created_at": iso(cp.created_at) if cp.checkpoint else None,
-        "next": [str(t["name"]) for t in cp.next], "values": cp.values, "metadata": cp.metadata,
-        "pending_writes": dict(cp.writes),
+        "next": list(view.next), "values": view.values if graph is not None else cp.values,
+        "metadata": cp.metadata, "pending_writes": dict(cp.writes),
+        "writes_applied": graph is not None and live and bool(cp.writes),
         "interrupts": {iid: v["value"] for iid, v in cp.interrupts.items()},
         "run_status": cp.run_status,
     }
+
+
+async def cmd_state(args: argparse.Namespace, out: Output) -> int:
+    graph = load_graph(args.graph) if args.graph else None
+    async with open_store(args.store, args.schema) as log:
+        events = await read_events(log, args.thread, checkpoint=args.checkpoint)
+    # at the head (with --checkpoint: that checkpoint, its branch's last event, as a record
+    # of its step, as aget_state shows a checkpoint it is given)
+    # (values of classes this process has not imported shown as they are stored)
+    cp = state_at(events, events[-1].seq, exact=False, thread=args.thread)
+    data = state_view(cp, args.thread, live=args.checkpoint is None, graph=graph)
     if args.json:
         out.json(to_json(data))
         return OK
     rows = [["checkpoint", str(cp.id)], ["step", str(cp.step)], ["created", str(data["created_at"])],
             ["source", str(cp.metadata.get("source", ""))], ["next", ", ".join(data["next"]) or "END"],
             ["run", cp.run_status or "-"]]
-    rows += [[f"values.{k}", short(v, 200)] for k, v in cp.values.items()]
-    rows += [[f"pending {tid[:8]}", short(w, 200)] for tid, w in cp.writes.items()]
+    values = data["values"]
+    rows += ([[f"values.{k}", short(v, 200)] for k, v in values.items()] if isinstance(values, dict)
+             else [["values", short(values, 200)]])  # (a state of one value)
+    done = "applied" if data["writes_applied"] else "pending"
+    rows += [[f"{done} {tid[:8]}", short(w, 200)] for tid, w in cp.writes.items()]
     rows += [[f"interrupt {iid[:8]}", short(v["value"], 200)] for iid, v in cp.interrupts.items()]
     out.table(["field", "value"], rows, title=f"thread {args.thread!r}")
     return OK
@@ -619,6 +640,9 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--interval", type=float, default=0.5, help="seconds between polls with --follow")
     state = command("state", cmd_state, "a thread's state at its head or at a checkpoint")
     state.add_argument("--checkpoint", metavar="ID", help="a checkpoint id (default: the head)")
+    state.add_argument("--graph", metavar="MODULE:ATTR",
+                       help="the graph (or builder) whose reducers apply a step's finished "
+                            "tasks' writes to the values, as aget_state shows them")
     command("history", cmd_history, "a thread's checkpoints, newest first (every branch)")
     verify = command("verify", cmd_verify, "check hash chains and snapshots; replay against code",
                      thread="optional")

@@ -10,6 +10,8 @@ extending Trio; an application needs none of it:
   ``run_sync`` (run a coroutine function on a portal, blocking the caller; refused
   only where it would wait for itself), ``in_event_loop`` and ``on_portal_thread``;
 - ``structure_of``: the compiled structure of a graph or a builder (validates it);
+- ``snapshot_of``: a thread's fold as the ``StateSnapshot`` that ``aget_state`` shows
+  (a command-line tool's view of a thread, with or without the graph);
 - what a long-term memory Store's backend builds on (lograph's SQLite and PostgreSQL
   stores do): ``store_rules`` (a batch checked and planned, filters, namespaces,
   ranking: the rules every store keeps), ``StoreIndexer`` (the ``index`` config at
@@ -29,8 +31,9 @@ from ._store_embed import Indexer as StoreIndexer
 from ._store_ttl import Sweeper as StoreSweeper
 from ._sync import in_event_loop, on_portal_thread, portal, run_sync
 from ._verify import structure_of
+from ._views import snapshot_of
 
 __all__ = [
     "PASSTHROUGH", "SKIP_WRITE", "BaseCache", "ChannelWrite", "ChannelWriteEntry", "Checkpointer", "PregelNode", "StoreIndexer", "StoreSweeper", "in_event_loop", "on_portal_thread",
-    "portal", "run_sync", "store_rules", "structure_of",
+    "portal", "run_sync", "snapshot_of", "store_rules", "structure_of",
 ]

@@ -26,6 +26,7 @@ from typing import Annotated, Any, TypedDict
 import anyio
 import pytest
 
+from lograph.adapters.cli import state_view
 from lograph.adapters.memory import MemorySaver
 from lograph.eventlog import Event, Kind, state_at
 from lograph.runtime import START, Runs, StateGraph, Worker
@@ -113,9 +114,9 @@ async def run_over(saver: Any) -> list[Event]:
             await anyio.sleep(0.01)
 
 
-async def cli_state(store: str) -> dict[str, Any]:
+async def cli_state(store: str, *more: str) -> dict[str, Any]:
     done = await anyio.run_process(
-        [sys.executable, "-m", "lograph.adapters.cli", "state", store, THREAD, "--json"],
+        [sys.executable, "-m", "lograph.adapters.cli", "state", store, THREAD, "--json", *more],
         cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr.decode()
     state: dict[str, Any] = json.loads(done.stdout)
@@ -239,15 +240,48 @@ async def test_a_reader_cancelled_in_a_step_keeps_its_finished_tasks_writes(
         snapshot = await graph.aget_state(CONFIG)
         # as LangGraph's get_state: the finished task's writes applied, only slow next
         assert (snapshot.values, snapshot.next) == ({"log": ["quick"]}, ("slow",))
-        if store is not None:  # the command shows the fold as stored: the same writes, pending
-            shown = await cli_state(store)
+        # `lograph state` shows the same view; given the graph (its reducers), the same
+        # values; without it, the values at the step's start and quick's writes beside them
+        (tmp_path / "fan.py").write_text(FAN)
+        if store is not None:
+            plain = await cli_state(store)
+            given = await cli_state(store, "--graph", f"{tmp_path / 'fan.py'}:builder")
+        else:  # (memory: the function the command calls)
+            cp = state_at(events, events[-1].seq, exact=False, thread=THREAD)
+            plain = json.loads(json.dumps(state_view(cp, THREAD, live=True)))
+            given = json.loads(json.dumps(state_view(cp, THREAD, live=True, graph=builder)))
+        for shown in (plain, given):
             assert shown["checkpoint_id"] == snapshot.config["configurable"]["checkpoint_id"]
-            assert (shown["values"], shown["run_status"]) == ({"log": []}, "cancelled")
+            assert (shown["next"], shown["run_status"]) == (["slow"], "cancelled")
             assert list(shown["pending_writes"].values()) == [[["log", ["quick"]]]]
-            assert sorted(shown["next"]) == ["quick", "slow"]
+        assert (given["values"], given["writes_applied"]) == ({"log": ["quick"]}, True)
+        assert (plain["values"], plain["writes_applied"]) == ({"log": []}, False)
         gate.set()
         assert sorted((await graph.ainvoke(None, CONFIG))["log"]) == ["quick", "slow"]
         assert ran == Counter({"quick": 1, "slow": 1})  # quick's writes were kept, not redone
+
+
+FAN = """
+import operator
+from typing import Annotated, TypedDict
+
+from lograph.runtime import START, StateGraph
+
+
+class Log(TypedDict, total=False):
+    log: Annotated[list, operator.add]
+
+
+def node(state):
+    return {}
+
+
+builder = StateGraph(Log)
+builder.add_node("quick", node)
+builder.add_node("slow", node)
+builder.add_edge(START, "quick")
+builder.add_edge(START, "slow")
+"""
 
 
 @pytest.mark.parametrize("how", ["closed_in_the_cancelled_task", "closed_from_another_task",
