@@ -168,7 +168,9 @@ class RunStatements:
                 coalesce((SELECT CASE WHEN p.stop = 'rollback' THEN p.first_seq ELSE 0 END
                           FROM {s}.runs p WHERE p.thread = r.thread AND p.ord < r.ord
                           ORDER BY p.ord DESC LIMIT 1), 0),
-                EXISTS (SELECT 1 FROM {s}.runs q WHERE q.status = 'pending' AND q.ord <> r.ord)"""
+                EXISTS (SELECT 1 FROM {s}.runs q WHERE q.status = 'pending' AND q.ord <> r.ord
+                        AND q.input <> ''::bytea
+                        AND ($4::text IS NULL OR q.graph IS NULL OR q.graph = $4))"""
         self.lock_claims = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
         self.running = (f"SELECT count(*) FROM {s}.runs WHERE status = 'running' "
                         f"AND lease_expires > {NOW} AND input <> ''::bytea "  # (workers' runs)

@@ -197,7 +197,9 @@ def claim(conn: sqlite3.Connection, worker: str, seconds: float, limit: int | No
         "LIMIT 1", (thread, found.order)).fetchone()
     if prior is not None and prior[0] == "rollback":
         found = replace(found, prior_rollback=int(prior[1]))
-    if conn.execute("SELECT 1 FROM runs WHERE status = 'pending' LIMIT 1").fetchone():
+    if conn.execute(  # a run a worker of the graph would take (not an in-process place)
+            "SELECT 1 FROM runs WHERE status = 'pending' AND input <> x'' "
+            "AND (? IS NULL OR graph IS NULL OR graph = ?) LIMIT 1", (graph, graph)).fetchone():
         found = replace(found, queued=True)
     return found, Lease(run_id, token)
 

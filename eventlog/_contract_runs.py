@@ -313,6 +313,22 @@ class RunQueueContract(EventLogContract):
             last = await log.claim_run("w", 30)
             assert last is not None and last[0].run_id == "r2" and not last[0].queued
 
+    async def test_a_claim_is_not_queued_for_runs_no_worker_of_its_graph_takes(self) -> None:
+        async with self.open_log() as log:
+            await log.create_run(new("r1", "a"))
+            _, lease = await log.enter_run(NewRun("d1", "a", b""), "me", 30)  # waits behind r1
+            await log.create_run(new("g1", "b", graph="other"))  # another graph's
+            first = await log.claim_run("w", 30, graph="mine")
+            assert first is not None and first[0].run_id == "r1"
+            assert not first[0].queued  # a claim now would find nothing
+            assert await log.claim_run("w", 30, graph="mine") is None
+            await log.finish_run(first[1], "success")
+            taken = await log.take_run(lease, 30)
+            assert taken.status == "running"
+            await log.create_run(new("r2", "c"))
+            second = await log.claim_run("w", 30, graph="other")
+            assert second is not None and second[0].run_id == "g1" and second[0].queued
+
     async def test_a_claim_under_a_limit_counts_the_running_runs(self) -> None:
         async with self.open_log() as log:
             for i in range(3):

@@ -589,8 +589,9 @@ class MemoryRuns:
                 prior = max(before, key=lambda p: p.order, default=None)
                 if prior is not None and prior.stop == "rollback":
                     record = replace(record, prior_rollback=prior.first_seq)
-                if any(p.status == PENDING for p in self.runs.values()):
-                    record = replace(record, queued=True)
+                if any(p.status == PENDING and not p.in_process
+                       and (graph is None or p.graph in (None, graph)) for p in self.runs.values()):
+                    record = replace(record, queued=True)  # (runs a worker of the graph takes)
                 return record, Lease(r.run_id, token)
         return None
 
