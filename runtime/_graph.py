@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Generic, Self
 
 from typing_extensions import TypeVar
 
+from lograph.eventlog.bodies import COPY, GOTO, INPUT
+
 from ._cache import BaseCache, CachePolicy
 from ._channels import StateCodec, channels_of
 from ._compiled import CompiledGraph
@@ -24,6 +26,10 @@ from ._structure import Branch, Join, NodeSpec, Structure
 from ._timeout import TimeoutPolicy, sync_timeout_unsupported
 from ._tracing import is_runnable, runnable_call
 from ._types import END, START
+
+# node names with a meaning of their own in the log, in update_state and in the stream
+# (any other name, ``__``-prefixed too, is a node's, as in LangGraph)
+_RESERVED = frozenset({START, END, INPUT, COPY, GOTO, "__interrupt__"})
 
 if TYPE_CHECKING:
     from ._checkpointer import Checkpointer
@@ -119,8 +125,13 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             action, node = node, _node_name(node)
         if not isinstance(node, str) or not node:
             raise GraphValidationError(f"a node's name must be a non-empty string, got {node!r}")
-        if node in (START, END) or node.startswith("__"):
+        if node in _RESERVED:
             raise GraphValidationError(f"node name {node!r} is reserved")
+        for character in "|:":  # (what separates a subgraph's namespace, as in LangGraph)
+            if character in node:
+                raise GraphValidationError(
+                    f"'{character}' is a reserved character and is not allowed in the node names "
+                    f"(node {node!r})")
         if node in self.nodes:
             raise GraphValidationError(f"node {node!r} is already in the graph")
         given = input_schema or input
@@ -237,6 +248,9 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         if "handler" in defaults and any(spec.handler == DEFAULT_HANDLER for spec in nodes.values()):
             handlers[DEFAULT_HANDLER] = defaults["handler"]
         for name, fn in handlers.items():
+            if name in nodes:  # a node of the user's has the name the handler's node takes
+                raise GraphValidationError(f"Auto-generated error handler node `{name}` already exists: "
+                                           "rename that node")
             is_async = _is_async(fn)
             handler_fn = with_node_error(fn, is_async)
             nodes[name] = NodeSpec(name, handler_fn, is_async,
