@@ -13,6 +13,11 @@ Rules:
   that runs tasks) -> ``lograph.node`` (one attempt of a node) -> ``lograph.task`` (one
   attempt of a ``@task`` call, a child of its caller's span). A worker's run is
   ``lograph.worker.run``, the parent of the run's ``lograph.run``.
+- ``Runs.submit`` is ``lograph.submit`` (a child of the caller's current span); its
+  W3C trace context (``traceparent``, ``tracestate``, through the global propagator)
+  is stored in the run's config under ``TRACE_KEY``, and each worker's
+  ``lograph.worker.run`` of that run links to it (a link, not a child: a run may be
+  taken over long after, by another worker). Untraced, nothing is stored.
 - A node's or task's span is the current span while its code runs: the spans that code
   makes (a model call, an HTTP client) are its children, in a sync node's worker thread
   too. Everything else is parented explicitly, never through the current context, so a
@@ -41,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from lograph.eventlog import LogError
+from lograph.eventlog import LogError, decode
 
 from ._commit import RUN_LEASE
 from ._context import GraphInterrupt
@@ -52,7 +57,11 @@ if TYPE_CHECKING:
 
     from ._context import TaskContext
 
-__all__ = ["RunSpans", "meter", "report_queue_depth", "run_spans", "tracer", "worker_run"]
+__all__ = ["TRACE_KEY", "RunSpans", "meter", "report_queue_depth", "run_spans", "submitting",
+           "tracer", "worker_run"]
+
+#: the key of a submitted run's stored config that carries its submitter's trace context
+TRACE_KEY = "lograph_trace"
 
 _SCOPE = "lograph"
 _DEPTH_EVERY = 1.0  # seconds between two readings of the queue's depth by a worker
@@ -237,7 +246,58 @@ def run_spans(graph: str, thread: str, run_id: str, durability: str) -> RunSpans
     return RunSpans(traces, span, common)
 
 
-# -- a worker's runs -------------------------------------------------------------------
+# -- submitted runs and a worker's runs -------------------------------------------------
+
+
+class Submitting:
+    """A traced ``submit``: its span, and the trace context to store with the run."""
+
+    def __init__(self, span: Any = None, carrier: dict[str, str] | None = None) -> None:
+        self.span = span
+        self.carrier = carrier
+
+    def recorded(self, record: RunRecord, created: bool) -> None:
+        if self.span is not None:
+            self.span.set_attribute("lograph.run_id", record.run_id)
+            self.span.set_attribute("lograph.created", created)
+
+
+@contextmanager
+def submitting(thread: str, durability: str) -> Iterator[Submitting]:
+    """Around ``submit``: its ``lograph.submit`` span when traced, and the W3C trace
+    context of that span (``carrier``, None when not traced)."""
+    traces = tracer()
+    if traces is None:
+        yield Submitting()
+        return
+    from opentelemetry import propagate
+
+    span = traces.start_span("lograph.submit", attributes={
+        "lograph.thread_id": thread, "lograph.durability": durability})
+    if not span.is_recording():
+        span.end()
+        yield Submitting()
+        return
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=_under(span))
+    try:
+        yield Submitting(span, carrier or None)
+    except BaseException as e:
+        _end(span, e)
+        raise
+    _end(span, None)
+
+
+def _submitted_link(record: RunRecord) -> list[Any]:
+    """The link to the ``lograph.submit`` span whose context ``record`` carries, if any."""
+    carrier = decode(record.config).get(TRACE_KEY) if record.config else None
+    if not carrier:
+        return []
+    from opentelemetry import propagate
+    from opentelemetry.trace import Link, get_current_span
+
+    submitted = get_current_span(propagate.extract(carrier)).get_span_context()
+    return [Link(submitted)] if submitted.is_valid else []
 
 
 class WorkerRun:
@@ -278,7 +338,7 @@ def worker_run(record: RunRecord, worker: str) -> Iterator[WorkerRun]:
     span = traces.start_span("lograph.worker.run", attributes={
         "lograph.thread_id": record.thread, "lograph.run_id": record.run_id,
         "lograph.durability": record.durability, "lograph.worker": worker,
-        "lograph.attempt": record.attempts})
+        "lograph.attempt": record.attempts}, links=_submitted_link(record))
     token = context.attach(_under(span))
     try:
         yield WorkerRun(span, instruments)

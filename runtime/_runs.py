@@ -40,6 +40,7 @@ from lograph.eventlog.lowlevel import check_new_run
 
 from ._checkpointer import Checkpointer
 from ._errors import GraphError
+from ._otel import TRACE_KEY, submitting
 from ._types import Command
 
 __all__ = ["RunError", "RunHandle", "Runs"]
@@ -92,8 +93,9 @@ def decode_input(data: bytes) -> Any:
     return stored["input"]
 
 
-def encode_config(config: Mapping[str, Any] | None) -> bytes:
-    """The parts of ``config`` a worker runs with; ValueError for anything else."""
+def encode_config(config: Mapping[str, Any] | None, trace: Mapping[str, str] | None = None) -> bytes:
+    """The parts of ``config`` a worker runs with; ValueError for anything else.
+    ``trace``: the submitter's trace context, stored beside them (``_otel``)."""
     config = dict(config or {})
     unknown = sorted(k for k in config if k not in CONFIG_KEYS)
     if unknown:
@@ -105,6 +107,8 @@ def encode_config(config: Mapping[str, Any] | None) -> bytes:
     for reserved in ("thread_id", "checkpoint_ns"):
         configurable.pop(reserved, None)  # the run's thread is its own; a run is a top graph
     config["configurable"] = configurable
+    if trace:
+        config[TRACE_KEY] = dict(trace)
     return encode(config, path="the run's config")
 
 
@@ -112,6 +116,7 @@ def run_config(record: RunRecord) -> dict[str, Any]:
     """The config a worker runs ``record`` with: its stored config on its thread, with its
     run id in the metadata (so the log's run.started events name the run)."""
     config: dict[str, Any] = decode(record.config) if record.config else {}
+    config.pop(TRACE_KEY, None)  # (the worker's span links to it: ``_otel``)
     config["configurable"] = {**config.get("configurable", {}), "thread_id": record.thread}
     config["metadata"] = {**config.get("metadata", {}), "run_id": record.run_id}
     return config
@@ -267,13 +272,16 @@ class Runs:
         ``graph``: the name of the graph to run it (only its workers claim it; default:
         the name of the graph these runs were made with, if any).
         """
-        new = NewRun(
-            run_id or str(uuid.uuid4()), str(thread_id), encode_input(input), encode_config(config),
-            durability, multitask_strategy, idempotency_key, dict(metadata or {}), timeout,
-            graph if graph is not None else self.graph)
-        check_new_run(new)
-        read_at = time.monotonic()
-        record, created = await self.queue.create_run(new)
+        with submitting(str(thread_id), durability) as traced:
+            new = NewRun(
+                run_id or str(uuid.uuid4()), str(thread_id), encode_input(input),
+                encode_config(config, traced.carrier), durability, multitask_strategy,
+                idempotency_key, dict(metadata or {}), timeout,
+                graph if graph is not None else self.graph)
+            check_new_run(new)
+            read_at = time.monotonic()
+            record, created = await self.queue.create_run(new)
+            traced.recorded(record, created)
         return RunHandle(self.queue, record, created=created, read_at=read_at)
 
     async def get(self, run_id: str) -> RunHandle:

@@ -298,6 +298,42 @@ async def test_a_worker_run_and_its_metrics(
     assert depth.value in (0, 1)
 
 
+async def test_a_worker_run_links_to_the_submit_it_came_from(
+    exporter: InMemorySpanExporter, store_kind: str, tmp_path: Path,
+) -> None:
+    """The submitter's trace context travels with the run: its worker's span links to
+    the ``lograph.submit`` span, a child of the caller's span."""
+    from lograph.eventlog import decode
+    from lograph.runtime._runs import run_config
+
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = chain(saver, "a")
+        runs = Runs(saver)
+        with trace.get_tracer("the web app").start_as_current_span("POST /runs"):
+            handle = await runs.submit("t", {"log": []}, config={"tags": ["x"]})
+            again = await runs.submit("t", {"log": []})
+        stored = decode(handle.record.config)
+        assert set(stored[_otel.TRACE_KEY]) >= {"traceparent"}
+        assert _otel.TRACE_KEY not in run_config(handle.record)  # not the graph's to see
+        async with Worker(graph, name="w1", **FAST):
+            assert await handle.join() == {"log": ["a"]}
+            await again.join()
+    tree = Tree(exporter)
+    request = tree.one("POST /runs")
+    submit = tree.one("lograph.submit", run_id=handle.run_id)
+    assert tree.parent(submit) is request
+    assert attrs(submit) == {"lograph.thread_id": "t", "lograph.durability": "async",
+                             "lograph.run_id": handle.run_id, "lograph.created": True,
+                             "lograph.outcome": "done"}
+    worker = tree.one("lograph.worker.run", run_id=handle.run_id)
+    assert worker.parent is None  # a trace of its own, linked to where it was asked for
+    [link] = worker.links
+    assert (link.context.trace_id, link.context.span_id) == (
+        submit.context.trace_id, submit.context.span_id)
+    [other] = tree.one("lograph.worker.run", run_id=again.run_id).links
+    assert other.context.span_id == tree.one("lograph.submit", run_id=again.run_id).context.span_id
+
+
 async def test_without_an_sdk_nothing_is_built(
     monkeypatch: pytest.MonkeyPatch, anyio_backend: str,
 ) -> None:
@@ -308,6 +344,11 @@ async def test_without_an_sdk_nothing_is_built(
     assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
     assert _otel.tracer() is None and _otel.meter() is None
     assert await chain(None, "a").ainvoke({"log": []}) == {"log": ["a"]}
+    from lograph.adapters.memory import MemorySaver
+    from lograph.eventlog import decode
+
+    submitted = await Runs(MemorySaver()).submit("t", {"log": []})
+    assert _otel.TRACE_KEY not in decode(submitted.record.config)  # no context to carry
     # an SDK that samples nothing: the run's span is not recording, so nothing under it
     exporter = _provider(monkeypatch, sampler=ALWAYS_OFF)
     assert await chain(None, "a").ainvoke({"log": []}) == {"log": ["a"]}
