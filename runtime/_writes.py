@@ -70,6 +70,10 @@ async def node_writes(
     A ``Command(graph=Command.PARENT)`` raises ParentCommand for the caller's task (or
     InvalidUpdateError when the graph is not running as a subgraph: ``ns`` empty).
     """
+    if structure.triggers is not None:  # a Pregel node: its writers write what it returns,
+        # a Command or a Send too (a value like any other, as LangGraph's Pregel writes it)
+        writes = [[k, v] for k, v in structure.state.updates(output, node.name)]
+        return writes, structure.state.streamed(writes)  # type: ignore[attr-defined]
     goto: list[Any] = []
     if isinstance(output, list | tuple) and any(isinstance(o, Command) for o in output):
         return await _many_writes(structure, cp, node, output, ns=ns)
@@ -85,11 +89,9 @@ async def node_writes(
         update, goto = None, [output]
     else:
         update = output
-        if node.subgraph is not None and isinstance(update, dict) and structure.triggers is None:
+        if node.subgraph is not None and isinstance(update, dict):
             update = {k: v for k, v in update.items() if k in structure.state.channels}  # its keys that are ours
     writes = [[k, v] for k, v in structure.state.updates(update, node.name)]
-    if structure.triggers is not None:  # a Pregel node: streamed as its writes to the stream channels
-        return writes + ([[GOTO, goto]] if goto else []), structure.state.streamed(writes)  # type: ignore[attr-defined]
     if isinstance(update, dict):
         shown = dict(update)
     elif update is None or structure.state.output_key is not None:

@@ -458,3 +458,28 @@ async def test_invoke_returns_what_the_run_last_showed_of_its_output() -> None:
     assert await graph.ainvoke({"word": "ab"}) == {"word": "abababab"}
     assert [c async for c in graph.astream({"word": "ab"})] == [{"word": "abab"}, {"word": "abababab"}]
     assert await graph.ainvoke({"word": "abababab"}) is None  # nothing shown: no output
+
+
+async def test_a_node_that_returns_a_command_or_a_send_writes_it_as_its_value(
+    store_kind: str, tmp_path: Path,
+) -> None:
+    """A Pregel node has no state schema to route by: what it returns is what its writers
+    write, a ``Command`` or a ``Send`` as any other value (as LangGraph's Pregel does);
+    the value is stored and read back as it was."""
+    from lograph.runtime import Send
+
+    make = NodeBuilder().subscribe_only("inp").do(lambda v: Command(update={"out": v}, goto="elsewhere"))
+    post = NodeBuilder().subscribe_only("inp").do(lambda v: Send("nowhere", v))
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = Pregel(nodes={"make": make.write_to("cmd"), "post": post.write_to("send")},
+                       channels={"inp": EphemeralValue(str), "cmd": LastValue(object),
+                                 "send": LastValue(object)},
+                       input_channels="inp", output_channels=["cmd", "send"], checkpointer=saver)
+        config = {"configurable": {"thread_id": "values"}}
+        out = await graph.ainvoke("hi", config)
+        assert out == {"cmd": Command(update={"out": "hi"}, goto="elsewhere"), "send": Send("nowhere", "hi")}
+        assert (await graph.aget_state(config)).values == out
+        chunks = [c async for c in graph.astream("again", {"configurable": {"thread_id": "streamed"}},
+                                               stream_mode="updates")]
+        assert {"make": {"cmd": Command(update={"out": "again"}, goto="elsewhere")}} in chunks
+        assert (await verify_thread(saver, "values", graph=graph)).ok
