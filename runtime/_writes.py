@@ -174,6 +174,9 @@ def check_targets(structure: Structure, who: str, goto: list[Any]) -> None:
     written: ``who``'s ``Command(goto=...)``, ``Send`` or conditional edge."""
     for target in goto:
         node = target.node if isinstance(target, Send) else target
+        if node == END and isinstance(target, Send):  # (LangGraph's wording first)
+            raise InvalidUpdateError(f"Cannot send a packet to the END node: {who} sends Send({END!r}, ...); "
+                                     "route to END by name to end the run")
         if node != END and node not in structure.nodes:
             what = f"Send({node!r}, ...)" if isinstance(target, Send) else repr(node)
             raise InvalidUpdateError(

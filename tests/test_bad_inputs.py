@@ -280,6 +280,29 @@ async def test_a_node_sending_the_graph_to_an_unknown_node(
         tally("bad_inputs", calls_refused=1)
 
 
+@pytest.mark.parametrize("how", ["send", "router"])
+async def test_a_send_to_end_fails_its_node(
+    anyio_backend: str, store_kind: str, tmp_path: Path, how: str
+) -> None:
+    """END is where a run stops, not a node a packet can go to: the node that sends one
+    fails (LangGraph's "Cannot send a packet to the END node"), and no checkpoint plans it;
+    a Command input that sends one is refused with nothing written."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = going_to(how, END if how == "send" else Send(END, {})).compile(checkpointer=saver)
+        with pytest.raises(InvalidUpdateError, match="Cannot send a packet to the END node") as info:
+            await graph.ainvoke({"log": ["in"]}, cfg("t"), durability="sync")
+        assert "'b'" in str(info.value)
+        events = await saver.log.read("t")
+        assert finished(events) == ["failed"]
+        assert all(t["name"] != END for body in bodies(events, Kind.CHECKPOINT) for t in body["next"])
+        state = await graph.aget_state(cfg("t"))
+        assert state.values == {"log": ["in", "a"]} and state.next == ("b",)
+        await refused(
+            saver.log, "Command input sends to END", InvalidUpdateError,
+            lambda: graph.ainvoke(Command(goto=Send(END, {})), cfg("t")), "Cannot send a packet to the END node",
+        )
+
+
 async def test_update_state_sending_the_graph_to_an_unknown_node(
     anyio_backend: str, store_kind: str, tmp_path: Path
 ) -> None:
