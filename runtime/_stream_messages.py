@@ -10,7 +10,10 @@ Rules:
 - ``metadata`` is the model call's (or the node's): LangGraph's ``langgraph_*`` keys,
   ``thread_id``, the model's ``ls_*`` keys, and the caller's ``tags``.
 - Nothing here is written to the log: tokens are a view of work in progress. Only the
-  node's return value is recorded, at its end, as always.
+  node's return value is recorded, at its end, as always. While this handler listens, a
+  message without an id that a node or task returns gets one there (``with_ids``: on a
+  copy, derived from the task's id), so the message streamed and the one the state
+  keeps share it, as in LangGraph (whose handler sets a random id on the node's object).
 - A model or node tagged ``nostream`` is not streamed; a subgraph's messages only
   with ``subgraphs=True``.
 - The handler may be called from a worker thread (a sync node's model): it hands the
@@ -20,6 +23,9 @@ Rules:
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import itertools
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import fields, is_dataclass
@@ -39,7 +45,7 @@ try:  # the marker that makes a chat model stream its tokens to a handler
 except ImportError:  # pragma: no cover - an older langchain-core
     _StreamingCallbackHandler = object  # type: ignore[assignment,misc]
 
-__all__ = ["NOSTREAM", "StreamMessagesHandler", "_StreamingCallbackHandler"]
+__all__ = ["NOSTREAM", "StreamMessagesHandler", "_StreamingCallbackHandler", "with_ids"]
 
 T = TypeVar("T")
 NOSTREAM = "nostream"  # LangGraph's tag: do not stream this model's tokens
@@ -71,6 +77,42 @@ def _messages_in(value: Any) -> Iterator[BaseMessage]:
                 yield item
             elif isinstance(item, Sequence) and not isinstance(item, str):
                 yield from (m for m in item if isinstance(m, BaseMessage))
+
+
+def with_ids(output: Any, task_id: str) -> Any:
+    """``output`` (a node's or task's return value) with each message it holds where
+    ``_messages_in`` looks (itself, in a list, a dict's value or a list there, a
+    Command's update) that has no id replaced by a copy with one derived from
+    ``task_id``: the same ``output`` when none lacks one."""
+    made = itertools.count()
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, BaseMessage):
+            if value.id is not None:
+                return value
+            digest = hashlib.sha256(f"{task_id}|message|{next(made)}".encode()).digest()
+            return value.model_copy(update={"id": str(UUID(bytes=digest[:16], version=4))})
+        if isinstance(value, Command):
+            update = within(value.update)
+            return value if update is value.update else dataclasses.replace(value, update=update)
+        return within(value)
+
+    def within(value: Any) -> Any:  # a list of messages (or of updates), or a dict of values
+        if isinstance(value, list | tuple) and any(isinstance(v, BaseMessage | Command | dict) for v in value):
+            items = [fill(v) if not isinstance(v, dict) else within(v) for v in value]
+            return value if all(a is b for a, b in zip(items, value, strict=True)) else type(value)(items)
+        if isinstance(value, dict):
+            out = {k: fill(v) if isinstance(v, BaseMessage) else within_list(v) for k, v in value.items()}
+            return value if all(out[k] is v for k, v in value.items()) else out
+        return value
+
+    def within_list(value: Any) -> Any:
+        if isinstance(value, list | tuple) and any(isinstance(v, BaseMessage) for v in value):
+            items = [fill(v) if isinstance(v, BaseMessage) else v for v in value]
+            return value if all(a is b for a, b in zip(items, value, strict=True)) else type(value)(items)
+        return value
+
+    return fill(output)
 
 
 class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):  # type: ignore[type-arg]

@@ -189,6 +189,8 @@ async def traced(
     from langchain_core.callbacks import CallbackManager
     from langchain_core.runnables.config import var_child_runnable_config
 
+    from ._stream_messages import StreamMessagesHandler, with_ids
+
     if parent is None:
         parent = run.tracer.get_child(f"graph:step:{ctx.step}")
     config = task_config(run, ctx)
@@ -211,6 +213,8 @@ async def traced(
         raise
     finally:
         var_child_runnable_config.reset(token)
+    if any(type(h) is StreamMessagesHandler for h in manager.handlers):  # the same ids streamed and kept
+        output = with_ids(output, ctx.task_id)
     if any(hasattr(h, "tap_output_aiter") and getattr(h, "taps_outputs", True) for h in manager.handlers):
         from ._events import tap_output
 

@@ -17,10 +17,10 @@ from langchain_core.language_models.fake_chat_models import (
     FakeMessagesListChatModel,
     GenericFakeChatModel,
 )
-from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 
 from lograph.adapters.memory import MemorySaver
-from lograph.runtime import START, MessagesState, StateGraph, task
+from lograph.runtime import START, Command, MessagesState, StateGraph, task, verify_thread
 from tests._stores import open_saver
 
 
@@ -177,3 +177,33 @@ def test_the_sync_stream_yields_messages_too() -> None:
     assert [m.content for m, _ in got] == ["three"]  # invoke returns what the stream yields
 
 
+
+
+GREETING = AIMessage(content="hello")  # a module-level message a node returns as it is
+
+
+@pytest.mark.anyio
+async def test_a_returned_message_without_an_id_is_streamed_with_the_id_the_state_keeps(
+    anyio_backend: str, store_kind: str, tmp_path: Path,
+) -> None:
+    """As LangGraph's stream: the message yielded and the one in the state share an id (a
+    client can match them), given on a copy: the node's own object keeps no id, so
+    returning it again adds a message rather than replacing the first."""
+    b = StateGraph(MessagesState)
+    b.add_node("greet", lambda s: {"messages": [GREETING, HumanMessage(content="and you?")]})
+    b.add_node("command", lambda s: Command(update={"messages": AIMessage(content="via command")}))
+    b.add_node("several", lambda s: [Command(update={"messages": [AIMessage(content="in a list")]})])
+    b.add_edge(START, "greet")
+    b.add_edge("greet", "command")
+    b.add_edge("command", "several")
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = b.compile(checkpointer=saver)
+        streamed = [m async for m, _ in graph.astream({"messages": []}, cfg("ids"), stream_mode="messages")]
+        kept = (await graph.aget_state(cfg("ids"))).values["messages"]
+        assert [m.content for m in streamed] == ["hello", "and you?", "via command", "in a list"]
+        assert [m.id for m in streamed] == [m.id for m in kept] and None not in [m.id for m in kept]
+        assert GREETING.id is None
+        await graph.ainvoke({"messages": []}, cfg("ids"), stream_mode="messages")
+        again = (await graph.aget_state(cfg("ids"))).values["messages"]
+        assert len(again) == 8 and len({m.id for m in again}) == 8
+        assert (await verify_thread(saver, "ids", graph=graph)).ok
