@@ -311,8 +311,8 @@ def state_view(cp: Checkpoint, thread: str, *, live: bool, graph: Any = None) ->
     """What ``lograph state`` shows of the fold ``cp``: the view ``aget_state`` gives
     (``live``: at the head, where a step's finished tasks are done and only the others
     are next). Their writes are applied to ``values`` with ``graph``'s reducers; without
-    the graph, values are as of the step's start and the writes are listed
-    (``writes_applied`` False)."""
+    the graph, values are as of the step's start and the writes are listed beside them
+    (``pending_writes``, as ever)."""
     from lograph.runtime.lowlevel import snapshot_of
 
     if graph is not None and not hasattr(graph, "structure"):
@@ -323,7 +323,6 @@ def state_view(cp: Checkpoint, thread: str, *, live: bool, graph: Any = None) ->
         "step": cp.step, "created_at": iso(cp.created_at) if cp.checkpoint else None,
         "next": list(view.next), "values": view.values if graph is not None else cp.values,
         "metadata": cp.metadata, "pending_writes": dict(cp.writes),
-        "writes_applied": graph is not None and live and bool(cp.writes),
         "interrupts": {iid: v["value"] for iid, v in cp.interrupts.items()},
         "run_status": cp.run_status,
     }
@@ -347,7 +346,7 @@ async def cmd_state(args: argparse.Namespace, out: Output) -> int:
     values = data["values"]
     rows += ([[f"values.{k}", short(v, 200)] for k, v in values.items()] if isinstance(values, dict)
              else [["values", short(values, 200)]])  # (a state of one value)
-    done = "applied" if data["writes_applied"] else "pending"
+    done = "applied" if graph is not None and args.checkpoint is None else "pending"
     rows += [[f"{done} {tid[:8]}", short(w, 200)] for tid, w in cp.writes.items()]
     rows += [[f"interrupt {iid[:8]}", short(v["value"], 200)] for iid, v in cp.interrupts.items()]
     out.table(["field", "value"], rows, title=f"thread {args.thread!r}")

@@ -156,3 +156,32 @@ async def test_a_worker_outlives_a_postgres_restart(own_server: Any, anyio_backe
         record = await first.refresh()
         assert (record.status, record.attempts) == ("success", 2)
         assert gates.ran.count("a") == 2 and gates.ran.count("b") == 3  # a once per run; b lost once
+
+
+async def test_lograph_worker_outlives_a_postgres_outage(own_server: Any, anyio_backend: str,
+                                                         tmp_path: Path) -> None:
+    """The command's worker (its store's retry budget: 3 s) keeps serving through an
+    outage longer than that, says so, and runs what is submitted once the server is back."""
+    from tests.test_runs_sigkill import Workers, _ready
+
+    schema = f"cli_outage_{anyio_backend}"
+    async with _pg_saver(own_server, schema) as saver:
+        workers = Workers([own_server.dsn, "--schema", schema], tmp_path)
+        proc = workers.start(lease=2.0, poll=0.05)
+        try:
+            await _ready(proc, workers.out(0))
+            await anyio.to_thread.run_sync(own_server.kill)
+            with anyio.fail_after(30):
+                while b"unreachable" not in workers.out(0).read_bytes():
+                    assert proc.poll() is None, workers.output()
+                    await anyio.sleep(0.1)
+            await anyio.sleep(1.0)
+            assert proc.poll() is None, workers.output()
+            await anyio.to_thread.run_sync(own_server.restart)
+            run = await Runs(saver).submit("t", {"log": []})
+            with anyio.fail_after(30):
+                assert (await run.join())["log"] == ["a", "b", "c", "d"]
+        finally:
+            codes = await anyio.to_thread.run_sync(workers.stop_all)
+        assert codes == [0], workers.output()
+        assert "reachable again" in workers.output()
