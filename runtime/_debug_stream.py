@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lograph.eventlog.bodies import GOTO
+from lograph.eventlog.bodies import GOTO, START
 
 from ._introspect import subgraph_of_node
 
@@ -82,6 +82,9 @@ def task_payload(structure: Structure, task: TaskPlan, state: Any) -> dict[str, 
     LangGraph names them: ``branch:to:<node>``, a join's key, ``__pregel_push``)."""
     if task.push:
         triggers: tuple[str, ...] = ("__pregel_push",)
+    elif structure.direct_input:  # an entrypoint's function: the input triggers it
+        triggers = (START,)
+        state = state.get("__input__") if isinstance(state, dict) else state
     else:
         joins = [j.key for j in structure.joins if j.target == task.name]
         edged = any(task.name in targets for targets in structure.edges.values()) or bool(structure.branches)

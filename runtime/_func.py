@@ -311,6 +311,7 @@ class entrypoint:  # noqa: N801 - LangGraph's name
         builder.add_node(name, node, retry=self.retry, timeout=self.timeout, cache_policy=self.cache_policy)
         builder.add_edge(START, name)
         structure = builder.validate()
+        structure.direct_input = True  # the input checkpoint plans the function, as LangGraph's
         structure.retry = retry_policies(self.retry, f"entrypoint {name!r}")  # its tasks' default
         structure.cache, structure.cache_policy = self.cache, self.cache_policy  # (likewise)
         # named as LangGraph names an entrypoint's graph (its schemas' titles say so)

@@ -160,7 +160,7 @@ class StepMachine:
         """The ``input`` checkpoint that plans a fresh input as the ``__start__`` task (a
         run's, or a subgraph's when its caller's task first runs it). A Pregel graph's
         input checkpoint holds the input in its channels and plans the nodes it triggers."""
-        if self.structure.triggers is not None:
+        if self.structure.triggers is not None or self.structure.direct_input:
             writes = [[k, v] for k, v in self.structure.state.updates(input, START)]
             b = boundary(self.structure, cp, [(TaskPlan(INPUT, START, ()), writes)])
             return (self._checkpoint(Source.INPUT, b.delta, b.next, b.barriers), cp.step + 1, "")

@@ -83,6 +83,9 @@ class Structure:
     # a Pregel graph's: channel -> the nodes it triggers (None: a StateGraph, whose edges
     # decide; its state is then a ``PregelState``, which makes each step's boundary)
     triggers: dict[str, tuple[str, ...]] | None = None
+    # the input checkpoint holds the input and plans the nodes after START (an
+    # entrypoint's, as LangGraph's: no ``__start__`` step of its own)
+    direct_input: bool = False
 
     def joins_from(self, node: str) -> list[Join]:
         return [j for j in self.joins if node in j.sources]

@@ -146,7 +146,8 @@ def task_config(run: Any, ctx: TaskContext, callbacks: Any = None) -> dict[str, 
     config = run.config
     ns = task_ns(run, ctx)
     path = ctx.path
-    triggers = (f"branch:to:{ctx.name}",) if path and path[0] == "pull" else ("__pregel_push",)
+    triggers = ("__pregel_push",) if not path or path[0] != "pull" else \
+        ("__start__",) if run.structure.direct_input else (f"branch:to:{ctx.name}",)
     lg_path = langgraph_path(path)
     metadata = run.base_metadata()
     metadata.update(langgraph_step=ctx.step, langgraph_node=ctx.name, langgraph_triggers=triggers,
