@@ -538,7 +538,8 @@ async def cmd_worker(args: argparse.Namespace, out: Output) -> int:
                             poll=args.poll, name=args.name, graph_limit=args.graph_limit)
         except ValueError as e:
             raise UsageError(str(e)) from None
-        out.line(f"worker {worker.name}: serving {args.graph} (concurrency {args.concurrency}, "
+        out.line(f"worker {worker.name}: serving {args.graph} (the runs of graph "
+                 f"{worker.graph_name!r} and of none, concurrency {args.concurrency}, "
                  f"lease {args.lease:g} s)", style="green")
 
         async def serve() -> None:

@@ -185,3 +185,4 @@ async def test_lograph_worker_outlives_a_postgres_outage(own_server: Any, anyio_
             codes = await anyio.to_thread.run_sync(workers.stop_all)
         assert codes == [0], workers.output()
         assert "reachable again" in workers.output()
+        assert "the runs of graph 'LangGraph'" in workers.output()  # (the runs it claims)
