@@ -51,7 +51,8 @@ class TaskFuture:
         self._done = anyio.Event()
         self._value: Any = None
         self._error: BaseException | None = None
-        self._scope: anyio.CancelScope | None = None  # the running task's, once it started
+        self._handle: Any = None  # its anyio TaskHandle (each has its own cancel scope)
+        self._started = False
         self._cancelled = False
 
     def _set(self, value: Any = None, error: BaseException | None = None) -> None:
@@ -99,9 +100,8 @@ class TaskFuture:
         if self._done.is_set():
             return
         self._cancelled = True
-        if self._scope is not None:
-            self._scope.cancel()  # the task sets the future when it has stopped
-        else:  # not started yet: it never will
+        self._handle.cancel()
+        if not self._started:  # it never will (a running one sets the future once stopped)
             self._done.set()
 
 
@@ -171,24 +171,29 @@ class Task:
         if record is not None and record.ok:
             future._set(record.value)
             return future
-        runner = functools.partial(self._run, ctx, tid, index, args, kwargs, future)
+        # (named: anyio then skips working out a name from the function)
         if in_event_loop():
-            ctx.tg.start_soon(runner)
+            future._handle = ctx.tg.start_soon(self._run, ctx, tid, index, args, kwargs, future,
+                                               name=self.name)
         else:
-            run_sync_from_thread(ctx.tg.start_soon, runner)
+            future._handle = run_sync_from_thread(functools.partial(
+                ctx.tg.start_soon, self._run, ctx, tid, index, args, kwargs, future, name=self.name))
         return future
 
     async def _run(self, parent: TaskContext, tid: str, index: int, args: tuple[Any, ...],
                    kwargs: dict[str, Any], future: TaskFuture) -> None:
         if future._cancelled:  # cancelled before it started
             return
-        with anyio.CancelScope() as future._scope:
+        future._started = True
+        try:
             ok, value, chunk = await parent.run.run_call(
                 parent, tid, self.name, self.fn, self.is_async, args, kwargs, self.retry,
                 self.timeout, self.inject, index, self.cache_policy)
-        if future._scope.cancelled_caught:  # future.cancel(): nothing recorded, nothing set
-            future._done.set()
-        elif ok:
+        except anyio.get_cancelled_exc_class():
+            if future._cancelled:  # future.cancel(): nothing recorded, nothing set; the
+                future._done.set()  # task's own cancel scope (its TaskHandle's) ends it
+            raise
+        if ok:
             future._set(value)
             if chunk is not None:
                 parent.run.emit("updates", chunk)
