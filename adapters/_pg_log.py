@@ -42,6 +42,7 @@ from lograph.eventlog import (
     Capability,
     Event,
     Lease,
+    LeaseLostError,
     LogError,
     NewRun,
     RunRecord,
@@ -163,17 +164,21 @@ async def _retrying(
         again = True
 
 
-def _columns(batch: Sequence[Append], items: Sequence[int], fenced: bool = False) -> list[list[Any]]:
+def _columns(batch: Sequence[Append], items: Sequence[int], fenced: bool = False,
+             drops: bool = False) -> list[list[Any]]:
     """The insert statement's thirteen parallel arrays for ``items`` of ``batch``: the
     thread, the ten columns of each event's stored row, its item's base and parent hash;
-    ``fenced``: two more, each item's lease (run id and token) on its first row."""
-    cols: list[list[Any]] = [[] for _ in range(15 if fenced else 13)]
+    ``fenced``: two more, each item's lease (run id and token) on its first row;
+    ``drops``: one more, whether the item drops its run (``Append.drops_run``)."""
+    cols: list[list[Any]] = [[] for _ in range(13 + 2 * fenced + drops)]
     threads, fields, bases, phashes = cols[0], cols[1:11], cols[11], cols[12]
     if fenced:
         for i in items:
             lease, n = batch[i].lease, len(batch[i].events)
             cols[13] += [None if lease is None else lease.run_id] + [None] * (n - 1)
             cols[14] += [None if lease is None else lease.token] + [None] * (n - 1)
+            if drops:
+                cols[15] += [batch[i].drops_run and lease is not None] + [None] * (n - 1)
     for i in items:
         item = batch[i]
         n = len(item.events)
@@ -242,6 +247,9 @@ class PostgresLog:
         self._listener = _pg_runs.Listener(
             pool, bridge, self._sql.runs.channel, self._origin, self._heard, enabled=spare)
         self._signals = RunSignals(call_in=call_in, keep_listening=self._listener.keep)
+        #: in-process runs' places this log took at once without waiting for the WAL's
+        #: flush, until they are dropped (see ``_restore_place``)
+        self._relaxed: dict[str, tuple[Lease, NewRun, str, float]] = {}
 
     # -- opening and closing ---------------------------------------------------------
 
@@ -451,6 +459,7 @@ class PostgresLog:
             return results
         # key order for every writer (no deadlocks); a thread's items keep their order
         pending.sort(key=lambda i: batch[i].thread)
+        pending_all = list(pending)  # (``_write`` empties ``pending``)
 
         async def write(conn: Conn) -> None:
             await self._write(conn, batch, pending, results)
@@ -459,6 +468,10 @@ class PostgresLog:
             await self._drop_stored(conn, batch, pending)
 
         await self._call("append", write, before_retry=resolve)
+        for i in pending_all:
+            item = batch[i]
+            if results[i] is None and item.drops_run and item.lease is not None:
+                self._dropped(item.lease)
         return results
 
     async def _write(
@@ -466,9 +479,11 @@ class PostgresLog:
     ) -> None:
         """Store the pending items; on return ``pending`` is empty and ``results`` final."""
         fenced = any(batch[i].lease is not None for i in pending)
-        insert = self._sql.insert_fenced if fenced else self._sql.insert
+        drops = fenced and any(batch[i].drops_run for i in pending)
+        insert = self._sql.insert_dropping if drops else (
+            self._sql.insert_fenced if fenced else self._sql.insert)
         try:
-            await conn.execute(insert, *_columns(batch, pending, fenced))
+            await conn.execute(insert, *_columns(batch, pending, fenced, drops))
         except asyncpg.PostgresError as e:
             if not (is_conflict(e) or is_refusal(e)):
                 raise
@@ -478,26 +493,37 @@ class PostgresLog:
         conflicts: dict[int, BaseException] = {}
         async with conn.transaction():
             for i in pending:
-                item = batch[i]
-                try:
-                    async with conn.transaction():  # a savepoint: this item alone
-                        await conn.execute(insert, *_columns(batch, [i], fenced))
-                except asyncpg.PostgresError as e:
-                    if is_refusal(e):
-                        conflicts[i] = refused(e, item.thread)
-                        continue
-                    if not is_conflict(e):
-                        raise
-                    lost = None if item.lease is None else await _pg_runs.lost(
-                        conn, self._sql.runs, item.lease)
-                    if lost is not None:
-                        conflicts[i] = lost
-                        continue
-                    actual = await conn.fetchval(self._sql.head, item.thread)
-                    conflicts[i] = conflict(e, item.thread, item.expect_head, actual)
+                error = await self._item_alone(conn, insert, batch, i, fenced, drops)
+                if error is not None:
+                    conflicts[i] = error
         for i, err in conflicts.items():
             results[i] = err
         pending.clear()
+
+    async def _item_alone(self, conn: Conn, insert: str, batch: Sequence[Append], i: int,
+                          fenced: bool, drops: bool) -> BaseException | None:
+        """Item ``i`` in a savepoint of its own: None once written, else its error."""
+        item = batch[i]
+        restored = False
+        while True:
+            try:
+                async with conn.transaction():
+                    await conn.execute(insert, *_columns(batch, [i], fenced, drops))
+                return None
+            except asyncpg.PostgresError as e:
+                if is_refusal(e):
+                    return refused(e, item.thread)
+                if not is_conflict(e):
+                    raise
+                lost = None if item.lease is None else await _pg_runs.lost(
+                    conn, self._sql.runs, item.lease)
+                if lost is not None and not restored and await self._restore_place(conn, item.lease):
+                    restored = True
+                    continue  # its place is back: the item once more
+                if lost is not None:
+                    return lost
+                actual = await conn.fetchval(self._sql.head, item.thread)
+                return conflict(e, item.thread, item.expect_head, actual)
 
     async def _drop_stored(self, conn: Conn, batch: Sequence[Append], pending: list[int]) -> None:
         """After an unknown outcome: drop from ``pending`` the items already stored.
@@ -695,7 +721,16 @@ class PostgresLog:
 
     async def renew_lease(self, lease: Lease, seconds: float) -> RunRecord:
         check_lease_seconds(seconds)
-        return await self._call("renew_lease", lambda c: _pg_runs.renew(c, self._sql.runs, lease, seconds))
+
+        async def renew(conn: Conn) -> RunRecord:
+            try:
+                return await _pg_runs.renew(conn, self._sql.runs, lease, seconds)
+            except LeaseLostError:
+                if not await self._restore_place(conn, lease):
+                    raise
+                return await _pg_runs.renew(conn, self._sql.runs, lease, seconds)
+
+        return await self._call("renew_lease", renew)
 
     async def finish_run(
         self, lease: Lease, status: str, *, result: bytes | None = None, error: str | None = None,
@@ -717,8 +752,21 @@ class PostgresLog:
     async def enter_run(self, new: NewRun, holder: str, seconds: float) -> tuple[RunRecord, Lease]:
         check_new_run(new, in_process=True)
         check_lease_seconds(seconds)
-        return await self._call("enter_run", lambda c: _pg_runs.enter(
+        record, lease = await self._call("enter_run", lambda c: _pg_runs.enter(
             c, self._sql.runs, new, holder, seconds, self._origin))
+        if record.head_hash is not None:  # taken at once, committed without the WAL's flush
+            self._relaxed[lease.run_id] = (lease, new, holder, seconds)
+        return record, lease
+
+    async def _restore_place(self, conn: Conn, lease: Lease) -> bool:
+        """An in-process run's place this log took without waiting for the WAL's flush
+        (``enter_run``), which a server crash lost: recorded again if its thread has no
+        active run (then its appends are fenced by it as before); whether it is back."""
+        kept = self._relaxed.get(lease.run_id)
+        if kept is None or kept[0] != lease:
+            return False
+        _, new, holder, seconds = kept
+        return await _pg_runs.restore(conn, self._sql.runs, new, holder, seconds, lease)
 
     async def take_run(self, lease: Lease, seconds: float) -> RunRecord:
         check_lease_seconds(seconds)
@@ -726,6 +774,12 @@ class PostgresLog:
 
     async def drop_run(self, lease: Lease) -> None:
         await self._call("drop_run", lambda c: _pg_runs.drop(c, self._sql.runs, lease))
+        self._dropped(lease)
+
+    def _dropped(self, lease: Lease) -> None:
+        kept = self._relaxed.get(lease.run_id)
+        if kept is not None and kept[0] == lease:
+            del self._relaxed[lease.run_id]
         self._signals.notify(lease.run_id)
         self._signals.notify(None)  # its thread's next run may be claimable now
 

@@ -201,17 +201,28 @@ class RunStatements:
             "AND status = 'running' AND stop IS NULL")
         self.list_base = f"SELECT {_COLUMNS} FROM {s}.runs"
         # An in-process run on an idle thread is taken in one statement (two at once: the
-        # unique index of running runs refuses one, which takes the slow path). It commits
-        # as every write does: the server may crash while its caller lives on.
-        self.enter_idle = (
+        # unique index of running runs refuses one, which takes the slow path), which also
+        # returns the thread's head (the run's first read). It commits without waiting for
+        # the WAL's flush (the next synced commit, the run's own appends, flushes it too):
+        # a server crash before that loses it while its caller lives on, and the log that
+        # took it records it again when the caller next writes (``restore``).
+        relaxed = "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)) "
+        insert_running = (
             f"INSERT INTO {s}.runs (run_id, thread, status, input, config, durability, "
             "strategy, metadata, created, updated, started, attempts, first_seq, worker, token, "
             "lease_expires) "
             f"SELECT $1, $2, 'running', ''::bytea, $3, $4, $5, $6::jsonb, {NOW}, {NOW}, {NOW}, 1, "
             f"(SELECT coalesce(max(e.seq), 0) FROM {s}.events e WHERE e.thread = $2), $7, $8, "
-            f"{NOW} + $9 "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {s}.runs WHERE thread = $2 AND {_ACTIVE}) "
-            f"RETURNING {_COLUMNS}")
+            f"{NOW} + $9 ")
+        idle = f"NOT EXISTS (SELECT 1 FROM {s}.runs WHERE thread = $2 AND {_ACTIVE})"
+        self.enter_idle = (
+            f"{relaxed}{insert_running}FROM relaxed WHERE {idle} RETURNING {_COLUMNS}, "
+            f"(SELECT e.hash FROM {s}.events e WHERE e.thread = $2 ORDER BY e.seq DESC LIMIT 1)")
+        # a place lost that way, back (in its caller's append's transaction): only while
+        # its thread has no active run and nothing else became of the run
+        self.restore = (
+            f"{insert_running}WHERE {idle} "
+            f"AND NOT EXISTS (SELECT 1 FROM {s}.runs WHERE run_id = $1) RETURNING run_id")
         self.hold = (f"UPDATE {s}.runs SET worker = $2, token = $3, lease_expires = {NOW} + $4 "
                      "WHERE run_id = $1")
         self.lease_of = (f"SELECT token, lease_expires > {NOW} FROM {s}.runs WHERE run_id = $1 "
@@ -274,13 +285,28 @@ async def enter(conn: Conn, q: RunStatements, new: NewRun, holder: str, seconds:
     except asyncpg.UniqueViolationError:  # a run taken at the same time (or a reused id)
         row = None
     if row is not None:
-        return _record(row), lease
+        digest = row[-1]
+        return replace(_record(row[:-1]), head_hash=b"" if digest is None else bytes(digest)), lease
     async with conn.transaction():
         await conn.execute(q.lock_thread, f"lograph.runs:{q.schema}:{new.thread}")
         await conn.execute(q.end_stale, new.thread)
         await create(conn, q, new, origin)
         await conn.execute(q.hold, new.run_id, holder, lease.token, float(seconds))
     return await take(conn, q, lease, seconds), lease
+
+
+async def restore(conn: Conn, q: RunStatements, new: NewRun, holder: str, seconds: float,
+                  lease: Lease) -> bool:
+    """Record again, running, an in-process run whose row is gone (``enter``'s place lost
+    in a server crash), if its thread has no active run; whether it did."""
+    try:
+        async with conn.transaction():  # (a savepoint inside the caller's transaction)
+            found = await conn.fetchval(
+                q.restore, new.run_id, new.thread, new.config, new.durability, new.strategy,
+                metadata_json(new.metadata), holder, lease.token, float(seconds))
+    except asyncpg.UniqueViolationError:  # another run took the thread meanwhile
+        return False
+    return found is not None
 
 
 async def take(conn: Conn, q: RunStatements, lease: Lease, seconds: float) -> RunRecord:

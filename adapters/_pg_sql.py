@@ -147,6 +147,11 @@ class Statements:
         # makes a claim that would take the run over skip it until this commits.
         self.insert = self._insert(s, fenced=False)
         self.insert_fenced = self._insert(s, fenced=True)
+        # ... and an item that is its in-process run's last (``Append.drops_run``, on its
+        # first row: ``ldrop``) deletes the run's row instead of reading it FOR SHARE: the
+        # delete is its fence (the row held under the token, running, unexpired), undone
+        # with the statement if any row fails
+        self.insert_dropping = self._insert(s, fenced=True, drops=True)
         self.runs = _pg_runs.RunStatements(s, schema)
         # After an unknown outcome: which first events of the pending items are stored.
         # (a scalar subquery per item: always a primary-key probe, never a table scan)
@@ -222,16 +227,27 @@ class Statements:
         )
 
     @staticmethod
-    def _insert(s: str, *, fenced: bool) -> str:
-        fence = extra = names = ""
+    def _insert(s: str, *, fenced: bool, drops: bool = False) -> str:
+        fence = extra = names = gone = ""
         if fenced:
-            fence = f"""
-                            AND (t.lrun IS NULL OR (
+            held = f"""(
                                 SELECT r.token FROM {s}.runs r
                                 WHERE r.run_id = t.lrun AND r.status = 'running'
-                                  AND r.lease_expires > {_pg_runs.NOW} FOR SHARE) = t.ltoken)"""
+                                  AND r.lease_expires > {_pg_runs.NOW} FOR SHARE) = t.ltoken"""
             extra, names = ", $14::text[], $15::text[]", ", lrun, ltoken"
-        return f"""
+            if drops:
+                held = f"CASE WHEN t.ldrop THEN t.lrun IN (SELECT run_id FROM gone) ELSE {held} END"
+                extra, names = extra + ", $16::boolean[]", names + ", ldrop"
+                gone = f"""
+            WITH gone AS (
+                DELETE FROM {s}.runs r
+                USING unnest($14::text[], $15::text[], $16::boolean[]) AS d(lrun, ltoken, ldrop)
+                WHERE d.ldrop AND r.run_id = d.lrun AND r.token = d.ltoken
+                  AND r.status = 'running' AND r.lease_expires > {_pg_runs.NOW}
+                RETURNING r.run_id)"""
+            fence = f"""
+                            AND (t.lrun IS NULL OR {held})"""
+        return f"""{gone}
             INSERT INTO {s}.events (thread, {_COLUMNS})
             SELECT t.thread,
                    CASE WHEN t.seq <> t.base + 1 OR ((

@@ -79,6 +79,16 @@ _ACTIVE = "status IN ('pending', 'running')"
 
 _record = run_of_row
 
+# An in-process run on a thread with no active run, taken at once (first_seq: the head).
+_ENTER_IDLE = (
+    "INSERT INTO runs (run_id, thread, status, input, config, durability, strategy, metadata, "
+    "created, updated, started, attempts, first_seq, worker, token, lease_expires) "
+    "SELECT ?, ?, 'running', x'', ?, ?, ?, ?, ?, ?, ?, 1, "
+    "(SELECT coalesce(max(seq), 0) FROM events WHERE thread = ?), ?, ?, ? "
+    f"WHERE NOT EXISTS (SELECT 1 FROM runs WHERE thread = ? AND {_ACTIVE}) "
+    f"RETURNING {_COLUMNS}")
+_HEAD_HASH = "SELECT hash FROM events WHERE thread = ? AND seq = ?"
+
 
 def _get(conn: sqlite3.Connection, run_id: str) -> RunRecord | None:
     row = conn.execute(f"{_SELECT} WHERE run_id = ?", (run_id,)).fetchone()
@@ -277,12 +287,26 @@ def _end_stale(conn: sqlite3.Connection, thread: str | None, now: float) -> None
 
 def enter(conn: sqlite3.Connection, new: NewRun, holder: str, seconds: float,
           ) -> tuple[RunRecord, Lease]:
-    """In a write transaction (``check_new_run(new, in_process=True)`` already passed)."""
+    """In a write transaction (``check_new_run(new, in_process=True)`` already passed).
+    On an idle thread (the common case) one insert takes the run, and the thread's head
+    is read in the same transaction (``head_hash``)."""
     check_lease_seconds(seconds)
     now = time.time()
+    lease = Lease(new.run_id, new_token())
+    if new.idempotency_key is None:
+        try:
+            row = conn.execute(_ENTER_IDLE, (
+                new.run_id, new.thread, new.config, new.durability, new.strategy,
+                metadata_json(new.metadata), now, now, now, new.thread, holder, lease.token,
+                now + seconds, new.thread)).fetchone()
+        except sqlite3.IntegrityError:  # a run id already there: the slow path says so
+            row = None
+        if row is not None:
+            taken = _record(row)
+            digest = conn.execute(_HEAD_HASH, (new.thread, taken.first_seq)).fetchone()
+            return replace(taken, head_hash=b"" if digest is None else bytes(digest[0])), lease
     _end_stale(conn, new.thread, now)
     create(conn, new)
-    lease = Lease(new.run_id, new_token())
     conn.execute("UPDATE runs SET worker = ?, token = ?, lease_expires = ? WHERE run_id = ?",
                  (holder, lease.token, now + seconds, new.run_id))
     return take(conn, lease, seconds), lease
@@ -319,6 +343,7 @@ def take(conn: sqlite3.Connection, lease: Lease, seconds: float) -> RunRecord:
 
 
 def drop(conn: sqlite3.Connection, lease: Lease) -> None:
+    """(Also inside an append's transaction: ``Append.drops_run``.)"""
     conn.execute("DELETE FROM runs WHERE run_id = ? AND token = ?", (lease.run_id, lease.token))
 
 

@@ -472,6 +472,8 @@ def _append_all(conn: sqlite3.Connection, batch: Sequence[Append]) -> list[BaseE
             results.append(conflict)
             continue
         rows += _rows(item)
+        if item.drops_run and item.lease is not None:  # (undone with the rows if they fail)
+            _runs.drop(conn, item.lease)
         heads[item.thread] = (item.events[-1].seq, item.events[-1].hash)
         if len(batch) > 1:
             queued.update(((item.thread, e.seq), e.hash) for e in item.events)
@@ -503,6 +505,8 @@ def _append_one_by_one(
             heads[item.thread] = head_event(conn, item.thread)
             results.append(_item_error(e, item, heads[item.thread][0]))
             continue
+        if item.drops_run and item.lease is not None:
+            _runs.drop(conn, item.lease)
         conn.execute("RELEASE item")
         heads[item.thread] = (item.events[-1].seq, item.events[-1].hash)
         results.append(None)

@@ -433,6 +433,8 @@ class SqliteLog:
             done = await call(self._timed_append, [batch[i] for i in valid])
             for i, outcome in zip(valid, done, strict=True):
                 results[i] = outcome
+                if outcome is None and batch[i].drops_run and batch[i].lease is not None:
+                    self._dropped(batch[i].lease)
         return results
 
     async def _here_or_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -545,7 +547,9 @@ class SqliteLog:
     async def enter_run(self, new: NewRun, holder: str, seconds: float) -> tuple[RunRecord, Lease]:
         check_new_run(new, in_process=True)
         self._wrote = True
-        found: tuple[RunRecord, Lease] = await self._call(sql.relaxed, runs.enter, new, holder, seconds)
+        # on the caller's thread when the connection is idle, as a small read (no disk wait)
+        found: tuple[RunRecord, Lease] = await self._here_or_worker(
+            sql.relaxed, runs.enter, new, holder, seconds)
         return found
 
     async def take_run(self, lease: Lease, seconds: float) -> RunRecord:
@@ -555,6 +559,9 @@ class SqliteLog:
     async def drop_run(self, lease: Lease) -> None:
         self._wrote = True
         await self._call(sql.relaxed, runs.drop, lease)
+        self._dropped(lease)
+
+    def _dropped(self, lease: Lease) -> None:
         self._signals.notify(lease.run_id)
         self._signals.notify(None)  # its thread's next run may be claimable now
 

@@ -449,3 +449,43 @@ class RunQueueContract(EventLogContract):
             if claimed is None:  # (PostgreSQL: the claim that ends it sees the thread busy)
                 claimed = await log.claim_run("w", 30)
             assert claimed is not None and claimed[0].run_id == "r1"
+
+    async def test_an_in_process_run_taken_at_once_knows_the_head_and_drops_with_its_last_append(
+        self,
+    ) -> None:
+        async with self.open_log() as log:
+            events = chain(4)
+            await log.append("t", events[:2], 0)
+            mine, lease = await log.enter_run(NewRun("d1", "t", b""), "me", 30)
+            # the head, read in the transaction that took the place: no read of its own
+            assert (mine.status, mine.first_seq, mine.head_hash) == ("running", 2, events[1].hash)
+            empty, other = await log.enter_run(NewRun("d2", "fresh", b""), "me", 30)
+            assert (empty.first_seq, empty.head_hash) == (0, b"")
+            await log.drop_run(other)
+            # a last append that fails (a conflict, here) drops nothing
+            [conflict] = await log.append_batch([
+                Append("t", (events[2],), 2, b"\x00" * 32, lease=lease, drops_run=True)])
+            assert isinstance(conflict, ConflictError)
+            assert (await log.get_run("d1")) is not None
+            [ok] = await log.append_batch([
+                Append("t", (events[2],), 2, events[1].hash, lease=lease)])
+            assert ok is None and (await log.get_run("d1")) is not None  # not its last: kept
+            # the last one goes with its record, in one transaction
+            [ok] = await log.append_batch([
+                Append("t", (events[3],), 3, events[2].hash, lease=lease, drops_run=True)])
+            assert ok is None and await log.head("t") == 4
+            assert await log.get_run("d1") is None and await log.list_runs() == []
+            after, _ = await log.enter_run(NewRun("d3", "t", b""), "me", 30)
+            assert (after.status, after.head_hash) == ("running", events[3].hash)
+
+    async def test_a_last_append_under_a_lost_lease_writes_and_drops_nothing(self) -> None:
+        async with self.open_log() as log:
+            dead, dead_lease = await log.enter_run(NewRun("d1", "t", b""), "gone", 0.2)
+            assert dead.head_hash == b""
+            await anyio.sleep(0.3)
+            await log.enter_run(NewRun("d2", "t", b""), "me", 30)  # ends d1
+            [lost] = await log.append_batch([
+                Append("t", tuple(chain(1)), 0, lease=dead_lease, drops_run=True)])
+            assert isinstance(lost, LeaseLostError) and await log.head("t") == 0
+            assert (await log.get_run("d1")).status == "error"  # kept, with how it ended
+            assert (await log.get_run("d2")).status == "running"

@@ -31,7 +31,8 @@ class MemoryLog:
             raise StoreUnavailableError("the in-memory log is closed")
 
     def _append_now(self, thread: str, events: Sequence[Event], expect_head: int,
-                    parent_hash: bytes | None = None, lease: Lease | None = None) -> None:
+                    parent_hash: bytes | None = None, lease: Lease | None = None,
+                    drops_run: bool = False) -> None:
         check_append(thread, events, expect_head)
         if lease is not None:
             self._runs.holds(lease)
@@ -42,6 +43,8 @@ class MemoryLog:
         ):
             raise ConflictError(thread, expect_head, len(log))
         log.extend(events)
+        if drops_run and lease is not None:
+            self._runs.drop(lease)
 
     async def append(self, thread: str, events: Sequence[Event], expect_head: int) -> None:
         self._open()
@@ -53,7 +56,7 @@ class MemoryLog:
         for item in batch:
             try:
                 self._append_now(item.thread, item.events, item.expect_head, item.parent_hash,
-                                 item.lease)
+                                 item.lease, item.drops_run)
             except (ConflictError, LeaseLostError, ValueError) as e:
                 results.append(e)
             else:
@@ -72,6 +75,9 @@ class MemoryLog:
 
     async def head_event(self, thread: str) -> tuple[int, bytes]:
         self._open()
+        return self._head_event(thread)
+
+    def _head_event(self, thread: str) -> tuple[int, bytes]:
         log = self._events.get(thread)
         return (len(log), log[-1].hash) if log else (0, b"")
 
@@ -124,6 +130,11 @@ class MemoryLog:
         self._open()
         return self._runs.runs.get(run_id)
 
+    def run_now(self, run_id: str) -> RunRecord | None:
+        """``get_run`` without awaiting: the record is in this process's memory, so a run
+        checks it at every step boundary for a stop another task asked for."""
+        return self._runs.runs.get(run_id)
+
     async def list_runs(
         self, *, thread: str | None = None, status: str | Iterable[str] | None = None,
         since: float | None = None, until: float | None = None,
@@ -162,7 +173,7 @@ class MemoryLog:
 
     async def enter_run(self, new: NewRun, holder: str, seconds: float) -> tuple[RunRecord, Lease]:
         self._open()
-        return self._runs.enter(new, holder, seconds, lambda t: len(self._events.get(t, ())))
+        return self._runs.enter(new, holder, seconds, self._head_event)
 
     async def take_run(self, lease: Lease, seconds: float) -> RunRecord:
         self._open()

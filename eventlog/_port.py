@@ -39,6 +39,10 @@ class Append:
     #: a worker's lease (``lograph.eventlog.Lease``): the store writes the item only while
     #: it holds (checked in the append's transaction; see ``_runs``). None: unfenced.
     lease: Any = None
+    #: the item is the last append of the in-process run ``lease`` holds: once it is
+    #: written, the run's record is dropped (as ``drop_run(lease)``) in the same
+    #: transaction; an item that is not written drops nothing
+    drops_run: bool = False
 
     def checks_parent(self) -> bool:
         """Whether the store must compare ``parent_hash`` with the stored parent's hash."""

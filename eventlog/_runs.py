@@ -31,7 +31,7 @@ Rules every store keeps (the contract suite checks each):
   waits and while it runs. One whose lease expired (its process died) is ended by the
   next ``enter_run``, ``take_run`` or ``claim_run`` that meets it (pending: cancelled;
   running: error), so the thread's queue moves on. Its record is dropped when it ends
-  (``drop_run``): its history is the log's.
+  (``drop_run``, or with its last append: ``Append.drops_run``): its history is the log's.
 """
 
 from __future__ import annotations
@@ -133,6 +133,10 @@ class RunRecord:
     #: set by a claim only: whether other runs were pending then (so a worker claims again
     #: at once rather than wait for a wake-up)
     queued: bool = False
+    #: set by ``enter_run`` only, when it took the run at once: the hash of the thread's
+    #: head event (``first_seq``; b"" for a thread with no events), read in the same
+    #: transaction, so its caller need not read the head again
+    head_hash: bytes | None = None
 
     @property
     def done(self) -> bool:
@@ -207,8 +211,9 @@ class RunQueue(EventLog, Protocol):
     async def enter_run(self, new: NewRun, holder: str, seconds: float) -> tuple[RunRecord, Lease]:
         """Record an in-process run (``new.input`` empty; see the module) held by
         ``holder`` under a lease of ``seconds``: running at once if it is its thread's
-        first active run (``first_seq``: the thread's head), else pending. The thread's
-        expired in-process runs end first; ``new.strategy`` acts as in ``create_run``."""
+        first active run (``first_seq`` and ``head_hash``: the thread's head), else
+        pending. The thread's expired in-process runs end first; ``new.strategy`` acts as
+        in ``create_run``."""
         ...
 
     async def take_run(self, lease: Lease, seconds: float) -> RunRecord:
@@ -423,7 +428,8 @@ def check_new_run(new: NewRun, *, in_process: bool = False) -> None:
         raise ValueError(f"durability={new.durability!r}: use one of {', '.join(DURABILITIES)}")
     if new.timeout is not None and not (isinstance(new.timeout, int | float) and new.timeout > 0):
         raise ValueError(f"timeout={new.timeout!r}: use a number of seconds > 0, or None")
-    metadata_json(new.metadata)
+    if new.metadata or type(new.metadata) is not dict:  # (none: nothing to check)
+        metadata_json(new.metadata)
 
 
 def metadata_json(metadata: Mapping[str, Any]) -> str:
@@ -653,16 +659,31 @@ class MemoryRuns:
                 self._tokens.pop(r.run_id, None)
                 self.signals.changed(ended)
 
-    def enter(self, new: NewRun, holder: str, seconds: float, head_of: Callable[[str], int],
-              ) -> tuple[RunRecord, Lease]:
+    def enter(self, new: NewRun, holder: str, seconds: float,
+              head_event: Callable[[str], tuple[int, bytes]]) -> tuple[RunRecord, Lease]:
+        """``head_event(thread)``: the thread's head seq and its event's hash."""
         check_lease_seconds(seconds)
         now = time.time()
+        thread = new.thread
+        if new.idempotency_key is None and new.run_id not in self.runs and not any(
+                r.thread == thread and r.status in ACTIVE for r in self.runs.values()):
+            # an idle thread (the common case): taken at once, nothing to end or ask
+            check_new_run(new, in_process=True)
+            head, digest = head_event(thread)
+            self._order += 1
+            lease = Lease(new.run_id, new_token())
+            self._tokens[new.run_id] = lease.token
+            record = self.runs[new.run_id] = RunRecord(
+                new.run_id, thread, RUNNING, b"", new.config, new.durability, new.strategy, None,
+                dict(new.metadata), self._order, now, now, now, None, 1, holder, now + seconds,
+                first_seq=head, timeout=new.timeout, head_hash=digest)  # (kept as read)
+            return record, lease
         self._end_stale(new.thread, now)
         record, _ = self.create(new, in_process=True)
         lease = Lease(new.run_id, new_token())
         self.runs[new.run_id] = replace(record, worker=holder, lease_expires=now + seconds)
         self._tokens[new.run_id] = lease.token
-        return self.take(lease, seconds, head_of), lease
+        return self.take(lease, seconds, lambda t: head_event(t)[0]), lease
 
     def take(self, lease: Lease, seconds: float, head_of: Callable[[str], int]) -> RunRecord:
         check_lease_seconds(seconds)

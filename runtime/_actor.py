@@ -70,8 +70,10 @@ class ThreadActor:
         self.cached, self.head, self.base = None, 0, None
 
     @asynccontextmanager
-    async def turn(self) -> AsyncIterator[ThreadActor]:
-        """Exclusive use of the thread in this process, with ``head``/``cached`` current."""
+    async def turn(self, known: tuple[int, bytes] | None = None) -> AsyncIterator[ThreadActor]:
+        """Exclusive use of the thread in this process, with ``head``/``cached`` current.
+        ``known``: the thread's head (seq, hash) as read since anything could last write
+        to it (with the run's place in its queue), so it is not read again."""
         key = loop_key()
         lock = self._locks.get(key)
         if lock is None:
@@ -80,7 +82,7 @@ class ThreadActor:
             self.busy = True
             self.saver.writer.count_turn(1)
             try:
-                head, loaded = await self.read_head()
+                head, loaded = await self.read_head(known)
                 if loaded is not None:
                     (self.cached, self.base), self.head = loaded, head
                 yield self
@@ -88,9 +90,11 @@ class ThreadActor:
                 self.busy = False
                 self.saver.writer.count_turn(-1)
 
-    async def read_head(self) -> tuple[int, tuple[Checkpoint, Base | None] | None]:
-        """The thread's head in the store, and the fold there with the snapshot it came
-        from; None for the fold when ``cached`` is it (the head has not moved).
+    async def read_head(self, known: tuple[int, bytes] | None = None,
+                        ) -> tuple[int, tuple[Checkpoint, Base | None] | None]:
+        """The thread's head in the store (``known``: as already read), and the fold there
+        with the snapshot it came from; None for the fold when ``cached`` is it (the head
+        has not moved).
 
         From cold, a store that declares ``load_head`` (the saver's ``head_loader``)
         returns the head, the snapshots and the events after them in one round trip.
@@ -99,17 +103,17 @@ class ThreadActor:
         store = self.saver.store_key
         if self.cached is None and store is not None and FOLDS.knows(store, self.thread):
             # a fold a closed saver on this store left (see ``_folds``), if still the head
-            head, digest = await self.saver.log.head_event(self.thread)
+            head, digest = known or await self.saver.log.head_event(self.thread)
             kept = FOLDS.find(store, self.thread, head, digest)
             if kept is not None:
                 return head, kept
             return head, (await self.load_branch(head) if head else (Checkpoint(), None))
-        if self.cached is None and loader is not None:
+        if self.cached is None and loader is not None and not (known and not known[0]):
             head, recent, events = await loader.load_head(self.thread, MAX_CHAIN + 1)
             if not head:
                 return 0, (Checkpoint(), None)
             return head, await self.load_branch(head, prefetched=(recent, events))
-        head, digest = await self.saver.log.head_event(self.thread)
+        head, digest = known or await self.saver.log.head_event(self.thread)
         current = self.cached is not None and self.cached.head == head and (
             self.cached.head_hash == digest)
         if head == self.head and current:

@@ -104,13 +104,15 @@ class Committer:
 
     async def commit(
         self, thread: str, events: Sequence[Event], expect_head: int, *, waiting: bool = True,
-        parent_hash: bytes | None = None, lane: _Lane | None = None,
+        parent_hash: bytes | None = None, lane: _Lane | None = None, drops_run: bool = False,
     ) -> None:
         """Return once ``events`` are durable in the store, or raise their error.
 
         ``waiting``: the run waits for this commit (False for a background flush, which
         must never hold up the run's event loop). ``parent_hash``: see ``Append``.
         ``lane``: :meth:`lane` as the caller kept it (it must be the running loop's).
+        ``drops_run``: these are the last events of the in-process run whose lease this
+        task carries (``RUN_LEASE``): its record is dropped with them (``Append.drops_run``).
 
         Shielded: once queued, the append completes even if the caller is cancelled, so
         a cancelled run never leaves the writer with half a batch.
@@ -118,7 +120,9 @@ class Committer:
         # An append no store could keep is refused here, before it joins a batch: its
         # error is its caller's alone (and nothing of it is written).
         check_append(thread, events, expect_head)
-        request = _Request(Append(thread, tuple(events), expect_head, parent_hash, RUN_LEASE.get()))
+        lease = RUN_LEASE.get()
+        request = _Request(Append(thread, tuple(events), expect_head, parent_hash, lease,
+                                  drops_run and lease is not None))
         if lane is None:
             lane = self.lane()
         lane.queue.append(request)

@@ -28,7 +28,7 @@ from ._injection import RunControl, coerce_context
 from ._journal import Journal
 from ._nesting import Reopen, at_subgraph_checkpoint
 from ._otel import run_spans
-from ._place import strategy_of, thread_place
+from ._place import places_by_default, strategy_of, thread_place
 from ._step import interrupt_id, plan, recast
 from ._tracing import graph_run, wants_callbacks
 from ._types import DURABILITIES, START, Command
@@ -100,11 +100,10 @@ async def run_graph(
     if ephemeral:
         durability = "exit"
     actor = saver.actor(thread)
-    # A place in the thread's queue only when the caller names a strategy: it costs two
-    # commits per run (see _place); without one, runs of other processes conflict.
-    asked = configurable.get("multitask_strategy") is not None
-    async with thread_place(saver, thread, strategy, queued=asked and not (ephemeral or claimed)) as place, \
-            actor.turn():
+    queued = not (ephemeral or claimed) and (
+        configurable.get("multitask_strategy") is not None or places_by_default(saver))
+    async with thread_place(saver, thread, strategy, queued=queued) as place, \
+            actor.turn(None if place is None else place.head):
         cp, head, base = (actor.cached or Checkpoint()).copy(), actor.head, actor.base
         # (without a checkpointer nothing was kept to go back to: as LangGraph, not looked up)
         checkpoint_id = None if ephemeral else configurable.get("checkpoint_id")
@@ -139,7 +138,8 @@ async def run_graph(
         run_id = new_run_id()
         otel = run_spans(graph.name, thread, run_id, durability)  # None: not traced
         run = Run(
-            graph.structure, Journal(saver, thread, cp, head, durability, stored=not ephemeral),
+            graph.structure, Journal(saver, thread, cp, head, durability, stored=not ephemeral,
+                                     place=place),
             config=config or {},
             run_id=run_id, ns="", emit=emit, interrupt_before=before, interrupt_after=after,
             recursion_limit=limit, metadata=metadata_of(config), checkpointed=not ephemeral,

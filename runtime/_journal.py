@@ -21,7 +21,7 @@ object, as in LangGraph without a checkpointer.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -32,6 +32,9 @@ from lograph.eventlog.lowlevel import apply
 
 from ._checkpointer import Checkpointer
 
+if TYPE_CHECKING:
+    from ._place import Place
+
 ASYNC_LIMIT = 512  # events handed to the flusher but not yet committed before the run waits
 FLUSH_AFTER_PASSES = 3  # scheduler passes the flusher lets the run have before it commits
 _FROM_CALLER = (Source.INPUT, Source.UPDATE)
@@ -40,10 +43,11 @@ _FROM_CALLER = (Source.INPUT, Source.UPDATE)
 class Journal:
     def __init__(
         self, saver: Checkpointer, thread: str, cp: Checkpoint, head: int, durability: str,
-        *, stored: bool = True,
+        *, stored: bool = True, place: Place | None = None,
     ) -> None:
         self.saver = saver
         self.stored = stored
+        self.place = place  # the run's place in its thread's queue: its last commit drops it
         self.thread = thread
         self.cp = cp
         self.durability = durability
@@ -139,15 +143,22 @@ class Journal:
                 self._error = e
                 raise
 
-    async def _commit(self, events: list[Event], *, waiting: bool = True) -> None:
+    async def _commit(self, events: list[Event], *, waiting: bool = True, last: bool = False) -> None:
+        """``last``: the run's last commit (its place, if it drops with it, goes too)."""
         link, self._link = self._link, events[-1].hash
         writer = self.saver.writer
         if self._lane is None:
             self._lane = writer.lane()
+        place = self.place
+        drops = last and place is not None and place.drops_with_last_append()
         await writer.commit(
-            self.thread, events, events[0].seq - 1, waiting=waiting, parent_hash=link, lane=self._lane
+            self.thread, events, events[0].seq - 1, waiting=waiting, parent_hash=link,
+            lane=self._lane, drops_run=drops,
         )
         self.durable_head = events[-1].seq
+        if drops:
+            assert place is not None
+            place.dropped = True
 
     async def _flush(self) -> None:
         # Shielded: it ends once close() has been called and the queue is empty.
@@ -165,8 +176,9 @@ class Journal:
                     events, self._queued = self._queued, []
                     self._inflight = len(events)
                     if self._error is None:
-                        try:
-                            await self._commit(events, waiting=self._closing)
+                        try:  # (once closing, nothing is queued after the batch that empties it)
+                            await self._commit(events, waiting=self._closing,
+                                               last=self._closing and not self._queued)
                         except Exception as e:  # noqa: BLE001 - surfaced by the next barrier/close
                             self._error = e
                     self._inflight = 0
@@ -193,7 +205,7 @@ class Journal:
                 return  # the task group waits for the flusher; the caller checks error()
             if self.pending and self._error is None:
                 events, self.pending = self.pending, []
-                await self._commit(events)
+                await self._commit(events, last=True)
 
     @property
     def resumes(self) -> dict[str, Any]:

@@ -793,9 +793,16 @@ def outage_graph(saver: Checkpointer, ran: list[str], stop: Callable[[], None]) 
 
 
 @pytest.mark.parametrize("mode", ["sync", "async", "exit"])
+@pytest.mark.parametrize("placed", [False, True])
 async def test_postgres_stopped_mid_run(
-    anyio_backend: str, own_server: TempPostgres, mode: str
+    anyio_backend: str, own_server: TempPostgres, mode: str, placed: bool
 ) -> None:
+    # placed: the run takes a place in its thread's queue, committed without waiting for
+    # the WAL's flush, which the server's kill may lose: its log records it again
+    def cfg(thread: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread, **(
+            {"multitask_strategy": "enqueue"} if placed else {})}}
+
     schema = pg.fresh_schema()
     expected = {"log": ["in", "a", "b", "c"]}
     async with await PostgresLog.open(own_server.dsn, schema=schema, retry_for=30) as log:

@@ -260,3 +260,53 @@ async def test_strategies_in_one_process(
         assert log in (["A", "w", "C", "w", "w", "w"], ["A", "w", "w", "C", "w", "w", "w"]), log
         with pytest.raises(ValueError, match="multitask_strategy='sometimes'"):
             await graph.ainvoke({"log": ["D"]}, CONFIG, multitask_strategy="sometimes")
+
+
+async def test_a_plain_run_takes_a_place_by_default_where_it_is_cheap(
+    store_kind: str, anyio_backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run that names no strategy is ``enqueue`` on a store in this process's memory (its
+    place costs about 3%: the queue sees it, ``reject`` refuses to follow it, nothing is left
+    once it ends); on SQLite and PostgreSQL it takes none (its appends stay optimistic)."""
+    started = tmp_path / "started"
+    monkeypatch.setenv("XPROC_STARTED", str(started))
+    monkeypatch.setenv("XPROC_NODE_SECONDS", "0.3")
+    plain = {"configurable": {"thread_id": "t"}}
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = build().compile(checkpointer=saver)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(graph.ainvoke, {"log": ["A"]}, plain)
+            await _wait_for(started, "A")
+            listed = await saver.log.list_runs(thread="t")
+            if store_kind == "memory":
+                assert [(r.status, r.in_process) for r in listed] == [("running", True)]
+                with pytest.raises(RunBusyError):
+                    await graph.ainvoke({"log": ["B"]}, plain, multitask_strategy="reject")
+            else:
+                assert listed == []
+        assert await saver.log.list_runs() == []
+        assert _inputs((await graph.aget_state(plain)).values["log"]) == ["A"]
+
+
+async def test_a_run_that_ends_drops_its_place_with_its_last_append(
+    store_kind: str, anyio_backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A place costs no round trip of its own at the end: the run's last append (every
+    durability mode) drops it in its transaction; a run that wrote nothing drops it alone."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = build().compile(checkpointer=saver)
+        dropped: list[Any] = []
+        drop = saver.log.drop_run
+
+        async def counted(lease: Any) -> None:
+            dropped.append(lease)
+            await drop(lease)
+
+        monkeypatch.setattr(saver.log, "drop_run", counted)
+        for i, mode in enumerate(["sync", "async", "exit"]):
+            await graph.ainvoke({"log": [f"x{i}"]}, CONFIG, durability=mode)
+            assert dropped == [] and await saver.log.list_runs() == [], mode
+        with pytest.raises(ValueError, match="interrupt_before"):  # refused before it wrote
+            await graph.ainvoke({"log": ["y"]}, CONFIG, interrupt_before=["nowhere"])
+        assert len(dropped) == 1 and await saver.log.list_runs() == []
+        assert _inputs((await graph.aget_state(CONFIG)).values["log"]) == ["x0", "x1", "x2"]
