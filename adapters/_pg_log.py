@@ -738,6 +738,7 @@ class PostgresLog:
         check_end(status)
         found, waits = await self._call("finish_run", lambda c: _pg_runs.finish(
             c, self._sql.runs, lease, status, result, error, self._origin))
+        self._forget_place(lease)  # (a stopped in-process run ends so, not dropped)
         self._signals.changed(found, next_waits=waits)
         return found
 
@@ -776,10 +777,13 @@ class PostgresLog:
         await self._call("drop_run", lambda c: _pg_runs.drop(c, self._sql.runs, lease))
         self._dropped(lease)
 
-    def _dropped(self, lease: Lease) -> None:
+    def _forget_place(self, lease: Lease) -> None:
         kept = self._relaxed.get(lease.run_id)
         if kept is not None and kept[0] == lease:
             del self._relaxed[lease.run_id]
+
+    def _dropped(self, lease: Lease) -> None:
+        self._forget_place(lease)
         self._signals.notify(lease.run_id)
         self._signals.notify(None)  # its thread's next run may be claimable now
 
