@@ -52,7 +52,7 @@ from ._commit import RUN_LEASE
 from ._runs import RunError, prior_rollback, rollback_point, stopped
 from ._sync import LoopKey, loop_key
 
-__all__ = ["LEASE", "Place", "places_by_default", "strategy_of", "thread_place", "with_strategy"]
+__all__ = ["LEASE", "Place", "strategy_of", "thread_place", "with_strategy"]
 
 #: seconds an in-process run's lease lasts without a heartbeat (a dead caller's place
 #: is freed after it)
@@ -62,15 +62,6 @@ FIRST_POLL, MAX_POLL = 0.01, 0.2
 _HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
 Pace = Callable[[], Awaitable[None]]
-
-
-def places_by_default(saver: Checkpointer) -> bool:
-    """Whether a run that names no ``multitask_strategy`` takes a place (as ``enqueue``):
-    on a store in this process's memory, where a place costs a run about 3% (callgrind,
-    the 10-node chain). On SQLite and PostgreSQL a place still writes a row at the run's
-    start, which costs more than 5% there (see the README), so a run takes one only
-    when it names a strategy."""
-    return isinstance(saver.log, MemoryLog)
 
 
 def strategy_of(config: Mapping[str, Any] | None) -> str:
