@@ -42,6 +42,7 @@ import os
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -308,7 +309,7 @@ class RunSignals:
         #: announced here, None while some may not be (other processes on SQLite, a
         #: PostgreSQL listener down); a store all in this process sets it at once
         self.heard_all_since: float | None = None
-        self._changed: dict[str, None] = {}  # runs announced changed, the last CHANGES
+        self._changed: OrderedDict[str, None] = OrderedDict()  # runs announced changed, the last CHANGES
         self._forgot_at = -math.inf  # when the oldest of them was last dropped
 
     #: how many changed runs ``quiet_since`` remembers
@@ -340,10 +341,12 @@ class RunSignals:
     def notify(self, key: str | None, record: RunRecord | None = None) -> None:
         with self._lock:
             if key is not None:
-                self._changed.pop(key, None)
+                # (an OrderedDict: a dict's oldest key is found by skipping the slots its
+                # deleted keys left, a scan per change once many were trimmed)
                 self._changed[key] = None
+                self._changed.move_to_end(key)
                 if len(self._changed) > self.CHANGES:
-                    del self._changed[next(iter(self._changed))]
+                    self._changed.popitem(last=False)
                     self._forgot_at = time.monotonic()
             watches = tuple(self._watches.get(key, ()))
         for w in watches:

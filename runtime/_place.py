@@ -2,14 +2,15 @@
 callers take their turn on a thread through the store's runs tier, as submitted runs do.
 
 Rules:
-- On a store with the runs tier, a top-level run records itself in its thread's queue
-  (``enter_run``) before it starts and runs once it is the thread's first active run,
+- On a store with the runs tier, a top-level run that names a ``multitask_strategy``
+  records itself in its thread's queue (``enter_run``) before it starts (a plain call
+  takes no place: ``run_graph``), and runs once it is the thread's first active run,
   under a lease that every append it makes carries (``_commit.RUN_LEASE``): a caller that
   lost its lease cannot write. Callers in several processes (or machines) on one thread
   therefore run one at a time in the order the store recorded them, instead of failing
   with ConflictError; workers' submitted runs share the same queue.
 - ``multitask_strategy`` (``configurable["multitask_strategy"]``, which the keyword of
-  ``invoke`` and ``stream`` sets): ``enqueue`` (the default) waits; ``reject`` raises
+  ``invoke`` and ``stream`` sets): ``enqueue`` (a submitted run's default) waits; ``reject`` raises
   RunBusyError when the thread has an active run, recording nothing; ``interrupt`` and
   ``rollback`` ask the running run to stop at its next step boundary, then run
   (``rollback``: from the checkpoint that run started from, as a worker does).

@@ -183,8 +183,7 @@ def check_targets(structure: Structure, who: str, goto: list[Any]) -> None:
                 f"{who} sends the graph to {what}, which is not a node of this graph "
                 f"(nodes: {sorted(structure.nodes)})"
             )
-        if isinstance(target, Send) and target.timeout is not None and node in structure.nodes \
-                and not structure.nodes[node].is_async:
+        if isinstance(target, Send) and target.timeout is not None and not structure.nodes[node].is_async:
             raise sync_timeout_unsupported(node)  # (a sync node cannot be stopped in-process)
 
 
