@@ -144,8 +144,14 @@ class RunStatements:
                  f"token = NULL, lease_expires = NULL WHERE {_ACTIVE} AND input = ''::bytea "
                  f"AND lease_expires <= {NOW}")
         self.end_stale = stale + " AND thread = $1"
+        # A claim commits without waiting for the WAL's flush (as an in-process run's
+        # place, below): one a server crash loses leaves its run as it was, so its
+        # worker's fenced appends are refused and the next claim takes it again; the
+        # run's first synced commit flushes it first. A first claim returns the thread's
+        # head (its hash: the run's first read).
+        relaxed = "relaxed AS (SELECT set_config('synchronous_commit', 'off', true))"
         self.claim = f"""
-            WITH stale AS ({stale}),
+            WITH stale AS ({stale}), {relaxed},
             c AS (
                 SELECT r.ord FROM {s}.runs r
                 WHERE r.{_ACTIVE}
@@ -163,8 +169,10 @@ class RunStatements:
                        THEN (SELECT coalesce(max(e.seq), 0) FROM {s}.events e
                              WHERE e.thread = r.thread)
                        ELSE r.first_seq END
-            FROM c WHERE r.ord = c.ord
+            FROM c, relaxed WHERE r.ord = c.ord
             RETURNING {', '.join('r.' + c.strip() for c in _COLUMNS.split(','))},
+                CASE WHEN r.attempts = 1 THEN (SELECT e.hash FROM {s}.events e
+                    WHERE e.thread = r.thread ORDER BY e.seq DESC LIMIT 1) END,
                 coalesce((SELECT CASE WHEN p.stop = 'rollback' THEN p.first_seq ELSE 0 END
                           FROM {s}.runs p WHERE p.thread = r.thread AND p.ord < r.ord
                           ORDER BY p.ord DESC LIMIT 1), 0),
@@ -206,7 +214,7 @@ class RunStatements:
         # the WAL's flush (the next synced commit, the run's own appends, flushes it too):
         # a server crash before that loses it while its caller lives on, and the log that
         # took it records it again when the caller next writes (``restore``).
-        relaxed = "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)) "
+        relaxed = f"WITH {relaxed} "
         insert_running = (
             f"INSERT INTO {s}.runs (run_id, thread, status, input, config, durability, "
             "strategy, metadata, created, updated, started, attempts, first_seq, worker, token, "
@@ -395,7 +403,9 @@ async def claim(conn: Conn, q: RunStatements, worker: str, seconds: float, limit
         return None
     if row is None:
         return None
-    record = replace(_record(row[:-2]), prior_rollback=int(row[-2]), queued=bool(row[-1]))
+    record = replace(_record(row[:-3]), prior_rollback=int(row[-2]), queued=bool(row[-1]))
+    if record.attempts == 1:
+        record = replace(record, head_hash=b"" if row[-3] is None else bytes(row[-3]))
     return record, Lease(row[0], token)
 
 

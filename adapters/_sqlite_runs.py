@@ -88,6 +88,7 @@ _ENTER_IDLE = (
     f"WHERE NOT EXISTS (SELECT 1 FROM runs WHERE thread = ? AND {_ACTIVE}) "
     f"RETURNING {_COLUMNS}")
 _HEAD_HASH = "SELECT hash FROM events WHERE thread = ? AND seq = ?"
+_HEAD = "SELECT seq, hash FROM events WHERE thread = ? ORDER BY seq DESC LIMIT 1"
 
 
 def _get(conn: sqlite3.Connection, run_id: str) -> RunRecord | None:
@@ -191,10 +192,10 @@ def claim(conn: sqlite3.Connection, worker: str, seconds: float, limit: int | No
         return None
     run_id, thread, attempts = row
     token = new_token()
-    first_seq = None
-    if attempts == 0:  # the run's events start after the thread's head now
-        first_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events WHERE thread = ?",
-                                 (thread,)).fetchone()[0]
+    first_seq = digest = None
+    if attempts == 0:  # the run's events start after the thread's head now (its first read)
+        head = conn.execute(_HEAD, (thread,)).fetchone()
+        first_seq, digest = (0, b"") if head is None else (head[0], bytes(head[1]))
     conn.execute(
         "UPDATE runs SET status = 'running', worker = ?, token = ?, lease_expires = ?, "
         "updated = ?, started = coalesce(started, ?), attempts = attempts + 1, "
@@ -202,6 +203,8 @@ def claim(conn: sqlite3.Connection, worker: str, seconds: float, limit: int | No
         (worker, token, now + seconds, now, now, first_seq, graph, run_id))
     found = _get(conn, run_id)
     assert found is not None
+    if digest is not None:
+        found = replace(found, head_hash=digest)
     prior = conn.execute(
         "SELECT stop, first_seq FROM runs WHERE thread = ? AND ord < ? ORDER BY ord DESC "
         "LIMIT 1", (thread, found.order)).fetchone()

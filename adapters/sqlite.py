@@ -522,8 +522,11 @@ class SqliteLog:
                         graph: str | None = None) -> tuple[RunRecord, Lease] | None:
         check_limit(limit)
         check_graph(graph)
-        found: tuple[RunRecord, Lease] | None = await self._write(
-            runs.claim, worker, lease, limit, graph)
+        self._wrote = True
+        # committed without waiting for the disk (see ``RunQueue.claim_run``), on the
+        # caller's thread when the connection is idle, as ``enter_run``
+        found: tuple[RunRecord, Lease] | None = await self._here_or_worker(
+            sql.relaxed, runs.claim, worker, lease, limit, graph)
         return found
 
     async def renew_lease(self, lease: Lease, seconds: float) -> RunRecord:

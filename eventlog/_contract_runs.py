@@ -100,10 +100,19 @@ class RunQueueContract(EventLogContract):
 
     async def test_a_first_claim_records_the_threads_head(self) -> None:
         async with self.open_log() as log:
-            await log.append("t", chain(3), 0)
+            events = chain(3)
+            await log.append("t", events, 0)
             await log.create_run(new("r1"))
-            got = await log.claim_run("w", 30)
-            assert got is not None and got[0].first_seq == 3
+            got = await log.claim_run("w", 0.2)
+            # the head's hash too, read with it: the run's first read
+            assert got is not None and (got[0].first_seq, got[0].head_hash) == (3, events[2].hash)
+            assert (await log.get_run("r1")).head_hash is None  # (the claim's answer alone)
+            await log.create_run(new("r2", "fresh"))
+            fresh = await log.claim_run("w", 30)
+            assert fresh is not None and (fresh[0].first_seq, fresh[0].head_hash) == (0, b"")
+            await anyio.sleep(0.3)
+            again = await log.claim_run("w2", 30)  # a takeover: the head may have moved on
+            assert again is not None and (again[0].attempts, again[0].head_hash) == (2, None)
 
     async def test_an_expired_lease_is_taken_over_and_fences_its_old_holder(self) -> None:
         async with self.open_log() as log:

@@ -151,8 +151,7 @@ class MemoryLog:
     async def claim_run(self, worker: str, lease: float, *, limit: int | None = None,
                         graph: str | None = None) -> tuple[RunRecord, Lease] | None:
         self._open()
-        return self._runs.claim(worker, lease, lambda t: len(self._events.get(t, ())), limit,
-                                graph)
+        return self._runs.claim(worker, lease, self._head_event, limit, graph)
 
     async def renew_lease(self, lease: Lease, seconds: float) -> RunRecord:
         self._open()

@@ -134,9 +134,10 @@ class RunRecord:
     #: set by a claim only: whether other runs were pending then (so a worker claims again
     #: at once rather than wait for a wake-up)
     queued: bool = False
-    #: set by ``enter_run`` only, when it took the run at once: the hash of the thread's
-    #: head event (``first_seq``; b"" for a thread with no events), read in the same
-    #: transaction, so its caller need not read the head again
+    #: set by ``enter_run`` when it took the run at once, and by a run's first claim
+    #: (``attempts`` 1): the hash of the thread's head event (``first_seq``; b"" for a
+    #: thread with no events), read in the same transaction, so the run need not read
+    #: the head again
     head_hash: bytes | None = None
 
     @property
@@ -184,7 +185,12 @@ class RunQueue(EventLog, Protocol):
         for no graph (and records its name on those). ``limit``: only while fewer runs
         than that are running under unexpired leases (of ``graph``, when given; else in
         the store), counted in the claim's own transaction (so claims by any number of
-        workers never exceed it)."""
+        workers never exceed it). A first claim reads the thread's head with it
+        (``first_seq`` and ``head_hash``). A store may commit a claim without waiting for
+        the disk: one lost in a crash leaves its run as it was (pending, or under its
+        older lease), so its worker's fenced appends are refused and the next claim
+        takes the run as if this one never happened; an append that commits durably
+        makes the claim it is fenced by durable too."""
         ...
 
     async def renew_lease(self, lease: Lease, seconds: float) -> RunRecord:
@@ -564,10 +570,11 @@ class MemoryRuns:
             out[r.status] = out.get(r.status, 0) + 1
         return out
 
-    def claim(self, worker: str, seconds: float, head_of: Callable[[str], int],
+    def claim(self, worker: str, seconds: float, head_event: Callable[[str], tuple[int, bytes]],
               limit: int | None = None, graph: str | None = None,
               ) -> tuple[RunRecord, Lease] | None:
-        """``head_of(thread)``: the thread's head seq (a first claim's ``first_seq``)."""
+        """``head_event(thread)``: the thread's head seq and its event's hash (a first
+        claim's ``first_seq`` and ``head_hash``)."""
         check_lease_seconds(seconds)
         check_limit(limit)
         check_graph(graph)
@@ -587,13 +594,14 @@ class MemoryRuns:
                 continue  # its caller runs it; another graph's workers run it
             if r.status == PENDING or (r.lease_expires is not None and r.lease_expires <= now):
                 token = new_token()
+                head, digest = head_event(r.thread) if r.attempts == 0 else (r.first_seq, None)
                 record = replace(
                     r, status=RUNNING, worker=worker, lease_expires=now + seconds, updated=now,
                     started=r.started if r.started is not None else now, attempts=r.attempts + 1,
-                    first_seq=head_of(r.thread) if r.attempts == 0 else r.first_seq,
-                    graph=r.graph if r.graph is not None else graph)
+                    first_seq=head, graph=r.graph if r.graph is not None else graph)
                 self.runs[r.run_id] = record
                 self._tokens[r.run_id] = token
+                record = replace(record, head_hash=digest)  # (the claim's answer, not stored)
                 before = [p for p in self.runs.values() if p.thread == r.thread and p.order < r.order]
                 prior = max(before, key=lambda p: p.order, default=None)
                 if prior is not None and prior.stop == "rollback":

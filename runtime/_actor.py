@@ -72,8 +72,10 @@ class ThreadActor:
     @asynccontextmanager
     async def turn(self, known: tuple[int, bytes] | None = None) -> AsyncIterator[ThreadActor]:
         """Exclusive use of the thread in this process, with ``head``/``cached`` current.
-        ``known``: the thread's head (seq, hash) as read since anything could last write
-        to it (with the run's place in its queue), so it is not read again."""
+        ``known``: the thread's head (seq, hash) as read with the run's turn in its
+        thread's queue (its place, or its claim), so it is not read again (unless this
+        process's fold of the thread is at or past it and differs: a run of this process
+        may have written since, so it is read)."""
         key = loop_key()
         lock = self._locks.get(key)
         if lock is None:
@@ -99,6 +101,10 @@ class ThreadActor:
         From cold, a store that declares ``load_head`` (the saver's ``head_loader``)
         returns the head, the snapshots and the events after them in one round trip.
         """
+        cached = self.cached
+        if known is not None and cached is not None and (cached.head, cached.head_hash) != known \
+                and cached.head >= known[0]:
+            known = None  # maybe read before a run of this process wrote to the thread: again
         loader = self.saver.head_loader
         store = self.saver.store_key
         if self.cached is None and store is not None and FOLDS.knows(store, self.thread):

@@ -25,7 +25,7 @@ from ._engine import Emit, Run, new_run_id
 from ._errors import EmptyInputError, ResumeError
 from ._history import locate
 from ._injection import RunControl, coerce_context
-from ._journal import Journal
+from ._journal import Journal, RunTurn
 from ._nesting import Reopen, at_subgraph_checkpoint
 from ._otel import run_spans
 from ._place import strategy_of, thread_place
@@ -81,11 +81,11 @@ async def run_graph(
     emit: Emit, interrupt_before: Any = None, interrupt_after: Any = None,
     modes: tuple[str, ...] = (), pace: Callable[[], Awaitable[None]] | None = None,
     context: Any = None, handlers: Sequence[Any] = (), control: RunControl | None = None,
-    claimed: bool = False,
+    claim: RunTurn | None = None,
 ) -> Any:
     """Run ``graph`` on the thread ``config`` names; returns what ``invoke`` returns.
-    ``claimed``: a worker's run, which already holds its thread's place in the queue
-    (others take theirs, see ``_place``)."""
+    ``claim``: a worker's claimed run's turn, which already holds its thread's place in
+    the queue (others take theirs, see ``_place``)."""
     durability = durability or "async"
     strategy = strategy_of(config)
     if durability not in DURABILITIES:
@@ -103,9 +103,9 @@ async def run_graph(
     # A place only when the call names a strategy, on every store alike: one on every run
     # costs more than 5% of a short run on SQLite and PostgreSQL, and in one process the
     # thread's actor already runs plain calls one after another.
-    queued = not (ephemeral or claimed) and configurable.get("multitask_strategy") is not None
+    queued = not (ephemeral or claim is not None) and configurable.get("multitask_strategy") is not None
     async with thread_place(saver, thread, strategy, queued=queued) as place, \
-            actor.turn(None if place is None else place.head):
+            actor.turn(None if (turn := place or claim) is None else turn.head):
         cp, head, base = (actor.cached or Checkpoint()).copy(), actor.head, actor.base
         # (without a checkpointer nothing was kept to go back to: as LangGraph, not looked up)
         checkpoint_id = None if ephemeral else configurable.get("checkpoint_id")
@@ -141,7 +141,7 @@ async def run_graph(
         otel = run_spans(graph.name, thread, run_id, durability)  # None: not traced
         run = Run(
             graph.structure, Journal(saver, thread, cp, head, durability, stored=not ephemeral,
-                                     place=place),
+                                     place=turn),
             config=config or {},
             run_id=run_id, ns="", emit=emit, interrupt_before=before, interrupt_after=after,
             recursion_limit=limit, metadata=metadata_of(config), checkpointed=not ephemeral,

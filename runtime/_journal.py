@@ -21,7 +21,7 @@ object, as in LangGraph without a checkpointer.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
@@ -32,8 +32,18 @@ from lograph.eventlog.lowlevel import apply
 
 from ._checkpointer import Checkpointer
 
-if TYPE_CHECKING:
-    from ._place import Place
+
+class RunTurn(Protocol):
+    """A run's turn in its thread's queue of runs: a direct run's place (``_place.Place``)
+    or a worker's claim (``_worker``). ``head``: the thread's head (seq, hash) as the
+    store read it while taking the turn (None: not read), so the run does not read it
+    again; ``drops_with_last_append``: whether the run's last append drops its record
+    (then ``dropped`` is set once it did)."""
+
+    head: tuple[int, bytes] | None
+    dropped: bool
+
+    def drops_with_last_append(self) -> bool: ...
 
 ASYNC_LIMIT = 512  # events handed to the flusher but not yet committed before the run waits
 FLUSH_AFTER_PASSES = 3  # scheduler passes the flusher lets the run have before it commits
@@ -43,7 +53,7 @@ _FROM_CALLER = (Source.INPUT, Source.UPDATE)
 class Journal:
     def __init__(
         self, saver: Checkpointer, thread: str, cp: Checkpoint, head: int, durability: str,
-        *, stored: bool = True, place: Place | None = None,
+        *, stored: bool = True, place: RunTurn | None = None,
     ) -> None:
         self.saver = saver
         self.stored = stored

@@ -7,8 +7,9 @@ Rules:
   refuses the append once the lease is lost. A heartbeat renews it every
   ``lease / 3`` seconds; a heartbeat that finds it lost stops the run at once (it could
   not write anyway).
-- A run claimed for the first time starts from its input. A run taken over from a dead
-  worker (``attempts > 1``) whose input already reached the log resumes from the log
+- A run claimed for the first time starts from its input, at the thread's head its
+  claim read (no read of its own). A run taken over from a dead worker
+  (``attempts > 1``) whose input already reached the log resumes from the log
   (``invoke(None)``): in ``sync`` mode no recorded node or task runs again.
 - A stop asked of the run (``cancel``, or a newer run's ``interrupt``/``rollback``
   strategy), learned by the heartbeat, is acted on at the run's next step boundary: the
@@ -261,7 +262,7 @@ class Worker:
             output = None
             with run_scope, anyio.fail_after(record.timeout):
                 output = await run_graph(self.graph, input, config, durability=record.durability,
-                                         emit=ignore, pace=pace, claimed=True)
+                                         emit=ignore, pace=pace, claim=Claim(record))
             if run_scope.cancelled_caught:
                 return "cancelled", None, "cancelled"
         except TimeoutError:
@@ -303,6 +304,21 @@ class Worker:
             if fork is not None:
                 config["configurable"]["checkpoint_id"] = fork
         return input, config
+
+
+class Claim:
+    """A claimed run's turn on its thread, as its journal sees it (``_journal.RunTurn``):
+    the thread's head its first claim read (``RunRecord.head_hash``), so the run does
+    not read it again."""
+
+    __slots__ = ("dropped", "head")
+
+    def __init__(self, record: RunRecord) -> None:
+        self.head = None if record.head_hash is None else (record.first_seq, record.head_hash)
+        self.dropped = False
+
+    def drops_with_last_append(self) -> bool:
+        return False  # (a submitted run's record is kept: its end is recorded)
 
 
 def _stopped(stop: str) -> tuple[str, bytes | None, str]:

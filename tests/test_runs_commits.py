@@ -1,0 +1,124 @@
+"""What a submitted run costs the store beyond a direct run of the same graph (issue 21's
+"background run's overhead"), and that what it saves keeps every promise: the claim
+reads the thread's head (the run reads it no more); the claim needs no flush of its
+own, so a crash may lose it, which leaves the run to the next claim. On every store,
+on asyncio and trio.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lograph.eventlog import MemoryLog, RunRecord
+from lograph.runtime import Runs, Worker
+from tests._stores import open_saver
+from tests.test_runs import Gates
+
+pytestmark = pytest.mark.anyio
+
+CONFIG = {"configurable": {"thread_id": "t"}}
+READS = ("head", "head_event", "load_head", "read", "latest_snapshot", "recent_snapshots")
+
+
+def count_reads(saver: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the log's reads of thread state from now on, as they are made."""
+    made: list[str] = []
+    for name in READS:
+        method = getattr(saver.log, name, None)
+        if method is None:
+            continue
+
+        async def counted(*args: Any, _name: str = name, _method: Any = method, **kw: Any) -> Any:
+            made.append(_name)
+            return await _method(*args, **kw)
+
+        monkeypatch.setattr(saver.log, name, counted)
+    return made
+
+
+async def forget_claim(kind: str, saver: Any, tmp_path: Path, before: RunRecord) -> None:
+    """Put the run's record back as it was before a claim (what a crash that lost the
+    claim's commit, never flushed, leaves behind)."""
+    if kind == "memory":
+        assert isinstance(saver.log, MemoryLog)
+        saver.log._runs.runs[before.run_id] = before
+        saver.log._runs._tokens.pop(before.run_id, None)
+        return
+    sql = ("UPDATE {runs} SET status = {p}, worker = {p}, token = NULL, lease_expires = {p}, "
+           "started = {p}, attempts = {p}, first_seq = {p} WHERE run_id = {p}")
+    args = (before.status, before.worker, before.lease_expires, before.started, before.attempts,
+            before.first_seq, before.run_id)
+    if kind == "sqlite":
+        with sqlite3.connect(tmp_path / "saver.db") as conn:
+            conn.execute(sql.format(runs="runs", p="?"), args)
+        return
+    numbered = sql.format(runs=f'"{saver.log.schema}".runs', p="{}")
+    numbered = numbered.format(*(f"${i}" for i in range(1, len(args) + 1)))
+    await saver.log._call("test", lambda conn: conn.execute(numbered, *args))
+
+
+async def test_a_claimed_run_reads_the_threads_head_no_more(
+    store_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A first claim reads the thread's head in its own statement: the run starts there
+    without reading it again, on a thread this process knows and on a new one."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        gates = Gates()
+        graph = gates.graph(saver)
+        await graph.ainvoke({"log": ["direct"]}, CONFIG)  # (this process's fold of "t")
+        runs = Runs(saver)
+        worker = Worker(graph, lease=30, poll=0.01)
+        for thread in ("t", "new"):
+            handle = await runs.submit(thread, {"log": ["in"]}, durability="sync")
+            reads = count_reads(saver, monkeypatch)
+            done = await worker.run_once()
+            assert done is not None and done.status == "success"
+            assert reads == [], thread
+            monkeypatch.undo()
+            assert await handle.join() == {
+                "log": ["direct", "a", "b", "c"] * (thread == "t") + ["in", "a", "b", "c"]}
+
+
+async def test_a_run_claimed_before_this_process_wrote_its_thread_starts_from_what_it_wrote(
+    store_kind: str, tmp_path: Path,
+) -> None:
+    """The head a claim read is not used once this process has written the thread since
+    (a plain call ran on it in between): the run reads the head, as before."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = Gates().graph(saver)
+        handle = await Runs(saver).submit("t", {"log": ["in"]}, durability="sync")
+        claimed = await saver.log.claim_run("w", 30)
+        assert claimed is not None and claimed[0].head_hash == b""
+        await graph.ainvoke({"log": ["direct"]}, CONFIG)
+        final = await Worker(graph, lease=30).execute(*claimed)
+        assert final is not None and final.status == "success"
+        assert await handle.join() == {"log": ["direct", "a", "b", "c", "in", "a", "b", "c"]}
+
+
+async def test_a_claim_lost_in_a_crash_leaves_its_run_to_the_next_claim(
+    store_kind: str, tmp_path: Path,
+) -> None:
+    """A claim is committed without waiting for the disk: a crash may lose it (its run is
+    pending again). Its worker cannot write (its first append, before any node runs,
+    is fenced by the lost lease), so the next claim runs the run from its input, once."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        gates = Gates()
+        graph = gates.graph(saver)
+        handle = await Runs(saver).submit("t", {"log": ["in"]}, durability="sync")
+        before = await saver.log.get_run(handle.run_id)
+        claimed = await saver.log.claim_run("w1", 30)
+        assert claimed is not None and before is not None
+        await forget_claim(store_kind, saver, tmp_path, before)
+        worker = Worker(graph, lease=30, poll=0.01)
+        assert await worker.execute(*claimed) is None  # refused: it wrote nothing
+        assert gates.ran == [] and await saver.log.head("t") == 0
+        assert replace(await saver.log.get_run(handle.run_id), updated=0) == replace(before, updated=0)
+        done = await worker.run_once()
+        assert done is not None and (done.status, done.attempts) == ("success", 1)
+        assert gates.ran == ["a", "b", "c"]
+        assert await handle.join() == {"log": ["in", "a", "b", "c"]}
