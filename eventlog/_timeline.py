@@ -13,6 +13,7 @@ from __future__ import annotations
 import reprlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from . import bodies as b
@@ -227,8 +228,6 @@ class TimelineCursor:
 def utc_time(ts: float, fmt: str | None = None) -> str:
     """A stored time as UTC text (ISO 8601, or ``fmt`` for strftime); a time no datetime
     holds (past the year 9999: a wrong clock, an edited row) as its number of seconds."""
-    from datetime import UTC, datetime
-
     try:
         when = datetime.fromtimestamp(ts, UTC)
     except (ValueError, OverflowError, OSError):

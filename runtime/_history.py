@@ -215,19 +215,27 @@ def records(events: list[Event], thread: str = "", ns: str = "") -> list[Checkpo
     line: dict[int, int] = {}  # the last event of a checkpoint's first branch -> that checkpoint
     raised: dict[int, dict[str, dict[str, Any]]] = {}  # checkpoint -> interrupts of its step
     updates: dict[int, list[StateUpdated]] = {}  # checkpoint -> update_state calls of its step
+    # (``_ends`` inlined, the kinds looked up once: this loop runs once per event)
+    top_ends = not persistent_ns(ns)
+    checkpoint, interrupt, state_updated = Kind.CHECKPOINT, Kind.INTERRUPT, Kind.STATE_UPDATED
     for e, before in branches.walk(events):
         owner = line.pop(e.parent, 0)  # popped: a later child of the same event is a fork
-        if _ends(e, ns):
+        kind = e.kind
+        if kind == checkpoint and (e.ns == ns or (top_ends and not e.ns)):
             if owner:
-                record = _answered(before, ns, raised.pop(owner, {}))
-                out[owner] = _own(_updated(record, ns, updates.pop(owner, [])), ns).copy()
+                record = before
+                if owner in raised:
+                    record = _answered(record, ns, raised.pop(owner))
+                if owner in updates:
+                    record = _updated(record, ns, updates.pop(owner))
+                out[owner] = (_own(record, ns) if ns else record).copy()
             if e.ns == ns:
                 line[e.seq] = e.seq
         elif owner:
             line[e.seq] = owner
-            if e.kind == Kind.INTERRUPT and e.ns == ns:
+            if kind == interrupt and e.ns == ns:
                 raised.setdefault(owner, {}).update(_raised(e))
-            elif e.kind == Kind.STATE_UPDATED and e.ns == ns:
+            elif kind == state_updated and e.ns == ns:
                 updates.setdefault(owner, []).append(_update_of(e))
     for seq, owner in line.items():
         out[owner] = _own(_answered(branches.tips[seq], ns, raised.pop(owner, {})), ns)

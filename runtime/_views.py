@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections import deque
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lograph.eventlog import Checkpoint
@@ -26,7 +27,10 @@ if TYPE_CHECKING:
 
 
 def _iso(ts: float) -> str:
-    return utc_time(ts)
+    try:  # (the common case inline: one per snapshot of a history)
+        return datetime.fromtimestamp(ts, UTC).isoformat()
+    except (ValueError, OverflowError, OSError):
+        return utc_time(ts)
 
 
 def snapshot_of(
@@ -91,12 +95,14 @@ def snapshot_of(
 
     def config(checkpoint: str | None) -> dict[str, Any]:
         """As LangGraph's: a subgraph's names the checkpoint of each graph around it."""
-        mapped = {"checkpoint_map": {**parents, ns: checkpoint}} if parents else {}
-        return {"configurable": {**base, "checkpoint_id": checkpoint, **mapped}}
+        if not parents:
+            return {"configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": checkpoint}}
+        return {"configurable": {**base, "checkpoint_id": checkpoint,
+                                 "checkpoint_map": {**parents, ns: checkpoint}}}
 
     return StateSnapshot(
         detached(values) if isinstance(values, dict)
-        else values.copy() if isinstance(values, list | set | deque) else values,
+        else values.copy() if isinstance(values, _PLAIN_CONTAINERS) else values,
         nxt, config(cp.id), dict(cp.metadata), _iso(cp.created_at),
         config(parent) if parent else None,
         pregel, tuple(i for p in pregel for i in p.interrupts),
@@ -107,7 +113,7 @@ def _shown_order(graph: CompiledGraph | None, tasks: list[TaskPlan]) -> list[Tas
     """A snapshot's tasks (and ``next``) as LangGraph lists them: the ``Send`` tasks in
     the order sent, then the triggered nodes in the order the graph declares them.
     (The engine applies writes in task-path order; this is only how they are shown.)"""
-    if graph is None:
+    if graph is None or len(tasks) < 2:
         return tasks
     declared = {name: i for i, name in enumerate(graph.structure.nodes)}
     return sorted(tasks, key=lambda t: (0, t.path[1]) if t.push else (1, declared.get(t.name, -1)))
@@ -116,7 +122,7 @@ def _shown_order(graph: CompiledGraph | None, tasks: list[TaskPlan]) -> list[Tas
 def detached(values: dict[str, Any]) -> dict[str, Any]:
     """Values handed to callers: containers copied, so appending to a returned list (or
     setting a key of a returned dict) cannot change the thread's cached state."""
-    return {k: _copied(v) if isinstance(v, list | dict | set | deque) else v for k, v in values.items()}
+    return {k: _copied(v) if isinstance(v, _PLAIN_CONTAINERS) else v for k, v in values.items()}
 
 
 def _copied(value: Any) -> Any:
