@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from lograph.eventlog import MemoryLog
 from lograph.runtime import InMemoryCache
 from lograph.runtime.lowlevel import Checkpointer
-from lograph.runtime.store import InMemoryStore
+
+if TYPE_CHECKING:
+    from lograph.runtime.store import InMemoryStore
 
 __all__ = ["InMemoryCache", "InMemorySaver", "InMemoryStore", "MemorySaver"]
 
@@ -25,3 +29,13 @@ class MemorySaver(Checkpointer):
 
 
 InMemorySaver = MemorySaver
+
+
+def __getattr__(name: str) -> Any:
+    """The Store loads on first use: a saver alone does not import it."""
+    if name != "InMemoryStore":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from lograph.runtime.store import InMemoryStore
+
+    globals()[name] = InMemoryStore
+    return InMemoryStore

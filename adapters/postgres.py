@@ -17,7 +17,7 @@ The event log itself is :class:`PostgresLog`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -27,7 +27,9 @@ from ._opening import Opening
 from ._pg_errors import not_a_connection
 from ._pg_log import PostgresLog
 from ._pg_sql import SCHEMA_VERSION
-from ._store_pg import AsyncPostgresStore, PostgresStore
+
+if TYPE_CHECKING:
+    from ._store_pg import AsyncPostgresStore, PostgresStore
 
 __all__ = [
     "SCHEMA_VERSION", "AsyncPostgresSaver", "AsyncPostgresStore", "PostgresLog", "PostgresSaver",
@@ -114,3 +116,12 @@ class PostgresSaver(AsyncPostgresSaver):
     def setup(self) -> None:
         run_sync(self.asetup, method="setup", amethod="asetup", store=self)
 
+
+def __getattr__(name: str) -> Any:
+    """The Stores load on first use: a saver alone does not import them."""
+    if name not in ("AsyncPostgresStore", "PostgresStore"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import _store_pg
+
+    value = globals()[name] = getattr(_store_pg, name)
+    return value

@@ -55,7 +55,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 import anyio
@@ -87,7 +87,9 @@ from . import _sqlite_sql as sql
 from ._bridge import Bridge, call_in
 from ._cache_sqlite import SqliteCache
 from ._opening import Opening
-from ._store_sqlite import AsyncSqliteStore, SqliteStore
+
+if TYPE_CHECKING:
+    from ._store_sqlite import AsyncSqliteStore, SqliteStore
 
 __all__ = [
     "AsyncSqliteSaver", "AsyncSqliteStore", "SqliteCache", "SqliteLog", "SqliteSaver", "SqliteSaverOpener",
@@ -698,3 +700,13 @@ AsyncSqliteSaver = SqliteSaver
 
 # What ``SqliteSaver.from_conn_string`` returns (kept under this name for annotations).
 SqliteSaverOpener = Opening
+
+
+def __getattr__(name: str) -> Any:
+    """The Stores load on first use: a saver alone does not import them."""
+    if name not in ("AsyncSqliteStore", "SqliteStore"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import _store_sqlite
+
+    value = globals()[name] = getattr(_store_sqlite, name)
+    return value

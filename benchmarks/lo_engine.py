@@ -8,9 +8,9 @@ from importlib.metadata import version
 from types import SimpleNamespace
 from typing import Any
 
-from lograph.adapters.memory import InMemoryStore, MemorySaver
-from lograph.adapters.postgres import AsyncPostgresSaver, AsyncPostgresStore
-from lograph.adapters.sqlite import AsyncSqliteStore, SqliteSaver
+from lograph.adapters.memory import MemorySaver
+from lograph.adapters.postgres import AsyncPostgresSaver
+from lograph.adapters.sqlite import SqliteSaver
 from lograph.runtime import END, START, StateGraph, entrypoint, task
 
 from ._stores import Place
@@ -49,7 +49,12 @@ class LographEngine:
 
     @asynccontextmanager
     async def store(self, place: Place) -> AsyncIterator[Any]:
-        """The engine's long-term memory Store at ``place`` (fresh)."""
+        """The engine's long-term memory Store at ``place`` (fresh). (Imported here: a
+        cold-read process, which only reads a thread, does not load the stores.)"""
+        from lograph.adapters.memory import InMemoryStore
+        from lograph.adapters.postgres import AsyncPostgresStore
+        from lograph.adapters.sqlite import AsyncSqliteStore
+
         if place.kind == "memory":
             yield InMemoryStore()
         elif place.kind == "sqlite":

@@ -1,5 +1,7 @@
 """lograph's runtime: the graph model (LangGraph's API) and the engine on the event log."""
 
+from typing import TYPE_CHECKING, Any
+
 from langchain_core.messages import (  # the messages are langchain-core's, as in LangGraph
     AIMessage,
     BaseMessage,
@@ -41,7 +43,6 @@ from ._injection import (
     get_store,
 )
 from ._messages import REMOVE_ALL_MESSAGES, MessagesState, add_messages
-from ._pregel import Pregel
 from ._pregel_nodes import NodeBuilder
 from ._reads import CheckpointTuple, WriteRefusedError
 from ._resume import is_invalid_resume
@@ -120,18 +121,21 @@ __all__ = [
 
 # the audit trail of a store: read, verify (also against the graph's code), fork; and
 # durable runs: recorded in the store, executed by workers (README "Running in production")
-from ._audit import (
-    Verdict,
-    fork_thread,
-    read_events,
-    read_store,
-    read_thread,
-    verify_store,
-    verify_thread,
-)
 from ._runs import RunError, RunHandle, Runs
-from ._verify import Divergence, replay
-from ._worker import Worker
+
+if TYPE_CHECKING:
+    from ._audit import (
+        Verdict,
+        fork_thread,
+        read_events,
+        read_store,
+        read_thread,
+        verify_store,
+        verify_thread,
+    )
+    from ._pregel import Pregel
+    from ._verify import Divergence, replay
+    from ._worker import Worker
 
 __all__ += [
     "Divergence",
@@ -148,3 +152,25 @@ __all__ += [
     "verify_store",
     "verify_thread",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``Pregel``, the audit trail, replay and the worker load on first use: a graph
+    that only runs does not pay for importing them (a process started for one read
+    compiles them from source where no bytecode is cached)."""
+    value: Any
+    if name == "Pregel":
+        from ._pregel import Pregel as value
+    elif name == "Worker":
+        from ._worker import Worker as value
+    elif name in ("Divergence", "replay"):
+        from . import _verify
+        value = getattr(_verify, name)
+    elif name in ("Verdict", "fork_thread", "read_events", "read_store", "read_thread",
+                  "verify_store", "verify_thread"):
+        from . import _audit
+        value = getattr(_audit, name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value

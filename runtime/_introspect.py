@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 import typing_extensions
 
 from ._channels import StateCodec, channels_of, is_root
-from ._draw import pregel_procs, procs_of, walk
 from ._handlers import DEFAULT_HANDLER
 from ._structure import Structure
 from ._tracing import is_runnable
@@ -102,6 +101,8 @@ def drawing(graph: CompiledGraph, *, xray: int | bool = False) -> Graph:
     StateGraph's ``__start__`` first, an error handler before its node, an entrypoint's
     ``__start__`` after its function), each node's data what it runs; ``xray`` draws
     subgraphs inside their nodes (an int: so many levels)."""
+    from ._draw import pregel_procs, procs_of, walk  # (only a drawing needs it)
+
     structure = graph.structure
     start_node = graph.io.start_is_a_node and structure.triggers is None
     if structure.triggers is not None:  # a Pregel graph: its own channels decide

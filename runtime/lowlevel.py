@@ -23,17 +23,39 @@ extending Trio; an application needs none of it:
   implements ``_get``, ``_set`` and ``_clear`` on encoded bytes.
 """
 
-from . import _store_rules as store_rules
+from typing import TYPE_CHECKING, Any
+
 from ._cache import BaseCache
 from ._checkpointer import Checkpointer
 from ._pregel_nodes import PASSTHROUGH, SKIP_WRITE, ChannelWrite, ChannelWriteEntry, PregelNode
-from ._store_embed import Indexer as StoreIndexer
-from ._store_ttl import Sweeper as StoreSweeper
 from ._sync import in_event_loop, on_portal_thread, portal, run_sync
-from ._verify import structure_of
 from ._views import snapshot_of
+
+if TYPE_CHECKING:
+    from . import _store_rules as store_rules
+    from ._store_embed import Indexer as StoreIndexer
+    from ._store_ttl import Sweeper as StoreSweeper
+    from ._verify import structure_of
 
 __all__ = [
     "PASSTHROUGH", "SKIP_WRITE", "BaseCache", "ChannelWrite", "ChannelWriteEntry", "Checkpointer", "PregelNode", "StoreIndexer", "StoreSweeper", "in_event_loop", "on_portal_thread",
     "portal", "run_sync", "snapshot_of", "store_rules", "structure_of",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A Store backend's parts and ``structure_of`` load on first use: a saver alone
+    does not import them."""
+    value: Any
+    if name == "store_rules":
+        from . import _store_rules as value
+    elif name == "StoreIndexer":
+        from ._store_embed import Indexer as value
+    elif name == "StoreSweeper":
+        from ._store_ttl import Sweeper as value
+    elif name == "structure_of":
+        from ._verify import structure_of as value
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
