@@ -64,6 +64,7 @@ from lograph.eventlog.lowlevel import (
     check_stop,
     metadata_json,
     new_token,
+    run_of_row,
 )
 
 from . import _pg_runs
@@ -165,12 +166,13 @@ async def _retrying(
 
 
 def _columns(batch: Sequence[Append], items: Sequence[int], fenced: bool = False,
-             drops: bool = False) -> list[list[Any]]:
+             drops: bool = False, ends: bool = False) -> list[list[Any]]:
     """The insert statement's thirteen parallel arrays for ``items`` of ``batch``: the
     thread, the ten columns of each event's stored row, its item's base and parent hash;
     ``fenced``: two more, each item's lease (run id and token) on its first row;
-    ``drops``: one more, whether the item drops its run (``Append.drops_run``)."""
-    cols: list[list[Any]] = [[] for _ in range(13 + 2 * fenced + drops)]
+    ``drops``: one more, whether the item drops its run (``Append.drops_run``);
+    ``ends``: three more, the run's end (``Append.ends_run``: status, result, error)."""
+    cols: list[list[Any]] = [[] for _ in range(13 + 2 * fenced + drops + 3 * ends)]
     threads, fields, bases, phashes = cols[0], cols[1:11], cols[11], cols[12]
     if fenced:
         for i in items:
@@ -179,6 +181,11 @@ def _columns(batch: Sequence[Append], items: Sequence[int], fenced: bool = False
             cols[14] += [None if lease is None else lease.token] + [None] * (n - 1)
             if drops:
                 cols[15] += [batch[i].drops_run and lease is not None] + [None] * (n - 1)
+            if ends:
+                end = batch[i].ends_run if lease is not None and not batch[i].drops_run else None
+                for col, value in zip(cols[16:19], (None, None, None) if end is None else (
+                        end.status, end.result, end.error), strict=True):
+                    col += [value] + [None] * (n - 1)
     for i in items:
         item = batch[i]
         n = len(item.events)
@@ -460,9 +467,10 @@ class PostgresLog:
         # key order for every writer (no deadlocks); a thread's items keep their order
         pending.sort(key=lambda i: batch[i].thread)
         pending_all = list(pending)  # (``_write`` empties ``pending``)
+        ended: dict[str, tuple[RunRecord, bool]] = {}  # the runs the items ended, by run id
 
         async def write(conn: Conn) -> None:
-            await self._write(conn, batch, pending, results)
+            await self._write(conn, batch, pending, results, ended)
 
         async def resolve(conn: Conn) -> None:
             await self._drop_stored(conn, batch, pending)
@@ -470,20 +478,33 @@ class PostgresLog:
         await self._call("append", write, before_retry=resolve)
         for i in pending_all:
             item = batch[i]
-            if results[i] is None and item.drops_run and item.lease is not None:
+            if results[i] is not None or item.lease is None:
+                continue
+            if item.drops_run:
                 self._dropped(item.lease)
+            elif item.ends_run is not None:
+                found = ended.get(item.lease.run_id)
+                if found is None:  # committed by a try whose answer was lost: read it
+                    record = await self.get_run(item.lease.run_id)
+                    found = None if record is None or not record.done else (record, True)
+                if found is not None:
+                    item.ends_run.record = found[0]
+                    self._signals.changed(found[0], next_waits=found[1])
         return results
 
     async def _write(
-        self, conn: Conn, batch: Sequence[Append], pending: list[int], results: list[BaseException | None]
+        self, conn: Conn, batch: Sequence[Append], pending: list[int],
+        results: list[BaseException | None], ended: dict[str, tuple[RunRecord, bool]],
     ) -> None:
-        """Store the pending items; on return ``pending`` is empty and ``results`` final."""
+        """Store the pending items; on return ``pending`` is empty and ``results`` final;
+        ``ended`` holds the runs the written items ended (``Append.ends_run``)."""
         fenced = any(batch[i].lease is not None for i in pending)
-        drops = fenced and any(batch[i].drops_run for i in pending)
-        insert = self._sql.insert_dropping if drops else (
+        ends = fenced and any(batch[i].ends_run is not None for i in pending)
+        drops = ends or (fenced and any(batch[i].drops_run for i in pending))
+        insert = self._sql.insert_ending if ends else self._sql.insert_dropping if drops else (
             self._sql.insert_fenced if fenced else self._sql.insert)
         try:
-            await conn.execute(insert, *_columns(batch, pending, fenced, drops))
+            await self._insert(conn, insert, batch, pending, fenced, drops, ends, ended)
         except asyncpg.PostgresError as e:
             if not (is_conflict(e) or is_refusal(e)):
                 raise
@@ -493,22 +514,35 @@ class PostgresLog:
         conflicts: dict[int, BaseException] = {}
         async with conn.transaction():
             for i in pending:
-                error = await self._item_alone(conn, insert, batch, i, fenced, drops)
+                error = await self._item_alone(conn, insert, batch, i, fenced, drops, ends, ended)
                 if error is not None:
                     conflicts[i] = error
         for i, err in conflicts.items():
             results[i] = err
         pending.clear()
 
+    async def _insert(self, conn: Conn, insert: str, batch: Sequence[Append], items: list[int],
+                      fenced: bool, drops: bool, ends: bool,
+                      ended: dict[str, tuple[RunRecord, bool]]) -> None:
+        """One insert statement for ``items`` (see ``_pg_sql``); the runs it ended go in
+        ``ended``."""
+        columns = _columns(batch, items, fenced, drops, ends)
+        if not ends:
+            await conn.execute(insert, *columns)
+            return
+        for row in await conn.fetch(insert, *columns, self._sql.runs.channel, self._origin):
+            ended[row[0]] = (run_of_row(row[:-2]), bool(row[-2]))
+
     async def _item_alone(self, conn: Conn, insert: str, batch: Sequence[Append], i: int,
-                          fenced: bool, drops: bool) -> BaseException | None:
+                          fenced: bool, drops: bool, ends: bool,
+                          ended: dict[str, tuple[RunRecord, bool]]) -> BaseException | None:
         """Item ``i`` in a savepoint of its own: None once written, else its error."""
         item = batch[i]
         restored = False
         while True:
             try:
                 async with conn.transaction():
-                    await conn.execute(insert, *_columns(batch, [i], fenced, drops))
+                    await self._insert(conn, insert, batch, [i], fenced, drops, ends, ended)
                 return None
             except asyncpg.PostgresError as e:
                 if is_refusal(e):

@@ -95,7 +95,7 @@ MIGRATION_GRAPH = [
     "CREATE INDEX runs_graph ON {s}.runs (graph, status) WHERE graph IS NOT NULL",
 ]
 
-_COLUMNS = ", ".join(ROW_COLUMNS).replace("metadata", "metadata::text")
+_COLUMNS = COLUMNS = ", ".join(ROW_COLUMNS).replace("metadata", "metadata::text")
 _ACTIVE = "status IN ('pending', 'running')"
 
 

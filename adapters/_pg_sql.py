@@ -152,6 +152,12 @@ class Statements:
         # delete is its fence (the row held under the token, running, unexpired), undone
         # with the statement if any row fails
         self.insert_dropping = self._insert(s, fenced=True, drops=True)
+        # ... and an item that is its worker's run's last (``Append.ends_run``: ``lstatus``,
+        # ``lresult``, ``lerror`` on its first row) records the run's end, as ``finish``
+        # does, instead: that update is its fence. The statement returns the ended runs
+        # (and whether a run is pending), and sends their NOTIFY ($20: the channel, $21:
+        # the log's origin). It drops in-process runs' records as well (a batch may hold both).
+        self.insert_ending = self._insert(s, fenced=True, drops=True, ends=True)
         self.runs = _pg_runs.RunStatements(s, schema)
         # After an unknown outcome: which first events of the pending items are stored.
         # (a scalar subquery per item: always a primary-key probe, never a table scan)
@@ -227,14 +233,31 @@ class Statements:
         )
 
     @staticmethod
-    def _insert(s: str, *, fenced: bool, drops: bool = False) -> str:
-        fence = extra = names = gone = ""
+    def _insert(s: str, *, fenced: bool, drops: bool = False, ends: bool = False) -> str:
+        fence = extra = names = gone = ended = ""
         if fenced:
             held = f"""(
                                 SELECT r.token FROM {s}.runs r
                                 WHERE r.run_id = t.lrun AND r.status = 'running'
                                   AND r.lease_expires > {_pg_runs.NOW} FOR SHARE) = t.ltoken"""
             extra, names = ", $14::text[], $15::text[]", ", lrun, ltoken"
+            if ends:
+                held = (f"CASE WHEN t.lstatus IS NOT NULL THEN t.lrun IN (SELECT run_id FROM "
+                        f"ended) ELSE {held} END")
+                extra, names = extra + ", $17::text[]", names + ", lstatus"
+                returned = ", ".join("r." + c.strip() for c in _pg_runs.COLUMNS.split(","))
+                ended = f""",
+            ended AS (
+                UPDATE {s}.runs r SET status = d.lstatus, result = d.lresult, error = d.lerror,
+                       finished = {_pg_runs.NOW}, updated = {_pg_runs.NOW}, token = NULL,
+                       lease_expires = NULL
+                FROM unnest($14::text[], $15::text[], $17::text[], $18::bytea[], $19::text[])
+                     AS d(lrun, ltoken, lstatus, lresult, lerror)
+                WHERE d.lstatus IS NOT NULL AND r.run_id = d.lrun AND r.token = d.ltoken
+                  AND r.status = 'running' AND r.lease_expires > {_pg_runs.NOW}
+                RETURNING {returned}),
+            w AS (SELECT EXISTS (SELECT 1 FROM {s}.runs o WHERE o.status = 'pending') AS waits),
+            added AS ("""
             if drops:
                 held = f"CASE WHEN t.ldrop THEN t.lrun IN (SELECT run_id FROM gone) ELSE {held} END"
                 extra, names = extra + ", $16::boolean[]", names + ", ldrop"
@@ -247,7 +270,7 @@ class Statements:
                 RETURNING r.run_id)"""
             fence = f"""
                             AND (t.lrun IS NULL OR {held})"""
-        return f"""{gone}
+        insert = f"""{gone}{ended}
             INSERT INTO {s}.events (thread, {_COLUMNS})
             SELECT t.thread,
                    CASE WHEN t.seq <> t.base + 1 OR ((
@@ -268,3 +291,9 @@ class Statements:
                         $11::bytea[], $12::bigint[], $13::bytea[]{extra})
                  AS t(thread, seq, parent, kind, run_id, step, task_id, ns, ts, body, hash,
                       base, phash{names})"""
+        if not ends:
+            return insert
+        return f"""{insert})
+            SELECT ended.*, w.waits,
+                   pg_notify($20::text, $21::text || CASE WHEN w.waits THEN ' E ' ELSE ' e ' END || ended.run_id)
+            FROM ended, w"""

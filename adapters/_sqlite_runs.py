@@ -15,7 +15,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from lograph.eventlog import Lease, LeaseLostError, NewRun, RunBusyError, RunExistsError, RunRecord
+from lograph.eventlog import (
+    Lease,
+    LeaseLostError,
+    NewRun,
+    RunBusyError,
+    RunEnd,
+    RunExistsError,
+    RunRecord,
+)
 from lograph.eventlog.lowlevel import (
     ROW_COLUMNS,
     STALE,
@@ -264,6 +272,18 @@ def finish(conn: sqlite3.Connection, lease: Lease, status: str, result: bytes | 
     assert found is not None
     waits = conn.execute("SELECT 1 FROM runs WHERE status = 'pending' LIMIT 1").fetchone()
     return found, waits is not None
+
+
+def end(conn: sqlite3.Connection, lease: Lease, ended: RunEnd) -> tuple[RunRecord, bool]:
+    """Inside an append's transaction whose fence ``lease`` passed (``Append.ends_run``):
+    as :func:`finish`."""
+    now = time.time()
+    row = conn.execute(
+        "UPDATE runs SET status = ?, result = ?, error = ?, finished = ?, updated = ?, "
+        f"token = NULL, lease_expires = NULL WHERE run_id = ? RETURNING {_COLUMNS}",
+        (ended.status, ended.result, ended.error, now, now, lease.run_id)).fetchone()
+    waits = conn.execute("SELECT 1 FROM runs WHERE status = 'pending' LIMIT 1").fetchone()
+    return _record(row), waits is not None
 
 
 def stop(conn: sqlite3.Connection, run_id: str, what: str) -> RunRecord | None:

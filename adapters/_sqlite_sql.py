@@ -30,6 +30,7 @@ from lograph.eventlog import (
     Event,
     LogError,
     RowRefusedError,
+    RunRecord,
     SchemaVersionError,
     StoreUnavailableError,
     ThreadInfo,
@@ -412,7 +413,13 @@ class _Refused(Exception):
     """The primary key or a column type refused a row that the head check let through."""
 
 
-def append_batch(conn: sqlite3.Connection, batch: Sequence[Append]) -> list[BaseException | None]:
+#: the runs an append's items ended (``Append.ends_run``), by item: the ended record and
+#: whether a run waits to be claimed (set in the transaction; true once it committed)
+Ended = dict[int, tuple[RunRecord, bool]]
+
+
+def append_batch(conn: sqlite3.Connection, batch: Sequence[Append], ended: Ended | None = None,
+                 ) -> list[BaseException | None]:
     """Append every item whose head still matches, in one write transaction.
 
     Items are applied in order (a later item may build on an earlier one of the same
@@ -420,11 +427,24 @@ def append_batch(conn: sqlite3.Connection, batch: Sequence[Append]) -> list[Base
     items' rows go in with one executemany. Should the primary key (the backstop) or a
     column type refuse a row anyway, that transaction is rolled back and a second one
     appends the items one by one, so the failure lands on its own item alone.
+    ``ended``: filled with the runs the items end (``Append.ends_run``).
     """
+    ended = {} if ended is None else ended
     try:
-        return write(conn, _append_all, batch)
+        return write(conn, _append_all, batch, ended)
     except _Refused:
-        return write(conn, _append_one_by_one, batch)
+        ended.clear()
+        return write(conn, _append_one_by_one, batch, ended)
+
+
+def _runs_part(conn: sqlite3.Connection, item: Append, i: int, ended: Ended) -> None:
+    """What an item that is written does to its run's record, in its transaction."""
+    if item.lease is None:
+        return
+    if item.drops_run:
+        _runs.drop(conn, item.lease)
+    elif item.ends_run is not None:
+        ended[i] = _runs.end(conn, item.lease, item.ends_run)
 
 
 Heads = dict[str, tuple[int, bytes]]  # a thread's head as this transaction has it: seq, hash
@@ -461,19 +481,19 @@ def _stale(
     return None
 
 
-def _append_all(conn: sqlite3.Connection, batch: Sequence[Append]) -> list[BaseException | None]:
+def _append_all(conn: sqlite3.Connection, batch: Sequence[Append], ended: Ended,
+                ) -> list[BaseException | None]:
     heads: Heads = {}
     results: list[BaseException | None] = []
     rows: list[tuple[object, ...]] = []
     queued: dict[tuple[str, int], bytes] = {}  # only needed when one thread has two items
-    for item in batch:
+    for i, item in enumerate(batch):
         conflict = _stale(conn, heads, item, queued)
         if conflict is not None:
             results.append(conflict)
             continue
         rows += _rows(item)
-        if item.drops_run and item.lease is not None:  # (undone with the rows if they fail)
-            _runs.drop(conn, item.lease)
+        _runs_part(conn, item, i, ended)  # (undone with the rows if they fail)
         heads[item.thread] = (item.events[-1].seq, item.events[-1].hash)
         if len(batch) > 1:
             queued.update(((item.thread, e.seq), e.hash) for e in item.events)
@@ -486,12 +506,12 @@ def _append_all(conn: sqlite3.Connection, batch: Sequence[Append]) -> list[BaseE
 
 
 def _append_one_by_one(
-    conn: sqlite3.Connection, batch: Sequence[Append]
+    conn: sqlite3.Connection, batch: Sequence[Append], ended: Ended,
 ) -> list[BaseException | None]:
     """The backstop path: each item inside its own savepoint, so one refusal undoes one item."""
     heads: Heads = {}
     results: list[BaseException | None] = []
-    for item in batch:
+    for i, item in enumerate(batch):
         conflict = _stale(conn, heads, item)
         if conflict is not None:
             results.append(conflict)
@@ -505,8 +525,7 @@ def _append_one_by_one(
             heads[item.thread] = head_event(conn, item.thread)
             results.append(_item_error(e, item, heads[item.thread][0]))
             continue
-        if item.drops_run and item.lease is not None:
-            _runs.drop(conn, item.lease)
+        _runs_part(conn, item, i, ended)
         conn.execute("RELEASE item")
         heads[item.thread] = (item.events[-1].seq, item.events[-1].hash)
         results.append(None)

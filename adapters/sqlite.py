@@ -385,11 +385,12 @@ class SqliteLog:
                 sql.end_transaction(self._conn)
                 self._driver.release()
 
-    def _timed_append(self, conn: sqlite3.Connection, batch: list[Append]) -> list[BaseException | None]:
+    def _timed_append(self, conn: sqlite3.Connection, batch: list[Append], ended: sql.Ended,
+                      ) -> list[BaseException | None]:
         started = time.perf_counter()
         self._wrote = True
         try:
-            return sql.append_batch(conn, batch)
+            return sql.append_batch(conn, batch, ended)
         finally:
             self._write_cost += (time.perf_counter() - started - self._write_cost) / 4
             self._appends += 1
@@ -432,11 +433,18 @@ class SqliteLog:
         if valid:
             cheap = inline and self._write_cost < self.INLINE_BUDGET
             call = self._here_or_worker if cheap else self._call
-            done = await call(self._timed_append, [batch[i] for i in valid])
-            for i, outcome in zip(valid, done, strict=True):
+            ended: sql.Ended = {}
+            done = await call(self._timed_append, [batch[i] for i in valid], ended)
+            for j, (i, outcome) in enumerate(zip(valid, done, strict=True)):
                 results[i] = outcome
-                if outcome is None and batch[i].drops_run and batch[i].lease is not None:
-                    self._dropped(batch[i].lease)
+                item = batch[i]
+                if outcome is not None or item.lease is None:
+                    continue
+                if item.drops_run:
+                    self._dropped(item.lease)
+                elif item.ends_run is not None:  # (committed: ``ended`` holds how)
+                    item.ends_run.record, waits = ended[j]
+                    self._signals.changed(item.ends_run.record, next_waits=waits)
         return results
 
     async def _here_or_worker(self, fn: Callable[..., Any], *args: Any) -> Any:

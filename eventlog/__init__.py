@@ -48,7 +48,7 @@ from ._port import (
     check_ns,
     check_thread_id,
 )
-from ._runs import RUN_STATUSES, Lease, NewRun, RunQueue, RunRecord, RunWatch
+from ._runs import RUN_STATUSES, Lease, NewRun, RunEnd, RunQueue, RunRecord, RunWatch
 
 __all__ = [
     "GENESIS",
@@ -74,6 +74,7 @@ __all__ = [
     "NewRun",
     "RowRefusedError",
     "RunBusyError",
+    "RunEnd",
     "RunExistsError",
     "RunQueue",
     "RunRecord",

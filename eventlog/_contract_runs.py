@@ -11,7 +11,7 @@ import pytest
 from ._contract import EventLogContract, chain
 from ._errors import ConflictError, LeaseLostError, RunBusyError
 from ._port import Append, Capability
-from ._runs import Lease, NewRun, RunRecord
+from ._runs import Lease, NewRun, RunEnd, RunRecord
 
 
 def new(run_id: str, thread: str = "t", **kw: Any) -> NewRun:
@@ -498,3 +498,59 @@ class RunQueueContract(EventLogContract):
             assert isinstance(lost, LeaseLostError) and await log.head("t") == 0
             assert (await log.get_run("d1")).status == "error"  # kept, with how it ended
             assert (await log.get_run("d2")).status == "running"
+
+    async def test_a_workers_last_append_records_its_runs_end(self) -> None:
+        async with self.open_log() as log:
+            events = chain(4)
+            await log.create_run(new("r1"))
+            await log.create_run(new("r2"))  # (pending: the end says workers have more)
+            got = await log.claim_run("w", 30)
+            assert got is not None
+            lease = got[1]
+            await log.append_batch([Append("t", tuple(events[:2]), 0, lease=lease)])
+            # an append that fails (a conflict, here) ends nothing
+            failed = RunEnd("success", b"out")
+            [conflict] = await log.append_batch([
+                Append("t", (events[2],), 2, b"\x00" * 32, lease=lease, ends_run=failed)])
+            assert isinstance(conflict, ConflictError) and failed.record is None
+            assert (await log.get_run("r1")).status == "running"
+            async with log.watch_runs("r1") as woken, log.watch_runs() as claimable:
+                end = RunEnd("interrupted", b"out")
+                [ok] = await log.append_batch([
+                    Append("t", tuple(events[2:]), 2, events[1].hash, lease=lease, ends_run=end)])
+                assert ok is None and await log.head("t") == 4
+                with anyio.fail_after(5):  # waiters are woken as by finish_run, with the record
+                    assert await woken.wait(30) and await claimable.wait(30)
+            ended = await log.get_run("r1")
+            assert ended is not None and end.record == ended == woken.record
+            assert (ended.status, ended.result, ended.error, ended.lease_expires) == (
+                "interrupted", b"out", None, None)
+            assert ended.finished is not None and ended.attempts == 1
+            with pytest.raises(LeaseLostError):  # ended once: its lease ends nothing more
+                await log.finish_run(lease, "error")
+            [lost] = await log.append_batch([Append("t", tuple(chain(5))[4:], 4, events[3].hash,
+                                                    lease=lease, ends_run=RunEnd("success"))])
+            assert isinstance(lost, LeaseLostError) and await log.head("t") == 4
+            with pytest.raises(ValueError, match="ends with"):
+                RunEnd("running")
+
+    async def test_a_last_append_under_an_expired_lease_ends_nothing(self) -> None:
+        async with self.open_log() as log:
+            await log.create_run(new("r1"))
+            got = await log.claim_run("w", 0.2)
+            assert got is not None
+            await anyio.sleep(0.3)
+            end = RunEnd("success", b"out")
+            [lost] = await log.append_batch([Append("t", tuple(chain(1)), 0, lease=got[1],
+                                                    ends_run=end)])
+            assert isinstance(lost, LeaseLostError) and end.record is None
+            assert await log.head("t") == 0 and (await log.get_run("r1")).status == "running"
+            taken = await log.claim_run("w2", 30)  # another worker takes it over, and ends it
+            assert taken is not None and taken[0].attempts == 2
+            mine = RunEnd("success", b"theirs")
+            other = chain(1)
+            [ok, ok2] = await log.append_batch([
+                Append("u", tuple(other), 0),  # (an unfenced item in the same batch)
+                Append("t", tuple(chain(1)), 0, lease=taken[1], ends_run=mine)])
+            assert ok is None and ok2 is None and mine.record is not None
+            assert (await log.get_run("r1")).result == b"theirs"

@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from ._errors import ConflictError, LeaseLostError, StoreUnavailableError
 from ._event import Event
 from ._port import Append, Capability, ThreadInfo, check_append
-from ._runs import Lease, MemoryRuns, MetaValue, NewRun, RunRecord, RunWatch
+from ._runs import Lease, MemoryRuns, MetaValue, NewRun, RunEnd, RunRecord, RunWatch
 
 
 class MemoryLog:
@@ -32,7 +32,7 @@ class MemoryLog:
 
     def _append_now(self, thread: str, events: Sequence[Event], expect_head: int,
                     parent_hash: bytes | None = None, lease: Lease | None = None,
-                    drops_run: bool = False) -> None:
+                    drops_run: bool = False, ends_run: RunEnd | None = None) -> None:
         check_append(thread, events, expect_head)
         if lease is not None:
             self._runs.holds(lease)
@@ -45,6 +45,8 @@ class MemoryLog:
         log.extend(events)
         if drops_run and lease is not None:
             self._runs.drop(lease)
+        elif ends_run is not None and lease is not None:
+            ends_run.record = self._runs.end(lease, ends_run)
 
     async def append(self, thread: str, events: Sequence[Event], expect_head: int) -> None:
         self._open()
@@ -56,7 +58,7 @@ class MemoryLog:
         for item in batch:
             try:
                 self._append_now(item.thread, item.events, item.expect_head, item.parent_hash,
-                                 item.lease, item.drops_run)
+                                 item.lease, item.drops_run, item.ends_run)
             except (ConflictError, LeaseLostError, ValueError) as e:
                 results.append(e)
             else:

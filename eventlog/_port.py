@@ -43,6 +43,10 @@ class Append:
     #: written, the run's record is dropped (as ``drop_run(lease)``) in the same
     #: transaction; an item that is not written drops nothing
     drops_run: bool = False
+    #: the item is the last append of the worker's run ``lease`` holds: once it is
+    #: written, the run's end (a ``lograph.eventlog.RunEnd``) is recorded in the same
+    #: transaction, as ``finish_run`` records it (never with ``drops_run``)
+    ends_run: Any = None
 
     def checks_parent(self) -> bool:
         """Whether the store must compare ``parent_hash`` with the stored parent's hash."""

@@ -32,6 +32,10 @@ Rules every store keeps (the contract suite checks each):
   next ``enter_run``, ``take_run`` or ``claim_run`` that meets it (pending: cancelled;
   running: error), so the thread's queue moves on. Its record is dropped when it ends
   (``drop_run``, or with its last append: ``Append.drops_run``): its history is the log's.
+- **A run's end with its last append** (``Append.ends_run``, a :class:`RunEnd`): a
+  worker's run records how it ended in the transaction of its last append, fenced by
+  its lease as the append is, instead of a ``finish_run`` of its own; waiters are woken
+  as by ``finish_run`` once it committed.
 """
 
 from __future__ import annotations
@@ -148,6 +152,23 @@ class RunRecord:
     def in_process(self) -> bool:
         """Run by its caller in its own process (``enter_run``): no worker claims it."""
         return not self.input
+
+
+@dataclass(eq=False, slots=True)
+class RunEnd:
+    """How a worker's run ended, recorded with its last append (``Append.ends_run``) in
+    the append's transaction, as ``finish_run`` records it: the item is written only if
+    its run's end is (its lease holds), and an item that is not written ends nothing.
+    ``record``: the ended run as the store recorded it, set once the append committed
+    (None while it has not, or when the store could not tell: then ``get_run``)."""
+
+    status: str
+    result: bytes | None = None
+    error: str | None = None
+    record: RunRecord | None = None
+
+    def __post_init__(self) -> None:
+        check_end(self.status)
 
 
 @runtime_checkable
@@ -630,7 +651,14 @@ class MemoryRuns:
 
     def finish(self, lease: Lease, status: str, result: bytes | None, error: str | None) -> RunRecord:
         check_end(status)
-        r = self.holds(lease, unexpired=False)
+        return self._end(self.holds(lease, unexpired=False), status, result, error)
+
+    def end(self, lease: Lease, end: RunEnd) -> RunRecord:
+        """``end`` recorded with an append already fenced by ``lease`` (``Append.ends_run``)."""
+        return self._end(self.holds(lease), end.status, end.result, end.error)
+
+    def _end(self, r: RunRecord, status: str, result: bytes | None, error: str | None,
+             ) -> RunRecord:
         now = time.time()
         record = self.runs[r.run_id] = replace(
             r, status=status, result=result, error=error, finished=now, updated=now,

@@ -33,6 +33,7 @@ from lograph.eventlog import (
     EventLog,
     InlineAppender,
     Lease,
+    RunEnd,
     SchemaVersionError,
     StoreUnavailableError,
     capabilities,
@@ -105,6 +106,7 @@ class Committer:
     async def commit(
         self, thread: str, events: Sequence[Event], expect_head: int, *, waiting: bool = True,
         parent_hash: bytes | None = None, lane: _Lane | None = None, drops_run: bool = False,
+        ends_run: RunEnd | None = None,
     ) -> None:
         """Return once ``events`` are durable in the store, or raise their error.
 
@@ -113,6 +115,8 @@ class Committer:
         ``lane``: :meth:`lane` as the caller kept it (it must be the running loop's).
         ``drops_run``: these are the last events of the in-process run whose lease this
         task carries (``RUN_LEASE``): its record is dropped with them (``Append.drops_run``).
+        ``ends_run``: they are the last of the worker's run whose lease this task carries:
+        its end is recorded with them (``Append.ends_run``).
 
         Shielded: once queued, the append completes even if the caller is cancelled, so
         a cancelled run never leaves the writer with half a batch.
@@ -122,7 +126,8 @@ class Committer:
         check_append(thread, events, expect_head)
         lease = RUN_LEASE.get()
         request = _Request(Append(thread, tuple(events), expect_head, parent_hash, lease,
-                                  drops_run and lease is not None))
+                                  drops_run and lease is not None,
+                                  None if lease is None else ends_run))
         if lane is None:
             lane = self.lane()
         lane.queue.append(request)

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import anyio
 from anyio.abc import TaskGroup
 
-from lograph.eventlog import Checkpoint, EncodeError, Event, Kind, encode, make_event
+from lograph.eventlog import Checkpoint, EncodeError, Event, Kind, RunEnd, encode, make_event
 from lograph.eventlog.bodies import NULL_TASK, Body, Source, encode_body
 from lograph.eventlog.lowlevel import apply
 
@@ -38,12 +38,15 @@ class RunTurn(Protocol):
     or a worker's claim (``_worker``). ``head``: the thread's head (seq, hash) as the
     store read it while taking the turn (None: not read), so the run does not read it
     again; ``drops_with_last_append``: whether the run's last append drops its record
-    (then ``dropped`` is set once it did)."""
+    (then ``dropped`` is set once it did); else ``end_with_last_append``: the run's end
+    its last append records (``Append.ends_run``), given the run's final fold, or None."""
 
     head: tuple[int, bytes] | None
     dropped: bool
 
     def drops_with_last_append(self) -> bool: ...
+
+    def end_with_last_append(self, cp: Checkpoint) -> RunEnd | None: ...
 
 ASYNC_LIMIT = 512  # events handed to the flusher but not yet committed before the run waits
 FLUSH_AFTER_PASSES = 3  # scheduler passes the flusher lets the run have before it commits
@@ -161,9 +164,11 @@ class Journal:
             self._lane = writer.lane()
         place = self.place
         drops = last and place is not None and place.drops_with_last_append()
+        end = place.end_with_last_append(self.cp) if last and place is not None and not drops \
+            else None
         await writer.commit(
             self.thread, events, events[0].seq - 1, waiting=waiting, parent_hash=link,
-            lane=self._lane, drops_run=drops,
+            lane=self._lane, drops_run=drops, ends_run=end,
         )
         self.durable_head = events[-1].seq
         if drops:

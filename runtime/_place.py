@@ -38,11 +38,13 @@ from typing import Any
 import anyio
 
 from lograph.eventlog import (
+    Checkpoint,
     Lease,
     LeaseLostError,
     LogError,
     MemoryLog,
     NewRun,
+    RunEnd,
     RunQueue,
     RunRecord,
 )
@@ -108,6 +110,9 @@ class Place:
     def drops_with_last_append(self) -> bool:
         """Whether the run's record goes with its last append (else ``_leave`` ends it)."""
         return self.stop is None and self.fork is None
+
+    def end_with_last_append(self, cp: Checkpoint) -> RunEnd | None:
+        return None  # (``_leave`` ends a kept record)
 
     def pace(self, inner: Pace | None) -> Pace:
         """``inner`` (a stream's pace, or nothing) after stopping the run here if a newer

@@ -19,6 +19,10 @@ Rules:
   the log, on their own branch).
 - Outcomes: success (the output), interrupted (paused on an interrupt: the output; or
   stopped by a newer run), cancelled, error (the exception's type and text), timeout.
+  A run that finished or paused records its end (success or interrupted, with its
+  output) in the transaction of its last append (``Claim``), fenced by its lease as
+  every append is: no commit of its own. Other ends are recorded after the run
+  (``finish_run``).
 - An unreachable store (``StoreUnavailableError``: the store gave up after its own
   retries) never ends the worker: claims wait it out, backing off from ``poll`` to
   ``OUTAGE_BACKOFF`` seconds (logged once when it goes, once when it is back). A run
@@ -43,13 +47,17 @@ import anyio
 from anyio.abc import TaskGroup
 
 from lograph.eventlog import (
+    Checkpoint,
+    EncodeError,
     Lease,
     LeaseLostError,
     LogError,
+    RunEnd,
     RunRecord,
     StoreUnavailableError,
     encode,
 )
+from lograph.eventlog.bodies import RunStatus
 
 from ._commit import RUN_LEASE
 from ._engine import ignore
@@ -210,6 +218,7 @@ class Worker:
         stop: list[str] = []  # what the heartbeat learned was asked of the run
         outcome: tuple[str, bytes | None, str | None] = ("lost", None, None)
         run_scope = anyio.CancelScope()
+        claim = Claim(record, self.graph)
         async with anyio.create_task_group() as tg:
 
             async def heartbeat() -> None:
@@ -217,8 +226,8 @@ class Worker:
                 async with self.queue.watch_runs(record.run_id) as woken:
                     while True:
                         await woken.wait(every)  # a stop asked of the run wakes it early
-                        if not await renew():
-                            return
+                        if claim.recorded is not None or not await renew():
+                            return  # (an end recorded with the last append: nothing to renew)
 
             async def renew() -> bool:
                 """Renew the lease, learning what was asked of the run; False: it is lost."""
@@ -239,10 +248,13 @@ class Worker:
                     await anyio.lowlevel.checkpoint()
 
             tg.start_soon(heartbeat)
-            outcome = await self._outcome(record, lease, pace, run_scope)
+            outcome = await self._outcome(record, lease, pace, run_scope, claim)
             if run_scope.cancelled_caught and stop:
                 outcome = _stopped(stop[0])
             tg.cancel_scope.cancel()
+        if claim.recorded is not None:  # its last append recorded how it ended
+            self.finished += 1
+            return claim.recorded
         status, result, error = outcome
         if status == "lost":
             return None
@@ -255,14 +267,16 @@ class Worker:
         return final
 
     async def _outcome(self, record: RunRecord, lease: Lease, pace: Any, run_scope: anyio.CancelScope,
-                       ) -> tuple[str, bytes | None, str | None]:
+                       claim: Claim) -> tuple[str, bytes | None, str | None]:
         token = RUN_LEASE.set(lease)
         try:
             input, config = await self._start(record)
             output = None
             with run_scope, anyio.fail_after(record.timeout):
                 output = await run_graph(self.graph, input, config, durability=record.durability,
-                                         emit=ignore, pace=pace, claim=Claim(record))
+                                         emit=ignore, pace=pace, claim=claim)
+            if claim.end is not None and claim.recorded is not None:
+                return claim.end.status, claim.end.result, None  # (recorded already)
             if run_scope.cancelled_caught:
                 return "cancelled", None, "cancelled"
         except TimeoutError:
@@ -309,16 +323,44 @@ class Worker:
 class Claim:
     """A claimed run's turn on its thread, as its journal sees it (``_journal.RunTurn``):
     the thread's head its first claim read (``RunRecord.head_hash``), so the run does
-    not read it again."""
+    not read it again; and its end, recorded with its last append when the run
+    finished or paused (``end``; its ``record`` once that append committed)."""
 
-    __slots__ = ("dropped", "head")
+    __slots__ = ("dropped", "end", "graph", "head", "thread")
 
-    def __init__(self, record: RunRecord) -> None:
+    def __init__(self, record: RunRecord, graph: Any) -> None:
         self.head = None if record.head_hash is None else (record.first_seq, record.head_hash)
         self.dropped = False
+        self.graph = graph
+        self.thread = record.thread
+        self.end: RunEnd | None = None
 
     def drops_with_last_append(self) -> bool:
         return False  # (a submitted run's record is kept: its end is recorded)
+
+    def end_with_last_append(self, cp: Checkpoint) -> RunEnd | None:
+        """The end of a run that finished or paused, as ``_outcome`` would record it: its
+        output, interrupted if tasks are still to run. None for any other end (the
+        worker records it after the run: cancelled, stopped, timed out, failed), for a
+        graph with untracked channels (its output has values the fold lacks) and for an
+        output the codec refuses."""
+        if cp.run_status not in _ENDS_WITH_OUTPUT or self.graph.structure.state.untracked:
+            return None
+        paused = bool(snapshot_of(self.graph, self.thread, "", cp, live=True, root=cp).next)
+        try:
+            result = encode(self.graph.output(cp), path="the run's output")
+        except EncodeError:
+            return None
+        self.end = RunEnd("interrupted" if paused else "success", result)
+        return self.end
+
+    @property
+    def recorded(self) -> RunRecord | None:
+        """The run as its last append ended it (None: it did not)."""
+        return None if self.end is None else self.end.record
+
+
+_ENDS_WITH_OUTPUT = (RunStatus.DONE, RunStatus.INTERRUPTED)
 
 
 def _stopped(stop: str) -> tuple[str, bytes | None, str]:

@@ -1,8 +1,9 @@
 """What a submitted run costs the store beyond a direct run of the same graph (issue 21's
 "background run's overhead"), and that what it saves keeps every promise: the claim
 reads the thread's head (the run reads it no more); the claim needs no flush of its
-own, so a crash may lose it, which leaves the run to the next claim. On every store,
-on asyncio and trio.
+own, so a crash may lose it, which leaves the run to the next claim; the run's end is
+recorded with its last append, so no crash can leave a finished run to a takeover.
+On every store, on asyncio and trio.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from lograph.eventlog import MemoryLog, RunRecord
-from lograph.runtime import Runs, Worker
+from lograph.runtime import Command, Runs, Worker
 from tests._stores import open_saver
 from tests.test_runs import Gates
 
@@ -25,10 +27,17 @@ CONFIG = {"configurable": {"thread_id": "t"}}
 READS = ("head", "head_event", "load_head", "read", "latest_snapshot", "recent_snapshots")
 
 
-def count_reads(saver: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the log's reads of thread state from now on, as they are made."""
+#: what the store is asked for a run (beyond the reads)
+CALLS = ("create_run", "claim_run", "append_batch", "finish_run", "get_run", "renew_lease",
+         "drop_run", "enter_run", "take_run")
+
+
+def count_reads(saver: Any, monkeypatch: pytest.MonkeyPatch, names: tuple[str, ...] = READS,
+                ) -> list[str]:
+    """The names of the log's reads of thread state (or ``names``) from now on, as they
+    are made."""
     made: list[str] = []
-    for name in READS:
+    for name in names:
         method = getattr(saver.log, name, None)
         if method is None:
             continue
@@ -120,5 +129,55 @@ async def test_a_claim_lost_in_a_crash_leaves_its_run_to_the_next_claim(
         assert replace(await saver.log.get_run(handle.run_id), updated=0) == replace(before, updated=0)
         done = await worker.run_once()
         assert done is not None and (done.status, done.attempts) == ("success", 1)
+        assert gates.ran == ["a", "b", "c"]
+        assert await handle.join() == {"log": ["in", "a", "b", "c"]}
+
+
+async def test_a_worker_run_costs_its_claim_beyond_the_appends_of_a_direct_run(
+    store_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Beyond its record, a submitted run asks the store for its claim and for the
+    appends a direct run of the graph makes, nothing more: the claim is its first read,
+    and its end (finished, or paused on an interrupt) rides its last append."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = Gates().graph(saver, ask="b")
+        calls = count_reads(saver, monkeypatch, CALLS + READS)
+        await graph.ainvoke({"log": ["d"]}, {"configurable": {"thread_id": "d"}},
+                            durability="sync")
+        appends = calls.count("append_batch")
+        assert appends > 1
+        runs = Runs(saver)
+        worker = Worker(graph, lease=30, poll=0.01)
+        for thread, input, status in (("s", {"log": ["in"]}, "interrupted"),
+                                      ("s", Command(resume="yes"), "success")):
+            handle = await runs.submit(thread, input, durability="sync")
+            calls.clear()
+            done = await worker.run_once()
+            assert done is not None and done.status == status
+            # (the resumed run appends less: its input checkpoint is its first step's)
+            assert calls[0] == "claim_run" and set(calls[1:]) == {"append_batch"}, calls
+            assert len(calls) - 1 == appends or status == "success"
+            assert (await handle.refresh()) == done
+        assert await handle.join() == {"log": ["in", "a", "b:yes", "c"]}
+
+
+async def test_a_worker_that_dies_after_its_last_append_leaves_its_run_ended(
+    store_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No crash can come between a run's last events and its end (they commit together):
+    nothing is left for another worker to take over."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        gates = Gates()
+        graph = gates.graph(saver)
+        handle = await Runs(saver).submit("t", {"log": ["in"]}, durability="sync")
+
+        async def died(*args: Any, **kw: Any) -> Any:
+            raise RuntimeError("the worker died before it recorded the run's end")
+
+        monkeypatch.setattr(saver.log, "finish_run", died)
+        done = await Worker(graph, lease=0.2, poll=0.01).run_once()
+        assert done is not None and done.status == "success"
+        await anyio.sleep(0.3)  # (its lease would have run out)
+        assert await saver.log.claim_run("w2", 30) is None
         assert gates.ran == ["a", "b", "c"]
         assert await handle.join() == {"log": ["in", "a", "b", "c"]}

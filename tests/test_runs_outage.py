@@ -94,16 +94,17 @@ async def test_a_run_that_met_the_outage_is_taken_over_and_its_finish_retried(
         assert gates.ran == ["a", "b", "b", "c"]  # only b, whose writes were lost, again
         assert worker.finished == 1
 
-        # a finish that meets the outage is tried again until the store takes it
+        # a finish that meets the outage is tried again until the store takes it (a run
+        # that failed: one that finished records its end with its last append)
         outage2 = Outage(saver.log, "finish_run")
         outage2.on = True
-        again = await runs.submit("t", {"log": ["more"]})
-        async with Worker(graph, **FAST) as worker:
+        again = await runs.submit("u", {"log": ["more"]})
+        async with Worker(Gates().graph(saver, fail="a"), **FAST) as worker:
             await _until(lambda: outage2.refused >= 2)
             outage2.on = False
             with anyio.fail_after(10):
-                await again.join()
-        assert ((await again.refresh()).status, (await again.refresh()).attempts) == ("success", 1)
+                await again.wait()
+        assert ((await again.refresh()).status, (await again.refresh()).attempts) == ("error", 1)
 
 
 # -- a real PostgreSQL server, stopped for longer than the store's retry budget ------------
