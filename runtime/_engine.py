@@ -172,7 +172,7 @@ class Run:
                 self.seal(machine.finish(RunStatus.CANCELLED, e))
                 error = e
             except NonDeterminismError as e:
-                error = e
+                journal.failure = error = e
                 if not journal.discard():  # part of the run is already on its way to the store
                     self.seal(machine.finish(RunStatus.FAILED, e))
             except anyio.get_cancelled_exc_class():
@@ -180,7 +180,7 @@ class Run:
                 raise
             except Exception as e:  # noqa: BLE001 - recorded, re-raised below
                 self.seal(machine.finish(RunStatus.FAILED, e))
-                error = e
+                journal.failure = error = e
             except BaseException as e:  # SystemExit, KeyboardInterrupt: recorded, then let go
                 self.seal(machine.finish(RunStatus.FAILED, e))
                 raise

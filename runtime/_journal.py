@@ -39,14 +39,16 @@ class RunTurn(Protocol):
     store read it while taking the turn (None: not read), so the run does not read it
     again; ``drops_with_last_append``: whether the run's last append drops its record
     (then ``dropped`` is set once it did); else ``end_with_last_append``: the run's end
-    its last append records (``Append.ends_run``), given the run's final fold, or None."""
+    its last append records (``Append.ends_run``), given the run's final fold and the
+    error it failed with (``Journal.failure``), or None."""
 
     head: tuple[int, bytes] | None
     dropped: bool
 
     def drops_with_last_append(self) -> bool: ...
 
-    def end_with_last_append(self, cp: Checkpoint) -> RunEnd | None: ...
+    def end_with_last_append(self, cp: Checkpoint, failure: BaseException | None,
+                             ) -> RunEnd | None: ...
 
 ASYNC_LIMIT = 512  # events handed to the flusher but not yet committed before the run waits
 FLUSH_AFTER_PASSES = 3  # scheduler passes the flusher lets the run have before it commits
@@ -60,7 +62,9 @@ class Journal:
     ) -> None:
         self.saver = saver
         self.stored = stored
-        self.place = place  # the run's place in its thread's queue: its last commit drops it
+        self.place = place  # the run's turn in its thread's queue (see RunTurn)
+        #: the error the run failed with (the engine sets it before the run's last events)
+        self.failure: BaseException | None = None
         self.thread = thread
         self.cp = cp
         self.durability = durability
@@ -164,8 +168,8 @@ class Journal:
             self._lane = writer.lane()
         place = self.place
         drops = last and place is not None and place.drops_with_last_append()
-        end = place.end_with_last_append(self.cp) if last and place is not None and not drops \
-            else None
+        end = place.end_with_last_append(self.cp, self.failure) \
+            if last and place is not None and not drops else None
         await writer.commit(
             self.thread, events, events[0].seq - 1, waiting=waiting, parent_hash=link,
             lane=self._lane, drops_run=drops, ends_run=end,

@@ -111,7 +111,8 @@ class Place:
         """Whether the run's record goes with its last append (else ``_leave`` ends it)."""
         return self.stop is None and self.fork is None
 
-    def end_with_last_append(self, cp: Checkpoint) -> RunEnd | None:
+    def end_with_last_append(self, cp: Checkpoint, failure: BaseException | None,
+                             ) -> RunEnd | None:
         return None  # (``_leave`` ends a kept record)
 
     def pace(self, inner: Pace | None) -> Pace:

@@ -19,10 +19,10 @@ Rules:
   the log, on their own branch).
 - Outcomes: success (the output), interrupted (paused on an interrupt: the output; or
   stopped by a newer run), cancelled, error (the exception's type and text), timeout.
-  A run that finished or paused records its end (success or interrupted, with its
-  output) in the transaction of its last append (``Claim``), fenced by its lease as
-  every append is: no commit of its own. Other ends are recorded after the run
-  (``finish_run``).
+  A run that finished, paused or failed records its end (success or interrupted, with
+  its output; error) in the transaction of its last append (``Claim``), fenced by its
+  lease as every append is: no commit of its own. Other ends are recorded after the
+  run (``finish_run``).
 - An unreachable store (``StoreUnavailableError``: the store gave up after its own
   retries) never ends the worker: claims wait it out, backing off from ``poll`` to
   ``OUTAGE_BACKOFF`` seconds (logged once when it goes, once when it is back). A run
@@ -208,17 +208,27 @@ class Worker:
     async def execute(self, record: RunRecord, lease: Lease) -> RunRecord | None:
         """Run a claimed run to its end and record the outcome; None if the lease was lost
         (whoever holds the run now records it). Traced and measured when an OpenTelemetry
-        SDK is configured (``_otel``)."""
+        SDK is configured (``_otel``). A worker stopped after the run's last append
+        recorded its end (its joiners may have stopped it) traces that end."""
+        claim = Claim(record, self.graph)
+        stopped: BaseException | None = None
         with worker_run(record, self.name) as seen:
-            final = await self._execute(record, lease)
+            try:
+                final = await self._execute(record, lease, claim)
+            except anyio.get_cancelled_exc_class() as e:
+                if claim.recorded is None:
+                    raise
+                final, stopped = claim.recorded, e
+                self.finished += 1
             seen.ended(final)
+        if stopped is not None:
+            raise stopped
         return final
 
-    async def _execute(self, record: RunRecord, lease: Lease) -> RunRecord | None:
+    async def _execute(self, record: RunRecord, lease: Lease, claim: Claim) -> RunRecord | None:
         stop: list[str] = []  # what the heartbeat learned was asked of the run
         outcome: tuple[str, bytes | None, str | None] = ("lost", None, None)
         run_scope = anyio.CancelScope()
-        claim = Claim(record, self.graph)
         async with anyio.create_task_group() as tg:
 
             async def heartbeat() -> None:
@@ -276,7 +286,7 @@ class Worker:
                 output = await run_graph(self.graph, input, config, durability=record.durability,
                                          emit=ignore, pace=pace, claim=claim)
             if claim.end is not None and claim.recorded is not None:
-                return claim.end.status, claim.end.result, None  # (recorded already)
+                return claim.end.status, claim.end.result, claim.end.error  # (recorded already)
             if run_scope.cancelled_caught:
                 return "cancelled", None, "cancelled"
         except TimeoutError:
@@ -338,12 +348,20 @@ class Claim:
     def drops_with_last_append(self) -> bool:
         return False  # (a submitted run's record is kept: its end is recorded)
 
-    def end_with_last_append(self, cp: Checkpoint) -> RunEnd | None:
-        """The end of a run that finished or paused, as ``_outcome`` would record it: its
-        output, interrupted if tasks are still to run. None for any other end (the
-        worker records it after the run: cancelled, stopped, timed out, failed), for a
-        graph with untracked channels (its output has values the fold lacks) and for an
-        output the codec refuses."""
+    def end_with_last_append(self, cp: Checkpoint, failure: BaseException | None,
+                             ) -> RunEnd | None:
+        """The end of a run that finished, paused or failed, as ``_outcome`` would record
+        it: its output, interrupted if tasks are still to run; or its error. None for
+        any other end (the worker records it after the run: cancelled, stopped, timed
+        out or a TimeoutError, an error of a lost lease or an unreachable store, which
+        leaves the run to its lease), for a graph with untracked channels (its output has values the fold
+        lacks) and for an output the codec refuses."""
+        if cp.run_status == RunStatus.FAILED:
+            if not isinstance(failure, Exception) or isinstance(failure, TimeoutError) \
+                    or _lost_in(failure):
+                return None  # (a TimeoutError: the worker says timeout, see ``_outcome``)
+            self.end = RunEnd("error", error=f"{type(failure).__name__}: {failure}")
+            return self.end
         if cp.run_status not in _ENDS_WITH_OUTPUT or self.graph.structure.state.untracked:
             return None
         paused = bool(snapshot_of(self.graph, self.thread, "", cp, live=True, root=cp).next)

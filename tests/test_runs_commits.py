@@ -17,7 +17,7 @@ import anyio
 import pytest
 
 from lograph.eventlog import MemoryLog, RunRecord
-from lograph.runtime import Command, Runs, Worker
+from lograph.runtime import Command, RunError, Runs, Worker
 from tests._stores import open_saver
 from tests.test_runs import Gates
 
@@ -181,3 +181,19 @@ async def test_a_worker_that_dies_after_its_last_append_leaves_its_run_ended(
         assert await saver.log.claim_run("w2", 30) is None
         assert gates.ran == ["a", "b", "c"]
         assert await handle.join() == {"log": ["in", "a", "b", "c"]}
+
+
+async def test_a_failed_runs_error_rides_its_last_append(
+    store_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run whose node fails records its error with its last append too, worded as the
+    worker words it after a run."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = Gates().graph(saver, fail="b")
+        handle = await Runs(saver).submit("t", {"log": ["in"]}, durability="sync")
+        calls = count_reads(saver, monkeypatch, CALLS + READS)
+        done = await Worker(graph, lease=30, poll=0.01).run_once()
+        assert done is not None and (done.status, done.error) == ("error", "ValueError: b failed")
+        assert calls[0] == "claim_run" and set(calls[1:]) == {"append_batch"}, calls
+        with pytest.raises(RunError, match="ValueError: b failed"):
+            await handle.join()

@@ -95,16 +95,16 @@ async def test_a_run_that_met_the_outage_is_taken_over_and_its_finish_retried(
         assert worker.finished == 1
 
         # a finish that meets the outage is tried again until the store takes it (a run
-        # that failed: one that finished records its end with its last append)
+        # that timed out: one that finished or failed records its end with its last append)
         outage2 = Outage(saver.log, "finish_run")
         outage2.on = True
-        again = await runs.submit("u", {"log": ["more"]})
-        async with Worker(Gates().graph(saver, fail="a"), **FAST) as worker:
+        again = await runs.submit("u", {"log": ["more"]}, timeout=0.1)
+        async with Worker(Gates("a").graph(saver), **FAST) as worker:
             await _until(lambda: outage2.refused >= 2)
             outage2.on = False
             with anyio.fail_after(10):
                 await again.wait()
-        assert ((await again.refresh()).status, (await again.refresh()).attempts) == ("error", 1)
+        assert ((await again.refresh()).status, (await again.refresh()).attempts) == ("timeout", 1)
 
 
 # -- a real PostgreSQL server, stopped for longer than the store's retry budget ------------
