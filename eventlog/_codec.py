@@ -62,7 +62,6 @@ where it exports them, ``"langchain_core.messages:AIMessage"``.
 from __future__ import annotations
 
 import dataclasses
-import mmap
 import threading
 from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping
@@ -345,22 +344,38 @@ MAX_ENCODED = 64 << 20
 _CHECK_ABOVE = 1 << 20
 
 
-class _Buffer(mmap.mmap):
-    """An encoding's buffer of a fixed size: an anonymous map (memory is taken only as it
-    is written), whose ``write`` (in C) refuses data past its end."""
+class _Sink:
+    """Where a writer's encoder writes: the encoding's chunks, refusing any that would
+    pass ``size`` bytes (with the error a write past a fixed buffer raises). The encoder
+    buffers in C and hands over 4 KiB at a time, so a small value costs one call; the
+    chunks are heap bytes the next step reads while they are still in cache."""
+
+    __slots__ = ("chunks", "left", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = self.left = size
+        self.chunks: list[bytes] = []
 
     def writable(self) -> bool:
         return True
 
+    def write(self, data: bytes) -> int:
+        n = len(data)
+        if n > self.left:
+            raise ValueError("data out of range")
+        self.left -= n
+        self.chunks.append(data)
+        return n
+
 
 class _Writer:
-    """An encoder writing into a buffer of ``size`` bytes; ``busy`` while encoding."""
+    """An encoder writing into a sink of ``size`` bytes; ``busy`` while encoding."""
 
-    __slots__ = ("buffer", "busy", "encoder")
+    __slots__ = ("busy", "encoder", "sink")
 
     def __init__(self, size: int) -> None:
-        self.buffer = _Buffer(-1, size)
-        self.encoder = CBOREncoder(cast(IO[bytes], self.buffer), encoders=_ENCODERS)
+        self.sink = _Sink(size)
+        self.encoder = CBOREncoder(cast(IO[bytes], self.sink), encoders=_ENCODERS)
         self.busy = False
 
 
@@ -377,36 +392,51 @@ def encode(value: Any, path: str = "value") -> bytes:
     ``path`` starts with ``path`` and leads to the offending value (``.type``); or if
     its encoding would pass ``MAX_ENCODED`` bytes (then without making it).
     """
-    # (inline, not a helper per attempt: every event's body comes through here)
-    limit = _CHECK_ABOVE
+    # (the usual case inline, the rest in _encode_failed: every event's body comes through here)
+    writer: _Writer | None = getattr(_PER_THREAD, "writer", None)
+    if writer is None or writer.busy:  # (busy: an encoder hook encoding on its own)
+        writer = _writer(_CHECK_ABOVE)
+    sink = writer.sink
+    chunks: list[bytes] = []
+    sink.left, sink.chunks = sink.size, chunks
+    writer.busy = True
+    try:
+        writer.encoder.encode(value)
+    except BaseException as e:  # noqa: BLE001 - _encode_failed raises it again unless past the sink
+        return _encode_failed(writer, value, path, e)
+    writer.busy = False
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _encode_failed(writer: _Writer, value: Any, path: str, error: BaseException) -> bytes:
+    """After ``writer`` failed on ``value``: its error as an EncodeError, or (past the
+    sink) the encoding made again with a writer of its own up to ``MAX_ENCODED``."""
+    limit = writer.sink.size
     while True:
-        writer: _Writer | None = getattr(_PER_THREAD, "writer", None)
-        if writer is None or writer.busy or limit != _CHECK_ABOVE:
-            # (busy: an encoder hook encoding on its own; a larger limit: a writer of its own)
-            writer = _writer(limit)
-        buffer = writer.buffer
-        buffer.seek(0)
+        writer.busy = False
+        if getattr(_PER_THREAD, "writer", None) is writer:  # it may hold part of a value
+            del _PER_THREAD.writer
+        if not (isinstance(error, ValueError) and str(error) == "data out of range"):  # (past the sink)
+            if isinstance(error, RecursionError):
+                raise EncodeError(path, type(value), "it is nested too deeply") from None
+            if isinstance(error, _ENCODE_FAILURES):
+                raise _locate(value, path, error, frozenset()) from None
+            raise error
+        if limit >= MAX_ENCODED:
+            raise _too_large(value, path, shared=False) from None
+        if _written_out(value) > MAX_ENCODED:  # (each thing written takes a byte at least)
+            raise _too_large(value, path, shared=True) from None
+        limit = MAX_ENCODED
+        writer = _writer(limit)
+        chunks = writer.sink.chunks
         writer.busy = True
         try:
             writer.encoder.encode(value)
-        except BaseException as e:
-            writer.busy = False
-            if getattr(_PER_THREAD, "writer", None) is writer:
-                del _PER_THREAD.writer
-            if not (isinstance(e, ValueError) and str(e) == "data out of range"):  # (past the buffer)
-                if isinstance(e, RecursionError):
-                    raise EncodeError(path, type(value), "it is nested too deeply") from None
-                if isinstance(e, _ENCODE_FAILURES):
-                    raise _locate(value, path, e, frozenset()) from None
-                raise
-            if limit == MAX_ENCODED:
-                raise _too_large(value, path, shared=False) from None
-            if _written_out(value) > MAX_ENCODED:  # (each thing written takes a byte at least)
-                raise _too_large(value, path, shared=True) from None
-            limit = MAX_ENCODED
+        except BaseException as again:  # noqa: BLE001 - raised again above, at the next turn
+            error = again
             continue
         writer.busy = False
-        return buffer[:buffer.tell()]
+        return b"".join(chunks)
 
 
 def _writer(limit: int) -> _Writer:

@@ -272,6 +272,18 @@ def check_append(thread: str, events: Sequence[Event], expect_head: int) -> None
     if events[-1].seq > MAX_SEQ:
         raise ValueError(f"thread {thread!r}: seq {events[-1].seq} is more than a store keeps")
     checked = ""
+    seq = expect_head
+    for event in events:  # (every append passes here, twice when the engine commits: kept lean)
+        seq += 1
+        if event.seq != seq or not 0 <= event.parent < seq:
+            _refuse_links(thread, events, expect_head)
+        if event.ns != checked:  # most events of an append share it: check each once
+            check_ns(event.ns)
+            checked = event.ns
+
+
+def _refuse_links(thread: str, events: Sequence[Event], expect_head: int) -> None:
+    """The ValueError for the first event of an append whose seq or parent is wrong."""
     for offset, event in enumerate(events, start=1):
         if event.seq != expect_head + offset:
             raise ValueError(
@@ -280,9 +292,6 @@ def check_append(thread: str, events: Sequence[Event], expect_head: int) -> None
             )
         if not 0 <= event.parent < event.seq:
             raise ValueError(f"thread {thread!r}: event {event.seq} has parent {event.parent}")
-        if event.ns != checked:  # most events of an append share it: check each once
-            check_ns(event.ns)
-            checked = event.ns
 
 
 def ancestry(events: Iterable[Event], tip: int, base: int = 0) -> list[Event] | None:
