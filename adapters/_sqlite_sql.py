@@ -438,9 +438,7 @@ def append_batch(conn: sqlite3.Connection, batch: Sequence[Append], ended: Ended
 
 
 def _runs_part(conn: sqlite3.Connection, item: Append, i: int, ended: Ended) -> None:
-    """What an item that is written does to its run's record, in its transaction."""
-    if item.lease is None:
-        return
+    """What a fenced item that is written does to its run's record, in its transaction."""
     if item.drops_run:
         _runs.drop(conn, item.lease)
     elif item.ends_run is not None:
@@ -493,7 +491,8 @@ def _append_all(conn: sqlite3.Connection, batch: Sequence[Append], ended: Ended,
             results.append(conflict)
             continue
         rows += _rows(item)
-        _runs_part(conn, item, i, ended)  # (undone with the rows if they fail)
+        if item.lease is not None:  # (undone with the rows if they fail)
+            _runs_part(conn, item, i, ended)
         heads[item.thread] = (item.events[-1].seq, item.events[-1].hash)
         if len(batch) > 1:
             queued.update(((item.thread, e.seq), e.hash) for e in item.events)
@@ -525,7 +524,8 @@ def _append_one_by_one(
             heads[item.thread] = head_event(conn, item.thread)
             results.append(_item_error(e, item, heads[item.thread][0]))
             continue
-        _runs_part(conn, item, i, ended)
+        if item.lease is not None:
+            _runs_part(conn, item, i, ended)
         conn.execute("RELEASE item")
         heads[item.thread] = (item.events[-1].seq, item.events[-1].hash)
         results.append(None)

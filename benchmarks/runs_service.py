@@ -248,9 +248,10 @@ async def main(args: argparse.Namespace) -> None:
         for k, rate in rates.items():
             print(f"| 4-node sync chain, 0.01 s per node | runs/s with {k} worker process(es) | "
                   f"{rate:.1f} |")
-        print(f"| 4-node sync chain, lease {args.lease:g} s, poll {TAKEOVER_POLL:g} s | SIGKILL to "
-              f"another worker's first step (median / max of {len(took)}) | "
-              f"{median(took):.2f} s / {max(took):.2f} s (target <= {args.lease + 1:g} s) |")
+        if took:  # (``--takeovers 0``: none measured)
+            print(f"| 4-node sync chain, lease {args.lease:g} s, poll {TAKEOVER_POLL:g} s | SIGKILL "
+                  f"to another worker's first step (median / max of {len(took)}) | "
+                  f"{median(took):.2f} s / {max(took):.2f} s (target <= {args.lease + 1:g} s) |")
     finally:
         if server is not None:
             server.stop()
