@@ -433,8 +433,8 @@ def arm(log: Any, rec: Recorder, kill_at: int | None, when: str) -> None:
 
         insert = _sqlite_sql._append_all
 
-        def insert_then_die(conn: Any, batch: Sequence[Append]) -> Any:
-            result = insert(conn, batch)
+        def insert_then_die(conn: Any, batch: Sequence[Append], *rest: Any) -> Any:
+            result = insert(conn, batch, *rest)
             if during[0]:  # rows inserted, transaction open: die before COMMIT
                 _kill(rec, DURING, calls)
             return result

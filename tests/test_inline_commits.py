@@ -36,9 +36,9 @@ def ran_on(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen: list[int] = []
     inner = _sqlite_sql.append_batch
 
-    def spy(conn: sqlite3.Connection, batch: Sequence[Append]) -> Any:
+    def spy(conn: sqlite3.Connection, batch: Sequence[Append], *rest: Any) -> Any:
         seen.append(threading.get_ident())
-        return inner(conn, batch)
+        return inner(conn, batch, *rest)
 
     monkeypatch.setattr(_sqlite_sql, "append_batch", spy)
     return seen
