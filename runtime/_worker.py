@@ -18,7 +18,8 @@ Rules:
   checkpoint the rolled-back run started from (a fork: the rolled-back steps stay in
   the log, on their own branch).
 - Outcomes: success (the output), interrupted (paused on an interrupt: the output; or
-  stopped by a newer run), cancelled, error (the exception's type and text), timeout.
+  stopped by a newer run), cancelled, error (the exception's type and text; a
+  TimeoutError the graph raised, a ``step_timeout`` say, too), timeout (the run's own).
   A run that finished, paused or failed records its end (success or interrupted, with
   its output; error) in the transaction of its last append (``Claim``), fenced by its
   lease as every append is: no commit of its own. Other ends are recorded after the
@@ -279,18 +280,21 @@ class Worker:
     async def _outcome(self, record: RunRecord, lease: Lease, pace: Any, run_scope: anyio.CancelScope,
                        claim: Claim) -> tuple[str, bytes | None, str | None]:
         token = RUN_LEASE.set(lease)
+        deadline: anyio.CancelScope | None = None
         try:
             input, config = await self._start(record)
             output = None
-            with run_scope, anyio.fail_after(record.timeout):
+            with run_scope, anyio.fail_after(record.timeout) as deadline:
                 output = await run_graph(self.graph, input, config, durability=record.durability,
                                          emit=ignore, pace=pace, claim=claim)
             if claim.end is not None and claim.recorded is not None:
                 return claim.end.status, claim.end.result, claim.end.error  # (recorded already)
             if run_scope.cancelled_caught:
                 return "cancelled", None, "cancelled"
-        except TimeoutError:
-            return "timeout", None, f"the run took more than its timeout of {record.timeout:g} s"
+        except TimeoutError as e:
+            if deadline is not None and deadline.cancel_called and record.timeout is not None:
+                return "timeout", None, f"the run took more than its timeout of {record.timeout:g} s"
+            return "error", None, f"{type(e).__name__}: {e}"  # the graph's own (a step_timeout)
         except Exception as e:  # noqa: BLE001 - the run's outcome, recorded
             if _lost_in(e):
                 return "lost", None, None  # left to its lease (see the module)
@@ -353,13 +357,12 @@ class Claim:
         """The end of a run that finished, paused or failed, as ``_outcome`` would record
         it: its output, interrupted if tasks are still to run; or its error. None for
         any other end (the worker records it after the run: cancelled, stopped, timed
-        out or a TimeoutError, an error of a lost lease or an unreachable store, which
-        leaves the run to its lease), for a graph with untracked channels (its output has values the fold
+        out, an error of a lost lease or an unreachable store, which leaves the run to
+        its lease), for a graph with untracked channels (its output has values the fold
         lacks) and for an output the codec refuses."""
         if cp.run_status == RunStatus.FAILED:
-            if not isinstance(failure, Exception) or isinstance(failure, TimeoutError) \
-                    or _lost_in(failure):
-                return None  # (a TimeoutError: the worker says timeout, see ``_outcome``)
+            if not isinstance(failure, Exception) or _lost_in(failure):
+                return None
             self.end = RunEnd("error", error=f"{type(failure).__name__}: {failure}")
             return self.end
         if cp.run_status not in _ENDS_WITH_OUTPUT or self.graph.structure.state.untracked:

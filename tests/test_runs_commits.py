@@ -17,9 +17,9 @@ import anyio
 import pytest
 
 from lograph.eventlog import MemoryLog, RunRecord
-from lograph.runtime import Command, RunError, Runs, Worker
+from lograph.runtime import END, START, Command, RunError, Runs, StateGraph, Worker
 from tests._stores import open_saver
-from tests.test_runs import Gates
+from tests.test_runs import Gates, S
 
 pytestmark = pytest.mark.anyio
 
@@ -197,3 +197,28 @@ async def test_a_failed_runs_error_rides_its_last_append(
         assert calls[0] == "claim_run" and set(calls[1:]) == {"append_batch"}, calls
         with pytest.raises(RunError, match="ValueError: b failed"):
             await handle.join()
+
+
+async def test_a_timeout_error_of_the_graph_is_an_error_not_the_runs_timeout(
+    store_kind: str, tmp_path: Path,
+) -> None:
+    """A TimeoutError a node raises (a run with no timeout of its own) ends the run as an
+    error, recorded with its last append; the worker serves on (it used to fail formatting
+    the run's missing timeout, and stop)."""
+    async with open_saver(store_kind, tmp_path) as saver:
+
+        async def slow(state: Any) -> dict[str, Any]:
+            raise TimeoutError("the service did not answer")
+
+        g = StateGraph(S)
+        g.add_node("a", slow)
+        g.add_edge(START, "a")
+        g.add_edge("a", END)
+        runs = Runs(saver)
+        first = await runs.submit("t", {"log": ["in"]})
+        second = await runs.submit("u", {"log": ["in"]})
+        async with Worker(g.compile(checkpointer=saver), lease=30, poll=0.01):
+            with anyio.fail_after(10):  # (one run at a time: the second once the first ended)
+                assert (await first.wait()).status == "error"
+                assert (await second.wait()).status == "error"
+        assert (await first.refresh()).error == "TimeoutError: the service did not answer"
