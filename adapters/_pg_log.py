@@ -71,6 +71,7 @@ from . import _pg_runs
 from ._bridge import Bridge, call_in
 from ._pg_errors import conflict, is_conflict, is_refusal, is_transient, refused, translate
 from ._pg_sql import SCHEMA_VERSION, Statements, lock_key
+from ._turns import PgTurns, Turn
 
 __all__ = ["PostgresLog"]
 
@@ -198,6 +199,10 @@ def _columns(batch: Sequence[Append], items: Sequence[int], fenced: bool = False
     return cols
 
 
+async def _nothing(conn: Conn) -> None:
+    return None
+
+
 class _PoolOfOne:
     """A borrowed connection in the pool's place: ``acquire()`` lends it to one caller at
     a time (on the home loop, where every driver call runs)."""
@@ -224,7 +229,7 @@ class PostgresLog:
     thread costs one round trip instead of three.
     """
 
-    capabilities = frozenset({Capability.LOAD_HEAD, Capability.RUNS})
+    capabilities = frozenset({Capability.LOAD_HEAD, Capability.RUNS, Capability.TURNS})
 
     def __init__(
         self,
@@ -254,6 +259,10 @@ class PostgresLog:
         self._listener = _pg_runs.Listener(
             pool, bridge, self._sql.runs.channel, self._origin, self._heard, enabled=spare)
         self._signals = RunSignals(call_in=call_in, keep_listening=self._listener.keep)
+        # plain runs' turns (``_turns``): on a connection of their own, or the only one
+        single = isinstance(pool, _PoolOfOne) or pool.get_max_size() == 1
+        self._turns = PgTurns(pool, self._sql.runs.turn_prefix, self._sql.runs.table,
+                              f"{self._sql.schema}.events", dedicated=not single)
         #: in-process runs' places this log took at once without waiting for the WAL's
         #: flush, until they are dropped (see ``_restore_place``)
         self._relaxed: dict[str, tuple[Lease, NewRun, str, float]] = {}
@@ -326,15 +335,17 @@ class PostgresLog:
         self._closed = True
         if self._bridge.home.is_closed():
             return
-        if not self._owns_pool:  # the pool stays open: give the listener's connection back
+        if not self._owns_pool:  # the pool stays open: give its connections back
             with anyio.CancelScope(shield=True):
                 await self._bridge.run(self._listener.close)
+                await self._bridge.run(self._turns.close)
             return
         with anyio.CancelScope(shield=True):
             await self._bridge.run(self._close_pool)
 
     async def _close_pool(self) -> None:
         await self._listener.close()
+        await self._turns.close()
         # Every connection idle (no call under way, so no transaction open): drop the
         # sockets. The server ends an idle backend whose client went away without a word
         # (no log line above DEBUG1), and the caller does not wait a round trip per
@@ -783,6 +794,18 @@ class PostgresLog:
         if found is not None:
             self._signals.changed(found)
         return found
+
+    async def try_turn(self, thread: str) -> Turn:
+        if self._closed:
+            raise StoreUnavailableError(f"the PostgreSQL log (schema {self.schema!r}) is closed")
+        if not self._ready:  # (once: a store not set up says so, as every first call does)
+            await self._call("turn", _nothing)
+        return await self._bridge.run(
+            lambda: _retrying("turn", self.schema, self.retry_for,
+                              lambda again: self._turns.try_turn(thread)))
+
+    def end_turn(self, thread: str) -> None:
+        self._turns.end_turn(self._bridge.home, thread)
 
     async def enter_run(self, new: NewRun, holder: str, seconds: float) -> tuple[RunRecord, Lease]:
         check_new_run(new, in_process=True)

@@ -46,6 +46,8 @@ from lograph.eventlog.lowlevel import (
     run_of_row,
 )
 
+from ._turns import pg_turn_key
+
 Conn = Any
 
 NOW = "extract(epoch FROM clock_timestamp())::float8"
@@ -110,6 +112,11 @@ class RunStatements:
         self.get = f"SELECT {_COLUMNS} FROM {s}.runs WHERE run_id = $1"
         self.by_key = f"SELECT {_COLUMNS} FROM {s}.runs WHERE thread = $1 AND idem = $2"
         self.lock_thread = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+        # a plain run's turn (``_turns``): the runs tier's writes that start a run take a
+        # thread's key for their transaction, and leave a thread whose turn is held alone
+        self.turn_prefix = f"lograph.turn:{schema}:"
+        self.table = f"{s}.runs"
+        self.turn_free = f"SELECT pg_try_advisory_xact_lock({pg_turn_key(self.turn_prefix, '$1')})"
         self.exists = f"SELECT 1 FROM {s}.runs WHERE run_id = $1"
         self.first_active = (
             f"SELECT run_id FROM {s}.runs WHERE thread = $1 AND {_ACTIVE} ORDER BY ord LIMIT 1")
@@ -153,15 +160,20 @@ class RunStatements:
         self.claim = f"""
             WITH stale AS ({stale}), {relaxed},
             c AS (
-                SELECT r.ord FROM {s}.runs r
-                WHERE r.{_ACTIVE}
-                  AND r.ord = (SELECT min(o.ord) FROM {s}.runs o
-                               WHERE o.thread = r.thread AND o.{_ACTIVE})
-                  AND (r.status = 'pending' OR r.lease_expires <= {NOW})
-                  AND r.input <> ''::bytea
-                  AND ($4::text IS NULL OR r.graph IS NULL OR r.graph = $4)
-                ORDER BY r.ord LIMIT 1
-                FOR UPDATE SKIP LOCKED)
+                SELECT k.ord FROM (
+                    SELECT r.ord, r.thread FROM {s}.runs r
+                    WHERE r.{_ACTIVE}
+                      AND r.ord = (SELECT min(o.ord) FROM {s}.runs o
+                                   WHERE o.thread = r.thread AND o.{_ACTIVE})
+                      AND (r.status = 'pending' OR r.lease_expires <= {NOW})
+                      AND r.input <> ''::bytea
+                      AND ($4::text IS NULL OR r.graph IS NULL OR r.graph = $4)
+                    ORDER BY r.ord
+                    FOR UPDATE SKIP LOCKED) k
+                -- the oldest whose thread's turn no plain run holds, in order (volatile:
+                -- never pushed into the subquery, so only the rows read are tried)
+                WHERE pg_try_advisory_xact_lock({pg_turn_key(self.turn_prefix, 'k.thread')})
+                LIMIT 1)
             UPDATE {s}.runs r SET status = 'running', worker = $1, token = $2,
                    lease_expires = {NOW} + $3, updated = {NOW}, graph = coalesce(r.graph, $4),
                    started = coalesce(r.started, {NOW}), attempts = r.attempts + 1,
@@ -223,8 +235,9 @@ class RunStatements:
             f"(SELECT coalesce(max(e.seq), 0) FROM {s}.events e WHERE e.thread = $2), $7, $8, "
             f"{NOW} + $9 ")
         idle = f"NOT EXISTS (SELECT 1 FROM {s}.runs WHERE thread = $2 AND {_ACTIVE})"
+        free = f"pg_try_advisory_xact_lock({pg_turn_key(self.turn_prefix, '$2')})"
         self.enter_idle = (
-            f"{relaxed}{insert_running}FROM relaxed WHERE {idle} RETURNING {_COLUMNS}, "
+            f"{relaxed}{insert_running}FROM relaxed WHERE {idle} AND {free} RETURNING {_COLUMNS}, "
             f"(SELECT e.hash FROM {s}.events e WHERE e.thread = $2 ORDER BY e.seq DESC LIMIT 1)")
         # a place lost that way, back (in its caller's append's transaction): only while
         # its thread has no active run and nothing else became of the run
@@ -331,7 +344,8 @@ async def take(conn: Conn, q: RunStatements, lease: Lease, seconds: float) -> Ru
             if found.status == "pending":
                 await conn.execute(q.lock_thread, f"lograph.runs:{q.schema}:{found.thread}")
                 await conn.execute(q.end_stale, found.thread)
-                if await conn.fetchval(q.first_active, found.thread) == lease.run_id:
+                if await conn.fetchval(q.first_active, found.thread) == lease.run_id and (
+                        await conn.fetchval(q.turn_free, found.thread)):
                     await conn.execute(q.promote, lease.run_id, found.thread)
             return _record(await conn.fetchrow(q.extend, lease.run_id, float(seconds), lease.token))
     except asyncpg.UniqueViolationError:  # a run taken on an idle thread just before: wait on

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -99,6 +99,26 @@ _HEAD_HASH = "SELECT hash FROM events WHERE thread = ? AND seq = ?"
 _HEAD = "SELECT seq, hash FROM events WHERE thread = ? ORDER BY seq DESC LIMIT 1"
 
 
+#: whether a run may start on a thread now (``claim``, ``enter``, ``take``)
+Free = Callable[[str], bool]
+
+
+def _anyway(thread: str) -> bool:
+    return True
+
+
+def turn_view(conn: sqlite3.Connection, thread: str) -> tuple[int, bytes] | None:
+    """For a plain run that holds ``thread``'s turn: the thread's head (seq, hash), its
+    first read; None if the thread has an active run (it queues behind it then)."""
+    row = conn.execute(
+        f"SELECT EXISTS (SELECT 1 FROM runs WHERE thread = ? AND {_ACTIVE}), h.seq, h.hash "
+        "FROM (SELECT 1) LEFT JOIN (SELECT seq, hash FROM events WHERE thread = ? "
+        "ORDER BY seq DESC LIMIT 1) AS h", (thread, thread)).fetchone()
+    if row[0]:
+        return None
+    return (0, b"") if row[1] is None else (int(row[1]), bytes(row[2]))
+
+
 def _get(conn: sqlite3.Connection, run_id: str) -> RunRecord | None:
     row = conn.execute(f"{_SELECT} WHERE run_id = ?", (run_id,)).fetchone()
     return None if row is None else _record(row)
@@ -176,11 +196,12 @@ def counts(conn: sqlite3.Connection) -> dict[str, int]:
 
 
 def claim(conn: sqlite3.Connection, worker: str, seconds: float, limit: int | None = None,
-          graph: str | None = None) -> tuple[RunRecord, Lease] | None:
+          graph: str | None = None, free: Free = _anyway) -> tuple[RunRecord, Lease] | None:
     """In a write transaction: the oldest run (of ``graph`` or of none, when given) that
     is its thread's oldest active run and is pending or has an expired lease, taken for
     ``seconds`` (none while ``limit`` runs, of ``graph`` when given, run under unexpired
-    leases)."""
+    leases). ``free(thread)``: whether a run may start on ``thread`` (its turn is free,
+    and now held until the transaction ends: ``_turns``)."""
     check_lease_seconds(seconds)
     now = time.time()
     _end_stale(conn, None, now)
@@ -189,13 +210,16 @@ def claim(conn: sqlite3.Connection, worker: str, seconds: float, limit: int | No
             "AND input <> x'' AND (? IS NULL OR graph = ?)",
             (now, graph, graph)).fetchone()[0] >= limit:
         return None
-    row = conn.execute(
+    candidates = conn.execute(
         f"SELECT r.run_id, r.thread, r.attempts FROM runs r WHERE r.{_ACTIVE} "
         "AND r.ord = (SELECT min(o.ord) FROM runs o WHERE o.thread = r.thread AND "
         f"o.{_ACTIVE}) AND (r.status = 'pending' OR r.lease_expires <= ?) "
         "AND r.input <> x'' "  # (an in-process run: its caller's)
-        "AND (? IS NULL OR r.graph IS NULL OR r.graph = ?) ORDER BY r.ord LIMIT 1",
-        (now, graph, graph)).fetchone()
+        "AND (? IS NULL OR r.graph IS NULL OR r.graph = ?) ORDER BY r.ord",
+        (now, graph, graph))
+    # the oldest whose thread's turn no plain run holds (``_turns``)
+    row = next((found for found in candidates if free(found[1])), None)
+    candidates.close()
     if row is None:
         return None
     run_id, thread, attempts = row
@@ -309,14 +333,14 @@ def _end_stale(conn: sqlite3.Connection, thread: str | None, now: float) -> None
 
 
 def enter(conn: sqlite3.Connection, new: NewRun, holder: str, seconds: float,
-          ) -> tuple[RunRecord, Lease]:
+          free: Free = _anyway) -> tuple[RunRecord, Lease]:
     """In a write transaction (``check_new_run(new, in_process=True)`` already passed).
     On an idle thread (the common case) one insert takes the run, and the thread's head
     is read in the same transaction (``head_hash``)."""
     check_lease_seconds(seconds)
     now = time.time()
     lease = Lease(new.run_id, new_token())
-    if new.idempotency_key is None:
+    if new.idempotency_key is None and free(new.thread):
         try:
             row = conn.execute(_ENTER_IDLE, (
                 new.run_id, new.thread, new.config, new.durability, new.strategy,
@@ -332,10 +356,11 @@ def enter(conn: sqlite3.Connection, new: NewRun, holder: str, seconds: float,
     create(conn, new)
     conn.execute("UPDATE runs SET worker = ?, token = ?, lease_expires = ? WHERE run_id = ?",
                  (holder, lease.token, now + seconds, new.run_id))
-    return take(conn, lease, seconds), lease
+    return take(conn, lease, seconds, free), lease
 
 
-def take(conn: sqlite3.Connection, lease: Lease, seconds: float) -> RunRecord:
+def take(conn: sqlite3.Connection, lease: Lease, seconds: float, free: Free = _anyway,
+         ) -> RunRecord:
     """In a write transaction: renew an in-process run's lease; take it if its turn came."""
     check_lease_seconds(seconds)
     found = _get(conn, lease.run_id)
@@ -353,7 +378,7 @@ def take(conn: sqlite3.Connection, lease: Lease, seconds: float) -> RunRecord:
         _end_stale(conn, found.thread, now)
         first = conn.execute(f"SELECT run_id FROM runs WHERE thread = ? AND {_ACTIVE} "
                              "ORDER BY ord LIMIT 1", (found.thread,)).fetchone()
-        if first[0] == lease.run_id:
+        if first[0] == lease.run_id and free(found.thread):
             conn.execute(
                 "UPDATE runs SET status = 'running', started = ?, attempts = 1, first_seq = "
                 "(SELECT coalesce(max(seq), 0) FROM events WHERE thread = ?) WHERE run_id = ?",

@@ -90,6 +90,7 @@ from ._opening import Opening
 
 if TYPE_CHECKING:
     from ._store_sqlite import AsyncSqliteStore, SqliteStore
+from ._turns import BUSY, QUEUED, FileTurns, Turn, file_turns, thread_key
 
 __all__ = [
     "AsyncSqliteSaver", "AsyncSqliteStore", "SqliteCache", "SqliteLog", "SqliteSaver", "SqliteSaverOpener",
@@ -213,7 +214,7 @@ class SqliteLog:
     #: appends may run on the caller's thread (the log writer passes ``inline=True``):
     #: the ``InlineAppender`` tier of the port; run records (``_sqlite_runs``): the
     #: ``RunQueue`` tier
-    capabilities = frozenset({Capability.INLINE_APPENDS, Capability.RUNS})
+    capabilities = frozenset({Capability.INLINE_APPENDS, Capability.RUNS, Capability.TURNS})
     #: an inline append blocks its caller's event loop: only while writes take less
     #: than this (a moving average), so a slow disk stalls the loop once, not on and on
     INLINE_BUDGET = 0.001
@@ -251,6 +252,7 @@ class SqliteLog:
         self._wrote = False  # this connection wrote: closing copies its WAL into the file
         self._appends = 0
         self._run_signals: RunSignals | None = None
+        self._turns: FileTurns | None = None  # (``_turn_keeper``)
 
     @classmethod
     async def open(
@@ -535,8 +537,9 @@ class SqliteLog:
         self._wrote = True
         # committed without waiting for the disk (see ``RunQueue.claim_run``), on the
         # caller's thread when the connection is idle, as ``enter_run``
-        found: tuple[RunRecord, Lease] | None = await self._here_or_worker(
-            sql.relaxed, runs.claim, worker, lease, limit, graph)
+        with (await self._turn_keeper()).momentary() as taking:
+            found: tuple[RunRecord, Lease] | None = await self._here_or_worker(
+                sql.relaxed, runs.claim, worker, lease, limit, graph, taking.free)
         return found
 
     async def renew_lease(self, lease: Lease, seconds: float) -> RunRecord:
@@ -561,13 +564,42 @@ class SqliteLog:
         check_new_run(new, in_process=True)
         self._wrote = True
         # on the caller's thread when the connection is idle, as a small read (no disk wait)
-        found: tuple[RunRecord, Lease] = await self._here_or_worker(
-            sql.relaxed, runs.enter, new, holder, seconds)
+        with (await self._turn_keeper()).momentary() as taking:
+            found: tuple[RunRecord, Lease] = await self._here_or_worker(
+                sql.relaxed, runs.enter, new, holder, seconds, taking.free)
         return found
 
     async def take_run(self, lease: Lease, seconds: float) -> RunRecord:
-        found: RunRecord = await self._write(runs.take, lease, seconds)
+        with (await self._turn_keeper()).momentary() as taking:
+            found: RunRecord = await self._write(runs.take, lease, seconds, taking.free)
         return found
+
+    # --- a plain run's turn (``_turns``) ---------------------------------------------
+
+    async def _turn_keeper(self) -> FileTurns:
+        """The turns of this log's database file (found on first use)."""
+        if self._turns is None:
+            found: str = await self._here_or_worker(sql.database_file)
+            self._turns = file_turns("" if found == ":memory:" else found)
+        return self._turns
+
+    async def try_turn(self, thread: str) -> Turn:
+        turns, key = await self._turn_keeper(), thread_key(thread)
+        if not turns.take(key):
+            return BUSY
+        try:
+            head = await self._here_or_worker(runs.turn_view, thread)
+        except BaseException:
+            turns.give(key)
+            raise
+        if head is not None:
+            return "taken", head
+        turns.give(key)
+        return QUEUED
+
+    def end_turn(self, thread: str) -> None:
+        assert self._turns is not None, "end_turn without try_turn"
+        self._turns.give(thread_key(thread))
 
     async def drop_run(self, lease: Lease) -> None:
         self._wrote = True

@@ -138,6 +138,8 @@ class Capability(StrEnum):
     INLINE_APPENDS = "inline_appends"
     #: :class:`~lograph.eventlog.RunQueue`: run records, claims, leases and fenced appends
     RUNS = "runs"
+    #: :class:`TurnKeeper`: a plain run's turn on its thread across processes, no write
+    TURNS = "turns"
 
 
 @runtime_checkable
@@ -169,10 +171,38 @@ class InlineAppender(EventLog, Protocol):
     ) -> list[BaseException | None]: ...
 
 
+@runtime_checkable
+class TurnKeeper(EventLog, Protocol):
+    """The :attr:`Capability.TURNS` tier: a thread's turn for a run that keeps no record
+    in the runs tier (a plain ``invoke``), across processes and without a write.
+
+    The turn is a lock that dies with the process holding it, so a dead caller frees
+    its thread at once. The store's writes that start a recorded run (``enter_run`` on
+    an idle thread, ``take_run`` promoting a waiting run, ``claim_run``) leave a thread
+    whose turn is held alone, inside their transaction; so a turn's holder that found no
+    active run on its thread runs alone until it gives the turn back.
+    """
+
+    async def try_turn(self, thread: str) -> tuple[str, tuple[int, bytes] | None]:
+        """``("taken", (seq, hash))``: the caller holds ``thread``'s turn, the runs tier
+        has no active run on it, and its head is that (``(0, b"")``: no event), read
+        after the turn was taken (the run's first read); ``("busy", None)``: another
+        caller holds the turn (nothing taken); ``("queued", None)``: the runs tier has an
+        active run on the thread (nothing held: queue behind it)."""
+        ...
+
+    def end_turn(self, thread: str) -> None:
+        """Give a taken turn back; never waits (it may complete a moment later)."""
+        ...
+
+
+TURN_RESULTS = ("taken", "busy", "queued")
+
 #: each tier's Protocol, the method that makes it, and the keyword that method must take
 TIERS: dict[Capability, tuple[type, str, str | None]] = {
     Capability.LOAD_HEAD: (HeadLoader, "load_head", None),
     Capability.INLINE_APPENDS: (InlineAppender, "append_batch", "inline"),
+    Capability.TURNS: (TurnKeeper, "try_turn", None),
 }
 # (Capability.RUNS's entry is added by ``_runs``, whose Protocol builds on this port.)
 

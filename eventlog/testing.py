@@ -11,7 +11,8 @@ pytest plugin: asyncio unless you parametrise it)::
 
 A store that declares an optional tier (``capabilities``) adds the tier's cases by
 subclassing its contract as well: :class:`HeadLoaderContract`,
-:class:`InlineAppenderContract`, :class:`RunQueueContract`. A base case checks that a store declares exactly the
+:class:`InlineAppenderContract`, :class:`RunQueueContract`, :class:`TurnKeeperContract`
+(which also asks for ``open_peer(log)``). A base case checks that a store declares exactly the
 tiers it is tested for, so a declared tier can never go untested.
 
 Needs pytest and anyio's pytest plugin (installed with anyio). pytest collects only
@@ -24,6 +25,7 @@ the subclasses: none of the classes here is named ``Test...``.
 from ._contract import EventLogContract, chain
 from ._contract_runs import RunQueueContract
 from ._contract_tiers import HeadLoaderContract, InlineAppenderContract
+from ._contract_turns import TurnKeeperContract
 from ._faults import AFTER, BEFORE, Crash, FaultyLog, is_crash
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "HeadLoaderContract",
     "InlineAppenderContract",
     "RunQueueContract",
+    "TurnKeeperContract",
     "chain",
     "is_crash",
 ]

@@ -16,6 +16,7 @@ from lograph.eventlog import (
     HeadLoader,
     RunQueue,
     Seal,
+    TurnKeeper,
     capabilities,
     copy_events,
 )
@@ -61,6 +62,9 @@ class Checkpointer:
             cast(HeadLoader, log) if Capability.LOAD_HEAD in tiers else None)
         #: the log's runs tier, if it has one: direct runs queue on it (``_place``)
         self.runs: RunQueue | None = cast(RunQueue, log) if Capability.RUNS in tiers else None
+        #: the log's turns, if it keeps them: a plain run holds its thread's (``_place``)
+        self.turns: TurnKeeper | None = (
+            cast(TurnKeeper, log) if Capability.TURNS in tiers and self.runs is not None else None)
         self.writer = Committer(log)
         self.snapshot_every = snapshot_every
         self._actors: OrderedDict[str, ThreadActor] = OrderedDict()

@@ -101,11 +101,13 @@ async def run_graph(
         durability = "exit"
     actor = saver.actor(thread)
     # A place only when the call names a strategy, on every store alike: one on every run
-    # costs more than 5% of a short run on SQLite and PostgreSQL, and in one process the
-    # thread's actor already runs plain calls one after another.
-    queued = not (ephemeral or claim is not None) and configurable.get("multitask_strategy") is not None
-    async with thread_place(saver, thread, strategy, queued=queued) as place, \
-            actor.turn(None if (turn := place or claim) is None else turn.head):
+    # costs more than 5% of a short run on SQLite and PostgreSQL. A plain call holds its
+    # thread's turn instead, which writes nothing (in one process the thread's actor
+    # already runs plain calls one after another).
+    direct = not (ephemeral or claim is not None)
+    queued = direct and configurable.get("multitask_strategy") is not None
+    async with thread_place(saver, thread, strategy, queued=queued, turn=direct) as (place, head_read), \
+            actor.turn(claim.head if claim is not None else head_read):
         cp, head, base = (actor.cached or Checkpoint()).copy(), actor.head, actor.base
         # (without a checkpointer nothing was kept to go back to: as LangGraph, not looked up)
         checkpoint_id = None if ephemeral else configurable.get("checkpoint_id")

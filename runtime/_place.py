@@ -9,6 +9,14 @@ Rules:
   lost its lease cannot write. Callers in several processes (or machines) on one thread
   therefore run one at a time in the order the store recorded them, instead of failing
   with ConflictError; workers' submitted runs share the same queue.
+- A plain call (no strategy) on a store that keeps turns (``Capability.TURNS``: SQLite,
+  PostgreSQL) holds its thread's turn while it runs instead: a lock that writes nothing
+  and dies with its process (``adapters/_turns``). Callers in several processes take
+  turns (polling with the backoff below, woken at once by a run of this process that
+  ends); a thread with an active recorded run (a submitted run, a place) makes the call
+  take a place behind it (``enqueue``), and the store starts no recorded run on a thread
+  whose turn is held. A plain call has no record, so ``interrupt``/``rollback`` cannot
+  stop it (they wait for it) and ``reject`` names it as ``PLAIN_CALL``.
 - ``multitask_strategy`` (``configurable["multitask_strategy"]``, which the keyword of
   ``invoke`` and ``stream`` sets): ``enqueue`` (a submitted run's default) waits; ``reject`` raises
   RunBusyError when the thread has an active run, recording nothing; ``interrupt`` and
@@ -44,9 +52,11 @@ from lograph.eventlog import (
     LogError,
     MemoryLog,
     NewRun,
+    RunBusyError,
     RunEnd,
     RunQueue,
     RunRecord,
+    TurnKeeper,
 )
 from lograph.eventlog.lowlevel import STRATEGIES
 
@@ -62,6 +72,8 @@ __all__ = ["LEASE", "Place", "strategy_of", "thread_place", "with_strategy"]
 LEASE = 10.0
 LOCAL_LEASE = 1e9  # (a store in this process's memory: as long as the process)
 FIRST_POLL, MAX_POLL = 0.01, 0.2
+#: what RunBusyError names as the active run when a plain call holds the thread's turn
+PLAIN_CALL = "a call that named no multitask_strategy"
 _HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
 Pace = Callable[[], Awaitable[None]]
@@ -181,21 +193,65 @@ async def _wait_turn(queue: RunQueue, record: RunRecord, lease: Lease, seconds: 
     return record
 
 
+async def _take_turn(turns: TurnKeeper, thread: str) -> tuple[int, bytes] | None:
+    """Wait for ``thread``'s turn (then the thread's head, as read once it was held), or
+    learn that the thread has an active recorded run (None: queue behind it)."""
+    by_thread = _waiters.setdefault(turns, {})
+    delay = FIRST_POLL
+    while True:
+        found, head = await turns.try_turn(thread)
+        if found != "busy":
+            return head
+        event = anyio.Event()
+        mine = (loop_key(), event)
+        by_thread.setdefault(thread, []).append(mine)
+        try:
+            with anyio.move_on_after(delay):
+                await event.wait()
+        finally:
+            by_thread[thread].remove(mine)
+            if not by_thread[thread]:
+                del by_thread[thread]
+        delay = min(delay * 2, MAX_POLL)
+
+
 @asynccontextmanager
 async def thread_place(saver: Checkpointer, thread: str, strategy: str, *, queued: bool = True,
-                       ) -> AsyncIterator[Place | None]:
-    """The thread's turn for a direct run, across processes (None: the store keeps no
-    runs, so only this process's thread actor serialises; see the module's rules).
-    ``queued=False``: none is taken (a worker's claimed run, a graph with no store)."""
+                       turn: bool = False,
+                       ) -> AsyncIterator[tuple[Place | None, tuple[int, bytes] | None]]:
+    """The thread's turn for a direct run, across processes: its place (None: it took
+    none, or the store keeps no runs, so only this process's thread actor serialises;
+    see the module's rules), and the thread's head (seq, hash) if it was read when the
+    turn was taken (the run's first read; else None).
+    ``queued=False``: no place is taken (a worker's claimed run, a graph with no store,
+    a plain call); ``turn``: a plain call, which holds its thread's turn where the store
+    keeps turns (``Capability.TURNS``), or queues behind the thread's active run."""
     queue = saver.runs
+    if not queued and turn and saver.turns is not None:
+        turns = saver.turns
+        head = await _take_turn(turns, thread)
+        if head is not None:
+            try:
+                yield None, head
+            finally:
+                turns.end_turn(thread)
+                _wake(turns, thread)
+            return
+        queued = True  # a recorded run is active on the thread: wait behind it
     if not queued:
-        yield None
+        yield None, None
         return
+    if strategy == "reject" and saver.turns is not None:  # a plain call holds the thread?
+        held, _ = await saver.turns.try_turn(thread)
+        if held == "busy":
+            raise RunBusyError(thread, PLAIN_CALL)
+        if held == "taken":
+            saver.turns.end_turn(thread)
     if queue is None:
         if strategy != "enqueue":
             raise ValueError(f"multitask_strategy={strategy!r} needs a store that records runs "
                              f"(Capability.RUNS); {type(saver.log).__name__} does not")
-        yield None
+        yield None, None
         return
     # A store in this process's memory dies with it: its places need no heartbeat.
     local = isinstance(saver.log, MemoryLog)
@@ -222,7 +278,7 @@ async def thread_place(saver: Checkpointer, thread: str, strategy: str, *, queue
         if local:  # (no heartbeat: the lease lasts as long as the process)
             try:
                 with place.scope:
-                    yield place
+                    yield place, place.head
             except BaseException as e:  # noqa: BLE001 - raised below, as for the others
                 error = e
         else:
@@ -230,7 +286,7 @@ async def thread_place(saver: Checkpointer, thread: str, strategy: str, *, queue
                 tg.start_soon(place.heartbeat)
                 try:
                     with place.scope:
-                        yield place
+                        yield place, place.head
                 except BaseException as e:  # noqa: BLE001 - raised below, outside the task group
                     error = e
                 tg.cancel_scope.cancel()

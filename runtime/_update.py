@@ -32,6 +32,7 @@ from ._history import infer_as_node, last_of, locate
 from ._invoke import metadata_of, target
 from ._journal import Journal
 from ._machine import StepMachine
+from ._place import thread_place
 from ._step import recast
 from ._structure import Structure
 from ._types import END, START
@@ -81,7 +82,9 @@ async def bulk_update(graph: CompiledGraph, config: dict[str, Any],
     structure = graph.structure
     actor = saver.actor(thread)
     configurable = config.get("configurable") or {}
-    async with actor.turn():
+    # (across processes, as a plain run: the thread's turn, or a place behind its run)
+    async with thread_place(saver, thread, "enqueue", queued=False, turn=True) as (_, known), \
+            actor.turn(known):
         cp, head, base = (actor.cached or Checkpoint()).copy(), actor.head, actor.base
         if configurable.get("checkpoint_id"):
             seq = await locate(saver.log, thread, configurable["checkpoint_id"])

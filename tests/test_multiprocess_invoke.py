@@ -315,3 +315,84 @@ async def test_a_run_that_ends_drops_its_place_with_its_last_append(
                                 multitask_strategy="enqueue")
         assert len(dropped) == 1 and await saver.log.list_runs() == []
         assert _inputs((await graph.aget_state(CONFIG)).values["log"]) == ["x0", "x1", "x2"]
+
+
+PLAIN = {"configurable": {"thread_id": "t"}}  # (a call that names no strategy)
+
+
+@pytest.mark.parametrize("store_kind", DISK_STORES)
+async def test_plain_ainvoke_callers_in_processes_take_turns(
+    store_kind: str, anyio_backend: str, tmp_path: Path,
+) -> None:
+    """Calls that name no strategy queue too: each holds its thread's turn (no record)."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        spec = await _spec(store_kind, saver, tmp_path)
+        procs = [_caller(spec, anyio_backend, "invoke", "t", tag, "4", "plain") for tag in "ABC"]
+        lines = [line for p in procs for line in await _finish(p)]
+        assert all(line.get("ok") for line in lines), lines  # no ConflictError
+        applied = _inputs((await build().compile(checkpointer=saver).aget_state(PLAIN)).values["log"])
+        assert sorted(applied) == sorted(f"{t}-{i}" for t in "ABC" for i in range(4))
+        for tag in "ABC":
+            assert [x for x in applied if x[0] == tag] == [f"{tag}-{i}" for i in range(4)]
+        assert await saver.log.list_runs() == []
+
+
+@pytest.mark.parametrize("store_kind", DISK_STORES)
+async def test_plain_and_recorded_runs_wait_for_each_other_across_processes(
+    store_kind: str, anyio_backend: str, tmp_path: Path,
+) -> None:
+    """A run with a place waits for another process's plain run, and a plain run waits
+    behind another process's recorded run; each in the order they came."""
+    started = tmp_path / "started"
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = build().compile(checkpointer=saver)
+        spec = await _spec(store_kind, saver, tmp_path)
+        holder = _caller(spec, anyio_backend, "invoke", "t", "A", "1", "plain",
+                         XPROC_NODE_SECONDS="0.6", XPROC_STARTED=str(started))
+        await _wait_for(started, "A-0")
+        await graph.ainvoke({"log": ["B"]}, CONFIG)  # enqueue
+        assert await _finish(holder) == [{"input": "A-0", "ok": True}]
+        holder = _caller(spec, anyio_backend, "invoke", "t", "C", "1", "enqueue",
+                         XPROC_NODE_SECONDS="0.6", XPROC_STARTED=str(started))
+        await _wait_for(started, "C-0")
+        await graph.ainvoke({"log": ["D"]}, PLAIN)
+        assert await _finish(holder) == [{"input": "C-0", "ok": True}]
+        assert _inputs((await graph.aget_state(PLAIN)).values["log"]) == ["A-0", "B", "C-0", "D"]
+        assert await saver.log.list_runs() == []
+
+
+@pytest.mark.parametrize("store_kind", DISK_STORES)
+async def test_update_state_waits_for_another_processes_run(
+    store_kind: str, anyio_backend: str, tmp_path: Path,
+) -> None:
+    started = tmp_path / "started"
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = build().compile(checkpointer=saver)
+        spec = await _spec(store_kind, saver, tmp_path)
+        for strategy in ("plain", "enqueue"):
+            holder = _caller(spec, anyio_backend, "invoke", "t", strategy, "1", strategy,
+                             XPROC_NODE_SECONDS="0.6", XPROC_STARTED=str(started))
+            await _wait_for(started, f"{strategy}-0")
+            await graph.aupdate_state(PLAIN, {"log": [f"edit-{strategy}"]})  # no ConflictError
+            assert await _finish(holder) == [{"input": f"{strategy}-0", "ok": True}]
+        log = (await graph.aget_state(PLAIN)).values["log"]
+        assert log == ["plain-0", "w", "edit-plain", "enqueue-0", "w", "edit-enqueue"]
+
+
+@pytest.mark.parametrize("store_kind", DISK_STORES)
+async def test_a_killed_plain_callers_thread_is_free_at_once(
+    store_kind: str, anyio_backend: str, tmp_path: Path,
+) -> None:
+    """A plain call's turn dies with its process: no lease to wait out."""
+    started = tmp_path / "started"
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = build().compile(checkpointer=saver)
+        holder = _caller(await _spec(store_kind, saver, tmp_path), anyio_backend, "invoke", "t",
+                         "A", "1", "plain", XPROC_NODE_SECONDS="30", XPROC_STARTED=str(started))
+        await _wait_for(started, "A-0")
+        holder.send_signal(signal.SIGKILL)
+        await anyio.to_thread.run_sync(holder.communicate)
+        with anyio.fail_after(_place.LEASE / 2):  # (far less than a place's lease)
+            await graph.ainvoke({"log": ["B"]}, PLAIN)
+        log = (await graph.aget_state(PLAIN)).values["log"]
+        assert log[0] == "A-0" and log[-2:] == ["B", "w"], log

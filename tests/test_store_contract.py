@@ -31,6 +31,7 @@ from lograph.eventlog.testing import (
     HeadLoaderContract,
     InlineAppenderContract,
     RunQueueContract,
+    TurnKeeperContract,
 )
 from tests._stores import open_log
 
@@ -46,12 +47,33 @@ class TestMemoryLog(RunQueueContract, _OnStore):
     kind = "memory"
 
 
-class TestSqliteLog(RunQueueContract, InlineAppenderContract, _OnStore):
+class TestSqliteLog(RunQueueContract, InlineAppenderContract, TurnKeeperContract, _OnStore):
     kind = "sqlite"
 
+    @asynccontextmanager
+    async def open_peer(self, log: Any) -> AsyncIterator[Any]:
+        from lograph.adapters.sqlite import SqliteLog
 
-class TestPostgresLog(RunQueueContract, HeadLoaderContract, _OnStore):
+        peer = await SqliteLog.open(log.path)
+        try:
+            yield peer
+        finally:
+            await peer.aclose()
+
+
+class TestPostgresLog(RunQueueContract, HeadLoaderContract, TurnKeeperContract, _OnStore):
     kind = "postgres"
+
+    @asynccontextmanager
+    async def open_peer(self, log: Any) -> AsyncIterator[Any]:
+        from lograph.adapters.postgres import PostgresLog
+        from tests._store_postgres import dsn
+
+        peer = await PostgresLog.open(await dsn(), schema=log.schema, max_size=4)
+        try:
+            yield peer
+        finally:
+            await peer.aclose()
 
 
 # --- a fourth store: the port alone, in a few lines ------------------------------------------
@@ -229,8 +251,8 @@ def test_capabilities_are_what_the_class_declares() -> None:
 
     assert capabilities(MemoryLog()) == {Capability.RUNS}
     assert capabilities(ToyLog()) == frozenset()
-    assert SqliteLog.capabilities == {Capability.INLINE_APPENDS, Capability.RUNS}
-    assert PostgresLog.capabilities == {Capability.LOAD_HEAD, Capability.RUNS}
+    assert SqliteLog.capabilities == {Capability.INLINE_APPENDS, Capability.RUNS, Capability.TURNS}
+    assert PostgresLog.capabilities == {Capability.LOAD_HEAD, Capability.RUNS, Capability.TURNS}
     assert capabilities(_HeadlessLog()) == {Capability.LOAD_HEAD}
     # a wrapper declares nothing of its own, whatever it passes on
     wrapped = _Forwarding(_HeadlessLog())

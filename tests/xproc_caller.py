@@ -5,8 +5,8 @@ tests/test_multiprocess_invoke.py.
 (``{"sqlite": path}`` or ``{"dsn": ..., "schema": ...}``) and BACKEND is asyncio or trio.
 Commands:
 
-- ``invoke THREAD TAG N [STRATEGY]``: N runs in turn, input ``TAG-i``; one JSON line per
-  run, ``{"input": ..., "ok": true}`` or ``{"input": ..., "error": type, "status": ...}``.
+- ``invoke THREAD TAG N [STRATEGY]``: N runs in turn, input ``TAG-i`` (STRATEGY
+  ``plain``: a call that names none; default ``enqueue``); one JSON line per run, ``{"input": ..., "ok": true}`` or ``{"input": ..., "error": type, "status": ...}``.
 - ``serve THREAD``: a line protocol on a local TCP port (printed first as
   ``{"port": N}``): each line a request's input, answered ``ok`` or ``error TYPE: TEXT``
   once its run ended. Stops at end of input on stdin.
@@ -86,7 +86,8 @@ async def invoke(graph: Any, thread: str, tag: str, n: int, strategy: str | None
         text = f"{tag}-{i}"
         try:
             await graph.ainvoke({"log": [text]}, config, durability="sync",
-                                multitask_strategy=strategy or "enqueue")
+                                multitask_strategy=None if strategy == "plain" else (
+                                    strategy or "enqueue"))
             line: dict[str, Any] = {"input": text, "ok": True}
         except Exception as e:  # noqa: BLE001 - reported to the test
             line = _outcome(text, e)

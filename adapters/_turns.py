@@ -1,0 +1,318 @@
+"""A plain run's turn on its thread across processes, without a write (``Capability.TURNS``).
+
+Rules:
+- The turn is a lock that its holder's process loses when it dies, so a dead caller's
+  thread is free at once. SQLite: a POSIX byte-range lock, one byte per thread, in a
+  file beside the database (``<database>-turns``). PostgreSQL: a session advisory lock
+  on a connection the log keeps for its turns (``PgTurns``).
+- Both are re-entrant for their owner (a process; a session), so this process keeps a
+  registry of the keys it holds (``Held``): a second holder in the process is ``busy``.
+- A thread's key is the first 62 bits of its BLAKE2b digest (SQLite), or
+  ``hashtextextended('lograph.turn:<schema>:<thread>', 0)`` (PostgreSQL, computed by the
+  server in ``try_turn`` and in the runs tier's statements alike).
+- The runs tier's writes that start a recorded run take the key for the length of their
+  transaction (SQLite: ``Held.momentary`` around the write; PostgreSQL:
+  ``pg_try_advisory_xact_lock``), and leave a thread whose key is taken alone. A turn's
+  holder looks for an active run only after it holds the key, so the two never run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import hashlib
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+#: what ``try_turn`` answers: its state, and with ``"taken"`` the thread's head (seq, hash)
+#: read after the turn was taken (the run's first read)
+Turn = tuple[str, "tuple[int, bytes] | None"]
+BUSY: Turn = ("busy", None)
+QUEUED: Turn = ("queued", None)
+
+__all__ = ["BUSY", "QUEUED", "FileTurns", "Held", "PgTurns", "Turn", "file_turns", "pg_turn_key", "thread_key"]
+
+#: the suffix of the file beside a SQLite database that holds its threads' turns
+SUFFIX = "-turns"
+
+
+def thread_key(thread: str) -> int:
+    """A thread's byte in the turns file (62 bits: any ``off_t`` holds it)."""
+    return int.from_bytes(hashlib.blake2b(thread.encode(), digest_size=8).digest()) >> 2
+
+
+class Held:
+    """The keys this process holds, under a lock any thread may take."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: set[object] = set()
+
+    def take(self, key: object) -> bool:
+        with self._lock:
+            if key in self._keys:
+                return False
+            self._keys.add(key)
+            return True
+
+    def give(self, key: object) -> None:
+        with self._lock:
+            self._keys.discard(key)
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._keys
+
+
+class FileTurns:
+    """A SQLite database's turns file, shared by every log on that file in this process
+    (a POSIX lock belongs to the process, and closing any descriptor of the file would
+    drop them all: the descriptor stays open while the process lives)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path  # None: a database in this process's memory (the registry serves)
+        self._fd: int | None = None
+        self._opening = threading.Lock()
+        self.held = Held()
+
+    def _file(self) -> int:
+        assert self.path is not None
+        with self._opening:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            return self._fd
+
+    def take(self, key: int) -> bool:
+        """Hold ``key`` unless this process or another holds it; whether it did."""
+        if not self.held.take(key):
+            return False
+        if self.path is None:
+            return True
+        try:
+            fcntl.lockf(self._file(), fcntl.LOCK_EX | fcntl.LOCK_NB, 1, key)
+        except OSError as e:
+            self.held.give(key)
+            if e.errno in (errno.EACCES, errno.EAGAIN):
+                return False
+            raise
+        return True
+
+    def give(self, key: int) -> None:
+        try:
+            if self.path is not None:
+                fcntl.lockf(self._file(), fcntl.LOCK_UN, 1, key)
+        finally:
+            self.held.give(key)
+
+    @contextmanager
+    def momentary(self) -> Iterator[_Taking]:
+        """For a write that starts runs: ``taking.free(thread)`` holds the thread's key
+        (False: its turn is held) until the block ends, after the write's commit."""
+        taking = _Taking(self)
+        try:
+            yield taking
+        finally:
+            for key in taking.keys:
+                self.give(key)
+
+
+class _Taking:
+    def __init__(self, turns: FileTurns) -> None:
+        self.turns = turns
+        self.keys: list[int] = []
+
+    def free(self, thread: str) -> bool:
+        key = thread_key(thread)
+        if key in self.keys:
+            return True
+        if not self.turns.take(key):
+            return False
+        self.keys.append(key)
+        return True
+
+
+_files: dict[str, FileTurns] = {}
+_files_lock = threading.Lock()
+
+
+def file_turns(database: str) -> FileTurns:
+    """The turns of the SQLite database file ``database`` (``""``: a database in memory,
+    whose turns are this process's registry alone)."""
+    if not database:
+        return FileTurns(None)
+    database = os.path.realpath(database)
+    with _files_lock:
+        found = _files.get(database)
+        if found is None:
+            found = _files[database] = FileTurns(database + SUFFIX)
+        return found
+
+
+class PgTurns:
+    """A PostgreSQL log's turns: session advisory locks on one connection it keeps from
+    the pool while it lives (a pool of one connection, or a borrowed one: that one, as
+    lent per call, since it is always the same session). Every method but ``end_turn``
+    runs on the pool's home loop; a lost connection loses its locks with it (their runs'
+    appends are still checked against the head: a second run fails, it never forks)."""
+
+    def __init__(self, pool: Any, prefix: str, runs: str, events: str, *, dedicated: bool,
+                 ) -> None:
+        self._pool = pool
+        self.prefix = prefix  # ``lograph.turn:<schema>:``, the thread's name follows
+        # The turn in one round trip: a function of the session (``pg_temp``, made on
+        # its connection), whose look at the queue is a statement of its own, so its
+        # snapshot is taken after the lock (a run whose start committed just before the
+        # lock was free is seen; one statement's snapshot would predate the lock). It
+        # reads the thread's head too: the run's first read, which it then skips.
+        self._function = _FUNCTION.replace("{runs}", runs).replace("{events}", events)
+        self._made = False
+        self._dedicated = dedicated
+        self._unlocks: list[str] = []  # turns given back, not yet unlocked (``end_turn``)
+        self._flushing = False
+        self._conn: Any = None
+        self._lock: asyncio.Lock | None = None  # one statement at a time on ``_conn``
+        self._closed = False
+        self.held = Held()
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[Any]:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if not self._dedicated:
+                async with self._pool.acquire() as conn:
+                    if not self._made:  # (the one connection: made once for its session)
+                        await conn.execute(self._function)
+                        self._made = True
+                    yield conn
+                return
+            if self._conn is not None and self._conn.is_closed():
+                await self._give_back()
+            if self._conn is None:
+                conn = await self._pool.acquire()
+                try:
+                    await conn.execute(self._function)
+                except BaseException:
+                    await self._pool.release(conn)
+                    raise
+                self._conn = conn
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.is_closed():  # cut: its locks went with it
+                    await self._give_back()
+                raise
+
+    async def try_turn(self, thread: str) -> Turn:
+        if self._closed:
+            raise RuntimeError("the log is closed")
+        if not self.held.take(thread):
+            return BUSY
+        try:
+            async with self._session() as conn:
+                unlocks, self._unlocks = self._unlocks, []
+                try:
+                    row = await conn.fetchrow(_TURN, self.prefix + thread, thread, unlocks)
+                except BaseException:
+                    # (its lock may be held even so: unlocking one not held is harmless;
+                    # a cut connection dropped them all anyway)
+                    self._unlocks[:0] = [*unlocks, self.prefix + thread]
+                    raise
+            if row[0] != "taken":
+                self.held.give(thread)
+                return BUSY if row[0] == "busy" else QUEUED
+            return "taken", (0, b"") if row[1] is None else (int(row[1]), bytes(row[2]))
+        except BaseException:
+            self.held.give(thread)
+            raise
+
+    async def _flush(self) -> None:
+        """Send the unlocks no turn's statement took along meanwhile."""
+        self._flushing = False
+        try:
+            async with self._session() as conn:
+                unlocks, self._unlocks = self._unlocks, []
+                if unlocks:
+                    await conn.execute(_UNLOCK, unlocks)
+        except Exception:  # noqa: BLE001 - a cut connection dropped the locks already
+            pass
+
+    def end_turn(self, home: asyncio.AbstractEventLoop, thread: str) -> None:
+        """From any thread: the unlock goes with the next turn's statement on the home
+        loop if one comes within ``UNLOCK_DELAY``, else alone (other processes poll for a
+        turn at longer intervals); nobody waits for it."""
+        def later() -> None:
+            self._unlocks.append(self.prefix + thread)
+            self.held.give(thread)
+            if not self._flushing:
+                self._flushing = True
+                home.call_later(UNLOCK_DELAY, start)
+
+        def start() -> None:
+            _background.add(task := home.create_task(self._flush()))
+            task.add_done_callback(_background.discard)
+
+        try:
+            home.call_soon_threadsafe(later)
+        except RuntimeError:  # the home loop is closed: the connection went with it
+            self.held.give(thread)
+
+    async def _give_back(self) -> None:
+        conn, self._conn = self._conn, None
+        with contextlib.suppress(Exception):
+            await self._pool.release(conn)
+
+    async def close(self) -> None:
+        """On the home loop: give the connection back (its locks go with its session)."""
+        self._closed = True
+        if self._conn is not None:
+            if self._lock is None:
+                self._lock = asyncio.Lock()
+            async with self._lock:
+                if self._conn is not None:
+                    with contextlib.suppress(Exception):
+                        await self._conn.execute("SELECT pg_advisory_unlock_all()")
+                    await self._give_back()
+
+
+# (``client_min_messages``: unlocking a lock not held, after a failed call, only warns)
+_FUNCTION = """
+CREATE OR REPLACE FUNCTION pg_temp.lograph_unlock(done text[]) RETURNS void
+LANGUAGE sql VOLATILE SET client_min_messages = error AS $f$
+    SELECT pg_advisory_unlock(hashtextextended(d, 0)) FROM unnest(done) AS d
+$f$;
+CREATE OR REPLACE FUNCTION pg_temp.lograph_turn(
+    k bigint, t text, done text[], OUT state text, OUT head bigint, OUT digest bytea)
+LANGUAGE plpgsql VOLATILE SET client_min_messages = error AS $f$
+BEGIN
+    PERFORM pg_temp.lograph_unlock(done);
+    IF NOT pg_try_advisory_lock(k) THEN
+        state := 'busy';
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM {runs} r WHERE r.thread = t AND r.status IN ('pending', 'running'))
+    THEN
+        PERFORM pg_advisory_unlock(k);
+        state := 'queued';
+        RETURN;
+    END IF;
+    state := 'taken';
+    SELECT e.seq, e.hash INTO head, digest FROM {events} e WHERE e.thread = t
+        ORDER BY e.seq DESC LIMIT 1;
+END $f$"""
+_TURN = "SELECT * FROM pg_temp.lograph_turn(hashtextextended($1, 0), $2, $3::text[])"
+_UNLOCK = "SELECT pg_temp.lograph_unlock($1::text[])"
+#: seconds a given-back turn waits for a turn's statement to carry its unlock
+UNLOCK_DELAY = 0.05
+_background: set[asyncio.Task[None]] = set()
+
+
+def pg_turn_key(prefix: str, thread_sql: str) -> str:
+    """SQL for a thread's turn key, ``thread_sql`` naming the thread (a parameter or a
+    column), as ``PgTurns`` computes it."""
+    return f"hashtextextended('{prefix.replace(chr(39), chr(39) * 2)}' || {thread_sql}, 0)"
