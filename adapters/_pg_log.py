@@ -761,6 +761,7 @@ class PostgresLog:
         check_lease_seconds(lease)
         check_limit(limit)
         check_graph(graph)
+        await self._given_back()
         return await self._call("claim_run", lambda c: _pg_runs.claim(
             c, self._sql.runs, worker, lease, limit, graph))
 
@@ -807,9 +808,17 @@ class PostgresLog:
     def end_turn(self, thread: str) -> None:
         self._turns.end_turn(self._bridge.home, thread)
 
+    async def _given_back(self) -> None:
+        """Before this log starts a run: the turns this process gave back, unlocked (they
+        wait for the next turn's statement otherwise, and this run's start would pass
+        over their threads)."""
+        if self._turns.unlocking():
+            await self._bridge.run(self._turns.flush)
+
     async def enter_run(self, new: NewRun, holder: str, seconds: float) -> tuple[RunRecord, Lease]:
         check_new_run(new, in_process=True)
         check_lease_seconds(seconds)
+        await self._given_back()
         record, lease = await self._call("enter_run", lambda c: _pg_runs.enter(
             c, self._sql.runs, new, holder, seconds, self._origin))
         if record.head_hash is not None:  # taken at once, committed without the WAL's flush
@@ -828,6 +837,7 @@ class PostgresLog:
 
     async def take_run(self, lease: Lease, seconds: float) -> RunRecord:
         check_lease_seconds(seconds)
+        await self._given_back()
         return await self._call("take_run", lambda c: _pg_runs.take(c, self._sql.runs, lease, seconds))
 
     async def drop_run(self, lease: Lease) -> None:

@@ -97,6 +97,24 @@ MIGRATION_GRAPH = [
     "CREATE INDEX runs_graph ON {s}.runs (graph, status) WHERE graph IS NOT NULL",
 ]
 
+# The thread's head as a run that starts reads it (its first_seq, and the hash there),
+# each read with a snapshot of its own (a VOLATILE function's statement), taken when it
+# is called: after the statement that calls it took the thread's turn key (``_turns``).
+# A statement's own snapshot predates that lock, and could miss the last append of the
+# plain run that held the turn just before.
+MIGRATION_FRESH_HEAD = [
+    """CREATE OR REPLACE FUNCTION {s}.lograph_head_seq(t text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE AS $f$
+    BEGIN
+        RETURN (SELECT coalesce(max(e.seq), 0) FROM {s}.events e WHERE e.thread = t);
+    END $f$""",
+    """CREATE OR REPLACE FUNCTION {s}.lograph_hash_at(t text, n bigint) RETURNS bytea
+    LANGUAGE plpgsql VOLATILE AS $f$
+    BEGIN
+        RETURN (SELECT e.hash FROM {s}.events e WHERE e.thread = t AND e.seq = n);
+    END $f$""",
+]
+
 _COLUMNS = COLUMNS = ", ".join(ROW_COLUMNS).replace("metadata", "metadata::text")
 _ACTIVE = "status IN ('pending', 'running')"
 
@@ -178,13 +196,10 @@ class RunStatements:
                    lease_expires = {NOW} + $3, updated = {NOW}, graph = coalesce(r.graph, $4),
                    started = coalesce(r.started, {NOW}), attempts = r.attempts + 1,
                    first_seq = CASE WHEN r.attempts = 0
-                       THEN (SELECT coalesce(max(e.seq), 0) FROM {s}.events e
-                             WHERE e.thread = r.thread)
-                       ELSE r.first_seq END
+                       THEN {s}.lograph_head_seq(r.thread) ELSE r.first_seq END
             FROM c, relaxed WHERE r.ord = c.ord
             RETURNING {', '.join('r.' + c.strip() for c in _COLUMNS.split(','))},
-                CASE WHEN r.attempts = 1 THEN (SELECT e.hash FROM {s}.events e
-                    WHERE e.thread = r.thread ORDER BY e.seq DESC LIMIT 1) END,
+                CASE WHEN r.attempts = 1 THEN {s}.lograph_hash_at(r.thread, r.first_seq) END,
                 coalesce((SELECT CASE WHEN p.stop = 'rollback' THEN p.first_seq ELSE 0 END
                           FROM {s}.runs p WHERE p.thread = r.thread AND p.ord < r.ord
                           ORDER BY p.ord DESC LIMIT 1), 0),
@@ -232,13 +247,13 @@ class RunStatements:
             "strategy, metadata, created, updated, started, attempts, first_seq, worker, token, "
             "lease_expires) "
             f"SELECT $1, $2, 'running', ''::bytea, $3, $4, $5, $6::jsonb, {NOW}, {NOW}, {NOW}, 1, "
-            f"(SELECT coalesce(max(e.seq), 0) FROM {s}.events e WHERE e.thread = $2), $7, $8, "
+            f"{s}.lograph_head_seq($2), $7, $8, "
             f"{NOW} + $9 ")
         idle = f"NOT EXISTS (SELECT 1 FROM {s}.runs WHERE thread = $2 AND {_ACTIVE})"
         free = f"pg_try_advisory_xact_lock({pg_turn_key(self.turn_prefix, '$2')})"
         self.enter_idle = (
             f"{relaxed}{insert_running}FROM relaxed WHERE {idle} AND {free} RETURNING {_COLUMNS}, "
-            f"(SELECT e.hash FROM {s}.events e WHERE e.thread = $2 ORDER BY e.seq DESC LIMIT 1)")
+            f"{s}.lograph_hash_at($2, first_seq)")
         # a place lost that way, back (in its caller's append's transaction): only while
         # its thread has no active run and nothing else became of the run
         self.restore = (

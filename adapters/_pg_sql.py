@@ -107,6 +107,8 @@ MIGRATIONS: list[list[str]] = [
     _pg_runs.MIGRATION_THREAD_ORDER,
     # 6: the name of the graph each run is for (limits per graph)
     _pg_runs.MIGRATION_GRAPH,
+    # 7: a starting run's read of its thread's head, after the thread's turn was checked
+    _pg_runs.MIGRATION_FRESH_HEAD,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -173,6 +173,8 @@ class PgTurns:
         self._made = False
         self._dedicated = dedicated
         self._unlocks: list[str] = []  # turns given back, not yet unlocked (``end_turn``)
+        self._pending = 0  # turns given back from another thread, not yet in ``_unlocks``
+        self._counting = threading.Lock()
         self._flushing = False
         self._conn: Any = None
         self._lock: asyncio.Lock | None = None  # one statement at a time on ``_conn``
@@ -231,9 +233,13 @@ class PgTurns:
             self.held.give(thread)
             raise
 
-    async def _flush(self) -> None:
+    def unlocking(self) -> bool:
+        """Whether turns given back wait to be unlocked (from any thread)."""
+        return bool(self._unlocks) or self._pending > 0
+
+    async def flush(self) -> None:
         """Send the unlocks no turn's statement took along meanwhile."""
-        self._flushing = False
+        await asyncio.sleep(0)  # (``end_turn``'s callbacks already on their way, first)
         try:
             async with self._session() as conn:
                 unlocks, self._unlocks = self._unlocks, []
@@ -247,6 +253,8 @@ class PgTurns:
         loop if one comes within ``UNLOCK_DELAY``, else alone (other processes poll for a
         turn at longer intervals); nobody waits for it."""
         def later() -> None:
+            with self._counting:
+                self._pending -= 1
             self._unlocks.append(self.prefix + thread)
             self.held.give(thread)
             if not self._flushing:
@@ -254,12 +262,17 @@ class PgTurns:
                 home.call_later(UNLOCK_DELAY, start)
 
         def start() -> None:
-            _background.add(task := home.create_task(self._flush()))
+            self._flushing = False
+            _background.add(task := home.create_task(self.flush()))
             task.add_done_callback(_background.discard)
 
+        with self._counting:
+            self._pending += 1
         try:
             home.call_soon_threadsafe(later)
         except RuntimeError:  # the home loop is closed: the connection went with it
+            with self._counting:
+                self._pending -= 1
             self.held.give(thread)
 
     async def _give_back(self) -> None:

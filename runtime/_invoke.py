@@ -143,7 +143,7 @@ async def run_graph(
         otel = run_spans(graph.name, thread, run_id, durability)  # None: not traced
         run = Run(
             graph.structure, Journal(saver, thread, cp, head, durability, stored=not ephemeral,
-                                     place=turn),
+                                     place=place or claim),
             config=config or {},
             run_id=run_id, ns="", emit=emit, interrupt_before=before, interrupt_after=after,
             recursion_limit=limit, metadata=metadata_of(config), checkpointed=not ephemeral,

@@ -97,16 +97,29 @@ async def test_a_run_claimed_before_this_process_wrote_its_thread_starts_from_wh
     store_kind: str, tmp_path: Path,
 ) -> None:
     """The head a claim read is not used once this process has written the thread since
-    (a plain call ran on it in between): the run reads the head, as before."""
+    (a plain call ran on it in between, on a store that keeps no turns): the run reads the
+    head, as before. Where turns are kept (SQLite, PostgreSQL) the plain call waits
+    behind the claimed run instead."""
     async with open_saver(store_kind, tmp_path) as saver:
         graph = Gates().graph(saver)
         handle = await Runs(saver).submit("t", {"log": ["in"]}, durability="sync")
         claimed = await saver.log.claim_run("w", 30)
         assert claimed is not None and claimed[0].head_hash == b""
-        await graph.ainvoke({"log": ["direct"]}, CONFIG)
-        final = await Worker(graph, lease=30).execute(*claimed)
-        assert final is not None and final.status == "success"
-        assert await handle.join() == {"log": ["direct", "a", "b", "c", "in", "a", "b", "c"]}
+        if saver.turns is None:
+            await graph.ainvoke({"log": ["direct"]}, CONFIG)
+            final = await Worker(graph, lease=30).execute(*claimed)
+            assert final is not None and final.status == "success"
+            assert await handle.join() == {"log": ["direct", "a", "b", "c", "in", "a", "b", "c"]}
+            return
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(graph.ainvoke, {"log": ["direct"]}, CONFIG)
+            await anyio.sleep(0.2)
+            assert await graph.aget_state(CONFIG) is not None
+            assert (await graph.aget_state(CONFIG)).values == {}  # it waits, writing nothing
+            final = await Worker(graph, lease=30).execute(*claimed)
+            assert final is not None and final.status == "success"
+        assert (await graph.aget_state(CONFIG)).values == {
+            "log": ["in", "a", "b", "c", "direct", "a", "b", "c"]}
 
 
 async def test_a_claim_lost_in_a_crash_leaves_its_run_to_the_next_claim(
