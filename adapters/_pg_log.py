@@ -262,7 +262,8 @@ class PostgresLog:
         # plain runs' turns (``_turns``): on a connection of their own, or the only one
         single = isinstance(pool, _PoolOfOne) or pool.get_max_size() == 1
         self._turns = PgTurns(pool, self._sql.runs.turn_prefix, self._sql.runs.table,
-                              f"{self._sql.schema}.events", dedicated=not single)
+                              f"{self._sql.schema}.events", dedicated=not single,
+                              keep=owns_pool)
         #: in-process runs' places this log took at once without waiting for the WAL's
         #: flush, until they are dropped (see ``_restore_place``)
         self._relaxed: dict[str, tuple[Lease, NewRun, str, float]] = {}

@@ -29,6 +29,8 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+import asyncpg
+
 #: what ``try_turn`` answers: its state, and with ``"taken"`` the thread's head (seq, hash)
 #: read after the turn was taken (the run's first read)
 Turn = tuple[str, "tuple[int, bytes] | None"]
@@ -67,6 +69,10 @@ class Held:
     def __contains__(self, key: object) -> bool:
         with self._lock:
             return key in self._keys
+
+    def __bool__(self) -> bool:
+        with self._lock:
+            return bool(self._keys)
 
 
 class FileTurns:
@@ -161,7 +167,7 @@ class PgTurns:
     appends are still checked against the head: a second run fails, it never forks)."""
 
     def __init__(self, pool: Any, prefix: str, runs: str, events: str, *, dedicated: bool,
-                 ) -> None:
+                 keep: bool) -> None:
         self._pool = pool
         self.prefix = prefix  # ``lograph.turn:<schema>:``, the thread's name follows
         # The turn in one round trip: a function of the session (``pg_temp``, made on
@@ -172,6 +178,7 @@ class PgTurns:
         self._function = _FUNCTION.replace("{runs}", runs).replace("{events}", events)
         self._made = False
         self._dedicated = dedicated
+        self._keep = keep  # the log owns the pool: the connection stays while it is open
         self._unlocks: list[str] = []  # turns given back, not yet unlocked (``end_turn``)
         self._pending = 0  # turns given back from another thread, not yet in ``_unlocks``
         self._counting = threading.Lock()
@@ -193,7 +200,7 @@ class PgTurns:
                         self._made = True
                     yield conn
                 return
-            if self._conn is not None and self._conn.is_closed():
+            if self._conn is not None and _dead(self._conn):
                 await self._give_back()
             if self._conn is None:
                 conn = await self._pool.acquire()
@@ -206,15 +213,22 @@ class PgTurns:
             try:
                 yield self._conn
             except BaseException:
-                if self._conn.is_closed():  # cut: its locks went with it
+                if _dead(self._conn):  # cut: its locks went with it
                     await self._give_back()
                 raise
+            finally:
+                # A pool its caller owns gets the connection back while this process
+                # holds no turn (its owner may close the pool without closing the log).
+                if (not self._keep and self._conn is not None and not self.held
+                        and not self._unlocks and not self._pending):
+                    await self._give_back()
 
     async def try_turn(self, thread: str) -> Turn:
         if self._closed:
             raise RuntimeError("the log is closed")
         if not self.held.take(thread):
             return BUSY
+        taken = False
         try:
             async with self._session() as conn:
                 unlocks, self._unlocks = self._unlocks, []
@@ -225,13 +239,20 @@ class PgTurns:
                     # a cut connection dropped them all anyway)
                     self._unlocks[:0] = [*unlocks, self.prefix + thread]
                     raise
+                if row[0] != "taken":  # (given back before the session's end looks)
+                    self.held.give(thread)
             if row[0] != "taken":
-                self.held.give(thread)
                 return BUSY if row[0] == "busy" else QUEUED
+            taken = True
             return "taken", (0, b"") if row[1] is None else (int(row[1]), bytes(row[2]))
-        except BaseException:
-            self.held.give(thread)
-            raise
+        except asyncpg.ReadOnlySQLTransactionError:
+            # A read-only database (a standby; default_transaction_read_only) cannot make
+            # the function, nor take any write: the run goes on, to be refused by its first
+            # append, as on a store without turns.
+            return "taken", None
+        finally:
+            if not taken:
+                self.held.give(thread)
 
     def unlocking(self) -> bool:
         """Whether turns given back wait to be unlocked (from any thread)."""
@@ -318,6 +339,14 @@ BEGIN
     SELECT e.seq, e.hash INTO head, digest FROM {events} e WHERE e.thread = t
         ORDER BY e.seq DESC LIMIT 1;
 END $f$"""
+def _dead(conn: Any) -> bool:
+    """Whether a connection kept from the pool is cut (or the pool took it back)."""
+    try:
+        return bool(conn.is_closed())
+    except Exception:  # noqa: BLE001 - asyncpg: released back to the pool (it was terminated)
+        return True
+
+
 _TURN = "SELECT * FROM pg_temp.lograph_turn(hashtextextended($1, 0), $2, $3::text[])"
 _UNLOCK = "SELECT pg_temp.lograph_unlock($1::text[])"
 #: seconds a given-back turn waits for a turn's statement to carry its unlock

@@ -186,7 +186,8 @@ class TurnKeeper(EventLog, Protocol):
     async def try_turn(self, thread: str) -> tuple[str, tuple[int, bytes] | None]:
         """``("taken", (seq, hash))``: the caller holds ``thread``'s turn, the runs tier
         has no active run on it, and its head is that (``(0, b"")``: no event), read
-        after the turn was taken (the run's first read); ``("busy", None)``: another
+        after the turn was taken (the run's first read; None: the caller reads it);
+        ``("busy", None)``: another
         caller holds the turn (nothing taken); ``("queued", None)``: the runs tier has an
         active run on the thread (nothing held: queue behind it)."""
         ...

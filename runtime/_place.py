@@ -193,15 +193,16 @@ async def _wait_turn(queue: RunQueue, record: RunRecord, lease: Lease, seconds: 
     return record
 
 
-async def _take_turn(turns: TurnKeeper, thread: str) -> tuple[int, bytes] | None:
-    """Wait for ``thread``'s turn (then the thread's head, as read once it was held), or
-    learn that the thread has an active recorded run (None: queue behind it)."""
+async def _take_turn(turns: TurnKeeper, thread: str) -> tuple[bool, tuple[int, bytes] | None]:
+    """Wait for ``thread``'s turn (True, and the thread's head as read once it was held,
+    if the store read it), or learn that the thread has an active recorded run (False:
+    queue behind it)."""
     by_thread = _waiters.setdefault(turns, {})
     delay = FIRST_POLL
     while True:
         found, head = await turns.try_turn(thread)
         if found != "busy":
-            return head
+            return found == "taken", head
         event = anyio.Event()
         mine = (loop_key(), event)
         by_thread.setdefault(thread, []).append(mine)
@@ -229,8 +230,8 @@ async def thread_place(saver: Checkpointer, thread: str, strategy: str, *, queue
     queue = saver.runs
     if not queued and turn and saver.turns is not None:
         turns = saver.turns
-        head = await _take_turn(turns, thread)
-        if head is not None:
+        taken, head = await _take_turn(turns, thread)
+        if taken:
             try:
                 yield None, head
             finally:
