@@ -85,6 +85,20 @@ class FileTurns:
         self._fd: int | None = None
         self._opening = threading.Lock()
         self.held = Held()
+        self._users = 0  # open logs on the database: the file is closed when none is left
+
+    def attach(self) -> None:
+        with self._opening:
+            self._users += 1
+
+    def detach(self) -> None:
+        """A log on the database closed: the last one closes the file (so that the file
+        system can be unmounted or made read-only; no turn is held then)."""
+        with self._opening:
+            self._users -= 1
+            if self._users <= 0 and self._fd is not None and not self.held:
+                os.close(self._fd)
+                self._fd = None
 
     def _file(self) -> int:
         assert self.path is not None

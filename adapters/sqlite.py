@@ -580,7 +580,10 @@ class SqliteLog:
         """The turns of this log's database file (found on first use)."""
         if self._turns is None:
             found: str = await self._here_or_worker(sql.database_file)
-            self._turns = file_turns("" if found == ":memory:" else found)
+            turns = file_turns("" if found == ":memory:" else found)
+            if self._turns is None:  # (another call may have found it meanwhile)
+                turns.attach()
+                self._turns = turns
         return self._turns
 
     async def try_turn(self, thread: str) -> Turn:
@@ -614,6 +617,8 @@ class SqliteLog:
         if self._closed:
             return
         self._closed = True
+        if self._turns is not None:
+            self._turns.detach()
         if self._owner == "caller":
             return  # its owner closes it (and SQLite copies the WAL into the file then)
         with anyio.CancelScope(shield=True), _translated(self.path, self.busy_timeout):
