@@ -11,7 +11,7 @@ Rules:
   ``hashtextextended('lograph.turn:<schema>:<thread>', 0)`` (PostgreSQL, computed by the
   server in ``try_turn`` and in the runs tier's statements alike).
 - The runs tier's writes that start a recorded run take the key for the length of their
-  transaction (SQLite: ``Held.momentary`` around the write; PostgreSQL:
+  transaction (SQLite: ``FileTurns.momentary`` around the write; PostgreSQL:
   ``pg_try_advisory_xact_lock``), and leave a thread whose key is taken alone. A turn's
   holder looks for an active run only after it holds the key, so the two never run at once.
 """
@@ -66,10 +66,6 @@ class Held:
         with self._lock:
             self._keys.discard(key)
 
-    def __contains__(self, key: object) -> bool:
-        with self._lock:
-            return key in self._keys
-
     def __bool__(self) -> bool:
         with self._lock:
             return bool(self._keys)
@@ -78,7 +74,7 @@ class Held:
 class FileTurns:
     """A SQLite database's turns file, shared by every log on that file in this process
     (a POSIX lock belongs to the process, and closing any descriptor of the file would
-    drop them all: the descriptor stays open while the process lives)."""
+    drop them all: one descriptor, open while a log on the database is)."""
 
     def __init__(self, path: str | None) -> None:
         self.path = path  # None: a database in this process's memory (the registry serves)
@@ -175,8 +171,9 @@ def file_turns(database: str) -> FileTurns:
 
 class PgTurns:
     """A PostgreSQL log's turns: session advisory locks on one connection it keeps from
-    the pool while it lives (a pool of one connection, or a borrowed one: that one, as
-    lent per call, since it is always the same session). Every method but ``end_turn``
+    the pool (while the log lives if it owns the pool, else while it holds a turn), or
+    on a pool of one connection or a borrowed one: that one, as lent per call, since it
+    is always the same session. Every method but ``end_turn``
     runs on the pool's home loop; a lost connection loses its locks with it (their runs'
     appends are still checked against the head: a second run fails, it never forks)."""
 
@@ -353,6 +350,8 @@ BEGIN
     SELECT e.seq, e.hash INTO head, digest FROM {events} e WHERE e.thread = t
         ORDER BY e.seq DESC LIMIT 1;
 END $f$"""
+
+
 def _dead(conn: Any) -> bool:
     """Whether a connection kept from the pool is cut (or the pool took it back)."""
     try:

@@ -172,22 +172,27 @@ def _wake(queue: Any, thread: str) -> None:
             event.set()
 
 
+async def _nap(keyed: Any, thread: str, delay: float) -> None:
+    """Sleep ``delay`` seconds, or until a run of this process on ``thread`` ends (``_wake``)."""
+    by_thread = _waiters.setdefault(keyed, {})
+    event = anyio.Event()
+    mine = (loop_key(), event)
+    by_thread.setdefault(thread, []).append(mine)
+    try:
+        with anyio.move_on_after(delay):
+            await event.wait()
+    finally:
+        by_thread[thread].remove(mine)
+        if not by_thread[thread]:
+            del by_thread[thread]
+
+
 async def _wait_turn(queue: RunQueue, record: RunRecord, lease: Lease, seconds: float,
                      ) -> RunRecord:
     """Poll (with backoff, or until a run of this process ends) until ``record`` runs."""
-    by_thread = _waiters.setdefault(queue, {})
     delay = FIRST_POLL
     while record.status == "pending":
-        event = anyio.Event()
-        mine = (loop_key(), event)
-        by_thread.setdefault(record.thread, []).append(mine)
-        try:
-            with anyio.move_on_after(delay):
-                await event.wait()
-        finally:
-            by_thread[record.thread].remove(mine)
-            if not by_thread[record.thread]:
-                del by_thread[record.thread]
+        await _nap(queue, record.thread, delay)
         delay = min(delay * 2, MAX_POLL, seconds / 3)
         record = await queue.take_run(lease, seconds)
     return record
@@ -197,22 +202,12 @@ async def _take_turn(turns: TurnKeeper, thread: str) -> tuple[bool, tuple[int, b
     """Wait for ``thread``'s turn (True, and the thread's head as read once it was held,
     if the store read it), or learn that the thread has an active recorded run (False:
     queue behind it)."""
-    by_thread = _waiters.setdefault(turns, {})
     delay = FIRST_POLL
     while True:
         found, head = await turns.try_turn(thread)
         if found != "busy":
             return found == "taken", head
-        event = anyio.Event()
-        mine = (loop_key(), event)
-        by_thread.setdefault(thread, []).append(mine)
-        try:
-            with anyio.move_on_after(delay):
-                await event.wait()
-        finally:
-            by_thread[thread].remove(mine)
-            if not by_thread[thread]:
-                del by_thread[thread]
+        await _nap(turns, thread, delay)
         delay = min(delay * 2, MAX_POLL)
 
 
