@@ -260,7 +260,7 @@ class PostgresLog:
             pool, bridge, self._sql.runs.channel, self._origin, self._heard, enabled=spare)
         self._signals = RunSignals(call_in=call_in, keep_listening=self._listener.keep)
         # plain runs' turns (``_turns``): on a connection of their own, or the only one
-        single = isinstance(pool, _PoolOfOne) or pool.get_max_size() == 1
+        self._single = single = isinstance(pool, _PoolOfOne) or pool.get_max_size() == 1
         self._turns = PgTurns(pool, self._sql.runs.turn_prefix, self._sql.runs.table,
                               f"{self._sql.schema}.events", dedicated=not single,
                               keep=owns_pool)
@@ -739,6 +739,23 @@ class PostgresLog:
         if created:
             self._signals.created()
         return record, created
+
+    async def create_run_claimed(self, new: NewRun, worker: str, seconds: float,
+                                 graph: str | None = None,
+                                 ) -> tuple[RunRecord, bool, Lease | None]:
+        check_new_run(new)
+        check_lease_seconds(seconds)
+        check_graph(graph)
+        if self._single:  # (turns share the one session: its claims would pass them)
+            return (*await self.create_run(new), None)
+        record, created, stopped, lease = await self._call(
+            "create_run", lambda c: _pg_runs.create_claimed(
+                c, self._sql.runs, new, self._origin, worker, seconds, graph))
+        for run_id in stopped:
+            self._signals.notify(run_id)
+        if created and lease is None:  # (one taken at once is nobody else's to claim)
+            self._signals.created()
+        return record, created, lease
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         return await self._call("get_run", lambda c: _pg_runs.get(c, self._sql.runs, run_id))

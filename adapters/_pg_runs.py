@@ -115,6 +115,26 @@ MIGRATION_FRESH_HEAD = [
     END $f$""",
 ]
 
+# schema version 8: whether a thread has no active run, and whether the run before a
+# given one was rolled back, each with a snapshot of its own (as above): a submit that a
+# worker of its process takes at once (``create_claimed``) asks after it took the thread's
+# lock, so it sees every run of the thread that committed before (its own snapshot may not)
+MIGRATION_IDLE = [
+    """CREATE OR REPLACE FUNCTION {s}.lograph_idle(t text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE AS $f$
+    BEGIN
+        RETURN NOT EXISTS (SELECT 1 FROM {s}.runs r
+                           WHERE r.thread = t AND r.status IN ('pending', 'running'));
+    END $f$""",
+    """CREATE OR REPLACE FUNCTION {s}.lograph_rolled_back(t text, o bigint) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE AS $f$
+    BEGIN
+        RETURN coalesce((SELECT CASE WHEN p.stop = 'rollback' THEN p.first_seq ELSE 0 END
+                         FROM {s}.runs p WHERE p.thread = t AND p.ord < o
+                         ORDER BY p.ord DESC LIMIT 1), 0);
+    END $f$""",
+]
+
 _COLUMNS = COLUMNS = ", ".join(ROW_COLUMNS).replace("metadata", "metadata::text")
 _ACTIVE = "status IN ('pending', 'running')"
 
@@ -158,6 +178,30 @@ class RunStatements:
             "FROM (SELECT pg_advisory_xact_lock(hashtextextended($10, 0)), pg_notify($11, $12) "
             "OFFSET 0) AS first ON CONFLICT DO NOTHING "
             f"RETURNING {_COLUMNS}")
+        # ... and the same run taken at once by a worker of this process (``$14``, under
+        # token ``$15`` for ``$16`` seconds, of graph ``$17``) when its thread is idle and
+        # its turn free, as a claim would take it (the thread's head read after the turn
+        # was taken); else recorded pending as above. It commits durably, as every
+        # recorded run does.
+        go = (f"CASE WHEN {s}.lograph_idle($2) THEN "
+              f"pg_try_advisory_xact_lock({pg_turn_key(self.turn_prefix, '$2')}) ELSE false END")
+
+        def when(value: str, otherwise: str = "NULL") -> str:
+            return f"CASE WHEN c.go THEN {value} ELSE {otherwise} END"
+
+        self.enqueue_claimed = (
+            f"INSERT INTO {s}.runs (run_id, thread, status, input, config, durability, strategy, "
+            "idem, metadata, created, updated, attempts, first_seq, timeout, graph, started, "
+            "worker, token, lease_expires) "
+            f"SELECT $1, $2, {when(repr('running'), repr('pending'))}, $3, $4, $5, $6, $7, "
+            f"$8::jsonb, {NOW}, {NOW}, {when('1', '0')}, {when(f'{s}.lograph_head_seq($2)', '0')}, "
+            f"$9, {when('coalesce($13, $17)', '$13')}, {when(NOW)}, {when('$14')}, "
+            f"{when('$15')}, {when(f'{NOW} + $16')} "
+            f"FROM (SELECT {go} AS go FROM (SELECT pg_advisory_xact_lock(hashtextextended($10, 0)), "
+            "pg_notify($11, $12) OFFSET 0) AS first OFFSET 0) AS c ON CONFLICT DO NOTHING "
+            f"RETURNING {_COLUMNS}, CASE WHEN status = 'running' THEN "
+            f"{s}.lograph_hash_at(thread, first_seq) END, CASE WHEN status = 'running' THEN "
+            f"{s}.lograph_rolled_back(thread, ord) ELSE 0 END")
         self.ask_stop_ids = (
             f"UPDATE {s}.runs SET stop = $2, updated = {NOW} "
             "WHERE thread = $1 AND status = 'running' AND stop IS NULL RETURNING run_id")
@@ -304,6 +348,34 @@ async def create(conn: Conn, q: RunStatements, new: NewRun, origin: str,
             await conn.execute(q.notify, q.channel, f"{origin} s {run_id}")
         await conn.execute(q.notify, q.channel, f"{origin} c {new.run_id}")
         return _record(row), True, stopped
+
+
+async def create_claimed(conn: Conn, q: RunStatements, new: NewRun, origin: str, worker: str,
+                         seconds: float, graph: str | None,
+                         ) -> tuple[RunRecord, bool, list[str], Lease | None]:
+    """``create``, with an ``enqueue`` run taken at once by ``worker`` when its thread is
+    idle and its turn free (see ``enqueue_claimed``): then its lease too (else None)."""
+    check_lease_seconds(seconds)
+    if new.strategy == "enqueue":
+        token = new_token()
+        timeout = None if new.timeout is None else float(new.timeout)
+        try:
+            row = await conn.fetchrow(
+                q.enqueue_claimed, new.run_id, new.thread, new.input, new.config,
+                new.durability, new.strategy, new.idempotency_key, metadata_json(new.metadata),
+                timeout, _lock_key(q, new.thread), q.channel, f"{origin} c {new.run_id}",
+                new.graph, worker, token, float(seconds), graph)
+        except asyncpg.UniqueViolationError:  # (the backstop: a running run of the thread)
+            row = None
+        if row is not None:
+            record = _record(row[:-2])
+            if record.status != "running":
+                return record, True, [], None
+            digest = row[-2]
+            record = replace(record, head_hash=b"" if digest is None else bytes(digest),
+                             prior_rollback=int(row[-1]))
+            return record, True, [], Lease(record.run_id, token)
+    return (*await create(conn, q, new, origin), None)
 
 
 def _lock_key(q: RunStatements, thread: str) -> str:

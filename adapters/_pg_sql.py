@@ -109,6 +109,8 @@ MIGRATIONS: list[list[str]] = [
     _pg_runs.MIGRATION_GRAPH,
     # 7: a starting run's read of its thread's head, after the thread's turn was checked
     _pg_runs.MIGRATION_FRESH_HEAD,
+    # 8: a thread's idleness, fresh, for a submit that its process's worker takes at once
+    _pg_runs.MIGRATION_IDLE,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -128,6 +128,12 @@ class MemoryLog:
         self._open()
         return self._runs.create(new)
 
+    async def create_run_claimed(self, new: NewRun, worker: str, seconds: float,
+                                 graph: str | None = None,
+                                 ) -> tuple[RunRecord, bool, Lease | None]:
+        self._open()
+        return self._runs.create_claimed(new, worker, seconds, self._head_event, graph)
+
     async def get_run(self, run_id: str) -> RunRecord | None:
         self._open()
         return self._runs.runs.get(run_id)

@@ -36,6 +36,15 @@ Rules every store keeps (the contract suite checks each):
   worker's run records how it ended in the transaction of its last append, fenced by
   its lease as the append is, instead of a ``finish_run`` of its own; waiters are woken
   as by ``finish_run`` once it committed.
+- **A run taken as it is recorded** (``create_run_claimed(new, worker, seconds, graph)``,
+  which a store may offer beside ``create_run``; the memory and PostgreSQL stores do):
+  an ``enqueue`` run whose thread has no active run (and, where the store keeps turns,
+  whose turn is free) is recorded running under a fresh lease of ``worker``, exactly as
+  its first claim would leave it, in the one durable write that records it; else it is
+  recorded as ``create_run`` records it. Returns ``(record, created, lease or None)``.
+  A worker of the submitting process that has a free slot takes the run so, without a
+  claim of its own; the lease, its fencing and a takeover after it expired are those
+  of any claim.
 """
 
 from __future__ import annotations
@@ -539,7 +548,25 @@ class MemoryRuns:
         return sorted((r for r in self.runs.values() if r.thread == thread and r.status in ACTIVE),
                       key=lambda r: r.order)
 
-    def create(self, new: NewRun, *, in_process: bool = False) -> tuple[RunRecord, bool]:
+    def create_claimed(self, new: NewRun, worker: str, seconds: float,
+                       head_event: Callable[[str], tuple[int, bytes]], graph: str | None,
+                       ) -> tuple[RunRecord, bool, Lease | None]:
+        """``create``, with an ``enqueue`` run on an idle thread taken at once by
+        ``worker`` (as ``claim`` would take it): then its lease too."""
+        check_lease_seconds(seconds)
+        check_graph(graph)
+        check_new_run(new)
+        if new.strategy != "enqueue" or self._active(new.thread):
+            return (*self.create(new), None)
+        record, created = self.create(new, quiet=True)
+        if not created:
+            return record, created, None
+        taken, lease = self._take(record, worker, seconds, head_event, graph, time.time())
+        return taken, True, lease
+
+    def create(self, new: NewRun, *, in_process: bool = False, quiet: bool = False,
+               ) -> tuple[RunRecord, bool]:
+        """``quiet``: no wake-up for claimers (the caller takes the run at once)."""
         check_new_run(new, in_process=in_process)
         if new.idempotency_key is not None:
             for r in self.runs.values():
@@ -565,7 +592,8 @@ class MemoryRuns:
         self.runs[new.run_id] = record
         for r in stopped:
             self.signals.changed(r)
-        self.signals.created()
+        if not quiet:
+            self.signals.created()
         return record, True
 
     def list(self, thread: str | None, status: str | Iterable[str] | None, since: float | None,
@@ -614,24 +642,31 @@ class MemoryRuns:
             if r.in_process or (graph is not None and r.graph not in (None, graph)):
                 continue  # its caller runs it; another graph's workers run it
             if r.status == PENDING or (r.lease_expires is not None and r.lease_expires <= now):
-                token = new_token()
-                head, digest = head_event(r.thread) if r.attempts == 0 else (r.first_seq, None)
-                record = replace(
-                    r, status=RUNNING, worker=worker, lease_expires=now + seconds, updated=now,
-                    started=r.started if r.started is not None else now, attempts=r.attempts + 1,
-                    first_seq=head, graph=r.graph if r.graph is not None else graph)
-                self.runs[r.run_id] = record
-                self._tokens[r.run_id] = token
-                record = replace(record, head_hash=digest)  # (the claim's answer, not stored)
-                before = [p for p in self.runs.values() if p.thread == r.thread and p.order < r.order]
-                prior = max(before, key=lambda p: p.order, default=None)
-                if prior is not None and prior.stop == "rollback":
-                    record = replace(record, prior_rollback=prior.first_seq)
+                record, lease = self._take(r, worker, seconds, head_event, graph, now)
                 if any(p.status == PENDING and not p.in_process
                        and (graph is None or p.graph in (None, graph)) for p in self.runs.values()):
                     record = replace(record, queued=True)  # (runs a worker of the graph takes)
-                return record, Lease(r.run_id, token)
+                return record, lease
         return None
+
+    def _take(self, r: RunRecord, worker: str, seconds: float,
+              head_event: Callable[[str], tuple[int, bytes]], graph: str | None, now: float,
+              ) -> tuple[RunRecord, Lease]:
+        """Claim ``r`` (claimable) for ``worker``: the claim's answer and lease."""
+        token = new_token()
+        head, digest = head_event(r.thread) if r.attempts == 0 else (r.first_seq, None)
+        record = replace(
+            r, status=RUNNING, worker=worker, lease_expires=now + seconds, updated=now,
+            started=r.started if r.started is not None else now, attempts=r.attempts + 1,
+            first_seq=head, graph=r.graph if r.graph is not None else graph)
+        self.runs[r.run_id] = record
+        self._tokens[r.run_id] = token
+        record = replace(record, head_hash=digest)  # (the claim's answer, not stored)
+        before = [p for p in self.runs.values() if p.thread == r.thread and p.order < r.order]
+        prior = max(before, key=lambda p: p.order, default=None)
+        if prior is not None and prior.stop == "rollback":
+            record = replace(record, prior_rollback=prior.first_seq)
+        return record, Lease(r.run_id, token)
 
     def holds(self, lease: Lease, *, unexpired: bool = True) -> RunRecord:
         """The run ``lease`` holds; LeaseLostError if it does not (any more)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import anyio
 
@@ -27,6 +27,7 @@ from lograph.eventlog import (
     Capability,
     EventLog,
     Kind,
+    Lease,
     NewRun,
     RunQueue,
     RunRecord,
@@ -50,6 +51,54 @@ CONFIG_KEYS = ("configurable", "recursion_limit", "tags", "metadata", "run_name"
 _POLL = 0.05
 #: seconds between a waiter's reads when the store announces every change to this process
 _SAFEGUARD = 1.0
+
+
+class Taker(Protocol):
+    """An in-process worker that a submit may hand its run to (``Worker``): ``reserve``
+    takes one of its slots for ``new`` if it would claim ``new`` and is serving on the
+    caller's event loop; then ``take`` runs what the store recorded running under
+    ``lease``, or ``unreserve`` gives the slot back."""
+
+    name: str
+    lease: float
+    graph_name: str | None
+
+    def reserve(self, new: NewRun) -> bool: ...
+
+    def unreserve(self) -> None: ...
+
+    def take(self, record: RunRecord, lease: Lease) -> None: ...
+
+
+#: the in-process workers serving each store (by ``id`` of its runs tier) while they serve
+TAKERS: dict[int, list[Taker]] = {}
+
+
+async def record_run(queue: RunQueue, new: NewRun) -> tuple[RunRecord, bool]:
+    """``create_run``; or, when a worker of this process serving this store has a free
+    slot and the store can (``create_run_claimed``), recorded already taken by it: one
+    write (durable, as every recorded run) instead of a record and a claim, and no wait
+    for the worker's wake-up. The run is that worker's from there, under its lease, as
+    if it had claimed it (a takeover after it expires included)."""
+    takers = TAKERS.get(id(queue))
+    create_claimed: Any = getattr(queue, "create_run_claimed", None)
+    taker = None
+    if takers and create_claimed is not None:
+        taker = next((t for t in takers if t.reserve(new)), None)
+    if taker is None:
+        return await queue.create_run(new)
+    lease = None
+    try:
+        # (shielded: a run recorded as taken is handed in, whatever happens to the caller)
+        with anyio.CancelScope(shield=True):
+            record, created, lease = await create_claimed(new, taker.name, taker.lease,
+                                                          taker.graph_name)
+    finally:
+        if lease is None:
+            taker.unreserve()
+    if lease is not None:
+        taker.take(record, lease)
+    return record, created
 
 
 class RunError(GraphError):
@@ -280,7 +329,7 @@ class Runs:
                 graph if graph is not None else self.graph)
             check_new_run(new)
             read_at = time.monotonic()
-            record, created = await self.queue.create_run(new)
+            record, created = await record_run(self.queue, new)
             traced.recorded(record, created)
         return RunHandle(self.queue, record, created=created, read_at=read_at)
 

@@ -53,6 +53,7 @@ from lograph.eventlog import (
     Lease,
     LeaseLostError,
     LogError,
+    NewRun,
     RunEnd,
     RunRecord,
     StoreUnavailableError,
@@ -64,7 +65,7 @@ from ._commit import RUN_LEASE
 from ._engine import ignore
 from ._invoke import run_graph
 from ._otel import report_queue_depth, worker_run
-from ._runs import decode_input, queue_of, rollback_point, run_config, stopped
+from ._runs import TAKERS, decode_input, queue_of, rollback_point, run_config, stopped
 from ._views import snapshot_of
 
 __all__ = ["Worker"]
@@ -121,6 +122,13 @@ class Worker:
         self.unreachable_since: float | None = None
         self._tg: TaskGroup | None = None
         self._slots = anyio.Semaphore(concurrency)
+        # while it serves: its runs' task group and event loop, for runs a submit hands in
+        # (``_runs.record_run``); ``_spare``: the serve loop waits for news holding a free
+        # slot, which a submit may take (the loop then waits for another)
+        self._runs_tg: TaskGroup | None = None
+        self._loop: Any = None
+        self._spare = False
+        self._in_slots: list[_Slot] = []  # the slots of the runs running in ``serve``
 
     async def __aenter__(self) -> Worker:
         self._tg = anyio.create_task_group()
@@ -151,21 +159,71 @@ class Worker:
         async with anyio.create_task_group() as tg, self.queue.watch_runs() as woken:
             more = True  # whether a claim may find a run without a wake-up
             tg.start_soon(report_queue_depth, self.queue)  # (a metric, with an SDK only)
-            while True:
-                await self._slots.acquire()
-                try:
-                    if not more:
-                        await woken.wait(self.poll)
-                    claimed = await self._patiently(self._claim)
-                except BaseException:
-                    self._slots.release()
-                    raise
-                if claimed is None:
-                    self._slots.release()
-                    more = False
-                    continue
-                more = claimed[0].queued  # else the next claim waits for news
-                tg.start_soon(self._run_in_slot, *claimed)
+            takers = TAKERS.setdefault(id(self.queue), [])
+            takers.append(self)
+            self._runs_tg, self._loop = tg, anyio.lowlevel.current_token()
+            try:
+                while True:
+                    await self._slots.acquire()
+                    lent = False
+                    try:
+                        if not more:
+                            self._spare = True
+                            try:
+                                more = await woken.wait(self.poll)
+                            finally:
+                                lent, self._spare = not self._spare, False
+                            if lent:  # a submit's run has the slot: wait for another
+                                continue
+                        claimed = await self._patiently(self._claim)
+                    except BaseException:
+                        if not lent:
+                            self._slots.release()
+                        raise
+                    if claimed is None:
+                        self._slots.release()
+                        more = False
+                        continue
+                    more = claimed[0].queued  # else the next claim waits for news
+                    tg.start_soon(self._run_in_slot, *claimed)
+            finally:
+                self._runs_tg = self._loop = None
+                takers.remove(self)
+                if not takers:
+                    TAKERS.pop(id(self.queue), None)
+
+    def reserve(self, new: NewRun) -> bool:
+        """A slot for ``new``, which a submit on this worker's store records taken by it
+        (``_runs.record_run``), if it would claim ``new`` now: it serves on the caller's
+        event loop, with no ``graph_limit`` (that is counted by claims) and a free slot."""
+        if (self._runs_tg is None or self.graph_limit is not None
+                or (new.graph is not None and self.graph_name not in (None, new.graph))
+                or self._loop != anyio.lowlevel.current_token()):
+            return False
+        try:
+            self._slots.acquire_nowait()
+        except anyio.WouldBlock:
+            if self._spare:
+                self._spare = False  # the serve loop's: it takes another once this run ends
+            else:  # a run's whose end is recorded (its task only tidies up now), if any
+                done = next((s for s in self._in_slots
+                             if s.claim is not None and s.claim.recorded is not None
+                             and not s.passed), None)
+                if done is None:
+                    return False
+                done.passed = True
+        return True
+
+    def unreserve(self) -> None:
+        self._slots.release()
+
+    def take(self, record: RunRecord, lease: Lease) -> None:
+        """Run ``record``, recorded running under ``lease`` by a submit, in its slot. A
+        worker that stopped meanwhile leaves it to its lease (another worker takes it over)."""
+        if self._runs_tg is None:
+            self._slots.release()
+            return
+        self._runs_tg.start_soon(self._run_in_slot, record, lease)
 
     async def _claim(self) -> tuple[RunRecord, Lease] | None:
         return await self.queue.claim_run(self.name, self.lease, limit=self.graph_limit,
@@ -194,10 +252,12 @@ class Worker:
             return done
 
     async def _run_in_slot(self, record: RunRecord, lease: Lease) -> None:
+        slot = _Slot()
         try:
-            await self.execute(record, lease)
+            await self._executing(record, lease, slot)
         finally:
-            self._slots.release()
+            if not slot.passed:
+                self._slots.release()
 
     async def run_once(self) -> RunRecord | None:
         """Claim one run and execute it here; its final record (None: nothing to claim)."""
@@ -211,7 +271,21 @@ class Worker:
         (whoever holds the run now records it). Traced and measured when an OpenTelemetry
         SDK is configured (``_otel``). A worker stopped after the run's last append
         recorded its end (its joiners may have stopped it) traces that end."""
+        return await self._executing(record, lease, None)
+
+    async def _executing(self, record: RunRecord, lease: Lease, slot: _Slot | None,
+                         ) -> RunRecord | None:
         claim = Claim(record, self.graph)
+        if slot is not None:
+            slot.claim = claim
+            self._in_slots.append(slot)
+        try:
+            return await self._claimed(record, lease, claim)
+        finally:
+            if slot is not None:
+                self._in_slots.remove(slot)
+
+    async def _claimed(self, record: RunRecord, lease: Lease, claim: Claim) -> RunRecord | None:
         stopped: BaseException | None = None
         with worker_run(record, self.name) as seen:
             try:
@@ -382,6 +456,18 @@ class Claim:
 
 
 _ENDS_WITH_OUTPUT = (RunStatus.DONE, RunStatus.INTERRUPTED)
+
+
+class _Slot:
+    """One of a worker's ``concurrency`` slots, held by a run; ``passed``: handed to a
+    submit's run (``Worker.reserve``) once this run's end was recorded, so this run's
+    task does not give it back."""
+
+    __slots__ = ("claim", "passed")
+
+    def __init__(self) -> None:
+        self.passed = False
+        self.claim: Claim | None = None
 
 
 def _stopped(stop: str) -> tuple[str, bytes | None, str]:

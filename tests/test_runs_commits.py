@@ -18,6 +18,7 @@ import pytest
 
 from lograph.eventlog import MemoryLog, RunRecord
 from lograph.runtime import END, START, Command, RunError, Runs, StateGraph, Worker
+from lograph.runtime._runs import decode_input
 from tests._stores import open_saver
 from tests.test_runs import Gates, S
 
@@ -235,3 +236,132 @@ async def test_a_timeout_error_of_the_graph_is_an_error_not_the_runs_timeout(
                 assert (await first.wait()).status == "error"
                 assert (await second.wait()).status == "error"
         assert (await first.refresh()).error == "TimeoutError: the service did not answer"
+
+
+#: the stores that record a run already taken by a serving worker of the submitting
+#: process (``create_run_claimed``); SQLite records it pending, for a claim
+TAKES_AT_ONCE = ("memory", "postgres")
+
+
+async def test_a_run_submitted_beside_a_serving_worker_is_taken_as_it_is_recorded(
+    store_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker of this process with a free slot takes a submitted run in the write that
+    records it: the run is running when ``submit`` returns, under that worker's lease,
+    and nobody claims it (no claim's round trip, no wait for the worker's wake-up).
+    Then the run asks the store for its appends only, as a claimed run does."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = Gates().graph(saver)
+        runs = Runs(saver)
+        async with Worker(graph, lease=30, poll=30) as worker:  # (one slot, free while it waits)
+            await anyio.sleep(0.05)  # (its first claim, which finds nothing, is behind it)
+            for thread in ("t", "u"):
+                calls = count_reads(saver, monkeypatch, (*CALLS, "create_run_claimed", *READS))
+                handle = await runs.submit(thread, {"log": ["in"]}, durability="sync")
+                submitted = handle.record
+                assert await handle.join() == {"log": ["in", "a", "b", "c"]}
+                calls = list(calls)
+                monkeypatch.undo()
+                record = await handle.refresh()
+                assert (record.status, record.attempts, record.worker) == ("success", 1, worker.name)
+                if store_kind in TAKES_AT_ONCE:
+                    assert (submitted.status, submitted.worker) == ("running", worker.name)
+                    assert calls[0] == "create_run_claimed" and set(calls[1:]) == {"append_batch"}, calls
+                else:
+                    assert submitted.status == "pending" and "claim_run" in calls
+
+
+async def test_a_run_submitted_while_every_slot_is_busy_waits_for_a_claim(
+    store_kind: str, tmp_path: Path,
+) -> None:
+    """With no free slot (or a thread busy) a run is recorded pending, and the worker
+    claims it once a slot is free; a run for another graph is left to that graph's
+    workers."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        gates = Gates("a")
+        graph = gates.graph(saver)
+        runs = Runs(saver)
+        async with Worker(graph, lease=30, poll=30) as worker:
+            await anyio.sleep(0.05)
+            first = await runs.submit("t", {"log": ["in"]}, durability="sync")
+            busy = await runs.submit("u", {"log": ["in"]}, durability="sync")
+            other = await runs.submit("v", {"log": ["in"]}, graph="another")
+            assert first.record.status == ("running" if store_kind in TAKES_AT_ONCE else "pending")
+            assert (busy.record.status, other.record.status) == ("pending", "pending")
+            gates.open["a"].set()
+            with anyio.fail_after(20):
+                assert await first.join() == await busy.join() == {"log": ["in", "a", "b", "c"]}
+            assert (await busy.refresh()).worker == worker.name
+            assert (await other.refresh()).status == "pending"
+
+
+async def test_a_run_taken_as_it_was_recorded_is_taken_over_once_its_lease_expired(
+    store_kind: str, tmp_path: Path,
+) -> None:
+    """The lease a submit recorded its run under is a claim's lease: a worker that stops
+    (dies) running it leaves it to another worker once the lease expired, which resumes
+    it from the log without running a recorded node again (``sync``)."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        gates = Gates("b")
+        graph = gates.graph(saver)
+        runs = Runs(saver)
+        async with Worker(graph, lease=0.5, poll=30, concurrency=2) as first:
+            await anyio.sleep(0.05)
+            handle = await runs.submit("t", {"log": ["in"]}, durability="sync")
+            submitted = handle.record
+            with anyio.fail_after(10):
+                await gates.reached["b"].wait()  # (a's step is in the log)
+        # the worker stopped: its heartbeat stopped too, the run is left running
+        record = await handle.refresh()
+        assert (record.status, record.worker) == ("running", first.name)
+        assert submitted.status == ("running" if store_kind in TAKES_AT_ONCE else "pending")
+        gates.open["b"].set()
+        second = Worker(graph, lease=30, poll=0.01)
+        assert await second.run_once() is None  # its lease holds for now
+        await anyio.sleep(0.6)
+        done = await second.run_once()
+        assert done is not None and (done.status, done.attempts, done.worker) == (
+            "success", 2, second.name)
+        assert gates.ran == ["a", "b", "b", "c"]  # (b never finished before: it runs again)
+        assert await handle.join() == {"log": ["in", "a", "b", "c"]}
+
+
+async def test_runs_submitted_at_once_on_one_thread_run_one_at_a_time_in_order(
+    store_kind: str, tmp_path: Path,
+) -> None:
+    """Only a run whose thread is idle is taken as it is recorded: runs submitted at once
+    on one thread, with free slots for all of them, wait in the queue behind the first
+    and run one at a time in the order they were recorded; an idempotency key returns
+    its run, taken once."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        gates = Gates("a")
+        graph = gates.graph(saver)
+        runs = Runs(saver)
+        handles: list[Any] = []
+        async with Worker(graph, lease=30, poll=0.05, concurrency=4):
+            await anyio.sleep(0.05)
+
+            async def submit(i: int) -> None:
+                handles.append(await runs.submit("t", {"log": [f"in{i}"]}, durability="sync",
+                                                 idempotency_key=f"k{i % 3}"))
+
+            async with anyio.create_task_group() as tg:
+                for i in range(6):
+                    tg.start_soon(submit, i)
+            assert len({h.run_id for h in handles}) == 3
+            assert sum(h.created for h in handles) == 3
+            running = [h for h in handles if h.record.status == "running"]
+            assert len({h.run_id for h in running}) <= 1
+            gates.open["a"].set()
+            with anyio.fail_after(20):
+                for h in handles:
+                    await h.wait()
+        records = sorted([await h.refresh() for h in handles if h.created], key=lambda r: r.order)
+        assert [r.status for r in records] == ["success"] * 3
+        assert [r.attempts for r in records] == [1] * 3
+        starts = [r.first_seq for r in records]
+        assert starts == sorted(starts) and len(set(starts)) == 3
+        assert gates.ran == ["a", "b", "c"] * 3
+        values = (await graph.aget_state({"configurable": {"thread_id": "t"}})).values
+        assert values["log"] == [x for r in records
+                                 for x in (decode_input(r.input)["log"][0], "a", "b", "c")]
