@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from lograph.eventlog.bodies import TaskResult
 
+    from ._lone import LoneGroup
     from ._structure import Structure
 
 
@@ -113,7 +114,7 @@ class TaskContext:
     run: TaskRuntime
     task_id: str
     name: str
-    tg: TaskGroup
+    tg: TaskGroup | LoneGroup  # where the calls it makes run (its step's group)
     calls: int = 0
     interrupts: int = 0
     subgraphs: int = 0  # graphs invoked from this task so far (each gets its own namespace)

@@ -52,6 +52,7 @@ from ._errors import (
 from ._handlers import recorded_node_error
 from ._injection import RunControl, kwargs_for
 from ._journal import Journal, SubJournal, encode_writes_error
+from ._lone import LoneGroup, StepFailed
 from ._machine import Entry, InputStep, RunTasks, Seal, StepMachine
 from ._resume import interrupt_of, reopened
 from ._retry import pause, retry_for
@@ -73,6 +74,9 @@ class Run:
     rejected: BaseException | None = None  # the failure waits for the step's other tasks and
     # gives way to a real one: an answer a response_schema refused, a subgraph that drained
     # (set on the instance only then: one more attribute per run costs every run's lookups)
+    #: where a lone task's calls run (``_lone``): the run's task group, or for a subgraph
+    #: the group of the task that runs it (None: a step always opens its own task group)
+    host: TaskGroup | LoneGroup | None = None
 
     def __init__(
         self,
@@ -157,6 +161,7 @@ class Run:
         closing: Exception | None = None
         fresh = input is not None and not isinstance(input, Command)
         async with anyio.create_task_group() as tg:
+            self.host = tg
             journal.start(tg)
             try:
                 for entry in machine.begin(journal.cp, input=input, durability=journal.durability,
@@ -322,15 +327,25 @@ class Run:
             STEP.reset(token)
 
     async def _run_tasks(self, todo: list[TaskPlan], step: int) -> None:
+        if len(todo) == 1 and self.host is not None:  # one task: it runs here (see _lone)
+            self.running = 1
+            group = LoneGroup(self.host)
+            try:
+                await self._run_task(todo[0], step, group)
+                await group.join()
+            except StepFailed as e:  # a call it awaited failed under it: the step fails with that
+                await group.abandon()
+                raise (group.error or e.error) from None
+            except BaseException:
+                await group.abandon()
+                raise
+            return
         async with anyio.create_task_group() as tg:
             self.running = len(todo)
-            if len(todo) == 1:  # no sibling to run beside: save a task spawn
-                await self._run_task(todo[0], step, tg)
-                return
             for t in todo:
                 tg.start_soon(self._run_task, t, step, tg)
 
-    async def _run_task(self, task: TaskPlan, step: int, tg: TaskGroup) -> None:
+    async def _run_task(self, task: TaskPlan, step: int, tg: TaskGroup | LoneGroup) -> None:
         journal = self.journal
         try:
             writes, update = await self._execute(task, step, tg)
@@ -431,7 +446,8 @@ class Run:
             spec.update(items)
             self.untracked_values[key] = spec.get()
 
-    async def _execute(self, task: TaskPlan, step: int, tg: TaskGroup) -> tuple[list[list[Any]], Any]:
+    async def _execute(self, task: TaskPlan, step: int, tg: TaskGroup | LoneGroup,
+                       ) -> tuple[list[list[Any]], Any]:
         if task.name == START:
             return await input_writes(self.structure, self.journal.cp, task.arg), None
         node = self.structure.nodes[task.name]
@@ -697,6 +713,7 @@ class Run:
             control=self.control, otel=otel,
         )
         run.stateless = stateless or self.stateless
+        run.host = ctx.tg
         run.quiet = self.quiet  # (its emit hands all to this run's)
         try:
             if not resuming:

@@ -31,6 +31,7 @@ from ._errors import NonDeterminismError
 from ._graph import StateGraph, _cache, _cache_policy, deprecated_context
 from ._injection import injected, kwargs_for
 from ._introspect import value_schema
+from ._lone import LoneGroup, StepFailed
 from ._retry import Retry, retry_policies
 from ._step import call_id
 from ._sync import in_event_loop
@@ -189,9 +190,13 @@ class Task:
             ok, value, chunk = await parent.run.run_call(
                 parent, tid, self.name, self.fn, self.is_async, args, kwargs, self.retry,
                 self.timeout, self.inject, index, self.cache_policy)
-        except anyio.get_cancelled_exc_class():
-            if future._cancelled:  # future.cancel(): nothing recorded, nothing set; the
-                future._done.set()  # task's own cancel scope (its TaskHandle's) ends it
+        except BaseException as e:
+            if future._cancelled and isinstance(e, anyio.get_cancelled_exc_class()):
+                future._done.set()  # future.cancel(): nothing recorded, nothing set; the
+                # task's own cancel scope (its TaskHandle's) ends it
+            elif type(parent.tg) is LoneGroup and (
+                    parent.tg.error is not None or not isinstance(e, anyio.get_cancelled_exc_class())):
+                future._set(error=StepFailed(e))  # its caller has no group to cancel it: this ends it
             raise
         if ok:
             future._set(value)
