@@ -331,7 +331,6 @@ class StateCodec:
 
     def updates(self, output: Any, node: str) -> list[tuple[str, Any]]:
         """A node's return value as ``(channel, value)`` writes, in key order."""
-        who = "the input" if node == "__start__" else f"node {node!r}"
         if output is None:
             return []
         if self.kind == "root":
@@ -344,7 +343,7 @@ class StateCodec:
             items = _object_updates(output, self.channels)  # a model, dataclass, annotated class
         else:
             raise InvalidUpdateError(
-                f"{who} {'is' if node == '__start__' else 'returned'} a {type(output).__name__}; "
+                f"{_who(node)} {'is' if node == '__start__' else 'returned'} a {type(output).__name__}; "
                 "it must be a dict of state keys, a Command, or None"
             )
         if node == "__start__" and self.inputs is not None:  # (keys no schema has: refused below)
@@ -353,13 +352,17 @@ class StateCodec:
         for key, value in items:
             if key not in self.channels:
                 raise InvalidUpdateError(
-                    f"{who} wrote key {key!r}, which is not in the state schema "
+                    f"{_who(node)} wrote key {key!r}, which is not in the state schema "
                     f"(keys: {sorted(self.channels)})"
                 )
             overwrites = overwrites or type(value) is Overwrite
         if overwrites:  # stored in its plain spelling
             items = [(k, {OVERWRITE: v.value} if type(v) is Overwrite else v) for k, v in items]
         return items
+
+
+def _who(node: str) -> str:
+    return "the input" if node == "__start__" else f"node {node!r}"
 
 
 def reduce_writes(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._resume import schema_adapter, shown_schema, validated
@@ -118,7 +118,6 @@ class TaskContext:
     calls: int = 0
     interrupts: int = 0
     subgraphs: int = 0  # graphs invoked from this task so far (each gets its own namespace)
-    children: list[Any] = field(default_factory=list)
     clock: Any = None  # the running attempt's timeout clock (``_timeout.Clock``), if it has one
     started: float | None = None  # when the task's first attempt started (time.time())
     step: int = 0

@@ -383,7 +383,7 @@ class ToolNode(Runnable[Any, Any]):
                 return await fn(payload, config)
             return await anyio.to_thread.run_sync(functools.partial(fn, payload, config))
         part = replace(ctx, task_id=_part_id(ctx.task_id, index), calls=0, interrupts=0,
-                       subgraphs=0, children=[])  # the node's step, attempt, config, clock
+                       subgraphs=0)  # the node's step, attempt, config, clock
         return await ctx.run.call_with(fn, asynchronous, (payload, config), {}, part)
 
     # -- input ------------------------------------------------------------------------

@@ -31,7 +31,7 @@ class Send:
 
     def __new__(cls, node: str = "", arg: Any = None, *,
                 timeout: float | timedelta | TimeoutPolicy | None = None) -> Send:
-        if cls is Send and TimeoutPolicy.coerce(timeout) is not None:
+        if timeout is not None and cls is Send and TimeoutPolicy.coerce(timeout) is not None:
             cls = TimedSend
         return object.__new__(cls)
 
