@@ -16,7 +16,16 @@ import pytest
 from ._codec import encode
 from ._errors import ConflictError, StoreUnavailableError
 from ._event import GENESIS, Event, make_event, verify_link
-from ._port import TIERS, Append, Capability, EventLog, ThreadInfo, ancestry, capabilities
+from ._port import (
+    TIERS,
+    Append,
+    Capability,
+    CheckedAppend,
+    EventLog,
+    ThreadInfo,
+    ancestry,
+    capabilities,
+)
 
 
 def chain(
@@ -521,16 +530,21 @@ async def _isolates_a_conflict(log: Any, append_batch: AppendBatch) -> None:
 
 
 async def _invalid_item_gets_its_value_error(log: Any, append_batch: AppendBatch) -> None:
-    a, c = chain(1, run_id="a"), chain(2, run_id="c")
+    a, c, d = chain(1, run_id="a"), chain(2, run_id="c"), chain(1, run_id="d")
     gap = [*chain(1), *chain(1, start=3, parent=1)]
-    results = await append_batch(
-        [Append("a", tuple(a), 0), Append("b", tuple(gap), 0), Append("c", tuple(c), 0)]
-    )
-    assert results[0] is None and results[2] is None
-    assert isinstance(results[1], ValueError)
+    # a store skips its own check only for a CheckedAppend (checked when made): every
+    # other item is checked, next to checked ones too
+    results = await append_batch([
+        Append("a", tuple(a), 0), Append("b", tuple(gap), 0), Append("c", tuple(c), 0),
+        CheckedAppend("d", d, 0), Append("e", tuple(d), 5),
+    ])
+    assert results[0] is None and results[2] is None and results[3] is None
+    assert isinstance(results[1], ValueError) and isinstance(results[4], ValueError)
     assert await log.read("a") == a
     assert await log.read("b") == []
     assert await log.read("c") == c
+    assert await log.read("d") == d
+    assert await log.read("e") == []
 
 
 async def _items_of_one_thread_apply_in_order(log: Any, append_batch: AppendBatch) -> None:

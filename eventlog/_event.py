@@ -28,6 +28,8 @@ import struct
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ._frozen import quick_init
+
 GENESIS = b"\x00" * 32
 
 
@@ -68,6 +70,7 @@ class _KindOfCode(dict[int, str]):
 KIND_OF_CODE: dict[int, str] = _KindOfCode({code: str(kind) for kind, code in KIND_CODES.items()})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """One immutable entry of a thread's log. ``body`` is CBOR (see the codec)."""

@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager
 
 from ._errors import ConflictError, LeaseLostError, StoreUnavailableError
 from ._event import Event
-from ._port import Append, Capability, ThreadInfo, check_append
+from ._port import Append, Capability, CheckedAppend, ThreadInfo, check_append
 from ._runs import Lease, MemoryRuns, MetaValue, NewRun, RunEnd, RunRecord, RunWatch
 
 
@@ -32,8 +32,10 @@ class MemoryLog:
 
     def _append_now(self, thread: str, events: Sequence[Event], expect_head: int,
                     parent_hash: bytes | None = None, lease: Lease | None = None,
-                    drops_run: bool = False, ends_run: RunEnd | None = None) -> None:
-        check_append(thread, events, expect_head)
+                    drops_run: bool = False, ends_run: RunEnd | None = None,
+                    checked: bool = False) -> None:
+        if not checked:  # (a CheckedAppend was checked when the log writer made it)
+            check_append(thread, events, expect_head)
         if lease is not None:
             self._runs.holds(lease)
         log = self._events.setdefault(thread, [])
@@ -58,7 +60,8 @@ class MemoryLog:
         for item in batch:
             try:
                 self._append_now(item.thread, item.events, item.expect_head, item.parent_hash,
-                                 item.lease, item.drops_run, item.ends_run)
+                                 item.lease, item.drops_run, item.ends_run,
+                                 type(item) is CheckedAppend)
             except (ConflictError, LeaseLostError, ValueError) as e:
                 results.append(e)
             else:

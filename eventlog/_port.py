@@ -26,8 +26,10 @@ from typing import Any, Protocol, runtime_checkable
 
 from ._errors import ConflictError
 from ._event import Event
+from ._frozen import quick_init
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Append:
     """One thread's part of a group commit."""
@@ -51,6 +53,26 @@ class Append:
     def checks_parent(self) -> bool:
         """Whether the store must compare ``parent_hash`` with the stored parent's hash."""
         return self.parent_hash is not None and self.events[0].parent > 0
+
+
+class CheckedAppend(Append):
+    """An :class:`Append` that :func:`check_append` passed when it was made (it raises
+    that ValueError otherwise), so a store need not check it again: it is frozen and
+    its events are a tuple of frozen events, so it stays as it was checked. The log
+    writer makes these (it checks each append before it joins a batch); a store checks
+    every other item itself."""
+
+    __slots__ = ()
+
+    def __init__(
+        self, thread: str, events: Sequence[Event], expect_head: int,
+        parent_hash: bytes | None = None, lease: Any = None, drops_run: bool = False,
+        ends_run: Any = None,
+    ) -> None:
+        events = tuple(events)
+        check_append(thread, events, expect_head)
+        Append.__init__(self, thread, events, expect_head, parent_hash, lease, drops_run, ends_run)
+
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from typing import Any, ClassVar, TypeAlias
 from ._codec import decode, encode
 from ._errors import DecodeError
 from ._event import Kind
+from ._frozen import quick_init
 
 __all__ = [
     "COPY",
@@ -103,6 +104,7 @@ Writes: TypeAlias = list[list[Any]]  # [[channel, value], ...] in the order writ
 # -- bodies -----------------------------------------------------------------------------
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RunStarted:
     """A run begins: with an input (``resume`` False) or continuing the thread."""
@@ -128,6 +130,7 @@ class RunStarted:
                    m.get("metadata") or {})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NodeStarted:
     """A task of the step starts: node ``name`` at ``path`` (``["pull", name]`` unless a
@@ -150,6 +153,7 @@ class NodeStarted:
         return cls(name, tuple(m.get("path") or ("pull", name)))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NodeWrites:
     """A task finished with these writes (a Command input's: under ``NULL_TASK``, with
@@ -175,6 +179,7 @@ class NodeWrites:
         return cls(str(m["name"]), m["writes"], m.get("metadata"), bool(m.get("cached", False)))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NodeFailed:
     """An attempt of a task raised; ``final`` when no retry follows."""
@@ -197,6 +202,7 @@ class NodeFailed:
                    int(m.get("attempt", 1)), bool(m.get("final", True)))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TaskResult:
     """A ``@task`` call's outcome: its value, or (``ok`` False) the repr of its error."""
@@ -224,6 +230,7 @@ class TaskResult:
                    None if attempt is None else int(attempt), bool(m.get("cached", False)))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class InterruptItem:
     """One interrupt: its id, the value shown, and the JSON Schema of the answer it asks
@@ -239,6 +246,7 @@ class InterruptItem:
         return {"id": self.id, "value": self.value, "schema": self.schema}
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Interrupts:
     """A task paused on ``interrupt()`` (or a subgraph did): what waits for an answer."""
@@ -255,6 +263,7 @@ class Interrupts:
         return cls(tuple(InterruptItem(str(i["id"]), i["value"], i.get("schema")) for i in m["interrupts"]))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Resume:
     """Answers to pending interrupts, by interrupt id."""
@@ -272,6 +281,7 @@ class Resume:
         return cls(m["values"], m.get("metadata") or {})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StateUpdated:
     """``update_state(values, as_node=...)`` as the caller gave it (the checkpoint after
@@ -292,6 +302,7 @@ class StateUpdated:
         return cls(None if node is None else str(node), m.get("values"), m.get("metadata") or {})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CheckpointBody:
     """A step boundary: the step's effect on the state as data, and the next step's plan.
@@ -354,6 +365,7 @@ def _checkpoint_v1_to_v2(m: dict[str, Any]) -> dict[str, Any]:
     return m
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RunFinished:
     """A run ended: how, and the repr of its error when it failed."""

@@ -10,6 +10,9 @@ storage format or the fold's contract, so it changes only with them:
   ``persistent_ns`` (which subgraph folds outlive their caller's step), and
   snapshots (``dump_snapshot``, ``load_snapshot``,
   ``snapshot_base``, ``SNAPSHOT_FORMAT``);
+- ``CheckedAppend``: an append the log writer checked already (a store skips its
+  ``check_append``); ``quick_init``, the cheaper ``__init__`` of the records made on
+  every step (frozen slotted dataclasses);
 - how stores on disk keep events: ``StoredRow`` and ``RowMapper`` (bodies and snapshots
   packed, kinds as tags or as their stable numbers ``KIND_CODES``/``KIND_OF_CODE``);
 - the runs tier's shared rules (``_runs``): the statuses, strategies and stops, and the
@@ -36,7 +39,9 @@ from ._fold import (
     snapshot_base,
     task_id,
 )
+from ._frozen import quick_init
 from ._jsonform import decode_readable
+from ._port import CheckedAppend
 from ._runs import (
     ACTIVE,
     ENDED,
@@ -75,6 +80,7 @@ __all__ = [
     "STOPS",
     "STRATEGIES",
     "WRITES",
+    "CheckedAppend",
     "RowMapper",
     "RunSignals",
     "StoredRow",
@@ -95,6 +101,7 @@ __all__ = [
     "metadata_json",
     "new_token",
     "persistent_ns",
+    "quick_init",
     "run_of_row",
     "short",
     "signals_for",

@@ -37,8 +37,8 @@ from lograph.eventlog import (
     SchemaVersionError,
     StoreUnavailableError,
     capabilities,
-    check_append,
 )
+from lograph.eventlog.lowlevel import CheckedAppend
 
 from ._sync import LoopKey, loop_key
 
@@ -122,12 +122,12 @@ class Committer:
         a cancelled run never leaves the writer with half a batch.
         """
         # An append no store could keep is refused here, before it joins a batch: its
-        # error is its caller's alone (and nothing of it is written).
-        check_append(thread, events, expect_head)
+        # error is its caller's alone (and nothing of it is written). Checked once: the
+        # store takes a CheckedAppend as it is.
         lease = RUN_LEASE.get()
-        request = _Request(Append(thread, tuple(events), expect_head, parent_hash, lease,
-                                  drops_run and lease is not None,
-                                  None if lease is None else ends_run))
+        request = _Request(CheckedAppend(thread, events, expect_head, parent_hash, lease,
+                                         drops_run and lease is not None,
+                                         None if lease is None else ends_run))
         if lane is None:
             lane = self.lane()
         lane.queue.append(request)
