@@ -2,15 +2,6 @@
 
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.messages import (  # the messages are langchain-core's, as in LangGraph
-    AIMessage,
-    BaseMessage,
-    HumanMessage,
-    RemoveMessage,
-    SystemMessage,
-    ToolMessage,
-)
-
 from ._cache import CachePolicy, InMemoryCache
 from ._checkpointer import Checkpointer
 from ._compiled import CompiledGraph, CompiledStateGraph
@@ -42,7 +33,6 @@ from ._injection import (
     get_runtime,
     get_store,
 )
-from ._messages import REMOVE_ALL_MESSAGES, MessagesState, add_messages
 from ._pregel_nodes import NodeBuilder
 from ._reads import CheckpointTuple, WriteRefusedError
 from ._resume import is_invalid_resume
@@ -124,6 +114,15 @@ __all__ = [
 from ._runs import RunError, RunHandle, Runs
 
 if TYPE_CHECKING:
+    from langchain_core.messages import (
+        AIMessage,
+        BaseMessage,
+        HumanMessage,
+        RemoveMessage,
+        SystemMessage,
+        ToolMessage,
+    )
+
     from ._audit import (
         Verdict,
         fork_thread,
@@ -133,6 +132,7 @@ if TYPE_CHECKING:
         verify_store,
         verify_thread,
     )
+    from ._messages import REMOVE_ALL_MESSAGES, MessagesState, add_messages
     from ._pregel import Pregel
     from ._verify import Divergence, replay
     from ._worker import Worker
@@ -154,12 +154,26 @@ __all__ += [
 ]
 
 
+#: langchain-core's message classes, re-exported as LangGraph does (the same classes)
+_MESSAGE_CLASSES = frozenset(
+    {"AIMessage", "BaseMessage", "HumanMessage", "RemoveMessage", "SystemMessage", "ToolMessage"})
+
+
 def __getattr__(name: str) -> Any:
-    """``Pregel``, the audit trail, replay and the worker load on first use: a graph
-    that only runs does not pay for importing them (a process started for one read
-    compiles them from source where no bytecode is cached)."""
+    """``Pregel``, the audit trail, replay, the worker, the messages and their reducer
+    load on first use: a graph that only runs does not pay for importing them (a
+    process started for one read compiles them from source where no bytecode is cached;
+    langchain-core's message modules take tens of milliseconds)."""
     value: Any
-    if name == "Pregel":
+    if name in _MESSAGE_CLASSES:
+        from langchain_core import messages
+
+        value = getattr(messages, name)
+    elif name in ("REMOVE_ALL_MESSAGES", "MessagesState", "add_messages"):
+        from . import _messages
+
+        value = getattr(_messages, name)
+    elif name == "Pregel":
         from ._pregel import Pregel as value
     elif name == "Worker":
         from ._worker import Worker as value
