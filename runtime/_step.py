@@ -19,13 +19,14 @@ from typing import Any
 
 from lograph.eventlog import Checkpoint
 from lograph.eventlog.bodies import GOTO, INPUT, NULL_TASK
-from lograph.eventlog.lowlevel import SET, WRITES, delta, task_id
+from lograph.eventlog.lowlevel import SET, WRITES, delta, quick_init, task_id
 
 from ._channels import reduce_writes
 from ._structure import Structure
 from ._types import END, START, Send
 
 
+@quick_init  # (several per step)
 @dataclass(frozen=True, slots=True)
 class TaskPlan:
     id: str
