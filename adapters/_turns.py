@@ -301,7 +301,10 @@ class PgTurns:
         with self._counting:
             self._pending += 1
         try:
-            home.call_soon_threadsafe(later)
+            if asyncio._get_running_loop() is home:  # (no wake-up write to the loop's own pipe)
+                home.call_soon(later)
+            else:
+                home.call_soon_threadsafe(later)
         except RuntimeError:  # the home loop is closed: the connection went with it
             with self._counting:
                 self._pending -= 1
