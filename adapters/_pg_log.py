@@ -83,6 +83,9 @@ _MAX_SEQ = 2**63 - 1
 _ROWS = RowMapper(kind_codes=True)  # events.kind is a smallint: KIND_CODES
 _FIRST_DELAY = 0.05
 _MAX_DELAY = 1.0
+#: seconds a submit whose run was taken at once waits for the run's first write to flush
+#: its record, before it flushes the record itself (``create_run_claimed``)
+FLUSH_WAIT = 0.5
 
 
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -268,6 +271,8 @@ class PostgresLog:
         #: in-process runs' places this log took at once without waiting for the WAL's
         #: flush, until they are dropped (see ``_restore_place``)
         self._relaxed: dict[str, tuple[Lease, NewRun, str, float]] = {}
+        #: submitted runs taken at once, not yet flushed: set by their first fenced write
+        self._unflushed: dict[str, anyio.Event] = {}
 
     # -- opening and closing ---------------------------------------------------------
 
@@ -494,6 +499,8 @@ class PostgresLog:
             item = batch[i]
             if results[i] is not None or item.lease is None:
                 continue
+            if self._unflushed:
+                self._wrote(item.lease.run_id)
             if item.drops_run:
                 self._dropped(item.lease)
             elif item.ends_run is not None:
@@ -742,14 +749,14 @@ class PostgresLog:
             self._signals.created()
         return record, created
 
-    async def create_run_claimed(self, new: NewRun, worker: str, seconds: float,
-                                 graph: str | None = None,
-                                 ) -> tuple[RunRecord, bool, Lease | None]:
+    async def create_run_claimed(
+        self, new: NewRun, worker: str, seconds: float, graph: str | None = None,
+    ) -> tuple[RunRecord, bool, Lease | None, Callable[[], Awaitable[RunRecord]] | None]:
         check_new_run(new)
         check_lease_seconds(seconds)
         check_graph(graph)
         if self._single:  # (turns share the one session: its claims would pass them)
-            return (*await self.create_run(new), None)
+            return (*await self.create_run(new), None, None)
         record, created, stopped, lease = await self._call(
             "create_run", lambda c: _pg_runs.create_claimed(
                 c, self._sql.runs, new, self._origin, worker, seconds, graph))
@@ -757,7 +764,34 @@ class PostgresLog:
             self._signals.notify(run_id)
         if created and lease is None:  # (one taken at once is nobody else's to claim)
             self._signals.created()
-        return record, created, lease
+        if lease is None or new.durability != "sync":
+            return record, created, lease, None
+        written = self._unflushed[lease.run_id] = anyio.Event()
+        return record, created, lease, lambda: self._flushed(new, record, written)
+
+    async def _flushed(self, new: NewRun, record: RunRecord, written: anyio.Event) -> RunRecord:
+        """A run taken at once (``create_run_claimed``), committed without waiting for the
+        WAL's flush: its record once it is on disk, after its first fenced write committed
+        (that flushed it; ``written``), or after a flush of this call's own if that does
+        not come within ``FLUSH_WAIT`` (the run stopped before it). A record a crash lost
+        is recorded again, pending (the lease it was taken under holds nothing)."""
+        try:
+            with anyio.move_on_after(FLUSH_WAIT):
+                await written.wait()
+        finally:
+            self._unflushed.pop(record.run_id, None)
+        if written.is_set():
+            return record
+        if await self._call("flush_run", lambda c: _pg_runs.flushed(c, self._sql.runs,
+                                                                   record.run_id)):
+            return record
+        return (await self.create_run(new))[0]
+
+    def _wrote(self, run_id: str) -> None:
+        """A fenced write of ``run_id`` committed (and flushed the WAL before it)."""
+        written = self._unflushed.pop(run_id, None)
+        if written is not None:
+            written.set()
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         return await self._call("get_run", lambda c: _pg_runs.get(c, self._sql.runs, run_id))
@@ -805,6 +839,7 @@ class PostgresLog:
         found, waits = await self._call("finish_run", lambda c: _pg_runs.finish(
             c, self._sql.runs, lease, status, result, error, self._origin))
         self._forget_place(lease)  # (a stopped in-process run ends so, not dropped)
+        self._wrote(lease.run_id)
         self._signals.changed(found, next_waits=waits)
         return found
 

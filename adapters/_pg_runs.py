@@ -148,7 +148,12 @@ class RunStatements:
     def __init__(self, s: str, schema: str) -> None:
         self.schema = schema
         self.get = f"SELECT {_COLUMNS} FROM {s}.runs WHERE run_id = $1"
-        self.by_key = f"SELECT {_COLUMNS} FROM {s}.runs WHERE thread = $1 AND idem = $2"
+        # A write that changes nothing, so that its commit flushes the WAL: what it
+        # returns is on disk then (a run taken at once may not be before: see
+        # ``enqueue_claimed``). By key: a submit that finds its thread's run by key.
+        touch = f"UPDATE {s}.runs SET updated = updated WHERE"
+        self.by_key = f"{touch} thread = $1 AND idem = $2 RETURNING {_COLUMNS}"
+        self.flushed = f"{touch} run_id = $1 RETURNING true"
         self.lock_thread = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
         # a plain run's turn (``_turns``): the runs tier's writes that start a run take a
         # thread's key for their transaction, and leave a thread whose turn is held alone
@@ -181,8 +186,10 @@ class RunStatements:
         # ... and the same run taken at once by a worker of this process (``$14``, under
         # token ``$15`` for ``$16`` seconds, of graph ``$17``) when its thread is idle and
         # its turn free, as a claim would take it (the thread's head read after the turn
-        # was taken); else recorded pending as above. It commits durably, as every
-        # recorded run does.
+        # was taken); else recorded pending as above, durably. One taken in ``sync``
+        # durability commits without waiting for the WAL's flush: its first append (a
+        # fenced commit, before any node runs) flushes it, and its submit returns once
+        # that or a flush of its own did (``PostgresLog.create_run_claimed``).
         go = (f"CASE WHEN {s}.lograph_idle($2) THEN "
               f"pg_try_advisory_xact_lock({pg_turn_key(self.turn_prefix, '$2')}) ELSE false END")
 
@@ -197,8 +204,10 @@ class RunStatements:
             f"$8::jsonb, {NOW}, {NOW}, {when('1', '0')}, {when(f'{s}.lograph_head_seq($2)', '0')}, "
             f"$9, {when('coalesce($13, $17)', '$13')}, {when(NOW)}, {when('$14')}, "
             f"{when('$15')}, {when(f'{NOW} + $16')} "
-            f"FROM (SELECT {go} AS go FROM (SELECT pg_advisory_xact_lock(hashtextextended($10, 0)), "
-            "pg_notify($11, $12) OFFSET 0) AS first OFFSET 0) AS c ON CONFLICT DO NOTHING "
+            f"FROM (SELECT g.go, set_config('synchronous_commit', CASE WHEN g.go AND $5 = "
+            f"'sync' THEN 'off' ELSE 'on' END, true) FROM (SELECT {go} AS go FROM (SELECT pg_advisory_xact_lock("
+            "hashtextextended($10, 0)), pg_notify($11, $12) OFFSET 0) AS first OFFSET 0) AS g "
+            "OFFSET 0) AS c ON CONFLICT DO NOTHING "
             f"RETURNING {_COLUMNS}, CASE WHEN status = 'running' THEN "
             f"{s}.lograph_hash_at(thread, first_seq) END, CASE WHEN status = 'running' THEN "
             f"{s}.lograph_rolled_back(thread, ord) ELSE 0 END")
@@ -376,6 +385,12 @@ async def create_claimed(conn: Conn, q: RunStatements, new: NewRun, origin: str,
                              prior_rollback=int(row[-1]))
             return record, True, [], Lease(record.run_id, token)
     return (*await create(conn, q, new, origin), None)
+
+
+async def flushed(conn: Conn, q: RunStatements, run_id: str) -> bool:
+    """Whether the run is recorded, once the WAL is flushed past this call's start: a run
+    taken at once is on disk then, or was lost in a crash."""
+    return bool(await conn.fetchval(q.flushed, run_id))
 
 
 def _lock_key(q: RunStatements, thread: str) -> str:

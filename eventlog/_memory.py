@@ -131,11 +131,11 @@ class MemoryLog:
         self._open()
         return self._runs.create(new)
 
-    async def create_run_claimed(self, new: NewRun, worker: str, seconds: float,
-                                 graph: str | None = None,
-                                 ) -> tuple[RunRecord, bool, Lease | None]:
+    async def create_run_claimed(
+        self, new: NewRun, worker: str, seconds: float, graph: str | None = None,
+    ) -> tuple[RunRecord, bool, Lease | None, None]:
         self._open()
-        return self._runs.create_claimed(new, worker, seconds, self._head_event, graph)
+        return (*self._runs.create_claimed(new, worker, seconds, self._head_event, graph), None)
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         self._open()

@@ -40,8 +40,12 @@ Rules every store keeps (the contract suite checks each):
   which a store may offer beside ``create_run``; the memory and PostgreSQL stores do):
   an ``enqueue`` run whose thread has no active run (and, where the store keeps turns,
   whose turn is free) is recorded running under a fresh lease of ``worker``, exactly as
-  its first claim would leave it, in the one durable write that records it; else it is
-  recorded as ``create_run`` records it. Returns ``(record, created, lease or None)``.
+  its first claim would leave it, in the one write that records it; else it is
+  recorded as ``create_run`` records it. Returns ``(record, created, lease or None,
+  flushed or None)``: ``flushed``, when given, is to be awaited once the run is handed
+  to its worker, for the record once it is on disk (a store may commit a run taken
+  so without waiting for the disk when the run's first fenced commit, before any of
+  its nodes runs, will flush it; a record a crash lost is recorded again, pending).
   A worker of the submitting process that has a free slot takes the run so, without a
   claim of its own; the lease, its fencing and a takeover after it expired are those
   of any claim.

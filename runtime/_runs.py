@@ -77,9 +77,11 @@ TAKERS: dict[int, list[Taker]] = {}
 async def record_run(queue: RunQueue, new: NewRun) -> tuple[RunRecord, bool]:
     """``create_run``; or, when a worker of this process serving this store has a free
     slot and the store can (``create_run_claimed``), recorded already taken by it: one
-    write (durable, as every recorded run) instead of a record and a claim, and no wait
-    for the worker's wake-up. The run is that worker's from there, under its lease, as
-    if it had claimed it (a takeover after it expires included)."""
+    write instead of a record and a claim, and no wait for the worker's wake-up. The
+    run is that worker's from there, under its lease, as if it had claimed it (a
+    takeover after it expires included). It returns once the record is on disk: a
+    store may commit it without waiting for that, and say when it is (the run's first
+    commit, in ``sync`` durability, flushes it: one flush fewer)."""
     takers = TAKERS.get(id(queue))
     create_claimed: Any = getattr(queue, "create_run_claimed", None)
     taker = None
@@ -91,13 +93,15 @@ async def record_run(queue: RunQueue, new: NewRun) -> tuple[RunRecord, bool]:
     try:
         # (shielded: a run recorded as taken is handed in, whatever happens to the caller)
         with anyio.CancelScope(shield=True):
-            record, created, lease = await create_claimed(new, taker.name, taker.lease,
-                                                          taker.graph_name)
+            record, created, lease, flushed = await create_claimed(
+                new, taker.name, taker.lease, taker.graph_name)
     finally:
         if lease is None:
             taker.unreserve()
     if lease is not None:
         taker.take(record, lease)
+    if flushed is not None:  # not on disk yet: its run's first commit, or a flush, puts it there
+        record = await flushed()
     return record, created
 
 

@@ -365,3 +365,94 @@ async def test_runs_submitted_at_once_on_one_thread_run_one_at_a_time_in_order(
         values = (await graph.aget_state({"configurable": {"thread_id": "t"}})).values
         assert values["log"] == [x for r in records
                                  for x in (decode_input(r.input)["log"][0], "a", "b", "c")]
+
+
+async def test_a_sync_run_taken_at_once_is_on_disk_before_submit_returns(
+    store_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL commits a ``sync`` run it records taken at once without waiting for the
+    disk: the run's first append, fenced by the record and before any node runs, is a
+    commit that flushes the record with it, and ``submit`` returns only once it did.
+    A run in another durability mode (its nodes may run before any commit) is
+    recorded with a flush of its own, and ``submit`` returns at once."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = Gates().graph(saver)
+        runs = Runs(saver)
+        seen: list[str] = []
+        append = saver.log.append_batch
+
+        async def appended(*args: Any, **kw: Any) -> Any:
+            done = await append(*args, **kw)
+            seen.append("append")
+            return done
+
+        monkeypatch.setattr(saver.log, "append_batch", appended)
+        async with Worker(graph, lease=30, poll=30):
+            await anyio.sleep(0.05)
+            for thread, durability in (("s", "sync"), ("a", "async")):
+                seen.clear()
+                handle = await runs.submit(thread, {"log": ["in"]}, durability=durability)
+                seen.append("submitted")
+                assert await handle.join() == {"log": ["in", "a", "b", "c"]}
+                first = seen.index("submitted")
+                if store_kind == "postgres" and durability == "sync":
+                    assert first == 1, seen
+                else:
+                    assert first == 0, seen
+
+
+async def test_a_run_taken_at_once_whose_record_a_crash_lost_is_recorded_again(
+    anyio_backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A record committed without waiting for the disk may be lost in a server crash
+    before the run's first append: that append is refused (its fence has no row), no
+    node runs, and the submit, finding no record when it flushes, records the run
+    again, pending; a claim then runs it once, from its input."""
+    from lograph.adapters import _pg_log, _pg_runs
+
+    monkeypatch.setattr(_pg_log, "FLUSH_WAIT", 0.1)
+    create_claimed = _pg_runs.create_claimed
+
+    async def lost(conn: Any, q: Any, *args: Any) -> Any:
+        done = await create_claimed(conn, q, *args)
+        if done[3] is not None:  # taken at once: the crash loses it
+            await conn.execute(f"DELETE FROM {q.table} WHERE run_id = $1", done[0].run_id)
+        return done
+
+    monkeypatch.setattr(_pg_runs, "create_claimed", lost)
+    async with open_saver("postgres", tmp_path) as saver:
+        gates = Gates()
+        graph = gates.graph(saver)
+        async with Worker(graph, lease=30, poll=30):
+            await anyio.sleep(0.05)
+            handle = await Runs(saver).submit("t", {"log": ["in"]}, durability="sync")
+            assert handle.created and handle.record.status == "pending"
+            assert await handle.join() == {"log": ["in", "a", "b", "c"]}
+        record = await handle.refresh()
+        assert (record.status, record.attempts) == ("success", 1)
+        assert gates.ran == ["a", "b", "c"]
+
+
+async def test_a_run_taken_at_once_that_writes_nothing_is_flushed_by_its_submit(
+    anyio_backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run taken at once whose worker stops before its first append: the submit
+    flushes the record itself and returns it, running under that worker's lease; once
+    the lease expired another worker takes the run over."""
+    from lograph.adapters import _pg_log
+
+    monkeypatch.setattr(_pg_log, "FLUSH_WAIT", 0.1)
+    async with open_saver("postgres", tmp_path) as saver:
+        gates = Gates()
+        graph = gates.graph(saver)
+        async with Worker(graph, lease=0.5, poll=30) as first:
+            await anyio.sleep(0.05)
+            monkeypatch.setattr(first, "take", lambda record, lease: None)  # (it stopped)
+            handle = await Runs(saver).submit("t", {"log": ["in"]}, durability="sync")
+            assert (handle.record.status, handle.record.worker) == ("running", first.name)
+            assert (await handle.refresh()).status == "running"
+        await anyio.sleep(0.6)
+        done = await Worker(graph, lease=30).run_once()
+        assert done is not None and (done.status, done.attempts) == ("success", 2)
+        assert await handle.join() == {"log": ["in", "a", "b", "c"]}
+        assert gates.ran == ["a", "b", "c"]
