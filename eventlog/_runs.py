@@ -320,6 +320,12 @@ class RunWatch:
         fired, self._fired = self._fired, False
         return fired
 
+    def consume(self) -> bool:
+        """Whether a wake-up came since the last wait (or ``consume``), without waiting;
+        it counts as seen then."""
+        fired, self._fired = self._fired, False
+        return fired
+
     def hears_all(self) -> bool:
         """Whether every change the store makes is announced to this process now (a
         waiter then polls only as a safeguard)."""

@@ -56,6 +56,7 @@ from lograph.eventlog import (
     NewRun,
     RunEnd,
     RunRecord,
+    RunWatch,
     StoreUnavailableError,
     encode,
 )
@@ -129,6 +130,7 @@ class Worker:
         self._loop: Any = None
         self._spare = False
         self._in_slots: list[_Slot] = []  # the slots of the runs running in ``serve``
+        self._beats: dict[str, _Beat] | None = None  # while serving: its runs' leases
 
     async def __aenter__(self) -> Worker:
         self._tg = anyio.create_task_group()
@@ -162,6 +164,8 @@ class Worker:
             takers = TAKERS.setdefault(id(self.queue), [])
             takers.append(self)
             self._runs_tg, self._loop = tg, anyio.lowlevel.current_token()
+            self._beats = {}
+            tg.start_soon(self._heartbeat)
             try:
                 while True:
                     await self._slots.acquire()
@@ -187,7 +191,7 @@ class Worker:
                     more = claimed[0].queued  # else the next claim waits for news
                     tg.start_soon(self._run_in_slot, *claimed)
             finally:
-                self._runs_tg = self._loop = None
+                self._runs_tg = self._loop = self._beats = None
                 takers.remove(self)
                 if not takers:
                     TAKERS.pop(id(self.queue), None)
@@ -301,42 +305,33 @@ class Worker:
         return final
 
     async def _execute(self, record: RunRecord, lease: Lease, claim: Claim) -> RunRecord | None:
-        stop: list[str] = []  # what the heartbeat learned was asked of the run
         outcome: tuple[str, bytes | None, str | None] = ("lost", None, None)
         run_scope = anyio.CancelScope()
-        async with anyio.create_task_group() as tg:
-
-            async def heartbeat() -> None:
-                every = self.lease / 3
-                async with self.queue.watch_runs(record.run_id) as woken:
-                    while True:
-                        await woken.wait(every)  # a stop asked of the run wakes it early
-                        if claim.recorded is not None or not await renew():
-                            return  # (an end recorded with the last append: nothing to renew)
-
-            async def renew() -> bool:
-                """Renew the lease, learning what was asked of the run; False: it is lost."""
-                try:
-                    now = await self.queue.renew_lease(lease, self.lease)
-                except LeaseLostError:
-                    tg.cancel_scope.cancel()  # it can no longer write: stop now
-                    return False
-                except LogError:
-                    return True  # the store is unreachable for now: the fence decides
-                if now.stop is not None and not stop:
-                    stop.append(now.stop)
-                return True
+        async with self.queue.watch_runs(record.run_id) as woken:
+            beat = _Beat(lease, claim, woken)
 
             async def pace() -> None:  # at each step's end: the engine records a cancel here
-                if stop:
+                if woken.consume() and claim.recorded is None:  # a stop may have been
+                    await self._renew(beat)  # asked of it (or it ended): learn what
+                if beat.stop:
                     run_scope.cancel()
                     await anyio.lowlevel.checkpoint()
 
-            tg.start_soon(heartbeat)
-            outcome = await self._outcome(record, lease, pace, run_scope, claim)
-            if run_scope.cancelled_caught and stop:
-                outcome = _stopped(stop[0])
-            tg.cancel_scope.cancel()
+            with beat.scope:
+                beats = self._beats
+                if beats is not None and self._loop == anyio.lowlevel.current_token():
+                    beats[record.run_id] = beat  # (the serving worker's heartbeat)
+                    try:
+                        outcome = await self._outcome(record, lease, pace, run_scope, claim)
+                    finally:
+                        del beats[record.run_id]
+                else:
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(self._beat_alone, beat)
+                        outcome = await self._outcome(record, lease, pace, run_scope, claim)
+                        tg.cancel_scope.cancel()
+            if run_scope.cancelled_caught and beat.stop:
+                outcome = _stopped(beat.stop[0])
         if claim.recorded is not None:  # its last append recorded how it ended
             self.finished += 1
             return claim.recorded
@@ -350,6 +345,38 @@ class Worker:
             return None
         self.finished += 1
         return final
+
+    async def _heartbeat(self) -> None:
+        """While serving: renew the leases of this worker's runs every ``lease / 3``
+        seconds (one task for all of them)."""
+        assert self._beats is not None
+        while True:
+            await anyio.sleep(self.lease / 3)
+            for beat in list(self._beats.values()):
+                if beat.claim.recorded is None:  # (an end recorded: nothing to renew)
+                    await self._renew(beat)
+
+    async def _beat_alone(self, beat: _Beat) -> None:
+        """A run's own heartbeat, for a run executed outside ``serve``; a stop asked of
+        the run wakes it early."""
+        while True:
+            await beat.woken.wait(self.lease / 3)
+            if beat.claim.recorded is not None or not await self._renew(beat):
+                return
+
+    async def _renew(self, beat: _Beat) -> bool:
+        """Renew a run's lease, learning what was asked of the run; False: it is lost
+        (then the run stops at once: it can no longer write)."""
+        try:
+            now = await self.queue.renew_lease(beat.lease, self.lease)
+        except LeaseLostError:
+            beat.scope.cancel()
+            return False
+        except LogError:
+            return True  # the store is unreachable for now: the fence decides
+        if now.stop is not None and not beat.stop:
+            beat.stop.append(now.stop)
+        return True
 
     async def _outcome(self, record: RunRecord, lease: Lease, pace: Any, run_scope: anyio.CancelScope,
                        claim: Claim) -> tuple[str, bytes | None, str | None]:
@@ -456,6 +483,20 @@ class Claim:
 
 
 _ENDS_WITH_OUTPUT = (RunStatus.DONE, RunStatus.INTERRUPTED)
+
+
+class _Beat:
+    """A run's lease as its heartbeat keeps it: what was asked of the run (``stop``), its
+    wake-ups, and the scope that a lost lease cancels."""
+
+    __slots__ = ("claim", "lease", "scope", "stop", "woken")
+
+    def __init__(self, lease: Lease, claim: Claim, woken: RunWatch) -> None:
+        self.lease = lease
+        self.claim = claim
+        self.woken = woken
+        self.stop: list[str] = []
+        self.scope = anyio.CancelScope()
 
 
 class _Slot:

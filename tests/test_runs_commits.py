@@ -456,3 +456,35 @@ async def test_a_run_taken_at_once_that_writes_nothing_is_flushed_by_its_submit(
         assert done is not None and (done.status, done.attempts) == ("success", 2)
         assert await handle.join() == {"log": ["in", "a", "b", "c"]}
         assert gates.ran == ["a", "b", "c"]
+
+
+async def test_a_serving_worker_keeps_the_leases_of_all_its_runs_with_one_heartbeat(
+    store_kind: str, tmp_path: Path,
+) -> None:
+    """A serving worker renews the leases of its runs every ``lease / 3`` seconds from
+    one task: runs whose steps outlast the lease many times keep it (nobody can claim
+    them), and a stop asked of one is acted on at its next step boundary."""
+    async with open_saver(store_kind, tmp_path) as saver:
+        gates = Gates("b")
+        graph = gates.graph(saver)
+        runs = Runs(saver)
+        rival = Worker(graph, lease=30, poll=0.01)
+        async with Worker(graph, lease=0.3, poll=0.01, concurrency=2) as worker:
+            handles = [await runs.submit(t, {"log": ["in"]}, durability="sync")
+                       for t in ("t", "u")]
+            with anyio.fail_after(10):
+                while gates.ran.count("b") < 2:
+                    await anyio.sleep(0.01)
+            for _ in range(4):
+                await anyio.sleep(0.25)
+                assert await rival.run_once() is None  # (each lease would have expired)
+            await handles[1].cancel()
+            gates.open["b"].set()
+            with anyio.fail_after(10):
+                assert await handles[0].join() == {"log": ["in", "a", "b", "c"]}
+                with pytest.raises(RunError):
+                    await handles[1].join()
+        first, second = [await h.refresh() for h in handles]
+        assert (first.status, first.attempts, first.worker) == ("success", 1, worker.name)
+        assert (second.status, second.attempts) == ("cancelled", 1)
+        assert gates.ran.count("c") == 1
