@@ -349,10 +349,11 @@ class Worker:
     async def _heartbeat(self) -> None:
         """While serving: renew the leases of this worker's runs every ``lease / 3``
         seconds (one task for all of them)."""
-        assert self._beats is not None
+        beats = self._beats
+        assert beats is not None
         while True:
             await anyio.sleep(self.lease / 3)
-            for beat in list(self._beats.values()):
+            for beat in list(beats.values()):
                 if beat.claim.recorded is None:  # (an end recorded: nothing to renew)
                     await self._renew(beat)
 
