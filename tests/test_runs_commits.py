@@ -238,6 +238,14 @@ async def test_a_timeout_error_of_the_graph_is_an_error_not_the_runs_timeout(
         assert (await first.refresh()).error == "TimeoutError: the service did not answer"
 
 
+async def idle(worker: Worker) -> None:
+    """Until ``worker`` serves with a slot a submit may take: free, or held by its wait
+    for news (its first claim, which found nothing, is behind it)."""
+    with anyio.fail_after(10):
+        while worker._runs_tg is None or not (worker._spare or worker._slots.value):  # noqa: ASYNC110 - nothing announces it
+            await anyio.sleep(0.005)
+
+
 #: the stores that record a run already taken by a serving worker of the submitting
 #: process (``create_run_claimed``); SQLite records it pending, for a claim
 TAKES_AT_ONCE = ("memory", "postgres")
@@ -254,7 +262,7 @@ async def test_a_run_submitted_beside_a_serving_worker_is_taken_as_it_is_recorde
         graph = Gates().graph(saver)
         runs = Runs(saver)
         async with Worker(graph, lease=30, poll=30) as worker:  # (one slot, free while it waits)
-            await anyio.sleep(0.05)  # (its first claim, which finds nothing, is behind it)
+            await idle(worker)
             for thread in ("t", "u"):
                 calls = count_reads(saver, monkeypatch, (*CALLS, "create_run_claimed", *READS))
                 handle = await runs.submit(thread, {"log": ["in"]}, durability="sync")
@@ -282,7 +290,7 @@ async def test_a_run_submitted_while_every_slot_is_busy_waits_for_a_claim(
         graph = gates.graph(saver)
         runs = Runs(saver)
         async with Worker(graph, lease=30, poll=30) as worker:
-            await anyio.sleep(0.05)
+            await idle(worker)
             first = await runs.submit("t", {"log": ["in"]}, durability="sync")
             busy = await runs.submit("u", {"log": ["in"]}, durability="sync")
             other = await runs.submit("v", {"log": ["in"]}, graph="another")
@@ -306,7 +314,7 @@ async def test_a_run_taken_as_it_was_recorded_is_taken_over_once_its_lease_expir
         graph = gates.graph(saver)
         runs = Runs(saver)
         async with Worker(graph, lease=0.5, poll=30, concurrency=2) as first:
-            await anyio.sleep(0.05)
+            await idle(first)
             handle = await runs.submit("t", {"log": ["in"]}, durability="sync")
             submitted = handle.record
             with anyio.fail_after(10):
@@ -338,8 +346,8 @@ async def test_runs_submitted_at_once_on_one_thread_run_one_at_a_time_in_order(
         graph = gates.graph(saver)
         runs = Runs(saver)
         handles: list[Any] = []
-        async with Worker(graph, lease=30, poll=0.05, concurrency=4):
-            await anyio.sleep(0.05)
+        async with Worker(graph, lease=30, poll=0.05, concurrency=4) as worker:
+            await idle(worker)
 
             async def submit(i: int) -> None:
                 handles.append(await runs.submit("t", {"log": [f"in{i}"]}, durability="sync",
@@ -387,9 +395,9 @@ async def test_a_sync_run_taken_at_once_is_on_disk_before_submit_returns(
             return done
 
         monkeypatch.setattr(saver.log, "append_batch", appended)
-        async with Worker(graph, lease=30, poll=30):
-            await anyio.sleep(0.05)
+        async with Worker(graph, lease=30, poll=30) as worker:
             for thread, durability in (("s", "sync"), ("a", "async")):
+                await idle(worker)
                 seen.clear()
                 handle = await runs.submit(thread, {"log": ["in"]}, durability=durability)
                 seen.append("submitted")
@@ -423,8 +431,8 @@ async def test_a_run_taken_at_once_whose_record_a_crash_lost_is_recorded_again(
     async with open_saver("postgres", tmp_path) as saver:
         gates = Gates()
         graph = gates.graph(saver)
-        async with Worker(graph, lease=30, poll=30):
-            await anyio.sleep(0.05)
+        async with Worker(graph, lease=30, poll=30) as worker:
+            await idle(worker)
             handle = await Runs(saver).submit("t", {"log": ["in"]}, durability="sync")
             assert handle.created and handle.record.status == "pending"
             assert await handle.join() == {"log": ["in", "a", "b", "c"]}
@@ -446,7 +454,7 @@ async def test_a_run_taken_at_once_that_writes_nothing_is_flushed_by_its_submit(
         gates = Gates()
         graph = gates.graph(saver)
         async with Worker(graph, lease=0.5, poll=30) as first:
-            await anyio.sleep(0.05)
+            await idle(first)
             monkeypatch.setattr(first, "take", lambda record, lease: None)  # (it stopped)
             handle = await Runs(saver).submit("t", {"log": ["in"]}, durability="sync")
             assert (handle.record.status, handle.record.worker) == ("running", first.name)
