@@ -240,9 +240,13 @@ class RunStatements:
                       AND r.input <> ''::bytea
                       AND ($4::text IS NULL OR r.graph IS NULL OR r.graph = $4)
                     ORDER BY r.ord
+                    OFFSET 0  -- (a fence: see below)
                     FOR UPDATE SKIP LOCKED) k
-                -- the oldest whose thread's turn no plain run holds, in order (volatile:
-                -- never pushed into the subquery, so only the rows read are tried)
+                -- the oldest whose thread's turn no plain run holds, in order. Tried only
+                -- on the rows this claim locked, one at a time: the planner pushes even a
+                -- volatile condition into a subquery's scan (then every claim took every
+                -- candidate thread's key, and claims made at once took one run between
+                -- them), but never into one with an OFFSET.
                 WHERE pg_try_advisory_xact_lock({pg_turn_key(self.turn_prefix, 'k.thread')})
                 LIMIT 1)
             UPDATE {s}.runs r SET status = 'running', worker = $1, token = $2,
