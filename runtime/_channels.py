@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import dataclasses
 import inspect
 import operator
 import types
 import typing
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -144,13 +146,26 @@ def _managed(hint: Any) -> type | None:
     return None
 
 
-def _hints(schema: Any) -> dict[str, Any]:
+#: a class's resolved annotations, read once: a graph's build reads its schemas' several
+#: times, and ``get_type_hints`` evaluates string annotations anew on every call
+_HINTS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def hints_of(schema: Any) -> dict[str, Any]:
     if _is_pydantic(schema):
         return {name: info.annotation for name, info in schema.model_fields.items()}
     try:
-        return typing.get_type_hints(schema, include_extras=True)
-    except Exception as e:  # an unresolvable annotation: say which schema
-        raise TypeError(f"cannot read the annotations of state schema {schema!r}: {e}") from e
+        found = _HINTS.get(schema)
+    except TypeError:  # (not weakly referable: not kept)
+        found = None
+    if found is None:
+        try:
+            found = typing.get_type_hints(schema, include_extras=True)
+        except Exception as e:  # an unresolvable annotation: say which schema
+            raise TypeError(f"cannot read the annotations of state schema {schema!r}: {e}") from e
+        with contextlib.suppress(TypeError):
+            _HINTS[schema] = found
+    return dict(found)
 
 
 def managed_of(schema: Any) -> dict[str, type]:
@@ -164,7 +179,7 @@ def managed_of(schema: Any) -> dict[str, type]:
             if found is not None:
                 out[name] = found
         return out
-    return {k: m for k, hint in _hints(schema).items() if (m := _managed(hint)) is not None}
+    return {k: m for k, hint in hints_of(schema).items() if (m := _managed(hint)) is not None}
 
 
 def channels_of(schema: Any) -> dict[str, Channel]:
@@ -180,7 +195,7 @@ def channels_of(schema: Any) -> dict[str, Channel]:
                 continue
             out[name] = _channel(name, info.annotation, info.metadata, _checked_reducer(info.metadata))
         return out
-    hints = _hints(schema)
+    hints = hints_of(schema)
     if not hints:
         raise TypeError(
             f"state schema {schema!r} declares no keys; use a TypedDict, dataclass or pydantic model"

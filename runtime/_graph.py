@@ -15,7 +15,7 @@ from typing_extensions import TypeVar
 from lograph.eventlog.bodies import COPY, GOTO, INPUT
 
 from ._cache import BaseCache, CachePolicy
-from ._channels import StateCodec, channels_of
+from ._channels import StateCodec, channels_of, hints_of
 from ._compiled import CompiledGraph
 from ._errors import GraphValidationError
 from ._handlers import DEFAULT_HANDLER, HANDLER_PREFIX, with_node_error
@@ -374,7 +374,7 @@ def _annotated_input(action: Any) -> Any:
         return None
     hint = hints.get(first)
     try:
-        return hint if isinstance(hint, type) and typing.get_type_hints(hint) else None
+        return hint if isinstance(hint, type) and hints_of(hint) else None
     except (NameError, TypeError):
         return None
 
