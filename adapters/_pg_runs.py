@@ -186,7 +186,9 @@ class RunStatements:
         # ... and the same run taken at once by a worker of this process (``$14``, under
         # token ``$15`` for ``$16`` seconds, of graph ``$17``) when its thread is idle and
         # its turn free, as a claim would take it (the thread's head read after the turn
-        # was taken); else recorded pending as above, durably. One taken in ``sync``
+        # was taken); else recorded pending as above, durably. Only a pending one is
+        # announced (NOTIFY): a run taken at once is no other worker's to claim, and
+        # waking them (and this process's own listener) would only cost them a claim. One taken in ``sync``
         # durability commits without waiting for the WAL's flush: its first append (a
         # fenced commit, before any node runs) flushes it, and its submit returns once
         # that or a flush of its own did (``PostgresLog.create_run_claimed``).
@@ -205,8 +207,9 @@ class RunStatements:
             f"$9, {when('coalesce($13, $17)', '$13')}, {when(NOW)}, {when('$14')}, "
             f"{when('$15')}, {when(f'{NOW} + $16')} "
             f"FROM (SELECT g.go, set_config('synchronous_commit', CASE WHEN g.go AND $5 = "
-            f"'sync' THEN 'off' ELSE 'on' END, true) FROM (SELECT {go} AS go FROM (SELECT pg_advisory_xact_lock("
-            "hashtextextended($10, 0)), pg_notify($11, $12) OFFSET 0) AS first OFFSET 0) AS g "
+            f"'sync' THEN 'off' ELSE 'on' END, true), CASE WHEN NOT g.go THEN pg_notify($11, $12) "
+            f"END FROM (SELECT {go} AS go FROM (SELECT pg_advisory_xact_lock("
+            "hashtextextended($10, 0)) OFFSET 0) AS first OFFSET 0) AS g "
             "OFFSET 0) AS c ON CONFLICT DO NOTHING "
             f"RETURNING {_COLUMNS}, CASE WHEN status = 'running' THEN "
             f"{s}.lograph_hash_at(thread, first_seq) END, CASE WHEN status = 'running' THEN "

@@ -37,7 +37,6 @@ from lograph.eventlog import (
     encode,
     typed,
 )
-from lograph.eventlog.lowlevel import check_new_run
 
 from ._checkpointer import Checkpointer
 from ._errors import GraphError
@@ -330,8 +329,7 @@ class Runs:
                 run_id or str(uuid.uuid4()), str(thread_id), encode_input(input),
                 encode_config(config, traced.carrier), durability, multitask_strategy,
                 idempotency_key, dict(metadata or {}), timeout,
-                graph if graph is not None else self.graph)
-            check_new_run(new)
+                graph if graph is not None else self.graph)  # (the store checks it)
             read_at = time.monotonic()
             record, created = await record_run(self.queue, new)
             traced.recorded(record, created)

@@ -67,7 +67,7 @@ from ._engine import ignore
 from ._invoke import run_graph
 from ._otel import report_queue_depth, worker_run
 from ._runs import TAKERS, decode_input, queue_of, rollback_point, run_config, stopped
-from ._views import snapshot_of
+from ._step import plan
 
 __all__ = ["Worker"]
 
@@ -418,7 +418,7 @@ class Worker:
         cp = actor.cached
         if actor.busy or cp is None:
             return bool((await self.graph.aget_state(config)).next)
-        return bool(snapshot_of(self.graph, thread, "", cp, live=True, root=cp).next)
+        return _waits(cp)
 
     async def _start(self, record: RunRecord) -> tuple[Any, dict[str, Any]]:
         """The input and config this attempt runs with (see the module's rules)."""
@@ -469,7 +469,7 @@ class Claim:
             return self.end
         if cp.run_status not in _ENDS_WITH_OUTPUT or self.graph.structure.state.untracked:
             return None
-        paused = bool(snapshot_of(self.graph, self.thread, "", cp, live=True, root=cp).next)
+        paused = _waits(cp)
         try:
             result = encode(self.graph.output(cp), path="the run's output")
         except EncodeError:
@@ -484,6 +484,12 @@ class Claim:
 
 
 _ENDS_WITH_OUTPUT = (RunStatus.DONE, RunStatus.INTERRUPTED)
+
+
+def _waits(cp: Checkpoint) -> bool:
+    """Whether tasks are still to run at ``cp`` (a run that ended there paused): whether
+    its live snapshot (``_views.snapshot_of``) has a ``next``, without building it."""
+    return bool(cp.checkpoint) and any(t.id not in cp.writes for t in plan(cp, "", commands=True))
 
 
 class _Beat:
