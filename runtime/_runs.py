@@ -55,18 +55,19 @@ _SAFEGUARD = 1.0
 class Taker(Protocol):
     """An in-process worker that a submit may hand its run to (``Worker``): ``reserve``
     takes one of its slots for ``new`` if it would claim ``new`` and is serving on the
-    caller's event loop; then ``take`` runs what the store recorded running under
-    ``lease``, or ``unreserve`` gives the slot back."""
+    caller's event loop (None: it would not), and starts the run's task there; then
+    ``take`` hands that task what the store recorded running under ``lease``, or
+    ``unreserve`` gives the slot back. One of the two follows every reserve."""
 
     name: str
     lease: float
     graph_name: str | None
 
-    def reserve(self, new: NewRun) -> bool: ...
+    def reserve(self, new: NewRun) -> Any: ...
 
-    def unreserve(self) -> None: ...
+    def unreserve(self, handoff: Any) -> None: ...
 
-    def take(self, record: RunRecord, lease: Lease) -> None: ...
+    def take(self, handoff: Any, record: RunRecord, lease: Lease) -> None: ...
 
 
 #: the in-process workers serving each store (by ``id`` of its runs tier) while they serve
@@ -83,22 +84,26 @@ async def record_run(queue: RunQueue, new: NewRun) -> tuple[RunRecord, bool]:
     commit, in ``sync`` durability, flushes it: one flush fewer)."""
     takers = TAKERS.get(id(queue))
     create_claimed: Any = getattr(queue, "create_run_claimed", None)
-    taker = None
+    taker = handoff = None
     if takers and create_claimed is not None:
-        taker = next((t for t in takers if t.reserve(new)), None)
-    if taker is None:
+        for taker in takers:
+            handoff = taker.reserve(new)
+            if handoff is not None:
+                break
+    if taker is None or handoff is None:
         return await queue.create_run(new)
     lease = None
     try:
-        # (shielded: a run recorded as taken is handed in, whatever happens to the caller)
+        # (shielded: a run recorded as taken is handed in, whatever happens to the caller;
+        # its task started with the reserve, so it starts while the record is written)
         with anyio.CancelScope(shield=True):
             record, created, lease, flushed = await create_claimed(
                 new, taker.name, taker.lease, taker.graph_name)
     finally:
         if lease is None:
-            taker.unreserve()
+            taker.unreserve(handoff)
     if lease is not None:
-        taker.take(record, lease)
+        taker.take(handoff, record, lease)
     if flushed is not None:  # not on disk yet: its run's first commit, or a flush, puts it there
         record = await flushed()
     return record, created

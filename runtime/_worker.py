@@ -196,14 +196,17 @@ class Worker:
                 if not takers:
                     TAKERS.pop(id(self.queue), None)
 
-    def reserve(self, new: NewRun) -> bool:
+    def reserve(self, new: NewRun) -> _Handoff | None:
         """A slot for ``new``, which a submit on this worker's store records taken by it
         (``_runs.record_run``), if it would claim ``new`` now: it serves on the caller's
-        event loop, with no ``graph_limit`` (that is counted by claims) and a free slot."""
-        if (self._runs_tg is None or self.graph_limit is not None
+        event loop, with no ``graph_limit`` (that is counted by claims) and a free slot.
+        The run's task starts now, while the submit records the run, and waits for
+        ``take`` (the run, taken) or ``unreserve`` (not taken: the slot is given back)."""
+        tg = self._runs_tg
+        if (tg is None or self.graph_limit is not None
                 or (new.graph is not None and self.graph_name not in (None, new.graph))
                 or self._loop != anyio.lowlevel.current_token()):
-            return False
+            return None
         try:
             self._slots.acquire_nowait()
         except anyio.WouldBlock:
@@ -214,20 +217,40 @@ class Worker:
                              if s.claim is not None and s.claim.recorded is not None
                              and not s.passed), None)
                 if done is None:
-                    return False
+                    return None
                 done.passed = True
-        return True
+        handoff = _Handoff()
+        tg.start_soon(self._handed, handoff)
+        return handoff
 
-    def unreserve(self) -> None:
-        self._slots.release()
+    def unreserve(self, handoff: _Handoff) -> None:
+        self._hand(handoff, None)
 
-    def take(self, record: RunRecord, lease: Lease) -> None:
-        """Run ``record``, recorded running under ``lease`` by a submit, in its slot. A
-        worker that stopped meanwhile leaves it to its lease (another worker takes it over)."""
-        if self._runs_tg is None:
+    def take(self, handoff: _Handoff, record: RunRecord, lease: Lease) -> None:
+        """Run ``record``, recorded running under ``lease`` by a submit, in the slot
+        ``reserve`` gave it. A worker that stopped meanwhile leaves it to its lease
+        (another worker takes it over)."""
+        self._hand(handoff, (record, lease))
+
+    def _hand(self, handoff: _Handoff, taken: tuple[RunRecord, Lease] | None) -> None:
+        if self._runs_tg is None and not handoff.started:
+            self._slots.release()  # the worker stopped before the run's task began: it never will
+            return
+        handoff.taken = taken
+        handoff.event.set()
+
+    async def _handed(self, handoff: _Handoff) -> None:
+        """A reserved slot's task: the run the submit recorded taken, or nothing."""
+        handoff.started = True
+        try:
+            await handoff.event.wait()
+        except BaseException:  # the worker stopped: the run (if taken) is left to its lease
+            self._slots.release()
+            raise
+        if handoff.taken is None:
             self._slots.release()
             return
-        self._runs_tg.start_soon(self._run_in_slot, record, lease)
+        await self._run_in_slot(*handoff.taken)
 
     async def _claim(self) -> tuple[RunRecord, Lease] | None:
         return await self.queue.claim_run(self.name, self.lease, limit=self.graph_limit,
@@ -504,6 +527,18 @@ class _Beat:
         self.woken = woken
         self.stop: list[str] = []
         self.scope = anyio.CancelScope()
+
+
+class _Handoff:
+    """A slot ``reserve`` gave a submit's run: its task waits on ``event`` for ``taken``
+    (the run's record and lease; None: the run was not taken)."""
+
+    __slots__ = ("event", "started", "taken")
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.started = False
+        self.taken: tuple[RunRecord, Lease] | None = None
 
 
 class _Slot:

@@ -455,7 +455,7 @@ async def test_a_run_taken_at_once_that_writes_nothing_is_flushed_by_its_submit(
         graph = gates.graph(saver)
         async with Worker(graph, lease=0.5, poll=30) as first:
             await idle(first)
-            monkeypatch.setattr(first, "take", lambda record, lease: None)  # (it stopped)
+            monkeypatch.setattr(first, "take", lambda handoff, record, lease: None)  # (it stopped)
             handle = await Runs(saver).submit("t", {"log": ["in"]}, durability="sync")
             assert (handle.record.status, handle.record.worker) == ("running", first.name)
             assert (await handle.refresh()).status == "running"
