@@ -301,8 +301,10 @@ class PgTurns:
         with self._counting:
             self._pending += 1
         try:
-            if asyncio._get_running_loop() is home:  # (no wake-up write to the loop's own pipe)
-                home.call_soon(later)
+            if asyncio._get_running_loop() is home:
+                # at once: the caller's next call on this thread (often its very next
+                # statement) finds the turn free instead of waiting a poll for it
+                later()
             else:
                 home.call_soon_threadsafe(later)
         except RuntimeError:  # the home loop is closed: the connection went with it

@@ -90,6 +90,36 @@ async def test_a_plain_call_holds_its_turn_only_while_it_runs(
 
 
 @pytest.mark.parametrize("store_kind", DISK_STORES)
+async def test_a_plain_calls_turn_is_free_in_its_process_as_soon_as_it_returns(
+    store_kind: str, anyio_backend: str, tmp_path: Path,
+) -> None:
+    """A chat's next turn on the thread, made right after the last one returned, takes the
+    turn at once: it does not find it still held and wait a poll for it."""
+    from typing import TypedDict
+
+    from lograph.runtime import END, START, Checkpointer, StateGraph
+
+    class S(TypedDict):
+        n: int
+
+    async def node(state: S) -> dict[str, int]:
+        return {"n": state["n"] + 1}
+
+    builder = StateGraph(S)
+    builder.add_node("node", node)
+    builder.add_edge(START, "node")
+    builder.add_edge("node", END)
+    async with open_log(store_kind, tmp_path) as log:
+        graph = builder.compile(checkpointer=Checkpointer(log))
+        config = {"configurable": {"thread_id": "t"}}
+        for n in range(3):
+            assert await graph.ainvoke({"n": n}, config) == {"n": n + 1}
+            turn = await log.try_turn("t")  # (no other await since the call returned)
+            assert turn[0] == "taken"
+            log.end_turn("t")
+
+
+@pytest.mark.parametrize("store_kind", DISK_STORES)
 async def test_reject_names_a_plain_call_that_holds_the_thread(
     store_kind: str, anyio_backend: str, tmp_path: Path,
 ) -> None:
