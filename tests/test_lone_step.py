@@ -33,6 +33,14 @@ def cfg(thread: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread}}
 
 
+def one_node(name: str, fn: Any, **node: Any) -> StateGraph:
+    """A graph of one node ``name`` running ``fn`` (``node``: add_node's options)."""
+    g = StateGraph(S)
+    g.add_node(name, fn, **node)
+    g.add_edge(START, name)
+    return g
+
+
 def watched(seen: Counter[str], delay: float = 0.05) -> Any:
     """A task that takes ``delay`` seconds and counts how it ended in ``seen``."""
 
@@ -122,10 +130,7 @@ async def test_a_failing_task_stops_the_calls_it_left_running(anyio_backend: str
         await anyio.sleep(0.05)  # the call is running
         raise ValueError("node failed")
 
-    g = StateGraph(S)
-    g.add_node("fails", fails)
-    g.add_edge(START, "fails")
-    graph = g.compile(checkpointer=InMemorySaver())
+    graph = one_node("fails", fails).compile(checkpointer=InMemorySaver())
     with anyio.fail_after(3):
         with pytest.raises(ValueError, match="node failed"):
             await graph.ainvoke({"seen": []}, cfg("t"))
@@ -159,10 +164,9 @@ async def test_a_call_failing_under_its_caller_fails_the_step_not_the_caller(
             runs["caught"] += 1
         return {}
 
-    g = StateGraph(S)
-    g.add_node("caller", caller, retry_policy=RetryPolicy(max_attempts=3, initial_interval=0.01))
-    g.add_edge(START, "caller")
-    graph = g.compile(checkpointer=InMemorySaver(), cache=BrokenCache())
+    retry = RetryPolicy(max_attempts=3, initial_interval=0.01)
+    graph = one_node("caller", caller, retry_policy=retry).compile(
+        checkpointer=InMemorySaver(), cache=BrokenCache())
     with anyio.fail_after(3):  # (the caller must not wait forever on its call)
         with pytest.raises(OSError, match="cache is down"):
             await graph.ainvoke({"seen": []}, cfg("t"))
@@ -180,10 +184,7 @@ async def test_a_step_timeout_stops_the_calls_still_running(anyio_backend: str) 
         await anyio.sleep(5)
         return {}
 
-    g = StateGraph(S)
-    g.add_node("waits", waits)
-    g.add_edge(START, "waits")
-    graph = g.compile(checkpointer=InMemorySaver())
+    graph = one_node("waits", waits).compile(checkpointer=InMemorySaver())
     graph.step_timeout = 0.2
     with anyio.fail_after(3):
         with pytest.raises(TimeoutError):
