@@ -340,7 +340,9 @@ CREATE OR REPLACE FUNCTION pg_temp.lograph_turn(
     k bigint, t text, done text[], OUT state text, OUT head bigint, OUT digest bytea)
 LANGUAGE plpgsql VOLATILE SET client_min_messages = error AS $f$
 BEGIN
-    PERFORM pg_temp.lograph_unlock(done);
+    IF cardinality(done) > 0 THEN  -- (inline: a nested function call costs ~40 us)
+        PERFORM pg_advisory_unlock(hashtextextended(d, 0)) FROM unnest(done) AS d;
+    END IF;
     IF NOT pg_try_advisory_lock(k) THEN
         state := 'busy';
         RETURN;
