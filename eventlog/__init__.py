@@ -5,6 +5,8 @@ Pure data and logic; no I/O but the in-memory log. Knows nothing of graphs.
 the stored-row mapping); ``lograph.eventlog.testing`` the port's contract suite.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._codec import decode, encode, register_type
 from ._errors import (
     CodecError,
@@ -106,35 +108,53 @@ __all__ = [
     "verify_link",
 ]
 
-# the audit trail: typed events, timelines, the hash chain, the JSON form
-from ._audit import (
-    AuditEvent,
-    ChainProblem,
-    ChainReport,
-    CheckpointReached,
-    CheckpointRecord,
-    InterruptRaised,
-    NodeFailed,
-    NodeStarted,
-    NodeWrites,
-    NotFoundError,
-    Resumed,
-    RunFinished,
-    RunStarted,
-    StateUpdated,
-    TaskResult,
-    ThreadSummary,
-    branch_of,
-    checkpoint_records,
-    find_checkpoint,
-    summarize,
-    typed,
-    verify_chain,
-)
-from ._branches import Branches, state_at, walk
-from ._copy import copy_events
-from ._jsonform import Opaque, decode_lenient, event_from_json, event_to_json, to_json
-from ._timeline import TimelineCursor, TimelineRow, format_timeline, timeline
+# the audit trail: typed events, timelines, the hash chain, the JSON form. Loaded on first
+# use (``__getattr__`` below): a process that only runs or reads a graph does not compile
+# them (no bytecode is cached where PYTHONDONTWRITEBYTECODE is set) nor run them.
+_AUDIT_TRAIL = {
+    "_audit": (
+        "AuditEvent", "ChainProblem", "ChainReport", "CheckpointReached", "CheckpointRecord",
+        "InterruptRaised", "NodeFailed", "NodeStarted", "NodeWrites", "NotFoundError",
+        "Resumed", "RunFinished", "RunStarted", "StateUpdated", "TaskResult", "ThreadSummary",
+        "branch_of", "checkpoint_records", "find_checkpoint", "summarize", "typed",
+        "verify_chain",
+    ),
+    "_branches": ("Branches", "state_at", "walk"),
+    "_copy": ("copy_events",),
+    "_jsonform": ("Opaque", "decode_lenient", "event_from_json", "event_to_json", "to_json"),
+    "_timeline": ("TimelineCursor", "TimelineRow", "format_timeline", "timeline"),
+}
+_LAZY = {name: module for module, names in _AUDIT_TRAIL.items() for name in names}
+
+if TYPE_CHECKING:
+    from ._audit import (
+        AuditEvent,
+        ChainProblem,
+        ChainReport,
+        CheckpointReached,
+        CheckpointRecord,
+        InterruptRaised,
+        NodeFailed,
+        NodeStarted,
+        NodeWrites,
+        NotFoundError,
+        Resumed,
+        RunFinished,
+        RunStarted,
+        StateUpdated,
+        TaskResult,
+        ThreadSummary,
+        branch_of,
+        checkpoint_records,
+        find_checkpoint,
+        summarize,
+        typed,
+        verify_chain,
+    )
+    from ._branches import Branches, state_at, walk
+    from ._copy import copy_events
+    from ._jsonform import Opaque, decode_lenient, event_from_json, event_to_json, to_json
+    from ._timeline import TimelineCursor, TimelineRow, format_timeline, timeline
 
 __all__ += [
     "AuditEvent",
@@ -174,3 +194,15 @@ __all__ += [
     "verify_chain",
     "walk",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The audit trail's names (``_AUDIT_TRAIL``), imported on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -26,6 +26,7 @@ import hmac
 import os
 import struct
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from ._frozen import quick_init
@@ -275,3 +276,13 @@ def parse_checkpoint_id(value: str) -> tuple[int, str]:
     if seq >= 2**63:  # seqs are signed 64-bit in every store
         raise ValueError(f"{value!r} is not a lograph checkpoint id (its seq is out of range)")
     return seq, prefix
+
+
+def utc_time(ts: float, fmt: str | None = None) -> str:
+    """A stored time as UTC text (ISO 8601, or ``fmt`` for strftime); a time no datetime
+    holds (past the year 9999: a wrong clock, an edited row) as its number of seconds."""
+    try:
+        when = datetime.fromtimestamp(ts, UTC)
+    except (ValueError, OverflowError, OSError):
+        return f"{ts!r} s after 1970 (out of range)"
+    return when.isoformat() if fmt is None else when.strftime(fmt)

@@ -13,13 +13,12 @@ from __future__ import annotations
 import reprlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from . import bodies as b
 from ._audit import body_of, decode_body, started_attempt
 from ._errors import DecodeError
-from ._event import Event, Kind, checkpoint_id
+from ._event import Event, Kind, checkpoint_id, utc_time
 from ._fold import id_hash
 
 __all__ = ["TimelineCursor", "TimelineRow", "format_timeline", "short", "timeline"]
@@ -223,16 +222,6 @@ class TimelineCursor:
 
     def rows(self, events: Iterable[Event]) -> list[TimelineRow]:
         return [self._state.row(e) for e in events]
-
-
-def utc_time(ts: float, fmt: str | None = None) -> str:
-    """A stored time as UTC text (ISO 8601, or ``fmt`` for strftime); a time no datetime
-    holds (past the year 9999: a wrong clock, an edited row) as its number of seconds."""
-    try:
-        when = datetime.fromtimestamp(ts, UTC)
-    except (ValueError, OverflowError, OSError):
-        return f"{ts!r} s after 1970 (out of range)"
-    return when.isoformat() if fmt is None else when.strftime(fmt)
 
 
 def format_timeline(rows: Iterable[TimelineRow]) -> str:

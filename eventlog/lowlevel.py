@@ -22,9 +22,11 @@ storage format or the fold's contract, so it changes only with them:
   what a reader says of an event whose link does not verify.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._audit import broken_link, decode_body
 from ._blob import RowMapper, StoredRow
-from ._event import KIND_CODES, KIND_OF_CODE
+from ._event import KIND_CODES, KIND_OF_CODE, utc_time
 from ._fold import (
     DELETE,
     EXTEND,
@@ -62,8 +64,10 @@ from ._runs import (
     run_of_row,
     signals_for,
 )
-from ._timeline import short, utc_time
 from .bodies import NULL_TASK
+
+if TYPE_CHECKING:
+    from ._timeline import short
 
 __all__ = [
     "ACTIVE",
@@ -109,3 +113,14 @@ __all__ = [
     "task_id",
     "utc_time",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``short``, of the timeline's module, imported on first use (a process that only
+    runs or reads a graph needs no timeline)."""
+    if name != "short":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from ._timeline import short
+
+    globals()["short"] = short
+    return short

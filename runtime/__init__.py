@@ -111,8 +111,6 @@ __all__ = [
 
 # the audit trail of a store: read, verify (also against the graph's code), fork; and
 # durable runs: recorded in the store, executed by workers (README "Running in production")
-from ._runs import RunError, RunHandle, Runs
-
 if TYPE_CHECKING:
     from langchain_core.messages import (
         AIMessage,
@@ -134,6 +132,7 @@ if TYPE_CHECKING:
     )
     from ._messages import REMOVE_ALL_MESSAGES, MessagesState, add_messages
     from ._pregel import Pregel
+    from ._runs import RunError, RunHandle, Runs
     from ._verify import Divergence, replay
     from ._worker import Worker
 
@@ -160,8 +159,8 @@ _MESSAGE_CLASSES = frozenset(
 
 
 def __getattr__(name: str) -> Any:
-    """``Pregel``, the audit trail, replay, the worker, the messages and their reducer
-    load on first use: a graph that only runs does not pay for importing them (a
+    """``Pregel``, the audit trail, replay, durable runs and the worker, the messages
+    and their reducer load on first use: a graph that only runs does not pay for importing them (a
     process started for one read compiles them from source where no bytecode is cached;
     langchain-core's message modules take tens of milliseconds)."""
     value: Any
@@ -177,6 +176,9 @@ def __getattr__(name: str) -> Any:
         from ._pregel import Pregel as value
     elif name == "Worker":
         from ._worker import Worker as value
+    elif name in ("RunError", "RunHandle", "Runs"):
+        from . import _runs
+        value = getattr(_runs, name)
     elif name in ("Divergence", "replay"):
         from . import _verify
         value = getattr(_verify, name)

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable, Iterator, Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from lograph.eventlog import (
     Capability,
     EventLog,
     HeadLoader,
+    MemoryLog,
     RunQueue,
     Seal,
     TurnKeeper,
     capabilities,
-    copy_events,
+    check_ns,
+    check_thread_id,
 )
 
 from ._actor import ThreadActor
@@ -26,6 +28,9 @@ from ._commit import Committer
 from ._folds import FOLDS
 from ._reads import CheckpointTuple, get_tuple, list_tuples, refuse_write
 from ._sync import run_sync
+
+if TYPE_CHECKING:
+    from ._compiled import CompiledGraph
 
 
 class Checkpointer:
@@ -155,6 +160,8 @@ class Checkpointer:
         ``lograph.eventlog.copy_events``). ValueError if ``source`` has no events or
         ``target`` has some (ConflictError if another writer got there first);
         CorruptLogError if ``source``'s chain does not verify: nothing is written."""
+        from lograph.eventlog import copy_events  # the audit trail: loaded on first use
+
         source, target = str(source_thread_id), str(target_thread_id)
         events = await self.log.read(source)
         if not events:
@@ -193,3 +200,23 @@ class Checkpointer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def target(graph: CompiledGraph, config: Mapping[str, Any] | None, *, need_saver: bool = True,
+           ) -> tuple[Checkpointer, str, str]:
+    """The store, thread and namespace a call works on (a throwaway in-memory store for a
+    graph compiled without a checkpointer, when ``need_saver`` is False)."""
+    configurable = (config or {}).get("configurable") or {}
+    if graph.checkpointer is None:
+        if need_saver:
+            raise ValueError("this graph has no checkpointer: compile(checkpointer=...) first")
+        return Checkpointer(MemoryLog()), "", ""
+    if "thread_id" not in configurable or configurable["thread_id"] in (None, ""):
+        raise ValueError(
+            "a graph with a checkpointer needs config={'configurable': {'thread_id': ...}} "
+            "(also accepted: checkpoint_ns, checkpoint_id)"
+        )
+    thread, ns = str(configurable["thread_id"]), configurable.get("checkpoint_ns") or ""
+    check_thread_id(thread)
+    check_ns(ns)
+    return graph.checkpointer, thread, ns

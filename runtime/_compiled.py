@@ -6,7 +6,10 @@
   (a fold as a ``StateSnapshot``);
 - writing by hand: ``_update`` (``update_state``).
 
-Async first; every sync method calls its async twin through the one blocking portal.
+The running and writing modules are imported by the methods that use them, on a graph's
+first run: a process that only reads (a service answering "where is this thread?")
+neither compiles nor runs them (no bytecode is cached where PYTHONDONTWRITEBYTECODE is
+set). Async first; every sync method calls its async twin through the one blocking portal.
 How a graph takes its input and shows its result is its ``GraphIO`` (``@entrypoint``
 supplies its own), so no subclass overrides the API.
 """
@@ -25,23 +28,16 @@ from lograph.eventlog import Checkpoint
 
 from ._cache import namespace
 from ._channels import channel_views
-from ._checkpointer import Checkpointer
+from ._checkpointer import Checkpointer, target
 from ._context import _current as _current_task
-from ._engine import ignore
-from ._events import astream_events
 from ._history import head_state, history, last_of, locate, record_at
 from ._introspect import context_schema, drawing, json_schema, subgraphs
-from ._invoke import run_graph, target
-from ._nesting import nests_in, run_nested
 from ._options import refuse_unimplemented
-from ._place import with_strategy
 from ._pregel_nodes import PregelNode
 from ._runnable import RunnableMethods, register_if_loaded
 from ._step import recast
-from ._streaming import run_collected, run_printed, stream_run, stream_sync
 from ._sync import in_event_loop, run_sync
 from ._types import StateSnapshot, StateUpdate
-from ._update import bulk_update, update_state
 from ._views import graph_output, read_as, snapshot_of
 
 if TYPE_CHECKING:
@@ -212,13 +208,17 @@ class CompiledGraph(RunnableMethods):
         other than "values", the list of what ``astream`` yields, with ``subgraphs`` as
         there). ``multitask_strategy``: what this run does when its thread is busy in any
         process (``configurable["multitask_strategy"]``; see ``_place``)."""
+        from ._engine import ignore
+        from ._invoke import run_graph
+        from ._place import with_strategy
+
         refuse_unimplemented("invoke", output_keys=output_keys, checkpoint_during=checkpoint_during)
         if debug or self.debug:  # as LangGraph: debug prints the updates and the values
             print_mode = ["updates", "values"]
         input = self.io.input(input)
         config = with_strategy(self._config(config), multitask_strategy)
         ctx = _current_task.get()
-        if ctx is not None and nests_in(ctx, config):
+        if ctx is not None and _nests_in(ctx, config):
             return await self._nested(input, ctx)
         if control is None and ctx is not None:  # a run of its own inside a node: its caller's
             control = ctx.run.control
@@ -226,12 +226,16 @@ class CompiledGraph(RunnableMethods):
             raise RuntimeError("checkpointer=True cannot be used for root graphs: it keeps a "
                                "subgraph's state in its caller's thread; call it inside a node")
         if stream_mode != "values":  # as LangGraph: the list of what that stream yields
+            from ._streaming import run_collected
+
             return await run_collected(self, input, config, stream_mode=stream_mode,
                                        durability=durability, interrupt_before=interrupt_before,
                                        interrupt_after=interrupt_after, subgraphs=subgraphs,
                                        context=context, print_mode=print_mode,
                                        control=control)
         if print_mode:
+            from ._streaming import run_printed
+
             return await run_printed(self, input, config, print_mode=print_mode, durability=durability,
                                      interrupt_before=interrupt_before,
                                      interrupt_after=interrupt_after, context=context,
@@ -242,7 +246,7 @@ class CompiledGraph(RunnableMethods):
 
     def invoke(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         ctx = _current_task.get()
-        if ctx is not None and not in_event_loop() and nests_in(ctx, self._config(config)):
+        if ctx is not None and not in_event_loop() and _nests_in(ctx, self._config(config)):
             # a sync node (in a worker thread) runs a subgraph: run it on the node's loop
             return run_from_thread(self._nested, self.io.input(input), ctx)
         if ctx is not None and not in_event_loop():  # a run of its own, on the node's loop
@@ -250,6 +254,8 @@ class CompiledGraph(RunnableMethods):
         return run_sync(lambda: self.ainvoke(input, config, **kwargs), method="invoke", amethod="ainvoke", store=self.checkpointer)
 
     async def _nested(self, input: Any, ctx: Any) -> Any:
+        from ._nesting import run_nested
+
         limit = self._defaults.get("recursion_limit") or ctx.run.limit
         return await run_nested(self, input, ctx, self._config(ctx.run.config) or {}, limit)
 
@@ -263,6 +269,9 @@ class CompiledGraph(RunnableMethods):
         """Yield the run's chunks: ``chunk`` (one mode) or ``(mode, chunk)``; with
         ``subgraphs=True`` (as LangGraph) each is prefixed by the namespace of the graph
         it comes from, ``()`` for this one, ``("node:task_id", ...)`` for a subgraph."""
+        from ._place import with_strategy
+        from ._streaming import stream_run
+
         refuse_unimplemented("stream", output_keys=output_keys, checkpoint_during=checkpoint_during)
         if debug or self.debug:  # as LangGraph: debug prints the updates and the values
             print_mode = ["updates", "values"]
@@ -273,6 +282,8 @@ class CompiledGraph(RunnableMethods):
                           print_mode=print_mode, control=control)
 
     def stream(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[Any]:
+        from ._streaming import stream_sync
+
         return stream_sync(lambda: self.astream(input, config, **kwargs), store=self.checkpointer)
 
     def astream_events(
@@ -289,6 +300,8 @@ class CompiledGraph(RunnableMethods):
         filters = {"include_names": include_names, "include_types": include_types,
                    "include_tags": include_tags, "exclude_names": exclude_names,
                    "exclude_types": exclude_types, "exclude_tags": exclude_tags}
+        from ._events import astream_events
+
         return astream_events(self, input, config, version=version, filters=filters, kwargs=kwargs)
 
     # -- the node cache ----------------------------------------------------------------
@@ -374,6 +387,8 @@ class CompiledGraph(RunnableMethods):
         self, config: dict[str, Any], values: Any, as_node: str | None = None,
         task_id: str | None = None,
     ) -> dict[str, Any]:
+        from ._update import update_state
+
         refuse_unimplemented("update_state", task_id=task_id)
         return await update_state(self, self._config(config) or {}, self.io.update(values), as_node)
 
@@ -396,6 +411,8 @@ class CompiledGraph(RunnableMethods):
                 refuse_unimplemented("bulk_update_state", task_id=u.task_id)
                 updates.append((self.io.update(u.values), u.as_node))
             steps.append(updates)
+        from ._update import bulk_update
+
         return await bulk_update(self, self._config(config) or {}, steps)
 
     def bulk_update_state(
@@ -441,6 +458,13 @@ class CompiledGraph(RunnableMethods):
     def get_output_jsonschema(self, config: dict[str, Any] | None = None) -> dict[str, Any]:
         """What ``invoke`` returns, as JSON Schema (the output schema, else the state's)."""
         return self.io.json_schema(self, self.schemas[1], f"{self.name}Output")
+
+
+def _nests_in(ctx: Any, config: dict[str, Any] | None) -> bool:
+    """``_nesting.nests_in``: whether a call inside a node's task runs as its subgraph."""
+    from ._nesting import nests_in
+
+    return nests_in(ctx, config)
 
 
 CompiledStateGraph = CompiledGraph  # LangGraph's name (langgraph.graph.state), for type hints

@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lograph.eventlog import Checkpoint, MemoryLog, check_ns, check_thread_id, encode
+from lograph.eventlog import Checkpoint, encode
 
 from ._channels import reduce_writes
-from ._checkpointer import Checkpointer
+from ._checkpointer import target
 from ._engine import Emit, Run, new_run_id
 from ._errors import EmptyInputError, ResumeError
 from ._history import locate
@@ -39,26 +39,6 @@ if TYPE_CHECKING:
 
 _TRACED = frozenset({"debug", "checkpoints", "tasks"})  # the modes built from the run's trace
 _RESERVED = {"thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map", "multitask_strategy"}
-
-
-def target(graph: CompiledGraph, config: Mapping[str, Any] | None, *, need_saver: bool = True,
-           ) -> tuple[Checkpointer, str, str]:
-    """The store, thread and namespace a call works on (a throwaway in-memory store for a
-    graph compiled without a checkpointer, when ``need_saver`` is False)."""
-    configurable = (config or {}).get("configurable") or {}
-    if graph.checkpointer is None:
-        if need_saver:
-            raise ValueError("this graph has no checkpointer: compile(checkpointer=...) first")
-        return Checkpointer(MemoryLog()), "", ""
-    if "thread_id" not in configurable or configurable["thread_id"] in (None, ""):
-        raise ValueError(
-            "a graph with a checkpointer needs config={'configurable': {'thread_id': ...}} "
-            "(also accepted: checkpoint_ns, checkpoint_id)"
-        )
-    thread, ns = str(configurable["thread_id"]), configurable.get("checkpoint_ns") or ""
-    check_thread_id(thread)
-    check_ns(ns)
-    return graph.checkpointer, thread, ns
 
 
 def metadata_of(config: Mapping[str, Any] | None) -> dict[str, Any]:

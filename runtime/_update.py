@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Any
 from lograph.eventlog import Checkpoint
 from lograph.eventlog.bodies import COPY, INPUT
 
+from ._checkpointer import target
 from ._engine import new_run_id
 from ._errors import InvalidUpdateError
 from ._history import infer_as_node, last_of, locate
-from ._invoke import metadata_of, target
+from ._invoke import metadata_of
 from ._journal import Journal
 from ._machine import StepMachine
 from ._place import thread_place
