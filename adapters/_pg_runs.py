@@ -28,7 +28,6 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -384,11 +383,10 @@ async def create_claimed(conn: Conn, q: RunStatements, new: NewRun, origin: str,
         except asyncpg.UniqueViolationError:  # (the backstop: a running run of the thread)
             row = None
         if row is not None:
-            record = _record(row[:-2])
-            if record.status != "running":
-                return record, True, [], None
+            if row[2] != "running":
+                return _record(row[:-2]), True, [], None
             digest = row[-2]
-            record = replace(record, head_hash=b"" if digest is None else bytes(digest),
+            record = _record(row[:-2], head_hash=b"" if digest is None else bytes(digest),
                              prior_rollback=int(row[-1]))
             return record, True, [], Lease(record.run_id, token)
     return (*await create(conn, q, new, origin), None)
@@ -416,7 +414,7 @@ async def enter(conn: Conn, q: RunStatements, new: NewRun, holder: str, seconds:
         row = None
     if row is not None:
         digest = row[-1]
-        return replace(_record(row[:-1]), head_hash=b"" if digest is None else bytes(digest)), lease
+        return _record(row[:-1], head_hash=b"" if digest is None else bytes(digest)), lease
     async with conn.transaction():
         await conn.execute(q.lock_thread, f"lograph.runs:{q.schema}:{new.thread}")
         await conn.execute(q.end_stale, new.thread)
@@ -526,9 +524,9 @@ async def claim(conn: Conn, q: RunStatements, worker: str, seconds: float, limit
         return None
     if row is None:
         return None
-    record = replace(_record(row[:-3]), prior_rollback=int(row[-2]), queued=bool(row[-1]))
-    if record.attempts == 1:
-        record = replace(record, head_hash=b"" if row[-3] is None else bytes(row[-3]))
+    first = row[14] == 1  # (attempts: a first claim read the thread's head)
+    record = _record(row[:-3], prior_rollback=int(row[-2]), queued=bool(row[-1]),
+                     head_hash=(b"" if row[-3] is None else bytes(row[-3])) if first else None)
     return record, Lease(row[0], token)
 
 

@@ -444,8 +444,9 @@ ROW_COLUMNS = (
 )
 
 
-def run_of_row(row: Sequence[Any]) -> RunRecord:
-    """A stored row (:data:`ROW_COLUMNS`) as a RunRecord."""
+def run_of_row(row: Sequence[Any], *, prior_rollback: int = 0, queued: bool = False,
+               head_hash: bytes | None = None) -> RunRecord:
+    """A stored row (:data:`ROW_COLUMNS`) as a RunRecord (with what a claim adds to it)."""
     (run_id, thread, status, input, config, durability, strategy, idem, metadata, order,
      created, updated, started, finished, attempts, worker, lease_expires, stop, result,
      error, first_seq, timeout, graph) = row
@@ -453,7 +454,7 @@ def run_of_row(row: Sequence[Any]) -> RunRecord:
         run_id, thread, status, bytes(input), bytes(config), durability, strategy, idem,
         json.loads(metadata), int(order), created, updated, started, finished, int(attempts),
         worker, lease_expires, stop, None if result is None else bytes(result), error,
-        int(first_seq), timeout, graph)
+        int(first_seq), timeout, graph, prior_rollback, queued, head_hash)
 
 
 def new_token() -> str:

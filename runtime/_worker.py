@@ -130,6 +130,9 @@ class Worker:
         self._loop: Any = None
         self._spare = False
         self._in_slots: list[_Slot] = []  # the slots of the runs running in ``serve``
+        #: handoffs whose task waits for a submit's run (``_handed``): a submit takes one
+        #: rather than start a task while it is on its way to record its run
+        self._idle: list[_Handoff] = []
         self._beats: dict[str, _Beat] | None = None  # while serving: its runs' leases
 
     async def __aenter__(self) -> Worker:
@@ -192,6 +195,7 @@ class Worker:
                     tg.start_soon(self._run_in_slot, *claimed)
             finally:
                 self._runs_tg = self._loop = self._beats = None
+                self._idle.clear()
                 takers.remove(self)
                 if not takers:
                     TAKERS.pop(id(self.queue), None)
@@ -219,8 +223,12 @@ class Worker:
                 if done is None:
                     return None
                 done.passed = True
-        handoff = _Handoff()
-        tg.start_soon(self._handed, handoff)
+        if self._idle:
+            handoff = self._idle.pop()
+        else:
+            handoff = _Handoff()
+            tg.start_soon(self._handed, handoff)
+        handoff.reserved = True
         return handoff
 
     def unreserve(self, handoff: _Handoff) -> None:
@@ -240,17 +248,26 @@ class Worker:
         handoff.event.set()
 
     async def _handed(self, handoff: _Handoff) -> None:
-        """A reserved slot's task: the run the submit recorded taken, or nothing."""
-        handoff.started = True
-        try:
-            await handoff.event.wait()
-        except BaseException:  # the worker stopped: the run (if taken) is left to its lease
-            self._slots.release()
-            raise
-        if handoff.taken is None:
-            self._slots.release()
-            return
-        await self._run_in_slot(*handoff.taken)
+        """A reserved slot's task: the run the submit recorded taken, or nothing. Then it
+        waits for the next submit's run (``_idle``; at most ``concurrency`` wait)."""
+        while True:
+            handoff.started = True
+            try:
+                await handoff.event.wait()
+            except BaseException:  # the worker stopped: the run (if taken) is left to its lease
+                if handoff.reserved:
+                    self._slots.release()
+                elif handoff in self._idle:  # (waiting idle: it held no slot)
+                    self._idle.remove(handoff)
+                raise
+            if handoff.taken is None:
+                self._slots.release()
+            else:
+                await self._run_in_slot(*handoff.taken)
+            if len(self._idle) >= self.concurrency:
+                return
+            handoff = _Handoff()
+            self._idle.append(handoff)
 
     async def _claim(self) -> tuple[RunRecord, Lease] | None:
         return await self.queue.claim_run(self.name, self.lease, limit=self.graph_limit,
@@ -533,11 +550,12 @@ class _Handoff:
     """A slot ``reserve`` gave a submit's run: its task waits on ``event`` for ``taken``
     (the run's record and lease; None: the run was not taken)."""
 
-    __slots__ = ("event", "started", "taken")
+    __slots__ = ("event", "reserved", "started", "taken")
 
     def __init__(self) -> None:
         self.event = anyio.Event()
         self.started = False
+        self.reserved = False  # given to a submit (else it waits in ``Worker._idle``)
         self.taken: tuple[RunRecord, Lease] | None = None
 
 

@@ -279,6 +279,38 @@ async def test_a_run_submitted_beside_a_serving_worker_is_taken_as_it_is_recorde
                     assert submitted.status == "pending" and "claim_run" in calls
 
 
+async def test_the_task_that_ran_a_submits_run_waits_for_the_next_one(
+    store_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run taken as it is recorded runs in a task the worker keeps: once the run is
+    over, that task waits for the next submit's run (at most ``concurrency`` wait), so
+    a submit starts no task of its own; a worker stopped while they wait stops cleanly."""
+    tasks = []
+    handed = Worker._handed
+
+    async def counted(self: Worker, handoff: Any) -> None:
+        tasks.append(handoff)
+        await handed(self, handoff)
+
+    monkeypatch.setattr(Worker, "_handed", counted)
+    async with open_saver(store_kind, tmp_path) as saver:
+        graph = Gates().graph(saver)
+        runs = Runs(saver)
+        async with Worker(graph, lease=30, poll=30) as worker:
+            await idle(worker)
+            for i in range(6):
+                handle = await runs.submit(f"t{i}", {"log": ["in"]}, durability="sync")
+                assert await handle.join() == {"log": ["in", "a", "b", "c"]}
+                assert handle.record.worker == worker.name
+                with anyio.fail_after(10):  # (its task tidies up after the joiner heard)
+                    while store_kind in TAKES_AT_ONCE and not worker._idle:  # noqa: ASYNC110
+                        await anyio.sleep(0.005)
+                assert len(worker._idle) <= worker.concurrency
+        assert worker._idle == [] and worker._slots.value == 1
+    # (SQLite claims every run: no handoff at all)
+    assert len(tasks) == (1 if store_kind in TAKES_AT_ONCE else 0)
+
+
 async def test_a_run_submitted_while_every_slot_is_busy_waits_for_a_claim(
     store_kind: str, tmp_path: Path,
 ) -> None:
