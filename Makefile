@@ -3,6 +3,10 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# bytecode, as pip writes it for a package it installs from a wheel (an editable install
+# writes none): a new process then loads lograph without compiling it from source, even
+# where PYTHONDONTWRITEBYTECODE is set. A module edited since is compiled as before.
+BYTECODE := $(BIN)/python -m compileall -q runtime eventlog adapters benchmarks
 
 .PHONY: demo test bench lint typecheck imports check clean
 
@@ -11,6 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# the editable install's notice about folders named like the package: there is none here
 	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/pip install -q -e '.[dev]'
+	$(BYTECODE)
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -20,7 +25,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
 
+# (bytecode of the sources as they are now: a cold-process cell measures what an installed
+# lograph costs to start)
 bench: $(STAMP)
+	$(BYTECODE)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 lint: $(STAMP)
@@ -40,3 +48,4 @@ check: lint typecheck imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+	find runtime eventlog adapters benchmarks tests -name __pycache__ -type d -prune -exec rm -rf {} +
