@@ -63,6 +63,8 @@ def subgraph_of_node(spec: NodeSpec) -> CompiledGraph | None:
     """The compiled graph node ``spec`` is, or the first its function uses."""
     if spec.subgraph is not None:
         return spec.subgraph if not spec.subgraph.stateless else None
+    if not _may_reach_graph(spec.fn):
+        return None
     from langchain_core.runnables.utils import get_function_nonlocals
 
     try:
@@ -75,6 +77,60 @@ def subgraph_of_node(spec: NodeSpec) -> CompiledGraph | None:
         if isinstance(getattr(value, "structure", None), Structure) and not value.stateless:
             return value  # type: ignore[no-any-return]
     return None
+
+
+def _is_graph(value: Any) -> bool:
+    return isinstance(getattr(value, "structure", None), Structure)
+
+
+def _may_reach_graph(fn: Any, budget: int = 2000) -> bool:
+    """Whether a compiled graph can be among what ``get_function_nonlocals(fn)`` finds,
+    without reading ``fn``'s source: that reads and parses it (and its first use in a
+    process costs ~4 ms: the import, tokenize's and ast's first runs), for a node that
+    reaches no graph, almost every node. It finds the values of the global and closure
+    names ``fn`` uses (``inspect.getclosurevars``, as it does), then follows the
+    attribute chains its source writes on them; those attribute names are among the
+    names of ``fn``'s code objects, so following every such name from every value reached
+    finds all it can find, and more. False only when nothing reached is a graph, or a
+    bound method of one; True (the full search decides) when unsure: not a Python
+    function, or more than ``budget`` attributes to try. (An attribute chain written
+    only in ``fn``'s decorators or defaults is not followed: those are not its code.)"""
+    import inspect
+
+    func = fn.__wrapped__ if callable(getattr(fn, "__wrapped__", None)) else fn
+    code = getattr(func, "__code__", None)
+    if not isinstance(code, types.CodeType):
+        return True
+    try:
+        found = inspect.getclosurevars(func)
+    except (TypeError, ValueError):
+        return True
+    names: set[str] = set()
+    codes = [code]
+    while codes:
+        c = codes.pop()
+        names.update(c.co_names)
+        codes.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    reached = [*found.globals.values(), *found.nonlocals.values()]
+    seen: set[int] = set()  # (``reached`` keeps every value alive: ids stay unique)
+    i = 0
+    while i < len(reached):
+        value = reached[i]
+        i += 1
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if _is_graph(value) or _is_graph(getattr(value, "__self__", None)):
+            return True
+        for name in names:
+            budget -= 1
+            if budget < 0:
+                return True
+            try:
+                reached.append(getattr(value, name))
+            except Exception:  # noqa: BLE001 - as the full search: no such attribute
+                continue
+    return False
 
 
 # -- the drawing -----------------------------------------------------------------------------------

@@ -219,6 +219,51 @@ def test_get_subgraphs_finds_graph_nodes_and_graphs_nodes_call() -> None:
     assert list(inner.get_subgraphs()) == []
 
 
+class _Holder:
+    """A graph reached through attributes: ``holder.agents.inner.invoke``."""
+
+
+_holder = _Holder()
+
+
+def _calls_through_attributes(state: State) -> Any:
+    return _holder.agents.inner.invoke(state)  # type: ignore[attr-defined]
+
+
+def _calls_nothing(state: State) -> dict[str, Any]:
+    return {"note": str(len(state["items"]))}
+
+
+def test_subgraphs_reached_through_globals_and_attributes_and_none_without_reading_source(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    inner = two_step_graph()
+    _holder.agents = type("Agents", (), {"inner": inner})()  # type: ignore[attr-defined]
+    b = StateGraph(State)
+    b.add_node("deep", _calls_through_attributes)
+    b.add_node("plain", _calls_nothing)
+    b.add_edge(START, "deep")
+    b.add_edge("deep", "plain")
+    outer = b.compile()
+    assert list(outer.get_subgraphs()) == [("deep", inner)]
+
+    # a node that reaches no graph is answered without reading its source
+    import langchain_core.runnables.utils as lc_utils
+
+    read: list[str] = []
+
+    def reading(fn: Any) -> list[Any]:
+        read.append(fn.__name__)
+        return []
+
+    monkeypatch.setattr(lc_utils, "get_function_nonlocals", reading)
+    b = StateGraph(State)
+    b.add_node("plain", _calls_nothing)
+    b.add_edge(START, "plain")
+    assert list(b.compile().get_subgraphs()) == []
+    assert read == []
+
+
 @pytest.mark.anyio
 async def test_async_forms(anyio_backend: str) -> None:
     outer, _, _ = outer_with_subgraphs()
