@@ -139,6 +139,7 @@ _ACTIVE = "status IN ('pending', 'running')"
 
 
 _record = run_of_row
+_STATUS, _ATTEMPTS = ROW_COLUMNS.index("status"), ROW_COLUMNS.index("attempts")  # (in a row)
 
 
 class RunStatements:
@@ -383,7 +384,7 @@ async def create_claimed(conn: Conn, q: RunStatements, new: NewRun, origin: str,
         except asyncpg.UniqueViolationError:  # (the backstop: a running run of the thread)
             row = None
         if row is not None:
-            if row[2] != "running":
+            if row[_STATUS] != "running":
                 return _record(row[:-2]), True, [], None
             digest = row[-2]
             record = _record(row[:-2], head_hash=b"" if digest is None else bytes(digest),
@@ -524,7 +525,7 @@ async def claim(conn: Conn, q: RunStatements, worker: str, seconds: float, limit
         return None
     if row is None:
         return None
-    first = row[14] == 1  # (attempts: a first claim read the thread's head)
+    first = row[_ATTEMPTS] == 1  # (a first claim read the thread's head)
     record = _record(row[:-3], prior_rollback=int(row[-2]), queued=bool(row[-1]),
                      head_hash=(b"" if row[-3] is None else bytes(row[-3])) if first else None)
     return record, Lease(row[0], token)

@@ -317,8 +317,7 @@ class RunWatch:
                 with anyio.move_on_after(timeout):
                     await event.wait()
             self._event = None
-        fired, self._fired = self._fired, False
-        return fired
+        return self.consume()
 
     def consume(self) -> bool:
         """Whether a wake-up came since the last wait (or ``consume``), without waiting;
